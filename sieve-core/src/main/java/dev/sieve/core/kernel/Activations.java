@@ -1,0 +1,61 @@
+package dev.sieve.core.kernel;
+
+import dev.sieve.core.quant.WeightEncoding;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The input of a matrix product: {@code tokens} rows of {@code cols} floats, and, once {@link
+ * Kernels#prepare} has run, the same rows in the activation encoding the weights ask for (ggml's
+ * {@code vec_dot_type}). Buffers grow on demand and are then reused, so steady-state decoding
+ * allocates nothing.
+ */
+public final class Activations {
+    private final Arena arena = Arena.ofAuto();
+    private MemorySegment encoded = MemorySegment.NULL;
+    private WeightEncoding encoding;
+    float[] x;
+    int tokens;
+    int cols;
+
+    /** Points this buffer at {@code tokens} rows of {@code cols} floats in {@code x}; clears the encoded form. */
+    public Activations set(float[] x, int tokens, int cols) {
+        this.x = x;
+        this.tokens = tokens;
+        this.cols = cols;
+        this.encoding = null;
+        return this;
+    }
+
+    public float[] floats() {
+        return x;
+    }
+
+    public int tokens() {
+        return tokens;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    /** The encoding of {@link #encoded()}, or null when not prepared. */
+    public WeightEncoding encoding() {
+        return encoding;
+    }
+
+    /** The rows in {@link #encoding()}, row t at byte {@code t * encoding.byteSize(cols)}. */
+    public MemorySegment encoded() {
+        return encoded;
+    }
+
+    /** Makes room for the encoded rows and records which encoding they are in. */
+    public MemorySegment reserve(WeightEncoding e) {
+        long need = e.byteSize((long) tokens * cols);
+        if (encoded.byteSize() < need) {
+            encoded = arena.allocate(Math.max(need, encoded.byteSize() * 2), 64);
+        }
+        encoding = e;
+        return encoded;
+    }
+}

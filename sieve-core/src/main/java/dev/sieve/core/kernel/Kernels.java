@@ -1,0 +1,38 @@
+package dev.sieve.core.kernel;
+
+import dev.sieve.core.tensor.Tensor;
+
+/**
+ * The numeric kernels of a forward pass. {@link ScalarKernels} is the plain reference; the Panama
+ * implementation in {@code dev.sieve.kernel.panama} is the fast path and is tested against it.
+ * Chosen once, by {@link KernelProvider#get()}.
+ *
+ * <p>Matrix products are split by rows across threads by the caller ({@link Linear}); a kernel
+ * computes a range of output rows for all tokens of the batch, so each weight row is read once
+ * per batch, not once per token.
+ */
+public interface Kernels {
+
+    String name();
+
+    /**
+     * Encodes the activations into the form {@code w}'s dot product takes (once per batch, before
+     * the rows are split across threads). Kernels that multiply in float may leave it empty.
+     */
+    void prepare(Tensor w, Activations x);
+
+    /**
+     * {@code out[t * outStride + r] = W[r, :] · x[t, :]} for rows {@code r} in {@code [r0, r1)} and
+     * every token {@code t} of {@code x}.
+     */
+    void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1);
+
+    /** {@code Σ a[aOff + i] · b[bOff + i]} over {@code n} values. */
+    float dot(float[] a, int aOff, float[] b, int bOff, int n);
+
+    /** {@code y[yOff + i] += a · x[xOff + i]}. */
+    void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
+
+    /** {@code out[i] = x[i] · w[i] / rms(x)} with {@code rms = sqrt(mean(x²) + eps)}. */
+    void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps);
+}

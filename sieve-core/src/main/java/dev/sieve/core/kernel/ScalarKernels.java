@@ -1,0 +1,75 @@
+package dev.sieve.core.kernel;
+
+import dev.sieve.core.quant.WeightEncoding;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The reference kernels: simple loops over each encoding's own scalar codecs. Every fast kernel
+ * is tested against these.
+ */
+public final class ScalarKernels implements Kernels {
+    public static final ScalarKernels INSTANCE = new ScalarKernels();
+
+    private ScalarKernels() {}
+
+    @Override
+    public String name() {
+        return "scalar";
+    }
+
+    @Override
+    public void prepare(Tensor w, Activations x) {
+        WeightEncoding act = w.encoding().activationEncoding();
+        MemorySegment dst = x.reserve(act);
+        long rowBytes = act.byteSize(x.cols);
+        for (int t = 0; t < x.tokens; t++) {
+            act.quantize(x.x, t * x.cols, dst, t * rowBytes, x.cols);
+        }
+    }
+
+    @Override
+    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        WeightEncoding e = w.encoding();
+        WeightEncoding act = e.activationEncoding();
+        if (x.encoding() != act) {
+            throw new IllegalStateException("activations not prepared for " + e.name());
+        }
+        long rowBytes = w.rowBytes();
+        long actRowBytes = act.byteSize(x.cols);
+        MemorySegment a = x.encoded();
+        for (int t = 0; t < x.tokens; t++) {
+            for (int r = r0; r < r1; r++) {
+                out[t * outStride + r] = e.dotQuantized(w.data(), r * rowBytes, a, t * actRowBytes, x.cols);
+            }
+        }
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s = 0;
+        for (int i = 0; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] += a * x[xOff + i];
+        }
+    }
+
+    @Override
+    public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) {
+            ss += (double) x[xOff + i] * x[xOff + i];
+        }
+        float scale = (float) (1.0 / Math.sqrt(ss / n + eps));
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = x[xOff + i] * scale * w[i];
+        }
+    }
+}

@@ -1,0 +1,152 @@
+package dev.sieve.core.parallel;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A fixed set of persistent worker threads that run one data-parallel loop at a time.
+ *
+ * <p>{@link #parallelFor} splits {@code [0, n)} into one contiguous range per thread (aligned to
+ * a grain so quantized blocks are never split), runs the first range on the caller and the rest on
+ * the workers, and returns when all are done. No thread is created and nothing is allocated per
+ * call: workers spin briefly for the next loop (a decode step issues hundreds back to back), then
+ * park.
+ */
+public final class WorkerPool implements AutoCloseable {
+
+    /** The body of a loop over {@code [start, end)}. */
+    @FunctionalInterface
+    public interface RangeTask {
+        void run(int start, int end);
+    }
+
+    private static final int SPINS = 1 << 16;
+
+    private final Worker[] workers;
+    private final int threads;
+    private volatile RangeTask task;
+    private volatile int total;
+    private volatile int grain;
+    private volatile long generation;
+    private final AtomicInteger pending = new AtomicInteger();
+    private volatile Throwable failure;
+    private volatile boolean closed;
+
+    public WorkerPool(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+        this.threads = threads;
+        this.workers = new Worker[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new Worker(i + 1);
+            workers[i].thread.start();
+        }
+    }
+
+    /** A pool with one thread per available core. */
+    public static WorkerPool ofAvailableCores() {
+        return new WorkerPool(Runtime.getRuntime().availableProcessors());
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    /** Runs {@code body} over {@code [0, n)} split across all threads, in ranges aligned to {@code grain}. */
+    public void parallelFor(int n, int grain, RangeTask body) {
+        if (n <= 0) {
+            return;
+        }
+        int units = (n + grain - 1) / grain;
+        if (threads == 1 || units == 1) {
+            body.run(0, n);
+            return;
+        }
+        this.task = body;
+        this.total = n;
+        this.grain = grain;
+        this.failure = null;
+        pending.set(workers.length);
+        generation++; // publishes the fields above to the workers
+        for (Worker w : workers) {
+            if (w.parked) {
+                LockSupport.unpark(w.thread);
+            }
+        }
+        runShare(0, body, n, grain);
+        while (pending.get() != 0) {
+            Thread.onSpinWait();
+        }
+        Throwable f = failure;
+        if (f != null) {
+            if (f instanceof RuntimeException re) {
+                throw re;
+            }
+            if (f instanceof Error e) {
+                throw e;
+            }
+            throw new IllegalStateException(f);
+        }
+    }
+
+    private void runShare(int index, RangeTask body, int n, int grain) {
+        int units = (n + grain - 1) / grain;
+        int startUnit = (int) ((long) units * index / threads);
+        int endUnit = (int) ((long) units * (index + 1) / threads);
+        int start = Math.min(n, startUnit * grain);
+        int end = Math.min(n, endUnit * grain);
+        if (start < end) {
+            body.run(start, end);
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Worker w : workers) {
+            LockSupport.unpark(w.thread);
+        }
+    }
+
+    private final class Worker implements Runnable {
+        final int index;
+        final Thread thread;
+        volatile boolean parked;
+
+        Worker(int index) {
+            this.index = index;
+            this.thread = Thread.ofPlatform().daemon().name("sieve-worker-" + index).unstarted(this);
+        }
+
+        @Override
+        public void run() {
+            long seen = 0;
+            while (true) {
+                int spins = 0;
+                while (generation == seen && !closed) {
+                    if (++spins < SPINS) {
+                        Thread.onSpinWait();
+                    } else {
+                        parked = true;
+                        if (generation == seen && !closed) {
+                            LockSupport.park(this);
+                        }
+                        parked = false;
+                    }
+                }
+                if (closed) {
+                    return;
+                }
+                seen = generation;
+                try {
+                    runShare(index, task, total, grain);
+                } catch (Throwable t) {
+                    failure = t;
+                } finally {
+                    pending.decrementAndGet();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package dev.sieve.core.quant;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One way of storing weights: its block layout, its reference codecs, its dot product, and the
+ * encoding its activations are quantized to for that dot product (ggml's {@code vec_dot_type}).
+ *
+ * <p>A weight row of {@code n} values is {@code n / blockSize()} consecutive blocks of {@code
+ * blockBytes()} bytes. Everything here is the plain scalar reference: the fast kernels in {@code
+ * dev.sieve.kernel.panama} are tested against it. Nothing outside {@code core.quant} and the
+ * kernels looks at which encoding a tensor has.
+ */
+public interface WeightEncoding {
+
+    /** The ggml/GGUF name, e.g. {@code Q4_0}. */
+    String name();
+
+    /** The GGUF tensor type id ({@code ggml_type}); Sieve's own encodings use ids from 1024 up. */
+    int ggmlType();
+
+    /** Weights per block. */
+    int blockSize();
+
+    /** Bytes per block. */
+    int blockBytes();
+
+    /** Bytes taken by {@code n} weights; {@code n} must be a whole number of blocks. */
+    default long byteSize(long n) {
+        if (n % blockSize() != 0) {
+            throw new IllegalArgumentException(
+                    name() + " needs a multiple of " + blockSize() + " values, got " + n);
+        }
+        return n / blockSize() * blockBytes();
+    }
+
+    /** Bits per weight of the stored form. */
+    default double bitsPerWeight() {
+        return blockBytes() * 8.0 / blockSize();
+    }
+
+    /** Decodes {@code n} values (whole blocks) starting at byte {@code srcOffset}. Reference. */
+    void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int n);
+
+    /** Whether {@link #quantize} is implemented for this encoding. */
+    default boolean canQuantize() {
+        return false;
+    }
+
+    /** Encodes {@code n} values (whole blocks) into {@code dst} at byte {@code dstOffset}. Reference. */
+    default void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int n) {
+        throw new UnsupportedOperationException("quantizing to " + name() + " is not supported");
+    }
+
+    /**
+     * The encoding the activations take for {@link #dotQuantized}: Q8_0 for the 32-blocks, Q8_K
+     * for the K-quants, F32 where the dot product runs on floats.
+     */
+    WeightEncoding activationEncoding();
+
+    /**
+     * Dot product of {@code n} weights at {@code wOffset} with {@code n} activations already
+     * encoded in {@link #activationEncoding()} at {@code aOffset}. Reference; the result is what
+     * ggml's {@code vec_dot} computes up to float rounding order.
+     */
+    float dotQuantized(MemorySegment w, long wOffset, MemorySegment a, long aOffset, int n);
+
+    /** Dot product of {@code n} weights with float activations. Reference: decode, then multiply. */
+    default float dot(MemorySegment w, long wOffset, float[] x, int xOffset, int n) {
+        float[] tmp = new float[blockSize()];
+        double sum = 0;
+        int bs = blockSize();
+        for (int b = 0; b < n / bs; b++) {
+            dequantize(w, wOffset + (long) b * blockBytes(), tmp, 0, bs);
+            float s = 0;
+            for (int i = 0; i < bs; i++) {
+                s += tmp[i] * x[xOffset + b * bs + i];
+            }
+            sum += s;
+        }
+        return (float) sum;
+    }
+}

@@ -1,0 +1,40 @@
+package dev.sieve.core.quant;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/** The table of encodings Sieve knows: one row per encoding, looked up by GGUF id or by name. */
+public final class WeightEncodings {
+    private static final List<WeightEncoding> ALL = List.of(
+            F32Encoding.INSTANCE,
+            F16Encoding.INSTANCE,
+            BF16Encoding.INSTANCE,
+            Q8_0Encoding.INSTANCE,
+            Q4_0Encoding.INSTANCE);
+
+    private WeightEncodings() {}
+
+    public static List<WeightEncoding> all() {
+        return ALL;
+    }
+
+    public static Optional<WeightEncoding> byGgmlType(int id) {
+        for (WeightEncoding e : ALL) {
+            if (e.ggmlType() == id) {
+                return Optional.of(e);
+            }
+        }
+        return Optional.empty();
+    }
+
+    public static Optional<WeightEncoding> byName(String name) {
+        String n = name.toUpperCase(Locale.ROOT);
+        for (WeightEncoding e : ALL) {
+            if (e.name().equals(n)) {
+                return Optional.of(e);
+            }
+        }
+        return Optional.empty();
+    }
+}
