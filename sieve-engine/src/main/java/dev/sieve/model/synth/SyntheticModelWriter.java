@@ -116,6 +116,10 @@ public final class SyntheticModelWriter {
                 bias(w, p + "attn_k.bias", kv, tensorId++);
                 bias(w, p + "attn_v.bias", kv, tensorId++);
             }
+            if (s.qkNorm()) {
+                norm(w, p + "attn_q_norm.weight", s.headDim());
+                norm(w, p + "attn_k_norm.weight", s.headDim());
+            }
             matrix(w, pool, p + "attn_output.weight", mix.forTensor("attn_output.weight", l, s.layers()), s.dim(), s.dim(), tensorId++);
             norm(w, p + "ffn_norm.weight", s.dim());
             matrix(w, pool, p + "ffn_gate.weight", mix.forTensor("ffn_gate.weight", l, s.layers()), s.dim(), s.ffnDim(), tensorId++);
