@@ -114,8 +114,7 @@ class WeightEncodingConformanceTest {
             assertEquals(e.blockBytes(), t.blockBytes(), e.name());
             WeightEncoding act = e.activationEncoding();
             assertTrue(act.canQuantize(), e.name() + "'s activations must be quantizable");
-            assertEquals(0, act.blockSize() % e.blockSize() == 0 ? 0 : e.blockSize() % act.blockSize(),
-                    e.name() + ": activation blocks must tile weight blocks");
+            assertEquals(0, e.blockSize() % act.blockSize(), e.name() + ": activation blocks must tile weight blocks");
         }
     }
 
