@@ -1,6 +1,7 @@
 package dev.sieve.core.quant;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * Q5_0: blocks of 32, {@code d} (f16), {@code qh} (4 bytes, little-endian uint32: bit j is the
@@ -18,6 +19,7 @@ public final class Q5_0Encoding implements WeightEncoding {
     @Override public int ggmlType() { return 6; }
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
+    @Override public boolean canQuantize() { return true; }
     @Override public WeightEncoding activationEncoding() { return Q8_0Encoding.INSTANCE; }
 
     /** The 5-bit level q of weight j (0..31) of the block at {@code o}. */
@@ -36,6 +38,36 @@ public final class Q5_0Encoding implements WeightEncoding {
             for (int j = 0; j < QK; j++) {
                 dst[dstOffset + b * QK + j] = (level(src, o, qh, j) - 16) * d;
             }
+        }
+    }
+
+    /** ggml's {@code quantize_row_q5_0_ref}: the value of largest magnitude maps to level 0 (−16). */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int n) {
+        for (int b = 0; b < n / QK; b++) {
+            int base = srcOffset + b * QK;
+            float amax = 0;
+            float max = 0;
+            for (int j = 0; j < QK; j++) {
+                float v = src[base + j];
+                if (amax < Math.abs(v)) {
+                    amax = Math.abs(v);
+                    max = v;
+                }
+            }
+            float d = max / -16;
+            float id = d != 0 ? 1f / d : 0f;
+            long o = dstOffset + (long) b * BLOCK_BYTES;
+            Half.putF16(dst, o, d);
+            int qh = 0;
+            for (int j = 0; j < QK / 2; j++) {
+                int x0 = Math.min(31, (int) (src[base + j] * id + 16.5f));
+                int x1 = Math.min(31, (int) (src[base + j + QK / 2] * id + 16.5f));
+                dst.set(ValueLayout.JAVA_BYTE, o + 6 + j, (byte) ((x0 & 0x0F) | ((x1 & 0x0F) << 4)));
+                qh |= ((x0 >>> 4) & 1) << j;
+                qh |= ((x1 >>> 4) & 1) << (j + QK / 2);
+            }
+            dst.set(Half.INT_LE, o + 2, qh);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.sieve.core.quant;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * Q5_1: blocks of 32, {@code d} (f16), {@code m} (f16), {@code qh} (4 bytes, little-endian uint32:
@@ -18,6 +19,7 @@ public final class Q5_1Encoding implements WeightEncoding {
     @Override public int ggmlType() { return 7; }
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
+    @Override public boolean canQuantize() { return true; }
     @Override public WeightEncoding activationEncoding() { return Q8_1Encoding.INSTANCE; }
 
     /** The 5-bit level q of weight j (0..31) of the block at {@code o}. */
@@ -37,6 +39,40 @@ public final class Q5_1Encoding implements WeightEncoding {
             for (int j = 0; j < QK; j++) {
                 dst[dstOffset + b * QK + j] = level(src, o, qh, j) * d + m;
             }
+        }
+    }
+
+    /** ggml's {@code quantize_row_q5_1_ref}: min and max of the block span the 32 levels. */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int n) {
+        for (int b = 0; b < n / QK; b++) {
+            int base = srcOffset + b * QK;
+            float min = Float.MAX_VALUE;
+            float max = -Float.MAX_VALUE;
+            for (int j = 0; j < QK; j++) {
+                float v = src[base + j];
+                if (v < min) {
+                    min = v;
+                }
+                if (v > max) {
+                    max = v;
+                }
+            }
+            float d = (max - min) / 31;
+            float id = d != 0 ? 1f / d : 0f;
+            long o = dstOffset + (long) b * BLOCK_BYTES;
+            Half.putF16(dst, o, d);
+            Half.putF16(dst, o + 2, min);
+            int qh = 0;
+            for (int j = 0; j < QK / 2; j++) {
+                // ggml stores these into a uint8_t without clamping; they are at most 31 here.
+                int x0 = ((int) ((src[base + j] - min) * id + 0.5f)) & 0xFF;
+                int x1 = ((int) ((src[base + j + QK / 2] - min) * id + 0.5f)) & 0xFF;
+                dst.set(ValueLayout.JAVA_BYTE, o + 8 + j, (byte) ((x0 & 0x0F) | ((x1 & 0x0F) << 4)));
+                qh |= ((x0 >>> 4) & 1) << j;
+                qh |= ((x1 >>> 4) & 1) << (j + QK / 2);
+            }
+            dst.set(Half.INT_LE, o + 4, qh);
         }
     }
 
