@@ -31,7 +31,9 @@ class RoundTripTest {
     @ParameterizedTest
     @ValueSource(strings = {"models/sieve-tiny-F32.gguf", "tokenizers/ggml-vocab-llama-spm.gguf",
             "tokenizers/ggml-vocab-gpt-2.gguf", "tokenizers/ggml-vocab-deepseek-llm.gguf",
-            "tokenizers/ggml-vocab-falcon.gguf", "tokenizers/ggml-vocab-mpt.gguf"})
+            "tokenizers/ggml-vocab-falcon.gguf", "tokenizers/ggml-vocab-mpt.gguf",
+            "tokenizers/ggml-vocab-baichuan.gguf", "tokenizers/ggml-vocab-gpt-neox.gguf",
+            "tokenizers/ggml-vocab-deepseek-coder.gguf", "tokenizers/ggml-vocab-starcoder.gguf"})
     void decodeInvertsEncode(String file) {
         Tokenizer t = TestData.tokenizer(TestData.require(file));
         for (String x : TEXTS) {
