@@ -85,7 +85,10 @@ final class SpmTokenizer extends BaseTokenizer {
             } else {
                 // Merged symbols are always tokens, so only unknown single code points get here.
                 for (byte b : piece.getBytes(StandardCharsets.UTF_8)) {
-                    out.add(byteTokens[b & 0xFF]);
+                    int tok = byteTokens[b & 0xFF];
+                    if (tok >= 0) { // a vocab with neither byte tokens nor <unk> drops the byte
+                        out.add(tok);
+                    }
                 }
             }
         }
