@@ -8,7 +8,7 @@ import dev.sieve.core.parallel.WorkerPool;
 import dev.sieve.model.layers.Transformer;
 import dev.sieve.model.loader.Model;
 import dev.sieve.model.loader.ModelLoader;
-import dev.sieve.runtime.eval.Perplexity;
+import dev.sieve.model.eval.Perplexity;
 import dev.sieve.testkit.TestData;
 import dev.sieve.tokenizer.Tokenizer;
 import dev.sieve.tokenizer.Tokenizers;

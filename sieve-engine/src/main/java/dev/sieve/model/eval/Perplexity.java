@@ -1,4 +1,4 @@
-package dev.sieve.runtime.eval;
+package dev.sieve.model.eval;
 
 import dev.sieve.model.layers.KvCache;
 import dev.sieve.model.layers.Transformer;
