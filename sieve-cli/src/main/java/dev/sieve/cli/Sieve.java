@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
             TokenizeCommand.class,
             SynthCommand.class,
             PullCommand.class,
+            BenchCommand.class,
             CommandLine.HelpCommand.class
         },
         footer = {"%nExamples:",

@@ -3,6 +3,7 @@ package dev.sieve.model.layers;
 import dev.sieve.core.kernel.Kernels;
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.core.tensor.Tensor;
 import dev.sieve.model.spec.ModelConfig;
 import dev.sieve.model.spec.RopeType;
 
@@ -42,6 +43,7 @@ public final class Transformer {
     private int curTokens;
     private KvCache curCache;
     private final WorkerPool.RangeTask attentionTask = this::attendRange;
+    private LinearObserver observer;
 
     public Transformer(ModelConfig config, ModelWeights weights, Linear linear, int maxBatch) {
         this.c = config;
@@ -99,65 +101,103 @@ public final class Transformer {
     }
 
     private void forwardChunk(int[] tokens, int off, int n, KvCache cache) {
-        int dim = c.dim();
+        embed(tokens, off, n, x);
         int start = cache.length();
+        ropeTables(start, n);
+        for (int l = 0; l < c.layers(); l++) {
+            block(l, w.layers().get(l), n, start, cache);
+        }
+        cache.extendTo(start + n);
+        curCache = null;
+    }
+
+    /** Looks up the embeddings of {@code n} tokens into {@code out[t * dim ..]}. */
+    public void embed(int[] tokens, int off, int n, float[] out) {
+        int dim = c.dim();
         for (int t = 0; t < n; t++) {
             int id = tokens[off + t];
             if (id < 0 || id >= c.vocabSize()) {
                 throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + c.vocabSize());
             }
-            w.tokenEmbedding().dequantizeRow(id, x, t * dim);
+            w.tokenEmbedding().dequantizeRow(id, out, t * dim);
         }
-        ropeTables(start, n);
-        for (int l = 0; l < c.layers(); l++) {
-            LayerWeights lw = w.layers().get(l);
-            // Attention block.
-            for (int t = 0; t < n; t++) {
-                k.rmsNorm(xb, t * dim, x, t * dim, lw.attnNorm(), dim, c.rmsEps());
-            }
-            linear.apply(lw.wq(), xb, n, q);
-            linear.apply(lw.wk(), xb, n, kk);
-            linear.apply(lw.wv(), xb, n, v);
-            if (lw.bq() != null) {
-                addBias(q, lw.bq(), n);
-                addBias(kk, lw.bk(), n);
-                addBias(v, lw.bv(), n);
-            }
-            if (lw.qNorm() != null) {
-                headNorm(q, lw.qNorm(), n * c.heads());
-                headNorm(kk, lw.kNorm(), n * c.kvHeads());
-            }
-            rope(q, n, c.heads());
-            rope(kk, n, c.kvHeads());
-            int kvDim = c.kvDim();
-            System.arraycopy(kk, 0, cache.keys(l), start * kvDim, n * kvDim);
-            System.arraycopy(v, 0, cache.values(l), start * kvDim, n * kvDim);
-            curLayer = l;
-            curStart = start;
-            curTokens = n;
-            curCache = cache;
-            pool.parallelFor(n * c.heads(), 1, attentionTask);
-            linear.apply(lw.wo(), att, n, proj);
-            for (int i = 0; i < n * dim; i++) {
-                x[i] += proj[i];
-            }
-            // Feed-forward block (SwiGLU).
-            for (int t = 0; t < n; t++) {
-                k.rmsNorm(xb, t * dim, x, t * dim, lw.ffnNorm(), dim, c.rmsEps());
-            }
-            linear.apply(lw.wGate(), xb, n, gate);
-            linear.apply(lw.wUp(), xb, n, up);
-            for (int i = 0; i < n * c.ffnDim(); i++) {
-                float g = gate[i];
-                gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
-            }
-            linear.apply(lw.wDown(), gate, n, proj);
-            for (int i = 0; i < n * dim; i++) {
-                x[i] += proj[i];
-            }
+    }
+
+    /**
+     * Runs block {@code l} with weights {@code lw} (which may differ from the model's, e.g. while it
+     * is being compressed) on {@code n ≤ maxBatch} tokens whose residual stream is {@code xio[t · dim ..]},
+     * in place, at positions from {@code cache.length()}; the cache's length is not advanced. Used by
+     * calibration, which runs the model one block at a time.
+     */
+    public void runBlock(int l, LayerWeights lw, float[] xio, int n, KvCache cache) {
+        if (n > maxBatch) {
+            throw new IllegalArgumentException(n + " tokens exceed the batch of " + maxBatch);
         }
-        cache.extendTo(start + n);
+        System.arraycopy(xio, 0, x, 0, n * c.dim());
+        ropeTables(cache.length(), n);
+        block(l, lw, n, cache.length(), cache);
+        System.arraycopy(x, 0, xio, 0, n * c.dim());
         curCache = null;
+    }
+
+    /** Sees the input of every matrix product (for calibration statistics); null for none. */
+    public void setObserver(LinearObserver observer) {
+        this.observer = observer;
+    }
+
+    private void project(int layer, Tensor wt, float[] in, int n, float[] out) {
+        if (observer != null) {
+            observer.input(layer, wt, in, n);
+        }
+        linear.apply(wt, in, n, out);
+    }
+
+    private void block(int l, LayerWeights lw, int n, int start, KvCache cache) {
+        int dim = c.dim();
+        // Attention block.
+        for (int t = 0; t < n; t++) {
+            k.rmsNorm(xb, t * dim, x, t * dim, lw.attnNorm(), dim, c.rmsEps());
+        }
+        project(l, lw.wq(), xb, n, q);
+        project(l, lw.wk(), xb, n, kk);
+        project(l, lw.wv(), xb, n, v);
+        if (lw.bq() != null) {
+            addBias(q, lw.bq(), n);
+            addBias(kk, lw.bk(), n);
+            addBias(v, lw.bv(), n);
+        }
+        if (lw.qNorm() != null) {
+            headNorm(q, lw.qNorm(), n * c.heads());
+            headNorm(kk, lw.kNorm(), n * c.kvHeads());
+        }
+        rope(q, n, c.heads());
+        rope(kk, n, c.kvHeads());
+        int kvDim = c.kvDim();
+        System.arraycopy(kk, 0, cache.keys(l), start * kvDim, n * kvDim);
+        System.arraycopy(v, 0, cache.values(l), start * kvDim, n * kvDim);
+        curLayer = l;
+        curStart = start;
+        curTokens = n;
+        curCache = cache;
+        pool.parallelFor(n * c.heads(), 1, attentionTask);
+        project(l, lw.wo(), att, n, proj);
+        for (int i = 0; i < n * dim; i++) {
+            x[i] += proj[i];
+        }
+        // Feed-forward block (SwiGLU).
+        for (int t = 0; t < n; t++) {
+            k.rmsNorm(xb, t * dim, x, t * dim, lw.ffnNorm(), dim, c.rmsEps());
+        }
+        project(l, lw.wGate(), xb, n, gate);
+        project(l, lw.wUp(), xb, n, up);
+        for (int i = 0; i < n * c.ffnDim(); i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+        project(l, lw.wDown(), gate, n, proj);
+        for (int i = 0; i < n * dim; i++) {
+            x[i] += proj[i];
+        }
     }
 
     /** Final norm and LM head for tokens {@code [from, from + count)} of the last chunk. */
