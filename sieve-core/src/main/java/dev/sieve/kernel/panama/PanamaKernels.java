@@ -1,0 +1,99 @@
+package dev.sieve.kernel.panama;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.kernel.Kernels;
+import dev.sieve.core.tensor.Tensor;
+import java.util.concurrent.ConcurrentHashMap;
+import jdk.incubator.vector.FloatVector;
+
+/**
+ * The Vector API kernels at one width. The arithmetic lives in {@code dev.sieve.kernel.panama.vec},
+ * loaded once per width by a {@link WidthLoader} so that every width gets its own constant species
+ * (see there); this class only picks the width and forwards.
+ */
+public final class PanamaKernels implements Kernels {
+    private static final ConcurrentHashMap<String, PanamaKernels> CACHE = new ConcurrentHashMap<>();
+
+    private final Kernels impl;
+    private final int bits;
+    private final boolean int8Activations;
+
+    private PanamaKernels(Kernels impl, int bits, boolean int8Activations) {
+        this.impl = impl;
+        this.bits = bits;
+        this.int8Activations = int8Activations;
+    }
+
+    /** The kernels at {@code bits} (128, 256 or 512), or at the preferred width when {@code bits <= 0}. */
+    public static PanamaKernels create(int bits) {
+        return create(bits, false);
+    }
+
+    /**
+     * As {@link #create(int)}; {@code int8Activations} selects the integer decode path for Q8_0/Q4_0
+     * (activations quantized to Q8_0 as ggml does) instead of the default float-activation path.
+     * Kept for measurements and tests: the float path was faster here (see package docs).
+     */
+    public static PanamaKernels create(int bits, boolean int8Activations) {
+        int b = bits <= 0 ? FloatVector.SPECIES_PREFERRED.vectorBitSize() : bits;
+        if (b != 128 && b != 256 && b != 512) {
+            throw new IllegalArgumentException("vector width must be 128, 256 or 512 bits, got " + bits);
+        }
+        return CACHE.computeIfAbsent(b + (int8Activations ? "i" : "f"), k -> load(b, int8Activations));
+    }
+
+    private static PanamaKernels load(int bits, boolean int8) {
+        try {
+            WidthLoader loader = new WidthLoader(bits, PanamaKernels.class.getClassLoader());
+            Class<?> c = Class.forName(WidthLoader.PACKAGE + "VecKernels", true, loader);
+            Kernels impl = (Kernels) c.getConstructor(boolean.class).newInstance(int8);
+            return new PanamaKernels(impl, bits, int8);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot load the " + bits + "-bit vector kernels", e);
+        }
+    }
+
+    /** The kernel that multiplies {@code e} at this width (a {@link ScalarFallback} when none is fast). */
+    public EncodingKernel kernelFor(dev.sieve.core.quant.WeightEncoding e) {
+        return ((KernelTable) impl).kernelFor(e);
+    }
+
+    public int bits() {
+        return bits;
+    }
+
+    @Override
+    public String name() {
+        return "panama-" + bits + (int8Activations ? "-int8" : "");
+    }
+
+    @Override
+    public void prepare(Tensor w, Activations x) {
+        impl.prepare(w, x);
+    }
+
+    @Override
+    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        impl.matmul(w, x, out, outStride, r0, r1);
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        return impl.dot(a, aOff, b, bOff, n);
+    }
+
+    @Override
+    public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        impl.axpy(a, x, xOff, y, yOff, n);
+    }
+
+    @Override
+    public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
+        impl.rmsNorm(out, outOff, x, xOff, w, n, eps);
+    }
+
+    @Override
+    public String toString() {
+        return name();
+    }
+}

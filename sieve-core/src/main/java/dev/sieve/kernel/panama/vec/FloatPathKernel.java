@@ -1,0 +1,222 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+import static dev.sieve.kernel.panama.vec.Vec.N;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.F32Encoding;
+import dev.sieve.core.quant.Half;
+import dev.sieve.core.quant.WeightEncoding;
+import dev.sieve.core.tensor.Tensor;
+import dev.sieve.kernel.panama.EncodingKernel;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * The float-activation matrix product, shared by every encoding: activations are kept as floats
+ * (rounded the way the encoding's reference rounds them), weights are decoded in registers.
+ *
+ * <p>Few tokens (decode): {@link #dot4} streams four weight rows at once, decoding each vector
+ * once and multiplying it straight away, so the loop is bound by memory, not by decoding. Many
+ * tokens (prompt): a tile of 4 rows × {@link #KC} columns is decoded once into a per-thread float
+ * buffer and reused by a 4-row × 4-token register kernel, which makes the product bound by FMAs.
+ * Subclasses supply only the two decoders.
+ */
+abstract class FloatPathKernel implements EncodingKernel {
+    /** From this many tokens on, the tiled kernel wins over re-decoding rows per token. */
+    static final int TILE_TOKENS = 4;
+    /** Columns per tile: a multiple of every block size (256 at most) and of N; 16 KiB for 4 rows. */
+    static final int KC = 1024;
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** Per-thread buffers, so matmul allocates nothing after a thread's first call. */
+    static final class Scratch {
+        final float[] tile = new float[4 * KC];
+        final float[] res = new float[4];
+    }
+
+    private final WeightEncoding encoding;
+
+    FloatPathKernel(WeightEncoding encoding) {
+        this.encoding = encoding;
+    }
+
+    @Override
+    public final WeightEncoding encoding() {
+        return encoding;
+    }
+
+    /**
+     * Dot products of the rows at byte offsets {@code o0..o3} with the float activations at {@code
+     * aOff}, into {@code res[0..3]}. Callers repeat a row offset when fewer rows remain.
+     */
+    abstract void dot4(MemorySegment w, long o0, long o1, long o2, long o3,
+            MemorySegment a, long aOff, int cols, float[] res);
+
+    /** Decodes columns {@code [k0, k0 + kc)} of the row at byte {@code rowOff} into {@code dst}. */
+    abstract void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff);
+
+    /** Copies the activations as floats, rounded as the reference rounds them (here: not at all). */
+    void storeActivations(float[] src, MemorySegment dst, int n) {
+        MemorySegment.copy(src, 0, dst, Half.FLOAT_LE, 0, n);
+    }
+
+    @Override
+    public void prepare(Tensor w, Activations x) {
+        MemorySegment dst = x.reserve(F32Encoding.INSTANCE);
+        storeActivations(x.floats(), dst, x.tokens() * x.cols());
+    }
+
+    @Override
+    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (x.encoding() != F32Encoding.INSTANCE) {
+            throw new IllegalStateException("activations not prepared for " + encoding.name());
+        }
+        MemorySegment ws = w.data();
+        long rb = w.rowBytes();
+        MemorySegment a = x.encoded();
+        int cols = x.cols();
+        int tokens = x.tokens();
+        long ab = 4L * cols;
+        Scratch s = SCRATCH.get();
+        if (tokens < TILE_TOKENS) {
+            float[] res = s.res;
+            for (int r = r0; r < r1; r += 4) {
+                int n = Math.min(4, r1 - r);
+                long o0 = r * rb;
+                long o1 = (r + Math.min(1, n - 1)) * rb;
+                long o2 = (r + Math.min(2, n - 1)) * rb;
+                long o3 = (r + n - 1) * rb;
+                for (int t = 0; t < tokens; t++) {
+                    dot4(ws, o0, o1, o2, o3, a, t * ab, cols, res);
+                    for (int i = 0; i < n; i++) {
+                        out[t * outStride + r + i] = res[i];
+                    }
+                }
+            }
+        } else {
+            tiled(ws, rb, a, ab, cols, tokens, out, outStride, r0, r1, s.tile);
+        }
+    }
+
+    // k-chunks outermost: the activations of one chunk (tokens × KC floats) stay in L2 while every
+    // row block of this thread's range passes over them.
+    private void tiled(MemorySegment ws, long rb, MemorySegment a, long ab, int cols, int tokens,
+            float[] out, int os, int r0, int r1, float[] tile) {
+        for (int k0 = 0; k0 < cols; k0 += KC) {
+            int kc = Math.min(KC, cols - k0);
+            boolean first = k0 == 0;
+            long ak = 4L * k0;
+            for (int r = r0; r < r1; r += 4) {
+                int n = Math.min(4, r1 - r);
+                for (int i = 0; i < n; i++) {
+                    decode(ws, (r + i) * rb, k0, kc, tile, i * kc);
+                }
+                if (n == 4) {
+                    int t = 0;
+                    for (; t + 4 <= tokens; t += 4) {
+                        micro4x4(tile, kc, a, t * ab + ak, ab, out, t * os + r, os, first);
+                    }
+                    for (; t < tokens; t++) {
+                        micro4x1(tile, kc, a, t * ab + ak, out, t * os + r, first);
+                    }
+                } else {
+                    for (int i = 0; i < n; i++) {
+                        for (int t = 0; t < tokens; t++) {
+                            float v = micro1x1(tile, i * kc, kc, a, t * ab + ak);
+                            put(out, t * os + r + i, v, first);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void put(float[] out, int i, float v, boolean first) {
+        out[i] = first ? v : out[i] + v;
+    }
+
+    /** Scalar tail of a tile row; shared so every micro kernel sums in the same order. */
+    private static float tail(float[] tile, int wo, int from, int kc, MemorySegment a, long aOff) {
+        float s = 0;
+        for (int k = from; k < kc; k++) {
+            s += tile[wo + k] * a.get(Half.FLOAT_LE, aOff + 4L * k);
+        }
+        return s;
+    }
+
+    private static float micro1x1(float[] tile, int wo, int kc, MemorySegment a, long aOff) {
+        FloatVector c = FloatVector.zero(F);
+        int bound = F.loopBound(kc);
+        for (int k = 0; k < bound; k += N) {
+            c = FloatVector.fromArray(F, tile, wo + k).fma(Vec.f32(a, aOff + 4L * k), c);
+        }
+        return c.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, a, aOff);
+    }
+
+    private static void micro4x1(float[] tile, int kc, MemorySegment a, long aOff, float[] out, int o,
+            boolean first) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        int bound = F.loopBound(kc);
+        for (int k = 0; k < bound; k += N) {
+            FloatVector x = Vec.f32(a, aOff + 4L * k);
+            c0 = FloatVector.fromArray(F, tile, k).fma(x, c0);
+            c1 = FloatVector.fromArray(F, tile, kc + k).fma(x, c1);
+            c2 = FloatVector.fromArray(F, tile, 2 * kc + k).fma(x, c2);
+            c3 = FloatVector.fromArray(F, tile, 3 * kc + k).fma(x, c3);
+        }
+        put(out, o, c0.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, aOff), first);
+        put(out, o + 1, c1.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, aOff), first);
+        put(out, o + 2, c2.reduceLanes(VectorOperators.ADD) + tail(tile, 2 * kc, bound, kc, a, aOff), first);
+        put(out, o + 3, c3.reduceLanes(VectorOperators.ADD) + tail(tile, 3 * kc, bound, kc, a, aOff), first);
+    }
+
+    // 16 accumulators + 4 weight vectors + 1 activation: fits AVX-512's 32 registers; each weight
+    // vector loaded from L1 feeds 4 FMAs.
+    private static void micro4x4(float[] tile, int kc, MemorySegment a, long aOff, long ab, float[] out,
+            int o, int os, boolean first) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        long a0 = aOff, a1 = aOff + ab, a2 = a1 + ab, a3 = a2 + ab;
+        int bound = F.loopBound(kc);
+        for (int k = 0; k < bound; k += N) {
+            FloatVector w0 = FloatVector.fromArray(F, tile, k);
+            FloatVector w1 = FloatVector.fromArray(F, tile, kc + k);
+            FloatVector w2 = FloatVector.fromArray(F, tile, 2 * kc + k);
+            FloatVector w3 = FloatVector.fromArray(F, tile, 3 * kc + k);
+            long ko = 4L * k;
+            FloatVector x = Vec.f32(a, a0 + ko);
+            c00 = w0.fma(x, c00); c10 = w1.fma(x, c10); c20 = w2.fma(x, c20); c30 = w3.fma(x, c30);
+            x = Vec.f32(a, a1 + ko);
+            c01 = w0.fma(x, c01); c11 = w1.fma(x, c11); c21 = w2.fma(x, c21); c31 = w3.fma(x, c31);
+            x = Vec.f32(a, a2 + ko);
+            c02 = w0.fma(x, c02); c12 = w1.fma(x, c12); c22 = w2.fma(x, c22); c32 = w3.fma(x, c32);
+            x = Vec.f32(a, a3 + ko);
+            c03 = w0.fma(x, c03); c13 = w1.fma(x, c13); c23 = w2.fma(x, c23); c33 = w3.fma(x, c33);
+        }
+        int k2 = 2 * kc, k3 = 3 * kc;
+        put(out, o, c00.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, a0), first);
+        put(out, o + 1, c10.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, a0), first);
+        put(out, o + 2, c20.reduceLanes(VectorOperators.ADD) + tail(tile, k2, bound, kc, a, a0), first);
+        put(out, o + 3, c30.reduceLanes(VectorOperators.ADD) + tail(tile, k3, bound, kc, a, a0), first);
+        o += os;
+        put(out, o, c01.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, a1), first);
+        put(out, o + 1, c11.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, a1), first);
+        put(out, o + 2, c21.reduceLanes(VectorOperators.ADD) + tail(tile, k2, bound, kc, a, a1), first);
+        put(out, o + 3, c31.reduceLanes(VectorOperators.ADD) + tail(tile, k3, bound, kc, a, a1), first);
+        o += os;
+        put(out, o, c02.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, a2), first);
+        put(out, o + 1, c12.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, a2), first);
+        put(out, o + 2, c22.reduceLanes(VectorOperators.ADD) + tail(tile, k2, bound, kc, a, a2), first);
+        put(out, o + 3, c32.reduceLanes(VectorOperators.ADD) + tail(tile, k3, bound, kc, a, a2), first);
+        o += os;
+        put(out, o, c03.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, a3), first);
+        put(out, o + 1, c13.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, a3), first);
+        put(out, o + 2, c23.reduceLanes(VectorOperators.ADD) + tail(tile, k2, bound, kc, a, a3), first);
+        put(out, o + 3, c33.reduceLanes(VectorOperators.ADD) + tail(tile, k3, bound, kc, a, a3), first);
+    }
+}

@@ -1,0 +1,58 @@
+package dev.sieve.kernel.panama.vec;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.Q8_0Encoding;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The integer decode path for the 32-blocks (what ggml does): activations quantized to Q8_0,
+ * products taken in 16-bit lanes (pairs summed there, which cannot overflow for |a| ≤ 127) and
+ * widened to int once per pair. The Vector API has no VPDPBUSD/VPMADDUBSW, so this is all it can
+ * do; it lost to the float path on our machine, see the package docs. Prompts (≥ {@link
+ * FloatPathKernel#TILE_TOKENS} tokens) still take the float tiles.
+ */
+final class Int8Path {
+    /** An integer dot product of four weight rows with one Q8_0 activation row. */
+    interface Dot4 {
+        void dot4i(MemorySegment w, long o0, long o1, long o2, long o3, MemorySegment a, long aOff, int cols,
+                float[] res);
+    }
+
+    private static final ThreadLocal<float[]> RES = ThreadLocal.withInitial(() -> new float[4]);
+
+    private Int8Path() {}
+
+    static boolean wants(Activations x) {
+        return x.tokens() < FloatPathKernel.TILE_TOKENS;
+    }
+
+    /** Quantizes every token to Q8_0 exactly as the reference does. */
+    static void prepare(Activations x) {
+        Q8_0Encoding q = Q8_0Encoding.INSTANCE;
+        MemorySegment dst = x.reserve(q);
+        long rb = q.byteSize(x.cols());
+        for (int t = 0; t < x.tokens(); t++) {
+            q.quantize(x.floats(), t * x.cols(), dst, t * rb, x.cols());
+        }
+    }
+
+    static void matmul(Dot4 k, MemorySegment w, long rb, Activations x, float[] out, int os, int r0, int r1) {
+        MemorySegment a = x.encoded();
+        int cols = x.cols();
+        long ab = Q8_0Encoding.INSTANCE.byteSize(cols);
+        float[] res = RES.get();
+        for (int r = r0; r < r1; r += 4) {
+            int n = Math.min(4, r1 - r);
+            long o0 = r * rb;
+            long o1 = (r + Math.min(1, n - 1)) * rb;
+            long o2 = (r + Math.min(2, n - 1)) * rb;
+            long o3 = (r + n - 1) * rb;
+            for (int t = 0; t < x.tokens(); t++) {
+                k.dot4i(w, o0, o1, o2, o3, a, t * ab, cols, res);
+                for (int i = 0; i < n; i++) {
+                    out[t * os + r + i] = res[i];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+import static dev.sieve.kernel.panama.vec.Vec.N;
+
+import dev.sieve.core.quant.Q4_0Encoding;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q4_0 weights (18-byte blocks: f16 scale, 16 bytes holding weight j in the low nibble of byte j
+ * and weight j+16 in the high nibble) against float activations. One byte load yields both
+ * halves of the block: low nibbles pair with activations j.., high nibbles with j+16...
+ */
+class Q4_0Kernel extends FloatPathKernel {
+    static final int QK = 32;
+    static final long BB = Q4_0Encoding.BLOCK_BYTES;
+
+    Q4_0Kernel() {
+        super(Q4_0Encoding.INSTANCE);
+    }
+
+    static ByteVector lo(ByteVector b) {
+        return b.and((byte) 0x0F).sub((byte) 8);
+    }
+
+    static ByteVector hi(ByteVector b) {
+        return b.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+    }
+
+    @Override
+    void dot4(MemorySegment w, long o0, long o1, long o2, long o3, MemorySegment a, long aOff, int cols,
+            float[] res) {
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+        int nb = cols / QK;
+        for (int b = 0; b < nb; b++) {
+            long bo = BB * b + 2;
+            long xo = aOff + 4L * QK * b;
+            FloatVector p0 = zero, p1 = zero, p2 = zero, p3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
+            for (int c = 0; c < QK / 2; c += N) {
+                long at = bo + Vec.loadAt(c);
+                int p = Vec.part(c);
+                FloatVector xa = Vec.f32(a, xo + 4L * c);
+                FloatVector xb = Vec.f32(a, xo + 4L * (c + QK / 2));
+                ByteVector v = Vec.bytes(w, o0 + at);
+                p0 = Vec.b2f(lo(v), p).fma(xa, p0);
+                q0 = Vec.b2f(hi(v), p).fma(xb, q0);
+                v = Vec.bytes(w, o1 + at);
+                p1 = Vec.b2f(lo(v), p).fma(xa, p1);
+                q1 = Vec.b2f(hi(v), p).fma(xb, q1);
+                v = Vec.bytes(w, o2 + at);
+                p2 = Vec.b2f(lo(v), p).fma(xa, p2);
+                q2 = Vec.b2f(hi(v), p).fma(xb, q2);
+                v = Vec.bytes(w, o3 + at);
+                p3 = Vec.b2f(lo(v), p).fma(xa, p3);
+                q3 = Vec.b2f(hi(v), p).fma(xb, q3);
+            }
+            long so = BB * b;
+            s0 = p0.add(q0).fma(FloatVector.broadcast(F, Vec.scale(w, o0 + so)), s0);
+            s1 = p1.add(q1).fma(FloatVector.broadcast(F, Vec.scale(w, o1 + so)), s1);
+            s2 = p2.add(q2).fma(FloatVector.broadcast(F, Vec.scale(w, o2 + so)), s2);
+            s3 = p3.add(q3).fma(FloatVector.broadcast(F, Vec.scale(w, o3 + so)), s3);
+        }
+        res[0] = s0.reduceLanes(VectorOperators.ADD);
+        res[1] = s1.reduceLanes(VectorOperators.ADD);
+        res[2] = s2.reduceLanes(VectorOperators.ADD);
+        res[3] = s3.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
+        int b0 = k0 / QK;
+        for (int b = 0; b < kc / QK; b++) {
+            long blk = rowOff + BB * (b0 + b);
+            float d = Vec.scale(w, blk);
+            int o = dstOff + b * QK;
+            for (int c = 0; c < QK / 2; c += N) {
+                ByteVector v = Vec.bytes(w, blk + 2 + Vec.loadAt(c));
+                int p = Vec.part(c);
+                Vec.b2f(lo(v), p).mul(d).intoArray(dst, o + c);
+                Vec.b2f(hi(v), p).mul(d).intoArray(dst, o + c + QK / 2);
+            }
+        }
+    }
+}

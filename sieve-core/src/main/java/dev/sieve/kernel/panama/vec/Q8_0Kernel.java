@@ -1,0 +1,73 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+import static dev.sieve.kernel.panama.vec.Vec.N;
+
+import dev.sieve.core.quant.Q8_0Encoding;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q8_0 weights (34-byte blocks: f16 scale, 32 int8) against float activations: bytes are widened
+ * to floats in registers, the block sum is scaled once per block.
+ */
+class Q8_0Kernel extends FloatPathKernel {
+    static final int QK = 32;
+    static final long BB = Q8_0Encoding.BLOCK_BYTES;
+
+    Q8_0Kernel() {
+        super(Q8_0Encoding.INSTANCE);
+    }
+
+    /** Weights {@code c .. c+N} of the block at {@code blk}, unscaled. */
+    private static FloatVector q(MemorySegment w, long blk, int c) {
+        return Vec.b2f(Vec.bytes(w, blk + 2 + Vec.loadAt(c)), Vec.part(c));
+    }
+
+    @Override
+    void dot4(MemorySegment w, long o0, long o1, long o2, long o3, MemorySegment a, long aOff, int cols,
+            float[] res) {
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+        int nb = cols / QK;
+        for (int b = 0; b < nb; b++) {
+            long bo = BB * b;
+            long xo = aOff + 4L * QK * b;
+            // Two partial sums per row (even and odd chunks) so consecutive FMAs are independent.
+            FloatVector p0 = zero, p1 = zero, p2 = zero, p3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
+            for (int c = 0; c < QK; c += 2 * N) {
+                FloatVector xa = Vec.f32(a, xo + 4L * c);
+                FloatVector xb = Vec.f32(a, xo + 4L * (c + N));
+                p0 = q(w, o0 + bo, c).fma(xa, p0);
+                q0 = q(w, o0 + bo, c + N).fma(xb, q0);
+                p1 = q(w, o1 + bo, c).fma(xa, p1);
+                q1 = q(w, o1 + bo, c + N).fma(xb, q1);
+                p2 = q(w, o2 + bo, c).fma(xa, p2);
+                q2 = q(w, o2 + bo, c + N).fma(xb, q2);
+                p3 = q(w, o3 + bo, c).fma(xa, p3);
+                q3 = q(w, o3 + bo, c + N).fma(xb, q3);
+            }
+            s0 = p0.add(q0).fma(FloatVector.broadcast(F, Vec.scale(w, o0 + bo)), s0);
+            s1 = p1.add(q1).fma(FloatVector.broadcast(F, Vec.scale(w, o1 + bo)), s1);
+            s2 = p2.add(q2).fma(FloatVector.broadcast(F, Vec.scale(w, o2 + bo)), s2);
+            s3 = p3.add(q3).fma(FloatVector.broadcast(F, Vec.scale(w, o3 + bo)), s3);
+        }
+        res[0] = s0.reduceLanes(VectorOperators.ADD);
+        res[1] = s1.reduceLanes(VectorOperators.ADD);
+        res[2] = s2.reduceLanes(VectorOperators.ADD);
+        res[3] = s3.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
+        int b0 = k0 / QK;
+        for (int b = 0; b < kc / QK; b++) {
+            long blk = rowOff + BB * (b0 + b);
+            float d = Vec.scale(w, blk);
+            for (int c = 0; c < QK; c += N) {
+                q(w, blk, c).mul(d).intoArray(dst, dstOff + b * QK + c);
+            }
+        }
+    }
+}

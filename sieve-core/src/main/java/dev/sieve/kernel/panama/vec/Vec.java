@@ -1,0 +1,114 @@
+package dev.sieve.kernel.panama.vec;
+
+import dev.sieve.kernel.panama.WidthLoader;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The species of this class copy (one copy per width, see {@code WidthLoader}) and the loads and
+ * conversions the kernels share. All fields are static final so C2 sees constant species.
+ */
+final class Vec {
+    static final int BITS = chooseBits();
+    static final VectorShape SHAPE = VectorShape.forBitSize(BITS);
+    static final VectorSpecies<Float> F = VectorSpecies.of(float.class, SHAPE);
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, SHAPE);
+    /** Float lanes per vector. */
+    static final int N = F.length();
+    /** Shorts, one per float lane: a half-width load that widens lane-for-lane into {@link #I}. */
+    static final VectorSpecies<Short> SN = VectorSpecies.of(short.class, VectorShape.forBitSize(N * 16));
+    /**
+     * Byte loads: one byte per float lane, but at least 64 bits (there is no 32-bit byte species),
+     * so at 128 bits a load feeds {@link #PARTS} = 2 conversions.
+     */
+    static final VectorSpecies<Byte> BL = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, N * 8)));
+    static final int PARTS = BL.length() / N;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private Vec() {}
+
+    private static int chooseBits() {
+        if (Vec.class.getClassLoader() instanceof WidthLoader w) {
+            return w.bits();
+        }
+        return FloatVector.SPECIES_PREFERRED.vectorBitSize();
+    }
+
+    static FloatVector f32(MemorySegment s, long off) {
+        return FloatVector.fromMemorySegment(F, s, off, LE);
+    }
+
+    /** N bytes at {@code off} (well, {@link #BL} of them). */
+    static ByteVector bytes(MemorySegment s, long off) {
+        return ByteVector.fromMemorySegment(BL, s, off, LE);
+    }
+
+    /** Part {@code p} of a byte load, sign-extended to floats. */
+    static FloatVector b2f(ByteVector b, int p) {
+        return (FloatVector) b.convertShape(VectorOperators.B2F, F, p);
+    }
+
+    /** N halves at {@code off}, zero-extended into int lanes. */
+    static IntVector halves(MemorySegment s, long off) {
+        return (IntVector) ShortVector.fromMemorySegment(SN, s, off, LE)
+                .convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+    }
+
+    /** N IEEE halves at {@code off} as floats (exact, including subnormals, infinities and NaN). */
+    static FloatVector f16(MemorySegment s, long off) {
+        return halfToFloat(halves(s, off));
+    }
+
+    /** N bfloat16 at {@code off} as floats: the stored bits are the top half of the float. */
+    static FloatVector bf16(MemorySegment s, long off) {
+        return halves(s, off).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * Half bits (in the low 16 bits of each lane) to float. JDK 25's Vector API has no half
+     * conversion, so: rebias the exponent for normals, twice for Inf/NaN, and scale subnormals.
+     */
+    static FloatVector halfToFloat(IntVector h) {
+        IntVector e = h.and(0x7FFF);
+        IntVector bits = e.lanewise(VectorOperators.LSHL, 13).add(112 << 23);
+        bits = bits.lanewise(VectorOperators.ADD, 112 << 23, e.compare(VectorOperators.GE, 0x7C00));
+        FloatVector sub = ((FloatVector) e.convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
+        bits = bits.blend(sub.reinterpretAsInts(), e.compare(VectorOperators.LT, 0x400));
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** Byte offset, within a run of bytes, of the load that holds chunk {@code c} (N values from c). */
+    static int loadAt(int c) {
+        return c - c % BL.length();
+    }
+
+    /** Which conversion part of that load chunk {@code c} is; constant 0 unless N < 8. */
+    static int part(int c) {
+        return PARTS == 1 ? 0 : (c % BL.length()) / N;
+    }
+
+    /** Part {@code p} of a byte load, sign-extended to shorts lane for lane with {@link #I}. */
+    static ShortVector b2s(ByteVector b, int p) {
+        return (ShortVector) b.convertShape(VectorOperators.B2S, SN, p);
+    }
+
+    static IntVector s2i(ShortVector s) {
+        return (IntVector) s.convertShape(VectorOperators.S2I, I, 0);
+    }
+
+    static FloatVector i2f(IntVector v) {
+        return (FloatVector) v.convert(VectorOperators.I2F, 0);
+    }
+
+    /** The f16 scale at {@code off}, as ggml stores block scales. */
+    static float scale(MemorySegment s, long off) {
+        return Float.float16ToFloat(s.get(dev.sieve.core.quant.Half.SHORT_LE, off));
+    }
+}

@@ -1,0 +1,111 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+import static dev.sieve.kernel.panama.vec.Vec.N;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.kernel.Kernels;
+import dev.sieve.core.quant.WeightEncoding;
+import dev.sieve.core.quant.WeightEncodings;
+import dev.sieve.core.tensor.Tensor;
+import dev.sieve.kernel.panama.EncodingKernel;
+import dev.sieve.kernel.panama.KernelTable;
+import dev.sieve.kernel.panama.ScalarFallback;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * The kernels of one width (this class is loaded once per width, see {@code WidthLoader}): the
+ * per-encoding registry and the vectorized dot, axpy and rmsNorm. Public only for that loader.
+ */
+public final class VecKernels implements Kernels, KernelTable {
+    private final Map<WeightEncoding, EncodingKernel> table = new IdentityHashMap<>();
+
+    public VecKernels(boolean int8Activations) {
+        // The registry: one line per fast kernel. Everything else falls back to the reference.
+        register(new F32Kernel());
+        register(new F16Kernel());
+        register(new BF16Kernel());
+        register(int8Activations ? new Q8_0IntKernel() : new Q8_0Kernel());
+        register(int8Activations ? new Q4_0IntKernel() : new Q4_0Kernel());
+        for (WeightEncoding e : WeightEncodings.all()) {
+            table.putIfAbsent(e, new ScalarFallback(e));
+        }
+    }
+
+    private void register(EncodingKernel k) {
+        table.put(k.encoding(), k);
+    }
+
+    @Override
+    public EncodingKernel kernelFor(WeightEncoding e) {
+        EncodingKernel k = table.get(e);
+        return k != null ? k : new ScalarFallback(e); // only for encodings outside the registry
+    }
+
+    @Override
+    public String name() {
+        return "panama-" + Vec.BITS;
+    }
+
+    @Override
+    public void prepare(Tensor w, Activations x) {
+        kernelFor(w.encoding()).prepare(w, x);
+    }
+
+    @Override
+    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        kernelFor(w.encoding()).matmul(w, x, out, outStride, r0, r1);
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        int i = 0;
+        for (int bound = n - n % (2 * N); i < bound; i += 2 * N) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+            s1 = FloatVector.fromArray(F, a, aOff + i + N).fma(FloatVector.fromArray(F, b, bOff + i + N), s1);
+        }
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += N) {
+            FloatVector.fromArray(F, x, xOff + i).fma(FloatVector.broadcast(F, a), FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += a * x[xOff + i];
+        }
+    }
+
+    @Override
+    public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
+        FloatVector acc = FloatVector.zero(F);
+        int bound = F.loopBound(n);
+        int i = 0;
+        for (; i < bound; i += N) {
+            FloatVector v = FloatVector.fromArray(F, x, xOff + i);
+            acc = v.fma(v, acc);
+        }
+        double ss = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            ss += (double) x[xOff + i] * x[xOff + i];
+        }
+        float scale = (float) (1.0 / Math.sqrt(ss / n + eps));
+        for (i = 0; i < bound; i += N) {
+            FloatVector.fromArray(F, x, xOff + i).mul(scale).mul(FloatVector.fromArray(F, w, i))
+                    .intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            out[outOff + i] = x[xOff + i] * scale * w[i];
+        }
+    }
+}

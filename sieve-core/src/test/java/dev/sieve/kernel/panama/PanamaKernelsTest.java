@@ -1,0 +1,307 @@
+package dev.sieve.kernel.panama;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.kernel.KernelProvider;
+import dev.sieve.core.kernel.Kernels;
+import dev.sieve.core.kernel.Linear;
+import dev.sieve.core.kernel.ScalarKernels;
+import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.core.quant.F16Encoding;
+import dev.sieve.core.quant.Half;
+import dev.sieve.core.quant.WeightEncoding;
+import dev.sieve.core.quant.WeightEncodings;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Every Panama kernel against {@link ScalarKernels}, at every vector width, for every registered
+ * encoding (so encodings added later are covered, through the fast path or the fallback).
+ */
+class PanamaKernelsTest {
+
+    /**
+     * Float-activation kernels skip ggml's Q8_0 rounding of the activations, which the reference
+     * does; for Gaussian data that rounding alone gives an nmse of about 2–3e-5, so 2e-4 passes it
+     * and still fails any real mistake (a wrong element or block gives ~1e-2 and up).
+     */
+    static final double NMSE_QUANTIZED_ACTIVATIONS = 2e-4;
+    /** Where activations are not re-quantized, only float summation order differs. */
+    static final double NMSE_FLOAT = 1e-10;
+
+    static final int[] ROWS = {1, 7, 33, 67};
+    static final int[] TOKENS = {1, 3, 5, 17};
+
+    static List<Integer> widths() {
+        TreeSet<Integer> w = new TreeSet<>(List.of(128, 256, 512));
+        int prop = Integer.getInteger("sieve.vectorBits", 0);
+        if (prop > 0) {
+            w.add(prop);
+        }
+        return new ArrayList<>(w);
+    }
+
+    static List<PanamaKernels> variants() {
+        List<PanamaKernels> v = new ArrayList<>();
+        for (int bits : widths()) {
+            v.add(PanamaKernels.create(bits, false));
+            v.add(PanamaKernels.create(bits, true));
+        }
+        return v;
+    }
+
+    /** 1–5 blocks, 2048, and a length that leaves a partial tile (and, for bs 1, vector tails). */
+    static int[] colsFor(WeightEncoding e) {
+        int bs = e.blockSize();
+        TreeSet<Integer> c = new TreeSet<>();
+        for (int k = 1; k <= 5; k++) {
+            c.add(bs * k);
+        }
+        if (2048 % bs == 0) {
+            c.add(2048);
+        }
+        c.add(bs * ((2051 + bs - 1) / bs));
+        return c.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    static float[] gaussian(Random rnd, int n) {
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) {
+            f[i] = (float) rnd.nextGaussian();
+        }
+        return f;
+    }
+
+    /** Random weights: quantized from Gaussians where possible, else random blocks that decode finite. */
+    static Tensor randomTensor(WeightEncoding e, int rows, int cols, Random rnd, Arena arena) {
+        Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+        int n = rows * cols;
+        if (e.canQuantize()) {
+            e.quantize(gaussian(rnd, n), 0, t.data(), 0, n);
+            return t;
+        }
+        int bs = e.blockSize();
+        byte[] block = new byte[e.blockBytes()];
+        float[] vals = new float[bs];
+        MemorySegment one = MemorySegment.ofArray(block);
+        for (int b = 0; b < n / bs; b++) {
+            for (int tries = 0; ; tries++) {
+                rnd.nextBytes(block);
+                e.dequantize(one, 0, vals, 0, bs);
+                boolean ok = true;
+                for (float v : vals) {
+                    ok &= Float.isFinite(v) && Math.abs(v) < 1e6f;
+                }
+                if (ok || tries > 1000) {
+                    break;
+                }
+            }
+            MemorySegment.copy(one, 0, t.data(), (long) b * block.length, block.length);
+        }
+        return t;
+    }
+
+    /**
+     * Squared error over the expected squared size of a dot product of these rows and tokens
+     * (Σ w²x² per output), so one output that happens to cancel to near zero cannot blow it up.
+     */
+    static double nmse(float[] got, float[] want, Tensor w, float[] x, int tokens, int r0, int r1) {
+        int cols = w.cols(), stride = w.rows();
+        float[] row = new float[cols];
+        double err = 0, ref = 0;
+        for (int r = r0; r < r1; r++) {
+            w.dequantizeRow(r, row, 0);
+            for (int t = 0; t < tokens; t++) {
+                double d = got[t * stride + r] - want[t * stride + r];
+                err += d * d;
+                for (int i = 0; i < cols; i++) {
+                    double p = (double) row[i] * x[t * cols + i];
+                    ref += p * p;
+                }
+            }
+        }
+        return ref == 0 ? err : err / ref;
+    }
+
+    static float[] run(Kernels k, Tensor w, float[] x, int tokens, int r0, int r1) {
+        Activations a = new Activations().set(x, tokens, w.cols());
+        k.prepare(w, a);
+        float[] out = new float[tokens * w.rows()];
+        Arrays.fill(out, Float.NaN); // rows outside [r0, r1) must stay untouched
+        k.matmul(w, a, out, w.rows(), r0, r1);
+        return out;
+    }
+
+    @TestFactory
+    Stream<DynamicTest> matmulMatchesScalar() {
+        return WeightEncodings.all().stream().map(e -> DynamicTest.dynamicTest(e.name(), () -> {
+            Random rnd = new Random(42 + e.ggmlType());
+            List<PanamaKernels> variants = variants();
+            boolean quantizedActs = e.activationEncoding().blockSize() > 1;
+            try (Arena arena = Arena.ofConfined()) {
+                for (int rows : ROWS) {
+                    for (int cols : colsFor(e)) {
+                        Tensor w = randomTensor(e, rows, cols, rnd, arena);
+                        for (int tokens : TOKENS) {
+                            float[] x = gaussian(rnd, tokens * cols);
+                            int r0 = rows / 3, r1 = rows - rows / 5; // a proper sub-range where rows allow
+                            float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, r0, r1);
+                            for (PanamaKernels k : variants) {
+                                float[] got = run(k, w, x, tokens, r0, r1);
+                                String where = k.name() + " " + e.name() + " rows=" + rows + " [" + r0 + "," + r1
+                                        + ") cols=" + cols + " tokens=" + tokens;
+                                for (int i = 0; i < got.length; i++) {
+                                    int r = i % rows;
+                                    assertEquals(r < r0 || r >= r1, Float.isNaN(got[i]), where + " out[" + i + "]");
+                                }
+                                double err = nmse(got, want, w, x, tokens, r0, r1);
+                                // The int8 path quantizes activations exactly like the reference.
+                                boolean exactActs = !quantizedActs
+                                        || (k.name().endsWith("int8") && tokens < 4 && isFast(k, e));
+                                double tol = exactActs ? NMSE_FLOAT : NMSE_QUANTIZED_ACTIVATIONS;
+                                if (k.kernelFor(e) instanceof ScalarFallback) {
+                                    tol = 0;
+                                }
+                                assertTrue(err <= tol, where + ": nmse " + err + " > " + tol);
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+
+    static boolean isFast(PanamaKernels k, WeightEncoding e) {
+        return !(k.kernelFor(e) instanceof ScalarFallback);
+    }
+
+    @Test
+    void theFiveBaseEncodingsHaveFastKernelsAndTheRestFallBack() {
+        List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0");
+        for (PanamaKernels k : variants()) {
+            for (WeightEncoding e : WeightEncodings.all()) {
+                assertEquals(fast.contains(e.name()), isFast(k, e), k.name() + " " + e.name());
+                assertEquals(e, k.kernelFor(e).encoding());
+            }
+        }
+    }
+
+    /** Every finite half, through the vector half→float conversion, against Float.float16ToFloat. */
+    @Test
+    void f16ConversionIsExactForEveryFiniteHalf() {
+        int rows = 64, cols = 1024; // 65536 weights: one per half bit pattern
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor w = Tensor.allocate("w", F16Encoding.INSTANCE, arena, cols, rows);
+            for (int i = 0; i < rows * cols; i++) {
+                short h = (short) i;
+                boolean finite = ((i >>> 10) & 0x1F) != 0x1F;
+                w.data().set(Half.SHORT_LE, 2L * i, finite ? h : 0);
+            }
+            int tokens = cols; // token t is one-hot at column t, so out[t][r] = W[r][t] exactly
+            float[] x = new float[tokens * cols];
+            for (int t = 0; t < tokens; t++) {
+                x[t * cols + t] = 1f;
+            }
+            for (int bits : widths()) {
+                float[] out = run(PanamaKernels.create(bits), w, x, tokens, 0, rows);
+                for (int r = 0; r < rows; r++) {
+                    for (int t = 0; t < tokens; t++) {
+                        float want = Half.f16(w.data(), 2L * (r * cols + t));
+                        float got = out[t * rows + r]; // == since a sum of products makes -0 into +0
+                        assertTrue(want == got, bits + " bits: half 0x" + Integer.toHexString(r * cols + t)
+                                + " is " + want + ", got " + got);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void dotAxpyRmsNormMatchScalar() {
+        Random rnd = new Random(7);
+        Kernels s = ScalarKernels.INSTANCE;
+        for (PanamaKernels k : variants()) {
+            for (int n : new int[] {1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 100, 1000, 4099}) {
+                int off = rnd.nextInt(5);
+                float[] a = gaussian(rnd, n + off + 3), b = gaussian(rnd, n + off + 3);
+                String where = k.name() + " n=" + n;
+                float want = s.dot(a, off, b, 3, n), got = k.dot(a, off, b, 3, n);
+                assertEquals(want, got, 1e-5 * (Math.sqrt(n) + Math.abs(want)), where + " dot");
+
+                float[] y1 = gaussian(rnd, n + 2), y2 = y1.clone();
+                s.axpy(0.37f, a, off, y1, 2, n);
+                k.axpy(0.37f, a, off, y2, 2, n);
+                for (int i = 0; i < y1.length; i++) {
+                    assertEquals(y1[i], y2[i], 1e-6 * (1 + Math.abs(y1[i])), where + " axpy " + i);
+                }
+
+                float[] nw = gaussian(rnd, n), o1 = new float[n + 4], o2 = new float[n + 4];
+                s.rmsNorm(o1, 4, a, off, nw, n, 1e-5f);
+                k.rmsNorm(o2, 4, a, off, nw, n, 1e-5f);
+                for (int i = 0; i < o1.length; i++) {
+                    assertEquals(o1[i], o2[i], 1e-5 * (1 + Math.abs(o1[i])), where + " rmsNorm " + i);
+                }
+            }
+        }
+    }
+
+    /** Rows split across two threads give bit-identical results: each row sums in a fixed order. */
+    @Test
+    void linearWithTwoThreadsEqualsOneThread() {
+        Random rnd = new Random(3);
+        try (WorkerPool one = new WorkerPool(1); WorkerPool two = new WorkerPool(2); Arena arena = Arena.ofShared()) {
+            Kernels k = PanamaKernels.create(0);
+            for (WeightEncoding e : WeightEncodings.all()) {
+                int rows = 67, cols = e.blockSize() * ((2080 + e.blockSize() - 1) / e.blockSize());
+                Tensor w = randomTensor(e, rows, cols, rnd, arena);
+                for (int tokens : new int[] {1, 17}) {
+                    float[] x = gaussian(rnd, tokens * cols);
+                    float[] o1 = new float[tokens * rows], o2 = new float[tokens * rows];
+                    new Linear(k, one).apply(w, x, tokens, o1);
+                    new Linear(k, two).apply(w, x, tokens, o2);
+                    assertArrayEquals(o1, o2, e.name() + " tokens=" + tokens);
+                    float[] ref = new float[tokens * rows];
+                    new Linear(ScalarKernels.INSTANCE, one).apply(w, x, tokens, ref);
+                    assertTrue(nmse(o2, ref, w, x, tokens, 0, rows) < NMSE_QUANTIZED_ACTIVATIONS, e.name());
+                }
+            }
+        }
+    }
+
+    @Test
+    void providerLoadsThePanamaKernelsAndWidthsAreValidated() {
+        Kernels k = KernelProvider.panama(256);
+        assertInstanceOf(PanamaKernels.class, k);
+        assertEquals("panama-256", k.name());
+        assertEquals(PanamaKernels.create(256), PanamaKernels.create(256)); // one class copy per width
+        assertFalse(PanamaKernels.create(0).name().isEmpty());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> PanamaKernels.create(64));
+    }
+
+    @Test
+    void unpreparedActivationsAreRejected() {
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor w = randomTensor(WeightEncodings.byName("Q4_0").orElseThrow(), 4, 64, new Random(1), arena);
+            Activations a = new Activations().set(new float[64], 1, 64);
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> PanamaKernels.create(0).matmul(w, a, new float[4], 4, 0, 4));
+        }
+        assertTrue(ValueLayout.JAVA_FLOAT.byteSize() == 4);
+    }
+}
