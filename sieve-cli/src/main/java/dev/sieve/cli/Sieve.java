@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
             SynthCommand.class,
             PullCommand.class,
             BenchCommand.class,
+            EvalCommand.class,
             CommandLine.HelpCommand.class
         },
         footer = {"%nExamples:",
