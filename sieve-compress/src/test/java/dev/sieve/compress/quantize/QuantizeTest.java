@@ -77,6 +77,22 @@ class QuantizeTest {
     }
 
     @Test
+    void deadInputChannelsAreHandled() {
+        // A channel that never fires makes H singular; GPTQ must still factor and win.
+        Random r = new Random(8);
+        float[] w = Fixtures.gaussian(r, ROWS * COLS, 0.05);
+        float[] x = Fixtures.correlatedInputs(r, TOKENS, COLS);
+        for (int t = 0; t < TOKENS; t++) {
+            x[t * COLS + 40] = 0;
+        }
+        Layer l = new Layer(w, x, Fixtures.statistics(x, TOKENS, COLS));
+        BlockGrid g = grid("Q4_0");
+        double rtn = err(l, RtnQuantizer.quantize(w, ROWS, COLS, g).values());
+        double gptq = err(l, new GptqQuantizer().quantize(w, ROWS, COLS, l.stats.hessian(), g).values());
+        assertTrue(gptq < rtn, "GPTQ " + gptq + " vs RTN " + rtn);
+    }
+
+    @Test
     void lazyBatchWidthDoesNotChangeTheResult() {
         // Lazy batching only reorders the same updates: results agree up to rare rounding flips.
         Layer l = layer(7);
