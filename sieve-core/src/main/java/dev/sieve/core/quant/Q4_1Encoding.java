@@ -20,6 +20,7 @@ public final class Q4_1Encoding implements WeightEncoding {
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
     @Override public boolean canQuantize() { return true; }
+    @Override public java.util.Optional<BlockGrid> grid() { return java.util.Optional.of(EncodingGrids.Q4_1); }
     @Override public WeightEncoding activationEncoding() { return Q8_1Encoding.INSTANCE; }
 
     @Override

@@ -25,6 +25,7 @@ public final class Q4_KEncoding implements WeightEncoding {
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
     @Override public boolean canQuantize() { return true; }
+    @Override public java.util.Optional<BlockGrid> grid() { return java.util.Optional.of(EncodingGrids.Q4_K); }
     @Override public WeightEncoding activationEncoding() { return Q8_KEncoding.INSTANCE; }
 
     /** The 4-bit level of weight e (0..255) of the block at {@code o}. */

@@ -24,6 +24,7 @@ public final class Q6_KEncoding implements WeightEncoding {
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
     @Override public boolean canQuantize() { return true; }
+    @Override public java.util.Optional<BlockGrid> grid() { return java.util.Optional.of(EncodingGrids.Q6_K); }
     @Override public WeightEncoding activationEncoding() { return Q8_KEncoding.INSTANCE; }
 
     /** The signed 6-bit level (−32..31) of weight e of the block at {@code o}. */

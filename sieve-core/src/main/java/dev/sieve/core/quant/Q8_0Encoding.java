@@ -18,6 +18,7 @@ public final class Q8_0Encoding implements WeightEncoding {
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
     @Override public boolean canQuantize() { return true; }
+    @Override public java.util.Optional<BlockGrid> grid() { return java.util.Optional.of(EncodingGrids.Q8_0); }
     @Override public WeightEncoding activationEncoding() { return this; }
 
     @Override
