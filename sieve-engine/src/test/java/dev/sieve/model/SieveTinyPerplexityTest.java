@@ -35,7 +35,7 @@ class SieveTinyPerplexityTest {
             Perplexity.Result r = Perplexity.compute(tf, tokens, 256, tok.bos(), 0, null, null);
             assertEquals(46_101, r.scored());
             assertEquals(363, r.chunks());
-            System.out.printf("sieve-tiny %-7s PPL %.4f ± %.4f (llama.cpp %.4f, %+.3f%%)%n", encoding, r.ppl(), r.pplError(),
+            System.out.printf("[%s] sieve-tiny %-7s PPL %.4f ± %.4f (llama.cpp %.4f, %+.3f%%)%n", KernelProvider.get().name(), encoding, r.ppl(), r.pplError(),
                     reference, (r.ppl() / reference - 1) * 100);
             assertEquals(reference, r.ppl(), reference * 0.01, "perplexity within 1% of llama.cpp");
         }
