@@ -115,8 +115,9 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %6s | %16s | %5s | %8s |%n", "-".repeat(26), "---------:",
                     "-------:", "-".repeat(14), "------:", "-----:", "---------------:", "----:", "-------:");
             for (Row r : rows) {
-                System.out.printf(Locale.ROOT, "| %-26s | %10s | %7.2f B | %-14s | %7d | %6s | %7.2f ± %6.2f | %5.2f | %8s |%n",
-                        desc, Units.bytes(fileSize), params / 1e9, "CPU " + kernels, nThreads, r.test, r.mean, r.sd, bpw,
+                System.out.printf(Locale.ROOT, "| %-26s | %10s | %8s | %-14s | %7d | %6s | %7.2f ± %6.2f | %5.2f | %8s |%n",
+                        desc, Units.bytes(fileSize), params >= 1e9 ? String.format(Locale.ROOT, "%.2f B", params / 1e9)
+                                : String.format(Locale.ROOT, "%.2f M", params / 1e6), "CPU " + kernels, nThreads, r.test, r.mean, r.sd, bpw,
                         r.effGbps > 0 ? String.format(Locale.ROOT, "%.1f", r.effGbps) : "");
             }
             System.out.printf("%npeak RSS %s (model file %s)%n", Units.bytes(rss), Units.bytes(fileSize));
