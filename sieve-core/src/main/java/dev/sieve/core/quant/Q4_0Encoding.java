@@ -19,6 +19,7 @@ public final class Q4_0Encoding implements WeightEncoding {
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
     @Override public boolean canQuantize() { return true; }
+    @Override public java.util.Optional<BlockGrid> grid() { return java.util.Optional.of(EncodingGrids.Q4_0); }
     @Override public WeightEncoding activationEncoding() { return Q8_0Encoding.INSTANCE; }
 
     @Override

@@ -18,6 +18,7 @@ public final class Q8_0Encoding implements WeightEncoding {
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
     @Override public boolean canQuantize() { return true; }
+    @Override public java.util.Optional<BlockGrid> grid() { return java.util.Optional.of(EncodingGrids.Q8_0); }
     @Override public WeightEncoding activationEncoding() { return this; }
 
     @Override
@@ -31,6 +32,7 @@ public final class Q8_0Encoding implements WeightEncoding {
         }
     }
 
+    /** ggml's {@code quantize_row_q8_0_ref}; {@code roundf} rounds halves away from zero. */
     @Override
     public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int n) {
         for (int b = 0; b < n / QK; b++) {
@@ -44,7 +46,7 @@ public final class Q8_0Encoding implements WeightEncoding {
             long o = dstOffset + (long) b * BLOCK_BYTES;
             Half.putF16(dst, o, d);
             for (int j = 0; j < QK; j++) {
-                dst.set(java.lang.foreign.ValueLayout.JAVA_BYTE, o + 2 + j, (byte) Math.round(src[base + j] * id));
+                dst.set(java.lang.foreign.ValueLayout.JAVA_BYTE, o + 2 + j, (byte) QuantMath.roundAway(src[base + j] * id));
             }
         }
     }

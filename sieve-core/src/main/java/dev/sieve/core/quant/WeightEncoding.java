@@ -1,6 +1,7 @@
 package dev.sieve.core.quant;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Optional;
 
 /**
  * One way of storing weights: its block layout, its reference codecs, its dot product, and the
@@ -50,6 +51,14 @@ public interface WeightEncoding {
     /** Encodes {@code n} values (whole blocks) into {@code dst} at byte {@code dstOffset}. Reference. */
     default void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int n) {
         throw new UnsupportedOperationException("quantizing to " + name() + " is not supported");
+    }
+
+    /**
+     * The fit/round/encode grid of this encoding, for quantizers that place weights on it
+     * themselves (GPTQ, AWQ); empty where the encoding offers none.
+     */
+    default Optional<BlockGrid> grid() {
+        return Optional.empty();
     }
 
     /**

@@ -11,7 +11,17 @@ public final class WeightEncodings {
             F16Encoding.INSTANCE,
             BF16Encoding.INSTANCE,
             Q8_0Encoding.INSTANCE,
-            Q4_0Encoding.INSTANCE);
+            Q4_0Encoding.INSTANCE,
+            Q4_1Encoding.INSTANCE,
+            Q5_0Encoding.INSTANCE,
+            Q5_1Encoding.INSTANCE,
+            Q8_1Encoding.INSTANCE,
+            Q2_KEncoding.INSTANCE,
+            Q3_KEncoding.INSTANCE,
+            Q4_KEncoding.INSTANCE,
+            Q5_KEncoding.INSTANCE,
+            Q6_KEncoding.INSTANCE,
+            Q8_KEncoding.INSTANCE);
 
     private WeightEncodings() {}
 

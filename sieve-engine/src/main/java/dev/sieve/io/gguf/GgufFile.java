@@ -195,8 +195,8 @@ public final class GgufFile implements AutoCloseable {
 
         void checkCount(long count, long minBytesEach, String what) {
             if (count < 0 || count > (s.byteSize() - pos) / minBytesEach) {
-                throw new GgufFormatException("absurd number of " + what + ": " + Long.toUnsignedString(count)
-                        + " (the file has " + (s.byteSize() - pos) + " bytes left)");
+                throw new GgufFormatException("file truncated or corrupt: absurd number of " + what + ": "
+                        + Long.toUnsignedString(count) + " at byte " + pos + ", only " + (s.byteSize() - pos) + " bytes left");
             }
         }
 

@@ -1,0 +1,204 @@
+package dev.sieve.cli;
+
+import dev.sieve.core.kernel.KernelProvider;
+import dev.sieve.core.kernel.Linear;
+import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.Transformer;
+import dev.sieve.model.loader.Model;
+import dev.sieve.model.loader.ModelLoader;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Measures prompt processing (pp) and generation (tg) throughput like llama-bench:",
+            "after one warm-up run, each test repeats -r times; the table gives mean ± standard deviation.",
+            "eff GB/s is the weight bytes streamed per generated token times tokens/s (decode is bound by",
+            "memory bandwidth); peak RSS is the process's high-water mark."},
+        footer = {"%nExamples:", "  sieve bench -m tinyllama-q4_0.gguf -p 128 -n 64 -t 2 -r 3",
+            "  sieve bench -m model.gguf --json > bench.json"})
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = {"-m", "--model"}, required = true, description = "GGUF model file")
+    Path model;
+
+    @Option(names = {"-p", "--n-prompt"}, defaultValue = "128", description = "prompt tokens; 0 skips pp (default: ${DEFAULT-VALUE})")
+    int nPrompt;
+
+    @Option(names = {"-n", "--n-gen"}, defaultValue = "64", description = "generated tokens; 0 skips tg (default: ${DEFAULT-VALUE})")
+    int nGen;
+
+    @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = {"-r", "--repetitions"}, defaultValue = "3", description = "repetitions (default: ${DEFAULT-VALUE})")
+    int reps;
+
+    @Option(names = "--json", description = "print a JSON list, one object per test (llama-bench's field names)")
+    boolean json;
+
+    record Row(String test, int nPrompt, int nGen, double[] samples, double mean, double sd, double effGbps) {}
+
+    @Override
+    public Integer call() throws Exception {
+        if (nPrompt < 0 || nGen < 0 || reps < 1 || (nPrompt == 0 && nGen == 0)) {
+            throw new UserException("need -p ≥ 0, -n ≥ 0 (not both 0) and -r ≥ 1");
+        }
+        int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        List<Row> rows = new ArrayList<>();
+        long fileSize = Files.size(model);
+        String kernels;
+        long params;
+        double bpw;
+        String desc;
+        try (Model m = ModelLoader.load(model); WorkerPool pool = new WorkerPool(nThreads)) {
+            kernels = KernelProvider.get().name();
+            Linear linear = new Linear(KernelProvider.get(), pool);
+            int ctx = Math.max(nPrompt, 1) + nGen + 1;
+            Transformer tf = new Transformer(m.config(), m.weights(), linear, Math.max(1, nPrompt));
+            KvCache cache = tf.newCache(ctx);
+            params = m.parameterCount();
+            bpw = m.weightBytes() * 8.0 / params;
+            desc = describe(m);
+            // Bytes streamed per decoded token: every matrix but the embedding (of which one row is read).
+            long perToken = m.weightBytes() - m.weights().tokenEmbedding().byteSize()
+                    + m.weights().tokenEmbedding().rowBytes()
+                    + (m.weights().output() == m.weights().tokenEmbedding() ? m.weights().output().byteSize() : 0);
+            float[] logits = new float[Math.max(1, nPrompt) * m.config().vocabSize()];
+            SplittableRandom rng = new SplittableRandom(42);
+            int vocab = m.config().vocabSize();
+            if (nPrompt > 0) {
+                int[] prompt = rng.ints(nPrompt, 0, vocab).toArray();
+                double[] s = new double[reps];
+                for (int r = -1; r < reps; r++) {
+                    cache.truncate(0);
+                    long t0 = System.nanoTime();
+                    tf.forward(prompt, 0, nPrompt, cache, logits, 1);
+                    double ts = nPrompt / ((System.nanoTime() - t0) / 1e9);
+                    if (r >= 0) {
+                        s[r] = ts;
+                    }
+                }
+                rows.add(row("pp" + nPrompt, nPrompt, 0, s, 0));
+            }
+            if (nGen > 0) {
+                double[] s = new double[reps];
+                int[] tok = {1};
+                for (int r = -1; r < reps; r++) {
+                    cache.truncate(0);
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < nGen; i++) {
+                        tf.forward(tok, 0, 1, cache, logits, 1);
+                        tok[0] = argmax(logits, vocab);
+                    }
+                    double ts = nGen / ((System.nanoTime() - t0) / 1e9);
+                    if (r >= 0) {
+                        s[r] = ts;
+                    }
+                }
+                rows.add(row("tg" + nGen, 0, nGen, s, perToken));
+            }
+        }
+        long rss = peakRssBytes();
+        if (json) {
+            printJson(rows, fileSize, params, bpw, nThreads, rss, kernels, desc);
+        } else {
+            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %6s | %16s | %5s | %8s |%n", "model", "size", "params",
+                    "backend", "threads", "test", "t/s", "bpw", "eff GB/s");
+            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %6s | %16s | %5s | %8s |%n", "-".repeat(26), "---------:",
+                    "-------:", "-".repeat(14), "------:", "-----:", "---------------:", "----:", "-------:");
+            for (Row r : rows) {
+                System.out.printf(Locale.ROOT, "| %-26s | %10s | %7.2f B | %-14s | %7d | %6s | %7.2f ± %6.2f | %5.2f | %8s |%n",
+                        desc, Units.bytes(fileSize), params / 1e9, "CPU " + kernels, nThreads, r.test, r.mean, r.sd, bpw,
+                        r.effGbps > 0 ? String.format(Locale.ROOT, "%.1f", r.effGbps) : "");
+            }
+            System.out.printf("%npeak RSS %s (model file %s)%n", Units.bytes(rss), Units.bytes(fileSize));
+        }
+        return 0;
+    }
+
+    private static Row row(String test, int np, int ng, double[] s, long bytesPerToken) {
+        double mean = 0;
+        for (double v : s) {
+            mean += v;
+        }
+        mean /= s.length;
+        double var = 0;
+        for (double v : s) {
+            var += (v - mean) * (v - mean);
+        }
+        double sd = s.length > 1 ? Math.sqrt(var / (s.length - 1)) : 0;
+        return new Row(test, np, ng, s, mean, sd, bytesPerToken * mean / 1e9);
+    }
+
+    private static int argmax(float[] a, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            if (a[i] > a[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static String describe(Model m) {
+        var c = m.config();
+        long p = m.parameterCount();
+        String size = p >= 1e9 ? String.format(Locale.ROOT, "%.1fB", p / 1e9) : String.format(Locale.ROOT, "%dM", Math.round(p / 1e6));
+        String type = m.metadata().optString("general.file_type_name").orElse(dominantEncoding(m));
+        return c.architecture() + " " + size + " " + type;
+    }
+
+    private static String dominantEncoding(Model m) {
+        var bytes = new java.util.TreeMap<String, Long>();
+        for (var t : m.weights().matrices()) {
+            bytes.merge(t.encoding().name(), t.byteSize(), Long::sum);
+        }
+        return bytes.entrySet().stream().max(java.util.Map.Entry.comparingByValue()).map(java.util.Map.Entry::getKey).orElse("?");
+    }
+
+    /** VmHWM from /proc/self/status (Linux), or 0 when unavailable. */
+    static long peakRssBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    private void printJson(List<Row> rows, long size, long params, double bpw, int nThreads, long rss, String kernels,
+            String desc) {
+        StringBuilder sb = new StringBuilder("[\n");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            StringBuilder samples = new StringBuilder("[");
+            for (int k = 0; k < r.samples.length; k++) {
+                samples.append(k > 0 ? ", " : "").append(String.format(Locale.ROOT, "%.4f", r.samples[k]));
+            }
+            samples.append(']');
+            sb.append(String.format(Locale.ROOT, """
+                      {"build": "sieve 0.1.0", "backends": "CPU", "kernels": "%s", "model_filename": "%s", "model_type": "%s",
+                       "model_size": %d, "model_n_params": %d, "n_threads": %d, "n_prompt": %d, "n_gen": %d, "test": "%s",
+                       "avg_ts": %.4f, "stddev_ts": %.4f, "samples_ts": %s, "bpw": %.4f, "eff_gbps": %.3f, "peak_rss": %d}%s
+                    """, kernels, jsonEscape(model.toString()), jsonEscape(desc), size, params, nThreads, r.nPrompt, r.nGen,
+                    r.test, r.mean, r.sd, samples, bpw, r.effGbps, rss, i < rows.size() - 1 ? "," : ""));
+        }
+        System.out.print(sb.append("]\n"));
+    }
+
+    private static String jsonEscape(String s) {
+        return s.replace("\\", "\\\\").replace("\"", "\\\"");
+    }
+}

@@ -1,0 +1,69 @@
+package dev.sieve.cli;
+
+import dev.sieve.core.kernel.KernelProvider;
+import dev.sieve.core.kernel.Linear;
+import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.model.loader.Model;
+import dev.sieve.model.loader.ModelLoader;
+import dev.sieve.runtime.engine.Session;
+import dev.sieve.tokenizer.Tokenizer;
+import dev.sieve.tokenizer.Tokenizers;
+import java.io.IOException;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** The options every command that runs a model shares (named as llama.cpp names them). */
+final class ModelOptions {
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "FILE", description = "GGUF model file")
+    Path model;
+
+    @Option(names = {"-c", "--ctx-size"}, defaultValue = "0", paramLabel = "N",
+            description = "context size in tokens (default: the model's, at most 4096)")
+    int contextSize;
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = {"-b", "--batch-size"}, defaultValue = "256", paramLabel = "N",
+            description = "prompt tokens evaluated per forward pass (default: ${DEFAULT-VALUE})")
+    int batchSize;
+
+    /** A loaded model with its tokenizer, kernels and threads; close it to unmap the file and stop the threads. */
+    record Loaded(Model model, Tokenizer tokenizer, WorkerPool pool, Linear linear) implements AutoCloseable {
+        Session session(int contextSize, int batchSize) {
+            int ctx = contextSize > 0 ? contextSize : Math.min(4096, model.config().contextLength());
+            return new Session(model, tokenizer, linear, ctx, batchSize);
+        }
+
+        @Override
+        public void close() {
+            pool.close();
+            model.close();
+        }
+    }
+
+    Loaded load() throws IOException {
+        if (threads != null && threads < 1) {
+            throw new UserException("--threads must be at least 1");
+        }
+        if (contextSize < 0) {
+            throw new UserException("--ctx-size must not be negative");
+        }
+        if (batchSize < 1) {
+            throw new UserException("--batch-size must be at least 1");
+        }
+        Model m = ModelLoader.load(model);
+        try {
+            Tokenizer tok = Tokenizers.fromGguf(m.metadata());
+            WorkerPool pool = new WorkerPool(threads != null ? threads : Runtime.getRuntime().availableProcessors());
+            return new Loaded(m, tok, pool, new Linear(KernelProvider.get(), pool));
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    Session session(Loaded l) {
+        return l.session(contextSize, batchSize);
+    }
+}

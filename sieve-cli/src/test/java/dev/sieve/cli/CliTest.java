@@ -1,0 +1,174 @@
+package dev.sieve.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.quant.F32Encoding;
+import dev.sieve.io.gguf.GgufValue;
+import dev.sieve.io.gguf.GgufWriter;
+import dev.sieve.testkit.TestData;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The commands end to end, as a user runs them: output, exit codes, and one-line errors for bad input. */
+class CliTest {
+    @TempDir static Path dir;
+    static Path tiny;
+
+    record Result(int code, String out, String err) {}
+
+    static synchronized Result sieve(String stdin, String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        InputStream oldIn = System.in;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+            int code = Sieve.execute(args);
+            return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+            System.setIn(oldIn);
+        }
+    }
+
+    @BeforeAll
+    static void synthesize() {
+        tiny = dir.resolve("tiny.gguf");
+        Result r = sieve("", "synth", "--shape", "tiny", "--type", "Q8_0", "-o", tiny.toString());
+        assertEquals(0, r.code(), r.err());
+    }
+
+    @Test
+    void runGeneratesAndReportsSpeed() {
+        Result r = sieve("", "run", "-m", tiny.toString(), "-p", "the quick brown fox", "-n", "12", "--temp", "0");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("the quick brown fox"), r.out());
+        assertTrue(r.err().contains("generated: 12 tokens"), r.err());
+    }
+
+    @Test
+    void greedyRunIsDeterministicAndSeededRunsRepeat() {
+        String a = sieve("", "run", "-m", tiny.toString(), "-p", "hello", "-n", "10", "--temp", "0").out();
+        String b = sieve("", "run", "-m", tiny.toString(), "-p", "hello", "-n", "10", "--temp", "0").out();
+        assertEquals(a, b);
+        String c = sieve("", "run", "-m", tiny.toString(), "-p", "hello", "-n", "10", "--seed", "5").out();
+        String d = sieve("", "run", "-m", tiny.toString(), "-p", "hello", "-n", "10", "--seed", "5").out();
+        assertEquals(c, d);
+    }
+
+    @Test
+    void tokenizeMatchesTheReferenceIds() {
+        Path m = TestData.model("F32");
+        Result r = sieve("", "tokenize", "-m", m.toString(), "-p", "The Python interpreter", "--ids");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("[1, 394, 437, 1221]", r.out().strip());
+        r = sieve("The Python interpreter", "tokenize", "-m", m.toString(), "--ids", "--no-bos");
+        assertEquals("[394, 437, 1221]", r.out().strip());
+        r = sieve("", "tokenize", "-m", m.toString(), "-p", "import os");
+        assertTrue(r.out().contains("615 -> '▁import'"), r.out());
+    }
+
+    @Test
+    void inspectShowsMetadataAndBitsPerWeight() {
+        Result r = sieve("", "inspect", TestData.model("Q4_0").toString(), "--tensors");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("general.architecture"), r.out());
+        assertTrue(r.out().contains("Q4_0") && r.out().contains("Q6_K"), r.out());
+        assertTrue(r.out().contains("blk.3.ffn_down.weight"), r.out());
+    }
+
+    @Test
+    void chatKeepsTheCacheBetweenTurns() {
+        Result r = sieve("hello there\nand again\n/exit\n", "chat", "-m", tiny.toString(), "-n", "5", "--temp", "0");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("reused"), r.err());
+        assertFalse(r.err().contains("(0 reused)") && r.err().indexOf("(0 reused)") != r.err().lastIndexOf("(0 reused)"),
+                "the second turn reuses the first: " + r.err());
+    }
+
+    @Test
+    void benchPrintsALlamaBenchTable() {
+        Result r = sieve("", "bench", "-m", tiny.toString(), "-p", "16", "-n", "8", "-r", "1", "--json");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("\"n_prompt\": 16") && r.out().contains("\"n_gen\": 8"), r.out());
+        assertTrue(r.out().contains("\"avg_ts\"") && r.out().contains("\"eff_gbps\"") && r.out().contains("\"peak_rss\""), r.out());
+    }
+
+    // ---- bad input: one clear line, exit code 1, no stack trace ----
+
+    static void assertCleanError(Result r, String expected) {
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains(expected), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+    }
+
+    @Test
+    void missingFile() {
+        assertCleanError(sieve("", "run", "-m", dir.resolve("nope.gguf").toString(), "-p", "x"), "file not found");
+    }
+
+    @Test
+    void wrongMagic() throws Exception {
+        Path f = dir.resolve("magic.gguf");
+        Files.writeString(f, "this is not a model at all, just some text");
+        assertCleanError(sieve("", "run", "-m", f.toString(), "-p", "x"), "not a GGUF file");
+    }
+
+    @Test
+    void truncatedFile() throws Exception {
+        Path f = dir.resolve("trunc.gguf");
+        byte[] b = Files.readAllBytes(tiny);
+        Files.write(f, java.util.Arrays.copyOf(b, b.length / 2));
+        assertCleanError(sieve("", "run", "-m", f.toString(), "-p", "x"), "points outside the file");
+        Files.write(f, java.util.Arrays.copyOf(b, 5000));
+        assertCleanError(sieve("", "inspect", f.toString()), "truncated");
+    }
+
+    @Test
+    void unknownArchitectureAndEncoding() throws Exception {
+        Path f = dir.resolve("arch.gguf");
+        new GgufWriter().put("general.architecture", GgufValue.ofString("gpt-j"))
+                .addTensor("token_embd.weight", F32Encoding.INSTANCE, new long[] {4, 4}, d -> {}).write(f);
+        assertCleanError(sieve("", "run", "-m", f.toString(), "-p", "x"), "unknown architecture 'gpt-j'");
+        Path g = dir.resolve("enc.gguf");
+        new GgufWriter().put("general.architecture", GgufValue.ofString("llama"))
+                .addTensor("token_embd.weight", 16, new long[] {256, 4}, 66 * 4, d -> {}).write(g);
+        assertCleanError(sieve("", "run", "-m", g.toString(), "-p", "x"), "IQ2_XXS, which Sieve cannot decode");
+    }
+
+    @Test
+    void promptLongerThanTheContext() {
+        assertCleanError(sieve("", "run", "-m", tiny.toString(), "-c", "8", "-p", "a b c d e f g h i j k l m n o p"),
+                "exceeds the context of 8 tokens");
+    }
+
+    @Test
+    void badFlagValues() {
+        assertCleanError(sieve("", "run", "-m", tiny.toString(), "-p", "x", "--top-p", "1.5"), "out of range");
+        assertEquals(2, sieve("", "run", "-m", tiny.toString()).code(), "missing prompt is a usage error");
+        assertCleanError(sieve("", "synth", "--shape", "huge", "-o", dir.resolve("x.gguf").toString()), "unknown shape 'huge'");
+    }
+
+    @Test
+    void everyCommandHasHelpWithAnExample() {
+        for (String c : new String[] {"run", "chat", "inspect", "tokenize", "synth", "pull", "bench", "eval"}) {
+            Result r = sieve("", c, "--help");
+            assertEquals(0, r.code(), c);
+            assertTrue(r.out().contains("Example"), c + " --help has an example: " + r.out());
+        }
+    }
+}

@@ -1,0 +1,53 @@
+package dev.sieve.core.quant;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Optional;
+
+/**
+ * The value grid of a block encoding, split into its three steps so that error-feedback
+ * quantizers (GPTQ, AWQ, outlier splitting) can produce weights an encoding stores exactly:
+ *
+ * <ol>
+ *   <li>{@link Block#fit}: choose one block's scales (and mins) from given values with the
+ *       encoding's reference rule, then freeze them;
+ *   <li>{@link Block#round}: round any value at position {@code i} of that block to the frozen
+ *       grid, returning exactly the float that {@link WeightEncoding#dequantize} will produce;
+ *   <li>{@link Block#encode}: write values already on the grid as the encoding's block bytes.
+ * </ol>
+ *
+ * Fitting the original values and rounding them reproduces the encoding's own quantize then
+ * dequantize, so a plain round-to-nearest through a grid equals the reference quantizer. Grids
+ * without a file form (experimental b-bit grids) return an empty {@link #encoding()} and refuse
+ * {@link Block#encode}.
+ */
+public interface BlockGrid {
+
+    /** Values per block: the unit whose scales are chosen together. */
+    int blockSize();
+
+    /** The encoding whose blocks {@link Block#encode} writes; empty when there is none. */
+    Optional<WeightEncoding> encoding();
+
+    /** A fresh block state; reuse it with {@link Block#fit}. Not thread-safe. */
+    Block newBlock();
+
+    /** One block's frozen grid. */
+    interface Block {
+
+        /** Chooses this block's scales from {@code values[offset .. offset + blockSize)}. */
+        void fit(float[] values, int offset);
+
+        /**
+         * The grid point for value {@code v} at position {@code i} (0-based within the block),
+         * chosen with the encoding's reference rounding rule and clamped to the level range.
+         * The result is bit-for-bit what decoding the stored level gives (up to the sign of zero).
+         */
+        float round(int i, float v);
+
+        /**
+         * Writes {@code values[offset .. offset + blockSize)} as one encoded block at {@code
+         * dstOffset}, with this block's scales; values off the grid are rounded first.
+         */
+        void encode(float[] values, int offset, MemorySegment dst, long dstOffset);
+    }
+}

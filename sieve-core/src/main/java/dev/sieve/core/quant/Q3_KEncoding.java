@@ -1,0 +1,81 @@
+package dev.sieve.core.quant;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Q3_K: super-blocks of 256 in 16 sub-blocks of 16. Layout (110 bytes): {@code hmask[32]},
+ * {@code qs[64]}, {@code scales[12]}, {@code d} (f16). Weight e = 128h + 32j + l (l &lt; 32): low 2
+ * bits are bits 2j..2j+1 of {@code qs[32h + l]}; bit 4h + j of {@code hmask[l]} set means +0,
+ * clear means −4, so q is in [−4, 3]. The 6-bit scale of sub-block g: low 4 bits from nibble g%8
+ * of {@code scales[g%8]} (low nibble for g &lt; 8, high otherwise), high 2 bits from bits
+ * 2(g/4)..2(g/4)+1 of {@code scales[8 + g%4]}; value = d·(sc − 32)·q. Activations Q8_K.
+ */
+public final class Q3_KEncoding implements WeightEncoding {
+    public static final Q3_KEncoding INSTANCE = new Q3_KEncoding();
+    public static final int QK = 256;
+    public static final int BLOCK_BYTES = QK / 8 + QK / 4 + 12 + 2;
+    private static final int QS = 32;
+    private static final int SCALES = 96;
+    private static final int D = 108;
+
+    private Q3_KEncoding() {}
+
+    @Override public String name() { return "Q3_K"; }
+    @Override public int ggmlType() { return 11; }
+    @Override public int blockSize() { return QK; }
+    @Override public int blockBytes() { return BLOCK_BYTES; }
+    @Override public WeightEncoding activationEncoding() { return Q8_KEncoding.INSTANCE; }
+
+    /** The signed 6-bit scale of sub-block g, already minus 32. */
+    private static int scale(MemorySegment s, long o, int g) {
+        int lo = g < 8 ? Half.u8(s, o + SCALES + g) & 0xF : Half.u8(s, o + SCALES + g - 8) >>> 4;
+        int hi = (Half.u8(s, o + SCALES + 8 + g % 4) >>> (2 * (g / 4))) & 3;
+        return (lo | (hi << 4)) - 32;
+    }
+
+    /** The signed 3-bit level (−4..3) of weight e of the block at {@code o}. */
+    private static int level(MemorySegment s, long o, int e) {
+        int h = e / 128;
+        int j = (e % 128) / 32;
+        int l = e % 32;
+        int low = (Half.u8(s, o + QS + 32 * h + l) >>> (2 * j)) & 3;
+        boolean high = (Half.u8(s, o + l) & (1 << (4 * h + j))) != 0;
+        return low - (high ? 0 : 4);
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int n) {
+        for (int b = 0; b < n / QK; b++) {
+            long o = srcOffset + (long) b * BLOCK_BYTES;
+            float dAll = Half.f16(src, o + D);
+            for (int g = 0; g < 16; g++) {
+                float dl = dAll * scale(src, o, g);
+                for (int i = 0; i < 16; i++) {
+                    int e = 16 * g + i;
+                    dst[dstOffset + b * QK + e] = dl * level(src, o, e);
+                }
+            }
+        }
+    }
+
+    /** ggml's {@code vec_dot_q3_K_q8_K}: d_w·d_a·Σ (sc_g − 32)·(Σ q·a) per block. */
+    @Override
+    public float dotQuantized(MemorySegment w, long wOffset, MemorySegment a, long aOffset, int n) {
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++) {
+            long wo = wOffset + (long) b * BLOCK_BYTES;
+            long ao = aOffset + (long) b * Q8_KEncoding.BLOCK_BYTES;
+            int isum = 0;
+            for (int g = 0; g < 16; g++) {
+                int s = 0;
+                for (int i = 0; i < 16; i++) {
+                    int e = 16 * g + i;
+                    s += level(w, wo, e) * Q8_KEncoding.q(a, ao, e);
+                }
+                isum += scale(w, wo, g) * s;
+            }
+            sum += (Half.f16(w, wo + D) * Q8_KEncoding.d(a, ao)) * isum;
+        }
+        return sum;
+    }
+}

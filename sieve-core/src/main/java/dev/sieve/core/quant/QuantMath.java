@@ -1,0 +1,233 @@
+package dev.sieve.core.quant;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Scalar helpers shared by the reference quantizers, written after ggml's {@code ggml-quants.c}.
+ * Every float operation keeps ggml's order, so the quantizers reproduce llama-quantize's bytes.
+ */
+final class QuantMath {
+    private QuantMath() {}
+
+    /** ggml's {@code GROUP_MAX_EPS}: below this a group counts as all zero. */
+    static final float GROUP_MAX_EPS = 1e-15f;
+
+    /**
+     * ggml's {@code nearest_int}: round half to even (its float trick adds 1.5·2^23). {@code rint}
+     * on the float's exact double value rounds the same way.
+     */
+    static int nearestInt(float v) {
+        return (int) Math.rint(v);
+    }
+
+    /** C's {@code roundf}: halves round away from zero (Java's {@code Math.round} rounds them up). */
+    static int roundAway(float v) {
+        return (int) Math.copySign(Math.floor(Math.abs((double) v) + 0.5), v);
+    }
+
+    /** {@code sqrtf}: the double square root of a float, rounded once to float, is correctly rounded. */
+    static float sqrtf(float v) {
+        return (float) Math.sqrt(v);
+    }
+
+    /**
+     * The 6-bit scale (index 0) and min (index 1) of sub-block {@code j} of a Q4_K/Q5_K block, whose
+     * 12 packed scale bytes start at {@code off} (ggml's {@code get_scale_min_k4}).
+     */
+    static int scaleK4(MemorySegment s, long off, int j) {
+        if (j < 4) {
+            return Half.u8(s, off + j) & 63;
+        }
+        return (Half.u8(s, off + j + 4) & 0xF) | ((Half.u8(s, off + j - 4) >>> 6) << 4);
+    }
+
+    static int minK4(MemorySegment s, long off, int j) {
+        if (j < 4) {
+            return Half.u8(s, off + j + 4) & 63;
+        }
+        return (Half.u8(s, off + j + 4) >>> 4) | ((Half.u8(s, off + j) >>> 6) << 4);
+    }
+
+    /** Packs eight 6-bit scales and mins into the 12 bytes at {@code off} (inverse of the above). */
+    static void packScalesK4(int[] ls, int[] lm, MemorySegment dst, long off) {
+        byte[] sc = new byte[12];
+        for (int j = 0; j < 8; j++) {
+            if (j < 4) {
+                sc[j] = (byte) ls[j];
+                sc[j + 4] = (byte) lm[j];
+            } else {
+                sc[j + 4] = (byte) ((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+                sc[j - 4] |= (byte) ((ls[j] >>> 4) << 6);
+                sc[j] |= (byte) ((lm[j] >>> 4) << 6);
+            }
+        }
+        MemorySegment.copy(MemorySegment.ofArray(sc), 0, dst, off, 12);
+    }
+
+    /**
+     * ggml's {@code make_qx_quants} without importance weights: symmetric levels in
+     * [-nmax, nmax-1] for {@code x[xo..xo+n)}, written to {@code L[lo..]} as {@code l + nmax};
+     * returns the scale. {@code rmseType} 1 weighs each value by x², the only mode Sieve uses.
+     */
+    static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, int rmseType) {
+        float max = 0;
+        float amax = 0;
+        for (int i = 0; i < n; i++) {
+            float ax = Math.abs(x[xo + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[xo + i];
+            }
+        }
+        if (amax < GROUP_MAX_EPS) {
+            for (int i = 0; i < n; i++) {
+                L[lo + i] = 0;
+            }
+            return 0f;
+        }
+        float iscale = -nmax / max;
+        if (rmseType == 0) {
+            for (int i = 0; i < n; i++) {
+                int l = nearestInt(iscale * x[xo + i]);
+                L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, l));
+            }
+            return 1 / iscale;
+        }
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            float xi = x[xo + i];
+            int l = nearestInt(iscale * xi);
+            l = Math.max(-nmax, Math.min(nmax - 1, l));
+            L[lo + i] = l + nmax;
+            float w = weight(rmseType, xi);
+            sumlx += w * xi * l;
+            suml2 += w * l * l;
+        }
+        float scale = suml2 != 0 ? sumlx / suml2 : 0f;
+        float best = scale * sumlx;
+        // Try scales a little around nmax/max and keep the one with the least weighted error.
+        for (int is = -9; is <= 9; is++) {
+            if (is == 0) {
+                continue;
+            }
+            iscale = -(nmax + 0.1f * is) / max;
+            sumlx = 0;
+            suml2 = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = x[xo + i];
+                int l = nearestInt(iscale * xi);
+                l = Math.max(-nmax, Math.min(nmax - 1, l));
+                float w = weight(rmseType, xi);
+                sumlx += w * xi * l;
+                suml2 += w * l * l;
+            }
+            if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+                for (int i = 0; i < n; i++) {
+                    int l = nearestInt(iscale * x[xo + i]);
+                    L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, l));
+                }
+                scale = sumlx / suml2;
+                best = scale * sumlx;
+            }
+        }
+        return scale;
+    }
+
+    private static float weight(int rmseType, float x) {
+        return switch (rmseType) {
+            case 1 -> x * x;
+            case 2 -> 1f;
+            case 3 -> Math.abs(x);
+            default -> sqrtf(Math.abs(x));
+        };
+    }
+
+    /**
+     * ggml's {@code make_qkx2_quants}: asymmetric levels in [0, nmax] with a min, fitted by weighted
+     * least squares over {@code nstep + 1} trial scales. Levels go to {@code L[lo..]}; the (positive)
+     * min to {@code theMin[mo]}; returns the scale.
+     */
+    static float makeQkx2Quants(int n, int nmax, float[] x, int xo, float[] weights, int[] L, int lo,
+            float[] theMin, int mo, float rmin, float rdelta, int nstep, boolean useMad) {
+        int[] laux = new int[n];
+        float min = x[xo];
+        float max = x[xo];
+        float sumW = weights[0];
+        float sumX = sumW * x[xo];
+        for (int i = 1; i < n; i++) {
+            float xi = x[xo + i];
+            if (xi < min) {
+                min = xi;
+            }
+            if (xi > max) {
+                max = xi;
+            }
+            float w = weights[i];
+            sumW += w;
+            sumX += w * xi;
+        }
+        if (min > 0) {
+            min = 0;
+        }
+        if (max == min) {
+            for (int i = 0; i < n; i++) {
+                L[lo + i] = 0;
+            }
+            theMin[mo] = -min;
+            return 0f;
+        }
+        float iscale = nmax / (max - min);
+        float scale = 1 / iscale;
+        float bestError = 0;
+        for (int i = 0; i < n; i++) {
+            int l = nearestInt(iscale * (x[xo + i] - min));
+            L[lo + i] = Math.max(0, Math.min(nmax, l));
+            float diff = scale * L[lo + i] + min - x[xo + i];
+            diff = useMad ? Math.abs(diff) : diff * diff;
+            bestError += weights[i] * diff;
+        }
+        if (nstep < 1) {
+            theMin[mo] = -min;
+            return scale;
+        }
+        for (int is = 0; is <= nstep; is++) {
+            iscale = (rmin + rdelta * is + nmax) / (max - min);
+            float sumL = 0;
+            float sumL2 = 0;
+            float sumXL = 0;
+            for (int i = 0; i < n; i++) {
+                int l = nearestInt(iscale * (x[xo + i] - min));
+                l = Math.max(0, Math.min(nmax, l));
+                laux[i] = l;
+                float w = weights[i];
+                sumL += w * l;
+                sumL2 += w * l * l;
+                sumXL += w * l * x[xo + i];
+            }
+            float det = sumW * sumL2 - sumL * sumL;
+            if (det > 0) {
+                float thisScale = (sumW * sumXL - sumX * sumL) / det;
+                float thisMin = (sumL2 * sumX - sumL * sumXL) / det;
+                if (thisMin > 0) {
+                    thisMin = 0;
+                    thisScale = sumXL / sumL2;
+                }
+                float curError = 0;
+                for (int i = 0; i < n; i++) {
+                    float diff = thisScale * laux[i] + thisMin - x[xo + i];
+                    diff = useMad ? Math.abs(diff) : diff * diff;
+                    curError += weights[i] * diff;
+                }
+                if (curError < bestError) {
+                    System.arraycopy(laux, 0, L, lo, n);
+                    bestError = curError;
+                    scale = thisScale;
+                    min = thisMin;
+                }
+            }
+        }
+        theMin[mo] = -min;
+        return scale;
+    }
+}

@@ -1,0 +1,318 @@
+package dev.sieve.model.layers;
+
+import dev.sieve.core.kernel.Kernels;
+import dev.sieve.core.kernel.Linear;
+import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.core.tensor.Tensor;
+import dev.sieve.model.spec.ModelConfig;
+import dev.sieve.model.spec.RopeType;
+
+/**
+ * The forward pass of a Llama-family decoder, for a batch of consecutive tokens of one sequence.
+ *
+ * <p>Per block (names as in the papers): {@code x += Wo · Attention(RoPE(Wq·norm(x)),
+ * RoPE(Wk·norm(x)), Wv·norm(x))}, then {@code x += Wdown · (SiLU(Wgate·norm(x)) ⊙ Wup·norm(x))};
+ * finally logits = {@code Wout · norm(x)}. A batch of B tokens runs every matrix product as one
+ * B-token product, so each weight is streamed once per batch. Buffers are allocated once for the
+ * largest batch; a forward step allocates nothing.
+ */
+public final class Transformer {
+    private final ModelConfig c;
+    private final ModelWeights w;
+    private final Linear linear;
+    private final Kernels k;
+    private final WorkerPool pool;
+    private final int maxBatch;
+
+    // Activations for up to maxBatch tokens, token-major: x[t * dim + i].
+    private final float[] x;     // residual stream          [B, dim]
+    private final float[] xb;    // normalized input          [B, dim]
+    private final float[] q;     // queries                   [B, heads·headDim]
+    private final float[] kk;    // keys of this batch        [B, kvHeads·headDim]
+    private final float[] v;     // values of this batch      [B, kvHeads·headDim]
+    private final float[] att;   // attention output          [B, heads·headDim]
+    private final float[] proj;  // a projection back to dim  [B, dim]
+    private final float[] gate;  // SwiGLU gate               [B, ffnDim]
+    private final float[] up;    // SwiGLU up                 [B, ffnDim]
+    private final float[] cos;   // RoPE cos per token        [B, ropeDim/2]
+    private final float[] sin;   // RoPE sin per token        [B, ropeDim/2]
+
+    // Per-call state read by the attention task (fields, so the task lambda is created once).
+    private int curLayer;
+    private int curStart;
+    private int curTokens;
+    private KvCache curCache;
+    private final WorkerPool.RangeTask attentionTask = this::attendRange;
+    private LinearObserver observer;
+
+    public Transformer(ModelConfig config, ModelWeights weights, Linear linear, int maxBatch) {
+        this.c = config;
+        this.w = weights;
+        this.linear = linear;
+        this.k = linear.kernels();
+        this.pool = linear.pool();
+        this.maxBatch = maxBatch;
+        x = new float[maxBatch * c.dim()];
+        xb = new float[maxBatch * c.dim()];
+        q = new float[maxBatch * c.qDim()];
+        kk = new float[maxBatch * c.kvDim()];
+        v = new float[maxBatch * c.kvDim()];
+        att = new float[maxBatch * c.qDim()];
+        proj = new float[maxBatch * c.dim()];
+        gate = new float[maxBatch * c.ffnDim()];
+        up = new float[maxBatch * c.ffnDim()];
+        cos = new float[maxBatch * c.ropeDim() / 2];
+        sin = new float[maxBatch * c.ropeDim() / 2];
+    }
+
+    public ModelConfig config() {
+        return c;
+    }
+
+    public int maxBatch() {
+        return maxBatch;
+    }
+
+    public KvCache newCache(int capacity) {
+        return new KvCache(c.layers(), capacity, c.kvDim());
+    }
+
+    /**
+     * Runs {@code n} tokens ({@code tokens[off..off+n)}) at positions {@code cache.length() ..}, appends
+     * their keys and values to {@code cache}, and writes the logits of the last {@code nLogits} of them
+     * to {@code logits[i · vocab ..]} (i from 0). Batches larger than {@link #maxBatch()} run in chunks.
+     */
+    public void forward(int[] tokens, int off, int n, KvCache cache, float[] logits, int nLogits) {
+        if (cache.length() + n > cache.capacity()) {
+            throw new IllegalArgumentException("context full: " + cache.length() + " + " + n
+                    + " tokens exceed the context of " + cache.capacity());
+        }
+        int firstLogit = n - nLogits;
+        for (int done = 0; done < n; ) {
+            int b = Math.min(maxBatch, n - done);
+            int chunkFirstLogit = Math.max(0, firstLogit - done);
+            forwardChunk(tokens, off + done, b, cache);
+            if (chunkFirstLogit < b) {
+                int outIndex = done + chunkFirstLogit - firstLogit;
+                outputLogits(chunkFirstLogit, b - chunkFirstLogit, logits, outIndex * c.vocabSize());
+            }
+            done += b;
+        }
+    }
+
+    private void forwardChunk(int[] tokens, int off, int n, KvCache cache) {
+        embed(tokens, off, n, x);
+        int start = cache.length();
+        ropeTables(start, n);
+        for (int l = 0; l < c.layers(); l++) {
+            block(l, w.layers().get(l), n, start, cache);
+        }
+        cache.extendTo(start + n);
+        curCache = null;
+    }
+
+    /** Looks up the embeddings of {@code n} tokens into {@code out[t * dim ..]}. */
+    public void embed(int[] tokens, int off, int n, float[] out) {
+        int dim = c.dim();
+        for (int t = 0; t < n; t++) {
+            int id = tokens[off + t];
+            if (id < 0 || id >= c.vocabSize()) {
+                throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + c.vocabSize());
+            }
+            w.tokenEmbedding().dequantizeRow(id, out, t * dim);
+        }
+    }
+
+    /**
+     * Runs block {@code l} with weights {@code lw} (which may differ from the model's, e.g. while it
+     * is being compressed) on {@code n ≤ maxBatch} tokens whose residual stream is {@code xio[t · dim ..]},
+     * in place, at positions from {@code cache.length()}; the cache's length is not advanced. Used by
+     * calibration, which runs the model one block at a time.
+     */
+    public void runBlock(int l, LayerWeights lw, float[] xio, int n, KvCache cache) {
+        if (n > maxBatch) {
+            throw new IllegalArgumentException(n + " tokens exceed the batch of " + maxBatch);
+        }
+        System.arraycopy(xio, 0, x, 0, n * c.dim());
+        ropeTables(cache.length(), n);
+        block(l, lw, n, cache.length(), cache);
+        System.arraycopy(x, 0, xio, 0, n * c.dim());
+        curCache = null;
+    }
+
+    /** Sees the input of every matrix product (for calibration statistics); null for none. */
+    public void setObserver(LinearObserver observer) {
+        this.observer = observer;
+    }
+
+    private void project(int layer, Tensor wt, float[] in, int n, float[] out) {
+        if (observer != null) {
+            observer.input(layer, wt, in, n);
+        }
+        linear.apply(wt, in, n, out);
+    }
+
+    private void block(int l, LayerWeights lw, int n, int start, KvCache cache) {
+        int dim = c.dim();
+        // Attention block.
+        for (int t = 0; t < n; t++) {
+            k.rmsNorm(xb, t * dim, x, t * dim, lw.attnNorm(), dim, c.rmsEps());
+        }
+        project(l, lw.wq(), xb, n, q);
+        project(l, lw.wk(), xb, n, kk);
+        project(l, lw.wv(), xb, n, v);
+        if (lw.bq() != null) {
+            addBias(q, lw.bq(), n);
+            addBias(kk, lw.bk(), n);
+            addBias(v, lw.bv(), n);
+        }
+        if (lw.qNorm() != null) {
+            headNorm(q, lw.qNorm(), n * c.heads());
+            headNorm(kk, lw.kNorm(), n * c.kvHeads());
+        }
+        rope(q, n, c.heads());
+        rope(kk, n, c.kvHeads());
+        int kvDim = c.kvDim();
+        System.arraycopy(kk, 0, cache.keys(l), start * kvDim, n * kvDim);
+        System.arraycopy(v, 0, cache.values(l), start * kvDim, n * kvDim);
+        curLayer = l;
+        curStart = start;
+        curTokens = n;
+        curCache = cache;
+        pool.parallelFor(n * c.heads(), 1, attentionTask);
+        project(l, lw.wo(), att, n, proj);
+        for (int i = 0; i < n * dim; i++) {
+            x[i] += proj[i];
+        }
+        // Feed-forward block (SwiGLU).
+        for (int t = 0; t < n; t++) {
+            k.rmsNorm(xb, t * dim, x, t * dim, lw.ffnNorm(), dim, c.rmsEps());
+        }
+        project(l, lw.wGate(), xb, n, gate);
+        project(l, lw.wUp(), xb, n, up);
+        for (int i = 0; i < n * c.ffnDim(); i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+        project(l, lw.wDown(), gate, n, proj);
+        for (int i = 0; i < n * dim; i++) {
+            x[i] += proj[i];
+        }
+    }
+
+    /** Final norm and LM head for tokens {@code [from, from + count)} of the last chunk. */
+    private void outputLogits(int from, int count, float[] logits, int logitsOff) {
+        int dim = c.dim();
+        for (int t = 0; t < count; t++) {
+            k.rmsNorm(xb, t * dim, x, (from + t) * dim, w.outputNorm(), dim, c.rmsEps());
+        }
+        if (logitsOff == 0) {
+            linear.apply(w.output(), xb, count, logits);
+        } else {
+            // Linear writes from index 0; chunked prompts with many logits land via a copy.
+            float[] tmp = new float[count * c.vocabSize()];
+            linear.apply(w.output(), xb, count, tmp);
+            System.arraycopy(tmp, 0, logits, logitsOff, tmp.length);
+        }
+    }
+
+    private void addBias(float[] y, float[] bias, int n) {
+        int d = bias.length;
+        for (int t = 0; t < n; t++) {
+            for (int i = 0; i < d; i++) {
+                y[t * d + i] += bias[i];
+            }
+        }
+    }
+
+    /** RMSNorm of each head of {@code y} ({@code count} heads of headDim) with weight {@code g}. */
+    private void headNorm(float[] y, float[] g, int count) {
+        int hd = c.headDim();
+        for (int h = 0; h < count; h++) {
+            k.rmsNorm(y, h * hd, y, h * hd, g, hd, c.rmsEps());
+        }
+    }
+
+    /**
+     * cos/sin of each token's rotation angles. Like ggml, the angle of pair i is {@code pos · θ^i}
+     * with {@code θ = base^(-2/ropeDim)} accumulated in float, divided by Llama 3.1's frequency
+     * factor when the model has them, so positions match llama.cpp bit for bit where possible.
+     */
+    private void ropeTables(int start, int n) {
+        int half = c.ropeDim() / 2;
+        float thetaScale = (float) Math.pow(c.ropeTheta(), -2.0 / c.ropeDim());
+        float[] ff = w.ropeFreqFactors();
+        for (int t = 0; t < n; t++) {
+            float theta = start + t;
+            for (int i = 0; i < half; i++) {
+                float a = ff != null ? theta / ff[i] : theta;
+                cos[t * half + i] = (float) Math.cos(a);
+                sin[t * half + i] = (float) Math.sin(a);
+                theta *= thetaScale;
+            }
+        }
+    }
+
+    private void rope(float[] y, int n, int heads) {
+        int hd = c.headDim();
+        int half = c.ropeDim() / 2;
+        boolean neox = c.ropeType() == RopeType.NEOX;
+        for (int t = 0; t < n; t++) {
+            for (int h = 0; h < heads; h++) {
+                int base = (t * heads + h) * hd;
+                for (int i = 0; i < half; i++) {
+                    int i0 = neox ? base + i : base + 2 * i;
+                    int i1 = neox ? base + i + half : base + 2 * i + 1;
+                    float cs = cos[t * half + i];
+                    float sn = sin[t * half + i];
+                    float a = y[i0];
+                    float b = y[i1];
+                    y[i0] = a * cs - b * sn;
+                    y[i1] = a * sn + b * cs;
+                }
+            }
+        }
+    }
+
+    /**
+     * Causal attention for (token, head) pairs {@code [from, to)}: an online softmax over the cached
+     * positions (one pass, flash-decoding style), accumulating straight into {@code att}.
+     */
+    private void attendRange(int from, int to) {
+        int hd = c.headDim();
+        int heads = c.heads();
+        int group = heads / c.kvHeads();
+        int kvDim = c.kvDim();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] keys = curCache.keys(curLayer);
+        float[] vals = curCache.values(curLayer);
+        for (int pair = from; pair < to; pair++) {
+            int t = pair / heads;
+            int h = pair % heads;
+            int qOff = (t * heads + h) * hd;
+            int kvOff = (h / group) * hd;
+            int last = curStart + t; // causal: attend to positions 0..last
+            java.util.Arrays.fill(att, qOff, qOff + hd, 0f);
+            float max = Float.NEGATIVE_INFINITY;
+            float sum = 0f;
+            for (int p = 0; p <= last; p++) {
+                float s = k.dot(q, qOff, keys, p * kvDim + kvOff, hd) * scale;
+                if (s > max) {
+                    float r = (float) Math.exp(max - s);
+                    sum *= r;
+                    for (int i = 0; i < hd; i++) {
+                        att[qOff + i] *= r;
+                    }
+                    max = s;
+                }
+                float e = (float) Math.exp(s - max);
+                sum += e;
+                k.axpy(e, vals, p * kvDim + kvOff, att, qOff, hd);
+            }
+            float inv = 1f / sum;
+            for (int i = 0; i < hd; i++) {
+                att[qOff + i] *= inv;
+            }
+        }
+    }
+}

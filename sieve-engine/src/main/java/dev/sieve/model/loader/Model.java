@@ -1,0 +1,36 @@
+package dev.sieve.model.loader;
+
+import dev.sieve.io.gguf.GgufFile;
+import dev.sieve.io.gguf.GgufMetadata;
+import dev.sieve.model.layers.ModelWeights;
+import dev.sieve.model.spec.ModelConfig;
+
+/** A loaded model: its file (kept open: the weights are views of its mapping), hyperparameters and weights. */
+public record Model(GgufFile file, ModelConfig config, ModelWeights weights) implements AutoCloseable {
+
+    public GgufMetadata metadata() {
+        return file.metadata();
+    }
+
+    /** Bytes of weights streamed per generated token (all matrices, the embedding row aside). */
+    public long weightBytes() {
+        long b = 0;
+        for (var t : weights.matrices()) {
+            b += t.byteSize();
+        }
+        return b;
+    }
+
+    public long parameterCount() {
+        long n = 0;
+        for (var t : weights.matrices()) {
+            n += t.elementCount();
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        file.close();
+    }
+}

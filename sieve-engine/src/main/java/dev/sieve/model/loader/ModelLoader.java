@@ -1,0 +1,105 @@
+package dev.sieve.model.loader;
+
+import dev.sieve.core.tensor.Tensor;
+import dev.sieve.io.gguf.GgufFile;
+import dev.sieve.io.gguf.GgufMetadata;
+import dev.sieve.model.layers.LayerWeights;
+import dev.sieve.model.layers.ModelWeights;
+import dev.sieve.model.spec.Architecture;
+import dev.sieve.model.spec.ModelConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.ServiceLoader;
+
+/**
+ * Opens a GGUF file and binds its tensors to a model: the architecture is chosen by {@code
+ * general.architecture} among the {@link Architecture} services, every tensor's presence and shape
+ * is checked, and nothing is decoded but the small vectors.
+ */
+public final class ModelLoader {
+    private static final List<Architecture> ARCHITECTURES =
+            ServiceLoader.load(Architecture.class, ModelLoader.class.getClassLoader()).stream()
+                    .map(ServiceLoader.Provider::get).toList();
+
+    private ModelLoader() {}
+
+    /** The architecture names Sieve supports. */
+    public static List<String> supportedArchitectures() {
+        return ARCHITECTURES.stream().flatMap(a -> a.names().stream()).toList();
+    }
+
+    public static Model load(Path path) throws IOException {
+        GgufFile file = GgufFile.open(path);
+        try {
+            return bind(file);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    public static Model bind(GgufFile file) {
+        GgufMetadata md = file.metadata();
+        String arch = md.optString("general.architecture")
+                .orElseThrow(() -> new ModelLoadException("general.architecture is missing: not a model file?"));
+        Architecture a = ARCHITECTURES.stream().filter(x -> x.names().contains(arch)).findFirst()
+                .orElseThrow(() -> new ModelLoadException("unknown architecture '" + arch + "' (Sieve runs: "
+                        + String.join(", ", supportedArchitectures()) + ")"));
+        Tensor embd = require(file, "token_embd.weight");
+        int vocab = embd.rows();
+        ModelConfig c = a.config(md, arch, vocab);
+        check(embd, c.dim(), vocab);
+        List<LayerWeights> layers = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            String p = "blk." + l + ".";
+            layers.add(new LayerWeights(
+                    vector(file, p + "attn_norm.weight", c.dim()),
+                    check(require(file, p + "attn_q.weight"), c.dim(), c.qDim()),
+                    check(require(file, p + "attn_k.weight"), c.dim(), c.kvDim()),
+                    check(require(file, p + "attn_v.weight"), c.dim(), c.kvDim()),
+                    check(require(file, p + "attn_output.weight"), c.qDim(), c.dim()),
+                    c.block().qkvBias() ? vector(file, p + "attn_q.bias", c.qDim()) : null,
+                    c.block().qkvBias() ? vector(file, p + "attn_k.bias", c.kvDim()) : null,
+                    c.block().qkvBias() ? vector(file, p + "attn_v.bias", c.kvDim()) : null,
+                    c.block().qkNorm() ? vector(file, p + "attn_q_norm.weight", c.headDim()) : null,
+                    c.block().qkNorm() ? vector(file, p + "attn_k_norm.weight", c.headDim()) : null,
+                    vector(file, p + "ffn_norm.weight", c.dim()),
+                    check(require(file, p + "ffn_gate.weight"), c.dim(), c.ffnDim()),
+                    check(require(file, p + "ffn_up.weight"), c.dim(), c.ffnDim()),
+                    check(require(file, p + "ffn_down.weight"), c.ffnDim(), c.dim())));
+        }
+        Tensor output = file.hasTensor("output.weight") ? check(require(file, "output.weight"), c.dim(), vocab) : embd;
+        float[] freqs = file.hasTensor("rope_freqs.weight") ? vector(file, "rope_freqs.weight", c.ropeDim() / 2) : null;
+        ModelWeights w = new ModelWeights(embd, List.copyOf(layers), vector(file, "output_norm.weight", c.dim()), output, freqs);
+        return new Model(file, c, w);
+    }
+
+    private static Tensor require(GgufFile file, String name) {
+        if (!file.hasTensor(name)) {
+            throw new ModelLoadException("tensor '" + name + "' is missing");
+        }
+        return file.tensor(name);
+    }
+
+    private static Tensor check(Tensor t, long in, long out) {
+        long[] ne = t.ne();
+        boolean ok = ne.length >= 1 && ne[0] == in && t.rows() == out
+                && (ne.length == 2 || (ne.length > 2 && Arrays.stream(ne, 2, ne.length).allMatch(d -> d == 1)));
+        if (!ok) {
+            throw new ModelLoadException("tensor '" + t.name() + "' has shape " + Arrays.toString(ne)
+                    + ", expected [" + in + ", " + out + "]");
+        }
+        return t;
+    }
+
+    private static float[] vector(GgufFile file, String name, int n) {
+        Tensor t = require(file, name);
+        if (t.elementCount() != n) {
+            throw new ModelLoadException("tensor '" + name + "' has " + t.elementCount() + " values, expected " + n);
+        }
+        return t.toFloatArray();
+    }
+}

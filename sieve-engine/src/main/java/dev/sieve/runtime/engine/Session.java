@@ -1,0 +1,155 @@
+package dev.sieve.runtime.engine;
+
+import dev.sieve.core.kernel.Linear;
+import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.Transformer;
+import dev.sieve.model.loader.Model;
+import dev.sieve.runtime.sample.Sampler;
+import dev.sieve.runtime.sample.SamplingParams;
+import dev.sieve.runtime.sample.StopStrings;
+import dev.sieve.tokenizer.StreamingDecoder;
+import dev.sieve.tokenizer.Tokenizer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * One conversation with a model: its KV cache and the tokens in it. A new prompt reuses the
+ * longest cached prefix (so a chat's earlier turns are not recomputed), the rest runs as one
+ * batch, then tokens are sampled one at a time and streamed as text.
+ */
+public final class Session {
+    private final Model model;
+    private final Tokenizer tokenizer;
+    private final Transformer transformer;
+    private final KvCache cache;
+    private final float[] logits;
+    private int[] history = new int[64];
+
+    public Session(Model model, Tokenizer tokenizer, Linear linear, int contextSize, int batchSize) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        int ctx = contextSize > 0 ? contextSize : model.config().contextLength();
+        this.transformer = new Transformer(model.config(), model.weights(), linear, Math.max(1, batchSize));
+        this.cache = transformer.newCache(ctx);
+        this.logits = new float[model.config().vocabSize()];
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public int contextSize() {
+        return cache.capacity();
+    }
+
+    /** Tokens currently in the cache. */
+    public int length() {
+        return cache.length();
+    }
+
+    public long cacheBytes() {
+        return cache.byteSize();
+    }
+
+    /**
+     * Makes the cache hold exactly {@code prompt}, evaluating only what differs from what it holds;
+     * afterwards the next-token logits are those after the prompt's last token. Returns the number
+     * of tokens reused.
+     */
+    public int ingest(int[] prompt) {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("empty prompt");
+        }
+        if (prompt.length > cache.capacity()) {
+            throw new IllegalArgumentException("prompt of " + prompt.length + " tokens exceeds the context of "
+                    + cache.capacity() + " tokens (raise it with -c)");
+        }
+        int common = 0;
+        int max = Math.min(cache.length(), prompt.length);
+        while (common < max && history[common] == prompt[common]) {
+            common++;
+        }
+        if (common == prompt.length) {
+            common--; // re-run the last token to get its logits
+        }
+        cache.truncate(common);
+        ensureHistory(prompt.length);
+        System.arraycopy(prompt, 0, history, 0, prompt.length);
+        transformer.forward(prompt, common, prompt.length - common, cache, logits, 1);
+        return common;
+    }
+
+    /** Appends one token (already sampled) and computes the logits after it. */
+    private void push(int token) {
+        ensureHistory(cache.length() + 1);
+        history[cache.length()] = token;
+        transformer.forward(history, cache.length(), 1, cache, logits, 1);
+    }
+
+    private void ensureHistory(int n) {
+        if (history.length < n) {
+            history = Arrays.copyOf(history, Math.max(n, history.length * 2));
+        }
+    }
+
+    /**
+     * Evaluates {@code prompt} (reusing the cached prefix), then samples up to {@code maxTokens} tokens,
+     * sending text to {@code sink} as soon as it is complete UTF-8 and cannot be part of a stop string.
+     */
+    public GenerationResult generate(int[] prompt, SamplingParams params, int maxTokens, List<String> stops,
+            Consumer<String> sink) {
+        long t0 = System.nanoTime();
+        int reused = ingest(prompt);
+        long t1 = System.nanoTime();
+        Sampler sampler = new Sampler(params, model.config().vocabSize());
+        for (int t : prompt) {
+            sampler.accept(t);
+        }
+        StreamingDecoder decoder = tokenizer.streamingDecoder();
+        StopStrings stopper = new StopStrings(stops == null ? List.of() : stops);
+        StringBuilder text = new StringBuilder();
+        int generated = 0;
+        StopReason reason = StopReason.MAX_TOKENS;
+        while (generated < maxTokens) {
+            int next = sampler.sample(logits);
+            sampler.accept(next);
+            generated++;
+            if (tokenizer.isEndOfGeneration(next)) {
+                reason = StopReason.END_OF_GENERATION;
+                break;
+            }
+            String out = stopper.accept(decoder.accept(next));
+            if (!out.isEmpty()) {
+                text.append(out);
+                sink.accept(out);
+            }
+            if (stopper.stopped()) {
+                reason = StopReason.STOP_STRING;
+                break;
+            }
+            if (generated >= maxTokens) {
+                break;
+            }
+            if (cache.length() >= cache.capacity()) {
+                reason = StopReason.CONTEXT_FULL;
+                break;
+            }
+            push(next);
+        }
+        if (reason != StopReason.STOP_STRING) {
+            String rest = stopper.accept(decoder.flush());
+            rest += stopper.stopped() ? "" : stopper.flush();
+            if (!rest.isEmpty()) {
+                text.append(rest);
+                sink.accept(rest);
+            }
+        }
+        long t2 = System.nanoTime();
+        return new GenerationResult(text.toString(), prompt.length - reused, reused, generated, t1 - t0, t2 - t1, reason);
+    }
+}

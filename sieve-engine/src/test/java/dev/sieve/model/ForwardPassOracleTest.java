@@ -1,0 +1,100 @@
+package dev.sieve.model;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.kernel.KernelProvider;
+import dev.sieve.core.kernel.Kernels;
+import dev.sieve.core.kernel.Linear;
+import dev.sieve.core.kernel.ScalarKernels;
+import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.core.quant.WeightEncoding;
+import dev.sieve.core.quant.WeightEncodings;
+import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.Transformer;
+import dev.sieve.model.loader.Model;
+import dev.sieve.model.loader.ModelLoader;
+import dev.sieve.model.synth.ModelShape;
+import dev.sieve.model.synth.SyntheticModelWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The forward pass (batched prompt, then token-by-token decode, scalar and Vector API kernels,
+ * two threads) agrees with {@link ReferenceTransformer} on synthetic models of every architecture
+ * in every encoding Sieve can write.
+ */
+class ForwardPassOracleTest {
+    @TempDir Path dir;
+
+    // 256-wide so the K-quants apply; GQA 4:2; untied head.
+    static final ModelShape LLAMA = new ModelShape("t-llama", "llama", 256, 2, 4, 2, 512, 320, 64, false, 10000f, 1e-5f, false, false, false);
+    static final ModelShape LLAMA3 = new ModelShape("t-llama3", "llama", 256, 2, 4, 1, 512, 320, 64, true, 500000f, 1e-5f, false, true, false);
+    static final ModelShape QWEN2 = new ModelShape("t-qwen2", "qwen2", 256, 2, 4, 2, 512, 320, 64, true, 1000000f, 1e-6f, true, false, false);
+    static final ModelShape QWEN3 = new ModelShape("t-qwen3", "qwen3", 256, 2, 4, 2, 512, 320, 64, true, 1000000f, 1e-6f, false, false, true);
+
+    /** Normalized mean squared error of a against the reference b. */
+    static double nmse(float[] a, float[] b) {
+        double num = 0, den = 0;
+        for (int i = 0; i < b.length; i++) {
+            num += (a[i] - (double) b[i]) * (a[i] - (double) b[i]);
+            den += (double) b[i] * b[i];
+        }
+        return num / den;
+    }
+
+    @TestFactory
+    Stream<DynamicTest> forwardMatchesReference() {
+        List<DynamicTest> tests = new ArrayList<>();
+        List<String> types = new ArrayList<>(WeightEncodings.all().stream().filter(WeightEncoding::canQuantize)
+                .filter(e -> e.blockSize() > 1 || e.name().startsWith("F") || e.name().startsWith("BF"))
+                .map(WeightEncoding::name).toList());
+        for (ModelShape shape : List.of(LLAMA, LLAMA3, QWEN2, QWEN3)) {
+            for (String type : types) {
+                for (Kernels k : List.of(ScalarKernels.INSTANCE, KernelProvider.get())) {
+                    tests.add(DynamicTest.dynamicTest(shape.name() + " " + type + " " + k.name(), () -> check(shape, type, k)));
+                }
+            }
+        }
+        return tests.stream();
+    }
+
+    void check(ModelShape shape, String type, Kernels kernels) throws Exception {
+        Path f = dir.resolve(shape.name() + "-" + type + "-" + kernels.name() + ".gguf");
+        try (WorkerPool pool = new WorkerPool(2)) {
+            new SyntheticModelWriter(shape, SyntheticModelWriter.TypeMix.parse(type), 7).write(f, pool, (i, n, s) -> {});
+            try (Model m = ModelLoader.load(f)) {
+                Transformer tf = new Transformer(m.config(), m.weights(), new Linear(kernels, pool), 8);
+                ReferenceTransformer ref = new ReferenceTransformer(m.config(), m.weights(), 64);
+                KvCache cache = tf.newCache(64);
+                int[] prompt = {1, 17, 300, 45, 99, 260, 7, 8, 9, 10, 11}; // 11 > maxBatch 8: chunked
+                float[] logits = new float[3 * m.config().vocabSize()];
+                tf.forward(prompt, 0, prompt.length, cache, logits, 3);
+                float[][] expected = new float[prompt.length][];
+                for (int i = 0; i < prompt.length; i++) {
+                    expected[i] = ref.step(prompt[i]);
+                }
+                // Activations are rounded to the weights' activation encoding, as ggml does (f16,
+                // bf16, 8-bit blocks); the reference multiplies exact floats.
+                double tol = type.startsWith("F") ? 1e-5 : type.equals("BF16") ? 1e-4 : 2e-3;
+                int v = m.config().vocabSize();
+                for (int j = 0; j < 3; j++) {
+                    float[] got = java.util.Arrays.copyOfRange(logits, j * v, (j + 1) * v);
+                    double e = nmse(got, expected[prompt.length - 3 + j]);
+                    assertTrue(e < tol, "prompt logits " + j + ": nmse " + e + " ≥ " + tol);
+                }
+                for (int step = 0; step < 4; step++) {
+                    int tok = 30 + step * 50;
+                    tf.forward(new int[] {tok}, 0, 1, cache, logits, 1);
+                    float[] want = ref.step(tok);
+                    double e = nmse(java.util.Arrays.copyOf(logits, v), want);
+                    assertTrue(e < tol, "decode step " + step + ": nmse " + e + " ≥ " + tol);
+                }
+            }
+        }
+    }
+}
