@@ -6,10 +6,8 @@ import static dev.sieve.kernel.panama.vec.Vec.N;
 import dev.sieve.core.quant.F16Encoding;
 import dev.sieve.core.quant.Half;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
-/** F16 weights, converted in registers; activations rounded to half as ggml (and the reference) do. */
+/** F16 weights, converted in registers (decode, then multiply: see {@link FloatPathKernel#dot2}); activations rounded to half as ggml (and the reference) do. */
 final class F16Kernel extends FloatPathKernel {
     F16Kernel() {
         super(F16Encoding.INSTANCE);
@@ -24,45 +22,6 @@ final class F16Kernel extends FloatPathKernel {
         for (int i = 0; i < n; i++) {
             dst.set(Half.FLOAT_LE, 4L * i, Half.roundF16(src[i]));
         }
-    }
-
-    // Two accumulators per row hide the FMA latency; four rows share each activation load.
-    @Override
-    void dot4(MemorySegment w, long o0, long o1, long o2, long o3, MemorySegment a, long aOff, int cols,
-            float[] res) {
-        FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0, q0 = p0, q1 = p0, q2 = p0, q3 = p0;
-        int bound = cols - cols % (2 * N);
-        int k = 0;
-        for (; k < bound; k += 2 * N) {
-            long xo = aOff + 4L * k;
-            FloatVector xa = Vec.f32(a, xo);
-            FloatVector xb = Vec.f32(a, xo + 4L * N);
-            long wa = 2L * k, wb = 2L * (k + N);
-            p0 = Vec.f16(w, o0 + wa).fma(xa, p0);
-            q0 = Vec.f16(w, o0 + wb).fma(xb, q0);
-            p1 = Vec.f16(w, o1 + wa).fma(xa, p1);
-            q1 = Vec.f16(w, o1 + wb).fma(xb, q1);
-            p2 = Vec.f16(w, o2 + wa).fma(xa, p2);
-            q2 = Vec.f16(w, o2 + wb).fma(xb, q2);
-            p3 = Vec.f16(w, o3 + wa).fma(xa, p3);
-            q3 = Vec.f16(w, o3 + wb).fma(xb, q3);
-        }
-        float s0 = p0.add(q0).reduceLanes(VectorOperators.ADD);
-        float s1 = p1.add(q1).reduceLanes(VectorOperators.ADD);
-        float s2 = p2.add(q2).reduceLanes(VectorOperators.ADD);
-        float s3 = p3.add(q3).reduceLanes(VectorOperators.ADD);
-        for (; k < cols; k++) {
-            float x = a.get(Half.FLOAT_LE, aOff + 4L * k);
-            long wo = 2L * k;
-            s0 += at(w, o0 + wo) * x;
-            s1 += at(w, o1 + wo) * x;
-            s2 += at(w, o2 + wo) * x;
-            s3 += at(w, o3 + wo) * x;
-        }
-        res[0] = s0;
-        res[1] = s1;
-        res[2] = s2;
-        res[3] = s3;
     }
 
     @Override

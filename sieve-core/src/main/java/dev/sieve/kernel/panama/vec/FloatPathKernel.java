@@ -17,7 +17,7 @@ import jdk.incubator.vector.VectorOperators;
  * The float-activation matrix product, shared by every encoding: activations are kept as floats
  * (rounded the way the encoding's reference rounds them), weights are decoded in registers.
  *
- * <p>Few tokens (decode): {@link #dot4} streams four weight rows at once, decoding each vector
+ * <p>Few tokens (decode): {@link #dot2} streams two weight rows at once, decoding each vector
  * once and multiplying it straight away, so the loop is bound by memory, not by decoding. Many
  * tokens (prompt): a tile of 4 rows × {@link #KC} columns is decoded once into a per-thread float
  * buffer and reused by a 4-row × 4-token register kernel, which makes the product bound by FMAs.
@@ -34,7 +34,7 @@ abstract class FloatPathKernel implements EncodingKernel {
     /** Per-thread buffers, so matmul allocates nothing after a thread's first call. */
     static final class Scratch {
         final float[] tile = new float[4 * KC];
-        final float[] res = new float[4];
+        final float[] res = new float[2];
     }
 
     private final WeightEncoding encoding;
@@ -49,11 +49,27 @@ abstract class FloatPathKernel implements EncodingKernel {
     }
 
     /**
-     * Dot products of the rows at byte offsets {@code o0..o3} with the float activations at {@code
-     * aOff}, into {@code res[0..3]}. Callers repeat a row offset when fewer rows remain.
+     * Dot products of the rows at byte offsets {@code o0, o1} with the float activations at {@code
+     * aOff}, into {@code res[0..1]}. Callers repeat a row offset when one row remains.
+     *
+     * <p>This default decodes {@link #KC}-column chunks into the thread's tile, then multiplies;
+     * encodings override it with a fused decoder where that measured faster (all but F16, whose
+     * fused version exceeded C2's NodeCountInliningCutoff and boxed every vector). Two rows, not
+     * four, for the same reason: with four, the quantized decoders hit that cutoff too.
      */
-    abstract void dot4(MemorySegment w, long o0, long o1, long o2, long o3,
-            MemorySegment a, long aOff, int cols, float[] res);
+    void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res) {
+        float[] tile = SCRATCH.get().tile;
+        float s0 = 0, s1 = 0;
+        for (int k0 = 0; k0 < cols; k0 += KC) {
+            int kc = Math.min(KC, cols - k0);
+            decode(w, o0, k0, kc, tile, 0);
+            decode(w, o1, k0, kc, tile, kc);
+            s0 += micro1x1(tile, 0, kc, a, aOff + 4L * k0);
+            s1 += micro1x1(tile, kc, kc, a, aOff + 4L * k0);
+        }
+        res[0] = s0;
+        res[1] = s1;
+    }
 
     /** Decodes columns {@code [k0, k0 + kc)} of the row at byte {@code rowOff} into {@code dst}. */
     abstract void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff);
@@ -83,14 +99,12 @@ abstract class FloatPathKernel implements EncodingKernel {
         Scratch s = SCRATCH.get();
         if (tokens < TILE_TOKENS) {
             float[] res = s.res;
-            for (int r = r0; r < r1; r += 4) {
-                int n = Math.min(4, r1 - r);
+            for (int r = r0; r < r1; r += 2) {
+                int n = Math.min(2, r1 - r);
                 long o0 = r * rb;
-                long o1 = (r + Math.min(1, n - 1)) * rb;
-                long o2 = (r + Math.min(2, n - 1)) * rb;
-                long o3 = (r + n - 1) * rb;
+                long o1 = (r + n - 1) * rb;
                 for (int t = 0; t < tokens; t++) {
-                    dot4(ws, o0, o1, o2, o3, a, t * ab, cols, res);
+                    dot2(ws, o0, o1, a, t * ab, cols, res);
                     for (int i = 0; i < n; i++) {
                         out[t * outStride + r + i] = res[i];
                     }

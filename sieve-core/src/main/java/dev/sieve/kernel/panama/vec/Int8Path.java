@@ -12,13 +12,12 @@ import java.lang.foreign.MemorySegment;
  * FloatPathKernel#TILE_TOKENS} tokens) still take the float tiles.
  */
 final class Int8Path {
-    /** An integer dot product of four weight rows with one Q8_0 activation row. */
-    interface Dot4 {
-        void dot4i(MemorySegment w, long o0, long o1, long o2, long o3, MemorySegment a, long aOff, int cols,
-                float[] res);
+    /** An integer dot product of two weight rows with one Q8_0 activation row. */
+    interface Dot2 {
+        void dot2i(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res);
     }
 
-    private static final ThreadLocal<float[]> RES = ThreadLocal.withInitial(() -> new float[4]);
+    private static final ThreadLocal<float[]> RES = ThreadLocal.withInitial(() -> new float[2]);
 
     private Int8Path() {}
 
@@ -36,19 +35,17 @@ final class Int8Path {
         }
     }
 
-    static void matmul(Dot4 k, MemorySegment w, long rb, Activations x, float[] out, int os, int r0, int r1) {
+    static void matmul(Dot2 k, MemorySegment w, long rb, Activations x, float[] out, int os, int r0, int r1) {
         MemorySegment a = x.encoded();
         int cols = x.cols();
         long ab = Q8_0Encoding.INSTANCE.byteSize(cols);
         float[] res = RES.get();
-        for (int r = r0; r < r1; r += 4) {
-            int n = Math.min(4, r1 - r);
+        for (int r = r0; r < r1; r += 2) {
+            int n = Math.min(2, r1 - r);
             long o0 = r * rb;
-            long o1 = (r + Math.min(1, n - 1)) * rb;
-            long o2 = (r + Math.min(2, n - 1)) * rb;
-            long o3 = (r + n - 1) * rb;
+            long o1 = (r + n - 1) * rb;
             for (int t = 0; t < x.tokens(); t++) {
-                k.dot4i(w, o0, o1, o2, o3, a, t * ab, cols, res);
+                k.dot2i(w, o0, o1, a, t * ab, cols, res);
                 for (int i = 0; i < n; i++) {
                     out[t * os + r + i] = res[i];
                 }

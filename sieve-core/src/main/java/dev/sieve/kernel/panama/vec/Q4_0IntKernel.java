@@ -14,7 +14,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /** Q4_0 with int8 activations for decode (see {@link Int8Path}); float tiles for prompts. */
-final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot4 {
+final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
     private static final long AB = Q8_0Encoding.BLOCK_BYTES;
 
     @Override
@@ -36,15 +36,15 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot4 {
     }
 
     @Override
-    public void dot4i(MemorySegment w, long o0, long o1, long o2, long o3, MemorySegment a, long aOff,
+    public void dot2i(MemorySegment w, long o0, long o1, MemorySegment a, long aOff,
             int cols, float[] res) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
         IntVector izero = IntVector.zero(I);
         int nb = cols / QK;
         for (int b = 0; b < nb; b++) {
             long bo = BB * b;
             long ao = aOff + AB * b;
-            IntVector i0 = izero, i1 = izero, i2 = izero, i3 = izero;
+            IntVector i0 = izero, i1 = izero;
             for (int c = 0; c < QK / 2; c += N) {
                 int p = Vec.part(c);
                 long at = 2 + Vec.loadAt(c);
@@ -54,20 +54,12 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot4 {
                 i0 = i0.add(Vec.s2i(Vec.b2s(lo(v), p).mul(xa).add(Vec.b2s(hi(v), p).mul(xb))));
                 v = Vec.bytes(w, o1 + bo + at);
                 i1 = i1.add(Vec.s2i(Vec.b2s(lo(v), p).mul(xa).add(Vec.b2s(hi(v), p).mul(xb))));
-                v = Vec.bytes(w, o2 + bo + at);
-                i2 = i2.add(Vec.s2i(Vec.b2s(lo(v), p).mul(xa).add(Vec.b2s(hi(v), p).mul(xb))));
-                v = Vec.bytes(w, o3 + bo + at);
-                i3 = i3.add(Vec.s2i(Vec.b2s(lo(v), p).mul(xa).add(Vec.b2s(hi(v), p).mul(xb))));
             }
             float da = Vec.scale(a, ao);
             s0 = Vec.i2f(i0).fma(FloatVector.broadcast(F, Vec.scale(w, o0 + bo) * da), s0);
             s1 = Vec.i2f(i1).fma(FloatVector.broadcast(F, Vec.scale(w, o1 + bo) * da), s1);
-            s2 = Vec.i2f(i2).fma(FloatVector.broadcast(F, Vec.scale(w, o2 + bo) * da), s2);
-            s3 = Vec.i2f(i3).fma(FloatVector.broadcast(F, Vec.scale(w, o3 + bo) * da), s3);
         }
         res[0] = s0.reduceLanes(VectorOperators.ADD);
         res[1] = s1.reduceLanes(VectorOperators.ADD);
-        res[2] = s2.reduceLanes(VectorOperators.ADD);
-        res[3] = s3.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -7,6 +7,7 @@ import dev.sieve.core.quant.Q4_0Encoding;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -22,6 +23,17 @@ class Q4_0Kernel extends FloatPathKernel {
         super(Q4_0Encoding.INSTANCE);
     }
 
+    /** Weights j (low nibbles) as floats, from unsigned bytes in int lanes. */
+    static FloatVector lo(IntVector b) {
+        return Vec.i2f(b.and(0x0F).sub(8));
+    }
+
+    /** Weights j + 16 (high nibbles). */
+    static FloatVector hi(IntVector b) {
+        return Vec.i2f(b.lanewise(VectorOperators.LSHR, 4).sub(8));
+    }
+
+    /** The same nibbles as signed bytes, for the int8 path. */
     static ByteVector lo(ByteVector b) {
         return b.and((byte) 0x0F).sub((byte) 8);
     }
@@ -31,43 +43,31 @@ class Q4_0Kernel extends FloatPathKernel {
     }
 
     @Override
-    void dot4(MemorySegment w, long o0, long o1, long o2, long o3, MemorySegment a, long aOff, int cols,
+    void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols,
             float[] res) {
         FloatVector zero = FloatVector.zero(F);
-        FloatVector s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+        FloatVector s0 = zero, s1 = zero;
         int nb = cols / QK;
         for (int b = 0; b < nb; b++) {
             long bo = BB * b + 2;
             long xo = aOff + 4L * QK * b;
-            FloatVector p0 = zero, p1 = zero, p2 = zero, p3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
+            FloatVector p0 = zero, p1 = zero, q0 = zero, q1 = zero;
             for (int c = 0; c < QK / 2; c += N) {
-                long at = bo + Vec.loadAt(c);
-                int p = Vec.part(c);
                 FloatVector xa = Vec.f32(a, xo + 4L * c);
                 FloatVector xb = Vec.f32(a, xo + 4L * (c + QK / 2));
-                ByteVector v = Vec.bytes(w, o0 + at);
-                p0 = Vec.b2f(lo(v), p).fma(xa, p0);
-                q0 = Vec.b2f(hi(v), p).fma(xb, q0);
-                v = Vec.bytes(w, o1 + at);
-                p1 = Vec.b2f(lo(v), p).fma(xa, p1);
-                q1 = Vec.b2f(hi(v), p).fma(xb, q1);
-                v = Vec.bytes(w, o2 + at);
-                p2 = Vec.b2f(lo(v), p).fma(xa, p2);
-                q2 = Vec.b2f(hi(v), p).fma(xb, q2);
-                v = Vec.bytes(w, o3 + at);
-                p3 = Vec.b2f(lo(v), p).fma(xa, p3);
-                q3 = Vec.b2f(hi(v), p).fma(xb, q3);
+                IntVector v = Vec.u8(w, o0 + bo, c);
+                p0 = lo(v).fma(xa, p0);
+                q0 = hi(v).fma(xb, q0);
+                v = Vec.u8(w, o1 + bo, c);
+                p1 = lo(v).fma(xa, p1);
+                q1 = hi(v).fma(xb, q1);
             }
             long so = BB * b;
             s0 = p0.add(q0).fma(FloatVector.broadcast(F, Vec.scale(w, o0 + so)), s0);
             s1 = p1.add(q1).fma(FloatVector.broadcast(F, Vec.scale(w, o1 + so)), s1);
-            s2 = p2.add(q2).fma(FloatVector.broadcast(F, Vec.scale(w, o2 + so)), s2);
-            s3 = p3.add(q3).fma(FloatVector.broadcast(F, Vec.scale(w, o3 + so)), s3);
         }
         res[0] = s0.reduceLanes(VectorOperators.ADD);
         res[1] = s1.reduceLanes(VectorOperators.ADD);
-        res[2] = s2.reduceLanes(VectorOperators.ADD);
-        res[3] = s3.reduceLanes(VectorOperators.ADD);
     }
 
     @Override
@@ -78,10 +78,9 @@ class Q4_0Kernel extends FloatPathKernel {
             float d = Vec.scale(w, blk);
             int o = dstOff + b * QK;
             for (int c = 0; c < QK / 2; c += N) {
-                ByteVector v = Vec.bytes(w, blk + 2 + Vec.loadAt(c));
-                int p = Vec.part(c);
-                Vec.b2f(lo(v), p).mul(d).intoArray(dst, o + c);
-                Vec.b2f(hi(v), p).mul(d).intoArray(dst, o + c + QK / 2);
+                IntVector v = Vec.u8(w, blk + 2, c);
+                lo(v).mul(d).intoArray(dst, o + c);
+                hi(v).mul(d).intoArray(dst, o + c + QK / 2);
             }
         }
     }

@@ -26,16 +26,16 @@ class Q8_0Kernel extends FloatPathKernel {
     }
 
     @Override
-    void dot4(MemorySegment w, long o0, long o1, long o2, long o3, MemorySegment a, long aOff, int cols,
+    void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols,
             float[] res) {
         FloatVector zero = FloatVector.zero(F);
-        FloatVector s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+        FloatVector s0 = zero, s1 = zero;
         int nb = cols / QK;
         for (int b = 0; b < nb; b++) {
             long bo = BB * b;
             long xo = aOff + 4L * QK * b;
             // Two partial sums per row (even and odd chunks) so consecutive FMAs are independent.
-            FloatVector p0 = zero, p1 = zero, p2 = zero, p3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
+            FloatVector p0 = zero, p1 = zero, q0 = zero, q1 = zero;
             for (int c = 0; c < QK; c += 2 * N) {
                 FloatVector xa = Vec.f32(a, xo + 4L * c);
                 FloatVector xb = Vec.f32(a, xo + 4L * (c + N));
@@ -43,20 +43,12 @@ class Q8_0Kernel extends FloatPathKernel {
                 q0 = q(w, o0 + bo, c + N).fma(xb, q0);
                 p1 = q(w, o1 + bo, c).fma(xa, p1);
                 q1 = q(w, o1 + bo, c + N).fma(xb, q1);
-                p2 = q(w, o2 + bo, c).fma(xa, p2);
-                q2 = q(w, o2 + bo, c + N).fma(xb, q2);
-                p3 = q(w, o3 + bo, c).fma(xa, p3);
-                q3 = q(w, o3 + bo, c + N).fma(xb, q3);
             }
             s0 = p0.add(q0).fma(FloatVector.broadcast(F, Vec.scale(w, o0 + bo)), s0);
             s1 = p1.add(q1).fma(FloatVector.broadcast(F, Vec.scale(w, o1 + bo)), s1);
-            s2 = p2.add(q2).fma(FloatVector.broadcast(F, Vec.scale(w, o2 + bo)), s2);
-            s3 = p3.add(q3).fma(FloatVector.broadcast(F, Vec.scale(w, o3 + bo)), s3);
         }
         res[0] = s0.reduceLanes(VectorOperators.ADD);
         res[1] = s1.reduceLanes(VectorOperators.ADD);
-        res[2] = s2.reduceLanes(VectorOperators.ADD);
-        res[3] = s3.reduceLanes(VectorOperators.ADD);
     }
 
     @Override

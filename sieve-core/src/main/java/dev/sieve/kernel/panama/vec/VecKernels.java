@@ -30,6 +30,8 @@ public final class VecKernels implements Kernels, KernelTable {
         register(new BF16Kernel());
         register(int8Activations ? new Q8_0IntKernel() : new Q8_0Kernel());
         register(int8Activations ? new Q4_0IntKernel() : new Q4_0Kernel());
+        register(new Q4_KKernel());
+        register(new Q6_KKernel());
         for (WeightEncoding e : WeightEncodings.all()) {
             table.putIfAbsent(e, new ScalarFallback(e));
         }

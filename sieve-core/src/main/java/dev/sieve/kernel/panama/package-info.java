@@ -1,0 +1,39 @@
+/**
+ * Vector API ({@code jdk.incubator.vector}) kernels: the fast {@link dev.sieve.core.kernel.Kernels}.
+ *
+ * <h2>Surface</h2>
+ * <ul>
+ *   <li>{@link dev.sieve.kernel.panama.PanamaKernels#create(int)}: the kernels at 128, 256 or 512
+ *       bits ({@code bits <= 0}: the preferred species). {@code KernelProvider} calls it by
+ *       reflection. {@link dev.sieve.kernel.panama.PanamaKernels#create(int, boolean)} also selects
+ *       the int8-activation decode path for Q8_0/Q4_0 (for measurement; not the default).
+ *   <li>{@link dev.sieve.kernel.panama.EncodingKernel}: the matrix product for one encoding. The
+ *       registry ({@code vec.VecKernels}) maps encoding instances to kernels; every encoding without
+ *       one gets {@link dev.sieve.kernel.panama.ScalarFallback} (the reference {@code
+ *       dotQuantized} per row), so new encodings work, slowly, as soon as they are registered in
+ *       {@code WeightEncodings}. A fast kernel for a new encoding is one class in {@code vec}
+ *       (usually extending {@code FloatPathKernel} with a {@code decode} and, where it pays, a
+ *       fused {@code dot2}) plus one {@code register} line.
+ * </ul>
+ *
+ * <h2>How the arithmetic is organised</h2>
+ * <ul>
+ *   <li>All species-dependent code is in {@code dev.sieve.kernel.panama.vec}, written once against
+ *       {@code Vec.F} ({@code static final}). {@link dev.sieve.kernel.panama.WidthLoader} loads a
+ *       copy of that package per width, so each width is compiled by C2 with a constant species
+ *       (required for intrinsification) and all widths can coexist in one JVM.
+ *   <li>Activations: {@code prepare} stores the batch as floats, rounded as the reference rounds
+ *       them (F16: to half; BF16: to bfloat16; the 32-blocks: not at all, so the float path is
+ *       slightly more accurate than ggml's Q8_0 activations).
+ *   <li>Decode (fewer than 4 tokens): fused decoders stream two weight rows at a time and FMA the
+ *       decoded vectors straight into float accumulators (memory-bound for F32; decode-bound for
+ *       the narrower encodings on AVX2).
+ *   <li>Prompt (4 tokens or more): per 1024-column chunk and 4-row block, the weights are decoded
+ *       once into a per-thread float tile, then a 4-row × 4-token register kernel (16
+ *       accumulators) runs over it, so decoding is amortised over the batch.
+ *   <li>Weights are read through {@code MemorySegment} (little-endian), hot paths allocate nothing
+ *       (per-thread scratch; two-row decoders keep C2 under its inlining node limit, above which it
+ *       boxes vectors).
+ * </ul>
+ */
+package dev.sieve.kernel.panama;
