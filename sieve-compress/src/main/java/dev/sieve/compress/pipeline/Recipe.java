@@ -183,23 +183,19 @@ public record Recipe(String text, List<Step> steps, WeightEncoding defaultType) 
         return steps.stream().anyMatch(s -> s.method().calibrated());
     }
 
-    /**
-     * Bits (and group) to an encoding that stores them: the standard GGUF blocks where one fits,
-     * else Sieve's own SQ group encodings.
-     */
+    /** Bits (and group) to the standard GGUF block encoding that stores them. */
     static WeightEncoding byBits(int bits, int group, String where) {
         String name = switch (bits) {
             case 8 -> group == 0 || group == 32 ? "Q8_0" : null;
             case 6 -> group == 0 || group == 16 ? "Q6_K" : null;
-            case 4 -> group == 0 || group == 32 ? "Q4_0" : group == 64 ? "SQ4_G64" : null;
-            case 3 -> group == 0 || group == 64 ? "SQ3_G64" : null;
+            case 4 -> group == 0 || group == 32 ? "Q4_0" : null;
             default -> null;
         };
         WeightEncoding e = name == null ? null : WeightEncodings.byName(name).orElse(null);
         if (e == null) {
             throw new RecipeException(where + ": " + bits + " bits" + (group > 0 ? " in groups of " + group : "")
-                    + " is not supported (supported: 8 → Q8_0, 6 → Q6_K, 4 → Q4_0 (group 32) or SQ4_G64 (group 64),"
-                    + " 3 → SQ3_G64; or name an encoding with type:, e.g. Q4_K)");
+                    + " is not supported (supported: 8 → Q8_0, 6 → Q6_K, 4 → Q4_0 in groups of 32;"
+                    + " or name an encoding with type:, e.g. Q4_K or Q4_1)");
         }
         return e;
     }
