@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
             PullCommand.class,
             BenchCommand.class,
             EvalCommand.class,
+            CompressCommand.class,
             CommandLine.HelpCommand.class
         },
         footer = {"%nExamples:",

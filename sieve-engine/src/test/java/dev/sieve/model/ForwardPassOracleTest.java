@@ -63,10 +63,36 @@ class ForwardPassOracleTest {
         return tests.stream();
     }
 
+    /** Two projections stored as low-rank pairs (one F32, one Q8_0) run as A·(B·x) and agree with the dense A·B. */
+    @TestFactory
+    Stream<DynamicTest> factoredProjectionsMatchReference() {
+        return Stream.of(ScalarKernels.INSTANCE, KernelProvider.get()).map(k -> DynamicTest.dynamicTest(k.name(), () -> {
+            Path dense = dir.resolve("lr-dense-" + k.name() + ".gguf");
+            Path f = dir.resolve("lr-" + k.name() + ".gguf");
+            try (WorkerPool pool = new WorkerPool(2)) {
+                new SyntheticModelWriter(LLAMA, SyntheticModelWriter.TypeMix.parse("F32"), 7).write(dense, pool, (i, n, s) -> {});
+            }
+            LowRankFiles.factorize(dense, f, java.util.Map.of("blk.1.ffn_up", 24, "blk.0.attn_output", 32),
+                    java.util.Map.of("blk.1.ffn_up", WeightEncodings.byName("F32").orElseThrow(),
+                            "blk.0.attn_output", WeightEncodings.byName("Q8_0").orElseThrow()));
+            try (Model m = ModelLoader.load(f)) {
+                assertTrue(m.weights().layers().get(1).wUp().isFactored() && m.weights().layers().get(0).wo().isFactored());
+                assertTrue(m.weights().layers().get(1).wUp().rank() == 24);
+            }
+            compare(f, "Q8_0", k);
+        }));
+    }
+
     void check(ModelShape shape, String type, Kernels kernels) throws Exception {
         Path f = dir.resolve(shape.name() + "-" + type + "-" + kernels.name() + ".gguf");
         try (WorkerPool pool = new WorkerPool(2)) {
             new SyntheticModelWriter(shape, SyntheticModelWriter.TypeMix.parse(type), 7).write(f, pool, (i, n, s) -> {});
+        }
+        compare(f, type, kernels);
+    }
+
+    void compare(Path f, String type, Kernels kernels) throws Exception {
+        try (WorkerPool pool = new WorkerPool(2)) {
             try (Model m = ModelLoader.load(f)) {
                 Transformer tf = new Transformer(m.config(), m.weights(), new Linear(kernels, pool), 8);
                 ReferenceTransformer ref = new ReferenceTransformer(m.config(), m.weights(), 64);

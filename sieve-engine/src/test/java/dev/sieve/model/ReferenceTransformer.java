@@ -94,6 +94,29 @@ final class ReferenceTransformer {
         return out;
     }
 
+    /** A factored projection multiplies by the dense product A·B, formed here in double. */
+    private static float[] matvec(dev.sieve.model.layers.Projection p, float[] x) {
+        if (!p.isFactored()) {
+            return matvec(p.dense(), x);
+        }
+        int r = p.rank();
+        float[] a = p.a().toFloatArray(); // out × r
+        float[] b = p.b().toFloatArray(); // r × in
+        float[] out = new float[p.out()];
+        for (int o = 0; o < p.out(); o++) {
+            double s = 0;
+            for (int i = 0; i < p.in(); i++) {
+                double wi = 0;
+                for (int k = 0; k < r; k++) {
+                    wi += (double) a[o * r + k] * b[k * p.in() + i];
+                }
+                s += wi * x[i];
+            }
+            out[o] = (float) s;
+        }
+        return out;
+    }
+
     private static float[] matvec(dev.sieve.core.tensor.Tensor t, float[] x) {
         float[] out = new float[t.rows()];
         float[] wr = new float[t.cols()];

@@ -73,7 +73,7 @@ public final class AwqScaler {
     }
 
     /** s = mean|x|^α (floored at 1e-4 as in AWQ), normalized by sqrt(max·min); α = 0 gives all ones. */
-    static float[] scales(double[] meanAbs, double alpha) {
+    public static float[] scales(double[] meanAbs, double alpha) {
         int n = meanAbs.length;
         double[] s = new double[n];
         double max = 0;

@@ -1,11 +1,9 @@
 package dev.sieve.model.layers;
 
-import dev.sieve.core.tensor.Tensor;
-
 /**
- * The weights of one transformer block. Matrices keep their file encoding and stay memory-mapped;
- * small vectors (norms, biases) are decoded to floats once at load. Shapes in ggml order
- * ({@code [in, out]}).
+ * The weights of one transformer block. Matrices keep their file encoding and stay memory-mapped
+ * (each a {@link Projection}: dense, or a low-rank factor pair); small vectors (norms, biases) are
+ * decoded to floats once at load. Shapes in ggml order ({@code [in, out]}).
  *
  * @param attnNorm {@code [dim]} RMSNorm before attention
  * @param wq       {@code [dim, heads·headDim]}
@@ -23,6 +21,12 @@ import dev.sieve.core.tensor.Tensor;
  * @param wDown    {@code [ffnDim, dim]}
  */
 public record LayerWeights(
-        float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo,
+        float[] attnNorm, Projection wq, Projection wk, Projection wv, Projection wo,
         float[] bq, float[] bk, float[] bv, float[] qNorm, float[] kNorm,
-        float[] ffnNorm, Tensor wGate, Tensor wUp, Tensor wDown) {}
+        float[] ffnNorm, Projection wGate, Projection wUp, Projection wDown) {
+
+    /** The seven projections in forward order: q, k, v, o, gate, up, down. */
+    public java.util.List<Projection> projections() {
+        return java.util.List.of(wq, wk, wv, wo, wGate, wUp, wDown);
+    }
+}

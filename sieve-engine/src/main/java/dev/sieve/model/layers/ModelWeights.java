@@ -15,16 +15,29 @@ import java.util.List;
 public record ModelWeights(
         Tensor tokenEmbedding, List<LayerWeights> layers, float[] outputNorm, Tensor output, float[] ropeFreqFactors) {
 
-    /** Every matrix, for size accounting. */
+    /** Every stored matrix (both factors of a low-rank pair), for byte accounting. */
     public List<Tensor> matrices() {
         var all = new java.util.ArrayList<Tensor>();
         all.add(tokenEmbedding);
         for (LayerWeights l : layers) {
-            all.addAll(List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.wGate(), l.wUp(), l.wDown()));
+            for (Projection p : l.projections()) {
+                all.addAll(p.tensors());
+            }
         }
         if (output != tokenEmbedding) {
             all.add(output);
         }
         return all;
+    }
+
+    /** Parameters of the matrices the model stands for: a factored in×out map counts in·out. */
+    public long parameterCount() {
+        long n = tokenEmbedding.elementCount();
+        for (LayerWeights l : layers) {
+            for (Projection p : l.projections()) {
+                n += p.parameterCount();
+            }
+        }
+        return output != tokenEmbedding ? n + output.elementCount() : n;
     }
 }

@@ -3,7 +3,6 @@ package dev.sieve.model.layers;
 import dev.sieve.core.kernel.Kernels;
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.core.parallel.WorkerPool;
-import dev.sieve.core.tensor.Tensor;
 import dev.sieve.model.spec.ModelConfig;
 import dev.sieve.model.spec.RopeType;
 
@@ -36,6 +35,7 @@ public final class Transformer {
     private final float[] up;    // SwiGLU up                 [B, ffnDim]
     private final float[] cos;   // RoPE cos per token        [B, ropeDim/2]
     private final float[] sin;   // RoPE sin per token        [B, ropeDim/2]
+    private float[] lowRank;     // B·x of a factored projection [B, rank]
 
     // Per-call state read by the attention task (fields, so the task lambda is created once).
     private int curLayer;
@@ -63,6 +63,13 @@ public final class Transformer {
         up = new float[maxBatch * c.ffnDim()];
         cos = new float[maxBatch * c.ropeDim() / 2];
         sin = new float[maxBatch * c.ropeDim() / 2];
+        int rank = 0;
+        for (LayerWeights l : weights.layers()) {
+            for (Projection p : l.projections()) {
+                rank = Math.max(rank, p.rank());
+            }
+        }
+        lowRank = new float[maxBatch * rank];
     }
 
     public ModelConfig config() {
@@ -145,11 +152,22 @@ public final class Transformer {
         this.observer = observer;
     }
 
-    private void project(int layer, Tensor wt, float[] in, int n, float[] out) {
+    private void project(int layer, Projection p, float[] in, int n, float[] out) {
         if (observer != null) {
-            observer.input(layer, wt, in, n);
+            observer.input(layer, p, in, n);
         }
-        linear.apply(wt, in, n, out);
+        if (p.isFactored()) {
+            // y = A·(B·x): the rank-r intermediate is the only extra buffer, grown on first need
+            // (weights given to runBlock may carry ranks the model's own layers do not).
+            int need = n * p.rank();
+            if (lowRank.length < need) {
+                lowRank = new float[maxBatch * p.rank()];
+            }
+            linear.apply(p.b(), in, n, lowRank);
+            linear.apply(p.a(), lowRank, n, out);
+        } else {
+            linear.apply(p.dense(), in, n, out);
+        }
     }
 
     private void block(int l, LayerWeights lw, int n, int start, KvCache cache) {

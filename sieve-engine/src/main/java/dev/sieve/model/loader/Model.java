@@ -21,12 +21,9 @@ public record Model(GgufFile file, ModelConfig config, ModelWeights weights) imp
         return b;
     }
 
+    /** Parameters of the matrices, counting a low-rank pair as the in×out map it replaces (so bpw compares). */
     public long parameterCount() {
-        long n = 0;
-        for (var t : weights.matrices()) {
-            n += t.elementCount();
-        }
-        return n;
+        return weights.parameterCount();
     }
 
     @Override

@@ -5,6 +5,7 @@ import dev.sieve.io.gguf.GgufFile;
 import dev.sieve.io.gguf.GgufMetadata;
 import dev.sieve.model.layers.LayerWeights;
 import dev.sieve.model.layers.ModelWeights;
+import dev.sieve.model.layers.Projection;
 import dev.sieve.model.spec.Architecture;
 import dev.sieve.model.spec.ModelConfig;
 import java.io.IOException;
@@ -57,24 +58,41 @@ public final class ModelLoader {
             String p = "blk." + l + ".";
             layers.add(new LayerWeights(
                     vector(file, p + "attn_norm.weight", c.dim()),
-                    check(require(file, p + "attn_q.weight"), c.dim(), c.qDim()),
-                    check(require(file, p + "attn_k.weight"), c.dim(), c.kvDim()),
-                    check(require(file, p + "attn_v.weight"), c.dim(), c.kvDim()),
-                    check(require(file, p + "attn_output.weight"), c.qDim(), c.dim()),
+                    projection(file, p + "attn_q", c.dim(), c.qDim()),
+                    projection(file, p + "attn_k", c.dim(), c.kvDim()),
+                    projection(file, p + "attn_v", c.dim(), c.kvDim()),
+                    projection(file, p + "attn_output", c.qDim(), c.dim()),
                     c.block().qkvBias() ? vector(file, p + "attn_q.bias", c.qDim()) : null,
                     c.block().qkvBias() ? vector(file, p + "attn_k.bias", c.kvDim()) : null,
                     c.block().qkvBias() ? vector(file, p + "attn_v.bias", c.kvDim()) : null,
                     c.block().qkNorm() ? vector(file, p + "attn_q_norm.weight", c.headDim()) : null,
                     c.block().qkNorm() ? vector(file, p + "attn_k_norm.weight", c.headDim()) : null,
                     vector(file, p + "ffn_norm.weight", c.dim()),
-                    check(require(file, p + "ffn_gate.weight"), c.dim(), c.ffnDim()),
-                    check(require(file, p + "ffn_up.weight"), c.dim(), c.ffnDim()),
-                    check(require(file, p + "ffn_down.weight"), c.ffnDim(), c.dim())));
+                    projection(file, p + "ffn_gate", c.dim(), c.ffnDim()),
+                    projection(file, p + "ffn_up", c.dim(), c.ffnDim()),
+                    projection(file, p + "ffn_down", c.ffnDim(), c.dim())));
         }
         Tensor output = file.hasTensor("output.weight") ? check(require(file, "output.weight"), c.dim(), vocab) : embd;
         float[] freqs = file.hasTensor("rope_freqs.weight") ? vector(file, "rope_freqs.weight", c.ropeDim() / 2) : null;
         ModelWeights w = new ModelWeights(embd, List.copyOf(layers), vector(file, "output_norm.weight", c.dim()), output, freqs);
         return new Model(file, c, w);
+    }
+
+    /**
+     * {@code base.weight}, or the low-rank pair {@code base.lr_a.weight} {@code [r, out]} and
+     * {@code base.lr_b.weight} {@code [in, r]} written by {@code sieve compress} in its place.
+     */
+    private static Projection projection(GgufFile file, String base, int in, int out) {
+        String a = base + ".lr_a.weight";
+        if (!file.hasTensor(base + ".weight") && file.hasTensor(a)) {
+            Tensor ta = require(file, a);
+            Tensor tb = require(file, base + ".lr_b.weight");
+            int r = ta.cols();
+            check(ta, r, out);
+            check(tb, in, r);
+            return Projection.factored(ta, tb);
+        }
+        return Projection.dense(check(require(file, base + ".weight"), in, out));
     }
 
     private static Tensor require(GgufFile file, String name) {
