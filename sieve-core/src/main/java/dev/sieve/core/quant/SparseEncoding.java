@@ -133,6 +133,39 @@ public final class SparseEncoding implements WeightEncoding {
         return bitmap(v, Math.max(1, (int) Math.round(BITMAP_BLOCK * (1 - sparsity))));
     }
 
+    /**
+     * The encoding for {@code sieve synth}: {@code pattern} "unstructured" (bitmap, any sparsity),
+     * "2:4" or "4:8" (sparsity 0.5); {@code values} f16, bf16, q8 or q4.
+     */
+    public static SparseEncoding forPattern(String pattern, double sparsity, String values) {
+        Values v;
+        try {
+            v = Values.valueOf(values.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException ex) {
+            throw new IllegalArgumentException("values must be f16, bf16, q8 or q4, got " + values);
+        }
+        return switch (pattern.toLowerCase(Locale.ROOT)) {
+            case "unstructured", "bitmap" -> bitmapForSparsity(v, sparsity);
+            case "2:4", "4:8" -> {
+                if (Math.abs(sparsity - 0.5) > 1e-9) {
+                    throw new IllegalArgumentException(pattern + " sparsity is 0.5, got " + sparsity);
+                }
+                yield nm(pattern.charAt(0) - '0', pattern.charAt(2) - '0', v);
+            }
+            default -> throw new IllegalArgumentException("pattern must be unstructured, 2:4 or 4:8, got " + pattern);
+        };
+    }
+
+    /** The dense encoding storing the same values: F16, BF16, Q8_0 or Q4_0. */
+    public static String denseTwin(Values v) {
+        return switch (v) {
+            case F16 -> "F16";
+            case BF16 -> "BF16";
+            case Q8 -> "Q8_0";
+            case Q4 -> "Q4_0";
+        };
+    }
+
     /** Every N:M encoding. */
     public static java.util.List<SparseEncoding> nmEncodings() {
         return java.util.List.of(NM);
