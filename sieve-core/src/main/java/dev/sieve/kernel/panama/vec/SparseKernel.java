@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -17,9 +18,10 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Every {@link SparseEncoding} (N:M and bitmap) against float activations. Per chunk of N
- * positions: the chunk's bits of the tile mask become a {@link VectorMask}, the next values are
- * loaded packed from the running slot, converted, and {@code expand}ed under the mask into their
- * positions (VPEXPANDPS), then multiplied with the dense activations. Only the packed bytes are
+ * positions: the next values are loaded packed from the running slot, converted, and expanded
+ * under the chunk's bits of the tile mask into their positions ({@link #expand}: VPEXPANDPS via
+ * {@code FloatVector.expand} at 16 lanes, a permute table at 4 and 8), then multiplied with the
+ * dense activations. Only the packed bytes are
  * read. Expanding the weights rather than compressing the activations keeps lanes past the
  * chunk's count out of the product, so a stray NaN pattern in the next block cannot leak in.
  *
@@ -102,6 +104,37 @@ final class SparseKernel extends FloatPathKernel {
         }
     }
 
+    /*
+     * Expanding N packed lanes under an N-bit mask. AVX-512 has VPEXPANDPS, which the Vector API's
+     * expand uses; without it (AVX2: C2 falls back to Java, ~50× slower, measured) and for N ≤ 8,
+     * a table gives each mask's source lane per lane (vpermd) and which lanes to keep (vpand).
+     */
+    private static final boolean TABLE = N <= 8;
+    private static final int[] EXP_IDX = new int[TABLE ? N << N : 0];
+    private static final int[] EXP_KEEP = new int[TABLE ? N << N : 0];
+
+    static {
+        if (TABLE) {
+            for (int m = 0; m < 1 << N; m++) {
+                for (int i = 0, r = 0; i < N; i++) {
+                    boolean on = (m >>> i & 1) != 0;
+                    EXP_IDX[m * N + i] = on ? r++ : 0;
+                    EXP_KEEP[m * N + i] = on ? -1 : 0;
+                }
+            }
+        }
+    }
+
+    /** {@code v}'s first lanes placed at the set bits of {@code mc}, zeros elsewhere. */
+    private static FloatVector expand(FloatVector v, long mc) {
+        if (!TABLE) {
+            return v.expand(VectorMask.fromLong(F, mc));
+        }
+        int o = (int) mc * N;
+        return IntVector.fromArray(Vec.I, EXP_IDX, o).selectFrom(v.reinterpretAsInts())
+                .and(IntVector.fromArray(Vec.I, EXP_KEEP, o)).reinterpretAsFloats();
+    }
+
     private long q4(MemorySegment w, long blk) {
         return values == SparseEncoding.Values.Q4 ? w.get(LONG_LE, blk + valuesAt) : 0;
     }
@@ -119,7 +152,7 @@ final class SparseKernel extends FloatPathKernel {
             FloatVector acc = FloatVector.zero(F);
             for (int c = 0; c < tileBits; c += N) {
                 long mc = (m >>> c) & LANES;
-                FloatVector wv = packed(w, blk, r, q4).expand(VectorMask.fromLong(F, mc));
+                FloatVector wv = expand(packed(w, blk, r, q4), mc);
                 acc = wv.fma(Vec.f32(a, xo + 4L * (t * tileBits + c)), acc);
                 r += Long.bitCount(mc);
             }
@@ -172,7 +205,7 @@ final class SparseKernel extends FloatPathKernel {
                 FloatVector d = FloatVector.broadcast(F, scale(w, blk, t));
                 for (int c = 0; c < tileBits; c += N) {
                     long mc = (m >>> c) & LANES;
-                    packed(w, blk, r, q4).expand(VectorMask.fromLong(F, mc)).mul(d)
+                    expand(packed(w, blk, r, q4), mc).mul(d)
                             .intoArray(dst, dstOff + b * bs + t * tileBits + c);
                     r += Long.bitCount(mc);
                 }
