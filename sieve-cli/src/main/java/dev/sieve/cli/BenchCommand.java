@@ -57,6 +57,7 @@ final class BenchCommand implements Callable<Integer> {
         String kernels;
         long params;
         double bpw;
+        double density;
         String desc;
         try (Model m = ModelLoader.load(model); WorkerPool pool = new WorkerPool(nThreads)) {
             kernels = KernelProvider.get().name();
@@ -67,6 +68,7 @@ final class BenchCommand implements Callable<Integer> {
             params = m.parameterCount();
             bpw = m.weightBytes() * 8.0 / params;
             desc = describe(m);
+            density = density(m);
             // Bytes streamed per decoded token: every matrix but the embedding (of which one row is read).
             long perToken = m.weightBytes() - m.weights().tokenEmbedding().byteSize()
                     + m.weights().tokenEmbedding().rowBytes()
@@ -108,17 +110,17 @@ final class BenchCommand implements Callable<Integer> {
         }
         long rss = peakRssBytes();
         if (json) {
-            printJson(rows, fileSize, params, bpw, nThreads, rss, kernels, desc);
+            printJson(rows, fileSize, params, bpw, density, nThreads, rss, kernels, desc);
         } else {
-            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %6s | %16s | %5s | %8s |%n", "model", "size", "params",
-                    "backend", "threads", "test", "t/s", "bpw", "eff GB/s");
-            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %6s | %16s | %5s | %8s |%n", "-".repeat(26), "---------:",
-                    "-------:", "-".repeat(14), "------:", "-----:", "---------------:", "----:", "-------:");
+            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %6s | %16s | %5s | %7s | %8s |%n", "model", "size", "params",
+                    "backend", "threads", "test", "t/s", "bpw", "density", "eff GB/s");
+            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %6s | %16s | %5s | %7s | %8s |%n", "-".repeat(26), "---------:",
+                    "-------:", "-".repeat(14), "------:", "-----:", "---------------:", "----:", "------:", "-------:");
             for (Row r : rows) {
-                System.out.printf(Locale.ROOT, "| %-26s | %10s | %8s | %-14s | %7d | %6s | %7.2f ± %6.2f | %5.2f | %8s |%n",
+                System.out.printf(Locale.ROOT, "| %-26s | %10s | %8s | %-14s | %7d | %6s | %7.2f ± %6.2f | %5.2f | %7.3f | %8s |%n",
                         desc, Units.bytes(fileSize), params >= 1e9 ? String.format(Locale.ROOT, "%.2f B", params / 1e9)
                                 : String.format(Locale.ROOT, "%.2f M", params / 1e6), "CPU " + kernels, nThreads, r.test, r.mean, r.sd, bpw,
-                        r.effGbps > 0 ? String.format(Locale.ROOT, "%.1f", r.effGbps) : "");
+                        density, r.effGbps > 0 ? String.format(Locale.ROOT, "%.1f", r.effGbps) : "");
             }
             System.out.printf("%npeak RSS %s (model file %s)%n", Units.bytes(rss), Units.bytes(fileSize));
         }
@@ -147,6 +149,24 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return best;
+    }
+
+    /**
+     * Stored weights over all weights of the matrices the forward pass multiplies (every matrix but
+     * the embedding, unless it doubles as the output): 1.0 for a dense model.
+     */
+    static double density(Model m) {
+        double stored = 0;
+        double all = 0;
+        var embd = m.weights().tokenEmbedding();
+        for (var t : m.weights().matrices()) {
+            if (t == embd && m.weights().output() != embd) {
+                continue;
+            }
+            stored += t.encoding().density() * t.elementCount();
+            all += t.elementCount();
+        }
+        return all == 0 ? 1.0 : stored / all;
     }
 
     static String describe(Model m) {
@@ -179,7 +199,7 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void printJson(List<Row> rows, long size, long params, double bpw, int nThreads, long rss, String kernels,
+    private void printJson(List<Row> rows, long size, long params, double bpw, double density, int nThreads, long rss, String kernels,
             String desc) {
         StringBuilder sb = new StringBuilder("[\n");
         for (int i = 0; i < rows.size(); i++) {
@@ -192,9 +212,9 @@ final class BenchCommand implements Callable<Integer> {
             sb.append(String.format(Locale.ROOT, """
                       {"build": "sieve 0.1.0", "backends": "CPU", "kernels": "%s", "model_filename": "%s", "model_type": "%s",
                        "model_size": %d, "model_n_params": %d, "n_threads": %d, "n_prompt": %d, "n_gen": %d, "test": "%s",
-                       "avg_ts": %.4f, "stddev_ts": %.4f, "samples_ts": %s, "bpw": %.4f, "eff_gbps": %.3f, "peak_rss": %d}%s
+                       "avg_ts": %.4f, "stddev_ts": %.4f, "samples_ts": %s, "bpw": %.4f, "density": %.4f, "eff_gbps": %.3f, "peak_rss": %d}%s
                     """, kernels, jsonEscape(model.toString()), jsonEscape(desc), size, params, nThreads, r.nPrompt, r.nGen,
-                    r.test, r.mean, r.sd, samples, bpw, r.effGbps, rss, i < rows.size() - 1 ? "," : ""));
+                    r.test, r.mean, r.sd, samples, bpw, density, r.effGbps, rss, i < rows.size() - 1 ? "," : ""));
         }
         System.out.print(sb.append("]\n"));
     }

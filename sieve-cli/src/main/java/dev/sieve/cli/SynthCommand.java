@@ -12,7 +12,9 @@ import picocli.CommandLine.Option;
         description = {"Writes a model of a named shape with random weights N(0, 0.02), for tests and benchmarks.",
             "Shapes: tiny, 135m, tinyllama-1.1b, llama3.2-1b, qwen2.5-0.5b.",
             "Types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q4_K_M (llama-quantize's mix)."},
-        footer = {"%nExample:", "  sieve synth --shape tinyllama-1.1b --type Q4_0 -o tinyllama-q4_0.gguf"})
+        footer = {"%nExamples:", "  sieve synth --shape tinyllama-1.1b --type Q4_0 -o tinyllama-q4_0.gguf",
+            "  sieve synth --shape tinyllama-1.1b --sparsity 0.7 --pattern unstructured --values q8 -o tl-q8-70.gguf",
+            "  sieve synth --shape tinyllama-1.1b --sparsity 0.5 --pattern 2:4 --values q4 -o tl-q4-24.gguf"})
 final class SynthCommand implements Callable<Integer> {
     @Option(names = "--shape", required = true, description = "model shape")
     String shape;
@@ -26,13 +28,26 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "random seed (default: ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--sparsity", description = "prune this fraction of every matrix but the embedding (0..1)")
+    Double sparsity;
+
+    @Option(names = "--pattern", defaultValue = "unstructured",
+            description = "sparsity pattern: unstructured (bitmap), 2:4 or 4:8 (default: ${DEFAULT-VALUE})")
+    String pattern;
+
+    @Option(names = "--values", defaultValue = "q8",
+            description = "sparse values: f16, bf16, q8 or q4 (q4 only with 2:4/4:8) (default: ${DEFAULT-VALUE})")
+    String values;
+
     @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
     Integer threads;
 
     @Override
     public Integer call() throws Exception {
         ModelShape s = ModelShape.byName(shape);
-        var mix = SyntheticModelWriter.TypeMix.parse(type);
+        var mix = sparsity != null
+                ? SyntheticModelWriter.TypeMix.sparse(pattern, sparsity, values)
+                : SyntheticModelWriter.TypeMix.parse(type);
         ProgressBar bar = new ProgressBar("synth " + s.name() + " " + mix.name());
         long t0 = System.nanoTime();
         try (WorkerPool pool = new WorkerPool(threads != null ? threads : Runtime.getRuntime().availableProcessors())) {

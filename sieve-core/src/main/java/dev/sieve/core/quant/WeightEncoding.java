@@ -43,6 +43,18 @@ public interface WeightEncoding {
     /** Decodes {@code n} values (whole blocks) starting at byte {@code srcOffset}. Reference. */
     void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int n);
 
+    /** Fraction of the weights that are stored: 1 for dense encodings, less for sparse ones. */
+    default double density() {
+        return 1.0;
+    }
+
+    /**
+     * Zeroes, in place, the values of {@code x[off .. off + n)} (whole blocks) that this encoding
+     * cannot store, smallest magnitudes first, so that {@link #quantize} accepts the result. Dense
+     * encodings store everything and leave {@code x} as it is.
+     */
+    default void prune(float[] x, int off, int n) {}
+
     /** Whether {@link #quantize} is implemented for this encoding. */
     default boolean canQuantize() {
         return false;

@@ -21,7 +21,21 @@ public final class WeightEncodings {
             Q4_KEncoding.INSTANCE,
             Q5_KEncoding.INSTANCE,
             Q6_KEncoding.INSTANCE,
-            Q8_KEncoding.INSTANCE);
+            Q8_KEncoding.INSTANCE,
+            // Sparse encodings: every N:M one, and bitmap at 50% (and 70% for Q8); the other
+            // bitmap capacities are found by id or name but not listed, so tests stay small.
+            SparseEncoding.nm(2, 4, SparseEncoding.Values.F16),
+            SparseEncoding.nm(2, 4, SparseEncoding.Values.BF16),
+            SparseEncoding.nm(2, 4, SparseEncoding.Values.Q8),
+            SparseEncoding.nm(2, 4, SparseEncoding.Values.Q4),
+            SparseEncoding.nm(4, 8, SparseEncoding.Values.F16),
+            SparseEncoding.nm(4, 8, SparseEncoding.Values.BF16),
+            SparseEncoding.nm(4, 8, SparseEncoding.Values.Q8),
+            SparseEncoding.nm(4, 8, SparseEncoding.Values.Q4),
+            SparseEncoding.bitmap(SparseEncoding.Values.F16, 128),
+            SparseEncoding.bitmap(SparseEncoding.Values.BF16, 128),
+            SparseEncoding.bitmap(SparseEncoding.Values.Q8, 128),
+            SparseEncoding.bitmap(SparseEncoding.Values.Q8, 77));
 
     private WeightEncodings() {}
 
@@ -35,7 +49,7 @@ public final class WeightEncodings {
                 return Optional.of(e);
             }
         }
-        return Optional.empty();
+        return SparseEncoding.byGgmlType(id);
     }
 
     public static Optional<WeightEncoding> byName(String name) {
@@ -45,6 +59,6 @@ public final class WeightEncodings {
                 return Optional.of(e);
             }
         }
-        return Optional.empty();
+        return SparseEncoding.byName(n);
     }
 }

@@ -33,7 +33,7 @@ class WeightEncodingConformanceTest {
     private static final int[] NONE = {};
 
     // Bounds sit about 25% above the errors measured on Gaussian data (see the report).
-    private static final Map<String, Spec> SPECS = Map.ofEntries(
+    private static final Map<String, Spec> SPECS = withSparse(Map.ofEntries(
             Map.entry("F32", new Spec(NONE, new int[] {0}, ReferenceDecoders::f32, 1e-9)),
             Map.entry("F16", new Spec(new int[] {0}, NONE, ReferenceDecoders::f16, 3e-4)),
             Map.entry("BF16", new Spec(NONE, NONE, ReferenceDecoders::bf16, 2.4e-3)),
@@ -48,7 +48,33 @@ class WeightEncodingConformanceTest {
             Map.entry("Q4_K", new Spec(new int[] {0, 2}, NONE, ReferenceDecoders::q4_K, 0.092)),
             Map.entry("Q5_K", new Spec(new int[] {0, 2}, NONE, ReferenceDecoders::q5_K, 0)),
             Map.entry("Q6_K", new Spec(new int[] {208}, NONE, ReferenceDecoders::q6_K, 0.0235)),
-            Map.entry("Q8_K", new Spec(NONE, new int[] {0}, ReferenceDecoders::q8_K, 0.009)));
+            Map.entry("Q8_K", new Spec(NONE, new int[] {0}, ReferenceDecoders::q8_K, 0.009))));
+
+    /**
+     * The sparse encodings: scales (and, for F16/BF16, every value slot) get finite f16s; bounds
+     * are relative to the pruned input, about 25% above the measured errors.
+     */
+    private static Map<String, Spec> withSparse(Map<String, Spec> dense) {
+        Map<String, Spec> all = new java.util.HashMap<>(dense);
+        for (WeightEncoding w : WeightEncodings.all()) {
+            if (w instanceof SparseEncoding e) {
+                int[] at;
+                double bound;
+                switch (e.values()) {
+                    case F16, BF16 -> {
+                        at = java.util.stream.IntStream.range(0, e.capacity()).map(r -> e.valuesAt() + 2 * r).toArray();
+                        bound = e.values() == SparseEncoding.Values.F16 ? 3e-4 : 2.4e-3;
+                    }
+                    default -> {
+                        at = java.util.stream.IntStream.range(0, e.tiles()).map(t -> 2 * t).toArray();
+                        bound = e.values() == SparseEncoding.Values.Q8 ? 0.0055 : 0.085;
+                    }
+                }
+                all.put(e.name(), new Spec(at, NONE, SparseReferenceDecoder.of(e), bound));
+            }
+        }
+        return Map.copyOf(all);
+    }
 
     static Stream<WeightEncoding> encodings() {
         return WeightEncodings.all().stream();
@@ -145,6 +171,7 @@ class WeightEncodingConformanceTest {
             double worst = 0;
             for (int n : rowLengths(e)) {
                 float[] x = gaussian(r, n, 0.05f);
+                e.prune(x, 0, n); // sparse encodings store only what survives pruning
                 MemorySegment q = arena.allocate(e.byteSize(n));
                 e.quantize(x, 0, q, 0, n);
                 float[] y = decode(e, q, n);
@@ -177,7 +204,9 @@ class WeightEncodingConformanceTest {
             return new MemorySegment[] {random};
         }
         MemorySegment quantized = arena.allocate(e.byteSize(n));
-        e.quantize(gaussian(r, n, 0.05f), 0, quantized, 0, n);
+        float[] g = gaussian(r, n, 0.05f);
+        e.prune(g, 0, n);
+        e.quantize(g, 0, quantized, 0, n);
         return new MemorySegment[] {random, quantized};
     }
 

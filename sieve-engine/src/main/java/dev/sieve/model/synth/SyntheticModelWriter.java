@@ -2,6 +2,7 @@ package dev.sieve.model.synth;
 
 import dev.sieve.core.parallel.WorkerPool;
 import dev.sieve.core.quant.F32Encoding;
+import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
 import dev.sieve.io.gguf.GgufValue;
@@ -20,11 +21,13 @@ import java.util.SplittableRandom;
  * <p>Type names follow llama-quantize: a plain encoding name puts every matrix in it, except that
  * {@code Q4_0}/{@code Q4_1}/{@code Q5_*} keep {@code output.weight} in Q6_K as llama.cpp does;
  * {@code Q4_K_M} mixes Q4_K with Q6_K for the output and part of {@code attn_v}/{@code ffn_down}.
+ * {@link TypeMix#sparse} prunes every matrix but the embedding to a sparse encoding's pattern.
  */
 public final class SyntheticModelWriter {
 
     /** Chooses each matrix's encoding for a file type. */
-    public record TypeMix(String name, WeightEncoding base, WeightEncoding output, WeightEncoding moreBits) {
+    public record TypeMix(String name, WeightEncoding base, WeightEncoding output, WeightEncoding moreBits,
+            WeightEncoding embedding) {
         WeightEncoding forTensor(String tensor, int layer, int layers) {
             if (tensor.equals("output.weight")) {
                 return output;
@@ -46,14 +49,23 @@ public final class SyntheticModelWriter {
             if (t.equals("Q4_K_M") || t.equals("Q5_K_M")) {
                 WeightEncoding base = enc(t.substring(0, 4));
                 WeightEncoding q6 = enc("Q6_K");
-                return new TypeMix(t, base, q6, q6);
+                return new TypeMix(t, base, q6, q6, base);
             }
             WeightEncoding e = enc(t);
             if (!e.canQuantize()) {
                 throw new IllegalArgumentException("Sieve cannot write " + e.name() + " weights yet");
             }
             boolean legacy4or5 = t.startsWith("Q4_") || t.startsWith("Q5_");
-            return new TypeMix(t, e, legacy4or5 ? enc("Q6_K") : e, null);
+            return new TypeMix(t, e, legacy4or5 ? enc("Q6_K") : e, null, e);
+        }
+
+        /**
+         * Pruned matrices (every one, the output included) in a sparse encoding; the embedding stays
+         * dense in the value type's dense twin (F16, BF16, Q8_0, Q4_0), as a lookup gains nothing.
+         */
+        public static TypeMix sparse(String pattern, double sparsity, String values) {
+            SparseEncoding e = SparseEncoding.forPattern(pattern, sparsity, values);
+            return new TypeMix(e.name(), e, e, null, enc(SparseEncoding.denseTwin(e.values())));
         }
 
         private static WeightEncoding enc(String name) {
@@ -104,7 +116,7 @@ public final class SyntheticModelWriter {
 
         int kv = s.kvHeads() * s.headDim();
         int tensorId = 0;
-        matrix(w, pool, "token_embd.weight", mix.base(), s.dim(), s.vocab(), tensorId++);
+        matrix(w, pool, "token_embd.weight", mix.embedding(), s.dim(), s.vocab(), tensorId++);
         for (int l = 0; l < s.layers(); l++) {
             String p = "blk." + l + ".";
             norm(w, p + "attn_norm.weight", s.dim());
@@ -212,6 +224,7 @@ public final class SyntheticModelWriter {
                 for (int i = 0; i < in; i++) {
                     row[i] = (float) (rng.nextGaussian() * 0.02);
                 }
+                e.prune(row, 0, in); // smallest magnitudes to zero; dense encodings keep all
                 e.quantize(row, 0, dst, r * rowBytes, in);
             }
         });

@@ -5,6 +5,7 @@ import static dev.sieve.kernel.panama.vec.Vec.N;
 
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.kernel.Kernels;
+import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
 import dev.sieve.core.tensor.Tensor;
@@ -32,6 +33,13 @@ public final class VecKernels implements Kernels, KernelTable {
         register(int8Activations ? new Q4_0IntKernel() : new Q4_0Kernel());
         register(new Q4_KKernel());
         register(new Q6_KKernel());
+        // Sparse encodings: one kernel class, one instance per N:M type and per bitmap capacity.
+        for (SparseEncoding s : SparseEncoding.nmEncodings()) {
+            register(new SparseKernel(s));
+        }
+        for (SparseEncoding s : SparseEncoding.bitmapEncodings()) {
+            register(new SparseKernel(s));
+        }
         for (WeightEncoding e : WeightEncodings.all()) {
             table.putIfAbsent(e, new ScalarFallback(e));
         }

@@ -1,0 +1,76 @@
+package dev.sieve.kernel.panama;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.kernel.ScalarKernels;
+import dev.sieve.core.quant.F32Encoding;
+import dev.sieve.core.quant.SparseEncoding;
+import dev.sieve.core.quant.SparseEncoding.Values;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Every sparse kernel at every width against (a) the scalar reference and (b) the dense F32 kernel
+ * on the same weights decoded with their zeros filled in, on awkward shapes: rows 1, 7, 33, one to
+ * five blocks and 2048 columns, 1, 3 and 17 tokens (decode and prompt tiles), and bitmap
+ * capacities at both extremes (1 and 256 of 256) besides 50% and 70%.
+ */
+class SparseKernelsTest {
+    static final int[] ROWS = {1, 7, 33};
+    static final int[] TOKENS = {1, 3, 17};
+
+    static List<SparseEncoding> encodings() {
+        List<SparseEncoding> l = new ArrayList<>(SparseEncoding.nmEncodings());
+        for (Values v : new Values[] {Values.F16, Values.BF16, Values.Q8}) {
+            for (int c : new int[] {1, 77, 128, 256}) {
+                l.add(SparseEncoding.bitmap(v, c));
+            }
+        }
+        return l;
+    }
+
+    static int[] cols(SparseEncoding e) {
+        int bs = e.blockSize();
+        return bs == 32 ? new int[] {32, 64, 96, 128, 160, 2048} : new int[] {256, 512, 768, 1024, 1280, 2048};
+    }
+
+    @TestFactory
+    Stream<DynamicTest> sparseKernelsMatchScalarAndDense() {
+        return encodings().stream().map(e -> DynamicTest.dynamicTest(e.name(), () -> {
+            Random rnd = new Random(e.ggmlType());
+            try (Arena arena = Arena.ofConfined()) {
+                for (int rows : ROWS) {
+                    for (int cols : cols(e)) {
+                        Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
+                        // The dense twin: the same weights, zeros and all, as F32.
+                        Tensor dense = Tensor.allocate("d", F32Encoding.INSTANCE, arena, cols, rows);
+                        float[] all = w.toFloatArray();
+                        F32Encoding.INSTANCE.quantize(all, 0, dense.data(), 0, all.length);
+                        for (int tokens : TOKENS) {
+                            float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
+                            float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, 0, rows);
+                            for (int bits : new int[] {128, 256, 512}) {
+                                PanamaKernels k = PanamaKernels.create(bits);
+                                assertFalse(k.kernelFor(e) instanceof ScalarFallback, e.name());
+                                float[] got = PanamaKernelsTest.run(k, w, x, tokens, 0, rows);
+                                float[] den = PanamaKernelsTest.run(k, dense, x, tokens, 0, rows);
+                                String where = bits + " " + e.name() + " rows=" + rows + " cols=" + cols + " tokens=" + tokens;
+                                double eRef = PanamaKernelsTest.nmse(got, ref, w, x, tokens, 0, rows);
+                                double eDense = PanamaKernelsTest.nmse(got, den, w, x, tokens, 0, rows);
+                                assertTrue(eRef <= PanamaKernelsTest.NMSE_FLOAT, where + " vs scalar: nmse " + eRef);
+                                assertTrue(eDense <= PanamaKernelsTest.NMSE_FLOAT, where + " vs dense: nmse " + eDense);
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+}
