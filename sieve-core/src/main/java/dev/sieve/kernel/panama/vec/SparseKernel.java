@@ -162,31 +162,24 @@ final class SparseKernel extends FloatPathKernel {
     }
 
     @Override
-    void dot4(MemorySegment w, long o0, long o1, long o2, long o3, MemorySegment a, long aOff, int cols,
-            float[] res) {
+    void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res) {
         int nb = cols / bs;
-        long end = Math.max(Math.max(o0, o1), Math.max(o2, o3)) + nb * bb;
+        long end = Math.max(o0, o1) + nb * bb;
         if (end + SLACK > w.byteSize()) {
             // The tensor's last rows: vector loads could run off the segment, so take the reference.
             res[0] = e.dotQuantized(w, o0, a, aOff, cols);
             res[1] = e.dotQuantized(w, o1, a, aOff, cols);
-            res[2] = e.dotQuantized(w, o2, a, aOff, cols);
-            res[3] = e.dotQuantized(w, o3, a, aOff, cols);
             return;
         }
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
         for (int b = 0; b < nb; b++) {
             long bo = bb * b;
             long xo = aOff + 4L * bs * b;
             s0 = block(w, o0 + bo, a, xo, s0);
             s1 = block(w, o1 + bo, a, xo, s1);
-            s2 = block(w, o2 + bo, a, xo, s2);
-            s3 = block(w, o3 + bo, a, xo, s3);
         }
         res[0] = s0.reduceLanes(VectorOperators.ADD);
         res[1] = s1.reduceLanes(VectorOperators.ADD);
-        res[2] = s2.reduceLanes(VectorOperators.ADD);
-        res[3] = s3.reduceLanes(VectorOperators.ADD);
     }
 
     @Override
