@@ -39,9 +39,9 @@ public final class Transformer {
 
     // Per-call state read by the attention task (fields, so the task lambda is created once).
     private int curLayer;
-    private int curStart;
-    private int curTokens;
-    private KvCache curCache;
+    // Where each token of the batch belongs: its sequence's cache and its absolute position.
+    private final int[] tokPos;
+    private final KvCache[] tokCache;
     private final WorkerPool.RangeTask attentionTask = this::attendRange;
     private LinearObserver observer;
 
@@ -62,6 +62,8 @@ public final class Transformer {
         gate = new float[maxBatch * c.ffnDim()];
         up = new float[maxBatch * c.ffnDim()];
         cos = new float[maxBatch * c.ropeDim() / 2];
+        tokPos = new int[maxBatch];
+        tokCache = new KvCache[maxBatch];
         sin = new float[maxBatch * c.ropeDim() / 2];
         int rank = 0;
         for (LayerWeights l : weights.layers()) {
@@ -110,23 +112,89 @@ public final class Transformer {
     private void forwardChunk(int[] tokens, int off, int n, KvCache cache) {
         embed(tokens, off, n, x);
         int start = cache.length();
-        ropeTables(start, n);
+        place(cache, start, 0, n);
+        ropeTables(n);
         for (int l = 0; l < c.layers(); l++) {
-            block(l, w.layers().get(l), n, start, cache);
+            block(l, w.layers().get(l), n);
         }
         cache.extendTo(start + n);
-        curCache = null;
+        java.util.Arrays.fill(tokCache, 0, n, null);
+    }
+
+    /** Marks batch tokens {@code [from, from + n)} as positions {@code start..} of {@code cache}. */
+    private void place(KvCache cache, int start, int from, int n) {
+        for (int t = 0; t < n; t++) {
+            tokPos[from + t] = start + t;
+            tokCache[from + t] = cache;
+        }
+    }
+
+    /** One sequence's share of a mixed batch: {@code n} new tokens {@code tokens[off..]} appended to {@code cache}. */
+    public record BatchEntry(KvCache cache, int[] tokens, int off, int n) {}
+
+    /**
+     * Runs several sequences in one pass (continuous batching): every matrix product sees all
+     * tokens of all entries at once, so each weight is streamed once per step for all of them; each
+     * token attends only to its own sequence. Writes the logits after the last token of entry i to
+     * {@code logits[i · vocab ..]}. The total of tokens must fit {@link #maxBatch()}; an entry's cache
+     * must have room, and a cache may appear only once.
+     */
+    public void forwardBatch(java.util.List<BatchEntry> entries, float[] logits) {
+        int total = 0;
+        for (BatchEntry e : entries) {
+            if (e.n() < 1) {
+                throw new IllegalArgumentException("a batch entry needs at least one token");
+            }
+            if (e.cache().length() + e.n() > e.cache().capacity()) {
+                throw new IllegalArgumentException("context full: " + e.cache().length() + " + " + e.n()
+                        + " tokens exceed the context of " + e.cache().capacity());
+            }
+            total += e.n();
+        }
+        if (total > maxBatch) {
+            throw new IllegalArgumentException(total + " tokens exceed the batch of " + maxBatch);
+        }
+        int dim = c.dim();
+        int t = 0;
+        for (BatchEntry e : entries) {
+            for (int j = 0; j < t; j++) {
+                if (tokCache[j] == e.cache()) {
+                    throw new IllegalArgumentException("a sequence appears twice in one batch");
+                }
+            }
+            embed(e.tokens(), e.off(), e.n(), x, t * dim);
+            place(e.cache(), e.cache().length(), t, e.n());
+            t += e.n();
+        }
+        ropeTables(total);
+        for (int l = 0; l < c.layers(); l++) {
+            block(l, w.layers().get(l), total);
+        }
+        t = 0;
+        int i = 0;
+        for (BatchEntry e : entries) {
+            e.cache().extendTo(e.cache().length() + e.n());
+            t += e.n();
+            k.rmsNorm(xb, i * dim, x, (t - 1) * dim, w.outputNorm(), dim, c.rmsEps());
+            i++;
+        }
+        java.util.Arrays.fill(tokCache, 0, total, null);
+        linear.apply(w.output(), xb, entries.size(), logits);
     }
 
     /** Looks up the embeddings of {@code n} tokens into {@code out[t * dim ..]}. */
     public void embed(int[] tokens, int off, int n, float[] out) {
+        embed(tokens, off, n, out, 0);
+    }
+
+    private void embed(int[] tokens, int off, int n, float[] out, int outOff) {
         int dim = c.dim();
         for (int t = 0; t < n; t++) {
             int id = tokens[off + t];
             if (id < 0 || id >= c.vocabSize()) {
                 throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + c.vocabSize());
             }
-            w.tokenEmbedding().dequantizeRow(id, out, t * dim);
+            w.tokenEmbedding().dequantizeRow(id, out, outOff + t * dim);
         }
     }
 
@@ -141,10 +209,11 @@ public final class Transformer {
             throw new IllegalArgumentException(n + " tokens exceed the batch of " + maxBatch);
         }
         System.arraycopy(xio, 0, x, 0, n * c.dim());
-        ropeTables(cache.length(), n);
-        block(l, lw, n, cache.length(), cache);
+        place(cache, cache.length(), 0, n);
+        ropeTables(n);
+        block(l, lw, n);
         System.arraycopy(x, 0, xio, 0, n * c.dim());
-        curCache = null;
+        java.util.Arrays.fill(tokCache, 0, n, null);
     }
 
     /** Sees the input of every matrix product (for calibration statistics); null for none. */
@@ -170,7 +239,7 @@ public final class Transformer {
         }
     }
 
-    private void block(int l, LayerWeights lw, int n, int start, KvCache cache) {
+    private void block(int l, LayerWeights lw, int n) {
         int dim = c.dim();
         // Attention block.
         for (int t = 0; t < n; t++) {
@@ -191,12 +260,11 @@ public final class Transformer {
         rope(q, n, c.heads());
         rope(kk, n, c.kvHeads());
         int kvDim = c.kvDim();
-        System.arraycopy(kk, 0, cache.keys(l), start * kvDim, n * kvDim);
-        System.arraycopy(v, 0, cache.values(l), start * kvDim, n * kvDim);
+        for (int t = 0; t < n; t++) {
+            System.arraycopy(kk, t * kvDim, tokCache[t].keys(l), tokPos[t] * kvDim, kvDim);
+            System.arraycopy(v, t * kvDim, tokCache[t].values(l), tokPos[t] * kvDim, kvDim);
+        }
         curLayer = l;
-        curStart = start;
-        curTokens = n;
-        curCache = cache;
         pool.parallelFor(n * c.heads(), 1, attentionTask);
         project(l, lw.wo(), att, n, proj);
         for (int i = 0; i < n * dim; i++) {
@@ -256,12 +324,12 @@ public final class Transformer {
      * with {@code θ = base^(-2/ropeDim)} accumulated in float, divided by Llama 3.1's frequency
      * factor when the model has them, so positions match llama.cpp bit for bit where possible.
      */
-    private void ropeTables(int start, int n) {
+    private void ropeTables(int n) {
         int half = c.ropeDim() / 2;
         float thetaScale = (float) Math.pow(c.ropeTheta(), -2.0 / c.ropeDim());
         float[] ff = w.ropeFreqFactors();
         for (int t = 0; t < n; t++) {
-            float theta = start + t;
+            float theta = tokPos[t];
             for (int i = 0; i < half; i++) {
                 float a = ff != null ? theta / ff[i] : theta;
                 cos[t * half + i] = (float) Math.cos(a);
@@ -302,14 +370,15 @@ public final class Transformer {
         int group = heads / c.kvHeads();
         int kvDim = c.kvDim();
         float scale = (float) (1.0 / Math.sqrt(hd));
-        float[] keys = curCache.keys(curLayer);
-        float[] vals = curCache.values(curLayer);
+
         for (int pair = from; pair < to; pair++) {
             int t = pair / heads;
             int h = pair % heads;
             int qOff = (t * heads + h) * hd;
             int kvOff = (h / group) * hd;
-            int last = curStart + t; // causal: attend to positions 0..last
+            int last = tokPos[t]; // causal: attend to positions 0..last of this token's sequence
+            float[] keys = tokCache[t].keys(curLayer);
+            float[] vals = tokCache[t].values(curLayer);
             java.util.Arrays.fill(att, qOff, qOff + hd, 0f);
             float max = Float.NEGATIVE_INFINITY;
             float sum = 0f;
