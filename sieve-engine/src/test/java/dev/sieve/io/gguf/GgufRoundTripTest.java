@@ -116,6 +116,22 @@ class GgufRoundTripTest {
     }
 
     @Test
+    void readsVersion2Files() throws IOException {
+        // v2 and v3 share the layout (v3 only added big-endian files, which are marked elsewhere).
+        Path f = dir.resolve("v2.gguf");
+        new GgufWriter().put("general.architecture", GgufValue.ofString("llama"))
+                .addTensor("t", F32Encoding.INSTANCE, new long[] {2}, d -> F32Encoding.INSTANCE.quantize(new float[] {1, 2}, 0, d, 0, 2))
+                .write(f);
+        byte[] b = Files.readAllBytes(f);
+        b[4] = 2;
+        Files.write(f, b);
+        try (GgufFile g = GgufFile.open(f)) {
+            assertEquals(2, g.version());
+            assertArrayEquals(new float[] {1, 2}, g.tensor("t").toFloatArray());
+        }
+    }
+
+    @Test
     void rejectsWrongMagicAndVersion() throws IOException {
         Path f = dir.resolve("x.gguf");
         Files.write(f, "GGML\3\0\0\0".getBytes());
