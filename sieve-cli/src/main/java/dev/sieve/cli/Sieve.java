@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
         subcommands = {
             RunCommand.class,
             ChatCommand.class,
+            ServeCommand.class,
+            LoadtestCommand.class,
             InspectCommand.class,
             TokenizeCommand.class,
             SynthCommand.class,
@@ -29,6 +31,7 @@ import picocli.CommandLine.Command;
         footer = {"%nExamples:",
             "  sieve run -m model.gguf -p \"The meaning of life is\" -n 64",
             "  sieve chat -m model.gguf",
+            "  sieve serve -m model.gguf --port 8080 --parallel 8",
             "  sieve inspect model.gguf",
             "  sieve synth --shape tinyllama-1.1b --type Q4_0 -o tl.gguf"})
 public final class Sieve implements Runnable {

@@ -73,4 +73,30 @@ class DependencyRulesTest {
                 .should().dependOnClassesThat().resideInAPackage("picocli..")
                 .check(classes);
     }
+
+    @Test
+    void onlyTheServerSpeaksHttpAndJson() {
+        noClasses().that().resideOutsideOfPackage("dev.sieve.server..")
+                .should().dependOnClassesThat().resideInAnyPackage("org.eclipse.jetty..", "com.fasterxml.jackson..")
+                .check(classes);
+    }
+
+    @Test
+    void theEngineNeverSeesTheServer() {
+        noClasses().that().resideInAnyPackage("dev.sieve.runtime..", "dev.sieve.model..", "dev.sieve.tokenizer..")
+                .should().dependOnClassesThat().resideInAPackage("dev.sieve.server..")
+                .check(classes);
+    }
+
+    @Test
+    void wireFormatKnowsNeitherEngineNorTransport() {
+        noClasses().that().resideInAPackage("dev.sieve.server.openai..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.sieve.runtime..", "dev.sieve.model..",
+                        "dev.sieve.server.http..", "dev.sieve.server.bridge..", "org.eclipse.jetty..")
+                .check(classes);
+        noClasses().that().resideInAPackage("dev.sieve.server.bridge..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.sieve.server.http..", "org.eclipse.jetty..",
+                        "com.fasterxml.jackson.databind..")
+                .check(classes);
+    }
 }

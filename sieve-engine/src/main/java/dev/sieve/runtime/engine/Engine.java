@@ -1,0 +1,395 @@
+package dev.sieve.runtime.engine;
+
+import dev.sieve.core.kernel.Linear;
+import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.Transformer;
+import dev.sieve.model.layers.Transformer.BatchEntry;
+import dev.sieve.model.loader.Model;
+import dev.sieve.runtime.sample.Sampler;
+import dev.sieve.runtime.sample.StopStrings;
+import dev.sieve.runtime.sched.KvBlockManager;
+import dev.sieve.runtime.sched.Scheduler;
+import dev.sieve.runtime.sched.SequenceState;
+import dev.sieve.tokenizer.StreamingDecoder;
+import dev.sieve.tokenizer.Tokenizer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Serves many generations at once on its own thread (continuous batching): each iteration asks the
+ * {@link Scheduler} for a step, runs all its chunks in one {@link Transformer#forwardBatch} pass,
+ * samples a token for every sequence whose pending tokens are all computed, and reports text to the
+ * request's listener. Other threads only {@link #submit} and {@link #cancel}; both hand over through
+ * concurrent queues, so the scheduler and the caches stay single-threaded.
+ *
+ * <p>Each running sequence gets one of {@code maxRunning} contiguous caches of the full context,
+ * allocated once; the {@link KvBlockManager} decides admission and preemption in blocks of 16
+ * tokens against the KV byte budget, which may be smaller than the caches' sum.
+ */
+public final class Engine implements AutoCloseable {
+
+    /**
+     * @param contextSize  tokens per sequence (prompt + generated)
+     * @param maxRunning   sequences batched together at most
+     * @param batchTokens  tokens per forward pass at most (decodes + prompt chunks)
+     * @param maxQueue     requests waiting for a first step at most; more are refused
+     * @param kvBudgetBytes KV bytes the block manager hands out; 0 = enough for every running sequence's full context
+     */
+    public record Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes) {
+        public Config {
+            if (contextSize < 2 || maxRunning < 1 || batchTokens < 1 || maxQueue < 0 || kvBudgetBytes < 0) {
+                throw new IllegalArgumentException("engine settings out of range: " + contextSize + " context, "
+                        + maxRunning + " parallel, " + batchTokens + " batch tokens, " + maxQueue + " queue");
+            }
+        }
+    }
+
+    private final Model model;
+    private final Tokenizer tokenizer;
+    private final Config config;
+    private final Transformer transformer;
+    private final Scheduler scheduler;
+    private final KvBlockManager kv;
+    private final ArrayDeque<KvCache> freeCaches = new ArrayDeque<>();
+    private final float[] logits;
+    private final float[] row;
+    private final int vocab;
+    private final long bytesPerToken;
+
+    private final LinkedBlockingQueue<Live> inbox = new LinkedBlockingQueue<>();
+    private final ConcurrentLinkedQueue<Long> cancels = new ConcurrentLinkedQueue<>();
+    private final Map<Long, Live> live = new HashMap<>(); // engine thread only
+    private final AtomicInteger queued = new AtomicInteger(); // submitted, not yet started
+    private final Thread thread;
+    private volatile boolean stopping;
+
+    private volatile EngineStats stats;
+    private final AtomicLong generatedTotal = new AtomicLong();
+    private long promptTotal, finished, cancelled, steps;
+    private final LatencyHistogram ttft = new LatencyHistogram();
+    private final LatencyHistogram itl = new LatencyHistogram();
+
+    /** A request in flight: the scheduler's view plus sampling, decoding and timing. */
+    private static final class Live extends SequenceState {
+        final EngineRequest req;
+        final Sampler sampler;
+        final StreamingDecoder decoder;
+        final StopStrings stopper;
+        final long submitted = System.nanoTime();
+        long lastToken;
+        KvCache cache;
+        boolean leftQueue;
+        float[] raw; // copy of the logits row for log-probabilities, only when asked for
+
+        Live(EngineRequest req, Tokenizer tok, int vocab) {
+            super(req.id(), req.prompt());
+            this.req = req;
+            this.sampler = new Sampler(req.sampling(), vocab);
+            for (int t : req.prompt()) {
+                sampler.accept(t); // as Session does: the prompt counts for the penalties
+            }
+            this.decoder = tok.streamingDecoder();
+            this.stopper = new StopStrings(req.stops());
+            this.raw = req.wantsLogprobs() ? new float[vocab] : null;
+        }
+    }
+
+    public Engine(Model model, Tokenizer tokenizer, Linear linear, Config config) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.config = config;
+        this.vocab = model.config().vocabSize();
+        this.transformer = new Transformer(model.config(), model.weights(), linear, config.batchTokens());
+        this.bytesPerToken = 2L * model.config().layers() * model.config().kvDim() * Float.BYTES;
+        long budget = config.kvBudgetBytes() > 0 ? config.kvBudgetBytes()
+                : (long) config.maxRunning() * config.contextSize() * bytesPerToken;
+        this.kv = KvBlockManager.forBytes(budget, bytesPerToken);
+        // A lone sequence must always fit, or preemption could never make progress.
+        if (kv.totalBlocks() < KvBlockManager.blocksFor(config.contextSize())) {
+            throw new IllegalArgumentException("the KV budget of " + budget + " bytes holds " + kv.totalBlocks()
+                    + " blocks, less than one full context of " + config.contextSize() + " tokens needs ("
+                    + KvBlockManager.blocksFor(config.contextSize()) + ")");
+        }
+        this.scheduler = new Scheduler(kv, config.maxRunning(), config.batchTokens());
+        for (int i = 0; i < config.maxRunning(); i++) {
+            freeCaches.add(transformer.newCache(config.contextSize()));
+        }
+        this.logits = new float[Math.min(config.batchTokens(), config.maxRunning()) * vocab];
+        this.row = new float[vocab];
+        this.stats = snapshot();
+        this.thread = new Thread(this::loop, "sieve-engine");
+        this.thread.setDaemon(true);
+    }
+
+    public Engine start() {
+        thread.start();
+        return this;
+    }
+
+    public Config config() {
+        return config;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public long kvBytesPerToken() {
+        return bytesPerToken;
+    }
+
+    /** Queues a request; throws {@link EngineBusyException} when {@code maxQueue} requests are already waiting. */
+    public void submit(EngineRequest r) {
+        if (r.prompt().length >= config.contextSize()) {
+            throw new IllegalArgumentException("prompt of " + r.prompt().length + " tokens leaves no room in the context of "
+                    + config.contextSize() + " tokens");
+        }
+        for (int q; ; ) {
+            q = queued.get();
+            if (q >= config.maxQueue()) {
+                throw new EngineBusyException(q);
+            }
+            if (queued.compareAndSet(q, q + 1)) {
+                break;
+            }
+        }
+        inbox.add(new Live(r, tokenizer, vocab));
+    }
+
+    /** Stops a request and frees its cache at the next step; no further events are sent for it. */
+    public void cancel(long requestId) {
+        cancels.add(requestId); // an idle loop looks every 50 ms
+    }
+
+    public EngineStats stats() {
+        return stats;
+    }
+
+    public LatencyHistogram timeToFirstToken() {
+        return ttft;
+    }
+
+    public LatencyHistogram interTokenLatency() {
+        return itl;
+    }
+
+    private EngineStats snapshot() {
+        return new EngineStats(scheduler.waitingCount() + inbox.size(), scheduler.runningCount(), kv.usedBlocks(),
+                kv.totalBlocks(), promptTotal, generatedTotal.get(), finished, cancelled, scheduler.preemptions(), steps);
+    }
+
+    private void loop() {
+        List<BatchEntry> entries = new ArrayList<>();
+        while (!stopping) {
+            try {
+                drain();
+                if (scheduler.idle()) {
+                    stats = snapshot();
+                    Live l = inbox.poll(50, TimeUnit.MILLISECONDS);
+                    if (l != null) {
+                        admit(l);
+                    }
+                    continue;
+                }
+                step(entries);
+            } catch (InterruptedException e) {
+                break;
+            } catch (RuntimeException | Error e) {
+                failAll(e);
+            }
+        }
+        failAll(new IllegalStateException("the engine stopped"));
+    }
+
+    private void drain() {
+        for (Live l; (l = inbox.poll()) != null; ) {
+            admit(l);
+        }
+        for (Long id; (id = cancels.poll()) != null; ) {
+            Live l = live.get(id);
+            if (l != null) {
+                leaveQueue(l);
+                remove(l);
+                cancelled++;
+            }
+        }
+    }
+
+    private void admit(Live l) {
+        live.put(l.id(), l);
+        scheduler.add(l);
+    }
+
+    private void remove(Live l) {
+        scheduler.finish(l);
+        live.remove(l.id());
+        release(l);
+    }
+
+    private void release(Live l) {
+        if (l.cache != null) {
+            l.cache.truncate(0);
+            freeCaches.add(l.cache);
+            l.cache = null;
+        }
+    }
+
+    private void step(List<BatchEntry> entries) {
+        Scheduler.Step step = scheduler.schedule();
+        for (SequenceState s : step.preempted()) {
+            release((Live) s); // recomputed from scratch when it runs again
+        }
+        if (step.chunks().isEmpty()) {
+            stats = snapshot();
+            Thread.onSpinWait();
+            return;
+        }
+        entries.clear();
+        for (Scheduler.Chunk c : step.chunks()) {
+            Live l = (Live) c.seq();
+            if (l.cache == null) {
+                l.cache = freeCaches.poll();
+                leaveQueue(l);
+            }
+            entries.add(new BatchEntry(l.cache, l.tokens(), c.off(), c.n()));
+        }
+        transformer.forwardBatch(entries, logits);
+        scheduler.completed(step);
+        steps++;
+        long now = System.nanoTime();
+        List<Scheduler.Chunk> chunks = step.chunks();
+        for (int i = 0; i < chunks.size(); i++) {
+            Live l = (Live) chunks.get(i).seq();
+            if (l.generated() == 0 || chunks.get(i).n() > 1) {
+                promptTotal += chunks.get(i).n();
+            }
+            if (l.remaining() == 0) {
+                System.arraycopy(logits, i * vocab, row, 0, vocab);
+                next(l, now);
+            }
+        }
+        stats = snapshot();
+    }
+
+    /** The first time a sequence gets a cache (or ends) it stops counting against the queue bound. */
+    private void leaveQueue(Live l) {
+        if (!l.leftQueue) {
+            l.leftQueue = true;
+            queued.decrementAndGet();
+        }
+    }
+
+    /** Samples the next token of {@code l} from {@link #row} and reports it. */
+    private void next(Live l, long now) {
+        List<EngineEvent.TokenLogprob> lp = null;
+        if (l.raw != null) {
+            System.arraycopy(row, 0, l.raw, 0, vocab);
+        }
+        int token = l.sampler.sample(row);
+        l.sampler.accept(token);
+        l.append(token);
+        generatedTotal.incrementAndGet();
+        if (l.generated() == 1) {
+            ttft.record(now - l.submitted);
+        } else {
+            itl.record(now - l.lastToken);
+        }
+        l.lastToken = now;
+        if (l.raw != null) {
+            lp = List.of(logprob(l.raw, token, l.req.topLogprobs()));
+        }
+        StopReason reason = null;
+        String text;
+        if (tokenizer.isEndOfGeneration(token)) {
+            reason = StopReason.END_OF_GENERATION;
+            text = "";
+        } else {
+            text = l.stopper.accept(l.decoder.accept(token));
+            if (l.stopper.stopped()) {
+                reason = StopReason.STOP_STRING;
+            } else if (l.generated() >= l.req.maxTokens()) {
+                reason = StopReason.MAX_TOKENS;
+            } else if (l.length() > config.contextSize()) {
+                reason = StopReason.CONTEXT_FULL;
+            }
+        }
+        if (reason != null && reason != StopReason.STOP_STRING) {
+            String rest = l.stopper.accept(l.decoder.flush());
+            text += l.stopper.stopped() ? rest : rest + l.stopper.flush();
+        }
+        var listener = l.req.listener();
+        if (!text.isEmpty() || lp != null) {
+            listener.accept(new EngineEvent.Delta(l.id(), text, lp == null ? List.of() : lp));
+        }
+        if (reason != null) {
+            remove(l);
+            finished++;
+            listener.accept(new EngineEvent.Done(l.id(), reason, l.promptLength(), l.generated()));
+        }
+    }
+
+    /** Log-softmax of the raw logits at {@code token}, and the {@code top} most likely tokens. */
+    static EngineEvent.TokenLogprob logprob(float[] raw, int token, int top) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : raw) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        for (float v : raw) {
+            sum += Math.exp(v - max);
+        }
+        float lse = (float) (max + Math.log(sum));
+        int[] ids = new int[top];
+        float[] lps = new float[top];
+        int n = 0;
+        for (int i = 0; i < raw.length; i++) { // insertion into a small sorted array: top ≤ 20
+            float v = raw[i];
+            if (n < top || v > raw[ids[n - 1]]) {
+                int j = Math.min(n, top - 1);
+                while (j > 0 && raw[ids[j - 1]] < v) {
+                    ids[j] = ids[j - 1];
+                    j--;
+                }
+                ids[j] = i;
+                n = Math.min(n + 1, top);
+            }
+        }
+        for (int i = 0; i < top; i++) {
+            lps[i] = raw[ids[i]] - lse;
+        }
+        return new EngineEvent.TokenLogprob(token, raw[token] - lse, ids, lps);
+    }
+
+    private void failAll(Throwable e) {
+        String msg = "generation failed: " + e;
+        for (Live l : List.copyOf(live.values())) {
+            leaveQueue(l);
+            remove(l);
+            l.req.listener().accept(new EngineEvent.Failed(l.id(), msg));
+        }
+        stats = snapshot();
+    }
+
+    @Override
+    public void close() {
+        stopping = true;
+        thread.interrupt();
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

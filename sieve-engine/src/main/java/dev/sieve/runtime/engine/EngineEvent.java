@@ -1,0 +1,22 @@
+package dev.sieve.runtime.engine;
+
+import java.util.List;
+
+/** What the {@link Engine} reports about a request. A request ends with exactly one {@link Done} or {@link Failed}. */
+public sealed interface EngineEvent {
+    long requestId();
+
+    /** A sampled token's log-probability and the most likely alternatives (log-softmax of the raw logits). */
+    record TokenLogprob(int token, float logprob, int[] topTokens, float[] topLogprobs) {}
+
+    /**
+     * Text that became final this step (may be empty while a stop string is undecided) and, when
+     * asked for, the log-probabilities of the tokens sampled this step.
+     */
+    record Delta(long requestId, String text, List<TokenLogprob> logprobs) implements EngineEvent {}
+
+    /** The end: why, and the token counts for usage. */
+    record Done(long requestId, StopReason reason, int promptTokens, int completionTokens) implements EngineEvent {}
+
+    record Failed(long requestId, String message) implements EngineEvent {}
+}

@@ -1,0 +1,18 @@
+package dev.sieve.runtime.engine;
+
+/**
+ * A snapshot of the engine's counters.
+ *
+ * @param waiting          sequences queued (new or preempted)
+ * @param running          sequences with a KV cache
+ * @param kvBlocksUsed     KV blocks allocated
+ * @param kvBlocksTotal    KV blocks in the budget
+ * @param promptTokens     prompt tokens run through the model (recomputation included)
+ * @param generatedTokens  tokens sampled
+ * @param requestsFinished requests that ended normally
+ * @param requestsCancelled requests cancelled (client gone)
+ * @param preemptions      sequences preempted for lack of KV blocks
+ * @param steps            forward passes
+ */
+public record EngineStats(int waiting, int running, int kvBlocksUsed, int kvBlocksTotal, long promptTokens,
+        long generatedTokens, long requestsFinished, long requestsCancelled, long preemptions, long steps) {}

@@ -1,0 +1,159 @@
+package dev.sieve.runtime.sched;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Forms one batch per step (Sarathi-style chunked prefill): first one decode token for every
+ * running sequence that is decoding, then chunks of unfinished prompts of running sequences, then
+ * new sequences from the waiting queue in arrival order, all under {@code tokenBudget} tokens. A
+ * long prompt therefore spreads over several steps while the running streams keep decoding.
+ *
+ * <p>Every scheduled chunk first gets its KV blocks. When the blocks run out, the newest running
+ * sequence is preempted: its blocks are freed, its progress reset, and it goes back to the head of
+ * the waiting queue, to be recomputed (prompt plus generated tokens) once blocks are free. Nothing
+ * is ever dropped. Not thread-safe: the engine thread owns it.
+ */
+public final class Scheduler {
+    /** Tokens {@code [off, off + n)} of {@code seq} run this step. */
+    public record Chunk(SequenceState seq, int off, int n) {}
+
+    /** One step: the chunks to run, and the sequences preempted to make room (their caches are void). */
+    public record Step(List<Chunk> chunks, List<SequenceState> preempted) {
+        public int tokens() {
+            int t = 0;
+            for (Chunk c : chunks) {
+                t += c.n();
+            }
+            return t;
+        }
+    }
+
+    private final KvBlockManager kv;
+    private final int maxRunning;
+    private final int tokenBudget;
+    private final ArrayDeque<SequenceState> waiting = new ArrayDeque<>();
+    private final ArrayList<SequenceState> running = new ArrayList<>(); // oldest first
+    private long preemptions;
+
+    public Scheduler(KvBlockManager kv, int maxRunning, int tokenBudget) {
+        if (maxRunning < 1 || tokenBudget < 1) {
+            throw new IllegalArgumentException("need at least one running sequence and one token per step");
+        }
+        this.kv = kv;
+        this.maxRunning = maxRunning;
+        this.tokenBudget = tokenBudget;
+    }
+
+    /** Queues a new sequence behind the others. */
+    public void add(SequenceState s) {
+        waiting.addLast(s);
+    }
+
+    public Step schedule() {
+        List<Chunk> chunks = new ArrayList<>();
+        List<SequenceState> preempted = new ArrayList<>();
+        int budget = tokenBudget;
+        // Pass 1 decodes, pass 2 prompt chunks of running sequences: decodes never wait behind a prefill.
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < running.size() && budget > 0; i++) {
+                SequenceState s = running.get(i);
+                boolean decoding = s.remaining() == 1;
+                if (decoding != (pass == 0) || s.remaining() == 0) {
+                    continue;
+                }
+                int n = Math.min(s.remaining(), budget);
+                boolean self = false;
+                while (!kv.allocate(s.id(), s.computed() + n)) {
+                    SequenceState victim = running.get(running.size() - 1);
+                    budget += preempt(victim, chunks, preempted);
+                    if (victim == s) {
+                        self = true;
+                        break;
+                    }
+                }
+                if (self) {
+                    break; // s was the newest: nothing after it remains in this pass
+                }
+                chunks.add(new Chunk(s, s.computed(), n));
+                budget -= n;
+            }
+        }
+        // Admit waiting sequences in arrival order; not while preempting (they would be evicted next).
+        if (preempted.isEmpty()) {
+            while (!waiting.isEmpty() && budget > 0 && running.size() < maxRunning) {
+                SequenceState s = waiting.peekFirst();
+                int n = Math.min(s.remaining(), budget);
+                if (!kv.allocate(s.id(), s.computed() + n)) {
+                    break; // FCFS: the head waits for blocks, nobody overtakes it
+                }
+                waiting.pollFirst();
+                s.markStarted();
+                running.add(s);
+                chunks.add(new Chunk(s, s.computed(), n));
+                budget -= n;
+            }
+        }
+        return new Step(chunks, preempted);
+    }
+
+    /** Frees the victim's blocks, drops its chunk if already planned; returns the tokens given back. */
+    private int preempt(SequenceState victim, List<Chunk> chunks, List<SequenceState> preempted) {
+        int back = 0;
+        for (int j = chunks.size() - 1; j >= 0; j--) {
+            if (chunks.get(j).seq() == victim) {
+                back += chunks.remove(j).n();
+            }
+        }
+        running.remove(running.size() - 1);
+        kv.free(victim.id());
+        victim.resetComputed();
+        waiting.addFirst(victim); // preempted newest-first, so the older ones end up in front
+        preempted.add(victim);
+        preemptions++;
+        return back;
+    }
+
+    /** Records that the step ran: every chunk's tokens are now in the cache. */
+    public void completed(Step step) {
+        for (Chunk c : step.chunks()) {
+            c.seq().advance(c.n());
+        }
+    }
+
+    /** Removes a finished or cancelled sequence, wherever it is, and frees its blocks. */
+    public boolean finish(SequenceState s) {
+        boolean found = running.remove(s) || waiting.remove(s);
+        kv.free(s.id());
+        return found;
+    }
+
+    public int waitingCount() {
+        return waiting.size();
+    }
+
+    public int runningCount() {
+        return running.size();
+    }
+
+    public boolean idle() {
+        return waiting.isEmpty() && running.isEmpty();
+    }
+
+    public long preemptions() {
+        return preemptions;
+    }
+
+    public KvBlockManager kv() {
+        return kv;
+    }
+
+    public List<SequenceState> running() {
+        return List.copyOf(running);
+    }
+
+    public List<SequenceState> waiting() {
+        return List.copyOf(waiting);
+    }
+}

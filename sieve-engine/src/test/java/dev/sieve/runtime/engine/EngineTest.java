@@ -1,0 +1,99 @@
+package dev.sieve.runtime.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.kernel.KernelProvider;
+import dev.sieve.core.kernel.Linear;
+import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.model.loader.Model;
+import dev.sieve.model.loader.ModelLoader;
+import dev.sieve.model.synth.ModelShape;
+import dev.sieve.model.synth.SyntheticModelWriter;
+import dev.sieve.runtime.sample.SamplingParams;
+import dev.sieve.tokenizer.Tokenizer;
+import dev.sieve.tokenizer.Tokenizers;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The engine with a tiny synthetic model: batching and preemption leave greedy output unchanged. */
+class EngineTest {
+    @TempDir Path dir;
+
+    record Out(String text, EngineEvent.Done done) {}
+
+    static CompletableFuture<Out> submit(Engine e, long id, int[] prompt, int max) {
+        CompletableFuture<Out> f = new CompletableFuture<>();
+        StringBuilder sb = new StringBuilder();
+        e.submit(new EngineRequest(id, prompt, SamplingParams.greedy(), max, List.of(), -1, ev -> {
+            switch (ev) {
+                case EngineEvent.Delta d -> sb.append(d.text());
+                case EngineEvent.Done d -> f.complete(new Out(sb.toString(), d));
+                case EngineEvent.Failed x -> f.completeExceptionally(new AssertionError(x.message()));
+            }
+        }));
+        return f;
+    }
+
+    @Test
+    void preemptionUnderATightKvBudgetGivesTheSameGreedyOutput() throws Exception {
+        Path f = dir.resolve("tiny.gguf");
+        try (WorkerPool pool = new WorkerPool(2)) {
+            new SyntheticModelWriter(ModelShape.byName("tiny"), SyntheticModelWriter.TypeMix.parse("Q8_0"), 11)
+                    .write(f, pool, (i, n, s) -> {});
+            try (Model m = ModelLoader.load(f)) {
+                Tokenizer tok = Tokenizers.fromGguf(m.metadata());
+                Linear linear = new Linear(KernelProvider.get(), pool);
+                List<int[]> prompts = new ArrayList<>();
+                List<String> expected = new ArrayList<>();
+                String[] texts = {"first prompt of the test", "second one, somewhat longer than the first one", "third"};
+                for (String t : texts) {
+                    int[] p = tok.encode(t, true, true);
+                    prompts.add(p);
+                    expected.add(new Session(m, tok, linear, 128, 16).generate(p, SamplingParams.greedy(), 60, List.of(),
+                            s -> {}).text());
+                }
+                long perToken = 2L * m.config().layers() * m.config().kvDim() * Float.BYTES;
+                // 10 blocks = 160 tokens for three sequences of up to ~75 tokens: someone must be preempted
+                try (Engine e = new Engine(m, tok, linear, new Engine.Config(128, 3, 16, 8, 10 * 16 * perToken)).start()) {
+                    List<CompletableFuture<Out>> outs = new ArrayList<>();
+                    for (int i = 0; i < prompts.size(); i++) {
+                        outs.add(submit(e, i + 1, prompts.get(i), 60));
+                    }
+                    for (int i = 0; i < outs.size(); i++) {
+                        Out o = outs.get(i).get(60, TimeUnit.SECONDS);
+                        assertEquals(expected.get(i), o.text(), "request " + i);
+                    }
+                    assertTrue(e.stats().preemptions() > 0, "the budget was meant to force a preemption");
+                    Thread.sleep(100);
+                    assertEquals(0, e.stats().kvBlocksUsed());
+                    assertEquals(10, e.stats().kvBlocksTotal());
+                }
+                // a budget below one full context is refused up front (a lone sequence must always fit)
+                assertThrows(IllegalArgumentException.class,
+                        () -> new Engine(m, tok, linear, new Engine.Config(128, 2, 16, 4, 4 * 16 * perToken)));
+            }
+        }
+    }
+
+    @Test
+    void topLogprobsAreSortedAndNormalised() {
+        float[] raw = {1f, 3f, 2f, -1f, 3f};
+        EngineEvent.TokenLogprob t = Engine.logprob(raw, 2, 3);
+        double z = 0;
+        for (float v : raw) {
+            z += Math.exp(v);
+        }
+        assertEquals(2 - Math.log(z), t.logprob(), 1e-5);
+        assertEquals(1, t.topTokens()[0]);
+        assertEquals(4, t.topTokens()[1]);
+        assertEquals(2, t.topTokens()[2]);
+        assertTrue(t.topLogprobs()[0] >= t.topLogprobs()[1] && t.topLogprobs()[1] >= t.topLogprobs()[2]);
+    }
+}
