@@ -21,6 +21,7 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     private static final int SPINS = 1 << 16;
+    private static final int WAIT_SPINS = 1 << 12;
 
     private final Worker[] workers;
     private final int threads;
@@ -75,8 +76,16 @@ public final class WorkerPool implements AutoCloseable {
             }
         }
         runShare(0, body, n, grain);
+        // Spin briefly (the other shares usually finish within microseconds of ours), then yield
+        // the core: on a machine with more runnable threads than cores, spinning would steal the
+        // time slice from the very worker being waited for.
+        int spins = 0;
         while (pending.get() != 0) {
-            Thread.onSpinWait();
+            if (++spins < WAIT_SPINS) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
         }
         Throwable f = failure;
         if (f != null) {
