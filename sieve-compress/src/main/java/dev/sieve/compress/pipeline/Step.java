@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  * @param block    GPTQ lazy-batch width
  * @param actOrder GPTQ act-order
  * @param grid     AWQ: number of α steps in [0, 1]
- * @param outliers SpQR: fraction of weights kept exact in the sparse side tensor
+ * @param outliers GPTQ (SpQR-style): fraction of weights kept exact in a sparse side tensor; 0 for none
  */
 public record Step(List<String> patterns, Method method, WeightEncoding type, double sparsity, SparsityPattern.NofM nOfM,
         double keep, int rank, double damp, int block, boolean actOrder, int grid, double outliers) {
@@ -48,7 +48,8 @@ public record Step(List<String> patterns, Method method, WeightEncoding type, do
     /** What a log line or the file's metadata says about this step. */
     public String describe() {
         return switch (method.kind()) {
-            case QUANT -> method.key() + " " + type.name();
+            case QUANT -> method.key() + " " + type.name() + (actOrder ? " act-order" : "")
+                    + (outliers > 0 ? String.format(Locale.ROOT, " + %.2f%% outliers", outliers * 100) : "");
             case PRUNE -> method.key() + " " + (nOfM != null ? nOfM.n() + ":" + nOfM.m()
                     : String.format(Locale.ROOT, "%.0f%%", sparsity * 100)) + " " + type.name();
             case LOWRANK -> method.key() + " " + (rank > 0 ? "rank " + rank
