@@ -394,7 +394,7 @@ public final class Compressor {
             case SVD, WHITENED_SVD -> {
                 RankSelection r = new RankSelection.Fixed(rank(s, rows, cols));
                 LowRankFactors f = s.method() == Method.SVD ? SvdFactorizer.factor(w, rows, cols, r)
-                        : WhitenedSvdFactorizer.factor(w, rows, cols, st.hessian(), r);
+                        : WhitenedSvdFactorizer.factor(w, rows, cols, st.hessian(), r, s.damp());
                 Out a = put(base + ".lr_a.weight", encode(f.a(), s.type(), arena), s.type(), new long[] {f.rank(), rows});
                 Out bb = put(base + ".lr_b.weight", encode(f.b(), s.type(), arena), s.type(), new long[] {cols, f.rank()});
                 outputs.put(name, List.of(a, bb));

@@ -13,7 +13,7 @@ public enum Method {
     WANDA(Kind.PRUNE, true, "sparsity", "pattern", "type"),
     SPARSEGPT(Kind.PRUNE, true, "sparsity", "pattern", "type", "damp"),
     SVD(Kind.LOWRANK, false, "keep", "rank", "type"),
-    WHITENED_SVD(Kind.LOWRANK, true, "keep", "rank", "type");
+    WHITENED_SVD(Kind.LOWRANK, true, "keep", "rank", "type", "damp");
 
     public enum Kind { QUANT, PRUNE, LOWRANK }
 

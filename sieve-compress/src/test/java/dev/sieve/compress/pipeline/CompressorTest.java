@@ -155,6 +155,32 @@ class CompressorTest {
         assertTrue(klGptq < klRtn, "KL gptq " + klGptq + " ≥ rtn " + klRtn);
     }
 
+    /** SpQR-style: GPTQ Q3_K plus 1% outliers writes the CSR side tensors, loads them, and beats plain GPTQ Q3_K. */
+    @Test
+    void outliersAreStoredLoadedAndBringTheLogitsCloser() throws Exception {
+        Path plain = compress("q3", "steps:\n  - {match: \"blk.*\", method: gptq, type: Q3_K}\n");
+        Path sp = compress("q3o", "steps:\n  - {match: \"blk.*\", method: gptq, type: Q3_K, outliers: 0.01}\n");
+        try (GgufFile f = GgufFile.open(sp)) {
+            assertEquals("Q3_K", f.tensor("blk.1.ffn_down.weight").encoding().name());
+            long nnz = f.tensorInfos().get("blk.1.ffn_down.outliers.cols").elementCount();
+            assertEquals(Math.round(0.01 * 256 * 512), nnz);
+            assertEquals(257, f.tensorInfos().get("blk.1.ffn_down.outliers.rowptr").elementCount());
+            assertEquals(nnz, f.tensorInfos().get("blk.1.ffn_down.outliers.values").elementCount());
+            assertTrue(String.join("\n", f.metadata().getStrings("sieve.compress.methods")).contains("1.00% outliers"));
+        }
+        try (Model m = ModelLoader.load(sp)) {
+            for (LayerWeights lw : m.weights().layers()) {
+                for (Projection p : lw.projections()) {
+                    assertEquals(Math.round(0.01 * p.in() * p.out()), p.outliers().nonZeros(), p.toString());
+                }
+            }
+        }
+        float[][] ref = logits(f32, 8);
+        double klPlain = kl(ref, logits(plain, 8));
+        double klSp = kl(ref, logits(sp, 8));
+        assertTrue(klSp < klPlain, "KL with outliers " + klSp + " ≥ without " + klPlain);
+    }
+
     @Test
     void nOfMPatternsAreExactInTheFile() throws Exception {
         for (String m : List.of("magnitude", "wanda", "sparsegpt")) {
