@@ -147,19 +147,33 @@ public final class Q3_KEncoding implements WeightEncoding {
         }
     }
 
-    /** ggml's {@code vec_dot_q3_K_q8_K}: d_w·d_a·Σ (sc_g − 32)·(Σ q·a) per block. */
+    /**
+     * ggml's {@code vec_dot_q3_K_q8_K}: d_w·d_a·Σ (sc_g − 32)·(Σ q·a) per block. Each block's levels
+     * are unpacked once (the sums are exact integers, so the order does not change the result).
+     */
     @Override
     public float dotQuantized(MemorySegment w, long wOffset, MemorySegment a, long aOffset, int n) {
         float sum = 0;
+        int[] q = new int[QK];
         for (int b = 0; b < n / QK; b++) {
             long wo = wOffset + (long) b * BLOCK_BYTES;
             long ao = aOffset + (long) b * Q8_KEncoding.BLOCK_BYTES;
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l++) {
+                    int qs = Half.u8(w, wo + QS + 32 * h + l);
+                    int hm = Half.u8(w, wo + l);
+                    for (int j = 0; j < 4; j++) {
+                        int low = (qs >>> (2 * j)) & 3;
+                        q[128 * h + 32 * j + l] = low - ((hm & (1 << (4 * h + j))) != 0 ? 0 : 4);
+                    }
+                }
+            }
             int isum = 0;
             for (int g = 0; g < 16; g++) {
                 int s = 0;
                 for (int i = 0; i < 16; i++) {
                     int e = 16 * g + i;
-                    s += level(w, wo, e) * Q8_KEncoding.q(a, ao, e);
+                    s += q[e] * Q8_KEncoding.q(a, ao, e);
                 }
                 isum += scale(w, wo, g) * s;
             }
