@@ -64,6 +64,9 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--pattern", description = "N:M pruning pattern, e.g. 2:4")
     String pattern;
 
+    @Option(names = "--outliers", description = "gptq: fraction of weights kept exactly in a sparse side tensor (SpQR-style), e.g. 0.01")
+    Double outliers;
+
     @Option(names = "--keep", description = "low rank: fraction of each matrix's parameters kept in the factors")
     Double keep;
 
@@ -126,7 +129,8 @@ final class CompressCommand implements Callable<Integer> {
         int methods = (quant != null ? 1 : 0) + (prune != null ? 1 : 0) + (lowrank != null ? 1 : 0);
         try {
             if (recipeFile != null) {
-                if (methods > 0 || type != null || bits != null || sparsity != null || pattern != null || keep != null) {
+                if (methods > 0 || type != null || bits != null || sparsity != null || pattern != null || keep != null
+                        || outliers != null) {
                     throw new UserException("give either --recipe or method flags (--quant/--prune/--lowrank …), not both");
                 }
                 return Recipe.parse(Files.readString(recipeFile, StandardCharsets.UTF_8));
@@ -144,6 +148,7 @@ final class CompressCommand implements Callable<Integer> {
             if (sparsity != null) step.put("sparsity", sparsity);
             if (pattern != null) step.put("pattern", pattern);
             if (keep != null) step.put("keep", keep);
+            if (outliers != null) step.put("outliers", outliers);
             var def = defaultType == null ? null : WeightEncodings.byName(defaultType)
                     .orElseThrow(() -> new UserException("unknown --default-type " + defaultType));
             return Recipe.ofSteps(List.of(step), def);

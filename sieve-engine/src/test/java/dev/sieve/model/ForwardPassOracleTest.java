@@ -92,6 +92,59 @@ class ForwardPassOracleTest {
         }));
     }
 
+    /**
+     * Sparse outliers on a dense Q3_K projection, a dense Q8_0 one and a low-rank pair are added
+     * as y += S·x and agree with the reference's W + S; files missing part of the CSR are refused.
+     */
+    @TestFactory
+    Stream<DynamicTest> sparseOutliersMatchReference() {
+        return Stream.of(ScalarKernels.INSTANCE, KernelProvider.get()).map(k -> DynamicTest.dynamicTest(k.name(), () -> {
+            Path base = dir.resolve("sp-base-" + k.name() + ".gguf");
+            Path lr = dir.resolve("sp-lr-" + k.name() + ".gguf");
+            Path f = dir.resolve("sp-" + k.name() + ".gguf");
+            try (WorkerPool pool = new WorkerPool(2)) {
+                new SyntheticModelWriter(LLAMA, SyntheticModelWriter.TypeMix.parse("Q3_K"), 7).write(base, pool, (i, n, s) -> {});
+            }
+            LowRankFiles.factorize(base, lr, java.util.Map.of("blk.1.ffn_up", 32),
+                    java.util.Map.of("blk.1.ffn_up", WeightEncodings.byName("Q8_0").orElseThrow()));
+            LowRankFiles.addOutliers(lr, f, java.util.Map.of("blk.0.attn_q", 40, "blk.1.ffn_down", 60, "blk.1.ffn_up", 30));
+            try (Model m = ModelLoader.load(f)) {
+                var l0 = m.weights().layers().get(0);
+                var l1 = m.weights().layers().get(1);
+                assertTrue(l0.wq().outliers().nonZeros() == 40 && l1.wDown().outliers().nonZeros() == 60);
+                assertTrue(l1.wUp().isFactored() && l1.wUp().outliers().nonZeros() == 30);
+                assertTrue(l0.wk().outliers() == null);
+            }
+            compare(f, "Q3_K", k);
+        }));
+    }
+
+    @org.junit.jupiter.api.Test
+    void partialOutlierTensorsAreRefused() throws Exception {
+        Path base = dir.resolve("sp-partial-base.gguf");
+        Path f = dir.resolve("sp-partial.gguf");
+        Path broken = dir.resolve("sp-partial-broken.gguf");
+        try (WorkerPool pool = new WorkerPool(2)) {
+            new SyntheticModelWriter(LLAMA, SyntheticModelWriter.TypeMix.parse("F32"), 7).write(base, pool, (i, n, s) -> {});
+        }
+        LowRankFiles.addOutliers(base, f, java.util.Map.of("blk.0.attn_q", 10));
+        try (var g = dev.sieve.io.gguf.GgufFile.open(f)) {
+            var w = new dev.sieve.io.gguf.GgufWriter();
+            w.putAll(g.metadata().asMap());
+            for (var ti : g.tensorInfos().values()) {
+                if (ti.name().equals("blk.0.attn_q.outliers.cols")) {
+                    continue;
+                }
+                var seg = g.rawTensor(ti.name(), ti.ggmlType());
+                w.addTensor(ti.name(), ti.ggmlType(), ti.ne(), seg.byteSize(), dst -> dst.copyFrom(seg));
+            }
+            w.write(broken);
+        }
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.sieve.model.loader.ModelLoadException.class,
+                () -> ModelLoader.load(broken).close());
+        assertTrue(e.getMessage().contains("blk.0.attn_q.outliers.cols"), e.getMessage());
+    }
+
     void check(ModelShape shape, String type, Kernels kernels) throws Exception {
         Path f = dir.resolve(shape.name() + "-" + type + "-" + kernels.name() + ".gguf");
         try (WorkerPool pool = new WorkerPool(2)) {

@@ -94,8 +94,27 @@ final class ReferenceTransformer {
         return out;
     }
 
-    /** A factored projection multiplies by the dense product A·B, formed here in double. */
+    /**
+     * A factored projection multiplies by the dense product A·B, formed here in double; sparse
+     * outliers are added to W entry by entry before the product (W + S, not W·x + S·x).
+     */
     private static float[] matvec(dev.sieve.model.layers.Projection p, float[] x) {
+        float[] y = matvecDense(p, x);
+        var s = p.outliers();
+        if (s == null) {
+            return y;
+        }
+        for (int o = 0; o < p.out(); o++) {
+            double acc = y[o];
+            for (int k = s.rowPtr()[o]; k < s.rowPtr()[o + 1]; k++) {
+                acc += (double) s.values()[k] * x[s.col()[k]];
+            }
+            y[o] = (float) acc;
+        }
+        return y;
+    }
+
+    private static float[] matvecDense(dev.sieve.model.layers.Projection p, float[] x) {
         if (!p.isFactored()) {
             return matvec(p.dense(), x);
         }

@@ -46,6 +46,9 @@ public final class BlockFloats {
                 throw new IllegalStateException(p + " is already factored; compress from a dense model");
             }
             w[role] = p.dense().toFloatArray();
+            if (p.outliers() != null) {
+                p.outliers().addTo(w[role]); // the matrix the pair stands for
+            }
         }
         return w[role];
     }

@@ -10,6 +10,7 @@ import dev.sieve.compress.prune.Pruned;
 import dev.sieve.compress.prune.SparseGptPruner;
 import dev.sieve.compress.prune.WandaPruner;
 import dev.sieve.compress.quantize.GptqQuantizer;
+import dev.sieve.compress.quantize.OutlierSplitter;
 import dev.sieve.compress.quantize.QuantizedWeights;
 import dev.sieve.compress.quantize.RtnQuantizer;
 import dev.sieve.core.kernel.Linear;
@@ -64,8 +65,8 @@ public final class Compressor {
         }
     }
 
-    /** A stored result tensor (bytes in the run's arena). */
-    private record Out(String name, WeightEncoding encoding, long[] ne, MemorySegment data) {
+    /** A stored result tensor (bytes in the run's arena); {@code encoding} is null for raw I32/I16 index arrays. */
+    private record Out(String name, WeightEncoding encoding, int ggmlType, long[] ne, MemorySegment data) {
         Tensor tensor() {
             return new Tensor(name, encoding, ne, data);
         }
@@ -378,8 +379,14 @@ public final class Compressor {
         String base = name.substring(0, name.length() - ".weight".length());
         return switch (s.method()) {
             case RTN, AWQ -> quantized(name, RtnQuantizer.quantize(w, rows, cols, grid(s)), arena);
-            case GPTQ -> quantized(name, new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder()))
-                    .quantize(w, rows, cols, st.hessian(), grid(s)), arena);
+            case GPTQ -> {
+                GptqQuantizer g = new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder()));
+                if (s.outliers() > 0) {
+                    yield split(name, OutlierSplitter.split(w, rows, cols, st, s.outliers(),
+                            OutlierSplitter.Saliency.HESSIAN, grid(s), g), arena);
+                }
+                yield quantized(name, g.quantize(w, rows, cols, st.hessian(), grid(s)), arena);
+            }
             case MAGNITUDE -> pruned(name, MagnitudePruner.prune(w, rows, cols, s.sparsityPattern()), s, arena);
             case WANDA -> pruned(name, WandaPruner.prune(w, rows, cols, st, s.sparsityPattern()), s, arena);
             case SPARSEGPT -> pruned(name, new SparseGptPruner(new SparseGptPruner.Options(s.damp(), 128))
@@ -387,7 +394,7 @@ public final class Compressor {
             case SVD, WHITENED_SVD -> {
                 RankSelection r = new RankSelection.Fixed(rank(s, rows, cols));
                 LowRankFactors f = s.method() == Method.SVD ? SvdFactorizer.factor(w, rows, cols, r)
-                        : WhitenedSvdFactorizer.factor(w, rows, cols, st.hessian(), r);
+                        : WhitenedSvdFactorizer.factor(w, rows, cols, st.hessian(), r, s.damp());
                 Out a = put(base + ".lr_a.weight", encode(f.a(), s.type(), arena), s.type(), new long[] {f.rank(), rows});
                 Out bb = put(base + ".lr_b.weight", encode(f.b(), s.type(), arena), s.type(), new long[] {cols, f.rank()});
                 outputs.put(name, List.of(a, bb));
@@ -404,6 +411,48 @@ public final class Compressor {
         outputs.put(name, List.of(o));
         return Projection.dense(o.tensor());
     }
+
+    /**
+     * The dense part as {@code X.weight} plus the CSR side tensor as {@code X.outliers.rowptr} (I32),
+     * {@code .cols} (I16, unsigned) and {@code .values} (F16); the returned projection applies both,
+     * so the next block is calibrated on what the file computes.
+     */
+    private Projection split(String name, OutlierSplitter.Split sp, Arena arena) {
+        Projection dense = quantized(name, sp.dense(), arena);
+        var s = sp.sparse();
+        if (s.nonZeros() == 0) {
+            return dense;
+        }
+        if (s.cols() > 65536) {
+            throw new RecipeException(name + ": outlier columns are stored in 16 bits; rows of " + s.cols() + " are too wide");
+        }
+        String base = name.substring(0, name.length() - ".weight".length()) + ".outliers.";
+        int nnz = s.nonZeros();
+        var i32 = java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+        var i16 = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+        MemorySegment rp = arena.allocate(4L * (s.rows() + 1), 64);
+        for (int r = 0; r <= s.rows(); r++) {
+            rp.set(i32, 4L * r, s.rowPtr()[r]);
+        }
+        MemorySegment cs = arena.allocate(2L * nnz, 64);
+        MemorySegment vs = arena.allocate(2L * nnz, 64);
+        float[] values = new float[nnz];
+        for (int k = 0; k < nnz; k++) {
+            cs.set(i16, 2L * k, (short) s.colIndex()[k]);
+            vs.set(i16, 2L * k, s.valuesF16()[k]);
+            values[k] = s.value(k);
+        }
+        List<Out> outs = new ArrayList<>(outputs.get(name));
+        outs.add(new Out(base + "rowptr", null, GGML_I32, new long[] {s.rows() + 1}, rp));
+        outs.add(new Out(base + "cols", null, GGML_I16, new long[] {nnz}, cs));
+        outs.add(new Out(base + "values", WeightEncodings.byName("F16").orElseThrow(), 1, new long[] {nnz}, vs));
+        outputs.put(name, List.copyOf(outs));
+        return dense.withOutliers(new dev.sieve.model.layers.SparseOutliers(s.rows(), s.cols(), s.rowPtr().clone(),
+                s.colIndex().clone(), values));
+    }
+
+    private static final int GGML_I16 = 25;
+    private static final int GGML_I32 = 26;
 
     private Projection pruned(String name, Pruned pr, Step s, Arena arena) {
         Out o = put(name, encode(pr.weights(), s.type(), arena), s.type(), new long[] {pr.cols(), pr.rows()});
@@ -433,7 +482,7 @@ public final class Compressor {
     }
 
     private static Out put(String name, MemorySegment data, WeightEncoding e, long[] ne) {
-        return new Out(name, e, ne, data);
+        return new Out(name, e, e.ggmlType(), ne, data);
     }
 
     /** Writes every tensor of the input in its order, compressed ones replaced, plus the recipe. */
@@ -460,7 +509,11 @@ public final class Compressor {
                 continue;
             }
             for (Out o : outs) {
-                w.addTensor(o.name(), o.encoding(), o.ne(), dst -> dst.copyFrom(o.data()));
+                if (o.encoding() != null) {
+                    w.addTensor(o.name(), o.encoding(), o.ne(), dst -> dst.copyFrom(o.data()));
+                } else {
+                    w.addTensor(o.name(), o.ggmlType(), o.ne(), o.data().byteSize(), dst -> dst.copyFrom(o.data()));
+                }
                 bytes += matrix ? o.data().byteSize() : 0;
             }
         }

@@ -7,13 +7,13 @@ import java.util.Set;
 /** The methods a recipe step can apply to a matrix, with the parameter keys each accepts. */
 public enum Method {
     RTN(Kind.QUANT, false, "type", "bits", "group"),
-    GPTQ(Kind.QUANT, true, "type", "bits", "group", "damp", "block", "act_order"),
+    GPTQ(Kind.QUANT, true, "type", "bits", "group", "damp", "block", "act_order", "outliers"),
     AWQ(Kind.QUANT, true, "type", "bits", "group", "grid"),
     MAGNITUDE(Kind.PRUNE, false, "sparsity", "pattern", "type"),
     WANDA(Kind.PRUNE, true, "sparsity", "pattern", "type"),
     SPARSEGPT(Kind.PRUNE, true, "sparsity", "pattern", "type", "damp"),
     SVD(Kind.LOWRANK, false, "keep", "rank", "type"),
-    WHITENED_SVD(Kind.LOWRANK, true, "keep", "rank", "type");
+    WHITENED_SVD(Kind.LOWRANK, true, "keep", "rank", "type", "damp");
 
     public enum Kind { QUANT, PRUNE, LOWRANK }
 

@@ -25,7 +25,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  * default_type: Q8_0            # optional: re-encode unselected matrices (else they are copied)
  * steps:
  *   - match: "blk.*.ffn_*"      # or a list of patterns
- *     method: wanda             # rtn gptq awq spqr magnitude wanda sparsegpt svd whitened-svd
+ *     method: wanda             # rtn gptq awq magnitude wanda sparsegpt svd whitened-svd
  *     sparsity: 0.5             # or pattern: "2:4"
  *     type: Q8_0                # storage of the pruned weights
  *   - match: "blk.*.attn_*"
@@ -147,7 +147,7 @@ public record Recipe(String text, List<Step> steps, WeightEncoding defaultType) 
         if (grid < 1) {
             throw new RecipeException(where + ": grid must be ≥ 1, got " + grid);
         }
-        double outliers = s.containsKey("outliers") ? number(s.get("outliers"), where + " outliers") : 0.01;
+        double outliers = s.containsKey("outliers") ? number(s.get("outliers"), where + " outliers") : 0;
         if (!(outliers >= 0 && outliers < 0.5)) {
             throw new RecipeException(where + ": outliers must be a fraction in [0, 0.5), got " + outliers);
         }

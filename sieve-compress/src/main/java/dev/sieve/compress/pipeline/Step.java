@@ -19,11 +19,11 @@ import java.util.regex.Pattern;
  * @param nOfM     N:M pattern or null
  * @param keep     low-rank: fraction of the matrix's parameters the two factors may hold; NaN when a rank is given
  * @param rank     low-rank: fixed rank, or 0
- * @param damp     relative Hessian damping (GPTQ, SparseGPT, SpQR's GPTQ)
+ * @param damp     relative Hessian damping λ: H + λ·mean(diag H)·I (GPTQ, SparseGPT, whitened SVD)
  * @param block    GPTQ lazy-batch width
  * @param actOrder GPTQ act-order
  * @param grid     AWQ: number of α steps in [0, 1]
- * @param outliers SpQR: fraction of weights kept exact in the sparse side tensor
+ * @param outliers GPTQ (SpQR-style): fraction of weights kept exact in a sparse side tensor; 0 for none
  */
 public record Step(List<String> patterns, Method method, WeightEncoding type, double sparsity, SparsityPattern.NofM nOfM,
         double keep, int rank, double damp, int block, boolean actOrder, int grid, double outliers) {
@@ -48,11 +48,13 @@ public record Step(List<String> patterns, Method method, WeightEncoding type, do
     /** What a log line or the file's metadata says about this step. */
     public String describe() {
         return switch (method.kind()) {
-            case QUANT -> method.key() + " " + type.name();
+            case QUANT -> method.key() + " " + type.name() + (actOrder ? " act-order" : "")
+                    + (outliers > 0 ? String.format(Locale.ROOT, " + %.2f%% outliers", outliers * 100) : "");
             case PRUNE -> method.key() + " " + (nOfM != null ? nOfM.n() + ":" + nOfM.m()
                     : String.format(Locale.ROOT, "%.0f%%", sparsity * 100)) + " " + type.name();
             case LOWRANK -> method.key() + " " + (rank > 0 ? "rank " + rank
-                    : String.format(Locale.ROOT, "keep %.2f", keep)) + " " + type.name();
+                    : String.format(Locale.ROOT, "keep %.2f", keep)) + " " + type.name()
+                    + (method == Method.WHITENED_SVD ? " damp " + damp : "");
         };
     }
 

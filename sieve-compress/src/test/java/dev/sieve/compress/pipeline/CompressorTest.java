@@ -66,16 +66,34 @@ class CompressorTest {
         pool.close();
     }
 
+    // Compressions and logits are shared between tests (several compare against the same RTN file
+    // and the F32 logits): the suite's time is dominated by calibration and compression.
+    static final java.util.Map<String, Path> COMPRESSED = new java.util.HashMap<>();
+    static final java.util.Map<String, float[][]> LOGITS = new java.util.HashMap<>();
+
     static Path compress(String name, String yaml) throws Exception {
+        Path done = COMPRESSED.get(yaml);
+        if (done != null) {
+            return done;
+        }
         Path out = dir.resolve(name + ".gguf");
         try (Model m = ModelLoader.load(f32)) {
             Compressor.run(m, Recipe.parse(yaml), calib, linear, out, (d, t, w) -> {});
         }
+        COMPRESSED.put(yaml, out);
         return out;
     }
 
     /** Logits of every position of every calibration sequence. */
     static float[][] logits(Path model, int seqs) throws Exception {
+        String key = model + "#" + seqs;
+        if (!LOGITS.containsKey(key)) {
+            LOGITS.put(key, computeLogits(model, seqs));
+        }
+        return LOGITS.get(key);
+    }
+
+    private static float[][] computeLogits(Path model, int seqs) throws Exception {
         try (Model m = ModelLoader.load(model)) {
             Transformer tf = new Transformer(m.config(), m.weights(), linear, LEN);
             float[][] out = new float[seqs][LEN * m.config().vocabSize()];
@@ -153,6 +171,36 @@ class CompressorTest {
         double klRtn = kl(ref, logits(rtn, 8));
         double klGptq = kl(ref, logits(gptq, 8));
         assertTrue(klGptq < klRtn, "KL gptq " + klGptq + " ≥ rtn " + klRtn);
+    }
+
+    /**
+     * SpQR-style: GPTQ Q3_K plus outliers writes the CSR side tensors, loads them, and beats plain
+     * GPTQ Q3_K. 5%, not 1%: this model's weights are Gaussian (no real outliers) and with only 384
+     * calibration tokens GPTQ alone already fits them closely; at 1% the two are within noise here.
+     */
+    @Test
+    void outliersAreStoredLoadedAndBringTheLogitsCloser() throws Exception {
+        Path plain = compress("q3", "steps:\n  - {match: \"blk.*\", method: gptq, type: Q3_K}\n");
+        Path sp = compress("q3o", "steps:\n  - {match: \"blk.*\", method: gptq, type: Q3_K, outliers: 0.05}\n");
+        try (GgufFile f = GgufFile.open(sp)) {
+            assertEquals("Q3_K", f.tensor("blk.1.ffn_down.weight").encoding().name());
+            long nnz = f.tensorInfos().get("blk.1.ffn_down.outliers.cols").elementCount();
+            assertEquals(Math.round(0.05 * 256 * 512), nnz);
+            assertEquals(257, f.tensorInfos().get("blk.1.ffn_down.outliers.rowptr").elementCount());
+            assertEquals(nnz, f.tensorInfos().get("blk.1.ffn_down.outliers.values").elementCount());
+            assertTrue(String.join("\n", f.metadata().getStrings("sieve.compress.methods")).contains("5.00% outliers"));
+        }
+        try (Model m = ModelLoader.load(sp)) {
+            for (LayerWeights lw : m.weights().layers()) {
+                for (Projection p : lw.projections()) {
+                    assertEquals(Math.round(0.05 * p.in() * p.out()), p.outliers().nonZeros(), p.toString());
+                }
+            }
+        }
+        float[][] ref = logits(f32, 8);
+        double klPlain = kl(ref, logits(plain, 8));
+        double klSp = kl(ref, logits(sp, 8));
+        assertTrue(klSp < klPlain, "KL with outliers " + klSp + " ≥ without " + klPlain);
     }
 
     @Test
@@ -285,8 +333,9 @@ class CompressorTest {
 
     @Test
     void awqQuantizationIsNoWorseThanRtn() throws Exception {
-        Path rtn = compress("rtn4b", "steps:\n  - {match: \"blk.*\", method: rtn, type: Q4_0}\n");
-        Path awq = compress("awq4", "steps:\n  - {match: \"blk.*\", method: awq, type: Q4_0}\n");
+        Path rtn = compress("rtn4", "steps:\n  - {match: \"blk.*\", method: rtn, type: Q4_0}\n");
+        // 10 α steps instead of 20: the grid still holds α = 0 (plain RTN), which is what "no worse" rests on.
+        Path awq = compress("awq4", "steps:\n  - {match: \"blk.*\", method: awq, type: Q4_0, grid: 10}\n");
         float[][] ref = logits(f32, 8);
         double klRtn = kl(ref, logits(rtn, 8));
         double klAwq = kl(ref, logits(awq, 8));

@@ -26,6 +26,7 @@ final class EncodingGrids {
     static final BlockGrid Q4_1 = new Grid(Q4_1Encoding.INSTANCE, Q4_1Block::new);
     static final BlockGrid Q4_K = new Grid(Q4_KEncoding.INSTANCE, Q4_KBlock::new);
     static final BlockGrid Q6_K = new Grid(Q6_KEncoding.INSTANCE, Q6_KBlock::new);
+    static final BlockGrid Q3_K = new Grid(Q3_KEncoding.INSTANCE, Q3_KBlock::new);
 
     private static int clamp(int v, int lo, int hi) {
         return Math.max(lo, Math.min(hi, v));
@@ -294,6 +295,65 @@ final class EncodingGrids {
                 dst.set(ValueLayout.JAVA_BYTE, o + 192 + g, sc[g]);
             }
             Half.putF16(dst, o + 208, d);
+        }
+    }
+
+    /**
+     * Q3_K: sub-block (16) scales by x²-weighted, refined {@code make_q3_quants}, quantized to 6
+     * bits (sc − 32) against the one of largest magnitude; levels in [−4, 3] by nearest against
+     * the stored sub-block scale.
+     */
+    private static final class Q3_KBlock implements BlockGrid.Block {
+        final int[] ls = new int[16];
+        final float[] dl = new float[16];
+        float d;
+        private final int[] scratchL = new int[256];
+        private final float[] scales = new float[16];
+
+        @Override
+        public void fit(float[] src, int x) {
+            float maxScale = 0;
+            float amax = 0;
+            for (int g = 0; g < 16; g++) {
+                scales[g] = QuantMath.makeQ3Quants(16, 4, src, x + 16 * g, scratchL, 16 * g);
+                float abs = Math.abs(scales[g]);
+                if (abs > amax) {
+                    amax = abs;
+                    maxScale = scales[g];
+                }
+            }
+            if (maxScale == 0) {
+                d = 0;
+                java.util.Arrays.fill(ls, 0);
+                java.util.Arrays.fill(dl, 0f);
+                return;
+            }
+            float iscale = -32f / maxScale;
+            d = Half.roundF16(1 / iscale);
+            for (int g = 0; g < 16; g++) {
+                ls[g] = clamp(QuantMath.nearestInt(iscale * scales[g]), -32, 31) + 32;
+                dl[g] = d * (ls[g] - 32);
+            }
+        }
+
+        int level(int i, float v) {
+            float s = dl[i >>> 4];
+            return s == 0 ? 0 : clamp(QuantMath.nearestInt(v / s), -4, 3);
+        }
+
+        @Override
+        public float round(int i, float v) {
+            return dl[i >>> 4] * level(i, v);
+        }
+
+        @Override
+        public void encode(float[] v, int off, MemorySegment dst, long o) {
+            for (int e = 0; e < 256; e++) {
+                scratchL[e] = level(e, v[off + e]) + 4;
+            }
+            Half.putF16(dst, o + 108, d);
+            Q3_KEncoding.putScales(ls, dst, o);
+            Q3_KEncoding.putLevels(scratchL, dst, o);
         }
     }
 }

@@ -134,6 +134,69 @@ final class QuantMath {
         return scale;
     }
 
+    /**
+     * ggml's {@code make_q3_quants} with {@code do_rmse}: symmetric levels in [-nmax, nmax-1],
+     * refined by up to 5 passes of x²-weighted coordinate descent; levels go to {@code L[lo..]}
+     * as {@code l + nmax} (left 0 for an all-zero group); returns the scale.
+     */
+    static float makeQ3Quants(int n, int nmax, float[] x, int xo, int[] L, int lo) {
+        float max = 0;
+        float amax = 0;
+        for (int i = 0; i < n; i++) {
+            float ax = Math.abs(x[xo + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[xo + i];
+            }
+        }
+        if (amax < GROUP_MAX_EPS) {
+            for (int i = 0; i < n; i++) {
+                L[lo + i] = 0;
+            }
+            return 0f;
+        }
+        float iscale = -nmax / max;
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            float xi = x[xo + i];
+            int l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(iscale * xi)));
+            L[lo + i] = l;
+            float w = xi * xi;
+            sumlx += w * xi * l;
+            suml2 += w * l * l;
+        }
+        for (int itry = 0; itry < 5; itry++) {
+            int changed = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = x[xo + i];
+                float w = xi * xi;
+                float slx = sumlx - w * xi * L[lo + i];
+                if (slx > 0) {
+                    float sl2 = suml2 - w * L[lo + i] * L[lo + i];
+                    int nl = Math.max(-nmax, Math.min(nmax - 1, nearestInt(xi * sl2 / slx)));
+                    if (nl != L[lo + i]) {
+                        slx += w * xi * nl;
+                        sl2 += w * nl * nl;
+                        if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                            L[lo + i] = nl;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            changed++;
+                        }
+                    }
+                }
+            }
+            if (changed == 0) {
+                break;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            L[lo + i] += nmax;
+        }
+        return sumlx / suml2;
+    }
+
     private static float weight(int rmseType, float x) {
         return switch (rmseType) {
             case 1 -> x * x;

@@ -170,6 +170,22 @@ public final class GgufFile implements AutoCloseable {
         return new Tensor(name, e, t.ne(), slice);
     }
 
+    /**
+     * The bytes of a tensor stored in a plain integer or float type Sieve has no weight encoding for
+     * (I32, I16: the index arrays of sparse side tensors), checked to be of {@code ggmlType}.
+     */
+    public MemorySegment rawTensor(String name, int ggmlType) {
+        GgufTensorInfo t = tensors.get(name);
+        if (t == null) {
+            throw new GgufFormatException("tensor '" + name + "' is missing");
+        }
+        if (t.ggmlType() != ggmlType) {
+            throw new GgufFormatException("tensor '" + name + "' has type " + t.typeName() + ", expected "
+                    + dev.sieve.core.quant.GgmlTypes.byId(ggmlType).map(x -> x.name()).orElse("type " + ggmlType));
+        }
+        return file.asSlice(dataOffset + t.offset(), t.byteSize());
+    }
+
     @Override
     public void close() {
         if (path != null) {

@@ -15,8 +15,9 @@ import java.util.List;
  * @param dense the matrix, or null when factored
  * @param a     the left factor A (out × r), or null when dense
  * @param b     the right factor B (r × in), or null when dense
+ * @param outliers sparse part added to the product, or null
  */
-public record Projection(Tensor dense, Tensor a, Tensor b) {
+public record Projection(Tensor dense, Tensor a, Tensor b, SparseOutliers outliers) {
 
     public Projection {
         if ((dense == null) == (a == null || b == null) || (a == null) != (b == null)) {
@@ -25,14 +26,27 @@ public record Projection(Tensor dense, Tensor a, Tensor b) {
         if (a != null && (a.cols() != b.rows())) {
             throw new IllegalArgumentException("factor ranks differ: " + a + " and " + b);
         }
+        if (outliers != null) {
+            int in = dense != null ? dense.cols() : b.cols();
+            int out = dense != null ? dense.rows() : a.rows();
+            if (outliers.cols() != in || outliers.rows() != out) {
+                throw new IllegalArgumentException("outliers of [" + outliers.cols() + ", " + outliers.rows()
+                        + "] do not fit a projection of [" + in + ", " + out + "]");
+            }
+        }
     }
 
     public static Projection dense(Tensor w) {
-        return new Projection(w, null, null);
+        return new Projection(w, null, null, null);
     }
 
     public static Projection factored(Tensor a, Tensor b) {
-        return new Projection(null, a, b);
+        return new Projection(null, a, b, null);
+    }
+
+    /** This projection with a sparse part added (replacing any it had). */
+    public Projection withOutliers(SparseOutliers s) {
+        return new Projection(dense, a, b, s);
     }
 
     public boolean isFactored() {
@@ -59,18 +73,24 @@ public record Projection(Tensor dense, Tensor a, Tensor b) {
         return (long) in() * out();
     }
 
-    /** Bytes stored. */
+    /** Bytes stored, the sparse part included. */
     public long byteSize() {
-        return tensors().stream().mapToLong(Tensor::byteSize).sum();
+        return tensors().stream().mapToLong(Tensor::byteSize).sum() + outlierBytes();
     }
 
-    /** The stored tensors: the matrix, or A then B. */
+    /** Bytes of the sparse part (0 without one). */
+    public long outlierBytes() {
+        return outliers == null ? 0 : outliers.storedBytes();
+    }
+
+    /** The stored tensors: the matrix, or A then B (the sparse part is not a {@link Tensor}). */
     public List<Tensor> tensors() {
         return isFactored() ? List.of(a, b) : List.of(dense);
     }
 
     @Override
     public String toString() {
-        return isFactored() ? "A·B " + a + " · " + b : dense.toString();
+        String s = isFactored() ? "A·B " + a + " · " + b : dense.toString();
+        return outliers == null ? s : s + " + " + outliers.nonZeros() + " outliers";
     }
 }

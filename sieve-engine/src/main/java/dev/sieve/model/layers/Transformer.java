@@ -237,6 +237,9 @@ public final class Transformer {
         } else {
             linear.apply(p.dense(), in, n, out);
         }
+        if (p.outliers() != null) {
+            p.outliers().addProduct(in, n, out);
+        }
     }
 
     private void block(int l, LayerWeights lw, int n) {

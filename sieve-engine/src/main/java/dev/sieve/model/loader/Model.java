@@ -12,11 +12,16 @@ public record Model(GgufFile file, ModelConfig config, ModelWeights weights) imp
         return file.metadata();
     }
 
-    /** Bytes of weights streamed per generated token (all matrices, the embedding row aside). */
+    /** Bytes of weights streamed per generated token (all matrices and sparse outliers, the embedding row aside). */
     public long weightBytes() {
         long b = 0;
         for (var t : weights.matrices()) {
             b += t.byteSize();
+        }
+        for (var l : weights.layers()) {
+            for (var p : l.projections()) {
+                b += p.outlierBytes();
+            }
         }
         return b;
     }

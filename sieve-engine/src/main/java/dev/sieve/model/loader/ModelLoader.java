@@ -90,9 +90,55 @@ public final class ModelLoader {
             int r = ta.cols();
             check(ta, r, out);
             check(tb, in, r);
-            return Projection.factored(ta, tb);
+            return withOutliers(file, base, Projection.factored(ta, tb), in, out);
         }
-        return Projection.dense(check(require(file, base + ".weight"), in, out));
+        return withOutliers(file, base, Projection.dense(check(require(file, base + ".weight"), in, out)), in, out);
+    }
+
+    static final int GGML_I16 = 25;
+    static final int GGML_I32 = 26;
+    static final int GGML_F16 = 1;
+
+    /**
+     * Attaches the CSR side tensor {@code base.outliers.{rowptr,cols,values}} written by {@code sieve
+     * compress --outliers}, if present (all three or none).
+     */
+    private static Projection withOutliers(GgufFile file, String base, Projection p, int in, int out) {
+        String rp = base + ".outliers.rowptr";
+        String cn = base + ".outliers.cols";
+        String vn = base + ".outliers.values";
+        boolean any = file.hasTensor(rp) || file.hasTensor(cn) || file.hasTensor(vn);
+        if (!any) {
+            return p;
+        }
+        if (!(file.hasTensor(rp) && file.hasTensor(cn) && file.hasTensor(vn))) {
+            throw new ModelLoadException(base + ": outliers need all of " + rp + ", " + cn + " and " + vn);
+        }
+        long nRows = file.tensorInfos().get(rp).elementCount();
+        long nnz = file.tensorInfos().get(cn).elementCount();
+        if (nRows != out + 1L || file.tensorInfos().get(vn).elementCount() != nnz) {
+            throw new ModelLoadException(base + ": outliers have " + nRows + " row pointers (expected " + (out + 1)
+                    + "), " + nnz + " columns and " + file.tensorInfos().get(vn).elementCount() + " values");
+        }
+        var rs = file.rawTensor(rp, GGML_I32);
+        var cs = file.rawTensor(cn, GGML_I16);
+        var vs = file.rawTensor(vn, GGML_F16);
+        int[] rowPtr = new int[out + 1];
+        for (int r = 0; r <= out; r++) {
+            rowPtr[r] = rs.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 4L * r);
+        }
+        int[] col = new int[(int) nnz];
+        float[] val = new float[(int) nnz];
+        var i16 = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int k = 0; k < nnz; k++) {
+            col[k] = cs.get(i16, 2L * k) & 0xFFFF; // unsigned: inputs up to 65,536 wide
+            val[k] = Float.float16ToFloat(vs.get(i16, 2L * k));
+        }
+        try {
+            return p.withOutliers(new dev.sieve.model.layers.SparseOutliers(out, in, rowPtr, col, val));
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(base + " outliers: " + e.getMessage());
+        }
     }
 
     private static Tensor require(GgufFile file, String name) {
