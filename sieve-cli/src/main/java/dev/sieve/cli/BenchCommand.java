@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
@@ -41,6 +42,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-r", "--repetitions"}, defaultValue = "3", description = "repetitions (default: ${DEFAULT-VALUE})")
     int reps;
 
+    @Mixin CacheOptions cache = new CacheOptions();
+
     @Option(names = "--json", description = "print a JSON list, one object per test (llama-bench's field names)")
     boolean json;
 
@@ -64,7 +67,7 @@ final class BenchCommand implements Callable<Integer> {
             Linear linear = new Linear(KernelProvider.get(), pool);
             int ctx = Math.max(nPrompt, 1) + nGen + 1;
             Transformer tf = new Transformer(m.config(), m.weights(), linear, Math.max(1, nPrompt));
-            KvCache cache = tf.newCache(ctx);
+            KvCache kv = tf.newCache(ctx, cache.encoding(), cache.residual());
             params = m.parameterCount();
             bpw = m.weightBytes() * 8.0 / params;
             desc = describe(m);
@@ -80,9 +83,9 @@ final class BenchCommand implements Callable<Integer> {
                 int[] prompt = rng.ints(nPrompt, 0, vocab).toArray();
                 double[] s = new double[reps];
                 for (int r = -1; r < reps; r++) {
-                    cache.truncate(0);
+                    kv.truncate(0);
                     long t0 = System.nanoTime();
-                    tf.forward(prompt, 0, nPrompt, cache, logits, 1);
+                    tf.forward(prompt, 0, nPrompt, kv, logits, 1);
                     double ts = nPrompt / ((System.nanoTime() - t0) / 1e9);
                     if (r >= 0) {
                         s[r] = ts;
@@ -94,10 +97,10 @@ final class BenchCommand implements Callable<Integer> {
                 double[] s = new double[reps];
                 int[] tok = {1};
                 for (int r = -1; r < reps; r++) {
-                    cache.truncate(0);
+                    kv.truncate(0);
                     long t0 = System.nanoTime();
                     for (int i = 0; i < nGen; i++) {
-                        tf.forward(tok, 0, 1, cache, logits, 1);
+                        tf.forward(tok, 0, 1, kv, logits, 1);
                         tok[0] = argmax(logits, vocab);
                     }
                     double ts = nGen / ((System.nanoTime() - t0) / 1e9);

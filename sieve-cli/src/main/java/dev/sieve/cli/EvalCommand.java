@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
@@ -44,6 +45,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
     Integer threads;
 
+    @Mixin CacheOptions cache = new CacheOptions();
+
     @Option(names = "--json", description = "print one JSON object (ppl, ppl_err, kl, top1, bpw, tokens)")
     boolean json;
 
@@ -67,17 +70,23 @@ final class EvalCommand implements Callable<Integer> {
             Transformer rtf = r != null ? new Transformer(r.config(), r.weights(), linear, ctx) : null;
             ProgressBar bar = new ProgressBar("eval");
             Perplexity.Result res = Perplexity.compute(tf, rtf, tokens, ctx, tok.addsBos() ? tok.bos() : -1, chunks,
-                    (c, n, ppl) -> bar.update(c, n, String.format(Locale.ROOT, "chunk %d/%d ppl %.4f", c, n, ppl)), null);
+                    (c, n, ppl) -> bar.update(c, n, String.format(Locale.ROOT, "chunk %d/%d ppl %.4f", c, n, ppl)), null,
+                    cache.encoding(), cache.residual());
+            long kvBytesPerToken = tf.newCache(1, cache.encoding(), 0).bytesPerToken();
             double bpw = m.weightBytes() * 8.0 / m.parameterCount();
             if (json) {
                 System.out.printf(Locale.ROOT, "{\"model\": \"%s\", \"ppl\": %.6f, \"ppl_err\": %.6f, \"kl\": %s, \"kl_err\": %s, "
-                                + "\"top1\": %s, \"ref_ppl\": %s, \"bpw\": %.4f, \"tokens\": %d, \"chunks\": %d, \"ctx\": %d}%n",
+                                + "\"top1\": %s, \"ref_ppl\": %s, \"bpw\": %.4f, \"tokens\": %d, \"chunks\": %d, \"ctx\": %d, "
+                                + "\"cache_type\": \"%s\", \"kv_bytes_per_token\": %d}%n",
                         model.toString().replace("\\", "\\\\").replace("\"", "\\\""), res.ppl(), res.pplError(),
-                        num(res.kl()), num(res.klError()), num(res.top1()), num(res.refPpl()), bpw, res.scored(), res.chunks(), ctx);
+                        num(res.kl()), num(res.klError()), num(res.top1()), num(res.refPpl()), bpw, res.scored(), res.chunks(), ctx,
+                        cache.encoding().name().toLowerCase(Locale.ROOT), kvBytesPerToken);
             } else {
                 System.out.printf(Locale.ROOT, "model        %s%n", model);
                 System.out.printf(Locale.ROOT, "tokens       %,d scored in %d chunks of %d%n", res.scored(), res.chunks(), ctx);
                 System.out.printf(Locale.ROOT, "bpw          %.3f (matrices)%n", bpw);
+                System.out.printf(Locale.ROOT, "KV cache     %s, %,d bytes/token (residual window %d)%n",
+                        cache.encoding().name().toLowerCase(Locale.ROOT), kvBytesPerToken, cache.residual());
                 System.out.printf(Locale.ROOT, "PPL          %.4f ± %.4f%n", res.ppl(), res.pplError());
                 if (res.hasReference()) {
                     System.out.printf(Locale.ROOT, "PPL (ref)    %.4f  (%+.3f%%)%n", res.refPpl(), (res.ppl() / res.refPpl() - 1) * 100);

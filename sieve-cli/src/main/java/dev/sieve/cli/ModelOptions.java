@@ -3,6 +3,8 @@ package dev.sieve.cli;
 import dev.sieve.core.kernel.KernelProvider;
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.KvEncoding;
 import dev.sieve.model.loader.Model;
 import dev.sieve.model.loader.ModelLoader;
 import dev.sieve.runtime.engine.Session;
@@ -10,6 +12,7 @@ import dev.sieve.tokenizer.Tokenizer;
 import dev.sieve.tokenizer.Tokenizers;
 import java.io.IOException;
 import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The options every command that runs a model shares (named as llama.cpp names them). */
@@ -28,11 +31,17 @@ final class ModelOptions {
             description = "prompt tokens evaluated per forward pass (default: ${DEFAULT-VALUE})")
     int batchSize;
 
+    @Mixin CacheOptions cache = new CacheOptions();
+
     /** A loaded model with its tokenizer, kernels and threads; close it to unmap the file and stop the threads. */
     record Loaded(Model model, Tokenizer tokenizer, WorkerPool pool, Linear linear) implements AutoCloseable {
         Session session(int contextSize, int batchSize) {
+            return session(contextSize, batchSize, KvEncoding.F32, KvCache.DEFAULT_RESIDUAL);
+        }
+
+        Session session(int contextSize, int batchSize, KvEncoding cacheType, int residual) {
             int ctx = contextSize > 0 ? contextSize : Math.min(4096, model.config().contextLength());
-            return new Session(model, tokenizer, linear, ctx, batchSize);
+            return new Session(model, tokenizer, linear, ctx, batchSize, cacheType, residual);
         }
 
         @Override
@@ -64,6 +73,6 @@ final class ModelOptions {
     }
 
     Session session(Loaded l) {
-        return l.session(contextSize, batchSize);
+        return l.session(contextSize, batchSize, cache.encoding(), cache.residual());
     }
 }

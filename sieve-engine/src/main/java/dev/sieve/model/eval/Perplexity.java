@@ -1,6 +1,7 @@
 package dev.sieve.model.eval;
 
 import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.KvEncoding;
 import dev.sieve.model.layers.Transformer;
 
 /**
@@ -50,6 +51,15 @@ public final class Perplexity {
      */
     public static Result compute(Transformer tf, Transformer ref, int[] tokens, int ctx, int bos, int maxChunks,
             Progress progress, LogitsVisitor visitor) {
+        return compute(tf, ref, tokens, ctx, bos, maxChunks, progress, visitor, KvEncoding.F32, KvCache.DEFAULT_RESIDUAL);
+    }
+
+    /**
+     * As above, with {@code tf}'s KV cache in {@code cacheType} (keeping {@code residual} recent positions in
+     * full precision); the reference always uses a full-precision cache.
+     */
+    public static Result compute(Transformer tf, Transformer ref, int[] tokens, int ctx, int bos, int maxChunks,
+            Progress progress, LogitsVisitor visitor, KvEncoding cacheType, int residual) {
         if (ctx < 4 || ctx % 2 != 0) {
             throw new IllegalArgumentException("perplexity context must be an even number ≥ 4, got " + ctx);
         }
@@ -66,7 +76,7 @@ public final class Perplexity {
         if (ref != null && ref.config().vocabSize() != vocab) {
             throw new IllegalArgumentException("reference vocabulary " + ref.config().vocabSize() + " ≠ " + vocab);
         }
-        KvCache cache = tf.newCache(ctx);
+        KvCache cache = tf.newCache(ctx, cacheType, residual);
         KvCache refCache = ref != null ? ref.newCache(ctx) : null;
         float[] logits = new float[nLogits * vocab];
         float[] refLogits = ref != null ? new float[nLogits * vocab] : null;

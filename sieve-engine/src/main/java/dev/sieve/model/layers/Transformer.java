@@ -82,8 +82,19 @@ public final class Transformer {
         return maxBatch;
     }
 
+    /** A full-precision (F32) cache. */
     public KvCache newCache(int capacity) {
-        return new KvCache(c.layers(), capacity, c.kvDim());
+        return newCache(capacity, KvEncoding.F32);
+    }
+
+    /** A cache in {@code encoding} with the default residual window. */
+    public KvCache newCache(int capacity, KvEncoding encoding) {
+        return newCache(capacity, encoding, KvCache.DEFAULT_RESIDUAL);
+    }
+
+    /** A cache in {@code encoding} keeping the last {@code residual} positions in full precision. */
+    public KvCache newCache(int capacity, KvEncoding encoding, int residual) {
+        return new KvCache(c.layers(), capacity, c.kvDim(), c.headDim(), encoding, residual, k);
     }
 
     /**
@@ -264,8 +275,7 @@ public final class Transformer {
         rope(kk, n, c.kvHeads());
         int kvDim = c.kvDim();
         for (int t = 0; t < n; t++) {
-            System.arraycopy(kk, t * kvDim, tokCache[t].keys(l), tokPos[t] * kvDim, kvDim);
-            System.arraycopy(v, t * kvDim, tokCache[t].values(l), tokPos[t] * kvDim, kvDim);
+            tokCache[t].put(l, tokPos[t], kk, t * kvDim, v, t * kvDim);
         }
         curLayer = l;
         pool.parallelFor(n * c.heads(), 1, attentionTask);
@@ -371,7 +381,6 @@ public final class Transformer {
         int hd = c.headDim();
         int heads = c.heads();
         int group = heads / c.kvHeads();
-        int kvDim = c.kvDim();
         float scale = (float) (1.0 / Math.sqrt(hd));
 
         for (int pair = from; pair < to; pair++) {
@@ -380,13 +389,13 @@ public final class Transformer {
             int qOff = (t * heads + h) * hd;
             int kvOff = (h / group) * hd;
             int last = tokPos[t]; // causal: attend to positions 0..last of this token's sequence
-            float[] keys = tokCache[t].keys(curLayer);
-            float[] vals = tokCache[t].values(curLayer);
+            KvCache cache = tokCache[t];
+            int l = curLayer;
             java.util.Arrays.fill(att, qOff, qOff + hd, 0f);
             float max = Float.NEGATIVE_INFINITY;
             float sum = 0f;
             for (int p = 0; p <= last; p++) {
-                float s = k.dot(q, qOff, keys, p * kvDim + kvOff, hd) * scale;
+                float s = cache.dotKey(q, qOff, l, p, kvOff, hd) * scale;
                 if (s > max) {
                     float r = (float) Math.exp(max - s);
                     sum *= r;
@@ -397,7 +406,7 @@ public final class Transformer {
                 }
                 float e = (float) Math.exp(s - max);
                 sum += e;
-                k.axpy(e, vals, p * kvDim + kvOff, att, qOff, hd);
+                cache.axpyValue(e, l, p, kvOff, hd, att, qOff);
             }
             float inv = 1f / sum;
             for (int i = 0; i < hd; i++) {

@@ -2,6 +2,7 @@ package dev.sieve.runtime.engine;
 
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.KvEncoding;
 import dev.sieve.model.layers.Transformer;
 import dev.sieve.model.loader.Model;
 import dev.sieve.runtime.sample.Sampler;
@@ -27,11 +28,17 @@ public final class Session {
     private int[] history = new int[64];
 
     public Session(Model model, Tokenizer tokenizer, Linear linear, int contextSize, int batchSize) {
+        this(model, tokenizer, linear, contextSize, batchSize, KvEncoding.F32, KvCache.DEFAULT_RESIDUAL);
+    }
+
+    /** A session whose KV cache is stored in {@code cacheType}, the last {@code residual} positions in full precision. */
+    public Session(Model model, Tokenizer tokenizer, Linear linear, int contextSize, int batchSize,
+            KvEncoding cacheType, int residual) {
         this.model = model;
         this.tokenizer = tokenizer;
         int ctx = contextSize > 0 ? contextSize : model.config().contextLength();
         this.transformer = new Transformer(model.config(), model.weights(), linear, Math.max(1, batchSize));
-        this.cache = transformer.newCache(ctx);
+        this.cache = transformer.newCache(ctx, cacheType, residual);
         this.logits = new float[model.config().vocabSize()];
     }
 

@@ -1,0 +1,247 @@
+package dev.sieve.model.layers;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.kernel.KernelProvider;
+import dev.sieve.core.kernel.Kernels;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Quantized KV storage: round-trip bounds, on-the-fly reads, attention against a scalar reference. */
+class KvCacheTest {
+    static final int LAYERS = 2;
+    static final int HEAD = 64;
+    static final int KV_HEADS = 2;
+    static final int KV_DIM = HEAD * KV_HEADS;
+    static final int GROUP = 32;
+    static final Kernels K = KernelProvider.get();
+
+    /** Gaussian vectors with a per-channel offset and a few outlier channels, as real keys have. */
+    static float[][] data(int positions, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] offset = new float[KV_DIM];
+        for (int i = 0; i < KV_DIM; i++) {
+            offset[i] = (float) (r.nextGaussian() * (i % 17 == 0 ? 4 : 0.5));
+        }
+        float[][] x = new float[positions][KV_DIM];
+        for (int p = 0; p < positions; p++) {
+            for (int i = 0; i < KV_DIM; i++) {
+                x[p][i] = offset[i] + (float) r.nextGaussian();
+            }
+        }
+        return x;
+    }
+
+    @ParameterizedTest
+    @EnumSource(KvEncoding.class)
+    void roundTripWithinTheEncodingsBound(KvEncoding e) {
+        float[][] x = data(50, 1);
+        KvStore s = KvStore.create(e, LAYERS, 50, KV_DIM, GROUP, K);
+        float[] back = new float[KV_DIM];
+        for (int p = 0; p < 50; p++) {
+            s.put(1, p, x[p], 0);
+        }
+        for (int p = 0; p < 50; p++) {
+            s.get(1, p, back, 0);
+            for (int g = 0; g < KV_DIM; g += GROUP) {
+                float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY, amax = 0;
+                for (int i = g; i < g + GROUP; i++) {
+                    lo = Math.min(lo, x[p][i]);
+                    hi = Math.max(hi, x[p][i]);
+                    amax = Math.max(amax, Math.abs(x[p][i]));
+                }
+                for (int i = g; i < g + GROUP; i++) {
+                    double err = Math.abs(back[i] - x[p][i]);
+                    // Half a quantization step (plus float rounding of the scale arithmetic).
+                    double bound = switch (e) {
+                        case F32 -> 0;
+                        case F16 -> Math.abs(x[p][i]) * 0x1p-11 + 0x1p-25;
+                        case Q8 -> amax / 127.0 / 2 * (1 + 1e-5) + 1e-6;
+                        case Q4 -> (hi - lo) / 15.0 / 2 * (1 + 1e-5) + 1e-6;
+                    };
+                    assertTrue(err <= bound, e + " pos " + p + " [" + i + "]: " + x[p][i] + " → " + back[i] + ", bound " + bound);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(KvEncoding.class)
+    void fusedReadsEqualDequantizeThenCompute(KvEncoding e) {
+        float[][] x = data(20, 2);
+        float[] q = data(1, 3)[0];
+        KvStore s = KvStore.create(e, LAYERS, 20, KV_DIM, GROUP, K);
+        float[] deq = new float[KV_DIM];
+        for (int p = 0; p < 20; p++) {
+            s.put(0, p, x[p], 0);
+            s.get(0, p, deq, 0);
+            for (int h = 0; h < KV_HEADS; h++) {
+                double ref = 0;
+                for (int i = 0; i < HEAD; i++) {
+                    ref += (double) q[h * HEAD + i] * deq[h * HEAD + i];
+                }
+                float got = s.dot(q, h * HEAD, 0, p, h * HEAD, HEAD);
+                assertEquals(ref, got, 1e-5 * (1 + Math.abs(ref)), e + " dot at " + p + " head " + h);
+                float[] y = new float[HEAD];
+                float[] yRef = new float[HEAD];
+                for (int i = 0; i < HEAD; i++) {
+                    y[i] = yRef[i] = q[i];
+                    yRef[i] += 0.37f * deq[h * HEAD + i];
+                }
+                s.axpy(0.37f, 0, p, h * HEAD, HEAD, y, 0);
+                for (int i = 0; i < HEAD; i++) {
+                    assertEquals(yRef[i], y[i], 1e-5f * (1 + Math.abs(yRef[i])), e + " axpy at " + p);
+                }
+            }
+        }
+    }
+
+    /** Softmax attention of one query head over positions 0..last, in double, from exact keys and values. */
+    static double[] reference(float[] q, int qOff, float[][] keys, float[][] vals, int off, int last) {
+        double[] s = new double[last + 1];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int p = 0; p <= last; p++) {
+            for (int i = 0; i < HEAD; i++) {
+                s[p] += (double) q[qOff + i] * keys[p][off + i];
+            }
+            s[p] /= Math.sqrt(HEAD);
+            max = Math.max(max, s[p]);
+        }
+        double sum = 0;
+        double[] out = new double[HEAD];
+        for (int p = 0; p <= last; p++) {
+            double e = Math.exp(s[p] - max);
+            sum += e;
+            for (int i = 0; i < HEAD; i++) {
+                out[i] += e * vals[p][off + i];
+            }
+        }
+        for (int i = 0; i < HEAD; i++) {
+            out[i] /= sum;
+        }
+        return out;
+    }
+
+    /** The loop of Transformer's attention: one-pass online softmax through the cache's read API. */
+    static float[] attend(KvCache c, int layer, float[] q, int qOff, int off, int last) {
+        float[] acc = new float[HEAD];
+        float scale = (float) (1.0 / Math.sqrt(HEAD));
+        float max = Float.NEGATIVE_INFINITY;
+        float sum = 0f;
+        for (int p = 0; p <= last; p++) {
+            float s = c.dotKey(q, qOff, layer, p, off, HEAD) * scale;
+            if (s > max) {
+                float r = (float) Math.exp(max - s);
+                sum *= r;
+                for (int i = 0; i < HEAD; i++) {
+                    acc[i] *= r;
+                }
+                max = s;
+            }
+            float e = (float) Math.exp(s - max);
+            sum += e;
+            c.axpyValue(e, layer, p, off, HEAD, acc, 0);
+        }
+        for (int i = 0; i < HEAD; i++) {
+            acc[i] /= sum;
+        }
+        return acc;
+    }
+
+    @ParameterizedTest
+    @EnumSource(KvEncoding.class)
+    void attentionMatchesTheExactReference(KvEncoding e) {
+        int n = 200;
+        float[][] keys = data(n, 4);
+        float[][] vals = data(n, 5);
+        float[][] qs = data(8, 6);
+        // Relative L2 error of the attention output: F16 is all but exact; 8 and 4 bits add noise
+        // proportional to their step. No residual window here, so every position is quantized.
+        double tol = switch (e) {
+            case F32 -> 1e-5;
+            case F16 -> 2e-3;
+            case Q8 -> 1e-2;
+            case Q4 -> 1.2e-1;
+        };
+        KvCache c = new KvCache(LAYERS, n, KV_DIM, HEAD, e, 0, K);
+        for (int p = 0; p < n; p++) {
+            c.put(1, p, keys[p], 0, vals[p], 0);
+        }
+        double worst = 0;
+        for (float[] q : qs) {
+            for (int h = 0; h < KV_HEADS; h++) {
+                for (int last : new int[] {0, 31, 199}) {
+                    double[] ref = reference(q, h * HEAD, keys, vals, h * HEAD, last);
+                    float[] got = attend(c, 1, q, h * HEAD, h * HEAD, last);
+                    double num = 0, den = 0;
+                    for (int i = 0; i < HEAD; i++) {
+                        num += (got[i] - ref[i]) * (got[i] - ref[i]);
+                        den += ref[i] * ref[i];
+                    }
+                    worst = Math.max(worst, Math.sqrt(num / den));
+                }
+            }
+        }
+        assertTrue(worst <= tol, e + ": relative error " + worst + " > " + tol);
+        if (e != KvEncoding.F32) {
+            // The tolerance is not vacuous: quantization does perturb the output.
+            assertTrue(worst > 0, e + " reproduced F32 exactly");
+        }
+    }
+
+    @Test
+    void residualWindowServesRecentPositionsExactlyAndSurvivesRewind() {
+        int n = 40, r = 8;
+        float[][] keys = data(n, 7);
+        float[][] vals = data(n, 8);
+        float[] q = data(1, 9)[0];
+        KvCache c = new KvCache(LAYERS, n, KV_DIM, HEAD, KvEncoding.Q4, r, K);
+        for (int p = 0; p < n; p++) {
+            c.put(0, p, keys[p], 0, vals[p], 0);
+        }
+        c.extendTo(n);
+        for (int p = 0; p < n; p++) {
+            float exact = K.dot(q, 0, keys[p], 0, HEAD);
+            float got = c.dotKey(q, 0, 0, p, 0, HEAD);
+            if (p >= n - r) {
+                assertEquals(exact, got, 0f, "recent position " + p + " must be exact");
+            } else {
+                assertTrue(exact != got, "old position " + p + " must come from the 4-bit store");
+            }
+        }
+        // Rewind into the window, rewrite one position with other data: the window serves the new
+        // value, and rewound positions that were not rewritten fall back to their quantized copy.
+        c.truncate(n - 4);
+        float[] other = data(1, 10)[0];
+        c.put(0, n - 4, other, 0, other, 0);
+        assertEquals(K.dot(q, 0, other, 0, HEAD), c.dotKey(q, 0, 0, n - 4, 0, HEAD), 0f);
+        assertEquals(K.dot(q, 0, keys[n - 5], 0, HEAD), c.dotKey(q, 0, 0, n - 5, 0, HEAD), 0f);
+        assertTrue(K.dot(q, 0, keys[n - 3], 0, HEAD) != c.dotKey(q, 0, 0, n - 3, 0, HEAD));
+    }
+
+    @Test
+    void bytesPerTokenAndByteSize() {
+        long f32 = new KvCache(LAYERS, 100, KV_DIM, HEAD, KvEncoding.F32, 32, K).bytesPerToken();
+        assertEquals(2L * LAYERS * KV_DIM * Float.BYTES, f32);
+        KvCache f16 = new KvCache(LAYERS, 100, KV_DIM, HEAD, KvEncoding.F16, 32, K);
+        assertEquals(f32 / 2, f16.bytesPerToken());
+        KvCache q8 = new KvCache(LAYERS, 100, KV_DIM, HEAD, KvEncoding.Q8, 32, K);
+        assertEquals(2L * LAYERS * (KV_DIM + KV_DIM / GROUP * 4), q8.bytesPerToken());
+        KvCache q4 = new KvCache(LAYERS, 100, KV_DIM, HEAD, KvEncoding.Q4, 0, K);
+        assertEquals(2L * LAYERS * (KV_DIM / 2 + KV_DIM / GROUP * 8), q4.bytesPerToken());
+        assertTrue(f32 >= 3.5 * q4.bytesPerToken(), "4-bit must be ≥ 3.5× smaller");
+        assertEquals(100 * q4.bytesPerToken(), q4.byteSize());
+        // The residual window is a fixed cost on top of the store.
+        assertEquals(100 * q8.bytesPerToken() + 2L * LAYERS * 32 * KV_DIM * 4 + LAYERS * 32 * 4, q8.byteSize());
+    }
+
+    @Test
+    void parsesCacheTypes() {
+        assertEquals(KvEncoding.Q4, KvEncoding.parse("q4"));
+        assertEquals(KvEncoding.F16, KvEncoding.parse(" F16 "));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> KvEncoding.parse("q5"));
+    }
+}
