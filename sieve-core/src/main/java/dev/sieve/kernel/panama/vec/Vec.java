@@ -2,6 +2,7 @@ package dev.sieve.kernel.panama.vec;
 
 import dev.sieve.kernel.panama.WidthLoader;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -31,6 +32,8 @@ final class Vec {
     static final VectorSpecies<Byte> BL = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, N * 8)));
     static final int PARTS = BL.length() / N;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Packed per-block scales read in one load (K-quants). */
+    static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
 
     private Vec() {}
 
