@@ -271,7 +271,12 @@ class PanamaKernelsTest {
         }
     }
 
-    /** Rows split across two threads give bit-identical results: each row sums in a fixed order. */
+    /**
+     * Rows split across two threads give the same results as one thread: every row is computed
+     * exactly once, whoever computes it. Not bit for bit: the Vector API leaves the order of
+     * reduceLanes(ADD) unspecified, and the interpreted and C2-compiled forms of the same kernel
+     * (one thread may run one while the other runs the other) may round the last bit differently.
+     */
     @Test
     void linearWithTwoThreadsEqualsOneThread() {
         Random rnd = new Random(3);
@@ -285,7 +290,10 @@ class PanamaKernelsTest {
                     float[] o1 = new float[tokens * rows], o2 = new float[tokens * rows];
                     new Linear(k, one).apply(w, x, tokens, o1);
                     new Linear(k, two).apply(w, x, tokens, o2);
-                    assertArrayEquals(o1, o2, e.name() + " tokens=" + tokens);
+                    for (int i = 0; i < o1.length; i++) {
+                        float tol = 1e-5f * Math.max(1f, Math.abs(o1[i]));
+                        assertEquals(o1[i], o2[i], tol, e.name() + " tokens=" + tokens + " at " + i);
+                    }
                     float[] ref = new float[tokens * rows];
                     new Linear(ScalarKernels.INSTANCE, one).apply(w, x, tokens, ref);
                     assertTrue(nmse(o2, ref, w, x, tokens, 0, rows) < NMSE_QUANTIZED_ACTIVATIONS, e.name());
