@@ -51,7 +51,14 @@ public final class Activations {
 
     /** Makes room for the encoded rows and records which encoding they are in. */
     public MemorySegment reserve(WeightEncoding e) {
-        long need = e.byteSize((long) tokens * cols);
+        return reserve(e, e.byteSize((long) tokens * cols));
+    }
+
+    /**
+     * As {@link #reserve(WeightEncoding)}, for a kernel that lays the rows of {@code e} out its own
+     * way (e.g. widened for its arithmetic) in {@code need} bytes.
+     */
+    public MemorySegment reserve(WeightEncoding e, long need) {
         if (encoded.byteSize() < need) {
             encoded = arena.allocate(Math.max(need, encoded.byteSize() * 2), 64);
         }

@@ -6,9 +6,10 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * A fixed set of persistent worker threads that run one data-parallel loop at a time.
  *
- * <p>{@link #parallelFor} splits {@code [0, n)} into one contiguous range per thread (aligned to
- * a grain so quantized blocks are never split), runs the first range on the caller and the rest on
- * the workers, and returns when all are done. No thread is created and nothing is allocated per
+ * <p>{@link #parallelFor} splits {@code [0, n)} into chunks (aligned to a grain so quantized blocks
+ * are never split; about {@link #CHUNKS_PER_THREAD} per thread) that the caller and the workers
+ * claim from a shared counter until none is left, so a thread that runs slower (a busy core, a
+ * late wake-up) simply takes fewer chunks and all finish together; then it returns. No thread is created and nothing is allocated per
  * call: workers spin briefly for the next loop (a decode step issues hundreds back to back), then
  * park.
  */
@@ -22,12 +23,16 @@ public final class WorkerPool implements AutoCloseable {
 
     private static final int SPINS = 1 << 16;
     private static final int WAIT_SPINS = 1 << 12;
+    /** Enough chunks to even out an uneven machine, few enough that claiming them costs nothing. */
+    static final int CHUNKS_PER_THREAD = 4;
 
     private final Worker[] workers;
     private final int threads;
     private volatile RangeTask task;
     private volatile int total;
     private volatile int grain;
+    private volatile int chunkUnits;
+    private final AtomicInteger nextChunk = new AtomicInteger();
     private volatile long generation;
     private final AtomicInteger pending = new AtomicInteger();
     private volatile Throwable failure;
@@ -67,6 +72,8 @@ public final class WorkerPool implements AutoCloseable {
         this.task = body;
         this.total = n;
         this.grain = grain;
+        this.chunkUnits = Math.max(1, units / (threads * CHUNKS_PER_THREAD));
+        nextChunk.set(0);
         this.failure = null;
         pending.set(workers.length);
         generation++; // publishes the fields above to the workers
@@ -75,7 +82,7 @@ public final class WorkerPool implements AutoCloseable {
                 LockSupport.unpark(w.thread);
             }
         }
-        runShare(0, body, n, grain);
+        runChunks(body, n, grain, chunkUnits);
         // Spin briefly (the other shares usually finish within microseconds of ours), then yield
         // the core: on a machine with more runnable threads than cores, spinning would steal the
         // time slice from the very worker being waited for.
@@ -99,14 +106,10 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private void runShare(int index, RangeTask body, int n, int grain) {
-        int units = (n + grain - 1) / grain;
-        int startUnit = (int) ((long) units * index / threads);
-        int endUnit = (int) ((long) units * (index + 1) / threads);
-        int start = Math.min(n, startUnit * grain);
-        int end = Math.min(n, endUnit * grain);
-        if (start < end) {
-            body.run(start, end);
+    private void runChunks(RangeTask body, int n, int grain, int chunk) {
+        long step = (long) chunk * grain;
+        for (long start = nextChunk.getAndIncrement() * step; start < n; start = nextChunk.getAndIncrement() * step) {
+            body.run((int) start, (int) Math.min(n, start + step));
         }
     }
 
@@ -149,7 +152,7 @@ public final class WorkerPool implements AutoCloseable {
                 }
                 seen = generation;
                 try {
-                    runShare(index, task, total, grain);
+                    runChunks(task, total, grain, chunkUnits);
                 } catch (Throwable t) {
                     failure = t;
                 } finally {

@@ -6,7 +6,8 @@
  *   <li>{@link dev.sieve.kernel.panama.PanamaKernels#create(int)}: the kernels at 128, 256 or 512
  *       bits ({@code bits <= 0}: the preferred species). {@code KernelProvider} calls it by
  *       reflection. {@link dev.sieve.kernel.panama.PanamaKernels#create(int, boolean)} also selects
- *       the int8-activation decode path for Q8_0/Q4_0 (for measurement; not the default).
+ *       the int8-activation decode path for Q8_0 (for measurement; not the default, the float path
+ *       measured as fast). Q4_0 always decodes with int8 activations (faster, see below).
  *   <li>{@link dev.sieve.kernel.panama.EncodingKernel}: the matrix product for one encoding. The
  *       registry ({@code vec.VecKernels}) maps encoding instances to kernels; every encoding without
  *       one gets {@link dev.sieve.kernel.panama.ScalarFallback} (the reference {@code
@@ -27,7 +28,11 @@
  *       slightly more accurate than ggml's Q8_0 activations).
  *   <li>Decode (fewer than 4 tokens): fused decoders stream two weight rows at a time and FMA the
  *       decoded vectors straight into float accumulators (memory-bound for F32; decode-bound for
- *       the narrower encodings on AVX2).
+ *       the narrower encodings on AVX2). Q4_0 instead multiplies in 16-bit lanes against Q8_0
+ *       activations laid out by {@code vec.Int16Activations} (1.3× the float decoder per thread);
+ *       Q6_K (and any encoding with per-group offsets) gets per-group activation sums at prepare
+ *       time and decodes each packed byte once for all the quarters it serves. Helpers too big for
+ *       C2 to inline add into a per-thread float[] instead of returning vectors (which would box).
  *   <li>Prompt (4 tokens or more): per 1024-column chunk and 4-row block, the weights are decoded
  *       once into a per-thread float tile, then a 4-row × 4-token register kernel (16
  *       accumulators) runs over it, so decoding is amortised over the batch.

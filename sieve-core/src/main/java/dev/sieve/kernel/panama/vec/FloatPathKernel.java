@@ -85,6 +85,31 @@ abstract class FloatPathKernel implements EncodingKernel {
         storeActivations(x.floats(), dst, x.tokens() * x.cols());
     }
 
+    /**
+     * For decoders of encodings with per-group offsets (K-quant mins, Q6_K's −32): the floats as
+     * {@link #prepare} stores them, then the sum of every {@code group} consecutive activations, so
+     * Σ(q − m)·x = Σq·x − m·Σx costs no per-row work for Σx. Token t's sums start at {@link
+     * #sumsOffset}.
+     */
+    static void prepareWithSums(Activations x, int group) {
+        int n = x.tokens() * x.cols();
+        MemorySegment dst = x.reserve(F32Encoding.INSTANCE, 4L * n + 4L * (n / group));
+        MemorySegment.copy(x.floats(), 0, dst, Half.FLOAT_LE, 0, n);
+        float[] f = x.floats();
+        for (int i = 0; i < n / group; i++) {
+            float s = 0;
+            for (int l = 0; l < group; l++) {
+                s += f[group * i + l];
+            }
+            dst.set(Half.FLOAT_LE, 4L * n + 4L * i, s);
+        }
+    }
+
+    /** Byte offset of token t's group sums in activations prepared by {@link #prepareWithSums}. */
+    static long sumsOffset(Activations x, int group, int t) {
+        return 4L * x.tokens() * x.cols() + 4L * t * (x.cols() / group);
+    }
+
     @Override
     public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         if (x.encoding() != F32Encoding.INSTANCE) {

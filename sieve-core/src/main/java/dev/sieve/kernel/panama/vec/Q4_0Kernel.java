@@ -5,7 +5,6 @@ import static dev.sieve.kernel.panama.vec.Vec.N;
 
 import dev.sieve.core.quant.Q4_0Encoding;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -31,15 +30,6 @@ class Q4_0Kernel extends FloatPathKernel {
     /** Weights j + 16 (high nibbles). */
     static FloatVector hi(IntVector b) {
         return Vec.i2f(b.lanewise(VectorOperators.LSHR, 4).sub(8));
-    }
-
-    /** The same nibbles as signed bytes, for the int8 path. */
-    static ByteVector lo(ByteVector b) {
-        return b.and((byte) 0x0F).sub((byte) 8);
-    }
-
-    static ByteVector hi(ByteVector b) {
-        return b.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
     }
 
     @Override

@@ -3,7 +3,9 @@ package dev.sieve.kernel.panama.vec;
 import static dev.sieve.kernel.panama.vec.Vec.F;
 import static dev.sieve.kernel.panama.vec.Vec.N;
 
+import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.Half;
+import dev.sieve.core.tensor.Tensor;
 import dev.sieve.core.quant.Q6_KEncoding;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
@@ -30,50 +32,111 @@ final class Q6_KKernel extends FloatPathKernel {
     }
 
     /**
-     * Per 16-weight sub-block the scale multiplies the decoded vector before the FMA; d is applied
-     * once per block; the activations are shared by both rows. One loop over the 16 sub-blocks
-     * (byte offsets and shifts variables) rather than unrolled quarters keeps the method under
-     * C2's inlining node limit, above which every vector is boxed.
+     * One row's products for half {@code h}, columns l0 .. l0+16 of each quarter: ql and qh are
+     * loaded once for all four quarters (weights 128h + 32j + l, j = 0..3), each quarter keeps its
+     * own accumulator, and the four sub-block scales are applied after the loop. The −32 offset is
+     * left out here (see {@link #dot2}). Adds Σ_j sc_j · Σ_l q·x, lane by lane, to {@code acc[at..]}:
+     * this method is too big for C2 to inline, and a vector returned from it would be boxed.
      */
-    @Override
-    void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res) {
+    private static void half(MemorySegment w, long row, long bo, int h, int l0, MemorySegment a,
+            long xo, float[] acc, int at) {
         FloatVector zero = FloatVector.zero(F);
-        FloatVector s0 = zero, s1 = zero;
+        FloatVector u1 = zero, u2 = zero, u3 = zero, u4 = zero;
+        long ql = row + bo + 64 * h, qh = row + bo + 128 + 32 * h;
+        for (int l = l0; l < l0 + 16; l += N) {
+            IntVector lo = Vec.u8(w, ql, l), hi = Vec.u8(w, ql + 32, l), top = Vec.u8(w, qh, l);
+            u1 = Vec.i2f(lo.and(0xF).or(top.lanewise(VectorOperators.LSHL, 4).and(0x30)))
+                    .fma(Vec.f32(a, xo + 4L * l), u1);
+            u2 = Vec.i2f(hi.and(0xF).or(top.lanewise(VectorOperators.LSHL, 2).and(0x30)))
+                    .fma(Vec.f32(a, xo + 4L * (l + 32)), u2);
+            u3 = Vec.i2f(lo.lanewise(VectorOperators.LSHR, 4).or(top.and(0x30)))
+                    .fma(Vec.f32(a, xo + 4L * (l + 64)), u3);
+            u4 = Vec.i2f(hi.lanewise(VectorOperators.LSHR, 4).or(top.lanewise(VectorOperators.LSHR, 2).and(0x30)))
+                    .fma(Vec.f32(a, xo + 4L * (l + 96)), u4);
+        }
+        int is = l0 / 16;
+        long s = row + bo + 192 + 8 * h + is;
+        u1.mul(w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, s))
+                .add(u2.mul(w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, s + 2)))
+                .add(u3.mul(w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, s + 4)))
+                .add(u4.mul(w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, s + 6)))
+                .add(FloatVector.fromArray(F, acc, at)).intoArray(acc, at);
+    }
+
+    /**
+     * Σ d·sc·(q − 32)·x = d·(Σ sc·Σ q·x − 32·Σ sc·Σx): the Σx of each 16-column sub-block are
+     * computed once per call and shared by both rows; the rest goes through {@link #half}, which
+     * decodes each ql/qh byte once for the four quarters it serves.
+     */
+    private static void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, long sums,
+            int cols, float[] res, float[] acc) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        float c0 = 0, c1 = 0;
         int nb = cols / QK;
         for (int b = 0; b < nb; b++) {
             long bo = BB * b;
-            FloatVector p0 = zero, p1 = zero;
-            // The 16 int8 scales as two longs per row: four loads instead of 32 checked byte reads.
-            long c00 = w.get(Vec.LONG_LE, o0 + bo + 192), c01 = w.get(Vec.LONG_LE, o0 + bo + 200);
-            long c10 = w.get(Vec.LONG_LE, o1 + bo + 192), c11 = w.get(Vec.LONG_LE, o1 + bo + 200);
-            // Sub-block g: half h = g/8, quarter j = (g/2)%4, l from 16·(g%2).
-            for (int g = 0; g < 16; g++) {
-                int h = g >> 3, j = (g >> 1) & 3, l0 = 16 * (g & 1);
-                long ql = bo + 64 * h + 32 * (j & 1), qh = bo + 128 + 32 * h;
-                int nsh = 4 * (j >> 1), hsh = 2 * j;
-                long xo = aOff + 4L * (QK * b + 128 * h + 32 * j);
-                int si = 8 * ((g & 1) + 2 * j);
-                // Σ c·(q − 32)·x = c·(Σ q·x − 32·Σx): Σx is shared by both rows.
-                FloatVector xs = zero, u0 = zero, u1 = zero;
-                for (int l = l0; l < l0 + 16; l += N) {
-                    FloatVector x = Vec.f32(a, xo + 4L * l);
-                    xs = xs.add(x);
-                    IntVector q = Vec.u8(w, o0 + ql, l).lanewise(VectorOperators.LSHR, nsh).and(0xF)
-                            .or(Vec.u8(w, o0 + qh, l).lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.LSHR, hsh).and(0x30));
-                    u0 = Vec.i2f(q).fma(x, u0);
-                    q = Vec.u8(w, o1 + ql, l).lanewise(VectorOperators.LSHR, nsh).and(0xF)
-                            .or(Vec.u8(w, o1 + qh, l).lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.LSHR, hsh).and(0x30));
-                    u1 = Vec.i2f(q).fma(x, u1);
+            long xb = aOff + 4L * QK * b;
+            java.util.Arrays.fill(acc, 0, 2 * N, 0f);
+            float k0 = 0, k1 = 0;
+            for (int h = 0; h < 2; h++) {
+                for (int l0 = 0; l0 < 32; l0 += 16) {
+                    long xo = xb + 4L * 128 * h;
+                    half(w, o0, bo, h, l0, a, xo, acc, 0);
+                    half(w, o1, bo, h, l0, a, xo, acc, N);
+                    // The −32 terms: Σx per quarter's 16 columns (precomputed), times each row's scales.
+                    long sc0 = o0 + bo + 192 + 8 * h + l0 / 16, sc1 = o1 + bo + 192 + 8 * h + l0 / 16;
+                    long so = sums + 4L * ((QK * b + 128 * h + l0) / 16);
+                    for (int j = 0; j < 4; j++) {
+                        float sx = a.get(Half.FLOAT_LE, so + 8L * j);
+                        k0 += sx * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc0 + 2 * j);
+                        k1 += sx * w.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc1 + 2 * j);
+                    }
                 }
-                xs = xs.mul(-32f);
-                p0 = u0.add(xs).fma(FloatVector.broadcast(F, (byte) ((h == 0 ? c00 : c01) >>> si)), p0);
-                p1 = u1.add(xs).fma(FloatVector.broadcast(F, (byte) ((h == 0 ? c10 : c11) >>> si)), p1);
             }
-            s0 = p0.fma(FloatVector.broadcast(F, Half.f16(w, o0 + bo + 208)), s0);
-            s1 = p1.fma(FloatVector.broadcast(F, Half.f16(w, o1 + bo + 208)), s1);
+            float d0 = Half.f16(w, o0 + bo + 208), d1 = Half.f16(w, o1 + bo + 208);
+            s0 = FloatVector.fromArray(F, acc, 0).fma(FloatVector.broadcast(F, d0), s0);
+            s1 = FloatVector.fromArray(F, acc, N).fma(FloatVector.broadcast(F, d1), s1);
+            c0 += d0 * k0;
+            c1 += d1 * k1;
         }
-        res[0] = s0.reduceLanes(VectorOperators.ADD);
-        res[1] = s1.reduceLanes(VectorOperators.ADD);
+        res[0] = s0.reduceLanes(VectorOperators.ADD) - 32 * c0;
+        res[1] = s1.reduceLanes(VectorOperators.ADD) - 32 * c1;
+    }
+
+    private static final ThreadLocal<float[]> RES = ThreadLocal.withInitial(() -> new float[2]);
+    /** Per-thread lane accumulators of the two rows (see {@link #half}). */
+    private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[2 * N]);
+
+    /** Decode batches also get the sum of every 16 columns (for the −32 terms). */
+    @Override
+    public void prepare(Tensor w, Activations x) {
+        if (x.tokens() >= TILE_TOKENS) {
+            super.prepare(w, x);
+        } else {
+            prepareWithSums(x, 16);
+        }
+    }
+
+    @Override
+    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (x.tokens() >= TILE_TOKENS) {
+            super.matmul(w, x, out, outStride, r0, r1);
+            return;
+        }
+        MemorySegment ws = w.data();
+        long rb = w.rowBytes();
+        MemorySegment a = x.encoded();
+        int cols = x.cols();
+        float[] res = RES.get(), acc = ACC.get();
+        for (int r = r0; r < r1; r += 2) {
+            int n = Math.min(2, r1 - r);
+            for (int t = 0; t < x.tokens(); t++) {
+                dot2(ws, r * rb, (r + n - 1) * rb, a, 4L * t * cols, sumsOffset(x, 16, t), cols, res, acc);
+                for (int i = 0; i < n; i++) {
+                    out[t * outStride + r + i] = res[i];
+                }
+            }
+        }
     }
 
     @Override

@@ -31,6 +31,16 @@ final class Vec {
      */
     static final VectorSpecies<Byte> BL = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, N * 8)));
     static final int PARTS = BL.length() / N;
+    /**
+     * The int16 decode path (see {@link Int16Activations}) works on at most 16 shorts: one Q4_0
+     * block's 16 bytes. At 512 bits it therefore runs on 256-bit vectors; its own species:
+     */
+    static final VectorShape WIDE16 = VectorShape.forBitSize(Math.min(BITS, 256));
+    static final VectorSpecies<Short> SW = VectorSpecies.of(short.class, WIDE16);
+    static final VectorSpecies<Integer> IW = VectorSpecies.of(int.class, WIDE16);
+    static final VectorSpecies<Float> FW = VectorSpecies.of(float.class, WIDE16);
+    /** Bytes, one per {@link #SW} lane (64 or 128 bits). */
+    static final VectorSpecies<Byte> BW = VectorSpecies.of(byte.class, VectorShape.forBitSize(SW.length() * 8));
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Packed per-block scales read in one load (K-quants). */
     static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);

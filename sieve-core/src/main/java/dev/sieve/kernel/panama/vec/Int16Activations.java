@@ -1,0 +1,74 @@
+package dev.sieve.kernel.panama.vec;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.Half;
+import dev.sieve.core.quant.Q8_0Encoding;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Q8_0 activations (quantized exactly as the reference quantizes them, ggml's {@code vec_dot_type}
+ * for Q4_0) laid out for the int16 Q4_0 decode kernel. The Vector API has no byte dot product
+ * (VPMADDUBSW/VPDPBUSD), so the kernel multiplies in 16-bit lanes; this layout does the per-token
+ * work once so the per-row work is as small as possible:
+ *
+ * <pre>
+ * per block of 32 (100 bytes):
+ *   a[16]  short  q[j]                         (pairs with the low nibbles, weights j)
+ *   b[16]  short  q[16+j] - 16·q[j]  (mod 2^16) (pairs with the whole byte's high nibble)
+ *   k[16]  short  8·(q[j] + q[16+j])           (the -8 offset of Q4_0, folded in)
+ *   d      float  the block's f16 scale
+ * </pre>
+ *
+ * With the weight byte u = lo + 16·hi (zero-extended), u·a + hi·b − k = (lo−8)·q[j] + (hi−8)·q[16+j]
+ * modulo 2^16, and the true value is at most 2·8·127 in magnitude, so the wrapped 16-bit lane is
+ * exact: no masking of the low nibble and no subtraction of 8 per weight row.
+ */
+final class Int16Activations {
+    static final int QK = Q8_0Encoding.QK;
+    /** Bytes per 32-block in the widened layout. */
+    static final long BLOCK = 3 * 16 * 2 + 4;
+    private static final ValueLayout.OfShort S = Half.SHORT_LE;
+    private static final ValueLayout.OfFloat FL = Half.FLOAT_LE;
+
+    private Int16Activations() {}
+
+    /** Bytes of one token's widened row. */
+    static long rowBytes(int cols) {
+        return BLOCK * (cols / QK);
+    }
+
+    /** Quantizes every token to Q8_0 (reference rounding) and widens it; returns the widened rows. */
+    static MemorySegment prepare(Activations x) {
+        Q8_0Encoding q8 = Q8_0Encoding.INSTANCE;
+        int cols = x.cols();
+        long q8Row = q8.byteSize(cols);
+        long q8Bytes = (q8Row * x.tokens() + 63) & ~63L;
+        MemorySegment seg = x.reserve(q8, q8Bytes + rowBytes(cols) * x.tokens());
+        MemorySegment wide = seg.asSlice(q8Bytes);
+        for (int t = 0; t < x.tokens(); t++) {
+            long qo = t * q8Row;
+            q8.quantize(x.floats(), t * cols, seg, qo, cols);
+            long wo = t * rowBytes(cols);
+            for (int b = 0; b < cols / QK; b++) {
+                long src = qo + (long) b * Q8_0Encoding.BLOCK_BYTES;
+                long dst = wo + BLOCK * b;
+                for (int j = 0; j < 16; j++) {
+                    int lo = seg.get(ValueLayout.JAVA_BYTE, src + 2 + j);
+                    int hi = seg.get(ValueLayout.JAVA_BYTE, src + 2 + 16 + j);
+                    wide.set(S, dst + 2L * j, (short) lo);
+                    wide.set(S, dst + 32 + 2L * j, (short) (hi - 16 * lo));
+                    wide.set(S, dst + 64 + 2L * j, (short) (8 * (lo + hi)));
+                }
+                wide.set(FL, dst + 96, Half.f16(seg, src));
+            }
+        }
+        return wide;
+    }
+
+    /** The widened rows of activations prepared by {@link #prepare}. */
+    static MemorySegment of(Activations x) {
+        long q8Bytes = (Q8_0Encoding.INSTANCE.byteSize(x.cols()) * x.tokens() + 63) & ~63L;
+        return x.encoded().asSlice(q8Bytes, rowBytes(x.cols()) * x.tokens());
+    }
+}
