@@ -72,7 +72,7 @@ class ServerTest {
     }
 
     /** A started engine and server; closing stops both. */
-    record Srv(Engine engine, SieveHttpServer http, String base) implements AutoCloseable {
+    record Srv(Engine engine, SieveHttpServer http, String base, String key) implements AutoCloseable {
         @Override
         public void close() throws Exception {
             http.close();
@@ -84,7 +84,7 @@ class ServerTest {
         Engine e = new Engine(model, tok, linear, cfg).start();
         OpenAiBridge bridge = new OpenAiBridge(e, ChatTemplate.fromGguf(model.metadata()), "tiny");
         SieveHttpServer s = new SieveHttpServer(new SieveHttpServer.Options("127.0.0.1", 0, key, maxBody, 2), bridge).start();
-        return new Srv(e, s, "http://127.0.0.1:" + s.port());
+        return new Srv(e, s, "http://127.0.0.1:" + s.port(), key);
     }
 
     static Srv start() throws Exception {
@@ -130,7 +130,8 @@ class ServerTest {
     }
 
     static long metric(Srv s, String name) throws Exception {
-        for (String line : get(s, "/metrics").body().split("\n")) {
+        HttpResponse<String> r = s.key() == null ? get(s, "/metrics") : get(s, "/metrics", "Authorization", "Bearer " + s.key());
+        for (String line : r.body().split("\n")) {
             if (line.startsWith(name + " ")) {
                 return (long) Double.parseDouble(line.substring(name.length() + 1));
             }

@@ -10,7 +10,8 @@ public final class PrometheusMetrics {
 
     private PrometheusMetrics() {}
 
-    public static String render(Engine engine) {
+    public static String render(OpenAiBridge bridge) {
+        Engine engine = bridge.engine();
         EngineStats s = engine.stats();
         StringBuilder b = new StringBuilder(2048);
         gauge(b, "sieve_queue_length", "Requests waiting for a KV cache (new or preempted).", s.waiting());
@@ -19,6 +20,8 @@ public final class PrometheusMetrics {
         gauge(b, "sieve_kv_blocks_total", "KV blocks in the budget.", s.kvBlocksTotal());
         counter(b, "sieve_prompt_tokens_total", "Prompt tokens run through the model, recomputation included.", s.promptTokens());
         counter(b, "sieve_generated_tokens_total", "Tokens generated.", s.generatedTokens());
+        counter(b, "sieve_requests_submitted_total", "Requests accepted by the engine (not refused with 4xx).",
+                bridge.requestsSubmitted());
         counter(b, "sieve_requests_finished_total", "Requests that ran to their end.", s.requestsFinished());
         counter(b, "sieve_requests_cancelled_total", "Requests cancelled because the client went away.", s.requestsCancelled());
         counter(b, "sieve_preemptions_total", "Sequences preempted for lack of KV blocks (resumed by recomputation).", s.preemptions());
