@@ -303,11 +303,13 @@ class ServerTest {
             String body = r.body();
             for (String name : List.of("sieve_queue_length", "sieve_running_sequences", "sieve_kv_blocks_used",
                     "sieve_kv_blocks_total", "sieve_generated_tokens_total", "sieve_time_to_first_token_seconds_bucket",
-                    "sieve_inter_token_latency_seconds_count")) {
+                    "sieve_inter_token_latency_seconds_count", "sieve_requests_submitted_total", "jvm_memory_heap_used_bytes")) {
                 assertTrue(body.contains(name), name + " missing in\n" + body);
             }
             assertTrue(metric(s, "sieve_generated_tokens_total") >= 1);
             assertEquals(1, metric(s, "sieve_time_to_first_token_seconds_count"));
+            assertEquals(1, metric(s, "sieve_requests_submitted_total"));
+            assertTrue(metric(s, "jvm_memory_heap_used_bytes") > 0);
             assertEquals(4 * 256 / 16, metric(s, "sieve_kv_blocks_total"));
         }
     }

@@ -3,6 +3,11 @@ package dev.sieve.server.bridge;
 import dev.sieve.runtime.engine.Engine;
 import dev.sieve.runtime.engine.EngineStats;
 import dev.sieve.runtime.engine.LatencyHistogram;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryUsage;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /** The engine's counters in Prometheus' text format (version 0.0.4). */
 public final class PrometheusMetrics {
@@ -28,7 +33,29 @@ public final class PrometheusMetrics {
         counter(b, "sieve_engine_steps_total", "Forward passes of the engine.", s.steps());
         histogram(b, "sieve_time_to_first_token_seconds", "Time from submission to the first token.", engine.timeToFirstToken());
         histogram(b, "sieve_inter_token_latency_seconds", "Time between consecutive tokens of a sequence.", engine.interTokenLatency());
+        // Memory, so that a soak can tell a leak from a flat line (Prometheus' conventional names).
+        MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+        gauge(b, "jvm_memory_heap_used_bytes", "Java heap in use (garbage not yet collected included).", heap.getUsed());
+        gauge(b, "jvm_memory_heap_committed_bytes", "Java heap reserved from the system.", heap.getCommitted());
+        long rss = residentBytes();
+        if (rss >= 0) {
+            gauge(b, "process_resident_memory_bytes", "Resident set size of the process (Linux only).", rss);
+        }
         return b.toString();
+    }
+
+    /** VmRSS from /proc/self/status, or -1 where there is none. */
+    static long residentBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or /proc unreadable
+        }
+        return -1;
     }
 
     private static void head(StringBuilder b, String name, String help, String type) {
