@@ -50,6 +50,11 @@ final class LoadtestCommand implements Callable<Integer> {
                     + "inter-token latency while it is prefilled")
     int longPrompt;
 
+    @Option(names = "--long-prompt-after", defaultValue = "1", paramLabel = "SECONDS",
+            description = "send the long prompt this long after the start; the others' inter-token latency in the "
+                    + "second half of that time is the baseline it is compared with (default: ${DEFAULT-VALUE})")
+    double longPromptAfter;
+
     @Option(names = "--api-key", description = "bearer token")
     String apiKey;
 
@@ -75,7 +80,8 @@ final class LoadtestCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (concurrency < 1 || requests < 1 || maxTokens < 1 || promptWords < 1 || longPrompt < 0 || requests > 100_000
-                || duration < 0 || duration > 24 * 3600 || !(rate > 0 && rate <= 1000) || sampleEvery < 1) {
+                || duration < 0 || duration > 24 * 3600 || !(rate > 0 && rate <= 1000) || sampleEvery < 1
+                || !(longPromptAfter >= 0 && longPromptAfter <= 3600)) {
             throw new UserException("loadtest options out of range");
         }
         if (!url.startsWith("http://") && !url.startsWith("https://")) {
@@ -102,7 +108,7 @@ final class LoadtestCommand implements Callable<Integer> {
             }
             Future<Trace> lf = null;
             if (longPrompt > 0) {
-                Thread.sleep(1000); // let the short streams reach steady decoding first
+                Thread.sleep((long) (longPromptAfter * 1000)); // let the short streams reach steady decoding first
                 lf = ex.submit(() -> send(http, prompt(longPrompt, 999_999), 8, 1));
             }
             for (Future<?> f : workers) {
@@ -114,7 +120,7 @@ final class LoadtestCommand implements Callable<Integer> {
         List<Double> ttft = new ArrayList<>();
         List<Double> itl = new ArrayList<>();
         List<Double> itlDuringLong = new ArrayList<>();
-        List<Double> itlOutsideLong = new ArrayList<>();
+        List<Double> itlBeforeLong = new ArrayList<>();
         long tokens = 0;
         for (Trace t : traces) {
             tokens += t.tokens();
@@ -129,8 +135,9 @@ final class LoadtestCommand implements Callable<Integer> {
                 if (longTrace != null && !longTrace.arrivals().isEmpty() && at >= longTrace.start()
                         && at <= longTrace.arrivals().get(0)) {
                     itlDuringLong.add(ms);
-                } else {
-                    itlOutsideLong.add(ms);
+                } else if (longTrace != null && at < longTrace.start()
+                        && at >= longTrace.start() - (long) (longPromptAfter * 0.5e9)) {
+                    itlBeforeLong.add(ms);
                 }
             }
         }
@@ -140,10 +147,12 @@ final class LoadtestCommand implements Callable<Integer> {
         System.out.printf("ITL  ms: p50 %.1f  p99 %.1f%n", pct(itl, 50), pct(itl, 99));
         if (longTrace != null) {
             System.out.printf("long prompt (%d words): first token after %.1f ms; ITL of the others meanwhile: "
-                    + "n %d  p50 %.1f  p99 %.1f  max %.1f ms; p99 meanwhile / p50 of the others outside: %.2f%n", longPrompt,
+                    + "n %d  p50 %.1f  p99 %.1f  max %.1f ms%n", longPrompt,
                     longTrace.arrivals().isEmpty() ? Double.NaN : (longTrace.arrivals().get(0) - longTrace.start()) / 1e6,
-                    itlDuringLong.size(), pct(itlDuringLong, 50), pct(itlDuringLong, 99), pct(itlDuringLong, 100),
-                    pct(itlDuringLong, 99) / pct(itlOutsideLong, 50));
+                    itlDuringLong.size(), pct(itlDuringLong, 50), pct(itlDuringLong, 99), pct(itlDuringLong, 100));
+            System.out.printf("their ITL in the %.1f s before it: n %d  p50 %.1f  p99 %.1f ms; p99 meanwhile / p50 before: %.2f%n",
+                    longPromptAfter / 2, itlBeforeLong.size(), pct(itlBeforeLong, 50), pct(itlBeforeLong, 99),
+                    pct(itlDuringLong, 99) / pct(itlBeforeLong, 50));
         }
         return 0;
     }

@@ -204,6 +204,11 @@ public final class Engine implements AutoCloseable {
         return itl;
     }
 
+    /** The measured step cost that sizes prompt chunks; NaNs when there is none (yet, or at all). */
+    public StepCostModel.Fit stepCost() {
+        return stepCost == null ? new StepCostModel.Fit(Double.NaN, Double.NaN) : stepCost.fit();
+    }
+
     private EngineStats snapshot() {
         return new EngineStats(scheduler.waitingCount() + inbox.size(), scheduler.runningCount(), kv.usedBlocks(),
                 kv.totalBlocks(), promptTotal, generatedTotal.get(), finished, cancelled, scheduler.preemptions(), steps);

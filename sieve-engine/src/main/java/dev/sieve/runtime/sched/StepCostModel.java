@@ -21,6 +21,10 @@ public final class StepCostModel {
     // exponentially weighted sums of 1, x, y, x², xy over the recorded steps (x = tokens, y = nanos)
     private double sw, sx, sy, sxx, sxy;
     private double fixed = Double.NaN, perToken = Double.NaN;
+    private volatile Fit published = new Fit(Double.NaN, Double.NaN);
+
+    /** The fitted cost of a step of {@code t} tokens, {@code fixedNanos + perTokenNanos · t}; NaN before a fit. */
+    public record Fit(double fixedNanos, double perTokenNanos) {}
 
     /**
      * @param targetRatio  a prefilling step may cost this many times a pure-decode step (> 1)
@@ -58,7 +62,13 @@ public final class StepCostModel {
             // Noise can push the intercept below zero; a step is never cheaper than its tokens.
             perToken = a >= 0 ? b : my / mx;
             fixed = Math.max(0, a);
+            published = new Fit(fixed, perToken);
         }
+    }
+
+    /** The latest fit, safe to read from any thread (for metrics). */
+    public Fit fit() {
+        return published;
     }
 
     /** Whether there is a fit yet (steps of at least two different sizes were seen). */

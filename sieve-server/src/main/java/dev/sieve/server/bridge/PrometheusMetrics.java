@@ -3,6 +3,7 @@ package dev.sieve.server.bridge;
 import dev.sieve.runtime.engine.Engine;
 import dev.sieve.runtime.engine.EngineStats;
 import dev.sieve.runtime.engine.LatencyHistogram;
+import dev.sieve.runtime.sched.StepCostModel;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryUsage;
@@ -33,6 +34,12 @@ public final class PrometheusMetrics {
         counter(b, "sieve_engine_steps_total", "Forward passes of the engine.", s.steps());
         histogram(b, "sieve_time_to_first_token_seconds", "Time from submission to the first token.", engine.timeToFirstToken());
         histogram(b, "sieve_inter_token_latency_seconds", "Time between consecutive tokens of a sequence.", engine.interTokenLatency());
+        StepCostModel.Fit fit = engine.stepCost();
+        if (!Double.isNaN(fit.perTokenNanos())) {
+            gaugeValue(b, "sieve_step_fixed_seconds", "Fitted cost of a step whatever its size (sizes prompt chunks).",
+                    fit.fixedNanos() / 1e9);
+            gaugeValue(b, "sieve_step_token_seconds", "Fitted cost of each token in a step.", fit.perTokenNanos() / 1e9);
+        }
         // Memory, so that a soak can tell a leak from a flat line (Prometheus' conventional names).
         MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
         gauge(b, "jvm_memory_heap_used_bytes", "Java heap in use (garbage not yet collected included).", heap.getUsed());
@@ -64,6 +71,11 @@ public final class PrometheusMetrics {
     }
 
     private static void gauge(StringBuilder b, String name, String help, long v) {
+        head(b, name, help, "gauge");
+        b.append(name).append(' ').append(v).append('\n');
+    }
+
+    private static void gaugeValue(StringBuilder b, String name, String help, double v) {
         head(b, name, help, "gauge");
         b.append(name).append(' ').append(v).append('\n');
     }
