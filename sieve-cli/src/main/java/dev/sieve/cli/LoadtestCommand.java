@@ -10,7 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -25,7 +27,8 @@ import picocli.CommandLine.Option;
         description = "Sends streamed completions to a running 'sieve serve' (or any OpenAI-compatible server) and "
                 + "reports throughput, time to first token and inter-token latency.",
         footer = {"%nExamples:", "  sieve loadtest --url http://127.0.0.1:8080 --concurrency 8 --requests 32 --max-tokens 64",
-            "  sieve loadtest --url http://127.0.0.1:8080 --concurrency 4 --requests 16 --long-prompt 1024"})
+            "  sieve loadtest --url http://127.0.0.1:8080 --concurrency 4 --requests 16 --long-prompt 1024",
+            "  sieve loadtest --url http://127.0.0.1:8080 --rate 0.5 --duration 600 --max-tokens 32   (soak)"})
 final class LoadtestCommand implements Callable<Integer> {
     @Option(names = "--url", defaultValue = "http://127.0.0.1:8080", description = "server base URL (default: ${DEFAULT-VALUE})")
     String url;
@@ -47,8 +50,27 @@ final class LoadtestCommand implements Callable<Integer> {
                     + "inter-token latency while it is prefilled")
     int longPrompt;
 
+    @Option(names = "--long-prompt-after", defaultValue = "1", paramLabel = "SECONDS",
+            description = "send the long prompt this long after the start; the others' inter-token latency in the "
+                    + "second half of that time is the baseline it is compared with (default: ${DEFAULT-VALUE})")
+    double longPromptAfter;
+
     @Option(names = "--api-key", description = "bearer token")
     String apiKey;
+
+    @Option(names = "--duration", defaultValue = "0", paramLabel = "SECONDS",
+            description = "soak mode: send --rate requests per second for this long (open loop, whatever the answers' "
+                    + "pace), then wait for the last ones; fails on any failed request, samples the server's /metrics "
+                    + "(memory, queue, KV blocks) every --sample-every seconds and checks that nothing was left behind")
+    int duration;
+
+    @Option(names = "--rate", defaultValue = "1", paramLabel = "R",
+            description = "soak mode: requests per second, evenly spaced (default: ${DEFAULT-VALUE})")
+    double rate;
+
+    @Option(names = "--sample-every", defaultValue = "30", paramLabel = "SECONDS",
+            description = "soak mode: seconds between /metrics samples (default: ${DEFAULT-VALUE})")
+    int sampleEvery;
 
     private static final Pattern COMPLETION_TOKENS = Pattern.compile("\"completion_tokens\":(\\d+)");
 
@@ -57,13 +79,18 @@ final class LoadtestCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (concurrency < 1 || requests < 1 || maxTokens < 1 || promptWords < 1 || longPrompt < 0 || requests > 100_000) {
+        if (concurrency < 1 || requests < 1 || maxTokens < 1 || promptWords < 1 || longPrompt < 0 || requests > 100_000
+                || duration < 0 || duration > 24 * 3600 || !(rate > 0 && rate <= 1000) || sampleEvery < 1
+                || !(longPromptAfter >= 0 && longPromptAfter <= 3600)) {
             throw new UserException("loadtest options out of range");
         }
         if (!url.startsWith("http://") && !url.startsWith("https://")) {
             throw new UserException("--url must start with http:// or https://");
         }
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        if (duration > 0) {
+            return soak(http);
+        }
         List<Trace> traces = Collections.synchronizedList(new ArrayList<>());
         AtomicInteger next = new AtomicInteger();
         long t0 = System.nanoTime();
@@ -81,7 +108,7 @@ final class LoadtestCommand implements Callable<Integer> {
             }
             Future<Trace> lf = null;
             if (longPrompt > 0) {
-                Thread.sleep(1000); // let the short streams reach steady decoding first
+                Thread.sleep((long) (longPromptAfter * 1000)); // let the short streams reach steady decoding first
                 lf = ex.submit(() -> send(http, prompt(longPrompt, 999_999), 8, 1));
             }
             for (Future<?> f : workers) {
@@ -93,6 +120,7 @@ final class LoadtestCommand implements Callable<Integer> {
         List<Double> ttft = new ArrayList<>();
         List<Double> itl = new ArrayList<>();
         List<Double> itlDuringLong = new ArrayList<>();
+        List<Double> itlBeforeLong = new ArrayList<>();
         long tokens = 0;
         for (Trace t : traces) {
             tokens += t.tokens();
@@ -107,6 +135,9 @@ final class LoadtestCommand implements Callable<Integer> {
                 if (longTrace != null && !longTrace.arrivals().isEmpty() && at >= longTrace.start()
                         && at <= longTrace.arrivals().get(0)) {
                     itlDuringLong.add(ms);
+                } else if (longTrace != null && at < longTrace.start()
+                        && at >= longTrace.start() - (long) (longPromptAfter * 0.5e9)) {
+                    itlBeforeLong.add(ms);
                 }
             }
         }
@@ -119,8 +150,141 @@ final class LoadtestCommand implements Callable<Integer> {
                     + "n %d  p50 %.1f  p99 %.1f  max %.1f ms%n", longPrompt,
                     longTrace.arrivals().isEmpty() ? Double.NaN : (longTrace.arrivals().get(0) - longTrace.start()) / 1e6,
                     itlDuringLong.size(), pct(itlDuringLong, 50), pct(itlDuringLong, 99), pct(itlDuringLong, 100));
+            System.out.printf("their ITL in the %.1f s before it: n %d  p50 %.1f  p99 %.1f ms; p99 meanwhile / p50 before: %.2f%n",
+                    longPromptAfter / 2, itlBeforeLong.size(), pct(itlBeforeLong, 50), pct(itlBeforeLong, 99),
+                    pct(itlDuringLong, 99) / pct(itlBeforeLong, 50));
         }
         return 0;
+    }
+
+    /** A request's end in soak mode: its trace, or why it failed. */
+    private record Outcome(Trace trace, String failure) {}
+
+    /**
+     * Open-loop soak: one request every 1/rate seconds for {@code duration} seconds, each on its own
+     * virtual thread, whatever the server's pace; then the server must be idle with nothing left behind.
+     */
+    private int soak(HttpClient http) throws Exception {
+        long periodNanos = (long) (1e9 / rate);
+        int total = (int) Math.ceil(duration * rate);
+        List<Future<Outcome>> outcomes = new ArrayList<>();
+        List<String> samples = new ArrayList<>();
+        System.out.printf("soak: %d requests at %.3f/s over %d s, %d tokens each, sampling /metrics every %d s%n",
+                total, rate, duration, maxTokens, sampleEvery);
+        samples.add(sample(http, 0));
+        long t0 = System.nanoTime();
+        long nextSample = t0 + sampleEvery * 1_000_000_000L;
+        try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < total; i++) {
+                long due = t0 + i * periodNanos;
+                for (long now; (now = System.nanoTime()) < due; ) {
+                    if (now >= nextSample) {
+                        samples.add(sample(http, (now - t0) / 1e9));
+                        nextSample += sampleEvery * 1_000_000_000L;
+                    }
+                    Thread.sleep(Math.max(1, Math.min((due - now) / 1_000_000, (nextSample - now) / 1_000_000)));
+                }
+                int n = i;
+                outcomes.add(ex.submit(() -> {
+                    try {
+                        Trace t = send(http, prompt(promptWords, n), maxTokens, n);
+                        return new Outcome(t, t.tokens() < 1 ? "no usage or no tokens" : null);
+                    } catch (Exception e) {
+                        return new Outcome(null, e.toString());
+                    }
+                }));
+            }
+            for (Future<Outcome> f : outcomes) {
+                while (!f.isDone()) {
+                    long now = System.nanoTime();
+                    if (now >= nextSample) {
+                        samples.add(sample(http, (now - t0) / 1e9));
+                        nextSample += sampleEvery * 1_000_000_000L;
+                    }
+                    Thread.sleep(100);
+                }
+            }
+        }
+        double wall = (System.nanoTime() - t0) / 1e9;
+        Thread.sleep(500); // the engine publishes its counters after each step
+        samples.add(sample(http, wall + 0.5));
+        List<Double> ttft = new ArrayList<>();
+        List<Double> itl = new ArrayList<>();
+        long tokens = 0;
+        int failed = 0;
+        for (Future<Outcome> f : outcomes) {
+            Outcome o = f.get();
+            if (o.failure() != null) {
+                failed++;
+                if (failed <= 5) {
+                    System.out.println("failed: " + o.failure());
+                }
+                continue;
+            }
+            Trace t = o.trace();
+            tokens += t.tokens();
+            if (t.arrivals().isEmpty()) {
+                continue;
+            }
+            ttft.add((t.arrivals().get(0) - t.start()) / 1e6);
+            for (int i = 1; i < t.arrivals().size(); i++) {
+                itl.add((t.arrivals().get(i) - t.arrivals().get(i - 1)) / 1e6);
+            }
+        }
+        System.out.printf("requests %d, failed %d, generated %d tokens in %.1f s: %.2f tokens/s%n",
+                outcomes.size(), failed, tokens, wall, tokens / wall);
+        System.out.printf("TTFT ms: p50 %.1f  p99 %.1f%n", pct(ttft, 50), pct(ttft, 99));
+        System.out.printf("ITL  ms: p50 %.1f  p99 %.1f%n", pct(itl, 50), pct(itl, 99));
+        System.out.println("samples (t s, RSS MiB, heap used MiB, heap committed MiB, queue, running, KV blocks used, "
+                + "submitted, finished, cancelled):");
+        samples.forEach(System.out::println);
+        Map<String, Double> end = metrics(http);
+        long submitted = Math.round(end.getOrDefault("sieve_requests_submitted_total", Double.NaN));
+        long finished = Math.round(end.getOrDefault("sieve_requests_finished_total", Double.NaN));
+        boolean idle = end.getOrDefault("sieve_running_sequences", -1.0) == 0 && end.getOrDefault("sieve_queue_length", -1.0) == 0
+                && end.getOrDefault("sieve_kv_blocks_used", -1.0) == 0;
+        System.out.printf("end: server idle with no KV block held: %s; submitted %d = finished %d: %s%n", idle, submitted,
+                finished, submitted == finished);
+        return failed == 0 && idle ? 0 : 1;
+    }
+
+    /** One /metrics sample as a line; "unavailable" when the server does not answer. */
+    private String sample(HttpClient http, double at) {
+        try {
+            Map<String, Double> m = metrics(http);
+            return String.format("%7.1f  %7.1f  %7.1f  %7.1f  %3.0f  %3.0f  %4.0f  %6.0f  %6.0f  %4.0f", at,
+                    m.getOrDefault("process_resident_memory_bytes", Double.NaN) / (1 << 20),
+                    m.getOrDefault("jvm_memory_heap_used_bytes", Double.NaN) / (1 << 20),
+                    m.getOrDefault("jvm_memory_heap_committed_bytes", Double.NaN) / (1 << 20),
+                    m.getOrDefault("sieve_queue_length", Double.NaN), m.getOrDefault("sieve_running_sequences", Double.NaN),
+                    m.getOrDefault("sieve_kv_blocks_used", Double.NaN),
+                    m.getOrDefault("sieve_requests_submitted_total", Double.NaN),
+                    m.getOrDefault("sieve_requests_finished_total", Double.NaN),
+                    m.getOrDefault("sieve_requests_cancelled_total", Double.NaN));
+        } catch (Exception e) {
+            return String.format("%7.1f  unavailable: %s", at, e);
+        }
+    }
+
+    /** The server's unlabelled Prometheus samples by name. */
+    private Map<String, Double> metrics(HttpClient http) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + "/metrics")).timeout(Duration.ofSeconds(30)).GET();
+        if (apiKey != null) {
+            b.header("Authorization", "Bearer " + apiKey);
+        }
+        Map<String, Double> out = new HashMap<>();
+        for (String line : http.send(b.build(), HttpResponse.BodyHandlers.ofString()).body().split("\n")) {
+            int sp = line.indexOf(' ');
+            if (line.startsWith("#") || sp < 0 || line.indexOf('{') >= 0) {
+                continue;
+            }
+            try {
+                out.put(line.substring(0, sp), Double.parseDouble(line.substring(sp + 1).trim()));
+            } catch (NumberFormatException ignored) {
+                // not a plain sample
+            }
+        }
+        return out;
     }
 
     static String prompt(int words, int salt) {
@@ -149,9 +313,16 @@ final class LoadtestCommand implements Callable<Integer> {
             if (r.statusCode() != 200) {
                 throw new UserException("server answered " + r.statusCode() + ": " + in.readLine());
             }
+            boolean done = false;
             for (String line; (line = in.readLine()) != null; ) {
-                if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+                if (line.equals("data: [DONE]")) {
+                    done = true;
+                }
+                if (!line.startsWith("data: ") || done) {
                     continue;
+                }
+                if (line.startsWith("data: {\"error\"")) {
+                    throw new UserException("the stream carried an error: " + line);
                 }
                 Matcher m = COMPLETION_TOKENS.matcher(line);
                 if (m.find()) {
@@ -159,6 +330,9 @@ final class LoadtestCommand implements Callable<Integer> {
                 } else if (line.contains("\"finish_reason\":null")) {
                     arrivals.add(System.nanoTime());
                 }
+            }
+            if (!done) {
+                throw new UserException("the stream ended without data: [DONE]");
             }
         }
         return new Trace(start, arrivals, tokens);

@@ -36,6 +36,12 @@ final class ServeCommand implements Callable<Integer> {
             description = "tokens per forward pass: decodes plus prompt chunks (default: ${DEFAULT-VALUE})")
     int batchTokens;
 
+    @Option(names = "--step-cost-ratio", defaultValue = "1.5", paramLabel = "R",
+            description = "a step that prefills next to decodes may cost R times a pure-decode step, as measured while "
+                    + "serving: bounds the streams' inter-token latency during a long prompt; 0 = only --batch-tokens "
+                    + "(default: ${DEFAULT-VALUE})")
+    double stepCostRatio;
+
     @Option(names = "--queue", defaultValue = "64", paramLabel = "N",
             description = "requests waiting at most; more get 429 (default: ${DEFAULT-VALUE})")
     int queue;
@@ -53,21 +59,23 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (port < 0 || port > 65535 || parallel < 1 || batchTokens < 1 || queue < 0 || kvBudgetMib < 0 || maxBodyKib < 1) {
+        if (port < 0 || port > 65535 || parallel < 1 || batchTokens < 1 || queue < 0 || kvBudgetMib < 0 || maxBodyKib < 1
+                || !(stepCostRatio == 0 || stepCostRatio > 1)) {
             throw new UserException("serve options out of range (need 0 ≤ --port ≤ 65535, --parallel ≥ 1, "
-                    + "--batch-tokens ≥ 1, --queue ≥ 0, --kv-budget-mib ≥ 0, --max-body-kib ≥ 1)");
+                    + "--batch-tokens ≥ 1, --queue ≥ 0, --kv-budget-mib ≥ 0, --max-body-kib ≥ 1, --step-cost-ratio 0 or > 1)");
         }
         try (var loaded = modelOptions.load()) {
             int ctx = modelOptions.contextSize > 0 ? modelOptions.contextSize
                     : Math.min(4096, loaded.model().config().contextLength());
             String name = alias != null ? alias : modelOptions.model.getFileName().toString().replaceFirst("\\.gguf$", "");
             try (Engine engine = new Engine(loaded.model(), loaded.tokenizer(), loaded.linear(),
-                    new Engine.Config(ctx, parallel, batchTokens, queue, kvBudgetMib << 20)).start();
+                    new Engine.Config(ctx, parallel, batchTokens, queue, kvBudgetMib << 20, stepCostRatio)).start();
                     SieveHttpServer server = new SieveHttpServer(new SieveHttpServer.Options(host, port, apiKey,
                             maxBodyKib * 1024, 1), new OpenAiBridge(engine, ChatTemplate.fromGguf(loaded.model().metadata()),
                             name)).start()) {
                 System.err.printf("sieve: serving %s on http://%s:%d (context %d, parallel %d, batch %d tokens, "
-                        + "%d KV blocks)%n", name, host, server.port(), ctx, parallel, batchTokens,
+                        + "step cost ratio %s, %d KV blocks)%n", name, host, server.port(), ctx, parallel, batchTokens,
+                        stepCostRatio == 0 ? "off" : Double.toString(stepCostRatio),
                         engine.stats().kvBlocksTotal());
                 CountDownLatch stop = new CountDownLatch(1);
                 Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));

@@ -72,7 +72,7 @@ class ServerTest {
     }
 
     /** A started engine and server; closing stops both. */
-    record Srv(Engine engine, SieveHttpServer http, String base) implements AutoCloseable {
+    record Srv(Engine engine, SieveHttpServer http, String base, String key) implements AutoCloseable {
         @Override
         public void close() throws Exception {
             http.close();
@@ -84,7 +84,7 @@ class ServerTest {
         Engine e = new Engine(model, tok, linear, cfg).start();
         OpenAiBridge bridge = new OpenAiBridge(e, ChatTemplate.fromGguf(model.metadata()), "tiny");
         SieveHttpServer s = new SieveHttpServer(new SieveHttpServer.Options("127.0.0.1", 0, key, maxBody, 2), bridge).start();
-        return new Srv(e, s, "http://127.0.0.1:" + s.port());
+        return new Srv(e, s, "http://127.0.0.1:" + s.port(), key);
     }
 
     static Srv start() throws Exception {
@@ -130,7 +130,8 @@ class ServerTest {
     }
 
     static long metric(Srv s, String name) throws Exception {
-        for (String line : get(s, "/metrics").body().split("\n")) {
+        HttpResponse<String> r = s.key() == null ? get(s, "/metrics") : get(s, "/metrics", "Authorization", "Bearer " + s.key());
+        for (String line : r.body().split("\n")) {
             if (line.startsWith(name + " ")) {
                 return (long) Double.parseDouble(line.substring(name.length() + 1));
             }
@@ -302,11 +303,13 @@ class ServerTest {
             String body = r.body();
             for (String name : List.of("sieve_queue_length", "sieve_running_sequences", "sieve_kv_blocks_used",
                     "sieve_kv_blocks_total", "sieve_generated_tokens_total", "sieve_time_to_first_token_seconds_bucket",
-                    "sieve_inter_token_latency_seconds_count")) {
+                    "sieve_inter_token_latency_seconds_count", "sieve_requests_submitted_total", "jvm_memory_heap_used_bytes")) {
                 assertTrue(body.contains(name), name + " missing in\n" + body);
             }
             assertTrue(metric(s, "sieve_generated_tokens_total") >= 1);
             assertEquals(1, metric(s, "sieve_time_to_first_token_seconds_count"));
+            assertEquals(1, metric(s, "sieve_requests_submitted_total"));
+            assertTrue(metric(s, "jvm_memory_heap_used_bytes") > 0);
             assertEquals(4 * 256 / 16, metric(s, "sieve_kv_blocks_total"));
         }
     }

@@ -10,6 +10,7 @@ import dev.sieve.runtime.sample.StopStrings;
 import dev.sieve.runtime.sched.KvBlockManager;
 import dev.sieve.runtime.sched.Scheduler;
 import dev.sieve.runtime.sched.SequenceState;
+import dev.sieve.runtime.sched.StepCostModel;
 import dev.sieve.tokenizer.StreamingDecoder;
 import dev.sieve.tokenizer.Tokenizer;
 import java.util.ArrayDeque;
@@ -42,13 +43,26 @@ public final class Engine implements AutoCloseable {
      * @param batchTokens  tokens per forward pass at most (decodes + prompt chunks)
      * @param maxQueue     requests waiting for a first step at most; more are refused
      * @param kvBudgetBytes KV bytes the block manager hands out; 0 = enough for every running sequence's full context
+     * @param stepCostRatio a step that prefills next to decodes may cost this many times a pure-decode step,
+     *                      as measured online ({@link StepCostModel}); 0 = no bound but {@code batchTokens}
      */
-    public record Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes) {
+    public record Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes,
+            double stepCostRatio) {
+        /** Prompt tokens a step may always take, so that a prompt advances however costly tokens are. */
+        public static final int MIN_PREFILL_CHUNK = 4;
+
         public Config {
-            if (contextSize < 2 || maxRunning < 1 || batchTokens < 1 || maxQueue < 0 || kvBudgetBytes < 0) {
+            if (contextSize < 2 || maxRunning < 1 || batchTokens < 1 || maxQueue < 0 || kvBudgetBytes < 0
+                    || !(stepCostRatio == 0 || stepCostRatio > 1)) {
                 throw new IllegalArgumentException("engine settings out of range: " + contextSize + " context, "
-                        + maxRunning + " parallel, " + batchTokens + " batch tokens, " + maxQueue + " queue");
+                        + maxRunning + " parallel, " + batchTokens + " batch tokens, " + maxQueue + " queue, step cost ratio "
+                        + stepCostRatio + " (0 or > 1)");
             }
+        }
+
+        /** Steps bounded by {@code batchTokens} alone. */
+        public Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes) {
+            this(contextSize, maxRunning, batchTokens, maxQueue, kvBudgetBytes, 0);
         }
     }
 
@@ -63,6 +77,9 @@ public final class Engine implements AutoCloseable {
     private final float[] row;
     private final int vocab;
     private final long bytesPerToken;
+    /** Steps after which a step's measured cost weighs half: follows a change of load within seconds. */
+    private static final double STEP_COST_HALF_LIFE = 64;
+    private final StepCostModel stepCost; // null when steps are bounded by batchTokens alone
 
     private final LinkedBlockingQueue<Live> inbox = new LinkedBlockingQueue<>();
     private final ConcurrentLinkedQueue<Long> cancels = new ConcurrentLinkedQueue<>();
@@ -118,7 +135,9 @@ public final class Engine implements AutoCloseable {
                     + " blocks, less than one full context of " + config.contextSize() + " tokens needs ("
                     + KvBlockManager.blocksFor(config.contextSize()) + ")");
         }
-        this.scheduler = new Scheduler(kv, config.maxRunning(), config.batchTokens());
+        this.stepCost = config.stepCostRatio() > 0
+                ? new StepCostModel(config.stepCostRatio(), Config.MIN_PREFILL_CHUNK, STEP_COST_HALF_LIFE) : null;
+        this.scheduler = new Scheduler(kv, config.maxRunning(), config.batchTokens(), stepCost);
         for (int i = 0; i < config.maxRunning(); i++) {
             freeCaches.add(transformer.newCache(config.contextSize()));
         }
@@ -183,6 +202,11 @@ public final class Engine implements AutoCloseable {
 
     public LatencyHistogram interTokenLatency() {
         return itl;
+    }
+
+    /** The measured step cost that sizes prompt chunks; NaNs when there is none (yet, or at all). */
+    public StepCostModel.Fit stepCost() {
+        return stepCost == null ? new StepCostModel.Fit(Double.NaN, Double.NaN) : stepCost.fit();
     }
 
     private EngineStats snapshot() {
@@ -265,6 +289,7 @@ public final class Engine implements AutoCloseable {
             }
             entries.add(new BatchEntry(l.cache, l.tokens(), c.off(), c.n()));
         }
+        long t0 = System.nanoTime();
         transformer.forwardBatch(entries, logits);
         scheduler.completed(step);
         steps++;
@@ -279,6 +304,9 @@ public final class Engine implements AutoCloseable {
                 System.arraycopy(logits, i * vocab, row, 0, vocab);
                 next(l, now);
             }
+        }
+        if (stepCost != null) { // the forward pass and the sampling: what the streams wait for
+            stepCost.record(step.tokens(), System.nanoTime() - t0);
         }
         stats = snapshot();
     }

@@ -14,6 +14,10 @@ import java.util.List;
  * sequence is preempted: its blocks are freed, its progress reset, and it goes back to the head of
  * the waiting queue, to be recomputed (prompt plus generated tokens) once blocks are free. Nothing
  * is ever dropped. Not thread-safe: the engine thread owns it.
+ *
+ * <p>With a {@link StepCostModel}, the prompt tokens of a step that also decodes are further
+ * limited to what keeps the step's cost within the model's target (the decodes' inter-token latency);
+ * {@code tokenBudget} stays the hard cap.
  */
 public final class Scheduler {
     /** Tokens {@code [off, off + n)} of {@code seq} run this step. */
@@ -33,17 +37,24 @@ public final class Scheduler {
     private final KvBlockManager kv;
     private final int maxRunning;
     private final int tokenBudget;
+    private final StepCostModel cost; // null: every step may fill tokenBudget
     private final ArrayDeque<SequenceState> waiting = new ArrayDeque<>();
     private final ArrayList<SequenceState> running = new ArrayList<>(); // oldest first
     private long preemptions;
 
     public Scheduler(KvBlockManager kv, int maxRunning, int tokenBudget) {
+        this(kv, maxRunning, tokenBudget, null);
+    }
+
+    /** @param cost sizes prompt chunks next to decodes; null for none */
+    public Scheduler(KvBlockManager kv, int maxRunning, int tokenBudget, StepCostModel cost) {
         if (maxRunning < 1 || tokenBudget < 1) {
             throw new IllegalArgumentException("need at least one running sequence and one token per step");
         }
         this.kv = kv;
         this.maxRunning = maxRunning;
         this.tokenBudget = tokenBudget;
+        this.cost = cost;
     }
 
     /** Queues a new sequence behind the others. */
@@ -78,6 +89,11 @@ public final class Scheduler {
                 }
                 chunks.add(new Chunk(s, s.computed(), n));
                 budget -= n;
+            }
+            if (pass == 0 && cost != null) {
+                // The decodes are in; the prompt tokens after them must keep the step's cost in bounds.
+                int decodes = tokenBudget - budget;
+                budget = Math.min(budget, cost.stepTokens(decodes, tokenBudget) - decodes);
             }
         }
         // Admit waiting sequences in arrival order; not while preempting (they would be evicted next).

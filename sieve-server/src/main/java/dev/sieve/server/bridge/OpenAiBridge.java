@@ -33,6 +33,7 @@ public final class OpenAiBridge {
     private final String modelName;
     private final long started = System.currentTimeMillis() / 1000;
     private final AtomicLong ids = new AtomicLong();
+    private final AtomicLong submitted = new AtomicLong();
     private final Object textLock = new Object();
 
     public OpenAiBridge(Engine engine, ChatTemplate template, String modelName) {
@@ -47,6 +48,11 @@ public final class OpenAiBridge {
 
     public Engine engine() {
         return engine;
+    }
+
+    /** Requests the engine accepted; once idle, each is finished or cancelled, so none can be lost unseen. */
+    public long requestsSubmitted() {
+        return submitted.get();
     }
 
     public Responses.ModelList models() {
@@ -96,6 +102,7 @@ public final class OpenAiBridge {
         try {
             engine.submit(new EngineRequest(id, prompt, p, maxTokens, o.stop(),
                     o.topLogprobs() == null ? -1 : o.topLogprobs(), g.events::add));
+            submitted.incrementAndGet();
         } catch (EngineBusyException e) {
             throw new ApiException(429, e.getMessage() + "; retry later", "server_busy", null, "rate_limit_exceeded");
         }

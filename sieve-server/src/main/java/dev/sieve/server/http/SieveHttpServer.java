@@ -128,7 +128,7 @@ public final class SieveHttpServer implements AutoCloseable {
                 requireMethod(method, "GET");
                 response.setStatus(200);
                 response.getHeaders().put(HttpHeader.CONTENT_TYPE, PrometheusMetrics.CONTENT_TYPE);
-                write(response, PrometheusMetrics.render(bridge.engine()).getBytes(StandardCharsets.UTF_8));
+                write(response, PrometheusMetrics.render(bridge).getBytes(StandardCharsets.UTF_8));
             }
             case "/v1/chat/completions" -> {
                 requireMethod(method, "POST");

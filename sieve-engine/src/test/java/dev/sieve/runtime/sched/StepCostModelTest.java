@@ -1,0 +1,144 @@
+package dev.sieve.runtime.sched;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The step cost model against steps whose cost is an exact linear function of their tokens (the fit
+ * must recover it), and the scheduler it steers against a simulated clock with that cost: while a long
+ * prompt is prefilled next to decoding streams, no step costs more than the target times a pure-decode step.
+ */
+class StepCostModelTest {
+    static final double FIXED = 40e6; // 40 ms a step
+    static final double PER_TOKEN = 6e6; // 6 ms a token (no chunk below lands exactly on an integer)
+
+    static long cost(int tokens) {
+        return Math.round(FIXED + PER_TOKEN * tokens);
+    }
+
+    @Test
+    void leastSquaresRecoverALinearCost() {
+        StepCostModel m = new StepCostModel(1.5, 4, 64);
+        assertFalse(m.ready());
+        assertEquals(100, m.stepTokens(4, 100), "no fit yet: the hard cap");
+        for (int i = 0; i < 20; i++) {
+            m.record(4, cost(4)); // one size alone leaves the slope open
+        }
+        assertFalse(m.ready());
+        for (int t : new int[] {1, 4, 4, 8, 36, 4, 132, 5}) {
+            m.record(t, cost(t));
+        }
+        assertTrue(m.ready());
+        assertEquals(FIXED, m.fixedNanos(), 1e-3 * FIXED);
+        assertEquals(PER_TOKEN, m.perTokenNanos(), 1e-3 * PER_TOKEN);
+    }
+
+    @Test
+    void stepTokensKeepTheStepWithinTheTargetRatio() {
+        StepCostModel m = new StepCostModel(1.5, 1, 64);
+        for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
+            m.record(t, cost(t));
+        }
+        for (int d = 1; d <= 8; d++) {
+            int tokens = m.stepTokens(d, 1000);
+            // (1.5 - 1)(40 + 6d) / 6 prompt tokens, rounded down
+            int chunk = (int) Math.floor(0.5 * (FIXED + PER_TOKEN * d) / PER_TOKEN + 1e-9);
+            assertEquals(d + chunk, tokens, d + " decodes");
+            assertTrue(cost(tokens) <= 1.5 * cost(d) + 1, "within 1.5x");
+            assertTrue(cost(tokens + 1) > 1.5 * cost(d), "and as large as that allows");
+        }
+        assertEquals(1000, m.stepTokens(0, 1000), "no decodes: nothing to protect");
+        assertEquals(8, m.stepTokens(4, 8), "never past the hard cap (9 otherwise)");
+    }
+
+    @Test
+    void aPromptAlwaysAdvancesByTheMinimumChunk() {
+        StepCostModel m = new StepCostModel(1.1, 6, 64);
+        for (int t : new int[] {1, 2, 30}) {
+            m.record(t, Math.round(1e9 * t)); // no fixed cost: 0.1 × d tokens would round to nothing
+        }
+        assertEquals(2 + 6, m.stepTokens(2, 100));
+    }
+
+    @Test
+    void theFitFollowsAChangeOfLoad() {
+        StepCostModel m = new StepCostModel(1.5, 4, 16);
+        Random rnd = new Random(1);
+        for (int i = 0; i < 200; i++) {
+            int t = 1 + rnd.nextInt(64);
+            m.record(t, cost(t));
+        }
+        for (int i = 0; i < 300; i++) { // the machine gets three times slower
+            int t = 1 + rnd.nextInt(64);
+            m.record(t, 3 * cost(t));
+        }
+        assertEquals(3 * PER_TOKEN, m.perTokenNanos(), 0.01 * 3 * PER_TOKEN);
+        assertEquals(3 * FIXED, m.fixedNanos(), 0.01 * 3 * FIXED);
+    }
+
+    @Test
+    void settingsOutOfRangeAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> new StepCostModel(1.0, 4, 64));
+        assertThrows(IllegalArgumentException.class, () -> new StepCostModel(2, 0, 64));
+        assertThrows(IllegalArgumentException.class, () -> new StepCostModel(2, 4, 0));
+    }
+
+    /**
+     * Four streams decode, then a 1024-token prompt arrives. Each step "takes" the linear cost of its
+     * tokens, with noise of ±10%, and the model learns from those times as the engine's would.
+     */
+    @Test
+    void prefillNextToDecodesStaysWithinTheTargetOnASimulatedClock() {
+        StepCostModel m = new StepCostModel(1.5, 4, 64);
+        Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, m);
+        Random noise = new Random(7);
+        SequenceState[] streams = new SequenceState[4];
+        for (int i = 0; i < streams.length; i++) {
+            streams[i] = SchedulerTest.seq(i, 16 + 8 * i);
+            s.add(streams[i]);
+        }
+        double[] pureDecode = new double[400];
+        int nPure = 0;
+        double worstPrefillStep = 0;
+        int prefillSteps = 0;
+        SequenceState big = null;
+        for (int step = 0; step < 2000 && (big == null || big.generated() == 0); step++) {
+            if (step == 100) {
+                big = SchedulerTest.seq(99, 1024);
+                s.add(big);
+            }
+            Scheduler.Step st = SchedulerTest.run(s);
+            double ns = cost(st.tokens()) * (0.9 + 0.2 * noise.nextDouble());
+            m.record(st.tokens(), Math.round(ns));
+            boolean prefills = st.chunks().stream().anyMatch(c -> c.n() > 1);
+            int decodes = (int) st.chunks().stream().filter(c -> c.n() == 1).count();
+            if (step >= 20 && !prefills && decodes == 4 && nPure < pureDecode.length) {
+                pureDecode[nPure++] = ns;
+            }
+            if (big != null && prefills) {
+                prefillSteps++;
+                worstPrefillStep = Math.max(worstPrefillStep, cost(st.tokens()));
+                assertEquals(4, decodes, "every stream decodes in every step of the prefill");
+            }
+        }
+        assertTrue(big != null && big.generated() == 1, "the long prompt was prefilled and sampled");
+        double median = median(Arrays.copyOf(pureDecode, nPure));
+        // noise-free cost of the largest prefill step vs the measured median of pure-decode steps
+        assertTrue(worstPrefillStep <= 1.5 * cost(4) + 1, worstPrefillStep / 1e6 + " ms vs " + cost(4) / 1e6);
+        assertTrue(worstPrefillStep < 2 * median, "worst prefill step " + worstPrefillStep / median + "x the median");
+        // and the prompt still moved: (1.5 - 1)(40 + 24)/6 = 5.3 tokens a step, one less when the noisy fit says so
+        assertTrue(prefillSteps <= 1024 / 4 + 1, prefillSteps + " prefill steps");
+    }
+
+    static double median(double[] xs) {
+        double[] s = xs.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+}
