@@ -50,6 +50,9 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
     /** Bytes one position of one layer takes, codes and scales together. */
     public abstract long bytesPerPosition();
 
+    /** Copies positions {@code [src, src + count)} to {@code [dst, dst + count)} in every layer, codes and scales alike. */
+    public abstract void copy(int src, int dst, int count);
+
     static final class F32 extends KvStore {
         private final float[][] data;
         private final Kernels k;
@@ -78,6 +81,13 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
         @Override
         public long bytesPerPosition() {
             return (long) kvDim * Float.BYTES;
+        }
+
+        @Override
+        public void copy(int src, int dst, int count) {
+            for (float[] d : data) {
+                System.arraycopy(d, src * kvDim, d, dst * kvDim, count * kvDim);
+            }
         }
     }
 
@@ -121,6 +131,13 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
         @Override
         public long bytesPerPosition() {
             return (long) kvDim * Short.BYTES;
+        }
+
+        @Override
+        public void copy(int src, int dst, int count) {
+            for (short[] d : data) {
+                System.arraycopy(d, src * kvDim, d, dst * kvDim, count * kvDim);
+            }
         }
     }
 
@@ -187,6 +204,15 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
         @Override
         public long bytesPerPosition() {
             return kvDim + (long) (kvDim / group) * Float.BYTES;
+        }
+
+        @Override
+        public void copy(int src, int dst, int count) {
+            int g = kvDim / group;
+            for (int l = 0; l < codes.length; l++) {
+                System.arraycopy(codes[l], src * kvDim, codes[l], dst * kvDim, count * kvDim);
+                System.arraycopy(scales[l], src * g, scales[l], dst * g, count * g);
+            }
         }
     }
 
@@ -275,6 +301,17 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
         @Override
         public long bytesPerPosition() {
             return kvDim / 2 + (long) (kvDim / group) * 2 * Float.BYTES;
+        }
+
+        @Override
+        public void copy(int src, int dst, int count) {
+            int g = kvDim / group;
+            int h = kvDim / 2;
+            for (int l = 0; l < codes.length; l++) {
+                System.arraycopy(codes[l], src * h, codes[l], dst * h, count * h);
+                System.arraycopy(scales[l], src * g, scales[l], dst * g, count * g);
+                System.arraycopy(mins[l], src * g, mins[l], dst * g, count * g);
+            }
         }
     }
 }
