@@ -284,7 +284,11 @@ public final class KvCache {
         }
     }
 
-    void extendTo(int newLength) {
+    /** Counts positions up to {@code newLength} as filled, once every layer's keys and values are {@link #put} there. */
+    public void extendTo(int newLength) {
+        if (newLength > capacity) {
+            throw new IllegalArgumentException(newLength + " positions exceed the capacity of " + capacity);
+        }
         length = Math.max(length, newLength);
     }
 

@@ -13,6 +13,9 @@ package dev.sieve.runtime.engine;
  * @param requestsCancelled requests cancelled (client gone)
  * @param preemptions      sequences preempted for lack of KV blocks
  * @param steps            forward passes
+ * @param prefixCacheHitTokens prompt tokens whose keys and values were reused from the prefix cache, not computed
+ * @param kvBlocksCached   KV blocks in the prefix cache (kept after their sequences end, evicted when needed)
  */
 public record EngineStats(int waiting, int running, int kvBlocksUsed, int kvBlocksTotal, long promptTokens,
-        long generatedTokens, long requestsFinished, long requestsCancelled, long preemptions, long steps) {}
+        long generatedTokens, long requestsFinished, long requestsCancelled, long preemptions, long steps,
+        long prefixCacheHitTokens, int kvBlocksCached) {}
