@@ -1,5 +1,6 @@
 package dev.sieve.cli;
 
+import dev.sieve.model.layers.KvEncoding;
 import dev.sieve.runtime.engine.Engine;
 import dev.sieve.server.bridge.OpenAiBridge;
 import dev.sieve.server.http.SieveHttpServer;
@@ -44,6 +45,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "KV memory handed out in 16-token blocks; 0 = a full context per parallel sequence")
     long kvBudgetMib;
 
+    @Option(names = "--cache-type", defaultValue = "f32", paramLabel = "TYPE",
+            description = "how the KV block pool stores keys and values: f32, f16, q8 or q4 (default: ${DEFAULT-VALUE})")
+    String cacheType;
+
     @Option(names = "--max-body-kib", defaultValue = "1024", paramLabel = "KIB",
             description = "largest request body; more gets 413 (default: ${DEFAULT-VALUE})")
     int maxBodyKib;
@@ -57,12 +62,18 @@ final class ServeCommand implements Callable<Integer> {
             throw new UserException("serve options out of range (need 0 ≤ --port ≤ 65535, --parallel ≥ 1, "
                     + "--batch-tokens ≥ 1, --queue ≥ 0, --kv-budget-mib ≥ 0, --max-body-kib ≥ 1)");
         }
+        KvEncoding encoding;
+        try {
+            encoding = KvEncoding.parse(cacheType);
+        } catch (IllegalArgumentException e) {
+            throw new UserException(e.getMessage());
+        }
         try (var loaded = modelOptions.load()) {
             int ctx = modelOptions.contextSize > 0 ? modelOptions.contextSize
                     : Math.min(4096, loaded.model().config().contextLength());
             String name = alias != null ? alias : modelOptions.model.getFileName().toString().replaceFirst("\\.gguf$", "");
             try (Engine engine = new Engine(loaded.model(), loaded.tokenizer(), loaded.linear(),
-                    new Engine.Config(ctx, parallel, batchTokens, queue, kvBudgetMib << 20)).start();
+                    new Engine.Config(ctx, parallel, batchTokens, queue, kvBudgetMib << 20, encoding)).start();
                     SieveHttpServer server = new SieveHttpServer(new SieveHttpServer.Options(host, port, apiKey,
                             maxBodyKib * 1024, 1), new OpenAiBridge(engine, ChatTemplate.fromGguf(loaded.model().metadata()),
                             name)).start()) {
