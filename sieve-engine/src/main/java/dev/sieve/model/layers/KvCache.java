@@ -331,6 +331,80 @@ public final class KvCache {
         values.axpy(a, layer, row(pos), off, n, y, yOff);
     }
 
+    /**
+     * Where a read of stored rows lies, as floats: row r at {@code data()[offset() + r · stride()]}.
+     * Full-precision stores are read in place; quantized ones are decoded into the reader's own
+     * scratch (one per attention thread, grown once), so a block of positions is dequantized once
+     * for all query heads that share its key/value head.
+     */
+    public static final class Rows {
+        private float[] data;
+        private int offset;
+        private int stride;
+        private float[] scratch = new float[0];
+
+        public float[] data() {
+            return data;
+        }
+
+        public int offset() {
+            return offset;
+        }
+
+        public int stride() {
+            return stride;
+        }
+    }
+
+    /** Positions from {@code pos} on that lie in consecutive rows of the store (to the end of its block when paged). */
+    public int contiguous(int pos) {
+        return table == null ? capacity - pos : blockTokens - pos % blockTokens;
+    }
+
+    /**
+     * Reads the keys of positions {@code [pos, pos + count)}, slice {@code [off, off + n)} (one head),
+     * into {@code out}; {@code count} must not exceed {@link #contiguous contiguous(pos)}.
+     */
+    public void readKeys(int layer, int pos, int count, int off, int n, Rows out) {
+        read(keys, recentKeys, layer, pos, count, off, n, out);
+    }
+
+    /** As {@link #readKeys}, for the values. */
+    public void readValues(int layer, int pos, int count, int off, int n, Rows out) {
+        read(values, recentValues, layer, pos, count, off, n, out);
+    }
+
+    private void read(KvStore store, float[][] recent, int layer, int pos, int count, int off, int n, Rows out) {
+        if (count > contiguous(pos)) {
+            throw new IllegalArgumentException(count + " positions from " + pos + " are not in consecutive rows");
+        }
+        int row = row(pos);
+        float[] direct = store.floats(layer);
+        if (direct != null) {
+            out.data = direct;
+            out.offset = row * kvDim + off;
+            out.stride = kvDim;
+            return;
+        }
+        if (out.scratch.length < count * n) {
+            out.scratch = new float[count * n];
+        }
+        store.decodeRows(layer, row, count, off, n, out.scratch, k);
+        if (residual > 0) {
+            // Recent positions are served exactly from the window, as dotKey/axpyValue do.
+            int[] rp = recentPos[layer];
+            for (int r = 0; r < count; r++) {
+                int slot = (pos + r) % residual;
+                if (rp[slot] == pos + r) {
+                    System.arraycopy(recent[layer], slot * kvDim + off, out.scratch, r * n, n);
+                }
+            }
+        }
+        out.data = out.scratch;
+        out.offset = 0;
+        out.stride = n;
+    }
+
     /** The stores (for tests). */
     KvStore keyStore() {
         return keys;
