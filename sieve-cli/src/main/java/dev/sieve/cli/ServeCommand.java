@@ -45,10 +45,6 @@ final class ServeCommand implements Callable<Integer> {
             description = "KV memory handed out in 16-token blocks; 0 = a full context per parallel sequence")
     long kvBudgetMib;
 
-    @Option(names = "--cache-type", defaultValue = "f32", paramLabel = "TYPE",
-            description = "how the KV block pool stores keys and values: f32, f16, q8 or q4 (default: ${DEFAULT-VALUE})")
-    String cacheType;
-
     @Option(names = "--max-body-kib", defaultValue = "1024", paramLabel = "KIB",
             description = "largest request body; more gets 413 (default: ${DEFAULT-VALUE})")
     int maxBodyKib;
@@ -62,18 +58,14 @@ final class ServeCommand implements Callable<Integer> {
             throw new UserException("serve options out of range (need 0 ≤ --port ≤ 65535, --parallel ≥ 1, "
                     + "--batch-tokens ≥ 1, --queue ≥ 0, --kv-budget-mib ≥ 0, --max-body-kib ≥ 1)");
         }
-        KvEncoding encoding;
-        try {
-            encoding = KvEncoding.parse(cacheType);
-        } catch (IllegalArgumentException e) {
-            throw new UserException(e.getMessage());
-        }
+        KvEncoding encoding = modelOptions.cache.encoding(); // the block pool's storage (--cache-type)
         try (var loaded = modelOptions.load()) {
             int ctx = modelOptions.contextSize > 0 ? modelOptions.contextSize
                     : Math.min(4096, loaded.model().config().contextLength());
             String name = alias != null ? alias : modelOptions.model.getFileName().toString().replaceFirst("\\.gguf$", "");
             try (Engine engine = new Engine(loaded.model(), loaded.tokenizer(), loaded.linear(),
-                    new Engine.Config(ctx, parallel, batchTokens, queue, kvBudgetMib << 20, encoding)).start();
+                    new Engine.Config(ctx, parallel, batchTokens, queue, kvBudgetMib << 20, encoding,
+                            modelOptions.cache.residual())).start();
                     SieveHttpServer server = new SieveHttpServer(new SieveHttpServer.Options(host, port, apiKey,
                             maxBodyKib * 1024, 1), new OpenAiBridge(engine, ChatTemplate.fromGguf(loaded.model().metadata()),
                             name)).start()) {

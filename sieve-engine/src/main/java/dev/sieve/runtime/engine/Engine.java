@@ -45,20 +45,24 @@ public final class Engine implements AutoCloseable {
      * @param maxQueue     requests waiting for a first step at most; more are refused
      * @param kvBudgetBytes KV bytes of the block pool; 0 = enough for every running sequence's full context
      * @param cacheType    how the pool stores keys and values
+     * @param cacheResidual recent positions a quantized cache also keeps in full precision, per sequence (outside the pool)
      */
     public record Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes,
-            KvEncoding cacheType) {
+            KvEncoding cacheType, int cacheResidual) {
         public Config {
             if (contextSize < 2 || maxRunning < 1 || batchTokens < 1 || maxQueue < 0 || kvBudgetBytes < 0) {
                 throw new IllegalArgumentException("engine settings out of range: " + contextSize + " context, "
                         + maxRunning + " parallel, " + batchTokens + " batch tokens, " + maxQueue + " queue");
             }
             java.util.Objects.requireNonNull(cacheType, "cacheType");
+            if (cacheResidual < 0) {
+                throw new IllegalArgumentException("the residual window must not be negative: " + cacheResidual);
+            }
         }
 
         /** A full-precision (F32) cache. */
         public Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes) {
-            this(contextSize, maxRunning, batchTokens, maxQueue, kvBudgetBytes, KvEncoding.F32);
+            this(contextSize, maxRunning, batchTokens, maxQueue, kvBudgetBytes, KvEncoding.F32, 0);
         }
     }
 
@@ -129,7 +133,7 @@ public final class Engine implements AutoCloseable {
         }
         KvPool pool = new KvPool(mc.layers(), mc.kvDim(), mc.headDim(), config.cacheType(), KvBlockManager.BLOCK_TOKENS,
                 blocks, linear.kernels());
-        this.kv = new KvBlockManager(pool, config.contextSize(), KvCache.DEFAULT_RESIDUAL, true);
+        this.kv = new KvBlockManager(pool, config.contextSize(), config.cacheResidual(), true);
         this.scheduler = new Scheduler(kv, config.maxRunning(), config.batchTokens());
         this.logits = new float[Math.min(config.batchTokens(), config.maxRunning()) * vocab];
         this.row = new float[vocab];
