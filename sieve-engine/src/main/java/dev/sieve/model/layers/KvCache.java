@@ -433,16 +433,12 @@ public final class KvCache {
         return 2L * layers * residual * kvDim * Float.BYTES + (long) layers * residual * Integer.BYTES;
     }
 
-    /** Decodes position {@code pos} (keys into {@code kDst}, values into {@code vDst}) as attention reads it (tests, tools). */
+    /** Decodes position {@code pos} (keys into {@code kDst}, values into {@code vDst}) as attention reads it. */
     public void get(int layer, int pos, float[] kDst, float[] vDst) {
-        java.util.Arrays.fill(kDst, 0, kvDim, 0f);
-        java.util.Arrays.fill(vDst, 0, kvDim, 0f);
-        float[] unit = new float[kvDim];
-        for (int i = 0; i < kvDim; i++) {
-            unit[i] = 1f;
-            kDst[i] = dotKey(unit, 0, layer, pos, 0, kvDim);
-            unit[i] = 0f;
-        }
-        axpyValue(1f, layer, pos, 0, kvDim, vDst, 0);
+        Rows r = new Rows();
+        readKeys(layer, pos, 1, 0, kvDim, r);
+        System.arraycopy(r.data, r.offset, kDst, 0, kvDim);
+        readValues(layer, pos, 1, 0, kvDim, r);
+        System.arraycopy(r.data, r.offset, vDst, 0, kvDim);
     }
 }

@@ -193,6 +193,57 @@ public final class Transformer {
         linear.apply(w.output(), xb, entries.size(), logits);
     }
 
+    /**
+     * Context shift (llama.cpp's, and StreamingLLM's sinks + window): forgets positions {@code [keep,
+     * keep + discard)} of {@code cache} and moves every later position down by {@code discard}. Keys
+     * are stored rotated by their position, and RoPE is relative (q_m·k_n depends on m − n only), so
+     * a moved key is rotated back by {@code discard} to be exactly what its token at the new position
+     * would have had; values move as they are. The first {@code keep} positions (the attention sinks)
+     * stay. Quantized caches re-encode the moved keys.
+     */
+    public void shiftCache(KvCache cache, int keep, int discard) {
+        int len = cache.length();
+        if (keep < 0 || discard < 1 || keep + discard > len) {
+            throw new IllegalArgumentException("cannot drop " + discard + " positions after " + keep + " of " + len);
+        }
+        int half = c.ropeDim() / 2;
+        float[] cs = new float[half];
+        float[] sn = new float[half];
+        // The angles of a rotation by `discard` positions, accumulated as ropeTables accumulates them.
+        float thetaScale = (float) Math.pow(c.ropeTheta(), -2.0 / c.ropeDim());
+        float[] ff = w.ropeFreqFactors();
+        float theta = discard;
+        for (int i = 0; i < half; i++) {
+            float a = ff != null ? theta / ff[i] : theta;
+            cs[i] = (float) Math.cos(a);
+            sn[i] = (float) Math.sin(a);
+            theta *= thetaScale;
+        }
+        int kvDim = c.kvDim();
+        int hd = c.headDim();
+        boolean neox = c.ropeType() == RopeType.NEOX;
+        float[] kb = new float[kvDim];
+        float[] vb = new float[kvDim];
+        for (int l = 0; l < c.layers(); l++) {
+            for (int p = keep + discard; p < len; p++) {
+                cache.get(l, p, kb, vb);
+                for (int h = 0; h < c.kvHeads(); h++) {
+                    int base = h * hd;
+                    for (int i = 0; i < half; i++) {
+                        int i0 = neox ? base + i : base + 2 * i;
+                        int i1 = neox ? base + i + half : base + 2 * i + 1;
+                        float a = kb[i0];
+                        float b = kb[i1];
+                        kb[i0] = a * cs[i] + b * sn[i]; // rotation by −angle
+                        kb[i1] = b * cs[i] - a * sn[i];
+                    }
+                }
+                cache.put(l, p - discard, kb, 0, vb, 0);
+            }
+        }
+        cache.truncate(len - discard);
+    }
+
     /** Looks up the embeddings of {@code n} tokens into {@code out[t * dim ..]}. */
     public void embed(int[] tokens, int off, int n, float[] out) {
         embed(tokens, off, n, out, 0);
