@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
             "eff GB/s is the weight bytes streamed per generated token times tokens/s (decode is bound by",
             "memory bandwidth); peak RSS is the process's high-water mark. With --depth, tg runs after D",
             "tokens already in the cache (llama-bench's -d), once per --cache-type in a comma list,",
-            "interleaved within each repetition so the cache types see the same machine load."},
+            "interleaved token by token so the cache types see the same machine load."},
         footer = {"%nExamples:", "  sieve bench -m tinyllama-q4_0.gguf -p 128 -n 64 -t 2 -r 3",
             "  sieve bench -m tl.gguf -p 0 -n 16 --depth 512,2048 --cache-type f32,q8,q4",
             "  sieve bench -m model.gguf --json > bench.json"})
@@ -194,20 +194,26 @@ final class BenchCommand implements Callable<Integer> {
                     caches[i].extendTo(d);
                 }
             }
+            // Interleaved token by token (type 0, 1, 2, 0, 1, 2, ...), so that a load change on a shared
+            // machine hits every type alike; a repetition's tokens/s is nGen over its summed step times.
             double[][] s = new double[types.size()][reps];
             for (int r = -1; r < reps; r++) {
+                long[] nanos = new long[types.size()];
+                int[][] tok = new int[types.size()][];
                 for (int i = 0; i < types.size(); i++) {
                     caches[i].truncate(d);
-                    int[] tok = {1};
-                    long t0 = System.nanoTime();
-                    for (int j = 0; j < nGen; j++) {
-                        tf.forward(tok, 0, 1, caches[i], logits, 1);
-                        tok[0] = argmax(logits, vocab);
+                    tok[i] = new int[] {1};
+                }
+                for (int j = 0; j < nGen; j++) {
+                    for (int i = 0; i < types.size(); i++) {
+                        long t0 = System.nanoTime();
+                        tf.forward(tok[i], 0, 1, caches[i], logits, 1);
+                        nanos[i] += System.nanoTime() - t0;
+                        tok[i][0] = argmax(logits, vocab);
                     }
-                    double ts = nGen / ((System.nanoTime() - t0) / 1e9);
-                    if (r >= 0) {
-                        s[i][r] = ts;
-                    }
+                }
+                for (int i = 0; i < types.size() && r >= 0; i++) {
+                    s[i][r] = nGen / (nanos[i] / 1e9);
                 }
             }
             for (int i = 0; i < types.size(); i++) {
