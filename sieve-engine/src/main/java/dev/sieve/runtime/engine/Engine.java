@@ -199,7 +199,7 @@ public final class Engine implements AutoCloseable {
     }
 
     private EngineStats snapshot() {
-        return new EngineStats(scheduler.waitingCount() + inbox.size(), scheduler.runningCount(), kv.usedBlocks(),
+        return new EngineStats(scheduler.waitingCount() + inbox.size(), scheduler.runningCount(), kv.heldBlocks(),
                 kv.totalBlocks(), promptTotal, generatedTotal.get(), finished, cancelled, scheduler.preemptions(), steps,
                 kv.prefixHitTokens(), kv.cachedBlocks());
     }

@@ -5,7 +5,7 @@ package dev.sieve.runtime.engine;
  *
  * @param waiting          sequences queued (new or preempted)
  * @param running          sequences with a KV cache
- * @param kvBlocksUsed     KV blocks allocated
+ * @param kvBlocksUsed     KV blocks held by sequences (blocks only the prefix cache holds are reclaimable: not counted)
  * @param kvBlocksTotal    KV blocks in the budget
  * @param promptTokens     prompt tokens run through the model (recomputation included)
  * @param generatedTokens  tokens sampled

@@ -234,6 +234,11 @@ public final class KvBlockManager {
         return pool.freeBlocks();
     }
 
+    /** Blocks held by sequences: in use, less those only the prefix index holds (which eviction reclaims on demand). */
+    public int heldBlocks() {
+        return pool.usedBlocks() - evictable();
+    }
+
     /** Blocks in the prefix index (some of them also held by sequences). */
     public int cachedBlocks() {
         return index.size();

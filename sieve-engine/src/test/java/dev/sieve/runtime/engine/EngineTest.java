@@ -72,7 +72,7 @@ class EngineTest {
                     }
                     assertTrue(e.stats().preemptions() > 0, "the budget was meant to force a preemption");
                     Thread.sleep(100);
-                    assertEquals(e.stats().kvBlocksCached(), e.stats().kvBlocksUsed(), "only the prefix cache holds blocks");
+                    assertEquals(0, e.stats().kvBlocksUsed(), "no sequence holds blocks (the prefix cache may)");
                     assertEquals(10, e.stats().kvBlocksTotal());
                 }
                 // a budget below one full context is refused up front (a lone sequence must always fit)

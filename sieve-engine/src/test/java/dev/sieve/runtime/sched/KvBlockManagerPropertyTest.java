@@ -126,6 +126,7 @@ class KvBlockManagerPropertyTest {
             kv.free(s);
         }
         assertEquals(kv.cachedBlocks(), kv.usedBlocks(), "only the prefix cache holds blocks");
+        assertEquals(0, kv.heldBlocks());
     }
 
     private static float read(KvCache c, int pos) {
