@@ -4,6 +4,7 @@ import dev.sieve.core.kernel.KernelProvider;
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.core.parallel.WorkerPool;
 import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.KvEncoding;
 import dev.sieve.model.layers.Transformer;
 import dev.sieve.model.loader.Model;
 import dev.sieve.model.loader.ModelLoader;
@@ -23,8 +24,11 @@ import picocli.CommandLine.Option;
         description = {"Measures prompt processing (pp) and generation (tg) throughput like llama-bench:",
             "after one warm-up run, each test repeats -r times; the table gives mean ± standard deviation.",
             "eff GB/s is the weight bytes streamed per generated token times tokens/s (decode is bound by",
-            "memory bandwidth); peak RSS is the process's high-water mark."},
+            "memory bandwidth); peak RSS is the process's high-water mark. With --depth, tg runs after D",
+            "tokens already in the cache (llama-bench's -d), once per --cache-type in a comma list,",
+            "interleaved token by token so the cache types see the same machine load."},
         footer = {"%nExamples:", "  sieve bench -m tinyllama-q4_0.gguf -p 128 -n 64 -t 2 -r 3",
+            "  sieve bench -m tl.gguf -p 0 -n 16 --depth 512,2048 --cache-type f32,q8,q4",
             "  sieve bench -m model.gguf --json > bench.json"})
 final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-m", "--model"}, required = true, description = "GGUF model file")
@@ -43,6 +47,11 @@ final class BenchCommand implements Callable<Integer> {
     int reps;
 
     @Mixin CacheOptions cache = new CacheOptions();
+
+    @Option(names = {"-d", "--depth"}, split = ",", paramLabel = "D",
+            description = "context depths for tg: tokens in the cache before generating; 'max' = the model's context"
+                    + " less the generated tokens (default: 0)")
+    List<String> depths;
 
     @Option(names = "--json", description = "print a JSON list, one object per test (llama-bench's field names)")
     boolean json;
@@ -67,7 +76,7 @@ final class BenchCommand implements Callable<Integer> {
             Linear linear = new Linear(KernelProvider.get(), pool);
             int ctx = Math.max(nPrompt, 1) + nGen + 1;
             Transformer tf = new Transformer(m.config(), m.weights(), linear, Math.max(1, nPrompt));
-            KvCache kv = tf.newCache(ctx, cache.encoding(), cache.residual());
+            KvCache kv = tf.newCache(ctx, encodings().get(0), cache.residual());
             params = m.parameterCount();
             bpw = m.weightBytes() * 8.0 / params;
             desc = describe(m);
@@ -93,7 +102,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 rows.add(row("pp" + nPrompt, nPrompt, 0, s, 0));
             }
-            if (nGen > 0) {
+            if (nGen > 0 && (depths == null || depths.isEmpty())) {
                 double[] s = new double[reps];
                 int[] tok = {1};
                 for (int r = -1; r < reps; r++) {
@@ -109,6 +118,8 @@ final class BenchCommand implements Callable<Integer> {
                     }
                 }
                 rows.add(row("tg" + nGen, 0, nGen, s, perToken));
+            } else if (nGen > 0) {
+                rows.addAll(depthRows(m, linear, perToken, rng));
             }
         }
         long rss = peakRssBytes();
@@ -128,6 +139,88 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf("%npeak RSS %s (model file %s)%n", Units.bytes(rss), Units.bytes(fileSize));
         }
         return 0;
+    }
+
+    /** The cache types of {@code --cache-type}, a comma list here. */
+    List<KvEncoding> encodings() {
+        List<KvEncoding> e = new ArrayList<>();
+        for (String t : cache.cacheType.split(",")) {
+            try {
+                e.add(KvEncoding.parse(t));
+            } catch (IllegalArgumentException x) {
+                throw new UserException(x.getMessage());
+            }
+        }
+        return e;
+    }
+
+    /**
+     * tg at each depth for each cache type. The f32 cache is filled by running D random tokens
+     * through the model; the other types get the same keys and values re-encoded (decode speed
+     * depends on how many positions there are and how they are stored, not on their values), which
+     * saves a prefill per type. Each repetition decodes with every type in turn, from depth D.
+     */
+    private List<Row> depthRows(Model m, Linear linear, long perToken, SplittableRandom rng) {
+        List<KvEncoding> types = encodings();
+        int maxCtx = m.config().contextLength();
+        List<Row> out = new ArrayList<>();
+        int vocab = m.config().vocabSize();
+        float[] logits = new float[vocab];
+        for (String ds : depths) {
+            int d;
+            try {
+                d = ds.trim().equalsIgnoreCase("max") ? maxCtx - nGen - 1 : Integer.parseInt(ds.trim());
+            } catch (NumberFormatException e) {
+                throw new UserException("--depth takes numbers or 'max', not '" + ds + "'");
+            }
+            if (d < 1) {
+                throw new UserException("--depth must be at least 1 (and 'max' needs a context above -n): " + ds);
+            }
+            Transformer tf = new Transformer(m.config(), m.weights(), linear, Math.min(d, 256));
+            KvCache[] caches = new KvCache[types.size()];
+            KvCache fill = tf.newCache(d + nGen + 1);
+            tf.forward(rng.ints(d, 0, vocab).toArray(), 0, d, fill, new float[vocab], 1);
+            float[] k = new float[m.config().kvDim()];
+            float[] v = new float[m.config().kvDim()];
+            for (int i = 0; i < types.size(); i++) {
+                caches[i] = types.get(i) == KvEncoding.F32 ? fill : tf.newCache(d + nGen + 1, types.get(i), cache.residual());
+                if (caches[i] != fill) {
+                    for (int p = 0; p < d; p++) {
+                        for (int l = 0; l < m.config().layers(); l++) {
+                            fill.get(l, p, k, v);
+                            caches[i].put(l, p, k, 0, v, 0);
+                        }
+                    }
+                    caches[i].extendTo(d);
+                }
+            }
+            // Interleaved token by token (type 0, 1, 2, 0, 1, 2, ...), so that a load change on a shared
+            // machine hits every type alike; a repetition's tokens/s is nGen over its summed step times.
+            double[][] s = new double[types.size()][reps];
+            for (int r = -1; r < reps; r++) {
+                long[] nanos = new long[types.size()];
+                int[][] tok = new int[types.size()][];
+                for (int i = 0; i < types.size(); i++) {
+                    caches[i].truncate(d);
+                    tok[i] = new int[] {1};
+                }
+                for (int j = 0; j < nGen; j++) {
+                    for (int i = 0; i < types.size(); i++) {
+                        long t0 = System.nanoTime();
+                        tf.forward(tok[i], 0, 1, caches[i], logits, 1);
+                        nanos[i] += System.nanoTime() - t0;
+                        tok[i][0] = argmax(logits, vocab);
+                    }
+                }
+                for (int i = 0; i < types.size() && r >= 0; i++) {
+                    s[i][r] = nGen / (nanos[i] / 1e9);
+                }
+            }
+            for (int i = 0; i < types.size(); i++) {
+                out.add(row("tg" + nGen + "@d" + d + " " + types.get(i).name().toLowerCase(Locale.ROOT), d, nGen, s[i], perToken));
+            }
+        }
+        return out;
     }
 
     private static Row row(String test, int np, int ng, double[] s, long bytesPerToken) {

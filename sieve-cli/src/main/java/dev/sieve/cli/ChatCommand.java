@@ -23,6 +23,7 @@ import picocli.CommandLine.Option;
 final class ChatCommand implements Callable<Integer> {
     @Mixin ModelOptions modelOptions = new ModelOptions();
     @Mixin SamplingOptions sampling = new SamplingOptions();
+    @Mixin ContextShiftOptions shift = new ContextShiftOptions();
 
     @Option(names = {"-sys", "--system-prompt"}, description = "system message")
     String system;
@@ -39,6 +40,7 @@ final class ChatCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (var loaded = modelOptions.load()) {
             Session session = modelOptions.session(loaded);
+            shift.apply(session);
             ChatTemplate fromFile = ChatTemplate.fromGguf(loaded.model().metadata());
             ChatTemplate template = templateOverride != null
                     ? new ChatTemplate(templateOverride, fromFile.bosToken(), fromFile.eosToken()) : fromFile;
@@ -84,7 +86,8 @@ final class ChatCommand implements Callable<Integer> {
                     messages.removeLast();
                     continue;
                 }
-                int room = Math.min(maxTokens, session.contextSize() - ids.length);
+                // With --context-shift a reply may run past the context; the next turn's prompt must still fit.
+                int room = shift.contextShift ? maxTokens : Math.min(maxTokens, session.contextSize() - ids.length);
                 GenerationResult r = session.generate(ids, params, room, stops, s -> {
                     out.print(s);
                     out.flush();

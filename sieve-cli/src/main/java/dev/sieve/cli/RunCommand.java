@@ -19,6 +19,7 @@ import picocli.CommandLine.Option;
 final class RunCommand implements Callable<Integer> {
     @Mixin ModelOptions modelOptions = new ModelOptions();
     @Mixin SamplingOptions sampling = new SamplingOptions();
+    @Mixin ContextShiftOptions shift = new ContextShiftOptions();
 
     static final class PromptSource {
         @Option(names = {"-p", "--prompt"}, description = "prompt text") String text;
@@ -46,6 +47,7 @@ final class RunCommand implements Callable<Integer> {
         var params = sampling.params();
         try (var loaded = modelOptions.load()) {
             Session session = modelOptions.session(loaded);
+            shift.apply(session);
             int[] ids = loaded.tokenizer().encode(text, true, !noParseSpecial);
             PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
             if (!noDisplayPrompt) {

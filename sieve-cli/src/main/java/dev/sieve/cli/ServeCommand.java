@@ -1,5 +1,6 @@
 package dev.sieve.cli;
 
+import dev.sieve.model.layers.KvEncoding;
 import dev.sieve.runtime.engine.Engine;
 import dev.sieve.server.bridge.OpenAiBridge;
 import dev.sieve.server.http.SieveHttpServer;
@@ -64,12 +65,14 @@ final class ServeCommand implements Callable<Integer> {
             throw new UserException("serve options out of range (need 0 ≤ --port ≤ 65535, --parallel ≥ 1, "
                     + "--batch-tokens ≥ 1, --queue ≥ 0, --kv-budget-mib ≥ 0, --max-body-kib ≥ 1, --step-cost-ratio 0 or > 1)");
         }
+        KvEncoding encoding = modelOptions.cache.encoding(); // the block pool's storage (--cache-type)
         try (var loaded = modelOptions.load()) {
             int ctx = modelOptions.contextSize > 0 ? modelOptions.contextSize
                     : Math.min(4096, loaded.model().config().contextLength());
             String name = alias != null ? alias : modelOptions.model.getFileName().toString().replaceFirst("\\.gguf$", "");
             try (Engine engine = new Engine(loaded.model(), loaded.tokenizer(), loaded.linear(),
-                    new Engine.Config(ctx, parallel, batchTokens, queue, kvBudgetMib << 20, stepCostRatio)).start();
+                    new Engine.Config(ctx, parallel, batchTokens, queue, kvBudgetMib << 20, encoding,
+                            modelOptions.cache.residual(), stepCostRatio)).start();
                     SieveHttpServer server = new SieveHttpServer(new SieveHttpServer.Options(host, port, apiKey,
                             maxBodyKib * 1024, 1), new OpenAiBridge(engine, ChatTemplate.fromGguf(loaded.model().metadata()),
                             name)).start()) {

@@ -35,4 +35,19 @@ public interface Kernels {
 
     /** {@code out[i] = x[i] · w[i] / rms(x)} with {@code rms = sqrt(mean(x²) + eps)}. */
     void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps);
+
+    /**
+     * Symmetric 8-bit groups to floats (a quantized KV cache read, {@code n} a multiple of {@code group}):
+     * {@code out[outOff + i] = codes[cOff + i] · scales[sOff + i / group]}.
+     */
+    void dequantizeInt8(byte[] codes, int cOff, float[] scales, int sOff, int group, float[] out, int outOff, int n);
+
+    /**
+     * Asymmetric 4-bit groups to floats ({@code n} a multiple of the even {@code group}): in group g,
+     * byte j ({@code codes[cOff + g·group/2 + j]}) holds element j in its low nibble and element
+     * {@code j + group/2} in its high nibble, and element i is {@code fma(code, scales[sOff + g], mins[sOff + g])}.
+     * Halves of a group, not neighbours, share a byte so that a vector of bytes unpacks to two runs.
+     */
+    void dequantizeUint4(byte[] codes, int cOff, float[] scales, float[] mins, int sOff, int group, float[] out, int outOff,
+            int n);
 }

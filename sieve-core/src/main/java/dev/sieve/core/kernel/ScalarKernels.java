@@ -72,4 +72,26 @@ public final class ScalarKernels implements Kernels {
             out[outOff + i] = x[xOff + i] * scale * w[i];
         }
     }
+
+    @Override
+    public void dequantizeInt8(byte[] codes, int cOff, float[] scales, int sOff, int group, float[] out, int outOff, int n) {
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = codes[cOff + i] * scales[sOff + i / group];
+        }
+    }
+
+    @Override
+    public void dequantizeUint4(byte[] codes, int cOff, float[] scales, float[] mins, int sOff, int group, float[] out,
+            int outOff, int n) {
+        int half = group / 2;
+        for (int g = 0; g < n / group; g++) {
+            float scale = scales[sOff + g];
+            float min = mins[sOff + g];
+            for (int j = 0; j < half; j++) {
+                int b = codes[cOff + g * half + j];
+                out[outOff + g * group + j] = Math.fma((float) (b & 15), scale, min);
+                out[outOff + g * group + half + j] = Math.fma((float) ((b >> 4) & 15), scale, min);
+            }
+        }
+    }
 }

@@ -93,6 +93,17 @@ public final class PanamaKernels implements Kernels {
     }
 
     @Override
+    public void dequantizeInt8(byte[] codes, int cOff, float[] scales, int sOff, int group, float[] out, int outOff, int n) {
+        impl.dequantizeInt8(codes, cOff, scales, sOff, group, out, outOff, n);
+    }
+
+    @Override
+    public void dequantizeUint4(byte[] codes, int cOff, float[] scales, float[] mins, int sOff, int group, float[] out,
+            int outOff, int n) {
+        impl.dequantizeUint4(codes, cOff, scales, mins, sOff, group, out, outOff, n);
+    }
+
+    @Override
     public String toString() {
         return name();
     }

@@ -15,6 +15,12 @@ import dev.sieve.core.kernel.Kernels;
  *
  * <p>Quantization is per token in groups of up to 32 values within a head, for keys and values
  * alike (not KIVI's per-channel keys).
+ *
+ * <p>A cache is either contiguous (its own stores, position p at row p) or <em>paged</em>: a view of
+ * a {@link KvPool} through a block table, position p at row {@code table[p / B] · B + p % B} of the
+ * pool's stores. Paged caches hold their blocks by reference count: {@link #fork} shares all of
+ * them, and {@link #reserve} copies a shared block before the first write into it (copy-on-write),
+ * so sequences with a common prefix share its memory and never see each other's writes.
  */
 public final class KvCache {
     /** Default residual window of quantized caches, in positions. */
@@ -32,6 +38,10 @@ public final class KvCache {
     private final float[][] recentValues;
     private final int[][] recentPos;      // [layer][slot]: the position a slot holds, or -1
     private int length;
+    // Paged caches only: the pool whose stores hold the data, and the block of each B positions (-1: none).
+    private final KvPool pool;
+    private final int blockTokens;
+    private final int[] table;
 
     /** A full-precision (F32) cache. */
     public KvCache(int layers, int capacity, int kvDim) {
@@ -44,6 +54,16 @@ public final class KvCache {
      * for F32). {@code k} computes the full-precision dot products.
      */
     public KvCache(int layers, int capacity, int kvDim, int headDim, KvEncoding encoding, int residual, Kernels k) {
+        this(layers, capacity, kvDim, headDim, encoding, residual, k, null);
+    }
+
+    /** A paged view of {@code pool} holding no block yet. */
+    KvCache(KvPool pool, int capacity, int residual) {
+        this(pool.layers(), capacity, pool.kvDim(), pool.headDim(), pool.encoding(), residual, pool.kernels(), pool);
+    }
+
+    private KvCache(int layers, int capacity, int kvDim, int headDim, KvEncoding encoding, int residual, Kernels k,
+            KvPool pool) {
         if (residual < 0) {
             throw new IllegalArgumentException("residual window must not be negative: " + residual);
         }
@@ -57,8 +77,19 @@ public final class KvCache {
         this.k = k;
         // Groups never straddle heads: 32, or the largest divisor of the head dimension below it.
         int group = gcd(32, headDim);
-        this.keys = KvStore.create(encoding, layers, capacity, kvDim, group, k);
-        this.values = KvStore.create(encoding, layers, capacity, kvDim, group, k);
+        this.pool = pool;
+        if (pool == null) {
+            this.keys = KvStore.create(encoding, layers, capacity, kvDim, group, k);
+            this.values = KvStore.create(encoding, layers, capacity, kvDim, group, k);
+            this.blockTokens = 0;
+            this.table = null;
+        } else {
+            this.keys = pool.keys();
+            this.values = pool.values();
+            this.blockTokens = pool.blockTokens();
+            this.table = new int[(capacity + blockTokens - 1) / blockTokens];
+            java.util.Arrays.fill(table, -1);
+        }
         this.residual = encoding == KvEncoding.F32 ? 0 : Math.min(residual, capacity);
         this.recentKeys = new float[layers][this.residual * kvDim];
         this.recentValues = new float[layers][this.residual * kvDim];
@@ -68,8 +99,143 @@ public final class KvCache {
         }
     }
 
-    private static int gcd(int a, int b) {
+    static int gcd(int a, int b) {
         return b == 0 ? a : gcd(b, a % b);
+    }
+
+    /** The row of the stores that holds position {@code pos}. */
+    private int row(int pos) {
+        if (table == null) {
+            return pos;
+        }
+        int b = table[pos / blockTokens];
+        if (b < 0) {
+            throw new IllegalStateException("position " + pos + " has no block (reserve it first)");
+        }
+        return b * blockTokens + pos % blockTokens;
+    }
+
+    /** Whether this cache is a view of a {@link KvPool}. */
+    public boolean paged() {
+        return pool != null;
+    }
+
+    /**
+     * Makes positions {@code [0, tokens)} writable from {@link #length()} on: takes a block from the
+     * pool for every position range without one, and replaces every block that is shared and will be
+     * written by a private copy. Either all of that succeeds, or nothing changes and the answer is
+     * false (the pool has too few free blocks). A contiguous cache answers whether {@code tokens} fits.
+     */
+    public boolean reserve(int tokens) {
+        if (tokens > capacity) {
+            throw new IllegalArgumentException(tokens + " tokens exceed the capacity of " + capacity);
+        }
+        if (table == null) {
+            return true;
+        }
+        int need = blocksToReserve(tokens);
+        if (need == 0) {
+            return true;
+        }
+        if (need > pool.freeBlocks()) {
+            return false;
+        }
+        int last = (tokens + blockTokens - 1) / blockTokens;
+        for (int i = 0; i < last; i++) {
+            if (table[i] < 0) {
+                table[i] = pool.take();
+            } else if ((i + 1) * blockTokens > length && pool.refCount(table[i]) > 1) {
+                int copy = pool.take();
+                pool.copyBlock(table[i], copy);
+                pool.release(table[i]);
+                table[i] = copy;
+            }
+        }
+        return true;
+    }
+
+    /** The free blocks {@link #reserve reserve(tokens)} would take (0 for a contiguous cache). */
+    public int blocksToReserve(int tokens) {
+        if (table == null) {
+            return 0;
+        }
+        int last = (tokens + blockTokens - 1) / blockTokens;
+        int need = 0;
+        for (int i = 0; i < last; i++) {
+            if (table[i] < 0 || (i + 1) * blockTokens > length && pool.refCount(table[i]) > 1) {
+                need++;
+            }
+        }
+        return need;
+    }
+
+    /**
+     * A second paged cache over the same blocks and positions (each block's reference count goes up
+     * by one); later writes of either copy shared blocks first. The residual window is copied.
+     */
+    public KvCache fork() {
+        requirePaged();
+        KvCache f = new KvCache(pool, capacity, residual);
+        for (int i = 0; i < table.length && table[i] >= 0; i++) {
+            pool.retain(table[i]);
+            f.table[i] = table[i];
+        }
+        f.length = length;
+        for (int l = 0; l < layers; l++) {
+            System.arraycopy(recentKeys[l], 0, f.recentKeys[l], 0, recentKeys[l].length);
+            System.arraycopy(recentValues[l], 0, f.recentValues[l], 0, recentValues[l].length);
+            System.arraycopy(recentPos[l], 0, f.recentPos[l], 0, recentPos[l].length);
+        }
+        return f;
+    }
+
+    /**
+     * Starts an empty paged cache with {@code blocks} (filled blocks of another sequence with the
+     * same tokens, e.g. a cached prompt prefix) as its first positions: each is retained, and the
+     * length becomes {@code blocks.length · B}.
+     */
+    public void adopt(int[] blocks) {
+        requirePaged();
+        if (length != 0 || table[0] >= 0) {
+            throw new IllegalStateException("only an empty cache adopts a prefix");
+        }
+        if (blocks.length > table.length) {
+            throw new IllegalArgumentException(blocks.length + " blocks exceed the capacity of " + capacity);
+        }
+        for (int i = 0; i < blocks.length; i++) {
+            pool.retain(blocks[i]);
+            table[i] = blocks[i];
+        }
+        length = blocks.length * blockTokens;
+    }
+
+    /** Returns every block to the pool (a paged cache) and empties the cache. */
+    public void release() {
+        truncate(0);
+    }
+
+    /** The block holding positions {@code [i · B, (i + 1) · B)}, or -1 (paged caches). */
+    public int block(int i) {
+        requirePaged();
+        return table[i];
+    }
+
+    /** Blocks held (paged caches; 0 for a contiguous one). */
+    public int blocksHeld() {
+        if (table == null) {
+            return 0;
+        }
+        int n = 0;
+        while (n < table.length && table[n] >= 0) {
+            n++;
+        }
+        return n;
+    }
+
+    private void requirePaged() {
+        if (pool == null) {
+            throw new IllegalStateException("a contiguous cache has no blocks");
+        }
     }
 
     public KvEncoding encoding() {
@@ -94,12 +260,21 @@ public final class KvCache {
         return length;
     }
 
-    /** Forgets positions from {@code newLength} on (e.g. to rewind a chat turn). */
+    /**
+     * Forgets positions from {@code newLength} on (e.g. to rewind a chat turn); a paged cache returns
+     * the blocks that no longer hold a position, including blocks reserved beyond the length.
+     */
     public void truncate(int newLength) {
         if (newLength < 0 || newLength > length) {
             throw new IllegalArgumentException("cannot truncate " + length + " positions to " + newLength);
         }
         length = newLength;
+        if (table != null) {
+            for (int i = (newLength + blockTokens - 1) / blockTokens; i < table.length && table[i] >= 0; i++) {
+                pool.release(table[i]);
+                table[i] = -1;
+            }
+        }
         for (int[] r : recentPos) {
             for (int s = 0; s < r.length; s++) {
                 if (r[s] >= newLength) {
@@ -109,14 +284,22 @@ public final class KvCache {
         }
     }
 
-    void extendTo(int newLength) {
+    /** Counts positions up to {@code newLength} as filled, once every layer's keys and values are {@link #put} there. */
+    public void extendTo(int newLength) {
+        if (newLength > capacity) {
+            throw new IllegalArgumentException(newLength + " positions exceed the capacity of " + capacity);
+        }
         length = Math.max(length, newLength);
     }
 
     /** Stores the key {@code kSrc[kOff ..]} and value {@code vSrc[vOff ..]} of position {@code pos} in {@code layer}. */
     public void put(int layer, int pos, float[] kSrc, int kOff, float[] vSrc, int vOff) {
-        keys.put(layer, pos, kSrc, kOff);
-        values.put(layer, pos, vSrc, vOff);
+        int row = row(pos);
+        if (pool != null && pool.refCount(row / blockTokens) != 1) {
+            throw new IllegalStateException("position " + pos + " lies in a shared block (reserve it first)");
+        }
+        keys.put(layer, row, kSrc, kOff);
+        values.put(layer, row, vSrc, vOff);
         if (residual > 0) {
             int slot = pos % residual;
             System.arraycopy(kSrc, kOff, recentKeys[layer], slot * kvDim, kvDim);
@@ -133,7 +316,7 @@ public final class KvCache {
                 return k.dot(q, qOff, recentKeys[layer], slot * kvDim + off, n);
             }
         }
-        return keys.dot(q, qOff, layer, pos, off, n);
+        return keys.dot(q, qOff, layer, row(pos), off, n);
     }
 
     /** {@code y[yOff + i] += a · value[pos][off + i]} for i below {@code n}. */
@@ -145,7 +328,81 @@ public final class KvCache {
                 return;
             }
         }
-        values.axpy(a, layer, pos, off, n, y, yOff);
+        values.axpy(a, layer, row(pos), off, n, y, yOff);
+    }
+
+    /**
+     * Where a read of stored rows lies, as floats: row r at {@code data()[offset() + r · stride()]}.
+     * Full-precision stores are read in place; quantized ones are decoded into the reader's own
+     * scratch (one per attention thread, grown once), so a block of positions is dequantized once
+     * for all query heads that share its key/value head.
+     */
+    public static final class Rows {
+        private float[] data;
+        private int offset;
+        private int stride;
+        private float[] scratch = new float[0];
+
+        public float[] data() {
+            return data;
+        }
+
+        public int offset() {
+            return offset;
+        }
+
+        public int stride() {
+            return stride;
+        }
+    }
+
+    /** Positions from {@code pos} on that lie in consecutive rows of the store (to the end of its block when paged). */
+    public int contiguous(int pos) {
+        return table == null ? capacity - pos : blockTokens - pos % blockTokens;
+    }
+
+    /**
+     * Reads the keys of positions {@code [pos, pos + count)}, slice {@code [off, off + n)} (one head),
+     * into {@code out}; {@code count} must not exceed {@link #contiguous contiguous(pos)}.
+     */
+    public void readKeys(int layer, int pos, int count, int off, int n, Rows out) {
+        read(keys, recentKeys, layer, pos, count, off, n, out);
+    }
+
+    /** As {@link #readKeys}, for the values. */
+    public void readValues(int layer, int pos, int count, int off, int n, Rows out) {
+        read(values, recentValues, layer, pos, count, off, n, out);
+    }
+
+    private void read(KvStore store, float[][] recent, int layer, int pos, int count, int off, int n, Rows out) {
+        if (count > contiguous(pos)) {
+            throw new IllegalArgumentException(count + " positions from " + pos + " are not in consecutive rows");
+        }
+        int row = row(pos);
+        float[] direct = store.floats(layer);
+        if (direct != null) {
+            out.data = direct;
+            out.offset = row * kvDim + off;
+            out.stride = kvDim;
+            return;
+        }
+        if (out.scratch.length < count * n) {
+            out.scratch = new float[count * n];
+        }
+        store.decodeRows(layer, row, count, off, n, out.scratch, k);
+        if (residual > 0) {
+            // Recent positions are served exactly from the window, as dotKey/axpyValue do.
+            int[] rp = recentPos[layer];
+            for (int r = 0; r < count; r++) {
+                int slot = (pos + r) % residual;
+                if (rp[slot] == pos + r) {
+                    System.arraycopy(recent[layer], slot * kvDim + off, out.scratch, r * n, n);
+                }
+            }
+        }
+        out.data = out.scratch;
+        out.offset = 0;
+        out.stride = n;
     }
 
     /** The stores (for tests). */
@@ -162,9 +419,26 @@ public final class KvCache {
         return (long) layers * (keys.bytesPerPosition() + values.bytesPerPosition());
     }
 
-    /** Bytes held by this cache: the store at full capacity plus the residual window. */
+    /**
+     * Bytes held by this cache: the store at full capacity plus the residual window; for a paged
+     * cache, its blocks (shared ones included) plus the residual window.
+     */
     public long byteSize() {
-        return capacity * bytesPerToken() + 2L * layers * residual * kvDim * Float.BYTES
-                + (long) layers * residual * Integer.BYTES;
+        long store = table == null ? capacity * bytesPerToken() : (long) blocksHeld() * blockTokens * bytesPerToken();
+        return store + residualBytes();
+    }
+
+    /** Bytes of the full-precision residual window (outside any pool). */
+    public long residualBytes() {
+        return 2L * layers * residual * kvDim * Float.BYTES + (long) layers * residual * Integer.BYTES;
+    }
+
+    /** Decodes position {@code pos} (keys into {@code kDst}, values into {@code vDst}) as attention reads it. */
+    public void get(int layer, int pos, float[] kDst, float[] vDst) {
+        Rows r = new Rows();
+        readKeys(layer, pos, 1, 0, kvDim, r);
+        System.arraycopy(r.data, r.offset, kDst, 0, kvDim);
+        readValues(layer, pos, 1, 0, kvDim, r);
+        System.arraycopy(r.data, r.offset, vDst, 0, kvDim);
     }
 }

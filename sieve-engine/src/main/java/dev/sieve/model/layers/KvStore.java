@@ -50,6 +50,20 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
     /** Bytes one position of one layer takes, codes and scales together. */
     public abstract long bytesPerPosition();
 
+    /**
+     * Decodes the slice {@code [off, off + n)} (group-aligned) of rows {@code [row, row + count)} into
+     * {@code dst[r · n + i]}, through {@code k}'s dequantization kernels.
+     */
+    public abstract void decodeRows(int layer, int row, int count, int off, int n, float[] dst, Kernels k);
+
+    /** The floats of {@code layer} when the store keeps them as they are (F32), so reads need no copy; else null. */
+    public float[] floats(int layer) {
+        return null;
+    }
+
+    /** Copies positions {@code [src, src + count)} to {@code [dst, dst + count)} in every layer, codes and scales alike. */
+    public abstract void copy(int src, int dst, int count);
+
     static final class F32 extends KvStore {
         private final float[][] data;
         private final Kernels k;
@@ -78,6 +92,25 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
         @Override
         public long bytesPerPosition() {
             return (long) kvDim * Float.BYTES;
+        }
+
+        @Override
+        public float[] floats(int layer) {
+            return data[layer];
+        }
+
+        @Override
+        public void decodeRows(int layer, int row, int count, int off, int n, float[] dst, Kernels k) {
+            for (int r = 0; r < count; r++) {
+                System.arraycopy(data[layer], (row + r) * kvDim + off, dst, r * n, n);
+            }
+        }
+
+        @Override
+        public void copy(int src, int dst, int count) {
+            for (float[] d : data) {
+                System.arraycopy(d, src * kvDim, d, dst * kvDim, count * kvDim);
+            }
         }
     }
 
@@ -121,6 +154,24 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
         @Override
         public long bytesPerPosition() {
             return (long) kvDim * Short.BYTES;
+        }
+
+        @Override
+        public void decodeRows(int layer, int row, int count, int off, int n, float[] dst, Kernels k) {
+            short[] d = data[layer];
+            for (int r = 0; r < count; r++) {
+                int b = (row + r) * kvDim + off;
+                for (int i = 0; i < n; i++) {
+                    dst[r * n + i] = Float.float16ToFloat(d[b + i]);
+                }
+            }
+        }
+
+        @Override
+        public void copy(int src, int dst, int count) {
+            for (short[] d : data) {
+                System.arraycopy(d, src * kvDim, d, dst * kvDim, count * kvDim);
+            }
         }
     }
 
@@ -188,12 +239,30 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
         public long bytesPerPosition() {
             return kvDim + (long) (kvDim / group) * Float.BYTES;
         }
+
+        @Override
+        public void decodeRows(int layer, int row, int count, int off, int n, float[] dst, Kernels k) {
+            for (int r = 0; r < count; r++) {
+                int b = (row + r) * kvDim + off;
+                k.dequantizeInt8(codes[layer], b, scales[layer], b / group, group, dst, r * n, n);
+            }
+        }
+
+        @Override
+        public void copy(int src, int dst, int count) {
+            int g = kvDim / group;
+            for (int l = 0; l < codes.length; l++) {
+                System.arraycopy(codes[l], src * kvDim, codes[l], dst * kvDim, count * kvDim);
+                System.arraycopy(scales[l], src * g, scales[l], dst * g, count * g);
+            }
+        }
     }
 
     /**
      * Asymmetric 4-bit: x ≈ min + scale · code, code ∈ [0, 15], scale = (max − min) / 15 per group;
-     * two codes per byte (element 2i in the low nibble). The minimum keeps skewed groups (keys have
-     * channels with large offsets) from wasting half the range.
+     * two codes per byte: byte j of a group holds element j in its low nibble and element j + group/2
+     * in its high nibble (as ggml's Q4_0), so a vector of bytes unpacks into two runs of neighbours.
+     * The minimum keeps skewed groups (keys have channels with large offsets) from wasting half the range.
      */
     static final class Q4 extends KvStore {
         private final byte[][] codes;
@@ -224,10 +293,11 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
                 }
                 float scale = (hi - lo) / 15f;
                 float inv = scale > 0f ? 1f / scale : 0f;
-                for (int i = 0; i < group; i += 2) {
-                    int c0 = Math.min(15, Math.max(0, Math.round((src[srcOff + g + i] - lo) * inv)));
-                    int c1 = Math.min(15, Math.max(0, Math.round((src[srcOff + g + i + 1] - lo) * inv)));
-                    c[(b + g + i) >> 1] = (byte) (c0 | c1 << 4);
+                int half = group / 2;
+                for (int j = 0; j < half; j++) {
+                    int c0 = Math.min(15, Math.max(0, Math.round((src[srcOff + g + j] - lo) * inv)));
+                    int c1 = Math.min(15, Math.max(0, Math.round((src[srcOff + g + half + j] - lo) * inv)));
+                    c[(b + g) / 2 + j] = (byte) (c0 | c1 << 4);
                 }
                 scales[layer][(b + g) / group] = scale;
                 mins[layer][(b + g) / group] = lo;
@@ -243,10 +313,11 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
                 // Σ q·(min + scale·code) = scale·Σ q·code + min·Σ q.
                 float acc = 0f;
                 float qs = 0f;
-                for (int i = 0; i < group; i += 2) {
-                    int bb = c[(b + g + i) >> 1];
-                    float q0 = q[qOff + g + i];
-                    float q1 = q[qOff + g + i + 1];
+                int half = group / 2;
+                for (int j = 0; j < half; j++) {
+                    int bb = c[(b + g) / 2 + j];
+                    float q0 = q[qOff + g + j];
+                    float q1 = q[qOff + g + half + j];
                     acc += q0 * (bb & 15) + q1 * ((bb >> 4) & 15);
                     qs += q0 + q1;
                 }
@@ -264,10 +335,11 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
                 int gi = (b + g) / group;
                 float as = a * scales[layer][gi];
                 float am = a * mins[layer][gi];
-                for (int i = 0; i < group; i += 2) {
-                    int bb = c[(b + g + i) >> 1];
-                    y[yOff + g + i] += am + as * (bb & 15);
-                    y[yOff + g + i + 1] += am + as * ((bb >> 4) & 15);
+                int half = group / 2;
+                for (int j = 0; j < half; j++) {
+                    int bb = c[(b + g) / 2 + j];
+                    y[yOff + g + j] += am + as * (bb & 15);
+                    y[yOff + g + half + j] += am + as * ((bb >> 4) & 15);
                 }
             }
         }
@@ -275,6 +347,25 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
         @Override
         public long bytesPerPosition() {
             return kvDim / 2 + (long) (kvDim / group) * 2 * Float.BYTES;
+        }
+
+        @Override
+        public void decodeRows(int layer, int row, int count, int off, int n, float[] dst, Kernels k) {
+            for (int r = 0; r < count; r++) {
+                int b = (row + r) * kvDim + off;
+                k.dequantizeUint4(codes[layer], b / 2, scales[layer], mins[layer], b / group, group, dst, r * n, n);
+            }
+        }
+
+        @Override
+        public void copy(int src, int dst, int count) {
+            int g = kvDim / group;
+            int h = kvDim / 2;
+            for (int l = 0; l < codes.length; l++) {
+                System.arraycopy(codes[l], src * h, codes[l], dst * h, count * h);
+                System.arraycopy(scales[l], src * g, scales[l], dst * g, count * g);
+                System.arraycopy(mins[l], src * g, mins[l], dst * g, count * g);
+            }
         }
     }
 }

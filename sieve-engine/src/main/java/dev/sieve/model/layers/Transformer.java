@@ -193,6 +193,57 @@ public final class Transformer {
         linear.apply(w.output(), xb, entries.size(), logits);
     }
 
+    /**
+     * Context shift (llama.cpp's, and StreamingLLM's sinks + window): forgets positions {@code [keep,
+     * keep + discard)} of {@code cache} and moves every later position down by {@code discard}. Keys
+     * are stored rotated by their position, and RoPE is relative (q_m·k_n depends on m − n only), so
+     * a moved key is rotated back by {@code discard} to be exactly what its token at the new position
+     * would have had; values move as they are. The first {@code keep} positions (the attention sinks)
+     * stay. Quantized caches re-encode the moved keys.
+     */
+    public void shiftCache(KvCache cache, int keep, int discard) {
+        int len = cache.length();
+        if (keep < 0 || discard < 1 || keep + discard > len) {
+            throw new IllegalArgumentException("cannot drop " + discard + " positions after " + keep + " of " + len);
+        }
+        int half = c.ropeDim() / 2;
+        float[] cs = new float[half];
+        float[] sn = new float[half];
+        // The angles of a rotation by `discard` positions, accumulated as ropeTables accumulates them.
+        float thetaScale = (float) Math.pow(c.ropeTheta(), -2.0 / c.ropeDim());
+        float[] ff = w.ropeFreqFactors();
+        float theta = discard;
+        for (int i = 0; i < half; i++) {
+            float a = ff != null ? theta / ff[i] : theta;
+            cs[i] = (float) Math.cos(a);
+            sn[i] = (float) Math.sin(a);
+            theta *= thetaScale;
+        }
+        int kvDim = c.kvDim();
+        int hd = c.headDim();
+        boolean neox = c.ropeType() == RopeType.NEOX;
+        float[] kb = new float[kvDim];
+        float[] vb = new float[kvDim];
+        for (int l = 0; l < c.layers(); l++) {
+            for (int p = keep + discard; p < len; p++) {
+                cache.get(l, p, kb, vb);
+                for (int h = 0; h < c.kvHeads(); h++) {
+                    int base = h * hd;
+                    for (int i = 0; i < half; i++) {
+                        int i0 = neox ? base + i : base + 2 * i;
+                        int i1 = neox ? base + i + half : base + 2 * i + 1;
+                        float a = kb[i0];
+                        float b = kb[i1];
+                        kb[i0] = a * cs[i] + b * sn[i]; // rotation by −angle
+                        kb[i1] = b * cs[i] - a * sn[i];
+                    }
+                }
+                cache.put(l, p - discard, kb, 0, vb, 0);
+            }
+        }
+        cache.truncate(len - discard);
+    }
+
     /** Looks up the embeddings of {@code n} tokens into {@code out[t * dim ..]}. */
     public void embed(int[] tokens, int off, int n, float[] out) {
         embed(tokens, off, n, out, 0);
@@ -278,7 +329,7 @@ public final class Transformer {
             tokCache[t].put(l, tokPos[t], kk, t * kvDim, v, t * kvDim);
         }
         curLayer = l;
-        pool.parallelFor(n * c.heads(), 1, attentionTask);
+        pool.parallelFor(n * c.kvHeads(), 1, attentionTask);
         project(l, lw.wo(), att, n, proj);
         for (int i = 0; i < n * dim; i++) {
             x[i] += proj[i];
@@ -373,44 +424,91 @@ public final class Transformer {
         }
     }
 
+    /** Positions read from the cache at a time: a quantized chunk is decoded once into a 16 KiB-ish scratch. */
+    private static final int ATTENTION_CHUNK = 64;
+
+    /** One attention thread's buffers, grown to the longest context seen and then reused. */
+    private static final class AttentionScratch {
+        float[] scores = new float[0];
+        float[] sums = new float[0];
+        final KvCache.Rows rows = new KvCache.Rows();
+    }
+
+    private final ThreadLocal<AttentionScratch> attentionScratch = ThreadLocal.withInitial(AttentionScratch::new);
+
     /**
-     * Causal attention for (token, head) pairs {@code [from, to)}: an online softmax over the cached
-     * positions (one pass, flash-decoding style), accumulating straight into {@code att}.
+     * Causal attention for (token, key/value head) pairs {@code [from, to)}: all query heads that share
+     * a key/value head (GQA) are served by one pass over the cache, in chunks of consecutive positions,
+     * so each chunk is read (and, for a quantized cache, dequantized) once for all of them. Scores
+     * first, then the softmax, then the weighted sum of values, normalized at the end.
      */
     private void attendRange(int from, int to) {
         int hd = c.headDim();
         int heads = c.heads();
-        int group = heads / c.kvHeads();
+        int kvHeads = c.kvHeads();
+        int group = heads / kvHeads;
         float scale = (float) (1.0 / Math.sqrt(hd));
+        AttentionScratch sc = attentionScratch.get();
+        KvCache.Rows rows = sc.rows;
+        int l = curLayer;
 
         for (int pair = from; pair < to; pair++) {
-            int t = pair / heads;
-            int h = pair % heads;
-            int qOff = (t * heads + h) * hd;
-            int kvOff = (h / group) * hd;
-            int last = tokPos[t]; // causal: attend to positions 0..last of this token's sequence
+            int t = pair / kvHeads;
+            int kvh = pair % kvHeads;
+            int kvOff = kvh * hd;
+            int len = tokPos[t] + 1; // causal: positions 0..tokPos[t] of this token's sequence
             KvCache cache = tokCache[t];
-            int l = curLayer;
-            java.util.Arrays.fill(att, qOff, qOff + hd, 0f);
-            float max = Float.NEGATIVE_INFINITY;
-            float sum = 0f;
-            for (int p = 0; p <= last; p++) {
-                float s = cache.dotKey(q, qOff, l, p, kvOff, hd) * scale;
-                if (s > max) {
-                    float r = (float) Math.exp(max - s);
-                    sum *= r;
-                    for (int i = 0; i < hd; i++) {
-                        att[qOff + i] *= r;
-                    }
-                    max = s;
-                }
-                float e = (float) Math.exp(s - max);
-                sum += e;
-                cache.axpyValue(e, l, p, kvOff, hd, att, qOff);
+            int q0 = (t * heads + kvh * group) * hd; // the group's first query head
+            if (sc.sums.length < group) {
+                sc.sums = new float[group];
             }
-            float inv = 1f / sum;
-            for (int i = 0; i < hd; i++) {
-                att[qOff + i] *= inv;
+            if (sc.scores.length < group * len) {
+                sc.scores = new float[Math.max(group * len, 2 * sc.scores.length)];
+            }
+            float[] s = sc.scores;
+            for (int p = 0; p < len; ) {
+                int n = Math.min(Math.min(len - p, ATTENTION_CHUNK), cache.contiguous(p));
+                cache.readKeys(l, p, n, kvOff, hd, rows);
+                float[] d = rows.data();
+                for (int g = 0; g < group; g++) {
+                    for (int r = 0; r < n; r++) {
+                        s[g * len + p + r] = k.dot(q, q0 + g * hd, d, rows.offset() + r * rows.stride(), hd) * scale;
+                    }
+                }
+                p += n;
+            }
+            for (int g = 0; g < group; g++) {
+                int b = g * len;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int p = 0; p < len; p++) {
+                    max = Math.max(max, s[b + p]);
+                }
+                float sum = 0f;
+                for (int p = 0; p < len; p++) {
+                    float e = (float) Math.exp(s[b + p] - max);
+                    s[b + p] = e;
+                    sum += e;
+                }
+                sc.sums[g] = sum;
+                java.util.Arrays.fill(att, q0 + g * hd, q0 + (g + 1) * hd, 0f);
+            }
+            for (int p = 0; p < len; ) {
+                int n = Math.min(Math.min(len - p, ATTENTION_CHUNK), cache.contiguous(p));
+                cache.readValues(l, p, n, kvOff, hd, rows);
+                float[] d = rows.data();
+                for (int g = 0; g < group; g++) {
+                    for (int r = 0; r < n; r++) {
+                        k.axpy(s[g * len + p + r], d, rows.offset() + r * rows.stride(), att, q0 + g * hd, hd);
+                    }
+                }
+                p += n;
+            }
+            for (int g = 0; g < group; g++) {
+                float inv = 1f / sc.sums[g];
+                int o = q0 + g * hd;
+                for (int i = 0; i < hd; i++) {
+                    att[o + i] *= inv;
+                }
             }
         }
     }

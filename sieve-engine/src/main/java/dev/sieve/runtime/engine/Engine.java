@@ -2,6 +2,8 @@ package dev.sieve.runtime.engine;
 
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.KvEncoding;
+import dev.sieve.model.layers.KvPool;
 import dev.sieve.model.layers.Transformer;
 import dev.sieve.model.layers.Transformer.BatchEntry;
 import dev.sieve.model.loader.Model;
@@ -13,7 +15,6 @@ import dev.sieve.runtime.sched.SequenceState;
 import dev.sieve.runtime.sched.StepCostModel;
 import dev.sieve.tokenizer.StreamingDecoder;
 import dev.sieve.tokenizer.Tokenizer;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -31,9 +32,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * request's listener. Other threads only {@link #submit} and {@link #cancel}; both hand over through
  * concurrent queues, so the scheduler and the caches stay single-threaded.
  *
- * <p>Each running sequence gets one of {@code maxRunning} contiguous caches of the full context,
- * allocated once; the {@link KvBlockManager} decides admission and preemption in blocks of 16
- * tokens against the KV byte budget, which may be smaller than the caches' sum.
+ * <p>KV memory is one {@link KvPool} of blocks of 16 tokens, sized by the KV byte budget and
+ * allocated once: every sequence's cache is a block table over it ({@link KvBlockManager}), which
+ * decides admission and preemption, and shares the blocks of common prompt prefixes between
+ * sequences (prefix caching; the tokens reused are in {@link EngineStats#prefixCacheHitTokens()}).
  */
 public final class Engine implements AutoCloseable {
 
@@ -42,12 +44,14 @@ public final class Engine implements AutoCloseable {
      * @param maxRunning   sequences batched together at most
      * @param batchTokens  tokens per forward pass at most (decodes + prompt chunks)
      * @param maxQueue     requests waiting for a first step at most; more are refused
-     * @param kvBudgetBytes KV bytes the block manager hands out; 0 = enough for every running sequence's full context
+     * @param kvBudgetBytes KV bytes of the block pool; 0 = enough for every running sequence's full context
+     * @param cacheType    how the pool stores keys and values
+     * @param cacheResidual recent positions a quantized cache also keeps in full precision, per sequence (outside the pool)
      * @param stepCostRatio a step that prefills next to decodes may cost this many times a pure-decode step,
      *                      as measured online ({@link StepCostModel}); 0 = no bound but {@code batchTokens}
      */
     public record Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes,
-            double stepCostRatio) {
+            KvEncoding cacheType, int cacheResidual, double stepCostRatio) {
         /** Prompt tokens a step may always take, so that a prompt advances however costly tokens are. */
         public static final int MIN_PREFILL_CHUNK = 4;
 
@@ -58,11 +62,15 @@ public final class Engine implements AutoCloseable {
                         + maxRunning + " parallel, " + batchTokens + " batch tokens, " + maxQueue + " queue, step cost ratio "
                         + stepCostRatio + " (0 or > 1)");
             }
+            java.util.Objects.requireNonNull(cacheType, "cacheType");
+            if (cacheResidual < 0) {
+                throw new IllegalArgumentException("the residual window must not be negative: " + cacheResidual);
+            }
         }
 
-        /** Steps bounded by {@code batchTokens} alone. */
+        /** A full-precision (F32) cache; steps bounded by {@code batchTokens} alone. */
         public Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes) {
-            this(contextSize, maxRunning, batchTokens, maxQueue, kvBudgetBytes, 0);
+            this(contextSize, maxRunning, batchTokens, maxQueue, kvBudgetBytes, KvEncoding.F32, 0, 0);
         }
     }
 
@@ -72,7 +80,6 @@ public final class Engine implements AutoCloseable {
     private final Transformer transformer;
     private final Scheduler scheduler;
     private final KvBlockManager kv;
-    private final ArrayDeque<KvCache> freeCaches = new ArrayDeque<>();
     private final float[] logits;
     private final float[] row;
     private final int vocab;
@@ -102,7 +109,6 @@ public final class Engine implements AutoCloseable {
         final StopStrings stopper;
         final long submitted = System.nanoTime();
         long lastToken;
-        KvCache cache;
         boolean leftQueue;
         float[] raw; // copy of the logits row for log-probabilities, only when asked for
 
@@ -125,22 +131,23 @@ public final class Engine implements AutoCloseable {
         this.config = config;
         this.vocab = model.config().vocabSize();
         this.transformer = new Transformer(model.config(), model.weights(), linear, config.batchTokens());
-        this.bytesPerToken = 2L * model.config().layers() * model.config().kvDim() * Float.BYTES;
+        var mc = model.config();
+        this.bytesPerToken = KvPool.bytesPerToken(mc.layers(), mc.kvDim(), mc.headDim(), config.cacheType());
         long budget = config.kvBudgetBytes() > 0 ? config.kvBudgetBytes()
                 : (long) config.maxRunning() * config.contextSize() * bytesPerToken;
-        this.kv = KvBlockManager.forBytes(budget, bytesPerToken);
+        int blocks = (int) Math.min(Integer.MAX_VALUE, budget / (bytesPerToken * KvBlockManager.BLOCK_TOKENS));
         // A lone sequence must always fit, or preemption could never make progress.
-        if (kv.totalBlocks() < KvBlockManager.blocksFor(config.contextSize())) {
-            throw new IllegalArgumentException("the KV budget of " + budget + " bytes holds " + kv.totalBlocks()
+        if (blocks < KvBlockManager.blocksFor(config.contextSize())) {
+            throw new IllegalArgumentException("the KV budget of " + budget + " bytes holds " + blocks
                     + " blocks, less than one full context of " + config.contextSize() + " tokens needs ("
                     + KvBlockManager.blocksFor(config.contextSize()) + ")");
         }
+        KvPool pool = new KvPool(mc.layers(), mc.kvDim(), mc.headDim(), config.cacheType(), KvBlockManager.BLOCK_TOKENS,
+                blocks, linear.kernels());
+        this.kv = new KvBlockManager(pool, config.contextSize(), config.cacheResidual(), true);
         this.stepCost = config.stepCostRatio() > 0
                 ? new StepCostModel(config.stepCostRatio(), Config.MIN_PREFILL_CHUNK, STEP_COST_HALF_LIFE) : null;
         this.scheduler = new Scheduler(kv, config.maxRunning(), config.batchTokens(), stepCost);
-        for (int i = 0; i < config.maxRunning(); i++) {
-            freeCaches.add(transformer.newCache(config.contextSize()));
-        }
         this.logits = new float[Math.min(config.batchTokens(), config.maxRunning()) * vocab];
         this.row = new float[vocab];
         this.stats = snapshot();
@@ -210,8 +217,9 @@ public final class Engine implements AutoCloseable {
     }
 
     private EngineStats snapshot() {
-        return new EngineStats(scheduler.waitingCount() + inbox.size(), scheduler.runningCount(), kv.usedBlocks(),
-                kv.totalBlocks(), promptTotal, generatedTotal.get(), finished, cancelled, scheduler.preemptions(), steps);
+        return new EngineStats(scheduler.waitingCount() + inbox.size(), scheduler.runningCount(), kv.heldBlocks(),
+                kv.totalBlocks(), promptTotal, generatedTotal.get(), finished, cancelled, scheduler.preemptions(), steps,
+                kv.prefixHitTokens(), kv.cachedBlocks());
     }
 
     private void loop() {
@@ -257,24 +265,12 @@ public final class Engine implements AutoCloseable {
     }
 
     private void remove(Live l) {
-        scheduler.finish(l);
+        scheduler.finish(l); // returns its blocks
         live.remove(l.id());
-        release(l);
-    }
-
-    private void release(Live l) {
-        if (l.cache != null) {
-            l.cache.truncate(0);
-            freeCaches.add(l.cache);
-            l.cache = null;
-        }
     }
 
     private void step(List<BatchEntry> entries) {
-        Scheduler.Step step = scheduler.schedule();
-        for (SequenceState s : step.preempted()) {
-            release((Live) s); // recomputed from scratch when it runs again
-        }
+        Scheduler.Step step = scheduler.schedule(); // preempted sequences' blocks are already back in the pool
         if (step.chunks().isEmpty()) {
             stats = snapshot();
             Thread.onSpinWait();
@@ -283,11 +279,12 @@ public final class Engine implements AutoCloseable {
         entries.clear();
         for (Scheduler.Chunk c : step.chunks()) {
             Live l = (Live) c.seq();
-            if (l.cache == null) {
-                l.cache = freeCaches.poll();
-                leaveQueue(l);
+            leaveQueue(l);
+            KvCache cache = kv.cache(l.id());
+            if (cache.length() != c.off()) {
+                throw new IllegalStateException("sequence " + l.id() + " has " + cache.length() + " positions cached, its chunk starts at " + c.off());
             }
-            entries.add(new BatchEntry(l.cache, l.tokens(), c.off(), c.n()));
+            entries.add(new BatchEntry(cache, l.tokens(), c.off(), c.n()));
         }
         long t0 = System.nanoTime();
         transformer.forwardBatch(entries, logits);

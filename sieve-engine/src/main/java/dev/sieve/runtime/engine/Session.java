@@ -26,6 +26,8 @@ public final class Session {
     private final KvCache cache;
     private final float[] logits;
     private int[] history = new int[64];
+    private int shiftKeep = -1; // context shift off
+    private int shifts;
 
     public Session(Model model, Tokenizer tokenizer, Linear linear, int contextSize, int batchSize) {
         this(model, tokenizer, linear, contextSize, batchSize, KvEncoding.F32, KvCache.DEFAULT_RESIDUAL);
@@ -52,6 +54,31 @@ public final class Session {
 
     public int contextSize() {
         return cache.capacity();
+    }
+
+    /**
+     * Turns on context shift: when generation fills the context, the first {@code keep} tokens (the
+     * attention sinks) stay, the older half of the rest is dropped and the newer half moves down
+     * ({@link Transformer#shiftCache}), so generation goes on. With a context of {@code keep + W}
+     * this is StreamingLLM's sinks plus a sliding window of at most W tokens, shifted half a window
+     * at a time. Negative {@code keep} turns it off (the default: generation stops at the limit).
+     */
+    public void setContextShift(int keep) {
+        if (keep >= cache.capacity() - 1) {
+            throw new IllegalArgumentException("keeping " + keep + " tokens leaves nothing to shift in a context of "
+                    + cache.capacity());
+        }
+        this.shiftKeep = keep;
+    }
+
+    /** Context shifts done so far. */
+    public int contextShifts() {
+        return shifts;
+    }
+
+    /** The tokens in the cache, in position order (a copy). */
+    public int[] tokens() {
+        return Arrays.copyOf(history, cache.length());
     }
 
     /** Tokens currently in the cache. */
@@ -96,6 +123,15 @@ public final class Session {
         ensureHistory(cache.length() + 1);
         history[cache.length()] = token;
         transformer.forward(history, cache.length(), 1, cache, logits, 1);
+    }
+
+    /** Drops the older half of the tokens after the kept ones, from the cache and the history alike. */
+    private void shift() {
+        int keep = Math.min(shiftKeep, cache.length() - 1);
+        int discard = Math.max(1, (cache.length() - keep) / 2);
+        transformer.shiftCache(cache, keep, discard);
+        System.arraycopy(history, keep + discard, history, keep, cache.length() - keep);
+        shifts++;
     }
 
     private void ensureHistory(int n) {
@@ -143,8 +179,11 @@ public final class Session {
                 break;
             }
             if (cache.length() >= cache.capacity()) {
-                reason = StopReason.CONTEXT_FULL;
-                break;
+                if (shiftKeep < 0) {
+                    reason = StopReason.CONTEXT_FULL;
+                    break;
+                }
+                shift();
             }
             push(next);
         }

@@ -13,7 +13,9 @@ import java.util.List;
  * <p>Every scheduled chunk first gets its KV blocks. When the blocks run out, the newest running
  * sequence is preempted: its blocks are freed, its progress reset, and it goes back to the head of
  * the waiting queue, to be recomputed (prompt plus generated tokens) once blocks are free. Nothing
- * is ever dropped. Not thread-safe: the engine thread owns it.
+ * is ever dropped. A sequence admitted from the queue first adopts the blocks of its longest cached
+ * prefix ({@link KvBlockManager#matchPrefix}), so only the rest of it is computed. Not thread-safe:
+ * the engine thread owns it.
  *
  * <p>With a {@link StepCostModel}, the prompt tokens of a step that also decodes are further
  * limited to what keeps the step's cost within the model's target (the decodes' inter-token latency);
@@ -100,8 +102,12 @@ public final class Scheduler {
         if (preempted.isEmpty()) {
             while (!waiting.isEmpty() && budget > 0 && running.size() < maxRunning) {
                 SequenceState s = waiting.peekFirst();
+                // A cached prefix is adopted, not recomputed; the last token always runs (its logits are needed).
+                s.advance(kv.matchPrefix(s.id(), s.tokens(), s.length() - 1));
                 int n = Math.min(s.remaining(), budget);
                 if (!kv.allocate(s.id(), s.computed() + n)) {
+                    kv.free(s.id()); // adopted blocks go back too: a waiting sequence holds nothing
+                    s.resetComputed();
                     break; // FCFS: the head waits for blocks, nobody overtakes it
                 }
                 waiting.pollFirst();
@@ -131,10 +137,11 @@ public final class Scheduler {
         return back;
     }
 
-    /** Records that the step ran: every chunk's tokens are now in the cache. */
+    /** Records that the step ran: every chunk's tokens are now in the cache, and its full blocks join the prefix index. */
     public void completed(Step step) {
         for (Chunk c : step.chunks()) {
             c.seq().advance(c.n());
+            kv.commit(c.seq().id(), c.seq().tokens(), c.seq().computed());
         }
     }
 

@@ -192,6 +192,46 @@ class KvCacheTest {
         }
     }
 
+    /** Chunked reads (what attention uses) decode exactly what the per-position reads see, window included, paged or not. */
+    @ParameterizedTest
+    @EnumSource(KvEncoding.class)
+    void chunkReadsEqualPerPositionReads(KvEncoding e) {
+        int n = 45;
+        float[][] keys = data(n, 21);
+        float[][] vals = data(n, 22);
+        KvPool pool = new KvPool(LAYERS, KV_DIM, HEAD, e, 16, 4, K);
+        KvCache paged = pool.newSequence(n, 8);
+        assertTrue(paged.reserve(n));
+        KvCache flat = new KvCache(LAYERS, n, KV_DIM, HEAD, e, 8, K);
+        for (KvCache c : new KvCache[] {flat, paged}) {
+            for (int p = 0; p < n; p++) {
+                c.put(1, p, keys[p], 0, vals[p], 0);
+            }
+            c.extendTo(n);
+            KvCache.Rows rk = new KvCache.Rows();
+            KvCache.Rows rv = new KvCache.Rows();
+            float[] k = new float[KV_DIM];
+            float[] v = new float[KV_DIM];
+            for (int h = 0; h < KV_HEADS; h++) {
+                for (int p = 0; p < n; ) {
+                    int count = Math.min(Math.min(13, n - p), c.contiguous(p));
+                    c.readKeys(1, p, count, h * HEAD, HEAD, rk);
+                    c.readValues(1, p, count, h * HEAD, HEAD, rv);
+                    for (int r = 0; r < count; r++) {
+                        c.get(1, p + r, k, v);
+                        for (int i = 0; i < HEAD; i++) {
+                            assertEquals(k[h * HEAD + i], rk.data()[rk.offset() + r * rk.stride() + i], 1e-6,
+                                    e + " key at " + (p + r));
+                            assertEquals(v[h * HEAD + i], rv.data()[rv.offset() + r * rv.stride() + i], 1e-6,
+                                    e + " value at " + (p + r));
+                        }
+                    }
+                    p += count;
+                }
+            }
+        }
+    }
+
     @Test
     void residualWindowServesRecentPositionsExactlyAndSurvivesRewind() {
         int n = 40, r = 8;

@@ -72,12 +72,50 @@ class EngineTest {
                     }
                     assertTrue(e.stats().preemptions() > 0, "the budget was meant to force a preemption");
                     Thread.sleep(100);
-                    assertEquals(0, e.stats().kvBlocksUsed());
+                    assertEquals(0, e.stats().kvBlocksUsed(), "no sequence holds blocks (the prefix cache may)");
                     assertEquals(10, e.stats().kvBlocksTotal());
                 }
                 // a budget below one full context is refused up front (a lone sequence must always fit)
                 assertThrows(IllegalArgumentException.class,
                         () -> new Engine(m, tok, linear, new Engine.Config(128, 2, 16, 4, 4 * 16 * perToken)));
+            }
+        }
+    }
+
+    @Test
+    void aSharedPromptPrefixIsReusedNotRecomputedAndGreedyOutputIsUnchanged() throws Exception {
+        Path f = dir.resolve("tiny.gguf");
+        try (WorkerPool pool = new WorkerPool(2)) {
+            new SyntheticModelWriter(ModelShape.byName("tiny"), SyntheticModelWriter.TypeMix.parse("Q8_0"), 11)
+                    .write(f, pool, (i, n, s) -> {});
+            try (Model m = ModelLoader.load(f)) {
+                Tokenizer tok = Tokenizers.fromGguf(m.metadata());
+                Linear linear = new Linear(KernelProvider.get(), pool);
+                String system = "You are a helpful assistant who answers briefly and precisely, with care for the facts "
+                        + "and without any flattery or filler words at all. ";
+                int[] a = tok.encode(system + "What is the capital of France?", true, true);
+                int[] b = tok.encode(system + "Name three prime numbers.", true, true);
+                int common = 0;
+                while (common < Math.min(a.length, b.length) && a[common] == b[common]) {
+                    common++;
+                }
+                assertTrue(common >= 32, "the shared prefix spans two blocks or more: " + common);
+                try (Engine e = new Engine(m, tok, linear, new Engine.Config(256, 2, 64, 8, 0)).start()) {
+                    long before = 0;
+                    int[][] prompts = {a, b, a};
+                    // a: nothing cached; b: the system prompt's full blocks; a again: all its full blocks but the last token's
+                    long[] hits = {0, Math.min(common, b.length - 1) / 16 * 16, (a.length - 1) / 16 * 16};
+                    for (int i = 0; i < prompts.length; i++) {
+                        String expected = new Session(m, tok, linear, 256, 16)
+                                .generate(prompts[i], SamplingParams.greedy(), 20, List.of(), s -> {}).text();
+                        Out o = submit(e, i + 1, prompts[i], 20).get(60, TimeUnit.SECONDS);
+                        assertEquals(expected, o.text(), "request " + i);
+                        long now = e.stats().prefixCacheHitTokens();
+                        assertEquals(hits[i], now - before, "tokens reused by request " + i);
+                        before = now;
+                    }
+                    assertTrue(e.stats().kvBlocksCached() > 0);
+                }
             }
         }
     }

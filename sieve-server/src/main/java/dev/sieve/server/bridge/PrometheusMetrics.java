@@ -32,6 +32,7 @@ public final class PrometheusMetrics {
         counter(b, "sieve_requests_cancelled_total", "Requests cancelled because the client went away.", s.requestsCancelled());
         counter(b, "sieve_preemptions_total", "Sequences preempted for lack of KV blocks (resumed by recomputation).", s.preemptions());
         counter(b, "sieve_engine_steps_total", "Forward passes of the engine.", s.steps());
+        counter(b, "sieve_prefix_cache_hit_tokens_total", "Prompt tokens reused from the prefix cache instead of computed.", s.prefixCacheHitTokens());
         histogram(b, "sieve_time_to_first_token_seconds", "Time from submission to the first token.", engine.timeToFirstToken());
         histogram(b, "sieve_inter_token_latency_seconds", "Time between consecutive tokens of a sequence.", engine.interTokenLatency());
         StepCostModel.Fit fit = engine.stepCost();

@@ -98,6 +98,17 @@ public final class VecKernels implements Kernels, KernelTable {
     }
 
     @Override
+    public void dequantizeInt8(byte[] codes, int cOff, float[] scales, int sOff, int group, float[] out, int outOff, int n) {
+        KvDequant.int8(codes, cOff, scales, sOff, group, out, outOff, n);
+    }
+
+    @Override
+    public void dequantizeUint4(byte[] codes, int cOff, float[] scales, float[] mins, int sOff, int group, float[] out,
+            int outOff, int n) {
+        KvDequant.uint4(codes, cOff, scales, mins, sOff, group, out, outOff, n);
+    }
+
+    @Override
     public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         FloatVector acc = FloatVector.zero(F);
         int bound = F.loopBound(n);

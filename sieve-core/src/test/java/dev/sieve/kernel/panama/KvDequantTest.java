@@ -1,0 +1,75 @@
+package dev.sieve.kernel.panama;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.sieve.core.kernel.Kernels;
+import dev.sieve.core.kernel.ScalarKernels;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The quantized KV cache reads at every vector width against {@link ScalarKernels}, bit for bit
+ * (both compute code·scale, or fma(code, scale, min)), for group sizes with and without a vector
+ * path, at unaligned offsets; and the scalar twin against the formula spelled out element by element.
+ */
+class KvDequantTest {
+    static final int[] GROUPS = {2, 8, 16, 32, 64};
+
+    @Test
+    void int8GroupsMatchTheScalarTwinAtEveryWidth() {
+        Random r = new Random(1);
+        for (int group : GROUPS) {
+            int n = group * 5;
+            byte[] codes = new byte[n + 7];
+            r.nextBytes(codes);
+            float[] scales = new float[8];
+            for (int i = 0; i < scales.length; i++) {
+                scales[i] = r.nextFloat() * 0.1f;
+            }
+            float[] want = new float[n + 3];
+            ScalarKernels.INSTANCE.dequantizeInt8(codes, 7, scales, 2, group, want, 3, n);
+            for (int i = 0; i < n; i++) {
+                assertEquals(codes[7 + i] * scales[2 + i / group], want[3 + i], "scalar twin, element " + i);
+            }
+            for (int bits : PanamaKernelsTest.widths()) {
+                Kernels k = PanamaKernels.create(bits);
+                float[] got = new float[n + 3];
+                k.dequantizeInt8(codes, 7, scales, 2, group, got, 3, n);
+                assertArrayEquals(want, got, bits + " bits, group " + group);
+            }
+        }
+    }
+
+    @Test
+    void uint4GroupsMatchTheScalarTwinAtEveryWidth() {
+        Random r = new Random(2);
+        for (int group : GROUPS) {
+            int n = group * 5;
+            byte[] codes = new byte[n / 2 + 5];
+            r.nextBytes(codes);
+            float[] scales = new float[8];
+            float[] mins = new float[8];
+            for (int i = 0; i < scales.length; i++) {
+                scales[i] = r.nextFloat() * 0.1f;
+                mins[i] = (float) r.nextGaussian();
+            }
+            float[] want = new float[n + 1];
+            ScalarKernels.INSTANCE.dequantizeUint4(codes, 5, scales, mins, 1, group, want, 1, n);
+            int half = group / 2;
+            for (int i = 0; i < n; i++) {
+                int g = i / group;
+                int j = i % group;
+                int b = codes[5 + g * half + j % half] & 0xFF;
+                int code = j < half ? b & 15 : b >> 4;
+                assertEquals(Math.fma((float) code, scales[1 + g], mins[1 + g]), want[1 + i], "scalar twin, element " + i);
+            }
+            for (int bits : PanamaKernelsTest.widths()) {
+                Kernels k = PanamaKernels.create(bits);
+                float[] got = new float[n + 1];
+                k.dequantizeUint4(codes, 5, scales, mins, 1, group, got, 1, n);
+                assertArrayEquals(want, got, bits + " bits, group " + group);
+            }
+        }
+    }
+}
