@@ -28,8 +28,8 @@ class SparseKernelsTest {
 
     static List<SparseEncoding> encodings() {
         List<SparseEncoding> l = new ArrayList<>(SparseEncoding.nmEncodings());
-        for (Values v : new Values[] {Values.F16, Values.BF16, Values.Q8}) {
-            for (int c : new int[] {1, 77, 128, 256}) {
+        for (Values v : Values.values()) {
+            for (int c : new int[] {1, 2, 15, 77, 128, 200, 256}) {
                 l.add(SparseEncoding.bitmap(v, c));
             }
         }
