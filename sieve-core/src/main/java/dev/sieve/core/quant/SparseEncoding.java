@@ -28,7 +28,10 @@ import java.util.Optional;
  * capacity/2 in the low nibble of byte j, value j ≥ capacity/2 in the high nibble of byte
  * j − capacity/2, as in Q4_0). A valid block has exactly {@code capacity} mask bits (N per group
  * for N:M); quantize pads with stored zeros at the first unset positions. Decoders give value r to
- * the r-th set bit and treat set bits past the capacity as zero, so any bytes decode.
+ * the r-th set bit and treat set bits past the capacity as zero, so any bytes decode (the 8-lane
+ * N:M kernel also assumes 4 set bits per mask byte, which every valid 2:4 and 4:8 mask has; see
+ * docs/formats.md). Bitmap types exist for every value type, Q4 included: the kernels walk a
+ * block's masks in order, so a tile whose values start mid-byte costs nothing.
  *
  * <p>Activations are F32: the dot product runs on floats, so there is no activation rounding.
  */

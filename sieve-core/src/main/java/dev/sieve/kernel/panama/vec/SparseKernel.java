@@ -61,6 +61,8 @@ final class SparseKernel extends FloatPathKernel {
     /** EXP[b·N + i]: rank of bit i among b's set bits; KEEP: −1 where bit i is set — expand by table. */
     private static final int[] EXP = new int[TABLE ? N << N : 0];
     private static final int[] KEEP = new int[TABLE ? N << N : 0];
+    /** EXP with source lanes N/2.. (the N:M decode's second 4 values of a vector). */
+    private static final int[] EXP_HI = new int[TABLE ? N << N : 0];
     /** PREFIX[n·N + i] = −1 for i &lt; n: keeps the first n lanes of a tail. */
     private static final int[] PREFIX = new int[(N + 1) * N];
     /** Lanes N/2.. : where the N:M path takes the second half of the picked activations. */
@@ -74,6 +76,7 @@ final class SparseKernel extends FloatPathKernel {
                     if (r < N / 2) {
                         CMP_HI[b * N + N / 2 + r] = i;
                     }
+                    EXP_HI[b * N + i] = N / 2 + r;
                     EXP[b * N + i] = r++;
                     KEEP[b * N + i] = -1;
                 }
@@ -87,13 +90,20 @@ final class SparseKernel extends FloatPathKernel {
     /** Per-thread buffers: compacted activations of one row (grown to the widest row seen), converted values of one block. */
     private static final class Buffers {
         float[] xc = new float[4096 + 2 * N];
-        final float[] vals = new float[SparseEncoding.BITMAP_BLOCK + 2 * N];
+        float[] vals = new float[KC + 2 * N];
 
         float[] compacted(int slots) {
             if (xc.length < slots + 2 * N) {
                 xc = new float[slots + 2 * N];
             }
             return xc;
+        }
+
+        float[] values(int slots) {
+            if (vals.length < slots + 2 * N) {
+                vals = new float[slots + 2 * N];
+            }
+            return vals;
         }
     }
 
@@ -433,8 +443,34 @@ final class SparseKernel extends FloatPathKernel {
             e.dequantize(w, first, dst, dstOff, kc);
             return;
         }
-        float[] vals = BUF.get().vals;
-        for (int b = 0; b < kc / bs; b++) {
+        if (nm8) {
+            switch (values) {
+                case Q8 -> decodeNMQ8(w, first, kc / bs, dst, dstOff);
+                case Q4 -> decodeNMQ4(w, first, kc / bs, dst, dstOff);
+                case F16 -> decodeNMF16(w, first, kc / bs, dst, dstOff);
+                case BF16 -> decodeNMBF16(w, first, kc / bs, dst, dstOff);
+            }
+            return;
+        }
+        decodePacked(w, first, kc / bs, dst, dstOff);
+    }
+
+    /**
+     * Any block at any width, in two passes so that no vector crosses a call C2 may leave out of
+     * line (the F16 conversion inlined into one loop with the spreading boxed every vector): the
+     * chunk's values converted into a buffer (block b's value r at {@code b·cap + r}), then
+     * spread N positions at a time.
+     */
+    private void decodePacked(MemorySegment w, long first, int nblk, float[] dst, int dstOff) {
+        float[] vals = BUF.get().values(nblk * cap);
+        for (int b = 0; b < nblk; b++) {
+            unpack(w, first + bb * b + valuesAt, vals, b * cap);
+        }
+        spreadPacked(w, first, nblk, vals, dst, dstOff);
+    }
+
+    private void spreadPacked(MemorySegment w, long first, int nblk, float[] vals, float[] dst, int dstOff) {
+        for (int b = 0; b < nblk; b++) {
             long blk = first + bb * b;
             int out = dstOff + b * bs;
             int bits = 0;
@@ -446,8 +482,7 @@ final class SparseKernel extends FloatPathKernel {
                 e.dequantize(w, blk, dst, out, bs);
                 continue;
             }
-            unpack(w, blk + valuesAt, vals);
-            int r = 0;
+            int r = b * cap;
             for (int t = 0; t < tiles; t++) {
                 long m = mask(w, blk, t);
                 FloatVector d = FloatVector.broadcast(F, scale(w, blk, t));
@@ -460,33 +495,93 @@ final class SparseKernel extends FloatPathKernel {
         }
     }
 
-    /** The block's values as floats, unscaled, into {@code vals[0, cap)} (lanes past it: don't care). */
-    private void unpack(MemorySegment w, long v, float[] vals) {
+    // N:M at 8 lanes: each vector of 8 values spreads over 16 positions, its lanes 0–3 under the
+    // first mask byte and lanes 4–7 under the second; no buffer, no data-dependent offsets.
+
+    private static void spread(FloatVector v, int m, float[] dst, int o) {
+        int b0 = m & 0xFF, b1 = (m >>> 8) & 0xFF;
+        IntVector vi = v.reinterpretAsInts();
+        IntVector.fromArray(I, EXP, b0 * N).selectFrom(vi).and(IntVector.fromArray(I, KEEP, b0 * N))
+                .reinterpretAsFloats().intoArray(dst, o);
+        IntVector.fromArray(I, EXP_HI, b1 * N).selectFrom(vi).and(IntVector.fromArray(I, KEEP, b1 * N))
+                .reinterpretAsFloats().intoArray(dst, o + N);
+    }
+
+    private void decodeNMQ8(MemorySegment w, long first, int nblk, float[] dst, int o) {
+        for (int b = 0; b < nblk; b++) {
+            long blk = first + bb * b;
+            int m = nmMask(w, blk);
+            float d = Vec.scale(w, blk);
+            spread(q8(w, blk + valuesAt).mul(d), m, dst, o + 32 * b);
+            spread(q8(w, blk + valuesAt + 8).mul(d), m >>> 16, dst, o + 32 * b + 16);
+        }
+    }
+
+    private void decodeNMQ4(MemorySegment w, long first, int nblk, float[] dst, int o) {
+        for (int b = 0; b < nblk; b++) {
+            long blk = first + bb * b;
+            int m = nmMask(w, blk);
+            float d = Vec.scale(w, blk);
+            IntVector u = u8(w, blk + valuesAt);
+            spread(lo(u).mul(d), m, dst, o + 32 * b);
+            spread(hi(u).mul(d), m >>> 16, dst, o + 32 * b + 16);
+        }
+    }
+
+    private void decodeNMF16(MemorySegment w, long first, int nblk, float[] dst, int o) {
+        for (int hb = 0; hb < 2 * nblk; hb++) {
+            long blk = first + bb * (hb >> 1);
+            int half = hb & 1;
+            spread(Vec.f16(w, blk + valuesAt + 16 * half), nmMask(w, blk) >>> (16 * half), dst, o + 16 * hb);
+        }
+    }
+
+    private void decodeNMBF16(MemorySegment w, long first, int nblk, float[] dst, int o) {
+        for (int hb = 0; hb < 2 * nblk; hb++) {
+            long blk = first + bb * (hb >> 1);
+            int half = hb & 1;
+            spread(Vec.bf16(w, blk + valuesAt + 16 * half), nmMask(w, blk) >>> (16 * half), dst, o + 16 * hb);
+        }
+    }
+
+    /**
+     * The block's values as floats, unscaled, into {@code vals[at, at + cap)} (lanes past it: don't
+     * care). One method per value type: all four in one body passed C2's node cutoff and boxed.
+     */
+    private void unpack(MemorySegment w, long v, float[] vals, int at) {
         switch (values) {
-            case Q8 -> {
-                for (int j = 0; j < cap; j += N) {
-                    q8(w, v + j).intoArray(vals, j);
-                }
-            }
-            case F16 -> {
-                for (int j = 0; j < cap; j += N) {
-                    Vec.f16(w, v + 2L * j).intoArray(vals, j);
-                }
-            }
-            case BF16 -> {
-                for (int j = 0; j < cap; j += N) {
-                    Vec.bf16(w, v + 2L * j).intoArray(vals, j);
-                }
-            }
-            case Q4 -> {
-                // Low nibbles first: their last store spills into [h, ..), which the high ones then fill.
-                for (int j = 0; j < h; j += N) {
-                    lo(u8(w, v + j)).intoArray(vals, j);
-                }
-                for (int j = 0; j < cap - h; j += N) {
-                    hi(u8(w, v + j)).intoArray(vals, h + j);
-                }
-            }
+            case Q8 -> unpackQ8(w, v, vals, at);
+            case Q4 -> unpackQ4(w, v, vals, at);
+            case F16 -> unpackF16(w, v, vals, at);
+            case BF16 -> unpackBF16(w, v, vals, at);
+        }
+    }
+
+    private void unpackQ8(MemorySegment w, long v, float[] vals, int at) {
+        for (int j = 0; j < cap; j += N) {
+            q8(w, v + j).intoArray(vals, at + j);
+        }
+    }
+
+    private void unpackF16(MemorySegment w, long v, float[] vals, int at) {
+        for (int j = 0; j < cap; j += N) {
+            Vec.f16(w, v + 2L * j).intoArray(vals, at + j);
+        }
+    }
+
+    private void unpackBF16(MemorySegment w, long v, float[] vals, int at) {
+        for (int j = 0; j < cap; j += N) {
+            Vec.bf16(w, v + 2L * j).intoArray(vals, at + j);
+        }
+    }
+
+    private void unpackQ4(MemorySegment w, long v, float[] vals, int at) {
+        // Low nibbles first: their last store spills into [h, ..), which the high ones then fill.
+        for (int j = 0; j < h; j += N) {
+            lo(u8(w, v + j)).intoArray(vals, at + j);
+        }
+        for (int j = 0; j < cap - h; j += N) {
+            hi(u8(w, v + j)).intoArray(vals, at + h + j);
         }
     }
 
