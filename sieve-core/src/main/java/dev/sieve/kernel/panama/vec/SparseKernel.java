@@ -30,8 +30,9 @@ import jdk.incubator.vector.VectorOperators;
  *       positions, the low byte of the mask picks 4 activations of the first 8 into lanes 0–3 and
  *       the high byte 4 of the next 8 into lanes 4–7 (two {@code vpermd} from 256-entry tables and
  *       one blend), then one FMA against 8 stored values. No stores, no data-dependent offsets.
- *   <li><b>Everything else</b> (bitmap at every width, N:M at 4 and 16 lanes): per block, the
- *       activations are compacted into a per-thread buffer, N positions at a time ({@code vpermd}
+ *   <li><b>Everything else</b> (bitmap at every width, N:M at 4 and 16 lanes): per row, the
+ *       activations are compacted into a per-thread buffer (the whole row before its dot, so the
+ *       dot's loads never wait on the overlapping stores), N positions at a time ({@code vpermd}
  *       by a table indexed by the N mask bits for N ≤ 8, {@code compress} at 16 lanes, which is
  *       VPCOMPRESSPS on AVX-512), each chunk stored at the running value slot and multiplied by
  *       its tile's scale; then a dot product of the packed values with the buffer, full vectors
@@ -39,10 +40,12 @@ import jdk.incubator.vector.VectorOperators;
  *       as the reference decodes, for any mask.
  * </ul>
  *
- * <p>Prompts use {@link FloatPathKernel}'s tiles, fed by {@link #decode}: the block's values are
- * converted once into a buffer, then expanded to their positions N at a time by a table (N ≤ 8)
- * or {@code expand} (16 lanes). Blocks are fixed-size, so a chunk finds its first block directly.
- * The row split and threading are {@link FloatPathKernel}'s, shared with the dense kernels.
+ * <p>Decode reads the activations from the heap {@code float[]} ({@link #matmul}); prompts use
+ * {@link FloatPathKernel}'s tiles, fed by {@link #decode}: N:M at 8 lanes spreads each vector of
+ * values over its 16 positions in registers, everything else converts a chunk's values once into
+ * a buffer, then expands them to their positions N at a time by a table (N ≤ 8) or {@code expand}
+ * (16 lanes). Blocks are fixed-size, so a chunk finds its first block directly. The row split and
+ * threading are {@link FloatPathKernel}'s and {@code Linear}'s, shared with the dense kernels.
  */
 final class SparseKernel extends FloatPathKernel {
     private static final ValueLayout.OfLong LONG_LE =
