@@ -14,7 +14,9 @@ import picocli.CommandLine.Option;
             "Types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q4_K_M (llama-quantize's mix)."},
         footer = {"%nExamples:", "  sieve synth --shape tinyllama-1.1b --type Q4_0 -o tinyllama-q4_0.gguf",
             "  sieve synth --shape tinyllama-1.1b --sparsity 0.7 --pattern unstructured --values q8 -o tl-q8-70.gguf",
-            "  sieve synth --shape tinyllama-1.1b --sparsity 0.5 --pattern 2:4 --values q4 -o tl-q4-24.gguf"})
+            "  sieve synth --shape tinyllama-1.1b --sparsity 0.5 --pattern 2:4 --values q4 -o tl-q4-24.gguf",
+            "  sieve synth --shape tinyllama-1.1b --sparsity 0.5 --pattern unstructured --values q4 -o tl-q4-50.gguf",
+            "  sieve synth --shape tinyllama-1.1b --type Q4_0 --output-type Q4_0 -o tl-q4_0-dense-twin.gguf"})
 final class SynthCommand implements Callable<Integer> {
     @Option(names = "--shape", required = true, description = "model shape")
     String shape;
@@ -36,8 +38,12 @@ final class SynthCommand implements Callable<Integer> {
     String pattern;
 
     @Option(names = "--values", defaultValue = "q8",
-            description = "sparse values: f16, bf16, q8 or q4 (q4 only with 2:4/4:8) (default: ${DEFAULT-VALUE})")
+            description = "sparse values: f16, bf16, q8 or q4 (default: ${DEFAULT-VALUE})")
     String values;
+
+    @Option(names = "--output-type",
+            description = "encoding of output.weight instead of the type's rule (e.g. Q4_0 for a dense twin of a sparse Q4 file)")
+    String outputType;
 
     @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
     Integer threads;
@@ -48,6 +54,9 @@ final class SynthCommand implements Callable<Integer> {
         var mix = sparsity != null
                 ? SyntheticModelWriter.TypeMix.sparse(pattern, sparsity, values)
                 : SyntheticModelWriter.TypeMix.parse(type);
+        if (outputType != null) {
+            mix = mix.withOutput(outputType);
+        }
         ProgressBar bar = new ProgressBar("synth " + s.name() + " " + mix.name());
         long t0 = System.nanoTime();
         try (WorkerPool pool = new WorkerPool(threads != null ? threads : Runtime.getRuntime().availableProcessors())) {

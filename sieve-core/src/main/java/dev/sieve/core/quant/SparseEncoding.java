@@ -28,7 +28,10 @@ import java.util.Optional;
  * capacity/2 in the low nibble of byte j, value j ≥ capacity/2 in the high nibble of byte
  * j − capacity/2, as in Q4_0). A valid block has exactly {@code capacity} mask bits (N per group
  * for N:M); quantize pads with stored zeros at the first unset positions. Decoders give value r to
- * the r-th set bit and treat set bits past the capacity as zero, so any bytes decode.
+ * the r-th set bit and treat set bits past the capacity as zero, so any bytes decode (the 8-lane
+ * N:M kernel also assumes 4 set bits per mask byte, which every valid 2:4 and 4:8 mask has; see
+ * docs/formats.md). Bitmap types exist for every value type, Q4 included: the kernels walk a
+ * block's masks in order, so a tile whose values start mid-byte costs nothing.
  *
  * <p>Activations are F32: the dot product runs on floats, so there is no activation rounding.
  */
@@ -58,7 +61,7 @@ public final class SparseEncoding implements WeightEncoding {
     public static final int BITMAP_BLOCK = 256;
     private static final int NM_ID = 1024;
     private static final int BITMAP_ID = 1280;
-    private static final Values[] BITMAP_VALUES = {Values.F16, Values.BF16, Values.Q8};
+    private static final Values[] BITMAP_VALUES = {Values.F16, Values.BF16, Values.Q8, Values.Q4};
 
     private static final SparseEncoding[] NM = new SparseEncoding[8];
     private static final SparseEncoding[][] BITMAP = new SparseEncoding[BITMAP_VALUES.length][BITMAP_BLOCK];
@@ -113,11 +116,11 @@ public final class SparseEncoding implements WeightEncoding {
         return NM[(m == 8 ? 4 : 0) + v.ordinal()];
     }
 
-    /** Bitmap sparsity storing {@code capacity} of every 256 weights (F16, BF16 or Q8 values). */
+    /** Bitmap sparsity storing {@code capacity} of every 256 weights (F16, BF16, Q8 or Q4 values). */
     public static SparseEncoding bitmap(Values v, int capacity) {
         int i = Arrays.asList(BITMAP_VALUES).indexOf(v);
         if (i < 0) {
-            throw new IllegalArgumentException("bitmap sparsity stores F16, BF16 or Q8 values, not " + v);
+            throw new IllegalArgumentException("bitmap sparsity stores F16, BF16, Q8 or Q4 values, not " + v);
         }
         if (capacity < 1 || capacity > BITMAP_BLOCK) {
             throw new IllegalArgumentException("bitmap capacity must be 1.." + BITMAP_BLOCK + ", got " + capacity);

@@ -22,7 +22,7 @@ public final class WeightEncodings {
             Q5_KEncoding.INSTANCE,
             Q6_KEncoding.INSTANCE,
             Q8_KEncoding.INSTANCE,
-            // Sparse encodings: every N:M one, and bitmap at 50% (and 70% for Q8); the other
+            // Sparse encodings: every N:M one, and bitmap at 50% (and 70% for Q8 and Q4); the other
             // bitmap capacities are found by id or name but not listed, so tests stay small.
             SparseEncoding.nm(2, 4, SparseEncoding.Values.F16),
             SparseEncoding.nm(2, 4, SparseEncoding.Values.BF16),
@@ -35,7 +35,9 @@ public final class WeightEncodings {
             SparseEncoding.bitmap(SparseEncoding.Values.F16, 128),
             SparseEncoding.bitmap(SparseEncoding.Values.BF16, 128),
             SparseEncoding.bitmap(SparseEncoding.Values.Q8, 128),
-            SparseEncoding.bitmap(SparseEncoding.Values.Q8, 77));
+            SparseEncoding.bitmap(SparseEncoding.Values.Q8, 77),
+            SparseEncoding.bitmap(SparseEncoding.Values.Q4, 128),
+            SparseEncoding.bitmap(SparseEncoding.Values.Q4, 77));
 
     private WeightEncodings() {}
 

@@ -133,7 +133,12 @@ class SparseEncodingTest {
         assertSame(b, WeightEncodings.byGgmlType(b.ggmlType()).orElseThrow());
         assertEquals(b.blockBytes(), GgmlTypes.byId(b.ggmlType()).orElseThrow().blockBytes());
         assertTrue(WeightEncodings.byName("Q8_B257").isEmpty());
-        assertTrue(WeightEncodings.byName("Q4_B12").isEmpty());
+        assertEquals(8 + 32 + 64, SparseEncoding.bitmap(SparseEncoding.Values.Q4, 128).blockBytes()); // 3.25 bpw
+        assertEquals(8 + 32 + 39, SparseEncoding.bitmap(SparseEncoding.Values.Q4, 77).blockBytes()); // odd: one lone high nibble
+        SparseEncoding q4 = SparseEncoding.bitmapForSparsity(SparseEncoding.Values.Q4, 0.7);
+        assertEquals("Q4_B77", q4.name());
+        assertSame(q4, WeightEncodings.byGgmlType(q4.ggmlType()).orElseThrow());
+        assertTrue(WeightEncodings.byName("Q4_B0").isEmpty());
         assertThrows(IllegalArgumentException.class, () -> SparseEncoding.nm(3, 4, SparseEncoding.Values.Q8));
     }
 }

@@ -35,7 +35,7 @@ final class SparseReferenceDecoder {
                 case Q8 -> b[valuesAt + rank] * d;
                 case Q4 -> {
                     int half = capacity / 2;
-                    int byt = ReferenceDecoders.u8(b, valuesAt + rank % half);
+                    int byt = ReferenceDecoders.u8(b, valuesAt + (rank < half ? rank : rank - half));
                     yield ((rank < half ? byt & 15 : byt >> 4) - 8) * d;
                 }
             };

@@ -28,8 +28,8 @@ class SparseKernelsTest {
 
     static List<SparseEncoding> encodings() {
         List<SparseEncoding> l = new ArrayList<>(SparseEncoding.nmEncodings());
-        for (Values v : new Values[] {Values.F16, Values.BF16, Values.Q8}) {
-            for (int c : new int[] {1, 77, 128, 256}) {
+        for (Values v : Values.values()) {
+            for (int c : new int[] {1, 2, 15, 77, 128, 200, 256}) {
                 l.add(SparseEncoding.bitmap(v, c));
             }
         }
@@ -68,6 +68,42 @@ class SparseKernelsTest {
                                 assertTrue(eDense <= PanamaKernelsTest.NMSE_FLOAT, where + " vs dense: nmse " + eDense);
                             }
                         }
+                    }
+                }
+            }
+        }));
+    }
+
+    /**
+     * Bitmap blocks whose masks hold any number of bits (fewer than the capacity: the last values
+     * are unused; more: positions past the capacity decode to zero) follow the reference exactly,
+     * at every width, for decode and prompts. The values and scales stay those quantize wrote, so
+     * they are finite.
+     */
+    @TestFactory
+    Stream<DynamicTest> bitmapKernelsFollowTheReferenceOnAnyMask() {
+        return Stream.of(Values.values()).map(v -> DynamicTest.dynamicTest(v.name(), () -> {
+            Random rnd = new Random(17 + v.ordinal());
+            SparseEncoding e = SparseEncoding.bitmap(v, 77);
+            try (Arena arena = Arena.ofConfined()) {
+                int rows = 9, cols = 1024;
+                Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
+                long blocks = w.byteSize() / e.blockBytes();
+                for (long b = 0; b < blocks; b++) {
+                    for (int t = 0; t < e.tiles(); t++) {
+                        // Densities from nearly empty to nearly full, so blocks land on both sides of 77.
+                        long m = rnd.nextLong() & rnd.nextLong();
+                        m = (b % 3 == 0) ? m : (b % 3 == 1 ? m | rnd.nextLong() : m & rnd.nextLong());
+                        w.data().set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, b * e.blockBytes() + e.masksAt() + 8L * t, m);
+                    }
+                }
+                for (int tokens : TOKENS) {
+                    float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
+                    float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, 0, rows);
+                    for (int bits : new int[] {128, 256, 512}) {
+                        float[] got = PanamaKernelsTest.run(PanamaKernels.create(bits), w, x, tokens, 0, rows);
+                        double err = PanamaKernelsTest.nmse(got, ref, w, x, tokens, 0, rows);
+                        assertTrue(err <= PanamaKernelsTest.NMSE_FLOAT, bits + " " + e.name() + " tokens=" + tokens + ": nmse " + err);
                     }
                 }
             }

@@ -4,6 +4,7 @@ import dev.sieve.core.kernel.KernelProvider;
 import dev.sieve.core.kernel.Kernels;
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
 import dev.sieve.core.tensor.Tensor;
@@ -14,7 +15,10 @@ import java.util.Random;
 /**
  * Not a test: a matrix-product timing of dense against sparse encodings on one shape, for when
  * the machine is shared (minimum of many short runs, interleaved, resists the noise better than a
- * whole-model benchmark). {@code java -cp ... SparseMatmulBench ENC... [rows cols threads]}.
+ * whole-model benchmark). {@code java -Drows=R -Dcols=C -Dthreads=T -Dtokens=K -Dreps=N -cp ...
+ * SparseMatmulBench ENC...}; each sparse encoding is compared with its dense twin (Q8_0, Q4_0, F16,
+ * BF16) when that is among the arguments: speed-up = twin's minimum time / this one's, byte
+ * ratio = twin's bytes / this one's (the bound a memory-bound product could reach).
  */
 public final class SparseMatmulBench {
     public static void main(String[] args) throws Exception {
@@ -62,8 +66,14 @@ public final class SparseMatmulBench {
                 Arrays.sort(s);
                 WeightEncoding enc = ts[e][0].encoding();
                 double gbs = ts[e][0].byteSize() / (s[0] / 1e3) / 1e9;
-                System.out.printf("%-10s bpw %5.2f density %.3f  min %8.3f ms  median %8.3f ms  (%.1f GB/s at min)  speed-up vs first %.2f×%n",
-                        enc.name(), enc.bitsPerWeight(), enc.density(), s[0], s[reps / 2], gbs, t0min(t[0]) / s[0]);
+                int twin = e;
+                if (enc instanceof SparseEncoding se) {
+                    twin = Arrays.asList(args).indexOf(SparseEncoding.denseTwin(se.values()));
+                }
+                String vs = twin < 0 ? "" : String.format("  speed-up %.2f×  byte ratio %.2f", t0min(t[twin]) / s[0],
+                        (double) ts[twin][0].byteSize() / ts[e][0].byteSize());
+                System.out.printf("%-10s bpw %5.2f density %.3f  min %8.3f ms  median %8.3f ms  (%.1f GB/s at min)%s%n",
+                        enc.name(), enc.bitsPerWeight(), enc.density(), s[0], s[reps / 2], gbs, vs);
             }
         }
     }

@@ -68,6 +68,15 @@ public final class SyntheticModelWriter {
             return new TypeMix(e.name(), e, e, null, enc(SparseEncoding.denseTwin(e.values())));
         }
 
+        /**
+         * The same mix with {@code output.weight} in {@code type}: e.g. a Q4_0 file whose LM head is
+         * Q4_0 too (not llama.cpp's Q6_K), the dense twin of a model pruned everywhere.
+         */
+        public TypeMix withOutput(String type) {
+            WeightEncoding o = enc(type.toUpperCase(java.util.Locale.ROOT));
+            return new TypeMix(name + "+output-" + o.name(), base, o, moreBits, embedding);
+        }
+
         private static WeightEncoding enc(String name) {
             return WeightEncodings.byName(name).orElseThrow(() -> new IllegalArgumentException(
                     "unknown encoding '" + name + "' (known: " + String.join(", ",

@@ -1,42 +1,116 @@
 package dev.sieve.kernel.panama.vec;
 
 import static dev.sieve.kernel.panama.vec.Vec.F;
+import static dev.sieve.kernel.panama.vec.Vec.I;
 import static dev.sieve.kernel.panama.vec.Vec.N;
 
+import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.F32Encoding;
 import dev.sieve.core.quant.Half;
 import dev.sieve.core.quant.SparseEncoding;
+import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import jdk.incubator.vector.ByteVector;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Every {@link SparseEncoding} (N:M and bitmap) against float activations. Per chunk of N
- * positions: the next values are loaded packed from the running slot, converted, and expanded
- * under the chunk's bits of the tile mask into their positions ({@link #expand}: VPEXPANDPS via
- * {@code FloatVector.expand} at 16 lanes, a permute table at 4 and 8), then multiplied with the
- * dense activations. Only the packed bytes are
- * read. Expanding the weights rather than compressing the activations keeps lanes past the
- * chunk's count out of the product, so a stray NaN pattern in the next block cannot leak in.
+ * Every {@link SparseEncoding} (N:M and bitmap, F16/BF16/Q8/Q4 values) against float activations.
+ * The stored values are never expanded for decode: the <em>activations</em> are brought into the
+ * order of the stored values instead, so each stored value is converted once and every multiply
+ * is a full vector of stored values (see docs/performance.md, "Sparse decoding", for the variants
+ * measured on AVX2, where {@code expand}, {@code compress} and {@code VectorMask.fromLong} are not
+ * intrinsified and boxed every vector).
  *
- * <p>Decode ({@link #dot4}) streams four rows; prompts use {@link FloatPathKernel}'s tiles, fed by
- * {@link #decode}, which finds a chunk's first block directly since blocks are fixed-size.
+ * <ul>
+ *   <li><b>N:M at 8 lanes</b> (a valid block has exactly 4 set bits per byte of its mask): per 16
+ *       positions, the low byte of the mask picks 4 activations of the first 8 into lanes 0–3 and
+ *       the high byte 4 of the next 8 into lanes 4–7 (two {@code vpermd} from 256-entry tables and
+ *       one blend), then one FMA against 8 stored values. No stores, no data-dependent offsets.
+ *   <li><b>Everything else</b> (bitmap at every width, N:M at 4 and 16 lanes): per row, the
+ *       activations are compacted into a per-thread buffer (the whole row before its dot, so the
+ *       dot's loads never wait on the overlapping stores), N positions at a time ({@code vpermd}
+ *       by a table indexed by the N mask bits for N ≤ 8, {@code compress} at 16 lanes, which is
+ *       VPCOMPRESSPS on AVX-512), each chunk stored at the running value slot and multiplied by
+ *       its tile's scale; then a dot product of the packed values with the buffer, full vectors
+ *       plus one tail masked by a per-encoding constant. Value r meets the r-th set bit, exactly
+ *       as the reference decodes, for any mask.
+ * </ul>
+ *
+ * <p>Decode reads the activations from the heap {@code float[]} ({@link #matmul}); prompts use
+ * {@link FloatPathKernel}'s tiles, fed by {@link #decode}: N:M at 8 lanes spreads each vector of
+ * values over its 16 positions in registers, everything else converts a chunk's values once into
+ * a buffer, then expands them to their positions N at a time by a table (N ≤ 8) or {@code expand}
+ * (16 lanes). Blocks are fixed-size, so a chunk finds its first block directly. The row split and
+ * threading are {@link FloatPathKernel}'s and {@code Linear}'s, shared with the dense kernels.
  */
 final class SparseKernel extends FloatPathKernel {
     private static final ValueLayout.OfLong LONG_LE =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
-    private static final VectorSpecies<Long> L64 = LongVector.SPECIES_64;
-    private static final VectorSpecies<Long> L128 = LongVector.SPECIES_128;
-    private static final long LANES = N == 64 ? -1L : (1L << N) - 1;
-    private static final long NIBBLES = 0x0F0F_0F0F_0F0F_0F0FL;
-    /** Bytes a value load may read past the block's last value (N values of at most 2 bytes). */
+    private static final int LANES = (1 << N) - 1;
+    private static final int BITMAP = SparseEncoding.BITMAP_BLOCK;
+    /** Bytes a vector load may read past a block's last value (N halves, or a 16-byte load). */
     private static final int SLACK = 2 * 16 * 4;
+    /** Whether per-chunk permutes come from tables (N ≤ 8: 2^N entries) or from compress/expand. */
+    private static final boolean TABLE = N <= 8;
+
+    /** CMP[b·N + j]: position of the j-th set bit of b (0 past the count) — compress by table. */
+    private static final int[] CMP = new int[TABLE ? N << N : 0];
+    /** The same positions moved to lanes N/2.. (the N:M path's upper half). */
+    private static final int[] CMP_HI = new int[TABLE ? N << N : 0];
+    /** EXP[b·N + i]: rank of bit i among b's set bits; KEEP: −1 where bit i is set — expand by table. */
+    private static final int[] EXP = new int[TABLE ? N << N : 0];
+    private static final int[] KEEP = new int[TABLE ? N << N : 0];
+    /** EXP with source lanes N/2.. (the N:M decode's second 4 values of a vector). */
+    private static final int[] EXP_HI = new int[TABLE ? N << N : 0];
+    /** PREFIX[n·N + i] = −1 for i &lt; n: keeps the first n lanes of a tail. */
+    private static final int[] PREFIX = new int[(N + 1) * N];
+    /** Lanes N/2.. : where the N:M path takes the second half of the picked activations. */
+    private static final VectorMask<Integer> UPPER = I.indexInRange(-N / 2, N / 2);
+
+    static {
+        for (int b = 0; TABLE && b < 1 << N; b++) {
+            for (int i = 0, r = 0; i < N; i++) {
+                if ((b >>> i & 1) != 0) {
+                    CMP[b * N + r] = i;
+                    if (r < N / 2) {
+                        CMP_HI[b * N + N / 2 + r] = i;
+                    }
+                    EXP_HI[b * N + i] = N / 2 + r;
+                    EXP[b * N + i] = r++;
+                    KEEP[b * N + i] = -1;
+                }
+            }
+        }
+        for (int n = 0; n <= N; n++) {
+            Arrays.fill(PREFIX, n * N, n * N + n, -1);
+        }
+    }
+
+    /** Per-thread buffers: compacted activations of one row (grown to the widest row seen), converted values of one block. */
+    private static final class Buffers {
+        float[] xc = new float[4096 + 2 * N];
+        float[] vals = new float[KC + 2 * N];
+
+        float[] compacted(int slots) {
+            if (xc.length < slots + 2 * N) {
+                xc = new float[slots + 2 * N];
+            }
+            return xc;
+        }
+
+        float[] values(int slots) {
+            if (vals.length < slots + 2 * N) {
+                vals = new float[slots + 2 * N];
+            }
+            return vals;
+        }
+    }
+
+    private static final ThreadLocal<Buffers> BUF = ThreadLocal.withInitial(Buffers::new);
 
     private final SparseEncoding e;
     private final SparseEncoding.Values values;
@@ -47,6 +121,17 @@ final class SparseKernel extends FloatPathKernel {
     private final int masksAt;
     private final int valuesAt;
     private final boolean scaled;
+    private final int cap;
+    /** N:M with 8 lanes: the register path. */
+    private final boolean nm8;
+    /** Values in full vectors (F16/BF16/Q8), and the tail's lane count. */
+    private final int full;
+    private final int tail;
+    /** Q4: values 0..h in low nibbles, h..cap in high nibbles; full vector steps and the tail's lanes. */
+    private final int h;
+    private final int q4Full;
+    private final int tailLo;
+    private final int tailHi;
 
     SparseKernel(SparseEncoding e) {
         super(e);
@@ -59,6 +144,14 @@ final class SparseKernel extends FloatPathKernel {
         this.masksAt = e.masksAt();
         this.valuesAt = e.valuesAt();
         this.scaled = values == SparseEncoding.Values.Q8 || values == SparseEncoding.Values.Q4;
+        this.cap = e.capacity();
+        this.nm8 = N == 8 && e.isNM();
+        this.full = cap - cap % N;
+        this.tail = cap % N;
+        this.h = cap / 2;
+        this.q4Full = h - h % N;
+        this.tailLo = h - q4Full;
+        this.tailHi = Math.min(N, cap - h - q4Full);
     }
 
     private long mask(MemorySegment w, long blk, int t) {
@@ -66,121 +159,285 @@ final class SparseKernel extends FloatPathKernel {
         return tileBits == 64 ? w.get(LONG_LE, o) : w.get(Half.INT_LE, o) & 0xFFFF_FFFFL;
     }
 
-    /** Bytes r .. r+7 of the 16 nibble values {@code lo:hi} (Q4: values 0–7 low nibbles, 8–15 high). */
-    private static long window(long lo, long hi, int r) {
-        if (r >= 16) {
-            return 0;
-        }
-        if (r >= 8) {
-            return hi >>> (8 * (r - 8));
-        }
-        return r == 0 ? lo : (lo >>> (8 * r)) | (hi << (64 - 8 * r));
-    }
-
-    /**
-     * N stored values from slot {@code r} of the block at {@code blk}, unscaled ({@code q4} is the
-     * block's 8 nibble bytes, read once per block). Lanes past the chunk's count are don't-care.
-     */
-    private FloatVector packed(MemorySegment w, long blk, int r, long q4) {
-        long v = blk + valuesAt;
-        switch (values) {
-            case Q8:
-                return Vec.b2f(Vec.bytes(w, v + r), 0);
-            case F16:
-                return Vec.f16(w, v + 2L * r);
-            case BF16:
-                return Vec.bf16(w, v + 2L * r);
-            default: {
-                long lo = q4 & NIBBLES, hi = (q4 >>> 4) & NIBBLES;
-                ByteVector b;
-                if (N <= 8) {
-                    b = LongVector.broadcast(L64, window(lo, hi, r)).reinterpretAsBytes();
-                } else {
-                    b = LongVector.zero(L128).withLane(0, window(lo, hi, r)).withLane(1, window(lo, hi, r + 8))
-                            .reinterpretAsBytes();
-                }
-                return (FloatVector) b.sub((byte) 8).convertShape(VectorOperators.B2F, F, 0);
-            }
-        }
-    }
-
-    /*
-     * Expanding N packed lanes under an N-bit mask. AVX-512 has VPEXPANDPS, which the Vector API's
-     * expand uses; without it (AVX2: C2 falls back to Java, ~50× slower, measured) and for N ≤ 8,
-     * a table gives each mask's source lane per lane (vpermd) and which lanes to keep (vpand).
-     */
-    private static final boolean TABLE = N <= 8;
-    private static final int[] EXP_IDX = new int[TABLE ? N << N : 0];
-    private static final int[] EXP_KEEP = new int[TABLE ? N << N : 0];
-
-    static {
-        if (TABLE) {
-            for (int m = 0; m < 1 << N; m++) {
-                for (int i = 0, r = 0; i < N; i++) {
-                    boolean on = (m >>> i & 1) != 0;
-                    EXP_IDX[m * N + i] = on ? r++ : 0;
-                    EXP_KEEP[m * N + i] = on ? -1 : 0;
-                }
-            }
-        }
-    }
-
-    /** {@code v}'s first lanes placed at the set bits of {@code mc}, zeros elsewhere. */
-    private static FloatVector expand(FloatVector v, long mc) {
-        if (!TABLE) {
-            return v.expand(VectorMask.fromLong(F, mc));
-        }
-        int o = (int) mc * N;
-        return IntVector.fromArray(Vec.I, EXP_IDX, o).selectFrom(v.reinterpretAsInts())
-                .and(IntVector.fromArray(Vec.I, EXP_KEEP, o)).reinterpretAsFloats();
-    }
-
-    private long q4(MemorySegment w, long blk) {
-        return values == SparseEncoding.Values.Q4 ? w.get(LONG_LE, blk + valuesAt) : 0;
-    }
-
     private float scale(MemorySegment w, long blk, int t) {
         return scaled ? Vec.scale(w, blk + 2L * t) : 1f;
     }
 
-    /** Adds the products of one block of one row to {@code s}. */
-    private FloatVector block(MemorySegment w, long blk, MemorySegment a, long xo, FloatVector s) {
-        long q4 = q4(w, blk);
-        int r = 0;
-        for (int t = 0; t < tiles; t++) {
-            long m = mask(w, blk, t);
-            FloatVector acc = FloatVector.zero(F);
-            for (int c = 0; c < tileBits; c += N) {
-                long mc = (m >>> c) & LANES;
-                FloatVector wv = expand(packed(w, blk, r, q4), mc);
-                acc = wv.fma(Vec.f32(a, xo + 4L * (t * tileBits + c)), acc);
-                r += Long.bitCount(mc);
-            }
-            s = scaled ? acc.fma(FloatVector.broadcast(F, scale(w, blk, t)), s) : s.add(acc);
-        }
-        return s;
+    // ---- conversions of stored values (each one its own small method, so C2 inlines them) ----
+
+    private static FloatVector q8(MemorySegment w, long off) {
+        return Vec.b2f(Vec.bytes(w, off), 0);
     }
 
+    /** N bytes from {@code off}, zero-extended into int lanes (Q4: two nibbles each). */
+    private static IntVector u8(MemorySegment w, long off) {
+        return (IntVector) Vec.bytes(w, off).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+
+    private static FloatVector lo(IntVector u) {
+        return (FloatVector) u.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+    }
+
+    private static FloatVector hi(IntVector u) {
+        return (FloatVector) u.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0);
+    }
+
+    private static FloatVector keepFirst(FloatVector v, int n) {
+        return v.reinterpretAsInts().and(IntVector.fromArray(I, PREFIX, n * N)).reinterpretAsFloats();
+    }
+
+    // ---- decode: 1–3 tokens, two rows at a time ----
+
+    /**
+     * Decode (fewer than {@link #TILE_TOKENS} tokens) reads the activations from the float array
+     * itself: the compaction's data-dependent loads from a {@code MemorySegment} parameter kept
+     * their bounds and liveness checks and ran 1.4× slower (measured). Prompts take the tiles.
+     */
     @Override
-    void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res) {
-        int nb = cols / bs;
-        long end = Math.max(o0, o1) + nb * bb;
-        if (end + SLACK > w.byteSize()) {
-            // The tensor's last rows: vector loads could run off the segment, so take the reference.
-            res[0] = e.dotQuantized(w, o0, a, aOff, cols);
-            res[1] = e.dotQuantized(w, o1, a, aOff, cols);
+    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (x.tokens() >= TILE_TOKENS || x.encoding() != F32Encoding.INSTANCE) {
+            super.matmul(w, x, out, outStride, r0, r1);
             return;
         }
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
-        for (int b = 0; b < nb; b++) {
-            long bo = bb * b;
-            long xo = aOff + 4L * bs * b;
-            s0 = block(w, o0 + bo, a, xo, s0);
-            s1 = block(w, o1 + bo, a, xo, s1);
+        MemorySegment ws = w.data();
+        long rb = w.rowBytes();
+        int cols = x.cols();
+        int nb = cols / bs;
+        float[] xf = x.floats();
+        float[] xc = BUF.get().compacted(nb * cap + bs); // + bs: a last block with too many bits
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            boolean safe = o + nb * bb + SLACK <= ws.byteSize();
+            for (int t = 0; t < x.tokens(); t++) {
+                // The tensor's last rows: vector loads could run off the segment, so take the reference.
+                out[t * outStride + r] = safe ? row(ws, o, xf, t * cols, nb, xc)
+                        : e.dotQuantized(ws, o, x.encoded(), 4L * t * cols, cols);
+            }
         }
-        res[0] = s0.reduceLanes(VectorOperators.ADD);
-        res[1] = s1.reduceLanes(VectorOperators.ADD);
     }
+
+    /** Row {@code o}'s product with the activations at {@code x[xo..]}. */
+    private float row(MemorySegment w, long o, float[] x, int xo, int nb, float[] xc) {
+        if (nm8) {
+            return switch (values) {
+                case Q8 -> nmQ8(w, o, x, xo, nb);
+                case Q4 -> nmQ4(w, o, x, xo, nb);
+                case F16 -> nmF16(w, o, x, xo, nb);
+                case BF16 -> nmBF16(w, o, x, xo, nb);
+            };
+        }
+        // The whole row is compacted before its dot: the dot's loads then find the compaction's
+        // overlapping stores long retired (no store-to-load forwarding stalls).
+        if (bs == BITMAP) {
+            compactBitmap(w, o, x, xo, nb, xc);
+        } else {
+            compactNM(w, o, x, xo, nb, xc);
+        }
+        return switch (values) {
+            case Q8 -> dotQ8(w, o, nb, xc);
+            case Q4 -> dotQ4(w, o, nb, xc);
+            case F16 -> dotF16(w, o, nb, xc);
+            case BF16 -> dotBF16(w, o, nb, xc);
+        };
+    }
+
+    /**
+     * The activations at the row's set bits, in value order and times their tile's scale, into
+     * {@code xc}: block b's value r meets slot {@code b·cap + r}. Slots a short block leaves are
+     * zeroed. Constant loop bounds (4 tiles of 64), so C2 unrolls the chunks of a tile.
+     */
+    private void compactBitmap(MemorySegment w, long o, float[] x, int x0, int nb, float[] xc) {
+        for (int b = 0; b < nb; b++) {
+            long blk = o + bb * b;
+            int xo = x0 + BITMAP * b;
+            int r = b * cap, end = r + cap;
+            for (int t = 0; t < 4; t++) {
+                long m = w.get(LONG_LE, blk + masksAt + 8L * t);
+                int xt = xo + 64 * t;
+                FloatVector d = FloatVector.broadcast(F, scale(w, blk, t));
+                for (int c = 0; c < 64; c += N) {
+                    int bits = (int) (m >>> c) & LANES;
+                    compress(FloatVector.fromArray(F, x, xt + c), bits).mul(d).intoArray(xc, r);
+                    r += Integer.bitCount(bits);
+                }
+            }
+            if (r < end) {
+                Arrays.fill(xc, r, end, 0f); // a block with fewer bits than values: the rest meet zeros
+            }
+        }
+    }
+
+    /** As {@link #compactBitmap} for N:M blocks (one 32-bit tile), at the widths without the register path. */
+    private void compactNM(MemorySegment w, long o, float[] x, int x0, int nb, float[] xc) {
+        for (int b = 0; b < nb; b++) {
+            long blk = o + bb * b;
+            int xo = x0 + 32 * b;
+            int r = b * cap, end = r + cap;
+            long m = mask(w, blk, 0);
+            FloatVector d = FloatVector.broadcast(F, scale(w, blk, 0));
+            for (int c = 0; c < 32; c += N) {
+                int bits = (int) (m >>> c) & LANES;
+                compress(FloatVector.fromArray(F, x, xo + c), bits).mul(d).intoArray(xc, r);
+                r += Integer.bitCount(bits);
+            }
+            if (r < end) {
+                Arrays.fill(xc, r, end, 0f);
+            }
+        }
+    }
+
+    /** {@code x}'s lanes at the set bits of {@code bits}, moved to the front (the rest don't care). */
+    private static FloatVector compress(FloatVector x, int bits) {
+        if (!TABLE) {
+            return x.compress(VectorMask.fromLong(F, bits));
+        }
+        return IntVector.fromArray(I, CMP, bits * N).selectFrom(x.reinterpretAsInts()).reinterpretAsFloats();
+    }
+
+    // The row's stored values dotted with its compacted activations, block by block: full vectors,
+    // then one tail whose lanes past the capacity are zeroed (they hold the next block's bytes).
+
+    private float dotQ8(MemorySegment w, long o, int nb, float[] xc) {
+        FloatVector p = FloatVector.zero(F), q = p;
+        for (int b = 0; b < nb; b++) {
+            long v = o + bb * b + valuesAt;
+            int x0 = b * cap;
+            int j = 0;
+            for (; j < full; j += N) {
+                p = q8(w, v + j).fma(FloatVector.fromArray(F, xc, x0 + j), p);
+            }
+            if (tail > 0) {
+                q = keepFirst(q8(w, v + j), tail).fma(FloatVector.fromArray(F, xc, x0 + j), q);
+            }
+        }
+        return p.add(q).reduceLanes(VectorOperators.ADD);
+    }
+
+    private float dotF16(MemorySegment w, long o, int nb, float[] xc) {
+        FloatVector p = FloatVector.zero(F), q = p;
+        for (int b = 0; b < nb; b++) {
+            long v = o + bb * b + valuesAt;
+            int x0 = b * cap;
+            int j = 0;
+            for (; j < full; j += N) {
+                p = Vec.f16(w, v + 2L * j).fma(FloatVector.fromArray(F, xc, x0 + j), p);
+            }
+            if (tail > 0) {
+                // Past the last value lie the next block's masks, which may read as NaN: zero them.
+                q = keepFirst(Vec.f16(w, v + 2L * j), tail).fma(FloatVector.fromArray(F, xc, x0 + j), q);
+            }
+        }
+        return p.add(q).reduceLanes(VectorOperators.ADD);
+    }
+
+    private float dotBF16(MemorySegment w, long o, int nb, float[] xc) {
+        FloatVector p = FloatVector.zero(F), q = p;
+        for (int b = 0; b < nb; b++) {
+            long v = o + bb * b + valuesAt;
+            int x0 = b * cap;
+            int j = 0;
+            for (; j < full; j += N) {
+                p = Vec.bf16(w, v + 2L * j).fma(FloatVector.fromArray(F, xc, x0 + j), p);
+            }
+            if (tail > 0) {
+                q = keepFirst(Vec.bf16(w, v + 2L * j), tail).fma(FloatVector.fromArray(F, xc, x0 + j), q);
+            }
+        }
+        return p.add(q).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Q4: byte j holds value j (low nibble, j &lt; h) and value h + j (high nibble). */
+    private float dotQ4(MemorySegment w, long o, int nb, float[] xc) {
+        FloatVector p = FloatVector.zero(F), q = p;
+        for (int b = 0; b < nb; b++) {
+            long v = o + bb * b + valuesAt;
+            int x0 = b * cap, x1 = x0 + h;
+            int j = 0;
+            for (; j < q4Full; j += N) {
+                IntVector u = u8(w, v + j);
+                p = lo(u).fma(FloatVector.fromArray(F, xc, x0 + j), p);
+                q = hi(u).fma(FloatVector.fromArray(F, xc, x1 + j), q);
+            }
+            if (tailHi > 0) {
+                IntVector u = u8(w, v + j);
+                p = keepFirst(lo(u), tailLo).fma(FloatVector.fromArray(F, xc, x0 + j), p);
+                q = keepFirst(hi(u), tailHi).fma(FloatVector.fromArray(F, xc, x1 + j), q);
+            }
+        }
+        return p.add(q).reduceLanes(VectorOperators.ADD);
+    }
+
+    // ---- N:M at 8 lanes: activations picked in registers ----
+
+    /**
+     * The 8 activations (of the 16 at {@code xo}) at the set bits of {@code m}'s low 16 bits: the
+     * low byte's 4 into lanes 0–3, the high byte's 4 into lanes 4–7.
+     */
+    private static FloatVector pick(float[] x, int xo, int m) {
+        IntVector x0 = FloatVector.fromArray(F, x, xo).reinterpretAsInts();
+        IntVector x1 = FloatVector.fromArray(F, x, xo + N).reinterpretAsInts();
+        IntVector p0 = IntVector.fromArray(I, CMP, (m & 0xFF) * N).selectFrom(x0);
+        IntVector p1 = IntVector.fromArray(I, CMP_HI, ((m >>> 8) & 0xFF) * N).selectFrom(x1);
+        return p0.blend(p1, UPPER).reinterpretAsFloats();
+    }
+
+    private int nmMask(MemorySegment w, long blk) {
+        return w.get(Half.INT_LE, blk + masksAt);
+    }
+
+    // One row per method: two rows' worth of picks exceeded C2's NodeCountInliningCutoff, which
+    // left pick() and the scale calls out of line (and, for F16/Q4, boxed every vector).
+
+    private float nmQ8(MemorySegment w, long o, float[] x, int x0, int nb) {
+        FloatVector s = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long blk = o + bb * b;
+            int xo = x0 + 32 * b;
+            int m = nmMask(w, blk);
+            FloatVector p = q8(w, blk + valuesAt).mul(pick(x, xo, m));
+            p = q8(w, blk + valuesAt + 8).fma(pick(x, xo + 16, m >>> 16), p);
+            s = p.fma(FloatVector.broadcast(F, Vec.scale(w, blk)), s);
+        }
+        return s.reduceLanes(VectorOperators.ADD);
+    }
+
+    private float nmQ4(MemorySegment w, long o, float[] x, int x0, int nb) {
+        FloatVector s = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long blk = o + bb * b;
+            int xo = x0 + 32 * b;
+            int m = nmMask(w, blk);
+            IntVector u = u8(w, blk + valuesAt); // values 0–7 in the low nibbles, 8–15 in the high
+            FloatVector p = lo(u).mul(pick(x, xo, m));
+            p = hi(u).fma(pick(x, xo + 16, m >>> 16), p);
+            s = p.fma(FloatVector.broadcast(F, Vec.scale(w, blk)), s);
+        }
+        return s.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Half a block per step: one half-to-float and one pick per iteration keep C2 under its node cutoff. */
+    private float nmF16(MemorySegment w, long o, float[] x, int x0, int nb) {
+        FloatVector s = FloatVector.zero(F);
+        for (int hb = 0; hb < 2 * nb; hb++) {
+            long blk = o + bb * (hb >> 1);
+            int half = hb & 1;
+            s = Vec.f16(w, blk + valuesAt + 16 * half).fma(pick(x, x0 + 16 * hb, nmMask(w, blk) >>> (16 * half)), s);
+        }
+        return s.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Half a block per step: one half-to-float and one pick per iteration keep C2 under its node cutoff. */
+    private float nmBF16(MemorySegment w, long o, float[] x, int x0, int nb) {
+        FloatVector s = FloatVector.zero(F);
+        for (int hb = 0; hb < 2 * nb; hb++) {
+            long blk = o + bb * (hb >> 1);
+            int half = hb & 1;
+            s = Vec.bf16(w, blk + valuesAt + 16 * half).fma(pick(x, x0 + 16 * hb, nmMask(w, blk) >>> (16 * half)), s);
+        }
+        return s.reduceLanes(VectorOperators.ADD);
+    }
+
+    // ---- prompts: decode a chunk of a row into the float tile ----
 
     @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
@@ -189,21 +446,156 @@ final class SparseKernel extends FloatPathKernel {
             e.dequantize(w, first, dst, dstOff, kc);
             return;
         }
-        for (int b = 0; b < kc / bs; b++) {
+        if (nm8) {
+            switch (values) {
+                case Q8 -> decodeNMQ8(w, first, kc / bs, dst, dstOff);
+                case Q4 -> decodeNMQ4(w, first, kc / bs, dst, dstOff);
+                case F16 -> decodeNMF16(w, first, kc / bs, dst, dstOff);
+                case BF16 -> decodeNMBF16(w, first, kc / bs, dst, dstOff);
+            }
+            return;
+        }
+        decodePacked(w, first, kc / bs, dst, dstOff);
+    }
+
+    /**
+     * Any block at any width, in two passes so that no vector crosses a call C2 may leave out of
+     * line (the F16 conversion inlined into one loop with the spreading boxed every vector): the
+     * chunk's values converted into a buffer (block b's value r at {@code b·cap + r}), then
+     * spread N positions at a time.
+     */
+    private void decodePacked(MemorySegment w, long first, int nblk, float[] dst, int dstOff) {
+        float[] vals = BUF.get().values(nblk * cap);
+        for (int b = 0; b < nblk; b++) {
+            unpack(w, first + bb * b + valuesAt, vals, b * cap);
+        }
+        spreadPacked(w, first, nblk, vals, dst, dstOff);
+    }
+
+    private void spreadPacked(MemorySegment w, long first, int nblk, float[] vals, float[] dst, int dstOff) {
+        for (int b = 0; b < nblk; b++) {
             long blk = first + bb * b;
-            long q4 = q4(w, blk);
-            int r = 0;
+            int out = dstOff + b * bs;
+            int bits = 0;
+            for (int t = 0; t < tiles; t++) {
+                bits += Long.bitCount(mask(w, blk, t));
+            }
+            if (bits > cap) {
+                // More set bits than values: those past the capacity decode to zero (reference).
+                e.dequantize(w, blk, dst, out, bs);
+                continue;
+            }
+            int r = b * cap;
             for (int t = 0; t < tiles; t++) {
                 long m = mask(w, blk, t);
                 FloatVector d = FloatVector.broadcast(F, scale(w, blk, t));
                 for (int c = 0; c < tileBits; c += N) {
-                    long mc = (m >>> c) & LANES;
-                    expand(packed(w, blk, r, q4), mc).mul(d)
-                            .intoArray(dst, dstOff + b * bs + t * tileBits + c);
-                    r += Long.bitCount(mc);
+                    int mc = (int) (m >>> c) & LANES;
+                    expand(FloatVector.fromArray(F, vals, r), mc).mul(d).intoArray(dst, out + t * tileBits + c);
+                    r += Integer.bitCount(mc);
                 }
             }
         }
+    }
+
+    // N:M at 8 lanes: each vector of 8 values spreads over 16 positions, its lanes 0–3 under the
+    // first mask byte and lanes 4–7 under the second; no buffer, no data-dependent offsets.
+
+    private static void spread(FloatVector v, int m, float[] dst, int o) {
+        int b0 = m & 0xFF, b1 = (m >>> 8) & 0xFF;
+        IntVector vi = v.reinterpretAsInts();
+        IntVector.fromArray(I, EXP, b0 * N).selectFrom(vi).and(IntVector.fromArray(I, KEEP, b0 * N))
+                .reinterpretAsFloats().intoArray(dst, o);
+        IntVector.fromArray(I, EXP_HI, b1 * N).selectFrom(vi).and(IntVector.fromArray(I, KEEP, b1 * N))
+                .reinterpretAsFloats().intoArray(dst, o + N);
+    }
+
+    private void decodeNMQ8(MemorySegment w, long first, int nblk, float[] dst, int o) {
+        for (int b = 0; b < nblk; b++) {
+            long blk = first + bb * b;
+            int m = nmMask(w, blk);
+            float d = Vec.scale(w, blk);
+            spread(q8(w, blk + valuesAt).mul(d), m, dst, o + 32 * b);
+            spread(q8(w, blk + valuesAt + 8).mul(d), m >>> 16, dst, o + 32 * b + 16);
+        }
+    }
+
+    private void decodeNMQ4(MemorySegment w, long first, int nblk, float[] dst, int o) {
+        for (int b = 0; b < nblk; b++) {
+            long blk = first + bb * b;
+            int m = nmMask(w, blk);
+            float d = Vec.scale(w, blk);
+            IntVector u = u8(w, blk + valuesAt);
+            spread(lo(u).mul(d), m, dst, o + 32 * b);
+            spread(hi(u).mul(d), m >>> 16, dst, o + 32 * b + 16);
+        }
+    }
+
+    private void decodeNMF16(MemorySegment w, long first, int nblk, float[] dst, int o) {
+        for (int hb = 0; hb < 2 * nblk; hb++) {
+            long blk = first + bb * (hb >> 1);
+            int half = hb & 1;
+            spread(Vec.f16(w, blk + valuesAt + 16 * half), nmMask(w, blk) >>> (16 * half), dst, o + 16 * hb);
+        }
+    }
+
+    private void decodeNMBF16(MemorySegment w, long first, int nblk, float[] dst, int o) {
+        for (int hb = 0; hb < 2 * nblk; hb++) {
+            long blk = first + bb * (hb >> 1);
+            int half = hb & 1;
+            spread(Vec.bf16(w, blk + valuesAt + 16 * half), nmMask(w, blk) >>> (16 * half), dst, o + 16 * hb);
+        }
+    }
+
+    /**
+     * The block's values as floats, unscaled, into {@code vals[at, at + cap)} (lanes past it: don't
+     * care). One method per value type: all four in one body passed C2's node cutoff and boxed.
+     */
+    private void unpack(MemorySegment w, long v, float[] vals, int at) {
+        switch (values) {
+            case Q8 -> unpackQ8(w, v, vals, at);
+            case Q4 -> unpackQ4(w, v, vals, at);
+            case F16 -> unpackF16(w, v, vals, at);
+            case BF16 -> unpackBF16(w, v, vals, at);
+        }
+    }
+
+    private void unpackQ8(MemorySegment w, long v, float[] vals, int at) {
+        for (int j = 0; j < cap; j += N) {
+            q8(w, v + j).intoArray(vals, at + j);
+        }
+    }
+
+    private void unpackF16(MemorySegment w, long v, float[] vals, int at) {
+        for (int j = 0; j < cap; j += N) {
+            Vec.f16(w, v + 2L * j).intoArray(vals, at + j);
+        }
+    }
+
+    private void unpackBF16(MemorySegment w, long v, float[] vals, int at) {
+        for (int j = 0; j < cap; j += N) {
+            Vec.bf16(w, v + 2L * j).intoArray(vals, at + j);
+        }
+    }
+
+    private void unpackQ4(MemorySegment w, long v, float[] vals, int at) {
+        // Low nibbles first: their last store spills into [h, ..), which the high ones then fill.
+        for (int j = 0; j < h; j += N) {
+            lo(u8(w, v + j)).intoArray(vals, at + j);
+        }
+        for (int j = 0; j < cap - h; j += N) {
+            hi(u8(w, v + j)).intoArray(vals, at + h + j);
+        }
+    }
+
+    /** {@code v}'s first lanes placed at the set bits of {@code bits}, zeros elsewhere. */
+    private static FloatVector expand(FloatVector v, int bits) {
+        if (!TABLE) {
+            return v.expand(VectorMask.fromLong(F, bits));
+        }
+        int o = bits * N;
+        return IntVector.fromArray(I, EXP, o).selectFrom(v.reinterpretAsInts())
+                .and(IntVector.fromArray(I, KEEP, o)).reinterpretAsFloats();
     }
 
     @Override
