@@ -31,6 +31,7 @@ public final class VecKernels implements Kernels, KernelTable {
         register(new BF16Kernel());
         register(int8Activations ? new Q8_0IntKernel() : new Q8_0Kernel());
         register(int8Activations ? new Q4_0IntKernel() : new Q4_0Kernel());
+        register(new Q3_KKernel());
         register(new Q4_KKernel());
         register(new Q6_KKernel());
         // Sparse encodings: one kernel class, one instance per N:M type and per bitmap capacity.
