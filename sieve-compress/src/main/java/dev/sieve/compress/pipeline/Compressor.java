@@ -47,7 +47,8 @@ import java.util.Map;
  *     run block l (original weights) on X, gathering each projection's input statistics
  *     fold AWQ scales, then compress the block's selected matrices
  *     X = block l (compressed weights) on X         (later blocks see the errors of earlier ones)
- *   token_embd / output: round to nearest (they have no block input to calibrate on)
+ *   output (gptq): calibrated on the final-norm outputs of the compressed blocks (the head's input)
+ *   token_embd / output (rtn): round to nearest (the embedding has no input to calibrate on)
  *   write the GGUF atomically, recording the recipe
  * </pre>
  */
@@ -126,8 +127,10 @@ public final class Compressor {
     private static void check(GgufTensorInfo t, Step s, int i, ModelConfig c) {
         String where = "step " + (i + 1) + " (" + s.method().key() + ") on " + t.name();
         boolean inBlock = role(t.name()) >= 0;
-        if (!inBlock && s.method().calibrated()) {
-            throw new RecipeException(where + ": only the block projections see calibration inputs; use rtn (or a data-free method) here");
+        boolean calibratedHead = t.name().equals(HEAD) && s.method() == Method.GPTQ && s.outliers() == 0;
+        if (!inBlock && s.method().calibrated() && !calibratedHead) {
+            throw new RecipeException(where + ": only the block projections and the output head (gptq, no outliers) see"
+                    + " calibration inputs; use rtn (or a data-free method) here");
         }
         if (!inBlock && s.method().kind() != Method.Kind.QUANT) {
             throw new RecipeException(where + ": embeddings and the output head can only be quantized (rtn)");
@@ -189,6 +192,8 @@ public final class Compressor {
         return s != null && s.method() == Method.AWQ;
     }
 
+    static final String HEAD = "output.weight";
+
     /** The projection index of a block tensor name ({@code blk.N.attn_q.weight} → 0), or −1. */
     static int role(String name) {
         if (!name.startsWith("blk.") || !name.endsWith(".weight")) {
@@ -226,9 +231,12 @@ public final class Compressor {
 
     private void compress(int[][] calib, Linear linear, Arena arena, Progress progress) {
         ModelConfig c = model.config();
-        boolean anyBlock = plan.keySet().stream().anyMatch(n -> role(n) >= 0);
+        Step headStep = plan.get(HEAD);
+        boolean calibratedHead = headStep != null && headStep.method().calibrated();
+        boolean anyBlock = calibratedHead || plan.keySet().stream().anyMatch(n -> role(n) >= 0);
         int total = c.layers() * 9 + 1;
         int done = 0;
+        LayerStatistics headStats = null;
         if (anyBlock) {
             boolean calibrate = calib != null && calib.length > 0;
             int len = calibrate ? calib[0].length : 1;
@@ -274,12 +282,21 @@ public final class Compressor {
                 }
                 done++;
             }
+            if (calibratedHead) {
+                progress.update(done, total, "output statistics");
+                headStats = headStatistics(x, c);
+            }
         }
-        for (String name : List.of("token_embd.weight", "output.weight")) {
+        for (String name : List.of("token_embd.weight", HEAD)) {
             if (!model.file().hasTensor(name)) {
                 continue;
             }
             Step s = plan.get(name);
+            if (s != null && s.method().calibrated()) {
+                Tensor t = model.file().tensor(name);
+                compressMatrix(name, s, t.toFloatArray(), t.rows(), t.cols(), headStats, arena);
+                continue;
+            }
             WeightEncoding e = s != null ? s.type() : recipe.defaultType();
             if (e != null) {
                 Tensor t = model.file().tensor(name);
@@ -288,6 +305,31 @@ public final class Compressor {
             }
         }
         progress.update(total, total, "done");
+    }
+
+    /**
+     * The head's input statistics: the last block's outputs (already through the compressed blocks)
+     * after the final RMSNorm, as the forward pass computes them before {@code output.weight}.
+     */
+    private LayerStatistics headStatistics(float[][] x, ModelConfig c) {
+        int dim = c.dim();
+        float[] norm = model.weights().outputNorm();
+        LayerStatistics st = new LayerStatistics(dim);
+        float[] row = new float[dim];
+        for (float[] xs : x) {
+            for (int t = 0; t < xs.length / dim; t++) {
+                double ss = 0;
+                for (int i = 0; i < dim; i++) {
+                    ss += (double) xs[t * dim + i] * xs[t * dim + i];
+                }
+                float scale = (float) (1 / Math.sqrt(ss / dim + c.rmsEps()));
+                for (int i = 0; i < dim; i++) {
+                    row[i] = xs[t * dim + i] * scale * norm[i];
+                }
+                st.accumulate(row, 0, 1);
+            }
+        }
+        return st;
     }
 
     /** Runs block l on every sequence with its original weights, accumulating each projection's input. */
@@ -380,7 +422,7 @@ public final class Compressor {
         return switch (s.method()) {
             case RTN, AWQ -> quantized(name, RtnQuantizer.quantize(w, rows, cols, grid(s)), arena);
             case GPTQ -> {
-                GptqQuantizer g = new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder()));
+                GptqQuantizer g = new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder(), s.importance()));
                 if (s.outliers() > 0) {
                     yield split(name, OutlierSplitter.split(w, rows, cols, st, s.outliers(),
                             OutlierSplitter.Saliency.HESSIAN, grid(s), g), arena);

@@ -31,9 +31,15 @@ public final class GptqQuantizer {
      * @param damp λ, relative to mean(diag H) (GPTQ's percdamp, default 0.01)
      * @param blockSize lazy-batch width B (default 128)
      * @param actOrder process columns by decreasing diag(H)
+     * @param importance fit each block's scales minimizing Σ h_jj·(w_j − q_j)² (the damped diagonal
+     *     of H as per-column importance, llama.cpp's imatrix rule) rather than the plain error
      */
-    public record Options(double damp, int blockSize, boolean actOrder) {
-        public static final Options DEFAULT = new Options(0.01, 128, false);
+    public record Options(double damp, int blockSize, boolean actOrder, boolean importance) {
+        public static final Options DEFAULT = new Options(0.01, 128, false, false);
+
+        public Options(double damp, int blockSize, boolean actOrder) {
+            this(damp, blockSize, actOrder, false);
+        }
 
         public Options {
             if (!(damp >= 0)) {
@@ -45,7 +51,11 @@ public final class GptqQuantizer {
         }
 
         public Options withActOrder(boolean on) {
-            return new Options(damp, blockSize, on);
+            return new Options(damp, blockSize, on, importance);
+        }
+
+        public Options withImportance(boolean on) {
+            return new Options(damp, blockSize, actOrder, on);
         }
     }
 
@@ -110,6 +120,15 @@ public final class GptqQuantizer {
             hp[i * cols + i] += delta;
         }
         double[] u = Cholesky.inverseUpperFactor(hp, cols);
+        // Per-column importance for the grid fits (original column order), or null for plain fits.
+        float[] imp = null;
+        if (options.importance()) {
+            imp = new float[cols];
+            for (int j = 0; j < cols; j++) {
+                imp[j] = (float) (h[j * cols + j] + delta);
+            }
+        }
+        final float[] importance = imp;
 
         BlockGrid.Block[] blocks = new BlockGrid.Block[rows * nb];
         boolean staticGroups = options.actOrder();
@@ -117,7 +136,7 @@ public final class GptqQuantizer {
             float[] scratch = new float[bs];
             for (int r = 0; r < rows; r++) {
                 for (int b = 0; b < nb; b++) {
-                    blocks[r * nb + b] = fit(grid, work, r * cols + b * bs, exact, scratch);
+                    blocks[r * nb + b] = fit(grid, work, r * cols + b * bs, exact, scratch, importance, b * bs);
                 }
             }
         }
@@ -125,23 +144,28 @@ public final class GptqQuantizer {
         final int[] order = perm;
         int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
         IntStream.range(0, chunks).parallel().forEach(c -> run(work, out, rows, cols, c * ROW_CHUNK,
-                Math.min(rows, (c + 1) * ROW_CHUNK), order, u, grid, blocks, staticGroups, exact, exactTargets));
+                Math.min(rows, (c + 1) * ROW_CHUNK), order, u, grid, blocks, staticGroups, exact, exactTargets, importance));
         return new QuantizedWeights(rows, cols, grid, blocks, out);
     }
 
-    private static BlockGrid.Block fit(BlockGrid grid, float[] w, int off, boolean[] exact, float[] scratch) {
+    private static BlockGrid.Block fit(BlockGrid grid, float[] w, int off, boolean[] exact, float[] scratch,
+            float[] importance, int col) {
         BlockGrid.Block block = grid.newBlock();
         for (int i = 0; i < scratch.length; i++) {
             scratch[i] = exact != null && exact[off + i] ? 0f : w[off + i];
         }
-        block.fit(scratch, 0);
+        if (importance != null) {
+            block.fit(scratch, 0, importance, col);
+        } else {
+            block.fit(scratch, 0);
+        }
         return block;
     }
 
     /** GPTQ on rows [r0, r1): each row is independent given U. */
     private void run(float[] work, float[] out, int rows, int cols, int r0, int r1, int[] perm,
             double[] u, BlockGrid grid, BlockGrid.Block[] blocks, boolean staticGroups,
-            boolean[] exact, float[] exactTargets) {
+            boolean[] exact, float[] exactTargets, float[] importance) {
         int bs = grid.blockSize();
         int nb = cols / bs;
         int n = r1 - r0;
@@ -171,7 +195,7 @@ public final class GptqQuantizer {
                             rowValues[k] = (float) wp[ro + i + k];
                         }
                         blocks[row * nb + b] = fit(grid, rowValues, 0, exact == null ? null
-                                : slice(exact, row * cols + orig, bs), scratch);
+                                : slice(exact, row * cols + orig, bs), scratch, importance, orig);
                     }
                     double wv = wp[ro + i];
                     int at = row * cols + orig;

@@ -38,6 +38,16 @@ public interface BlockGrid {
         void fit(float[] values, int offset);
 
         /**
+         * Chooses this block's scales minimizing the importance-weighted error Σᵢ impᵢ·(vᵢ − qᵢ)²
+         * ({@code importance[importanceOffset ..]}, one non-negative weight per value, e.g. the
+         * mean square of the input channel the weight multiplies): llama.cpp's quantizers with an
+         * importance matrix. Grids without a weighted rule fit as {@link #fit(float[], int)}.
+         */
+        default void fit(float[] values, int offset, float[] importance, int importanceOffset) {
+            fit(values, offset);
+        }
+
+        /**
          * The grid point for value {@code v} at position {@code i} (0-based within the block),
          * chosen with the encoding's reference rounding rule and clamped to the level range.
          * The result is bit-for-bit what decoding the stored level gives (up to the sign of zero).

@@ -28,6 +28,28 @@ final class EncodingGrids {
     static final BlockGrid Q6_K = new Grid(Q6_KEncoding.INSTANCE, Q6_KBlock::new);
     static final BlockGrid Q3_K = new Grid(Q3_KEncoding.INSTANCE, Q3_KBlock::new);
 
+    /**
+     * llama.cpp's per-value weights with an importance matrix: w = imp·√(σ² + v²), σ² = k·Σv²/n
+     * over the n values (k = 2 for the K-quants' super-blocks, 1 for Q4_0). False, leaving the
+     * plain fit to the caller, when the importances sum to zero (nothing to weigh by).
+     */
+    private static boolean importanceWeights(float[] v, int off, int n, float[] imp, int io, float[] w, int wn, float k) {
+        float sumX2 = 0;
+        float sumImp = 0;
+        for (int i = 0; i < n; i++) {
+            sumX2 += v[off + i] * v[off + i];
+            sumImp += imp[io + i];
+        }
+        if (!(sumImp > 0)) {
+            return false;
+        }
+        float sigma2 = k * sumX2 / n;
+        for (int i = 0; i < wn; i++) {
+            w[i] = imp[io + i] * QuantMath.sqrtf(sigma2 + v[off + i] * v[off + i]);
+        }
+        return true;
+    }
+
     private static int clamp(int v, int lo, int hi) {
         return Math.max(lo, Math.min(hi, v));
     }
@@ -81,6 +103,19 @@ final class EncodingGrids {
                 }
             }
             float dRaw = max / -8f;
+            id = dRaw != 0 ? 1f / dRaw : 0f;
+            d = Half.roundF16(dRaw);
+        }
+
+        /** ggml's {@code quantize_row_q4_0_impl}: weighted {@code make_qx_quants}, weights imp·√(σ² + v²). */
+        @Override
+        public void fit(float[] v, int off, float[] imp, int io) {
+            float[] w = new float[32];
+            if (!importanceWeights(v, off, 32, imp, io, w, 32, 1f)) {
+                fit(v, off);
+                return;
+            }
+            float dRaw = QuantMath.makeQxQuants(32, 8, v, off, new int[32], 0, w, 0);
             id = dRaw != 0 ? 1f / dRaw : 0f;
             d = Half.roundF16(dRaw);
         }
@@ -197,6 +232,39 @@ final class EncodingGrids {
             }
         }
 
+        /**
+         * ggml's {@code quantize_row_q4_K_impl}: sub-blocks by weighted least squares (weights
+         * imp·√(σ² + v²)), then the 6-bit scales and mins by {@code make_qp_quants} weighted by
+         * each sub-block's total weight.
+         */
+        @Override
+        public void fit(float[] src, int x, float[] imp, int io) {
+            float[] w = new float[256];
+            if (!importanceWeights(src, x, 256, imp, io, w, 256, 2f)) {
+                fit(src, x);
+                return;
+            }
+            float[] sw = new float[8];
+            for (int j = 0; j < 8; j++) {
+                System.arraycopy(w, 32 * j, weights, 0, 32);
+                for (int l = 0; l < 32; l++) {
+                    sw[j] += weights[l];
+                }
+                scales[j] = QuantMath.makeQkx2Quants(32, 15, src, x + 32 * j, weights, scratchL,
+                        32 * j, mins, j, -0.9f, 0.05f, 36, false);
+            }
+            float dBlock = QuantMath.makeQpQuants(8, 63, scales, ls, sw);
+            float mBlock = QuantMath.makeQpQuants(8, 63, mins, lm, sw);
+            d = Half.roundF16(dBlock);
+            dmin = Half.roundF16(mBlock);
+            for (int j = 0; j < 8; j++) {
+                ls[j] = Math.min(63, ls[j]);
+                lm[j] = Math.min(63, lm[j]);
+                dl[j] = d * ls[j];
+                ml[j] = dmin * lm[j];
+            }
+        }
+
         int level(int i, float v) {
             float s = dl[i >>> 5];
             if (s == 0) {
@@ -248,6 +316,42 @@ final class EncodingGrids {
                     maxScale = scales[g];
                 }
             }
+            if (maxAbsScale < QuantMath.GROUP_MAX_EPS) {
+                d = 0;
+                java.util.Arrays.fill(sc, (byte) 0);
+                java.util.Arrays.fill(dl, 0f);
+                return;
+            }
+            float iscale = -128f / maxScale;
+            d = Half.roundF16(1 / iscale);
+            for (int g = 0; g < 16; g++) {
+                sc[g] = (byte) Math.min(127, QuantMath.nearestInt(iscale * scales[g]));
+                dl[g] = d * sc[g];
+            }
+        }
+
+        /** ggml's {@code quantize_row_q6_K_impl}: sub-block scales by weighted {@code make_qx_quants}. */
+        @Override
+        public void fit(float[] src, int x, float[] imp, int io) {
+            float[] w = new float[256];
+            if (!importanceWeights(src, x, 256, imp, io, w, 256, 2f)) {
+                fit(src, x);
+                return;
+            }
+            float maxScale = 0;
+            float maxAbsScale = 0;
+            for (int g = 0; g < 16; g++) {
+                scales[g] = QuantMath.makeQxQuants(16, 32, src, x + 16 * g, scratchL, 16 * g, w, 16 * g);
+                float abs = Math.abs(scales[g]);
+                if (abs > maxAbsScale) {
+                    maxAbsScale = abs;
+                    maxScale = scales[g];
+                }
+            }
+            setScales(maxScale, maxAbsScale);
+        }
+
+        private void setScales(float maxScale, float maxAbsScale) {
             if (maxAbsScale < QuantMath.GROUP_MAX_EPS) {
                 d = 0;
                 java.util.Arrays.fill(sc, (byte) 0);
@@ -332,6 +436,32 @@ final class EncodingGrids {
             d = Half.roundF16(1 / iscale);
             for (int g = 0; g < 16; g++) {
                 ls[g] = clamp(QuantMath.nearestInt(iscale * scales[g]), -32, 31) + 32;
+                dl[g] = d * (ls[g] - 32);
+            }
+        }
+
+        /**
+         * ggml's {@code quantize_row_q3_K_impl}: sub-block scales by weighted {@code
+         * make_qx_quants} (weights imp·√(σ² + v²)), then the 6-bit scales by {@code
+         * make_qx_quants} weighted by each sub-block's total weight.
+         */
+        @Override
+        public void fit(float[] src, int x, float[] imp, int io) {
+            float[] w = new float[256];
+            if (!importanceWeights(src, x, 256, imp, io, w, 256, 2f)) {
+                fit(src, x);
+                return;
+            }
+            float[] sw = new float[16];
+            for (int g = 0; g < 16; g++) {
+                for (int l = 0; l < 16; l++) {
+                    sw[g] += w[16 * g + l];
+                }
+                scales[g] = QuantMath.makeQxQuants(16, 4, src, x + 16 * g, scratchL, 16 * g, w, 16 * g);
+            }
+            float dBlock = QuantMath.makeQxQuants(16, 32, scales, 0, ls, 0, sw, 0);
+            d = Half.roundF16(dBlock);
+            for (int g = 0; g < 16; g++) {
                 dl[g] = d * (ls[g] - 32);
             }
         }
