@@ -1,6 +1,7 @@
 package dev.sieve.compress.pipeline;
 
 import dev.sieve.compress.calib.LayerStatistics;
+import dev.sieve.compress.linalg.Matrices;
 import dev.sieve.compress.lowrank.LowRankFactors;
 import dev.sieve.compress.lowrank.RankSelection;
 import dev.sieve.compress.lowrank.SvdFactorizer;
@@ -59,8 +60,12 @@ public final class Compressor {
         void update(int done, int total, String what);
     }
 
-    /** What was done, tensor by tensor, and the sizes. */
-    public record Report(Map<String, String> methods, long matrixParams, long matrixBytes) {
+    /**
+     * What was done, tensor by tensor, and the sizes; {@code outputErrors} holds, for the matrices
+     * compressed with calibration statistics, the relative layer output error ‖(W − Ŵ)X‖² / ‖WX‖²
+     * on the calibration inputs (not stored in the file).
+     */
+    public record Report(Map<String, String> methods, Map<String, Double> outputErrors, long matrixParams, long matrixBytes) {
         public double matrixBitsPerWeight() {
             return matrixBytes * 8.0 / matrixParams;
         }
@@ -77,6 +82,7 @@ public final class Compressor {
     private final Recipe recipe;
     private final Map<String, Step> plan;
     private final Map<String, String> methods = new LinkedHashMap<>();
+    private final Map<String, Double> outputErrors = new LinkedHashMap<>();
     private final Map<String, List<Out>> outputs = new LinkedHashMap<>();
 
     private Compressor(Model model, Recipe recipe, Map<String, Step> plan) {
@@ -419,30 +425,53 @@ public final class Compressor {
     private Projection compressMatrix(String name, Step s, float[] w, int rows, int cols, LayerStatistics st, Arena arena) {
         methods.put(name, s.describe());
         String base = name.substring(0, name.length() - ".weight".length());
-        return switch (s.method()) {
-            case RTN, AWQ -> quantized(name, RtnQuantizer.quantize(w, rows, cols, grid(s)), arena);
+        float[][] effective = new float[1][]; // the weights the stored form computes, for the error report
+        Projection p = switch (s.method()) {
+            case RTN, AWQ -> quantized(name, keep(effective, RtnQuantizer.quantize(w, rows, cols, grid(s))), arena);
             case GPTQ -> {
-                GptqQuantizer g = new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder(), s.importance()));
+                GptqQuantizer g = new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder(), s.importance(),
+                        s.lazySubBlocks()));
                 if (s.outliers() > 0) {
-                    yield split(name, OutlierSplitter.split(w, rows, cols, st, s.outliers(),
-                            OutlierSplitter.Saliency.HESSIAN, grid(s), g), arena);
+                    OutlierSplitter.Split sp = OutlierSplitter.split(w, rows, cols, st, s.outliers(),
+                            OutlierSplitter.Saliency.HESSIAN, grid(s), g);
+                    effective[0] = sp.reconstruct();
+                    yield split(name, sp, arena);
                 }
-                yield quantized(name, g.quantize(w, rows, cols, st.hessian(), grid(s)), arena);
+                yield quantized(name, keep(effective, g.quantize(w, rows, cols, st.hessian(), grid(s))), arena);
             }
-            case MAGNITUDE -> pruned(name, MagnitudePruner.prune(w, rows, cols, s.sparsityPattern()), s, arena);
-            case WANDA -> pruned(name, WandaPruner.prune(w, rows, cols, st, s.sparsityPattern()), s, arena);
-            case SPARSEGPT -> pruned(name, new SparseGptPruner(new SparseGptPruner.Options(s.damp(), 128))
-                    .prune(w, rows, cols, st.hessian(), s.sparsityPattern()), s, arena);
+            case MAGNITUDE -> pruned(name, keep(effective, MagnitudePruner.prune(w, rows, cols, s.sparsityPattern())), s, arena);
+            case WANDA -> pruned(name, keep(effective, WandaPruner.prune(w, rows, cols, st, s.sparsityPattern())), s, arena);
+            case SPARSEGPT -> pruned(name, keep(effective, new SparseGptPruner(new SparseGptPruner.Options(s.damp(), 128))
+                    .prune(w, rows, cols, st.hessian(), s.sparsityPattern())), s, arena);
             case SVD, WHITENED_SVD -> {
                 RankSelection r = new RankSelection.Fixed(rank(s, rows, cols));
                 LowRankFactors f = s.method() == Method.SVD ? SvdFactorizer.factor(w, rows, cols, r)
                         : WhitenedSvdFactorizer.factor(w, rows, cols, st.hessian(), r, s.damp());
+                effective[0] = f.product();
                 Out a = put(base + ".lr_a.weight", encode(f.a(), s.type(), arena), s.type(), new long[] {f.rank(), rows});
                 Out bb = put(base + ".lr_b.weight", encode(f.b(), s.type(), arena), s.type(), new long[] {cols, f.rank()});
                 outputs.put(name, List.of(a, bb));
                 yield Projection.factored(a.tensor(), bb.tensor());
             }
         };
+        if (st != null && effective[0] != null) {
+            // ‖(W − Ŵ)X‖² / ‖WX‖² on the calibration inputs: what the layer loses, comparable across methods.
+            double[] h = st.hessian();
+            double err = Matrices.outputError(w, effective[0], rows, cols, h);
+            double ref = Matrices.outputError(w, new float[w.length], rows, cols, h);
+            outputErrors.put(name, ref > 0 ? err / ref : 0);
+        }
+        return p;
+    }
+
+    private static QuantizedWeights keep(float[][] effective, QuantizedWeights q) {
+        effective[0] = q.values();
+        return q;
+    }
+
+    private static Pruned keep(float[][] effective, Pruned p) {
+        effective[0] = p.weights();
+        return p;
     }
 
     private Projection quantized(String name, QuantizedWeights q, Arena arena) {
@@ -560,6 +589,6 @@ public final class Compressor {
             }
         }
         w.write(out, (i, n, name) -> progress.update(i, n, "write " + name));
-        return new Report(Map.copyOf(methods), params, bytes);
+        return new Report(Map.copyOf(methods), Map.copyOf(outputErrors), params, bytes);
     }
 }

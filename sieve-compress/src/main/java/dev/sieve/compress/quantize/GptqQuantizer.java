@@ -33,12 +33,19 @@ public final class GptqQuantizer {
      * @param actOrder process columns by decreasing diag(H)
      * @param importance fit each block's scales minimizing Σ h_jj·(w_j − q_j)² (the damped diagonal
      *     of H as per-column importance, llama.cpp's imatrix rule) rather than the plain error
+     * @param lazySubBlocks for grids with sub-blocks under a shared scale (K-quants): fit each
+     *     sub-block's scale when GPTQ reaches it, to the weights as updated by then (the super-block
+     *     scale stays as fitted at the block start), as reference GPTQ fits its groups
      */
-    public record Options(double damp, int blockSize, boolean actOrder, boolean importance) {
-        public static final Options DEFAULT = new Options(0.01, 128, false, false);
+    public record Options(double damp, int blockSize, boolean actOrder, boolean importance, boolean lazySubBlocks) {
+        public static final Options DEFAULT = new Options(0.01, 128, false, false, false);
 
         public Options(double damp, int blockSize, boolean actOrder) {
-            this(damp, blockSize, actOrder, false);
+            this(damp, blockSize, actOrder, false, false);
+        }
+
+        public Options(double damp, int blockSize, boolean actOrder, boolean importance) {
+            this(damp, blockSize, actOrder, importance, false);
         }
 
         public Options {
@@ -51,11 +58,15 @@ public final class GptqQuantizer {
         }
 
         public Options withActOrder(boolean on) {
-            return new Options(damp, blockSize, on, importance);
+            return new Options(damp, blockSize, on, importance, lazySubBlocks);
         }
 
         public Options withImportance(boolean on) {
-            return new Options(damp, blockSize, actOrder, on);
+            return new Options(damp, blockSize, actOrder, on, lazySubBlocks);
+        }
+
+        public Options withLazySubBlocks(boolean on) {
+            return new Options(damp, blockSize, actOrder, importance, on);
         }
     }
 
@@ -196,6 +207,19 @@ public final class GptqQuantizer {
                         }
                         blocks[row * nb + b] = fit(grid, rowValues, 0, exact == null ? null
                                 : slice(exact, row * cols + orig, bs), scratch, importance, orig);
+                    } else if (!staticGroups && options.lazySubBlocks()) {
+                        BlockGrid.Block blk = blocks[row * nb + b];
+                        int sub = blk.subBlockSize();
+                        int at = orig % bs;
+                        if (sub < bs && at % sub == 0) {
+                            // Sub-block start: its scale from the current weights (the block start's
+                            // full fit already used them for sub-block 0).
+                            for (int k = 0; k < sub; k++) {
+                                boolean ex = exact != null && exact[row * cols + orig + k];
+                                rowValues[k] = ex ? 0f : (float) wp[ro + i + k];
+                            }
+                            blk.refitSubBlock(at / sub, rowValues, 0, importance, orig);
+                        }
                     }
                     double wv = wp[ro + i];
                     int at = row * cols + orig;

@@ -129,17 +129,20 @@ class QuantizeTest {
     @Test
     void gptqBeatsRtnOnEveryEncodingGridWithAndWithoutImportance() {
         Layer l = layer(9);
-        for (String name : new String[] {"Q4_0", "Q4_K", "Q3_K", "Q6_K", "Q8_0"}) {
+        for (String name : new String[] {"Q4_0", "Q4_K", "Q5_K", "Q3_K", "Q6_K", "Q8_0"}) {
             BlockGrid g = grid(name);
             double rtn = err(l, RtnQuantizer.quantize(l.w, ROWS, COLS, g).values());
             for (boolean importance : new boolean[] {false, true}) {
-                for (boolean actOrder : new boolean[] {false, true}) {
-                    GptqQuantizer.Options o = new GptqQuantizer.Options(0.01, 128, actOrder, importance);
+                for (int variant = 0; variant < 3; variant++) {
+                    boolean actOrder = variant == 1;
+                    boolean lazy = variant == 2;
+                    GptqQuantizer.Options o = new GptqQuantizer.Options(0.01, 128, actOrder, importance, lazy);
                     QuantizedWeights q = new GptqQuantizer(o).quantize(l.w, ROWS, COLS, l.stats.hessian(), g);
                     double gptq = err(l, q.values());
                     assertTrue(gptq < 0.8 * rtn, name + " importance=" + importance + " act-order=" + actOrder
-                            + ": GPTQ " + gptq + " vs RTN " + rtn);
+                            + " lazy sub-blocks=" + lazy + ": GPTQ " + gptq + " vs RTN " + rtn);
                     assertEncodesExactly(q, WeightEncodings.byName(name).orElseThrow());
+                    System.out.printf("%s imp=%b act=%b lazy=%b  gptq/rtn=%.4f%n", name, importance, actOrder, lazy, gptq / rtn);
                 }
             }
         }
@@ -158,7 +161,7 @@ class QuantizeTest {
         for (int j = 0; j < COLS; j++) {
             imp[j] = (float) h[j];
         }
-        for (String name : new String[] {"Q4_0", "Q4_K", "Q3_K", "Q6_K"}) {
+        for (String name : new String[] {"Q4_0", "Q4_K", "Q5_K", "Q3_K", "Q6_K"}) {
             BlockGrid g = grid(name);
             int bs = g.blockSize();
             double plain = 0, weighted = 0;

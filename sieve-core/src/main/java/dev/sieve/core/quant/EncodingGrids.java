@@ -25,6 +25,7 @@ final class EncodingGrids {
     static final BlockGrid Q4_0 = new Grid(Q4_0Encoding.INSTANCE, Q4_0Block::new);
     static final BlockGrid Q4_1 = new Grid(Q4_1Encoding.INSTANCE, Q4_1Block::new);
     static final BlockGrid Q4_K = new Grid(Q4_KEncoding.INSTANCE, Q4_KBlock::new);
+    static final BlockGrid Q5_K = new Grid(Q5_KEncoding.INSTANCE, Q5_KBlock::new);
     static final BlockGrid Q6_K = new Grid(Q6_KEncoding.INSTANCE, Q6_KBlock::new);
     static final BlockGrid Q3_K = new Grid(Q3_KEncoding.INSTANCE, Q3_KBlock::new);
 
@@ -190,7 +191,24 @@ final class EncodingGrids {
      * Q4_K: sub-block scales and mins by {@code make_qkx2_quants}, quantized to 6 bits against
      * the block's largest; levels by nearest against the stored sub-block scale and min.
      */
-    private static final class Q4_KBlock implements BlockGrid.Block {
+    private static class Q4_KBlock implements BlockGrid.Block {
+        /** Largest level, and make_qkx2_quants' search (rmin, rdelta, nstep) of the reference quantizer. */
+        final int nmax;
+        final float rmin;
+        final float rdelta;
+        final int nstep;
+
+        Q4_KBlock() {
+            this(15, -1f, 0.1f, 20);
+        }
+
+        Q4_KBlock(int nmax, float rmin, float rdelta, int nstep) {
+            this.nmax = nmax;
+            this.rmin = rmin;
+            this.rdelta = rdelta;
+            this.nstep = nstep;
+        }
+
         final int[] ls = new int[8];
         final int[] lm = new int[8];
         final float[] dl = new float[8];
@@ -215,8 +233,8 @@ final class EncodingGrids {
                 for (int l = 0; l < 32; l++) {
                     weights[l] = avX + Math.abs(src[x + 32 * j + l]);
                 }
-                scales[j] = QuantMath.makeQkx2Quants(32, 15, src, x + 32 * j, weights, scratchL,
-                        32 * j, mins, j, -1f, 0.1f, 20, false);
+                scales[j] = QuantMath.makeQkx2Quants(32, nmax, src, x + 32 * j, weights, scratchL,
+                        32 * j, mins, j, rmin, rdelta, nstep, false);
                 maxScale = Math.max(maxScale, scales[j]);
                 maxMin = Math.max(maxMin, mins[j]);
             }
@@ -250,7 +268,7 @@ final class EncodingGrids {
                 for (int l = 0; l < 32; l++) {
                     sw[j] += weights[l];
                 }
-                scales[j] = QuantMath.makeQkx2Quants(32, 15, src, x + 32 * j, weights, scratchL,
+                scales[j] = QuantMath.makeQkx2Quants(32, nmax, src, x + 32 * j, weights, scratchL,
                         32 * j, mins, j, -0.9f, 0.05f, 36, false);
             }
             float dBlock = QuantMath.makeQpQuants(8, 63, scales, ls, sw);
@@ -265,12 +283,39 @@ final class EncodingGrids {
             }
         }
 
+        @Override
+        public int subBlockSize() {
+            return 32;
+        }
+
+        /** Sub-block j's scale and min by (weighted) least squares, stored against the fixed d and dmin. */
+        @Override
+        public void refitSubBlock(int j, float[] src, int x, float[] imp, int io) {
+            if (d == 0) {
+                return;
+            }
+            float sumX2 = 0;
+            for (int l = 0; l < 32; l++) {
+                sumX2 += src[x + l] * src[x + l];
+            }
+            float avX = QuantMath.sqrtf(sumX2 / 32);
+            for (int l = 0; l < 32; l++) {
+                float a = Math.abs(src[x + l]);
+                weights[l] = imp != null ? imp[io + l] * QuantMath.sqrtf(avX * avX + a * a) : avX + a;
+            }
+            float sc = QuantMath.makeQkx2Quants(32, nmax, src, x, weights, scratchL, 0, mins, j, rmin, rdelta, nstep, false);
+            ls[j] = clamp(QuantMath.nearestInt(sc / d), 0, 63);
+            lm[j] = dmin > 0 ? clamp(QuantMath.nearestInt(mins[j] / dmin), 0, 63) : 0;
+            dl[j] = d * ls[j];
+            ml[j] = dmin * lm[j];
+        }
+
         int level(int i, float v) {
             float s = dl[i >>> 5];
             if (s == 0) {
                 return 0; // every level decodes to −ml here
             }
-            return clamp(QuantMath.nearestInt((v + ml[i >>> 5]) / s), 0, 15);
+            return clamp(QuantMath.nearestInt((v + ml[i >>> 5]) / s), 0, nmax);
         }
 
         @Override
@@ -290,6 +335,29 @@ final class EncodingGrids {
                     dst.set(ValueLayout.JAVA_BYTE, o + 16 + 32 * c + l, (byte) (lo | (hi << 4)));
                 }
             }
+        }
+    }
+
+    /**
+     * Q5_K: as Q4_K with 5-bit levels (make_qkx2_quants with nmax 31 and ggml's Q5_K search
+     * −0.5 + 0.1·k, k ≤ 15); the fifth bits go to qh.
+     */
+    private static final class Q5_KBlock extends Q4_KBlock {
+        private final int[] q = new int[256];
+
+        Q5_KBlock() {
+            super(31, -0.5f, 0.1f, 15);
+        }
+
+        @Override
+        public void encode(float[] v, int off, MemorySegment dst, long o) {
+            Half.putF16(dst, o, d);
+            Half.putF16(dst, o + 2, dmin);
+            QuantMath.packScalesK4(ls, lm, dst, o + 4);
+            for (int e = 0; e < 256; e++) {
+                q[e] = level(e, v[off + e]);
+            }
+            Q5_KEncoding.putLevels(q, dst, o);
         }
     }
 
@@ -364,6 +432,31 @@ final class EncodingGrids {
                 sc[g] = (byte) Math.min(127, QuantMath.nearestInt(iscale * scales[g]));
                 dl[g] = d * sc[g];
             }
+        }
+
+        @Override
+        public int subBlockSize() {
+            return 16;
+        }
+
+        /** Sub-block g's scale by (weighted) {@code make_qx_quants}, stored as int8 against the fixed d. */
+        @Override
+        public void refitSubBlock(int g, float[] src, int x, float[] imp, int io) {
+            if (d == 0) {
+                return;
+            }
+            float s;
+            if (imp != null) {
+                float[] w = new float[16];
+                if (!importanceWeights(src, x, 16, imp, io, w, 16, 1f)) {
+                    return;
+                }
+                s = QuantMath.makeQxQuants(16, 32, src, x, scratchL, 0, w, 0);
+            } else {
+                s = QuantMath.makeQxQuants(16, 32, src, x, scratchL, 0, 1);
+            }
+            sc[g] = (byte) clamp(QuantMath.nearestInt(s / d), -128, 127);
+            dl[g] = d * sc[g];
         }
 
         int level(int i, float v) {
@@ -464,6 +557,31 @@ final class EncodingGrids {
             for (int g = 0; g < 16; g++) {
                 dl[g] = d * (ls[g] - 32);
             }
+        }
+
+        @Override
+        public int subBlockSize() {
+            return 16;
+        }
+
+        /** Sub-block g's scale by (weighted) least squares, stored in 6 bits against the fixed d. */
+        @Override
+        public void refitSubBlock(int g, float[] src, int x, float[] imp, int io) {
+            if (d == 0) {
+                return;
+            }
+            float s;
+            if (imp != null) {
+                float[] w = new float[16];
+                if (!importanceWeights(src, x, 16, imp, io, w, 16, 1f)) {
+                    return;
+                }
+                s = QuantMath.makeQxQuants(16, 4, src, x, scratchL, 0, w, 0);
+            } else {
+                s = QuantMath.makeQ3Quants(16, 4, src, x, scratchL, 0);
+            }
+            ls[g] = clamp(QuantMath.nearestInt(s / d), -32, 31) + 32;
+            dl[g] = d * (ls[g] - 32);
         }
 
         int level(int i, float v) {
