@@ -116,6 +116,9 @@ final class CompressCommand implements Callable<Integer> {
             ProgressBar bar = new ProgressBar("compress");
             Compressor.Report r = Compressor.run(m, recipe, seqs, new Linear(KernelProvider.get(), pool), output,
                     (done, total, what) -> bar.update(done, total, what));
+            new java.util.TreeMap<>(r.methods()).forEach((name, how) -> System.out.println("  " + name + ": " + how
+                    + (r.outputErrors().containsKey(name)
+                            ? String.format(Locale.ROOT, " (output error %.3e)", r.outputErrors().get(name)) : "")));
             System.out.printf(Locale.ROOT, "wrote %s: %d matrices compressed, %.3f bits per matrix weight, %s file, %.1fs%n",
                     output, r.methods().size(), r.matrixBitsPerWeight(), Units.bytes(Files.size(output)), (System.nanoTime() - t0) / 1e9);
         } catch (RecipeException e) {

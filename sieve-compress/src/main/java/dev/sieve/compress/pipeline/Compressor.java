@@ -1,6 +1,7 @@
 package dev.sieve.compress.pipeline;
 
 import dev.sieve.compress.calib.LayerStatistics;
+import dev.sieve.compress.linalg.Matrices;
 import dev.sieve.compress.lowrank.LowRankFactors;
 import dev.sieve.compress.lowrank.RankSelection;
 import dev.sieve.compress.lowrank.SvdFactorizer;
@@ -47,7 +48,8 @@ import java.util.Map;
  *     run block l (original weights) on X, gathering each projection's input statistics
  *     fold AWQ scales, then compress the block's selected matrices
  *     X = block l (compressed weights) on X         (later blocks see the errors of earlier ones)
- *   token_embd / output: round to nearest (they have no block input to calibrate on)
+ *   output (gptq): calibrated on the final-norm outputs of the compressed blocks (the head's input)
+ *   token_embd / output (rtn): round to nearest (the embedding has no input to calibrate on)
  *   write the GGUF atomically, recording the recipe
  * </pre>
  */
@@ -58,8 +60,12 @@ public final class Compressor {
         void update(int done, int total, String what);
     }
 
-    /** What was done, tensor by tensor, and the sizes. */
-    public record Report(Map<String, String> methods, long matrixParams, long matrixBytes) {
+    /**
+     * What was done, tensor by tensor, and the sizes; {@code outputErrors} holds, for the matrices
+     * compressed with calibration statistics, the relative layer output error ‖(W − Ŵ)X‖² / ‖WX‖²
+     * on the calibration inputs (not stored in the file).
+     */
+    public record Report(Map<String, String> methods, Map<String, Double> outputErrors, long matrixParams, long matrixBytes) {
         public double matrixBitsPerWeight() {
             return matrixBytes * 8.0 / matrixParams;
         }
@@ -76,6 +82,7 @@ public final class Compressor {
     private final Recipe recipe;
     private final Map<String, Step> plan;
     private final Map<String, String> methods = new LinkedHashMap<>();
+    private final Map<String, Double> outputErrors = new LinkedHashMap<>();
     private final Map<String, List<Out>> outputs = new LinkedHashMap<>();
 
     private Compressor(Model model, Recipe recipe, Map<String, Step> plan) {
@@ -126,8 +133,10 @@ public final class Compressor {
     private static void check(GgufTensorInfo t, Step s, int i, ModelConfig c) {
         String where = "step " + (i + 1) + " (" + s.method().key() + ") on " + t.name();
         boolean inBlock = role(t.name()) >= 0;
-        if (!inBlock && s.method().calibrated()) {
-            throw new RecipeException(where + ": only the block projections see calibration inputs; use rtn (or a data-free method) here");
+        boolean calibratedHead = t.name().equals(HEAD) && s.method() == Method.GPTQ && s.outliers() == 0;
+        if (!inBlock && s.method().calibrated() && !calibratedHead) {
+            throw new RecipeException(where + ": only the block projections and the output head (gptq, no outliers) see"
+                    + " calibration inputs; use rtn (or a data-free method) here");
         }
         if (!inBlock && s.method().kind() != Method.Kind.QUANT) {
             throw new RecipeException(where + ": embeddings and the output head can only be quantized (rtn)");
@@ -189,6 +198,8 @@ public final class Compressor {
         return s != null && s.method() == Method.AWQ;
     }
 
+    static final String HEAD = "output.weight";
+
     /** The projection index of a block tensor name ({@code blk.N.attn_q.weight} → 0), or −1. */
     static int role(String name) {
         if (!name.startsWith("blk.") || !name.endsWith(".weight")) {
@@ -226,9 +237,12 @@ public final class Compressor {
 
     private void compress(int[][] calib, Linear linear, Arena arena, Progress progress) {
         ModelConfig c = model.config();
-        boolean anyBlock = plan.keySet().stream().anyMatch(n -> role(n) >= 0);
+        Step headStep = plan.get(HEAD);
+        boolean calibratedHead = headStep != null && headStep.method().calibrated();
+        boolean anyBlock = calibratedHead || plan.keySet().stream().anyMatch(n -> role(n) >= 0);
         int total = c.layers() * 9 + 1;
         int done = 0;
+        LayerStatistics headStats = null;
         if (anyBlock) {
             boolean calibrate = calib != null && calib.length > 0;
             int len = calibrate ? calib[0].length : 1;
@@ -274,12 +288,21 @@ public final class Compressor {
                 }
                 done++;
             }
+            if (calibratedHead) {
+                progress.update(done, total, "output statistics");
+                headStats = headStatistics(x, c);
+            }
         }
-        for (String name : List.of("token_embd.weight", "output.weight")) {
+        for (String name : List.of("token_embd.weight", HEAD)) {
             if (!model.file().hasTensor(name)) {
                 continue;
             }
             Step s = plan.get(name);
+            if (s != null && s.method().calibrated()) {
+                Tensor t = model.file().tensor(name);
+                compressMatrix(name, s, t.toFloatArray(), t.rows(), t.cols(), headStats, arena);
+                continue;
+            }
             WeightEncoding e = s != null ? s.type() : recipe.defaultType();
             if (e != null) {
                 Tensor t = model.file().tensor(name);
@@ -288,6 +311,31 @@ public final class Compressor {
             }
         }
         progress.update(total, total, "done");
+    }
+
+    /**
+     * The head's input statistics: the last block's outputs (already through the compressed blocks)
+     * after the final RMSNorm, as the forward pass computes them before {@code output.weight}.
+     */
+    private LayerStatistics headStatistics(float[][] x, ModelConfig c) {
+        int dim = c.dim();
+        float[] norm = model.weights().outputNorm();
+        LayerStatistics st = new LayerStatistics(dim);
+        float[] row = new float[dim];
+        for (float[] xs : x) {
+            for (int t = 0; t < xs.length / dim; t++) {
+                double ss = 0;
+                for (int i = 0; i < dim; i++) {
+                    ss += (double) xs[t * dim + i] * xs[t * dim + i];
+                }
+                float scale = (float) (1 / Math.sqrt(ss / dim + c.rmsEps()));
+                for (int i = 0; i < dim; i++) {
+                    row[i] = xs[t * dim + i] * scale * norm[i];
+                }
+                st.accumulate(row, 0, 1);
+            }
+        }
+        return st;
     }
 
     /** Runs block l on every sequence with its original weights, accumulating each projection's input. */
@@ -377,30 +425,53 @@ public final class Compressor {
     private Projection compressMatrix(String name, Step s, float[] w, int rows, int cols, LayerStatistics st, Arena arena) {
         methods.put(name, s.describe());
         String base = name.substring(0, name.length() - ".weight".length());
-        return switch (s.method()) {
-            case RTN, AWQ -> quantized(name, RtnQuantizer.quantize(w, rows, cols, grid(s)), arena);
+        float[][] effective = new float[1][]; // the weights the stored form computes, for the error report
+        Projection p = switch (s.method()) {
+            case RTN, AWQ -> quantized(name, keep(effective, RtnQuantizer.quantize(w, rows, cols, grid(s))), arena);
             case GPTQ -> {
-                GptqQuantizer g = new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder()));
+                GptqQuantizer g = new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder(), s.importance(),
+                        s.lazySubBlocks()));
                 if (s.outliers() > 0) {
-                    yield split(name, OutlierSplitter.split(w, rows, cols, st, s.outliers(),
-                            OutlierSplitter.Saliency.HESSIAN, grid(s), g), arena);
+                    OutlierSplitter.Split sp = OutlierSplitter.split(w, rows, cols, st, s.outliers(),
+                            OutlierSplitter.Saliency.HESSIAN, grid(s), g);
+                    effective[0] = sp.reconstruct();
+                    yield split(name, sp, arena);
                 }
-                yield quantized(name, g.quantize(w, rows, cols, st.hessian(), grid(s)), arena);
+                yield quantized(name, keep(effective, g.quantize(w, rows, cols, st.hessian(), grid(s))), arena);
             }
-            case MAGNITUDE -> pruned(name, MagnitudePruner.prune(w, rows, cols, s.sparsityPattern()), s, arena);
-            case WANDA -> pruned(name, WandaPruner.prune(w, rows, cols, st, s.sparsityPattern()), s, arena);
-            case SPARSEGPT -> pruned(name, new SparseGptPruner(new SparseGptPruner.Options(s.damp(), 128))
-                    .prune(w, rows, cols, st.hessian(), s.sparsityPattern()), s, arena);
+            case MAGNITUDE -> pruned(name, keep(effective, MagnitudePruner.prune(w, rows, cols, s.sparsityPattern())), s, arena);
+            case WANDA -> pruned(name, keep(effective, WandaPruner.prune(w, rows, cols, st, s.sparsityPattern())), s, arena);
+            case SPARSEGPT -> pruned(name, keep(effective, new SparseGptPruner(new SparseGptPruner.Options(s.damp(), 128))
+                    .prune(w, rows, cols, st.hessian(), s.sparsityPattern())), s, arena);
             case SVD, WHITENED_SVD -> {
                 RankSelection r = new RankSelection.Fixed(rank(s, rows, cols));
                 LowRankFactors f = s.method() == Method.SVD ? SvdFactorizer.factor(w, rows, cols, r)
                         : WhitenedSvdFactorizer.factor(w, rows, cols, st.hessian(), r, s.damp());
+                effective[0] = f.product();
                 Out a = put(base + ".lr_a.weight", encode(f.a(), s.type(), arena), s.type(), new long[] {f.rank(), rows});
                 Out bb = put(base + ".lr_b.weight", encode(f.b(), s.type(), arena), s.type(), new long[] {cols, f.rank()});
                 outputs.put(name, List.of(a, bb));
                 yield Projection.factored(a.tensor(), bb.tensor());
             }
         };
+        if (st != null && effective[0] != null) {
+            // ‖(W − Ŵ)X‖² / ‖WX‖² on the calibration inputs: what the layer loses, comparable across methods.
+            double[] h = st.hessian();
+            double err = Matrices.outputError(w, effective[0], rows, cols, h);
+            double ref = Matrices.outputError(w, new float[w.length], rows, cols, h);
+            outputErrors.put(name, ref > 0 ? err / ref : 0);
+        }
+        return p;
+    }
+
+    private static QuantizedWeights keep(float[][] effective, QuantizedWeights q) {
+        effective[0] = q.values();
+        return q;
+    }
+
+    private static Pruned keep(float[][] effective, Pruned p) {
+        effective[0] = p.weights();
+        return p;
     }
 
     private Projection quantized(String name, QuantizedWeights q, Arena arena) {
@@ -518,6 +589,6 @@ public final class Compressor {
             }
         }
         w.write(out, (i, n, name) -> progress.update(i, n, "write " + name));
-        return new Report(Map.copyOf(methods), params, bytes);
+        return new Report(Map.copyOf(methods), Map.copyOf(outputErrors), params, bytes);
     }
 }

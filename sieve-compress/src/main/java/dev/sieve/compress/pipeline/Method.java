@@ -7,7 +7,7 @@ import java.util.Set;
 /** The methods a recipe step can apply to a matrix, with the parameter keys each accepts. */
 public enum Method {
     RTN(Kind.QUANT, false, "type", "bits", "group"),
-    GPTQ(Kind.QUANT, true, "type", "bits", "group", "damp", "block", "act_order", "outliers"),
+    GPTQ(Kind.QUANT, true, "type", "bits", "group", "damp", "block", "act_order", "outliers", "importance", "lazy_sub_blocks"),
     AWQ(Kind.QUANT, true, "type", "bits", "group", "grid"),
     MAGNITUDE(Kind.PRUNE, false, "sparsity", "pattern", "type"),
     WANDA(Kind.PRUNE, true, "sparsity", "pattern", "type"),

@@ -151,7 +151,10 @@ public record Recipe(String text, List<Step> steps, WeightEncoding defaultType) 
         if (!(outliers >= 0 && outliers < 0.5)) {
             throw new RecipeException(where + ": outliers must be a fraction in [0, 0.5), got " + outliers);
         }
-        return new Step(List.copyOf(patterns), method, type, sparsity, nOfM, keep, rank, damp, block, actOrder, grid, outliers);
+        boolean importance = s.containsKey("importance") && bool(s.get("importance"), where + " importance");
+        boolean lazy = s.containsKey("lazy_sub_blocks") && bool(s.get("lazy_sub_blocks"), where + " lazy_sub_blocks");
+        return new Step(List.copyOf(patterns), method, type, sparsity, nOfM, keep, rank, damp, block, actOrder, grid, outliers,
+                importance, lazy);
     }
 
     /** The recipe text for a map of steps (what the CLI's flags stand for), so the file records it the same way. */

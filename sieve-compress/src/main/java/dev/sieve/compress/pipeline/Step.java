@@ -24,9 +24,13 @@ import java.util.regex.Pattern;
  * @param actOrder GPTQ act-order
  * @param grid     AWQ: number of α steps in [0, 1]
  * @param outliers GPTQ (SpQR-style): fraction of weights kept exact in a sparse side tensor; 0 for none
+ * @param importance GPTQ: fit each block's scales minimizing the error weighted by its input channels'
+ *                 mean square (diag H), as llama.cpp's importance matrix, instead of the plain error
+ * @param lazySubBlocks GPTQ on K-quants: fit each sub-block's scale when GPTQ reaches it (from the updated weights)
  */
 public record Step(List<String> patterns, Method method, WeightEncoding type, double sparsity, SparsityPattern.NofM nOfM,
-        double keep, int rank, double damp, int block, boolean actOrder, int grid, double outliers) {
+        double keep, int rank, double damp, int block, boolean actOrder, int grid, double outliers,
+        boolean importance, boolean lazySubBlocks) {
 
     /** The pruning pattern, unstructured or N:M. */
     public SparsityPattern sparsityPattern() {
@@ -49,6 +53,7 @@ public record Step(List<String> patterns, Method method, WeightEncoding type, do
     public String describe() {
         return switch (method.kind()) {
             case QUANT -> method.key() + " " + type.name() + (actOrder ? " act-order" : "")
+                    + (importance ? " importance" : "") + (lazySubBlocks ? " lazy-sub-blocks" : "")
                     + (outliers > 0 ? String.format(Locale.ROOT, " + %.2f%% outliers", outliers * 100) : "");
             case PRUNE -> method.key() + " " + (nOfM != null ? nOfM.n() + ":" + nOfM.m()
                     : String.format(Locale.ROOT, "%.0f%%", sparsity * 100)) + " " + type.name();

@@ -31,9 +31,22 @@ public final class GptqQuantizer {
      * @param damp λ, relative to mean(diag H) (GPTQ's percdamp, default 0.01)
      * @param blockSize lazy-batch width B (default 128)
      * @param actOrder process columns by decreasing diag(H)
+     * @param importance fit each block's scales minimizing Σ h_jj·(w_j − q_j)² (the damped diagonal
+     *     of H as per-column importance, llama.cpp's imatrix rule) rather than the plain error
+     * @param lazySubBlocks for grids with sub-blocks under a shared scale (K-quants): fit each
+     *     sub-block's scale when GPTQ reaches it, to the weights as updated by then (the super-block
+     *     scale stays as fitted at the block start), as reference GPTQ fits its groups
      */
-    public record Options(double damp, int blockSize, boolean actOrder) {
-        public static final Options DEFAULT = new Options(0.01, 128, false);
+    public record Options(double damp, int blockSize, boolean actOrder, boolean importance, boolean lazySubBlocks) {
+        public static final Options DEFAULT = new Options(0.01, 128, false, false, false);
+
+        public Options(double damp, int blockSize, boolean actOrder) {
+            this(damp, blockSize, actOrder, false, false);
+        }
+
+        public Options(double damp, int blockSize, boolean actOrder, boolean importance) {
+            this(damp, blockSize, actOrder, importance, false);
+        }
 
         public Options {
             if (!(damp >= 0)) {
@@ -45,7 +58,15 @@ public final class GptqQuantizer {
         }
 
         public Options withActOrder(boolean on) {
-            return new Options(damp, blockSize, on);
+            return new Options(damp, blockSize, on, importance, lazySubBlocks);
+        }
+
+        public Options withImportance(boolean on) {
+            return new Options(damp, blockSize, actOrder, on, lazySubBlocks);
+        }
+
+        public Options withLazySubBlocks(boolean on) {
+            return new Options(damp, blockSize, actOrder, importance, on);
         }
     }
 
@@ -110,6 +131,15 @@ public final class GptqQuantizer {
             hp[i * cols + i] += delta;
         }
         double[] u = Cholesky.inverseUpperFactor(hp, cols);
+        // Per-column importance for the grid fits (original column order), or null for plain fits.
+        float[] imp = null;
+        if (options.importance()) {
+            imp = new float[cols];
+            for (int j = 0; j < cols; j++) {
+                imp[j] = (float) (h[j * cols + j] + delta);
+            }
+        }
+        final float[] importance = imp;
 
         BlockGrid.Block[] blocks = new BlockGrid.Block[rows * nb];
         boolean staticGroups = options.actOrder();
@@ -117,7 +147,7 @@ public final class GptqQuantizer {
             float[] scratch = new float[bs];
             for (int r = 0; r < rows; r++) {
                 for (int b = 0; b < nb; b++) {
-                    blocks[r * nb + b] = fit(grid, work, r * cols + b * bs, exact, scratch);
+                    blocks[r * nb + b] = fit(grid, work, r * cols + b * bs, exact, scratch, importance, b * bs);
                 }
             }
         }
@@ -125,23 +155,28 @@ public final class GptqQuantizer {
         final int[] order = perm;
         int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
         IntStream.range(0, chunks).parallel().forEach(c -> run(work, out, rows, cols, c * ROW_CHUNK,
-                Math.min(rows, (c + 1) * ROW_CHUNK), order, u, grid, blocks, staticGroups, exact, exactTargets));
+                Math.min(rows, (c + 1) * ROW_CHUNK), order, u, grid, blocks, staticGroups, exact, exactTargets, importance));
         return new QuantizedWeights(rows, cols, grid, blocks, out);
     }
 
-    private static BlockGrid.Block fit(BlockGrid grid, float[] w, int off, boolean[] exact, float[] scratch) {
+    private static BlockGrid.Block fit(BlockGrid grid, float[] w, int off, boolean[] exact, float[] scratch,
+            float[] importance, int col) {
         BlockGrid.Block block = grid.newBlock();
         for (int i = 0; i < scratch.length; i++) {
             scratch[i] = exact != null && exact[off + i] ? 0f : w[off + i];
         }
-        block.fit(scratch, 0);
+        if (importance != null) {
+            block.fit(scratch, 0, importance, col);
+        } else {
+            block.fit(scratch, 0);
+        }
         return block;
     }
 
     /** GPTQ on rows [r0, r1): each row is independent given U. */
     private void run(float[] work, float[] out, int rows, int cols, int r0, int r1, int[] perm,
             double[] u, BlockGrid grid, BlockGrid.Block[] blocks, boolean staticGroups,
-            boolean[] exact, float[] exactTargets) {
+            boolean[] exact, float[] exactTargets, float[] importance) {
         int bs = grid.blockSize();
         int nb = cols / bs;
         int n = r1 - r0;
@@ -171,7 +206,20 @@ public final class GptqQuantizer {
                             rowValues[k] = (float) wp[ro + i + k];
                         }
                         blocks[row * nb + b] = fit(grid, rowValues, 0, exact == null ? null
-                                : slice(exact, row * cols + orig, bs), scratch);
+                                : slice(exact, row * cols + orig, bs), scratch, importance, orig);
+                    } else if (!staticGroups && options.lazySubBlocks()) {
+                        BlockGrid.Block blk = blocks[row * nb + b];
+                        int sub = blk.subBlockSize();
+                        int at = orig % bs;
+                        if (sub < bs && at % sub == 0) {
+                            // Sub-block start: its scale from the current weights (the block start's
+                            // full fit already used them for sub-block 0).
+                            for (int k = 0; k < sub; k++) {
+                                boolean ex = exact != null && exact[row * cols + orig + k];
+                                rowValues[k] = ex ? 0f : (float) wp[ro + i + k];
+                            }
+                            blk.refitSubBlock(at / sub, rowValues, 0, importance, orig);
+                        }
                     }
                     double wv = wp[ro + i];
                     int at = row * cols + orig;

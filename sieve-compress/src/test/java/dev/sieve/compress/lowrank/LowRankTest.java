@@ -74,4 +74,38 @@ class LowRankTest {
             assertEquals(white.droppedEnergy(), eWhite, 1e-4 * eWhite, "‖(W − AB)X‖² = dropped σ² of W·S");
         }
     }
+
+    /**
+     * B = Σ^½·Vᵀ·S⁻¹ has a wide range when a few input channels are large (S⁻¹ shrinks their
+     * columns), so storing the factors in Q8_0 could in principle undo whitening's gain. It does
+     * not: with ×20 activation-outlier channels, whitened factors rounded to Q8_0 keep an output
+     * error far below plain SVD's, rounded the same way.
+     */
+    @Test
+    void whitenedSvdStaysBetterWithQ8_0Factors() {
+        int rows = 64, cols = 128, tokens = 512, r = 32;
+        Random rnd = new Random(3);
+        float[] w2 = Fixtures.gaussian(rnd, rows * cols, 0.05);
+        float[] x2 = Fixtures.correlatedInputs(rnd, tokens, cols);
+        for (int t = 0; t < tokens; t++) {
+            for (int j = 0; j < cols; j += 31) {
+                x2[t * cols + j] *= 20;
+            }
+        }
+        LayerStatistics st = Fixtures.statistics(x2, tokens, cols);
+        var q8 = dev.sieve.core.quant.WeightEncodings.byName("Q8_0").orElseThrow();
+        LowRankFactors plain = SvdFactorizer.factor(w2, rows, cols, new RankSelection.Fixed(r));
+        LowRankFactors white = WhitenedSvdFactorizer.factor(w2, rows, cols, st.hessian(), new RankSelection.Fixed(r), 0.01);
+        double ePlain = Fixtures.outputError(w2, stored(plain, q8), rows, cols, x2, tokens);
+        double eWhite = Fixtures.outputError(w2, stored(white, q8), rows, cols, x2, tokens);
+        double eWhiteExact = Fixtures.outputError(w2, white.product(), rows, cols, x2, tokens);
+        assertTrue(eWhite < 0.5 * ePlain, "whitened+Q8_0 " + eWhite + " vs plain+Q8_0 " + ePlain);
+        assertTrue(eWhite < 2 * eWhiteExact, "Q8_0 storage " + eWhite + " vs exact factors " + eWhiteExact);
+    }
+
+    private static float[] stored(LowRankFactors f, dev.sieve.core.quant.WeightEncoding e) {
+        float[] a = dev.sieve.compress.quantize.RtnQuantizer.roundTrip(f.a(), e);
+        float[] b = dev.sieve.compress.quantize.RtnQuantizer.roundTrip(f.b(), e);
+        return new LowRankFactors(f.rows(), f.rank(), f.cols(), a, b, f.sigma(), f.droppedEnergy()).product();
+    }
 }

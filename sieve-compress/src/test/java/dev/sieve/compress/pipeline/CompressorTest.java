@@ -173,6 +173,21 @@ class CompressorTest {
         assertTrue(klGptq < klRtn, "KL gptq " + klGptq + " ≥ rtn " + klRtn);
     }
 
+    /** GPTQ on the output head, calibrated on the final-norm outputs, against RTN on it (blocks as they are). */
+    @Test
+    void gptqOnTheOutputHeadIsCloserThanRtn() throws Exception {
+        Path rtn = compress("head-rtn", "steps:\n  - {match: output, method: rtn, type: Q3_K}\n");
+        Path gptq = compress("head-gptq", "steps:\n  - {match: output, method: gptq, type: Q3_K}\n");
+        float[][] ref = logits(f32, 8);
+        double klRtn = kl(ref, logits(rtn, 8));
+        double klGptq = kl(ref, logits(gptq, 8));
+        assertTrue(klGptq < 0.9 * klRtn, "KL gptq " + klGptq + " vs rtn " + klRtn);
+        try (GgufFile f = GgufFile.open(gptq)) {
+            assertEquals("Q3_K", f.tensor("output.weight").encoding().name());
+            assertEquals("F32", f.tensor("blk.0.attn_q.weight").encoding().name());
+        }
+    }
+
     /**
      * SpQR-style: GPTQ Q3_K plus outliers writes the CSR side tensors, loads them, and beats plain
      * GPTQ Q3_K. 5%, not 1%: this model's weights are Gaussian (no real outliers) and with only 384
@@ -349,7 +364,8 @@ class CompressorTest {
             for (var bad : List.of(
                     List.of("steps:\n  - {match: \"blk.9.*\", method: rtn, type: Q8_0}\n", "matches no matrix"),
                     List.of("steps:\n  - {match: \"blk.*\", method: rtn, type: Q8_0}\n  - {match: \"blk.0.ffn_up\", method: wanda, sparsity: 0.5}\n", "takes one method"),
-                    List.of("steps:\n  - {match: output, method: gptq, type: Q8_0}\n", "only the block projections"),
+                    List.of("steps:\n  - {match: token_embd, method: gptq, type: Q8_0}\n", "only the block projections"),
+                    List.of("steps:\n  - {match: output, method: awq, type: Q4_0}\n", "only the block projections"),
                     List.of("steps:\n  - {match: \"blk.*.attn_q\", method: awq, type: Q4_0}\n", "share its scales"),
                     List.of("steps:\n  - {match: \"blk.*.ffn_down\", method: awq, type: Q4_0}\n", "which no step selects"),
                     List.of("steps:\n  - {match: \"blk.*\", method: wanda, pattern: \"2:3\"}\n", "groups of 3"))) {

@@ -54,7 +54,7 @@ class RecipeTest {
         assertTrue(fail("steps:\n  - {match: blk.*, method: gptq, bits: 5}\n").contains("5 bits is not supported"));
         assertTrue(fail("steps:\n  - {match: blk.*, method: gptq, bits: 4, group: 128}\n").contains("groups of 128 is not supported"));
         assertTrue(fail("steps:\n  - {match: blk.*, method: gptq}\n").contains("needs 'type:'"));
-        assertTrue(fail("steps:\n  - {match: blk.*, method: gptq, type: Q5_K}\n").contains("no quantization grid"));
+        assertTrue(fail("steps:\n  - {match: blk.*, method: gptq, type: Q2_K}\n").contains("no quantization grid"));
         assertTrue(fail("steps:\n  - {match: blk.*, method: gptq, type: Q3_K, outliers: 0.6}\n").contains("outliers must be a fraction"));
         assertTrue(fail("steps:\n  - {match: blk.*, method: rtn, type: Q3_K, outliers: 0.01}\n").contains("outliers"));
         assertTrue(fail("steps:\n  - {match: blk.*, method: quantize, type: Q4_0}\n").contains("unknown method 'quantize'"));

@@ -121,6 +121,80 @@ class QuantizeTest {
         assertEncodesExactly(act, Q4_KEncoding.INSTANCE);
     }
 
+    /**
+     * GPTQ's own objective, ‖WX − ŴX‖², on every encoding grid it writes: it must beat RTN on the
+     * same grid, with plain and with importance-weighted block fits, and the file must hold
+     * exactly its values.
+     */
+    @Test
+    void gptqBeatsRtnOnEveryEncodingGridWithAndWithoutImportance() {
+        Layer l = layer(9);
+        for (String name : new String[] {"Q4_0", "Q4_K", "Q5_K", "Q3_K", "Q6_K", "Q8_0"}) {
+            BlockGrid g = grid(name);
+            double rtn = err(l, RtnQuantizer.quantize(l.w, ROWS, COLS, g).values());
+            for (boolean importance : new boolean[] {false, true}) {
+                for (int variant = 0; variant < 3; variant++) {
+                    boolean actOrder = variant == 1;
+                    boolean lazy = variant == 2;
+                    GptqQuantizer.Options o = new GptqQuantizer.Options(0.01, 128, actOrder, importance, lazy);
+                    QuantizedWeights q = new GptqQuantizer(o).quantize(l.w, ROWS, COLS, l.stats.hessian(), g);
+                    double gptq = err(l, q.values());
+                    assertTrue(gptq < 0.8 * rtn, name + " importance=" + importance + " act-order=" + actOrder
+                            + " lazy sub-blocks=" + lazy + ": GPTQ " + gptq + " vs RTN " + rtn);
+                    assertEncodesExactly(q, WeightEncodings.byName(name).orElseThrow());
+                    System.out.printf("%s imp=%b act=%b lazy=%b  gptq/rtn=%.4f%n", name, importance, actOrder, lazy, gptq / rtn);
+                }
+            }
+        }
+    }
+
+    /**
+     * The importance-weighted fit (llama.cpp's imatrix rule) against the plain fit, both rounded to
+     * nearest: over the layer, its error weighted by the channels' mean square is lower. The
+     * inputs have ×8 channels, so the weights are far from uniform.
+     */
+    @Test
+    void importanceWeightedFitLowersTheWeightedError() {
+        Layer l = layer(10);
+        double[] h = l.stats.squaredNorms();
+        float[] imp = new float[COLS];
+        for (int j = 0; j < COLS; j++) {
+            imp[j] = (float) h[j];
+        }
+        for (String name : new String[] {"Q4_0", "Q4_K", "Q5_K", "Q3_K", "Q6_K"}) {
+            BlockGrid g = grid(name);
+            int bs = g.blockSize();
+            double plain = 0, weighted = 0;
+            for (int r = 0; r < ROWS; r++) {
+                for (int b = 0; b < COLS / bs; b++) {
+                    int off = r * COLS + b * bs;
+                    BlockGrid.Block p = g.newBlock();
+                    p.fit(l.w, off);
+                    BlockGrid.Block w = g.newBlock();
+                    w.fit(l.w, off, imp, b * bs);
+                    for (int i = 0; i < bs; i++) {
+                        double v = l.w[off + i];
+                        plain += h[b * bs + i] * sq(v - p.round(i, l.w[off + i]));
+                        weighted += h[b * bs + i] * sq(v - w.round(i, l.w[off + i]));
+                    }
+                }
+            }
+            assertTrue(weighted < 0.97 * plain, name + ": weighted fit " + weighted + " vs plain " + plain);
+        }
+        // Uniform importance keeps every grid usable (and zero importance falls back to the plain fit).
+        BlockGrid.Block z = grid("Q4_K").newBlock();
+        z.fit(l.w, 0, new float[COLS], 0);
+        BlockGrid.Block p = grid("Q4_K").newBlock();
+        p.fit(l.w, 0);
+        for (int i = 0; i < 256; i++) {
+            assertEquals(p.round(i, l.w[i]), z.round(i, l.w[i]));
+        }
+    }
+
+    private static double sq(double v) {
+        return v * v;
+    }
+
     @Test
     void gptqBeatsRtnAtThreeBitsAndTwoBits() {
         Layer l = layer(4);

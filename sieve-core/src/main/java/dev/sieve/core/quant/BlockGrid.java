@@ -38,6 +38,32 @@ public interface BlockGrid {
         void fit(float[] values, int offset);
 
         /**
+         * Chooses this block's scales minimizing the importance-weighted error Σᵢ impᵢ·(vᵢ − qᵢ)²
+         * ({@code importance[importanceOffset ..]}, one non-negative weight per value, e.g. the
+         * mean square of the input channel the weight multiplies): llama.cpp's quantizers with an
+         * importance matrix. Grids without a weighted rule fit as {@link #fit(float[], int)}.
+         */
+        default void fit(float[] values, int offset, float[] importance, int importanceOffset) {
+            fit(values, offset);
+        }
+
+        /**
+         * Width of the sub-blocks whose scales are stored under this block's shared (super-block)
+         * scale; the block size when the block has one scale.
+         */
+        default int subBlockSize() {
+            return Integer.MAX_VALUE;
+        }
+
+        /**
+         * Re-chooses the scale (and min) of sub-block {@code sub} from {@code values[offset ..
+         * offset + subBlockSize())}, keeping the super-block scales fitted before, so that error
+         * feedback (GPTQ) can fit each sub-block to the weights as they are when it is reached.
+         * {@code importance} may be null (plain fit). Blocks without sub-blocks do nothing.
+         */
+        default void refitSubBlock(int sub, float[] values, int offset, float[] importance, int importanceOffset) {}
+
+        /**
          * The grid point for value {@code v} at position {@code i} (0-based within the block),
          * chosen with the encoding's reference rounding rule and clamped to the level range.
          * The result is bit-for-bit what decoding the stored level gives (up to the sign of zero).

@@ -135,6 +135,141 @@ final class QuantMath {
     }
 
     /**
+     * ggml's {@code make_qx_quants} with importance weights {@code qw[qo..qo+n)} (its {@code
+     * quant_weights} form, used when llama.cpp quantizes with an importance matrix): as the
+     * unweighted form, but each value's squared error counts {@code qw[i]} in the scale search.
+     */
+    static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, float[] qw, int qo) {
+        float max = 0;
+        float amax = 0;
+        for (int i = 0; i < n; i++) {
+            float ax = Math.abs(x[xo + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[xo + i];
+            }
+        }
+        if (amax < GROUP_MAX_EPS) {
+            for (int i = 0; i < n; i++) {
+                L[lo + i] = 0;
+            }
+            return 0f;
+        }
+        float iscale = -nmax / max;
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            float xi = x[xo + i];
+            int l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(iscale * xi)));
+            L[lo + i] = l + nmax;
+            float w = qw[qo + i];
+            sumlx += w * xi * l;
+            suml2 += w * l * l;
+        }
+        float scale = suml2 != 0 ? sumlx / suml2 : 0f;
+        float best = scale * sumlx;
+        for (int is = -9; is <= 9; is++) {
+            if (is == 0) {
+                continue;
+            }
+            iscale = -(nmax + 0.1f * is) / max;
+            sumlx = 0;
+            suml2 = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = x[xo + i];
+                int l = Math.max(-nmax, Math.min(nmax - 1, nearestInt(iscale * xi)));
+                float w = qw[qo + i];
+                sumlx += w * xi * l;
+                suml2 += w * l * l;
+            }
+            if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+                for (int i = 0; i < n; i++) {
+                    int l = nearestInt(iscale * x[xo + i]);
+                    L[lo + i] = nmax + Math.max(-nmax, Math.min(nmax - 1, l));
+                }
+                scale = sumlx / suml2;
+                best = scale * sumlx;
+            }
+        }
+        return scale;
+    }
+
+    /**
+     * ggml's {@code make_qp_quants}: levels in [0, nmax] for non-negative {@code x} (block scales
+     * or mins), weighted by {@code qw}, refined by coordinate descent; returns the scale.
+     */
+    static float makeQpQuants(int n, int nmax, float[] x, int[] L, float[] qw) {
+        float max = 0;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, x[i]);
+        }
+        if (max == 0) {
+            java.util.Arrays.fill(L, 0, n, 0);
+            return 0f;
+        }
+        float iscale = nmax / max;
+        for (int i = 0; i < n; i++) {
+            L[i] = nearestInt(iscale * x[i]);
+        }
+        float scale = 1 / iscale;
+        float bestMse = 0;
+        for (int i = 0; i < n; i++) {
+            float diff = x[i] - scale * L[i];
+            bestMse += qw[i] * diff * diff;
+        }
+        for (int is = -4; is <= 4; is++) {
+            if (is == 0) {
+                continue;
+            }
+            float iscaleIs = (0.1f * is + nmax) / max;
+            float scaleIs = 1 / iscaleIs;
+            float mse = 0;
+            for (int i = 0; i < n; i++) {
+                int l = Math.min(nmax, nearestInt(iscaleIs * x[i]));
+                float diff = x[i] - scaleIs * l;
+                mse += qw[i] * diff * diff;
+            }
+            if (mse < bestMse) {
+                bestMse = mse;
+                iscale = iscaleIs;
+            }
+        }
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            int l = Math.min(nmax, nearestInt(iscale * x[i]));
+            L[i] = l;
+            sumlx += qw[i] * x[i] * l;
+            suml2 += qw[i] * l * l;
+        }
+        for (int itry = 0; itry < 5; itry++) {
+            int changed = 0;
+            for (int i = 0; i < n; i++) {
+                float w = qw[i];
+                float slx = sumlx - w * x[i] * L[i];
+                float sl2 = suml2 - w * L[i] * L[i];
+                if (slx > 0 && sl2 > 0) {
+                    int nl = Math.min(nmax, nearestInt(x[i] * sl2 / slx));
+                    if (nl != L[i]) {
+                        slx += w * x[i] * nl;
+                        sl2 += w * nl * nl;
+                        if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                            L[i] = nl;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            changed++;
+                        }
+                    }
+                }
+            }
+            if (changed == 0) {
+                break;
+            }
+        }
+        return suml2 > 0 ? sumlx / suml2 : 0f;
+    }
+
+    /**
      * ggml's {@code make_q3_quants} with {@code do_rmse}: symmetric levels in [-nmax, nmax-1],
      * refined by up to 5 passes of x²-weighted coordinate descent; levels go to {@code L[lo..]}
      * as {@code l + nmax} (left 0 for an all-zero group); returns the scale.

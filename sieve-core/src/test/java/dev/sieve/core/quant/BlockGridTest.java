@@ -23,7 +23,7 @@ class BlockGridTest {
     @Test
     void theExpectedEncodingsHaveGrids() {
         List<String> names = gridded().map(WeightEncoding::name).toList();
-        assertTrue(names.containsAll(List.of("Q8_0", "Q4_0", "Q4_1", "Q3_K", "Q4_K", "Q6_K")), names.toString());
+        assertTrue(names.containsAll(List.of("Q8_0", "Q4_0", "Q4_1", "Q3_K", "Q4_K", "Q5_K", "Q6_K")), names.toString());
         assertFalse(WeightEncodings.byName("F32").orElseThrow().grid().isPresent());
     }
 

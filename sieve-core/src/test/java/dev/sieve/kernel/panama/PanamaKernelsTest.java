@@ -204,7 +204,7 @@ class PanamaKernelsTest {
 
     @Test
     void fastKernelsAreRegisteredAndTheRestFallBack() {
-        List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K");
+        List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q3_K", "Q4_K", "Q6_K");
         for (PanamaKernels k : variants()) {
             for (WeightEncoding e : WeightEncodings.all()) {
                 boolean sparse = e instanceof dev.sieve.core.quant.SparseEncoding; // all have the sparse kernel

@@ -32,6 +32,7 @@ public final class VecKernels implements Kernels, KernelTable {
         register(int8Activations ? new Q8_0IntKernel() : new Q8_0Kernel());
         // Q4_0 decodes faster with int16 products than with float ones (measured), so always int.
         register(new Q4_0IntKernel());
+        register(new Q3_KKernel());
         register(new Q4_KKernel());
         register(new Q6_KKernel());
         // Sparse encodings: one kernel class, one instance per N:M type and per bitmap capacity.
