@@ -64,12 +64,8 @@ final class QuantMath {
         MemorySegment.copy(MemorySegment.ofArray(sc), 0, dst, off, 12);
     }
 
-    /**
-     * ggml's {@code make_qx_quants} without importance weights: symmetric levels in
-     * [-nmax, nmax-1] for {@code x[xo..xo+n)}, written to {@code L[lo..]} as {@code l + nmax};
-     * returns the scale. {@code rmseType} 1 weighs each value by x², the only mode Sieve uses.
-     */
-    static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, int rmseType) {
+    /** The value of largest magnitude in {@code x[xo..xo+n)} (the first on ties), with its sign, as ggml picks it. */
+    static float signedMax(float[] x, int xo, int n) {
         float max = 0;
         float amax = 0;
         for (int i = 0; i < n; i++) {
@@ -79,10 +75,18 @@ final class QuantMath {
                 max = x[xo + i];
             }
         }
-        if (amax < GROUP_MAX_EPS) {
-            for (int i = 0; i < n; i++) {
-                L[lo + i] = 0;
-            }
+        return max;
+    }
+
+    /**
+     * ggml's {@code make_qx_quants} without importance weights: symmetric levels in
+     * [-nmax, nmax-1] for {@code x[xo..xo+n)}, written to {@code L[lo..]} as {@code l + nmax};
+     * returns the scale. {@code rmseType} 1 weighs each value by x², the only mode Sieve uses.
+     */
+    static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, int rmseType) {
+        float max = signedMax(x, xo, n);
+        if (Math.abs(max) < GROUP_MAX_EPS) {
+            java.util.Arrays.fill(L, lo, lo + n, 0);
             return 0f;
         }
         float iscale = -nmax / max;
@@ -140,19 +144,9 @@ final class QuantMath {
      * unweighted form, but each value's squared error counts {@code qw[i]} in the scale search.
      */
     static float makeQxQuants(int n, int nmax, float[] x, int xo, int[] L, int lo, float[] qw, int qo) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; i++) {
-            float ax = Math.abs(x[xo + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xo + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
-            for (int i = 0; i < n; i++) {
-                L[lo + i] = 0;
-            }
+        float max = signedMax(x, xo, n);
+        if (Math.abs(max) < GROUP_MAX_EPS) {
+            java.util.Arrays.fill(L, lo, lo + n, 0);
             return 0f;
         }
         float iscale = -nmax / max;
@@ -275,19 +269,9 @@ final class QuantMath {
      * as {@code l + nmax} (left 0 for an all-zero group); returns the scale.
      */
     static float makeQ3Quants(int n, int nmax, float[] x, int xo, int[] L, int lo) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; i++) {
-            float ax = Math.abs(x[xo + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xo + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
-            for (int i = 0; i < n; i++) {
-                L[lo + i] = 0;
-            }
+        float max = signedMax(x, xo, n);
+        if (Math.abs(max) < GROUP_MAX_EPS) {
+            java.util.Arrays.fill(L, lo, lo + n, 0);
             return 0f;
         }
         float iscale = -nmax / max;

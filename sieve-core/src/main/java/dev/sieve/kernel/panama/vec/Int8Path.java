@@ -36,9 +36,13 @@ final class Int8Path {
     }
 
     static void matmul(Dot2 k, MemorySegment w, long rb, Activations x, float[] out, int os, int r0, int r1) {
-        MemorySegment a = x.encoded();
+        matmul(k, w, rb, x.encoded(), Q8_0Encoding.INSTANCE.byteSize(x.cols()), x, out, os, r0, r1);
+    }
+
+    /** Rows [r0, r1) two at a time against every token's activations: row t of {@code a} at {@code t * ab}. */
+    static void matmul(Dot2 k, MemorySegment w, long rb, MemorySegment a, long ab, Activations x, float[] out,
+            int os, int r0, int r1) {
         int cols = x.cols();
-        long ab = Q8_0Encoding.INSTANCE.byteSize(cols);
         float[] res = RES.get();
         for (int r = r0; r < r1; r += 2) {
             int n = Math.min(2, r1 - r);

@@ -22,10 +22,9 @@ import jdk.incubator.vector.VectorOperators;
  * conversion), one int→float conversion and one FMA with the two scales. This measured 1.3× the
  * float-activation decoder per thread on AVX2 (see docs/performance.md).
  */
-final class Q4_0IntKernel extends Q4_0Kernel {
+final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
     private static final int L = SW.length(); // 16 at 256 bits and up, 8 at 128
     private static final long AB = Int16Activations.BLOCK;
-    private static final ThreadLocal<float[]> RES = ThreadLocal.withInitial(() -> new float[2]);
 
     @Override
     public void prepare(Tensor w, Activations x) {
@@ -42,23 +41,8 @@ final class Q4_0IntKernel extends Q4_0Kernel {
             super.matmul(w, x, out, outStride, r0, r1);
             return;
         }
-        MemorySegment ws = w.data();
-        long rb = w.rowBytes();
-        MemorySegment a = Int16Activations.of(x);
-        int cols = x.cols();
-        long ab = Int16Activations.rowBytes(cols);
-        float[] res = RES.get();
-        for (int r = r0; r < r1; r += 2) {
-            int n = Math.min(2, r1 - r);
-            long o0 = r * rb;
-            long o1 = (r + n - 1) * rb;
-            for (int t = 0; t < x.tokens(); t++) {
-                dot2i(ws, o0, o1, a, t * ab, cols, res);
-                for (int i = 0; i < n; i++) {
-                    out[t * outStride + r + i] = res[i];
-                }
-            }
-        }
+        Int8Path.matmul(this, w.data(), w.rowBytes(), Int16Activations.of(x), Int16Activations.rowBytes(x.cols()),
+                x, out, outStride, r0, r1);
     }
 
     /** Σ over the block's weight bytes at {@code w} of (lo−8)·a + (hi−8)·b, as L/2 int lanes. */
@@ -75,7 +59,8 @@ final class Q4_0IntKernel extends Q4_0Kernel {
         return ShortVector.fromMemorySegment(SW, a, off, Vec.LE);
     }
 
-    private static void dot2i(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res) {
+    @Override
+    public void dot2i(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res) {
         FloatVector s0 = FloatVector.zero(FW), s1 = s0;
         int nb = cols / QK;
         for (int b = 0; b < nb; b++) {
