@@ -169,9 +169,10 @@ class PanamaKernelsTest {
                             for (PanamaKernels k : variants) {
                                 boolean fallback = !isFast(k, e);
                                 boolean int8 = k.name().endsWith("int8");
-                                // Q4_0 always decodes with Q8_0 activations; Q8_0 only in the int8 variant.
-                                boolean int8Kernel = !fallback && e.activationEncoding() == Q8_0Encoding.INSTANCE
-                                        && (int8 || e.name().equals("Q4_0"));
+                                // The integer kernels (Q8_0 in the int8 variant, Q4_0 below 512 bits)
+                                // quantize activations to Q8_0 as the reference does.
+                                boolean int8Kernel = !fallback
+                                        && k.kernelFor(e).getClass().getSimpleName().endsWith("IntKernel");
                                 // The fallback is the reference itself, and the int8 variant only
                                 // differs for Q8_0/Q4_0: check those once per shape, to keep this quick.
                                 if ((fallback && fallbackChecked) || (int8 && !fallback && !e.name().equals("Q8_0"))) {

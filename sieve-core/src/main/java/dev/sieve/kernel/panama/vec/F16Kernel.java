@@ -14,7 +14,7 @@ final class F16Kernel extends FloatPathKernel {
     }
 
     private static float at(MemorySegment w, long off) {
-        return Half.f16(w, off);
+        return Vec.scale(w, off);
     }
 
     @Override

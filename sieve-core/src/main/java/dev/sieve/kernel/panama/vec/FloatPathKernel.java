@@ -71,6 +71,21 @@ abstract class FloatPathKernel implements EncodingKernel {
         res[1] = s1;
     }
 
+    /**
+     * For decoders that run one row per call with per-group activation sums (see {@link
+     * #prepareWithSums}): the group size, or 0 (the default) for the two-row {@link #dot2} path.
+     * One row per call keeps a decoder small enough for C2 to compile without boxing vectors; at 512
+     * bits that measured 1.1-2.3x the two-row loops (docs/performance.md).
+     */
+    int sumsGroup() {
+        return 0;
+    }
+
+    /** With {@link #sumsGroup()} &gt; 0: the row at {@code o} times the activations at {@code aOff}, sums at {@code sums}. */
+    float dot1(MemorySegment w, long o, MemorySegment a, long aOff, long sums, int cols) {
+        throw new UnsupportedOperationException(encoding.name());
+    }
+
     /** Decodes columns {@code [k0, k0 + kc)} of the row at byte {@code rowOff} into {@code dst}. */
     abstract void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff);
 
@@ -81,6 +96,10 @@ abstract class FloatPathKernel implements EncodingKernel {
 
     @Override
     public void prepare(Tensor w, Activations x) {
+        if (x.tokens() < TILE_TOKENS && sumsGroup() > 0) {
+            prepareWithSums(x, sumsGroup());
+            return;
+        }
         MemorySegment dst = x.reserve(F32Encoding.INSTANCE);
         storeActivations(x.floats(), dst, x.tokens() * x.cols());
     }
@@ -110,11 +129,16 @@ abstract class FloatPathKernel implements EncodingKernel {
         return 4L * x.tokens() * x.cols() + 4L * t * (x.cols() / group);
     }
 
-    @Override
-    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+    /** Throws unless {@link #prepare} put {@code x} in the float form the decoders read. */
+    final void requirePrepared(Activations x) {
         if (x.encoding() != F32Encoding.INSTANCE) {
             throw new IllegalStateException("activations not prepared for " + encoding.name());
         }
+    }
+
+    @Override
+    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        requirePrepared(x);
         MemorySegment ws = w.data();
         long rb = w.rowBytes();
         MemorySegment a = x.encoded();
@@ -122,7 +146,13 @@ abstract class FloatPathKernel implements EncodingKernel {
         int tokens = x.tokens();
         long ab = 4L * cols;
         Scratch s = SCRATCH.get();
-        if (tokens < TILE_TOKENS) {
+        if (tokens < TILE_TOKENS && sumsGroup() > 0) {
+            for (int r = r0; r < r1; r++) {
+                for (int t = 0; t < tokens; t++) {
+                    out[t * outStride + r] = dot1(ws, r * rb, a, t * ab, sumsOffset(x, sumsGroup(), t), cols);
+                }
+            }
+        } else if (tokens < TILE_TOKENS) {
             float[] res = s.res;
             for (int r = r0; r < r1; r += 2) {
                 int n = Math.min(2, r1 - r);

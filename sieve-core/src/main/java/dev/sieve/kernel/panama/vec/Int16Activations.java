@@ -60,7 +60,7 @@ final class Int16Activations {
                     wide.set(S, dst + 32 + 2L * j, (short) (hi - 16 * lo));
                     wide.set(S, dst + 64 + 2L * j, (short) (8 * (lo + hi)));
                 }
-                wide.set(FL, dst + 96, Half.f16(seg, src));
+                wide.set(FL, dst + 96, Vec.scale(seg, src));
             }
         }
         return wide;

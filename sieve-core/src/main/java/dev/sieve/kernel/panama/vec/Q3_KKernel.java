@@ -25,8 +25,8 @@ final class Q3_KKernel extends FloatPathKernel {
 
     /** The signed scale (sc − 32) of sub-block g from the 12 scale bytes at {@code s}. */
     private static int scale(MemorySegment w, long s, int g) {
-        int lo = g < 8 ? Half.u8(w, s + g) & 0xF : Half.u8(w, s + g - 8) >>> 4;
-        int hi = (Half.u8(w, s + 8 + g % 4) >>> (2 * (g / 4))) & 3;
+        int lo = g < 8 ? Vec.u8(w, s + g) & 0xF : Vec.u8(w, s + g - 8) >>> 4;
+        int hi = (Vec.u8(w, s + 8 + g % 4) >>> (2 * (g / 4))) & 3;
         return (lo | (hi << 4)) - 32;
     }
 
@@ -35,7 +35,7 @@ final class Q3_KKernel extends FloatPathKernel {
         int b0 = k0 / QK;
         for (int b = 0; b < kc / QK; b++) {
             long blk = rowOff + BB * (b0 + b);
-            float d = Half.f16(w, blk + 108);
+            float d = Vec.scale(w, blk + 108);
             int o = dstOff + b * QK;
             for (int h = 0; h < 2; h++) {
                 for (int j = 0; j < 4; j++) {

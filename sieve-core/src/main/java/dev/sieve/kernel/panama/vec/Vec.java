@@ -130,7 +130,23 @@ final class Vec {
         return (FloatVector) v.convert(VectorOperators.I2F, 0);
     }
 
-    /** The f16 scale at {@code off}, as ggml stores block scales. */
+    /*
+     * Scalar reads for the kernels. They live here, not in core.quant.Half, on purpose: C2 profiles
+     * the segment type at each call site inside a helper, and Half's helpers also see heap segments
+     * (quantizers, tests); a kernel that inlines a polluted helper gets a type switch or a call in
+     * its inner loop, which measured 5x slower for Q6_K. Vec is loaded per width and used by kernels
+     * only, so its profiles see only the native segments of weights and activations.
+     */
+
+    static byte i8(MemorySegment s, long off) {
+        return s.get(ValueLayout.JAVA_BYTE, off);
+    }
+
+    static int u8(MemorySegment s, long off) {
+        return s.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
+    }
+
+        /** The f16 scale at {@code off}, as ggml stores block scales. */
     static float scale(MemorySegment s, long off) {
         return Float.float16ToFloat(s.get(dev.sieve.core.quant.Half.SHORT_LE, off));
     }

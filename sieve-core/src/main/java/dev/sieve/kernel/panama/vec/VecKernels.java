@@ -30,8 +30,10 @@ public final class VecKernels implements Kernels, KernelTable {
         register(new F16Kernel());
         register(new BF16Kernel());
         register(int8Activations ? new Q8_0IntKernel() : new Q8_0Kernel());
-        // Q4_0 decodes faster with int16 products than with float ones (measured), so always int.
-        register(new Q4_0IntKernel());
+        // Q4_0 decode: int16 products against Q8_0 activations won on AVX2 (1.3x, 16 shorts per
+        // block fill a 256-bit vector); at 512 bits the float decoder does two blocks' halves per
+        // vector and measured 2x the int16 one (docs/performance.md), so the width decides.
+        register(Vec.BITS >= 512 ? new Q4_0Kernel() : new Q4_0IntKernel());
         register(new Q3_KKernel());
         register(new Q4_KKernel());
         register(new Q6_KKernel());
