@@ -104,6 +104,18 @@ public final class PanamaKernels implements Kernels {
     }
 
     @Override
+    public void channelDotInt8(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        impl.channelDotInt8(x, xOff, heads, n, codes, cOff, rows, out, outOff, outStride);
+    }
+
+    @Override
+    public void channelDotUint4(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        impl.channelDotUint4(x, xOff, heads, n, codes, cOff, rows, out, outOff, outStride);
+    }
+
+    @Override
     public String toString() {
         return name();
     }

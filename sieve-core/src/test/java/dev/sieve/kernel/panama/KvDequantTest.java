@@ -72,4 +72,79 @@ class KvDequantTest {
             }
         }
     }
+
+    static final int[] ROWS = {2, 6, 8, 16, 32, 64};
+    static final int[] HEADS = {1, 3, 4, 8, 9};
+
+    @Test
+    void channelMajorInt8ScoresMatchTheScalarTwinAtEveryWidth() {
+        Random r = new Random(3);
+        for (int rows : ROWS) {
+            for (int heads : HEADS) {
+                int n = 24;
+                byte[] codes = new byte[rows * n + 5];
+                r.nextBytes(codes);
+                float[] x = gaussians(r, heads * n + 2);
+                int stride = rows + 3;
+                float[] want = new float[1 + heads * stride];
+                ScalarKernels.INSTANCE.channelDotInt8(x, 2, heads, n, codes, 5, rows, want, 1, stride);
+                for (int h = 0; h < heads; h++) {
+                    for (int row = 0; row < rows; row++) {
+                        double ref = 0;
+                        for (int c = 0; c < n; c++) {
+                            ref += (double) x[2 + h * n + c] * codes[5 + c * rows + row];
+                        }
+                        assertEquals(ref, want[1 + h * stride + row], 1e-4 * (1 + Math.abs(ref)),
+                                "scalar twin, head " + h + " row " + row);
+                    }
+                }
+                for (int bits : PanamaKernelsTest.widths()) {
+                    float[] got = new float[want.length];
+                    PanamaKernels.create(bits).channelDotInt8(x, 2, heads, n, codes, 5, rows, got, 1, stride);
+                    assertArrayEquals(want, got, bits + " bits, " + rows + " rows, " + heads + " heads");
+                }
+            }
+        }
+    }
+
+    @Test
+    void channelMajorUint4ScoresMatchTheScalarTwinAtEveryWidth() {
+        Random r = new Random(4);
+        for (int rows : ROWS) {
+            for (int heads : HEADS) {
+                int n = 24;
+                int half = rows / 2;
+                byte[] codes = new byte[half * n + 3];
+                r.nextBytes(codes);
+                float[] x = gaussians(r, heads * n + 1);
+                int stride = rows + 1;
+                float[] want = new float[2 + heads * stride];
+                ScalarKernels.INSTANCE.channelDotUint4(x, 1, heads, n, codes, 3, rows, want, 2, stride);
+                for (int h = 0; h < heads; h++) {
+                    for (int row = 0; row < rows; row++) {
+                        double ref = 0;
+                        for (int c = 0; c < n; c++) {
+                            int b = codes[3 + c * half + row % half] & 0xFF;
+                            ref += (double) x[1 + h * n + c] * (row < half ? b & 15 : b >> 4);
+                        }
+                        assertEquals(ref, want[2 + h * stride + row], 1e-4 * (1 + Math.abs(ref)),
+                                "scalar twin, head " + h + " row " + row);
+                    }
+                }
+                for (int bits : PanamaKernelsTest.widths()) {
+                    float[] got = new float[want.length];
+                    PanamaKernels.create(bits).channelDotUint4(x, 1, heads, n, codes, 3, rows, got, 2, stride);
+                    assertArrayEquals(want, got, bits + " bits, " + rows + " rows, " + heads + " heads");
+                }
+            }
+        }
+    }
+
+    private static float[] gaussians(Random r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return x;
+    }
 }

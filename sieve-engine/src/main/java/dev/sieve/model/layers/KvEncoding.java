@@ -15,14 +15,39 @@ public enum KvEncoding {
     /** 8-bit symmetric codes with one float scale per group (like ggml's Q8_0). */
     Q8,
     /** 4-bit asymmetric codes with a float scale and minimum per group (like ggml's Q4_1). */
-    Q4;
+    Q4,
+    /**
+     * KIVI / KVQuant at 8 bits: keys quantized <em>per channel</em> over groups of consecutive
+     * positions (symmetric, one scale per channel and group), values per token as {@link #Q8}.
+     */
+    Q8C,
+    /**
+     * KIVI / KVQuant at 4 bits: keys quantized per channel over groups of consecutive positions
+     * (asymmetric, scale and minimum per channel and group), values per token as {@link #Q4}.
+     */
+    Q4C;
 
-    /** Parses {@code f32|f16|q8|q4}, case-insensitively. */
+    /** Whether keys are quantized per channel over groups of positions (KIVI) rather than per token. */
+    public boolean channelKeys() {
+        return this == Q8C || this == Q4C;
+    }
+
+    /** The per-token encoding of the values (and, except for KIVI encodings, of the keys). */
+    public KvEncoding tokenEncoding() {
+        return switch (this) {
+            case Q8C -> Q8;
+            case Q4C -> Q4;
+            default -> this;
+        };
+    }
+
+    /** Parses {@code f32|f16|q8|q4|q8c|q4c}, case-insensitively. */
     public static KvEncoding parse(String s) {
         try {
             return valueOf(s.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown KV cache type '" + s + "' (expected f32, f16, q8 or q4)");
+            throw new IllegalArgumentException(
+                    "unknown KV cache type '" + s + "' (expected f32, f16, q8, q4, q8c or q4c)");
         }
     }
 }

@@ -110,6 +110,18 @@ public final class VecKernels implements Kernels, KernelTable {
     }
 
     @Override
+    public void channelDotInt8(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        KvChannelDot.int8(x, xOff, heads, n, codes, cOff, rows, out, outOff, outStride);
+    }
+
+    @Override
+    public void channelDotUint4(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        KvChannelDot.uint4(x, xOff, heads, n, codes, cOff, rows, out, outOff, outStride);
+    }
+
+    @Override
     public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         FloatVector acc = FloatVector.zero(F);
         int bound = F.loopBound(n);
