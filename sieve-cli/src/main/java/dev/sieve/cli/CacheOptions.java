@@ -29,6 +29,11 @@ final class CacheOptions {
             description = "first positions a bounded cache always keeps: the attention sinks (default: ${DEFAULT-VALUE})")
     int sinks;
 
+    @Option(names = "--cache-recent", defaultValue = "0", paramLabel = "N",
+            description = "h2o: the recent window; the rest of the budget after sinks and window goes to heavy hitters"
+                    + " (default: half of what is not a sink)")
+    int recent;
+
     /** The eviction policy of {@code --cache-policy}, or null for a full cache. */
     EvictionPolicy policy() {
         if (policy.equalsIgnoreCase("full")) {
@@ -39,7 +44,10 @@ final class CacheOptions {
             if (budget < 2) {
                 throw new UserException("--cache-policy " + policy + " needs --cache-budget of at least 2 positions");
             }
-            return kind == EvictionPolicy.Kind.H2O ? EvictionPolicy.h2o(budget, sinks) : EvictionPolicy.window(budget, sinks);
+            if (kind == EvictionPolicy.Kind.WINDOW) {
+                return EvictionPolicy.window(budget, sinks);
+            }
+            return recent > 0 ? EvictionPolicy.h2o(budget, sinks, recent) : EvictionPolicy.h2o(budget, sinks);
         } catch (IllegalArgumentException e) {
             throw new UserException(e.getMessage());
         }

@@ -33,6 +33,13 @@ public interface Kernels {
     /** {@code y[yOff + i] += a · x[xOff + i]}. */
     void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
 
+    /**
+     * {@code y[yOff + i] += Σ_r w[wOff + r] · x[xOff + r·stride + i]} over {@code rows} rows: the same
+     * values as {@link #axpy} applied row after row (attention's weighted sum of values), but with
+     * {@code y} held in registers across the rows instead of loaded and stored once per row.
+     */
+    void weightedSum(float[] w, int wOff, float[] x, int xOff, int stride, int rows, float[] y, int yOff, int n);
+
     /** {@code out[i] = x[i] · w[i] / rms(x)} with {@code rms = sqrt(mean(x²) + eps)}. */
     void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps);
 

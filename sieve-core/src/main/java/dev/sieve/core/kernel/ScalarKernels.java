@@ -62,6 +62,13 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void weightedSum(float[] w, int wOff, float[] x, int xOff, int stride, int rows, float[] y, int yOff, int n) {
+        for (int r = 0; r < rows; r++) {
+            axpy(w[wOff + r], x, xOff + r * stride, y, yOff, n);
+        }
+    }
+
+    @Override
     public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         double ss = 0;
         for (int i = 0; i < n; i++) {

@@ -88,6 +88,11 @@ public final class PanamaKernels implements Kernels {
     }
 
     @Override
+    public void weightedSum(float[] w, int wOff, float[] x, int xOff, int stride, int rows, float[] y, int yOff, int n) {
+        impl.weightedSum(w, wOff, x, xOff, stride, rows, y, yOff, n);
+    }
+
+    @Override
     public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         impl.rmsNorm(out, outOff, x, xOff, w, n, eps);
     }

@@ -33,7 +33,12 @@ public record EvictionPolicy(Kind kind, int budget, int sinks, int recent) {
 
     /** H2O with {@code budget} positions: {@code sinks} sinks, the rest half recent window, half heavy hitters. */
     public static EvictionPolicy h2o(int budget, int sinks) {
-        return new EvictionPolicy(Kind.H2O, budget, sinks, Math.max(1, (budget - sinks) / 2));
+        return h2o(budget, sinks, Math.max(1, (budget - sinks) / 2));
+    }
+
+    /** H2O with {@code budget} positions: {@code sinks} sinks, a window of {@code recent}, heavy hitters for the rest. */
+    public static EvictionPolicy h2o(int budget, int sinks, int recent) {
+        return new EvictionPolicy(Kind.H2O, budget, sinks, recent);
     }
 
     /** StreamingLLM: {@code sinks} sinks and a window of the rest of {@code budget}. */

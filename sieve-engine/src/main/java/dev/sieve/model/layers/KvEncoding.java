@@ -25,7 +25,23 @@ public enum KvEncoding {
      * KIVI / KVQuant at 4 bits: keys quantized per channel over groups of consecutive positions
      * (asymmetric, scale and minimum per channel and group), values per token as {@link #Q4}.
      */
-    Q4C;
+    Q4C,
+    /**
+     * Mustafar at 50%: keys and values pruned per token by magnitude, the largest half of each group
+     * of 32 kept, stored as a bitmap per group and the kept values as IEEE halves in position order.
+     */
+    S50,
+    /** Mustafar at 70%: as {@link #S50}, keeping the largest 10 of each group of 32. */
+    S70;
+
+    /** Values of each 32-value group a sparse (Mustafar) encoding keeps, or 0 for the dense ones. */
+    public int sparseKeep(int group) {
+        return switch (this) {
+            case S50 -> group - (int) Math.round(group * 0.5);
+            case S70 -> group - (int) Math.round(group * 0.7);
+            default -> 0;
+        };
+    }
 
     /** Whether keys are quantized per channel over groups of positions (KIVI) rather than per token. */
     public boolean channelKeys() {
@@ -41,13 +57,13 @@ public enum KvEncoding {
         };
     }
 
-    /** Parses {@code f32|f16|q8|q4|q8c|q4c}, case-insensitively. */
+    /** Parses {@code f32|f16|q8|q4|q8c|q4c|s50|s70}, case-insensitively. */
     public static KvEncoding parse(String s) {
         try {
             return valueOf(s.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(
-                    "unknown KV cache type '" + s + "' (expected f32, f16, q8, q4, q8c or q4c)");
+                    "unknown KV cache type '" + s + "' (expected f32, f16, q8, q4, q8c, q4c, s50 or s70)");
         }
     }
 }

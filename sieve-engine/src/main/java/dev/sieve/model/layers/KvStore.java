@@ -8,7 +8,7 @@ import dev.sieve.core.kernel.Kernels;
  * {@code [off, off + n)} of it (one head) and dequantize on the fly, so the float cache is never
  * materialized.
  */
-public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q8, KvStore.Q4, KvStore.Channel {
+public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q8, KvStore.Q4, KvStore.Channel, KvStore.Sparse {
     final int capacity;
     final int kvDim;
     final int group;
@@ -29,6 +29,7 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
             case F16 -> new F16(layers, capacity, kvDim, group);
             case Q8, Q8C -> new Q8(layers, capacity, kvDim, group);
             case Q4, Q4C -> new Q4(layers, capacity, kvDim, group);
+            case S50, S70 -> new Sparse(layers, capacity, kvDim, group, e.sparseKeep(group));
         };
     }
 
@@ -561,6 +562,117 @@ public abstract sealed class KvStore permits KvStore.F32, KvStore.F16, KvStore.Q
                 if (mins != null) {
                     System.arraycopy(mins[l], gs * kvDim, mins[l], gd * kvDim, gn * kvDim);
                 }
+            }
+        }
+    }
+
+    /**
+     * Per-token magnitude sparsity (Mustafar) in the bitmap layout of the sparse weight encodings
+     * ({@code docs/formats.md}): per position, each group of {@code group} values keeps exactly its
+     * {@code keep} largest magnitudes (ties: the lower index), recorded as a bitmask (bit i = value i)
+     * and stored as IEEE halves in position order, value r at the r-th set bit; the others read as 0.
+     * A fixed count per group keeps every position the same size, so rows stay addressable.
+     */
+    static final class Sparse extends KvStore {
+        final int keep;
+        private final int[][] masks;    // [layer][pos · kvDim/group + g]
+        private final short[][] values; // [layer][(pos · kvDim/group + g) · keep + r]
+
+        Sparse(int layers, int capacity, int kvDim, int group, int keep) {
+            super(capacity, kvDim, group);
+            if (group > 32 || keep < 1 || keep > group) {
+                throw new IllegalArgumentException("a sparse group of " + group + " cannot keep " + keep);
+            }
+            this.keep = keep;
+            int groups = Math.multiplyExact(capacity, kvDim / group);
+            masks = new int[layers][groups];
+            values = new short[layers][Math.multiplyExact(groups, keep)];
+        }
+
+        @Override
+        public void put(int layer, int pos, float[] src, int srcOff) {
+            int gs = kvDim / group;
+            for (int g = 0; g < gs; g++) {
+                int base = srcOff + g * group;
+                int mask = 0;
+                for (int r = 0; r < keep; r++) { // selection of the largest remaining, `keep` times (group ≤ 32)
+                    int best = -1;
+                    for (int i = 0; i < group; i++) {
+                        if ((mask >>> i & 1) == 0 && (best < 0 || Math.abs(src[base + i]) > Math.abs(src[base + best]))) {
+                            best = i;
+                        }
+                    }
+                    mask |= 1 << best;
+                }
+                int gi = pos * gs + g;
+                masks[layer][gi] = mask;
+                int r = 0;
+                for (int bits = mask; bits != 0; bits &= bits - 1) {
+                    values[layer][gi * keep + r++] = Float.floatToFloat16(src[base + Integer.numberOfTrailingZeros(bits)]);
+                }
+            }
+        }
+
+        /** Decodes groups {@code [off, off + n)} of position {@code pos} into {@code dst[dstOff ..]}, zeros included. */
+        private void decodeInto(int layer, int pos, int off, int n, float[] dst, int dstOff) {
+            int gs = kvDim / group;
+            for (int g = off / group; g < (off + n) / group; g++) {
+                int gi = pos * gs + g;
+                int o = dstOff + g * group - off;
+                java.util.Arrays.fill(dst, o, o + group, 0f);
+                int r = 0;
+                for (int bits = masks[layer][gi]; bits != 0; bits &= bits - 1) {
+                    dst[o + Integer.numberOfTrailingZeros(bits)] = Float.float16ToFloat(values[layer][gi * keep + r++]);
+                }
+            }
+        }
+
+        @Override
+        public float dot(float[] q, int qOff, int layer, int pos, int off, int n) {
+            int gs = kvDim / group;
+            float s = 0f;
+            for (int g = off / group; g < (off + n) / group; g++) {
+                int gi = pos * gs + g;
+                int qb = qOff + g * group - off;
+                int r = 0;
+                for (int bits = masks[layer][gi]; bits != 0; bits &= bits - 1) {
+                    s += q[qb + Integer.numberOfTrailingZeros(bits)] * Float.float16ToFloat(values[layer][gi * keep + r++]);
+                }
+            }
+            return s;
+        }
+
+        @Override
+        public void axpy(float a, int layer, int pos, int off, int n, float[] y, int yOff) {
+            int gs = kvDim / group;
+            for (int g = off / group; g < (off + n) / group; g++) {
+                int gi = pos * gs + g;
+                int yb = yOff + g * group - off;
+                int r = 0;
+                for (int bits = masks[layer][gi]; bits != 0; bits &= bits - 1) {
+                    y[yb + Integer.numberOfTrailingZeros(bits)] += a * Float.float16ToFloat(values[layer][gi * keep + r++]);
+                }
+            }
+        }
+
+        @Override
+        public long bytesPerPosition() {
+            return (long) (kvDim / group) * (Integer.BYTES + keep * Short.BYTES);
+        }
+
+        @Override
+        public void decodeRows(int layer, int row, int count, int off, int n, float[] dst, Kernels k) {
+            for (int r = 0; r < count; r++) {
+                decodeInto(layer, row + r, off, n, dst, r * n);
+            }
+        }
+
+        @Override
+        public void copy(int src, int dst, int count) {
+            int gs = kvDim / group;
+            for (int l = 0; l < masks.length; l++) {
+                System.arraycopy(masks[l], src * gs, masks[l], dst * gs, count * gs);
+                System.arraycopy(values[l], src * gs * keep, values[l], dst * gs * keep, count * gs * keep);
             }
         }
     }

@@ -533,9 +533,7 @@ public final class Transformer {
                 cache.readValues(l, p, n, kvOff, hd, rows);
                 float[] d = rows.data();
                 for (int g = 0; g < group; g++) {
-                    for (int r = 0; r < n; r++) {
-                        k.axpy(s[g * len + p + r], d, rows.offset() + r * rows.stride(), att, q0 + g * hd, hd);
-                    }
+                    k.weightedSum(s, g * len + p, d, rows.offset(), rows.stride(), n, att, q0 + g * hd, hd);
                 }
                 p += n;
             }

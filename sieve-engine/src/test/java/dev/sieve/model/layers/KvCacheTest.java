@@ -36,7 +36,7 @@ class KvCacheTest {
     }
 
     @ParameterizedTest
-    @EnumSource(KvEncoding.class)
+    @EnumSource(value = KvEncoding.class, names = {"S50", "S70"}, mode = EnumSource.Mode.EXCLUDE) // see sparseKeeps…
     void roundTripWithinTheEncodingsBound(KvEncoding e) {
         float[][] x = data(50, 1);
         KvStore s = KvStore.create(e, LAYERS, 50, KV_DIM, GROUP, K);
@@ -61,6 +61,7 @@ class KvCacheTest {
                         case F16 -> Math.abs(x[p][i]) * 0x1p-11 + 0x1p-25;
                         case Q8, Q8C -> amax / 127.0 / 2 * (1 + 1e-5) + 1e-6; // the value store
                         case Q4, Q4C -> (hi - lo) / 15.0 / 2 * (1 + 1e-5) + 1e-6;
+                        case S50, S70 -> throw new AssertionError("excluded");
                     };
                     assertTrue(err <= bound, e + " pos " + p + " [" + i + "]: " + x[p][i] + " → " + back[i] + ", bound " + bound);
                 }
@@ -165,6 +166,9 @@ class KvCacheTest {
             case F16 -> 2e-3;
             case Q8, Q8C -> 1e-2;
             case Q4, Q4C -> 1.2e-1;
+            // Pruning half or 70% of every key and value is far coarser than quantization.
+            case S50 -> 0.35;
+            case S70 -> 0.6;
         };
         KvCache c = new KvCache(LAYERS, n, KV_DIM, HEAD, e, 0, K);
         for (int p = 0; p < n; p++) {
@@ -199,15 +203,7 @@ class KvCacheTest {
         int n = 45;
         float[][] keys = data(n, 21);
         float[][] vals = data(n, 22);
-        KvPool pool = new KvPool(LAYERS, KV_DIM, HEAD, e, 16, 4, K);
-        KvCache paged = pool.newSequence(n, 8);
-        assertTrue(paged.reserve(n));
-        KvCache flat = new KvCache(LAYERS, n, KV_DIM, HEAD, e, 8, K);
-        for (KvCache c : new KvCache[] {flat, paged}) {
-            for (int p = 0; p < n; p++) {
-                c.put(1, p, keys[p], 0, vals[p], 0);
-            }
-            c.extendTo(n);
+        for (KvCache c : flatAndPaged(e, 1, keys, vals, 16, 8)) {
             KvCache.Rows rk = new KvCache.Rows();
             KvCache.Rows rv = new KvCache.Rows();
             float[] k = new float[KV_DIM];
@@ -342,15 +338,7 @@ class KvCacheTest {
         for (int i = 0; i < q.length; i++) {
             q[i] = qs[i / KV_DIM][i % KV_DIM];
         }
-        KvPool pool = new KvPool(LAYERS, KV_DIM, HEAD, e, 32, 5, K);
-        KvCache paged = pool.newSequence(n, 0);
-        assertTrue(paged.reserve(n));
-        KvCache flat = new KvCache(LAYERS, n, KV_DIM, HEAD, e, 0, K);
-        for (KvCache c : new KvCache[] {flat, paged}) {
-            for (int p = 0; p < n; p++) {
-                c.put(0, p, keys[p], 0, vals[p], 0);
-            }
-            c.extendTo(n);
+        for (KvCache c : flatAndPaged(e, 0, keys, vals, 32, 0)) {
             KvCache.Rows rows = new KvCache.Rows();
             float[] s = new float[heads * n];
             float[] k = new float[KV_DIM];
@@ -469,5 +457,56 @@ class KvCacheTest {
             amax = Math.max(amax, Math.abs(x[r][c]));
         }
         return (e == KvEncoding.Q8C ? amax / 127.0 : (hi - lo) / 15.0) / 2 * (1 + 1e-5) + 1e-6;
+    }
+
+    /** Mustafar: each group of 32 keeps exactly its largest magnitudes (ties: the lower index), as halves; the rest read 0. */
+    @ParameterizedTest
+    @EnumSource(value = KvEncoding.class, names = {"S50", "S70"})
+    void sparseKeepsTheLargestMagnitudesOfEachGroup(KvEncoding e) {
+        int n = 30;
+        float[][] x = data(n, 71);
+        for (int p = 0; p < n; p += 3) {
+            x[p][5] = x[p][6]; // ties
+        }
+        KvStore s = KvStore.create(e, LAYERS, n, KV_DIM, GROUP, K);
+        int keep = e.sparseKeep(GROUP);
+        assertEquals(e == KvEncoding.S50 ? 16 : 10, keep);
+        float[] back = new float[KV_DIM];
+        for (int p = 0; p < n; p++) {
+            s.put(1, p, x[p], 0);
+        }
+        for (int p = 0; p < n; p++) {
+            s.get(1, p, back, 0);
+            for (int g = 0; g < KV_DIM; g += GROUP) {
+                for (int i = g; i < g + GROUP; i++) {
+                    int rank = 0; // how many of the group beat element i
+                    for (int j = g; j < g + GROUP; j++) {
+                        float a = Math.abs(x[p][j]), b = Math.abs(x[p][i]);
+                        if (a > b || a == b && j < i) {
+                            rank++;
+                        }
+                    }
+                    float want = rank < keep ? Float.float16ToFloat(Float.floatToFloat16(x[p][i])) : 0f;
+                    assertEquals(want, back[i], 0f, e + " pos " + p + " [" + i + "] rank " + rank);
+                }
+            }
+        }
+        assertEquals(KV_DIM / GROUP * (4 + 2 * keep), s.bytesPerPosition());
+    }
+
+    /** A contiguous and a paged cache (blocks of {@code block}) holding {@code keys}/{@code vals} in {@code layer}. */
+    static KvCache[] flatAndPaged(KvEncoding e, int layer, float[][] keys, float[][] vals, int block, int residual) {
+        int n = keys.length;
+        KvPool pool = new KvPool(LAYERS, KV_DIM, HEAD, e, block, (n + block - 1) / block, K);
+        KvCache paged = pool.newSequence(n, residual);
+        assertTrue(paged.reserve(n));
+        KvCache flat = new KvCache(LAYERS, n, KV_DIM, HEAD, e, residual, K);
+        for (KvCache c : new KvCache[] {flat, paged}) {
+            for (int p = 0; p < n; p++) {
+                c.put(layer, p, keys[p], 0, vals[p], 0);
+            }
+            c.extendTo(n);
+        }
+        return new KvCache[] {flat, paged};
     }
 }

@@ -22,6 +22,11 @@ import jdk.incubator.vector.VectorOperators;
 final class KvChannelDot {
     private KvChannelDot() {}
 
+    /** How a byte load becomes codes: signed bytes, or the low or high nibbles. */
+    private static final int INT8 = 0;
+    private static final int LOW = 1;
+    private static final int HIGH = 2;
+
     static void int8(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out, int outOff,
             int outStride) {
         int step = BL.length();
@@ -31,37 +36,7 @@ final class KvChannelDot {
         }
         for (int r0 = 0; r0 < rows; r0 += step) {
             for (int p = 0; p < PARTS; p++) {
-                int h = 0;
-                for (; h + 4 <= heads; h += 4) {
-                    int x0 = xOff + h * n;
-                    FloatVector a0 = FloatVector.zero(F);
-                    FloatVector a1 = a0;
-                    FloatVector a2 = a0;
-                    FloatVector a3 = a0;
-                    for (int c = 0; c < n; c++) {
-                        FloatVector kv = (FloatVector) ByteVector.fromArray(BL, codes, cOff + c * rows + r0)
-                                .convertShape(VectorOperators.B2F, F, p);
-                        a0 = kv.fma(FloatVector.broadcast(F, x[x0 + c]), a0);
-                        a1 = kv.fma(FloatVector.broadcast(F, x[x0 + n + c]), a1);
-                        a2 = kv.fma(FloatVector.broadcast(F, x[x0 + 2 * n + c]), a2);
-                        a3 = kv.fma(FloatVector.broadcast(F, x[x0 + 3 * n + c]), a3);
-                    }
-                    int o = outOff + h * outStride + r0 + p * N;
-                    a0.intoArray(out, o);
-                    a1.intoArray(out, o + outStride);
-                    a2.intoArray(out, o + 2 * outStride);
-                    a3.intoArray(out, o + 3 * outStride);
-                }
-                for (; h < heads; h++) {
-                    int x0 = xOff + h * n;
-                    FloatVector a = FloatVector.zero(F);
-                    for (int c = 0; c < n; c++) {
-                        FloatVector kv = (FloatVector) ByteVector.fromArray(BL, codes, cOff + c * rows + r0)
-                                .convertShape(VectorOperators.B2F, F, p);
-                        a = kv.fma(FloatVector.broadcast(F, x[x0 + c]), a);
-                    }
-                    a.intoArray(out, outOff + h * outStride + r0 + p * N);
-                }
+                rowsOfAllHeads(x, xOff, heads, n, codes, cOff + r0, rows, INT8, p, out, outOff + r0 + p * N, outStride);
             }
         }
     }
@@ -75,47 +50,58 @@ final class KvChannelDot {
             return;
         }
         for (int j0 = 0; j0 < half; j0 += step) {
-            for (int hi = 0; hi < 2; hi++) {
-                int shift = 4 * hi;
-                for (int p = 0; p < PARTS; p++) {
-                    int o0 = outOff + hi * half + j0 + p * N;
-                    int h = 0;
-                    for (; h + 4 <= heads; h += 4) {
-                        int x0 = xOff + h * n;
-                        FloatVector a0 = FloatVector.zero(F);
-                        FloatVector a1 = a0;
-                        FloatVector a2 = a0;
-                        FloatVector a3 = a0;
-                        for (int c = 0; c < n; c++) {
-                            FloatVector kv = nibbles(codes, cOff + c * half + j0, shift, p);
-                            a0 = kv.fma(FloatVector.broadcast(F, x[x0 + c]), a0);
-                            a1 = kv.fma(FloatVector.broadcast(F, x[x0 + n + c]), a1);
-                            a2 = kv.fma(FloatVector.broadcast(F, x[x0 + 2 * n + c]), a2);
-                            a3 = kv.fma(FloatVector.broadcast(F, x[x0 + 3 * n + c]), a3);
-                        }
-                        int o = o0 + h * outStride;
-                        a0.intoArray(out, o);
-                        a1.intoArray(out, o + outStride);
-                        a2.intoArray(out, o + 2 * outStride);
-                        a3.intoArray(out, o + 3 * outStride);
-                    }
-                    for (; h < heads; h++) {
-                        int x0 = xOff + h * n;
-                        FloatVector a = FloatVector.zero(F);
-                        for (int c = 0; c < n; c++) {
-                            a = nibbles(codes, cOff + c * half + j0, shift, p).fma(FloatVector.broadcast(F, x[x0 + c]), a);
-                        }
-                        a.intoArray(out, o0 + h * outStride);
-                    }
-                }
+            for (int p = 0; p < PARTS; p++) {
+                rowsOfAllHeads(x, xOff, heads, n, codes, cOff + j0, half, LOW, p, out, outOff + j0 + p * N, outStride);
+                rowsOfAllHeads(x, xOff, heads, n, codes, cOff + j0, half, HIGH, p, out, outOff + half + j0 + p * N,
+                        outStride);
             }
         }
     }
 
-    /** Part {@code p} of the nibbles at {@code shift} (0: low, 4: high) of a byte load, as floats. */
-    private static FloatVector nibbles(byte[] codes, int off, int shift, int p) {
+    /**
+     * N rows' scores for every head: channel c's codes are part {@code p} of the byte load at
+     * {@code base + c · cStride}, decoded by {@code mode}; head h's result goes to {@code out[o + h · outStride ..]}.
+     */
+    private static void rowsOfAllHeads(float[] x, int xOff, int heads, int n, byte[] codes, int base, int cStride, int mode,
+            int p, float[] out, int o, int outStride) {
+        int h = 0;
+        for (; h + 4 <= heads; h += 4) {
+            int x0 = xOff + h * n;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            for (int c = 0; c < n; c++) {
+                FloatVector kv = load(codes, base + c * cStride, mode, p);
+                a0 = kv.fma(FloatVector.broadcast(F, x[x0 + c]), a0);
+                a1 = kv.fma(FloatVector.broadcast(F, x[x0 + n + c]), a1);
+                a2 = kv.fma(FloatVector.broadcast(F, x[x0 + 2 * n + c]), a2);
+                a3 = kv.fma(FloatVector.broadcast(F, x[x0 + 3 * n + c]), a3);
+            }
+            int oh = o + h * outStride;
+            a0.intoArray(out, oh);
+            a1.intoArray(out, oh + outStride);
+            a2.intoArray(out, oh + 2 * outStride);
+            a3.intoArray(out, oh + 3 * outStride);
+        }
+        for (; h < heads; h++) {
+            int x0 = xOff + h * n;
+            FloatVector a = FloatVector.zero(F);
+            for (int c = 0; c < n; c++) {
+                a = load(codes, base + c * cStride, mode, p).fma(FloatVector.broadcast(F, x[x0 + c]), a);
+            }
+            a.intoArray(out, o + h * outStride);
+        }
+    }
+
+    /** Part {@code p} of the codes in the byte load at {@code off}, as floats. */
+    private static FloatVector load(byte[] codes, int off, int mode, int p) {
         ByteVector b = ByteVector.fromArray(BL, codes, off);
-        ByteVector c = shift == 0 ? b.and((byte) 15) : b.lanewise(VectorOperators.LSHR, 4);
-        return (FloatVector) c.convertShape(VectorOperators.B2F, F, p);
+        if (mode == LOW) {
+            b = b.and((byte) 15);
+        } else if (mode == HIGH) {
+            b = b.lanewise(VectorOperators.LSHR, 4);
+        }
+        return (FloatVector) b.convertShape(VectorOperators.B2F, F, p);
     }
 }
