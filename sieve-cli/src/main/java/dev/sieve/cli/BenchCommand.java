@@ -143,6 +143,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** The cache types of {@code --cache-type}, a comma list here. */
     List<KvEncoding> encodings() {
+        cache.requireFull("bench");
         List<KvEncoding> e = new ArrayList<>();
         for (String t : cache.cacheType.split(",")) {
             try {

@@ -4,6 +4,7 @@ import dev.sieve.core.kernel.KernelProvider;
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.core.parallel.WorkerPool;
 import dev.sieve.model.eval.Perplexity;
+import dev.sieve.model.layers.EvictionPolicy;
 import dev.sieve.model.layers.Transformer;
 import dev.sieve.model.loader.Model;
 import dev.sieve.model.loader.ModelLoader;
@@ -68,25 +69,32 @@ final class EvalCommand implements Callable<Integer> {
             Linear linear = new Linear(KernelProvider.get(), pool);
             Transformer tf = new Transformer(m.config(), m.weights(), linear, ctx);
             Transformer rtf = r != null ? new Transformer(r.config(), r.weights(), linear, ctx) : null;
+            EvictionPolicy policy = cache.policy();
+            String policyName = policy == null ? "full" : policy.kind().name().toLowerCase(Locale.ROOT);
+            int held = policy == null ? ctx : Math.min(ctx, policy.budget()); // most positions the cache holds
             ProgressBar bar = new ProgressBar("eval");
             Perplexity.Result res = Perplexity.compute(tf, rtf, tokens, ctx, tok.addsBos() ? tok.bos() : -1, chunks,
                     (c, n, ppl) -> bar.update(c, n, String.format(Locale.ROOT, "chunk %d/%d ppl %.4f", c, n, ppl)), null,
-                    cache.encoding(), cache.residual());
+                    cache.encoding(), cache.residual(), policy);
             long kvBytesPerToken = tf.newCache(1, cache.encoding(), 0).bytesPerToken();
             double bpw = m.weightBytes() * 8.0 / m.parameterCount();
             if (json) {
                 System.out.printf(Locale.ROOT, "{\"model\": \"%s\", \"ppl\": %.6f, \"ppl_err\": %.6f, \"kl\": %s, \"kl_err\": %s, "
                                 + "\"top1\": %s, \"ref_ppl\": %s, \"bpw\": %.4f, \"tokens\": %d, \"chunks\": %d, \"ctx\": %d, "
-                                + "\"cache_type\": \"%s\", \"kv_bytes_per_token\": %d}%n",
+                                + "\"cache_type\": \"%s\", \"kv_bytes_per_token\": %d, \"cache_policy\": \"%s\", \"kv_positions_max\": %d}%n",
                         model.toString().replace("\\", "\\\\").replace("\"", "\\\""), res.ppl(), res.pplError(),
                         num(res.kl()), num(res.klError()), num(res.top1()), num(res.refPpl()), bpw, res.scored(), res.chunks(), ctx,
-                        cache.encoding().name().toLowerCase(Locale.ROOT), kvBytesPerToken);
+                        cache.encoding().name().toLowerCase(Locale.ROOT), kvBytesPerToken, policyName, held);
             } else {
                 System.out.printf(Locale.ROOT, "model        %s%n", model);
                 System.out.printf(Locale.ROOT, "tokens       %,d scored in %d chunks of %d%n", res.scored(), res.chunks(), ctx);
                 System.out.printf(Locale.ROOT, "bpw          %.3f (matrices)%n", bpw);
                 System.out.printf(Locale.ROOT, "KV cache     %s, %,d bytes/token (residual window %d)%n",
                         cache.encoding().name().toLowerCase(Locale.ROOT), kvBytesPerToken, cache.residual());
+                if (policy != null) {
+                    System.out.printf(Locale.ROOT, "cache policy %s: at most %d positions (%d sinks, window %d), %,d bytes%n",
+                            policyName, held, policy.sinks(), policy.recent(), held * kvBytesPerToken);
+                }
                 System.out.printf(Locale.ROOT, "PPL          %.4f ± %.4f%n", res.ppl(), res.pplError());
                 if (res.hasReference()) {
                     System.out.printf(Locale.ROOT, "PPL (ref)    %.4f  (%+.3f%%)%n", res.refPpl(), (res.ppl() / res.refPpl() - 1) * 100);

@@ -4,6 +4,7 @@ import dev.sieve.core.kernel.KernelProvider;
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.core.parallel.WorkerPool;
 import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.EvictionPolicy;
 import dev.sieve.model.layers.KvEncoding;
 import dev.sieve.model.loader.Model;
 import dev.sieve.model.loader.ModelLoader;
@@ -73,6 +74,13 @@ final class ModelOptions {
     }
 
     Session session(Loaded l) {
-        return l.session(contextSize, batchSize, cache.encoding(), cache.residual());
+        EvictionPolicy policy = cache.policy();
+        if (policy == null) {
+            return l.session(contextSize, batchSize, cache.encoding(), cache.residual());
+        }
+        // A bounded cache: its budget is the context, so memory is bounded by allocation too.
+        Session s = l.session(policy.budget(), batchSize, cache.encoding(), cache.residual());
+        s.setEvictionPolicy(policy);
+        return s;
     }
 }

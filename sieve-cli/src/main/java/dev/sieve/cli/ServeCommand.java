@@ -65,6 +65,7 @@ final class ServeCommand implements Callable<Integer> {
             throw new UserException("serve options out of range (need 0 ≤ --port ≤ 65535, --parallel ≥ 1, "
                     + "--batch-tokens ≥ 1, --queue ≥ 0, --kv-budget-mib ≥ 0, --max-body-kib ≥ 1, --step-cost-ratio 0 or > 1)");
         }
+        modelOptions.cache.requireFull("serve");
         KvEncoding encoding = modelOptions.cache.encoding(); // the block pool's storage (--cache-type)
         try (var loaded = modelOptions.load()) {
             int ctx = modelOptions.contextSize > 0 ? modelOptions.contextSize

@@ -33,6 +33,13 @@ public interface Kernels {
     /** {@code y[yOff + i] += a · x[xOff + i]}. */
     void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
 
+    /**
+     * {@code y[yOff + i] += Σ_r w[wOff + r] · x[xOff + r·stride + i]} over {@code rows} rows: the same
+     * values as {@link #axpy} applied row after row (attention's weighted sum of values), but with
+     * {@code y} held in registers across the rows instead of loaded and stored once per row.
+     */
+    void weightedSum(float[] w, int wOff, float[] x, int xOff, int stride, int rows, float[] y, int yOff, int n);
+
     /** {@code out[i] = x[i] · w[i] / rms(x)} with {@code rms = sqrt(mean(x²) + eps)}. */
     void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps);
 
@@ -50,4 +57,21 @@ public interface Kernels {
      */
     void dequantizeUint4(byte[] codes, int cOff, float[] scales, float[] mins, int sOff, int group, float[] out, int outOff,
             int n);
+
+    /**
+     * Dot products of {@code heads} vectors with the rows of a channel-major 8-bit block (keys
+     * quantized per channel, KIVI): {@code out[outOff + h·outStride + r] = Σ_{c<n} x[xOff + h·n + c] ·
+     * codes[cOff + c·rows + r]} for rows r below {@code rows}, each sum accumulated by fused multiply-adds
+     * in channel order. One pass over the codes serves every vector, with no per-row reduction.
+     */
+    void channelDotInt8(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out, int outOff,
+            int outStride);
+
+    /**
+     * As {@link #channelDotInt8} for unsigned 4-bit codes ({@code rows} even): channel c's codes are the
+     * {@code rows/2} bytes at {@code cOff + c·rows/2}, byte j holding row j in its low nibble and row
+     * {@code j + rows/2} in its high nibble.
+     */
+    void channelDotUint4(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out, int outOff,
+            int outStride);
 }

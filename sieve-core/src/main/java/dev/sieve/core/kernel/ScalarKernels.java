@@ -62,6 +62,13 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void weightedSum(float[] w, int wOff, float[] x, int xOff, int stride, int rows, float[] y, int yOff, int n) {
+        for (int r = 0; r < rows; r++) {
+            axpy(w[wOff + r], x, xOff + r * stride, y, yOff, n);
+        }
+    }
+
+    @Override
     public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         double ss = 0;
         for (int i = 0; i < n; i++) {
@@ -91,6 +98,37 @@ public final class ScalarKernels implements Kernels {
                 int b = codes[cOff + g * half + j];
                 out[outOff + g * group + j] = Math.fma((float) (b & 15), scale, min);
                 out[outOff + g * group + half + j] = Math.fma((float) ((b >> 4) & 15), scale, min);
+            }
+        }
+    }
+
+    @Override
+    public void channelDotInt8(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        for (int h = 0; h < heads; h++) {
+            for (int r = 0; r < rows; r++) {
+                float acc = 0f;
+                for (int c = 0; c < n; c++) {
+                    acc = Math.fma((float) codes[cOff + c * rows + r], x[xOff + h * n + c], acc);
+                }
+                out[outOff + h * outStride + r] = acc;
+            }
+        }
+    }
+
+    @Override
+    public void channelDotUint4(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        int half = rows / 2;
+        for (int h = 0; h < heads; h++) {
+            for (int r = 0; r < rows; r++) {
+                float acc = 0f;
+                for (int c = 0; c < n; c++) {
+                    int b = codes[cOff + c * half + r % half];
+                    int code = r < half ? b & 15 : (b >> 4) & 15;
+                    acc = Math.fma((float) code, x[xOff + h * n + c], acc);
+                }
+                out[outOff + h * outStride + r] = acc;
             }
         }
     }

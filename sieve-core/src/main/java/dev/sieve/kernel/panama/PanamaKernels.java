@@ -88,6 +88,11 @@ public final class PanamaKernels implements Kernels {
     }
 
     @Override
+    public void weightedSum(float[] w, int wOff, float[] x, int xOff, int stride, int rows, float[] y, int yOff, int n) {
+        impl.weightedSum(w, wOff, x, xOff, stride, rows, y, yOff, n);
+    }
+
+    @Override
     public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         impl.rmsNorm(out, outOff, x, xOff, w, n, eps);
     }
@@ -101,6 +106,18 @@ public final class PanamaKernels implements Kernels {
     public void dequantizeUint4(byte[] codes, int cOff, float[] scales, float[] mins, int sOff, int group, float[] out,
             int outOff, int n) {
         impl.dequantizeUint4(codes, cOff, scales, mins, sOff, group, out, outOff, n);
+    }
+
+    @Override
+    public void channelDotInt8(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        impl.channelDotInt8(x, xOff, heads, n, codes, cOff, rows, out, outOff, outStride);
+    }
+
+    @Override
+    public void channelDotUint4(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        impl.channelDotUint4(x, xOff, heads, n, codes, cOff, rows, out, outOff, outStride);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.sieve.model.eval;
 
 import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.EvictionPolicy;
 import dev.sieve.model.layers.KvEncoding;
 import dev.sieve.model.layers.Transformer;
 
@@ -60,6 +61,16 @@ public final class Perplexity {
      */
     public static Result compute(Transformer tf, Transformer ref, int[] tokens, int ctx, int bos, int maxChunks,
             Progress progress, LogitsVisitor visitor, KvEncoding cacheType, int residual) {
+        return compute(tf, ref, tokens, ctx, bos, maxChunks, progress, visitor, cacheType, residual, null);
+    }
+
+    /**
+     * As above, with {@code tf}'s cache bounded by {@code policy} (null: none): its capacity is the
+     * policy's budget, and once a chunk fills it the tokens run one at a time, evicting before each
+     * (H2O / StreamingLLM as in generation), so every scored token sees at most the budget.
+     */
+    public static Result compute(Transformer tf, Transformer ref, int[] tokens, int ctx, int bos, int maxChunks,
+            Progress progress, LogitsVisitor visitor, KvEncoding cacheType, int residual, EvictionPolicy policy) {
         if (ctx < 4 || ctx % 2 != 0) {
             throw new IllegalArgumentException("perplexity context must be an even number ≥ 4, got " + ctx);
         }
@@ -76,7 +87,10 @@ public final class Perplexity {
         if (ref != null && ref.config().vocabSize() != vocab) {
             throw new IllegalArgumentException("reference vocabulary " + ref.config().vocabSize() + " ≠ " + vocab);
         }
-        KvCache cache = tf.newCache(ctx, cacheType, residual);
+        boolean bounded = policy != null && policy.budget() < ctx;
+        KvCache cache = tf.newCache(bounded ? policy.budget() : ctx, cacheType, residual);
+        cache.trackAttention(bounded && policy.tracksAttention());
+        float[] stepLogits = bounded ? new float[vocab] : null;
         KvCache refCache = ref != null ? ref.newCache(ctx) : null;
         float[] logits = new float[nLogits * vocab];
         float[] refLogits = ref != null ? new float[nLogits * vocab] : null;
@@ -94,7 +108,11 @@ public final class Perplexity {
                 chunk[0] = bos;
             }
             cache.truncate(0);
-            tf.forward(chunk, 0, ctx, cache, logits, nLogits);
+            if (bounded) {
+                forwardEvicting(tf, policy, chunk, ctx, first, cache, logits, stepLogits);
+            } else {
+                tf.forward(chunk, 0, ctx, cache, logits, nLogits);
+            }
             if (ref != null) {
                 refCache.truncate(0);
                 ref.forward(chunk, 0, ctx, refCache, refLogits, nLogits);
@@ -134,6 +152,25 @@ public final class Perplexity {
         double klVar = kl2 / count - klMean * klMean;
         return new Result(ppl, err, mean, count, chunks, Math.exp(refNll / count), klMean,
                 klVar > 0 ? Math.sqrt(klVar / (count - 1)) : 0, (double) agree / count);
+    }
+
+    /**
+     * Runs {@code chunk} through a cache bounded by {@code policy}: the first {@code min(budget, first)}
+     * tokens as one batch, then one token at a time, evicting before each; the logits after tokens
+     * {@code first ..} land in {@code logits} as the unbounded path puts them.
+     */
+    private static void forwardEvicting(Transformer tf, EvictionPolicy policy, int[] chunk, int ctx, int first, KvCache cache,
+            float[] logits, float[] stepLogits) {
+        int vocab = stepLogits.length;
+        int head = Math.min(policy.budget(), first);
+        tf.forward(chunk, 0, head, cache, stepLogits, 1);
+        for (int j = head; j < ctx; j++) {
+            policy.makeRoom(tf, cache, 1);
+            tf.forward(chunk, j, 1, cache, stepLogits, 1);
+            if (j >= first) {
+                System.arraycopy(stepLogits, 0, logits, (j - first) * vocab, vocab);
+            }
+        }
     }
 
     /** KL(p ‖ q) = Σ p·(log p − log q) for the softmaxes p of {@code ref} and q of {@code model}, in double. */

@@ -25,10 +25,14 @@ import dev.sieve.core.kernel.Kernels;
 public final class KvCache {
     /** Default residual window of quantized caches, in positions. */
     public static final int DEFAULT_RESIDUAL = 32;
+    /** Positions per group of per-channel (KIVI) keys in a contiguous cache; paged ones use gcd(this, B). */
+    public static final int KEY_SPAN = 32;
 
     private final KvEncoding encoding;
     private final KvStore keys;
     private final KvStore values;
+    private final KvStore.Channel channelKeys; // the keys when quantized per channel (KIVI), else null
+    private final float[] groupScratch;        // one key group as floats, gathered to be quantized
     private final int layers;
     private final int capacity;
     private final int kvDim;
@@ -38,6 +42,7 @@ public final class KvCache {
     private final float[][] recentValues;
     private final int[][] recentPos;      // [layer][slot]: the position a slot holds, or -1
     private int length;
+    private float[] attention; // accumulated attention per position (H2O), or null when not tracked
     // Paged caches only: the pool whose stores hold the data, and the block of each B positions (-1: none).
     private final KvPool pool;
     private final int blockTokens;
@@ -79,7 +84,7 @@ public final class KvCache {
         int group = gcd(32, headDim);
         this.pool = pool;
         if (pool == null) {
-            this.keys = KvStore.create(encoding, layers, capacity, kvDim, group, k);
+            this.keys = KvStore.createKeys(encoding, layers, capacity, kvDim, group, KEY_SPAN, k);
             this.values = KvStore.create(encoding, layers, capacity, kvDim, group, k);
             this.blockTokens = 0;
             this.table = null;
@@ -90,7 +95,12 @@ public final class KvCache {
             this.table = new int[(capacity + blockTokens - 1) / blockTokens];
             java.util.Arrays.fill(table, -1);
         }
-        this.residual = encoding == KvEncoding.F32 ? 0 : Math.min(residual, capacity);
+        this.channelKeys = keys instanceof KvStore.Channel ch ? ch : null;
+        // Per-channel keys: the window also holds the open key group until it is complete, so it
+        // spans at least one group.
+        int span = channelKeys != null ? channelKeys.span : 0;
+        this.groupScratch = new float[span * kvDim];
+        this.residual = encoding == KvEncoding.F32 ? 0 : Math.max(Math.min(residual, capacity), span);
         this.recentKeys = new float[layers][this.residual * kvDim];
         this.recentValues = new float[layers][this.residual * kvDim];
         this.recentPos = new int[layers][this.residual];
@@ -282,6 +292,50 @@ public final class KvCache {
                 }
             }
         }
+        if (attention != null) {
+            java.util.Arrays.fill(attention, newLength, attention.length, 0f);
+        }
+    }
+
+    /**
+     * Turns on (or off, clearing it) the accumulation of the attention each position receives, summed
+     * over layers, heads and queries ({@link #addAttention}); H2O's heavy hitters are the positions with
+     * the most.
+     */
+    public void trackAttention(boolean on) {
+        attention = on ? new float[capacity] : null;
+    }
+
+    public boolean tracksAttention() {
+        return attention != null;
+    }
+
+    /**
+     * Adds {@code weight · probs[off + p]} to the attention of positions {@code p < count} (one query
+     * head's softmax, unnormalized with its normalizer's inverse as {@code weight}). Attention threads
+     * call this concurrently.
+     */
+    public synchronized void addAttention(float[] probs, int off, int count, float weight) {
+        float[] a = attention;
+        for (int p = 0; p < count; p++) {
+            a[p] += probs[off + p] * weight;
+        }
+    }
+
+    /** The attention position {@code pos} has accumulated (0 when not tracked). */
+    public float attention(int pos) {
+        return attention == null ? 0f : attention[pos];
+    }
+
+    /** Moves the accumulated attention of positions {@code keep[i]} (ascending) to {@code i}, for i below {@code count}. */
+    void compactAttention(int[] keep, int count) {
+        if (attention == null) {
+            return;
+        }
+        for (int i = 0; i < count; i++) {
+            attention[i] = attention[keep[i]];
+        }
+        java.util.Arrays.fill(attention, count, attention.length, 0f);
     }
 
     /** Counts positions up to {@code newLength} as filled, once every layer's keys and values are {@link #put} there. */
@@ -298,7 +352,9 @@ public final class KvCache {
         if (pool != null && pool.refCount(row / blockTokens) != 1) {
             throw new IllegalStateException("position " + pos + " lies in a shared block (reserve it first)");
         }
-        keys.put(layer, row, kSrc, kOff);
+        if (channelKeys == null) {
+            keys.put(layer, row, kSrc, kOff);
+        }
         values.put(layer, row, vSrc, vOff);
         if (residual > 0) {
             int slot = pos % residual;
@@ -306,6 +362,80 @@ public final class KvCache {
             System.arraycopy(vSrc, vOff, recentValues[layer], slot * kvDim, kvDim);
             recentPos[layer][slot] = pos;
         }
+        if (channelKeys != null && (pos + 1) % channelKeys.span == 0) {
+            quantizeKeyGroup(layer, pos + 1 - channelKeys.span);
+        }
+    }
+
+    /**
+     * Quantizes the key group starting at {@code p0} per channel, now that its last position is
+     * written. Positions are written in order, so the group's positions are in the window unless they
+     * precede a rewind ({@link #truncate} into a finished group) and have dropped out of it; those are
+     * taken from the group's previous codes (quantized a second time).
+     */
+    private void quantizeKeyGroup(int layer, int p0) {
+        int span = channelKeys.span;
+        for (int r = 0; r < span; r++) {
+            int p = p0 + r;
+            int slot = p % residual;
+            if (recentPos[layer][slot] == p) {
+                System.arraycopy(recentKeys[layer], slot * kvDim, groupScratch, r * kvDim, kvDim);
+            } else {
+                channelKeys.get(layer, row(p), groupScratch, r * kvDim);
+            }
+        }
+        channelKeys.putGroup(layer, row(p0), groupScratch);
+    }
+
+    /** Whether position {@code pos} of {@code layer} is served from the full-precision window. */
+    private boolean recent(int layer, int pos) {
+        return residual > 0 && recentPos[layer][pos % residual] == pos;
+    }
+
+    /**
+     * Raw scores {@code s[sOff + h·sStride + r] = q_h · key[pos + r][off .. off + n)} of the {@code heads}
+     * query slices {@code q[qOff + h·n ..]} (one GQA group) for positions {@code [pos, pos + count)},
+     * {@code count ≤ contiguous(pos)}. Per-channel key groups that lie wholly in the range and outside
+     * the full-precision window are scored from their codes directly ({@link KvStore.Channel#scoreGroup});
+     * everything else is read as floats ({@link #readKeys}) and dotted.
+     */
+    public void keyScores(int layer, int pos, int count, int off, int n, float[] q, int qOff, int heads, float[] s,
+            int sOff, int sStride, Rows rows) {
+        int end = pos + count;
+        int p = pos;
+        while (p < end) {
+            if (channelKeys != null) {
+                int span = channelKeys.span;
+                if (p % span == 0 && p + span <= end && !anyRecent(layer, p, span)) {
+                    if (rows.tmp.length < heads * n) {
+                        rows.tmp = new float[heads * n];
+                    }
+                    channelKeys.scoreGroup(layer, row(p), q, qOff, heads, off, n, s, sOff + p - pos, sStride,
+                            rows.tmp, k);
+                    p += span;
+                    continue;
+                }
+            }
+            // Floats up to the next group boundary (or the end).
+            int m = channelKeys == null ? end - p : Math.min(end - p, channelKeys.span - p % channelKeys.span);
+            readKeys(layer, p, m, off, n, rows);
+            float[] d = rows.data();
+            for (int h = 0; h < heads; h++) {
+                for (int r = 0; r < m; r++) {
+                    s[sOff + h * sStride + p - pos + r] = k.dot(q, qOff + h * n, d, rows.offset() + r * rows.stride(), n);
+                }
+            }
+            p += m;
+        }
+    }
+
+    private boolean anyRecent(int layer, int p0, int count) {
+        for (int p = p0; p < p0 + count; p++) {
+            if (recent(layer, p)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** {@code Σ q[qOff + i] · key[pos][off + i]} for i below {@code n} (one head, {@code off} head-aligned). */
@@ -342,6 +472,7 @@ public final class KvCache {
         private int offset;
         private int stride;
         private float[] scratch = new float[0];
+        private float[] tmp = new float[0];
 
         public float[] data() {
             return data;

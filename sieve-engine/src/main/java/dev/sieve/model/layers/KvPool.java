@@ -47,7 +47,7 @@ public final class KvPool {
         this.k = k;
         int positions = Math.multiplyExact(blocks, blockTokens);
         int group = KvCache.gcd(32, headDim);
-        this.keys = KvStore.create(encoding, layers, positions, kvDim, group, k);
+        this.keys = KvStore.createKeys(encoding, layers, positions, kvDim, group, keySpan(blockTokens), k);
         this.values = KvStore.create(encoding, layers, positions, kvDim, group, k);
         this.refs = new int[blocks];
         this.free = new int[blocks];
@@ -59,15 +59,22 @@ public final class KvPool {
 
     /** As many blocks as {@code budgetBytes} holds for a model of {@code layers × kvDim} (at least one). */
     public static int blocksFor(long budgetBytes, int layers, int kvDim, int headDim, KvEncoding encoding, int blockTokens) {
-        long perToken = bytesPerToken(layers, kvDim, headDim, encoding);
+        long perToken = bytesPerToken(layers, kvDim, headDim, encoding, blockTokens);
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE / blockTokens, budgetBytes / (perToken * blockTokens)));
     }
 
-    /** Bytes one position takes in {@code encoding}, keys and values of all layers. */
-    public static long bytesPerToken(int layers, int kvDim, int headDim, KvEncoding encoding) {
-        // The stores' own arithmetic on a one-position store, so the two can never disagree.
-        KvStore s = KvStore.create(encoding, 1, 1, kvDim, KvCache.gcd(32, headDim), null);
-        return 2L * layers * s.bytesPerPosition();
+    /** Bytes one position takes in {@code encoding}, keys and values of all layers, in blocks of {@code blockTokens}. */
+    public static long bytesPerToken(int layers, int kvDim, int headDim, KvEncoding encoding, int blockTokens) {
+        // The stores' own arithmetic on a one-block store, so the two can never disagree.
+        int group = KvCache.gcd(32, headDim);
+        KvStore keys = KvStore.createKeys(encoding, 1, blockTokens, kvDim, group, keySpan(blockTokens), null);
+        KvStore values = KvStore.create(encoding, 1, blockTokens, kvDim, group, null);
+        return (long) layers * (keys.bytesPerPosition() + values.bytesPerPosition());
+    }
+
+    /** Positions per group of per-channel keys: groups must not straddle blocks. */
+    static int keySpan(int blockTokens) {
+        return KvCache.gcd(KvCache.KEY_SPAN, blockTokens);
     }
 
     /** A paged cache of up to {@code capacity} positions over this pool, holding no block yet. */

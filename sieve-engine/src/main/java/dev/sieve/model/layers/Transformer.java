@@ -195,53 +195,91 @@ public final class Transformer {
 
     /**
      * Context shift (llama.cpp's, and StreamingLLM's sinks + window): forgets positions {@code [keep,
-     * keep + discard)} of {@code cache} and moves every later position down by {@code discard}. Keys
-     * are stored rotated by their position, and RoPE is relative (q_m·k_n depends on m − n only), so
-     * a moved key is rotated back by {@code discard} to be exactly what its token at the new position
-     * would have had; values move as they are. The first {@code keep} positions (the attention sinks)
-     * stay. Quantized caches re-encode the moved keys.
+     * keep + discard)} of {@code cache} and moves every later position down by {@code discard} (see
+     * {@link #compactCache}). The first {@code keep} positions (the attention sinks) stay.
      */
     public void shiftCache(KvCache cache, int keep, int discard) {
         int len = cache.length();
         if (keep < 0 || discard < 1 || keep + discard > len) {
             throw new IllegalArgumentException("cannot drop " + discard + " positions after " + keep + " of " + len);
         }
+        int[] kept = new int[len - discard];
+        for (int i = 0; i < kept.length; i++) {
+            kept[i] = i < keep ? i : i + discard;
+        }
+        compactCache(cache, kept, kept.length);
+    }
+
+    /**
+     * Keeps positions {@code kept[0 .. count)} (strictly ascending) of {@code cache} and forgets the
+     * rest: {@code kept[i]} moves to position i. Keys are stored rotated by their position, and RoPE is
+     * relative (q_m·k_n depends on m − n only), so a key moved down by d is rotated back by d to be
+     * exactly what its token at the new position would have had; values move as they are; quantized
+     * caches re-encode moved keys. The accumulated attention (H2O) moves along.
+     */
+    public void compactCache(KvCache cache, int[] kept, int count) {
+        int len = cache.length();
+        for (int i = 0; i < count; i++) {
+            if (kept[i] < i || kept[i] >= len || i > 0 && kept[i] <= kept[i - 1]) {
+                throw new IllegalArgumentException("kept positions must ascend within the " + len + " held");
+            }
+        }
         int half = c.ropeDim() / 2;
         float[] cs = new float[half];
         float[] sn = new float[half];
-        // The angles of a rotation by `discard` positions, accumulated as ropeTables accumulates them.
         float thetaScale = (float) Math.pow(c.ropeTheta(), -2.0 / c.ropeDim());
         float[] ff = w.ropeFreqFactors();
-        float theta = discard;
-        for (int i = 0; i < half; i++) {
-            float a = ff != null ? theta / ff[i] : theta;
-            cs[i] = (float) Math.cos(a);
-            sn[i] = (float) Math.sin(a);
-            theta *= thetaScale;
-        }
         int kvDim = c.kvDim();
         int hd = c.headDim();
         boolean neox = c.ropeType() == RopeType.NEOX;
-        float[] kb = new float[kvDim];
-        float[] vb = new float[kvDim];
+        int first = 0; // positions below it stay where they are
+        while (first < count && kept[first] == first) {
+            first++;
+        }
+        // A layer's moved positions are all read before any is written: a write may evict a position
+        // still to be read from the full-precision window (the only copy of an open per-channel key group).
+        int moved = count - first;
+        float[] kb = new float[moved * kvDim];
+        float[] vb = new float[moved * kvDim];
+        float[] kr = new float[kvDim];
+        float[] vr = new float[kvDim];
         for (int l = 0; l < c.layers(); l++) {
-            for (int p = keep + discard; p < len; p++) {
-                cache.get(l, p, kb, vb);
+            for (int i = first; i < count; i++) {
+                cache.get(l, kept[i], kr, vr);
+                System.arraycopy(kr, 0, kb, (i - first) * kvDim, kvDim);
+                System.arraycopy(vr, 0, vb, (i - first) * kvDim, kvDim);
+            }
+            int tableShift = -1;
+            for (int i = first; i < count; i++) {
+                int shift = kept[i] - i;
+                if (shift != tableShift) {
+                    // The angles of a rotation by `shift` positions, accumulated as ropeTables accumulates them.
+                    float theta = shift;
+                    for (int j = 0; j < half; j++) {
+                        float a = ff != null ? theta / ff[j] : theta;
+                        cs[j] = (float) Math.cos(a);
+                        sn[j] = (float) Math.sin(a);
+                        theta *= thetaScale;
+                    }
+                    tableShift = shift;
+                }
+                int o = (i - first) * kvDim;
                 for (int h = 0; h < c.kvHeads(); h++) {
-                    int base = h * hd;
-                    for (int i = 0; i < half; i++) {
-                        int i0 = neox ? base + i : base + 2 * i;
-                        int i1 = neox ? base + i + half : base + 2 * i + 1;
+                    int base = o + h * hd;
+                    for (int j = 0; j < half; j++) {
+                        int i0 = neox ? base + j : base + 2 * j;
+                        int i1 = neox ? base + j + half : base + 2 * j + 1;
                         float a = kb[i0];
                         float b = kb[i1];
-                        kb[i0] = a * cs[i] + b * sn[i]; // rotation by −angle
-                        kb[i1] = b * cs[i] - a * sn[i];
+                        kb[i0] = a * cs[j] + b * sn[j]; // rotation by −angle
+                        kb[i1] = b * cs[j] - a * sn[j];
                     }
                 }
-                cache.put(l, p - discard, kb, 0, vb, 0);
+                cache.put(l, i, kb, o, vb, o);
             }
         }
-        cache.truncate(len - discard);
+        cache.compactAttention(kept, count);
+        cache.truncate(count);
     }
 
     /** Looks up the embeddings of {@code n} tokens into {@code out[t * dim ..]}. */
@@ -468,19 +506,14 @@ public final class Transformer {
             float[] s = sc.scores;
             for (int p = 0; p < len; ) {
                 int n = Math.min(Math.min(len - p, ATTENTION_CHUNK), cache.contiguous(p));
-                cache.readKeys(l, p, n, kvOff, hd, rows);
-                float[] d = rows.data();
-                for (int g = 0; g < group; g++) {
-                    for (int r = 0; r < n; r++) {
-                        s[g * len + p + r] = k.dot(q, q0 + g * hd, d, rows.offset() + r * rows.stride(), hd) * scale;
-                    }
-                }
+                cache.keyScores(l, p, n, kvOff, hd, q, q0, group, s, p, len, rows);
                 p += n;
             }
             for (int g = 0; g < group; g++) {
                 int b = g * len;
                 float max = Float.NEGATIVE_INFINITY;
                 for (int p = 0; p < len; p++) {
+                    s[b + p] *= scale;
                     max = Math.max(max, s[b + p]);
                 }
                 float sum = 0f;
@@ -491,15 +524,16 @@ public final class Transformer {
                 }
                 sc.sums[g] = sum;
                 java.util.Arrays.fill(att, q0 + g * hd, q0 + (g + 1) * hd, 0f);
+                if (cache.tracksAttention()) {
+                    cache.addAttention(s, b, len, 1f / sum);
+                }
             }
             for (int p = 0; p < len; ) {
                 int n = Math.min(Math.min(len - p, ATTENTION_CHUNK), cache.contiguous(p));
                 cache.readValues(l, p, n, kvOff, hd, rows);
                 float[] d = rows.data();
                 for (int g = 0; g < group; g++) {
-                    for (int r = 0; r < n; r++) {
-                        k.axpy(s[g * len + p + r], d, rows.offset() + r * rows.stride(), att, q0 + g * hd, hd);
-                    }
+                    k.weightedSum(s, g * len + p, d, rows.offset(), rows.stride(), n, att, q0 + g * hd, hd);
                 }
                 p += n;
             }

@@ -132,7 +132,8 @@ public final class Engine implements AutoCloseable {
         this.vocab = model.config().vocabSize();
         this.transformer = new Transformer(model.config(), model.weights(), linear, config.batchTokens());
         var mc = model.config();
-        this.bytesPerToken = KvPool.bytesPerToken(mc.layers(), mc.kvDim(), mc.headDim(), config.cacheType());
+        this.bytesPerToken = KvPool.bytesPerToken(mc.layers(), mc.kvDim(), mc.headDim(), config.cacheType(),
+                KvBlockManager.BLOCK_TOKENS);
         long budget = config.kvBudgetBytes() > 0 ? config.kvBudgetBytes()
                 : (long) config.maxRunning() * config.contextSize() * bytesPerToken;
         int blocks = (int) Math.min(Integer.MAX_VALUE, budget / (bytesPerToken * KvBlockManager.BLOCK_TOKENS));

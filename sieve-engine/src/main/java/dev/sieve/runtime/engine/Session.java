@@ -2,6 +2,7 @@ package dev.sieve.runtime.engine;
 
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.model.layers.KvCache;
+import dev.sieve.model.layers.EvictionPolicy;
 import dev.sieve.model.layers.KvEncoding;
 import dev.sieve.model.layers.Transformer;
 import dev.sieve.model.loader.Model;
@@ -28,6 +29,8 @@ public final class Session {
     private int[] history = new int[64];
     private int shiftKeep = -1; // context shift off
     private int shifts;
+    private EvictionPolicy policy; // bounded cache (H2O, StreamingLLM), or null
+    private int evictions;
 
     public Session(Model model, Tokenizer tokenizer, Linear linear, int contextSize, int batchSize) {
         this(model, tokenizer, linear, contextSize, batchSize, KvEncoding.F32, KvCache.DEFAULT_RESIDUAL);
@@ -71,6 +74,26 @@ public final class Session {
         this.shiftKeep = keep;
     }
 
+    /**
+     * Bounds the cache by evicting positions under {@code policy} (null: none) instead of stopping or
+     * shifting at the context limit; its budget must fit the context, which the caller normally sets
+     * to the budget so that memory is bounded by allocation. Prompts longer than the context are then
+     * evaluated in pieces, evicting between them.
+     */
+    public void setEvictionPolicy(EvictionPolicy policy) {
+        if (policy != null && policy.budget() > cache.capacity()) {
+            throw new IllegalArgumentException("a cache budget of " + policy.budget() + " positions exceeds the context of "
+                    + cache.capacity());
+        }
+        this.policy = policy;
+        cache.trackAttention(policy != null && policy.tracksAttention());
+    }
+
+    /** Evictions done so far under the eviction policy. */
+    public int evictions() {
+        return evictions;
+    }
+
     /** Context shifts done so far. */
     public int contextShifts() {
         return shifts;
@@ -99,6 +122,9 @@ public final class Session {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt");
         }
+        if (prompt.length > cache.capacity() && policy != null) {
+            return ingestEvicting(prompt);
+        }
         if (prompt.length > cache.capacity()) {
             throw new IllegalArgumentException("prompt of " + prompt.length + " tokens exceeds the context of "
                     + cache.capacity() + " tokens (raise it with -c)");
@@ -116,6 +142,32 @@ public final class Session {
         System.arraycopy(prompt, 0, history, 0, prompt.length);
         transformer.forward(prompt, common, prompt.length - common, cache, logits, 1);
         return common;
+    }
+
+    /** A prompt longer than the context under an eviction policy: pieces of up to a window, evicting before each. */
+    private int ingestEvicting(int[] prompt) {
+        cache.truncate(0);
+        int done = 0;
+        while (done < prompt.length) {
+            int n = Math.min(prompt.length - done, policy.recent());
+            evict(n);
+            ensureHistory(cache.length() + n);
+            System.arraycopy(prompt, done, history, cache.length(), n);
+            transformer.forward(prompt, done, n, cache, logits, 1);
+            done += n;
+        }
+        return 0;
+    }
+
+    /** Makes room for {@code n} tokens under the eviction policy, compacting the history as the cache. */
+    private void evict(int n) {
+        int[] kept = policy.makeRoom(transformer, cache, n);
+        if (kept != null) {
+            for (int i = 0; i < kept.length; i++) {
+                history[i] = history[kept[i]];
+            }
+            evictions++;
+        }
     }
 
     /** Appends one token (already sampled) and computes the logits after it. */
@@ -178,7 +230,9 @@ public final class Session {
             if (generated >= maxTokens) {
                 break;
             }
-            if (cache.length() >= cache.capacity()) {
+            if (policy != null) {
+                evict(1);
+            } else if (cache.length() >= cache.capacity()) {
                 if (shiftKeep < 0) {
                     reason = StopReason.CONTEXT_FULL;
                     break;

@@ -101,6 +101,45 @@ public final class VecKernels implements Kernels, KernelTable {
     }
 
     @Override
+    public void weightedSum(float[] w, int wOff, float[] x, int xOff, int stride, int rows, float[] y, int yOff, int n) {
+        // Four vectors of y at a time stay in registers over all rows; each lane sees the fused
+        // multiply-adds of axpy in the same row order, so the result is axpy's bit for bit.
+        int i = 0;
+        for (; i + 4 * N <= n; i += 4 * N) {
+            FloatVector a0 = FloatVector.fromArray(F, y, yOff + i);
+            FloatVector a1 = FloatVector.fromArray(F, y, yOff + i + N);
+            FloatVector a2 = FloatVector.fromArray(F, y, yOff + i + 2 * N);
+            FloatVector a3 = FloatVector.fromArray(F, y, yOff + i + 3 * N);
+            for (int r = 0; r < rows; r++) {
+                FloatVector b = FloatVector.broadcast(F, w[wOff + r]);
+                int o = xOff + r * stride + i;
+                a0 = FloatVector.fromArray(F, x, o).fma(b, a0);
+                a1 = FloatVector.fromArray(F, x, o + N).fma(b, a1);
+                a2 = FloatVector.fromArray(F, x, o + 2 * N).fma(b, a2);
+                a3 = FloatVector.fromArray(F, x, o + 3 * N).fma(b, a3);
+            }
+            a0.intoArray(y, yOff + i);
+            a1.intoArray(y, yOff + i + N);
+            a2.intoArray(y, yOff + i + 2 * N);
+            a3.intoArray(y, yOff + i + 3 * N);
+        }
+        for (; i + N <= n; i += N) {
+            FloatVector a = FloatVector.fromArray(F, y, yOff + i);
+            for (int r = 0; r < rows; r++) {
+                a = FloatVector.fromArray(F, x, xOff + r * stride + i).fma(FloatVector.broadcast(F, w[wOff + r]), a);
+            }
+            a.intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            float a = y[yOff + i];
+            for (int r = 0; r < rows; r++) {
+                a += w[wOff + r] * x[xOff + r * stride + i];
+            }
+            y[yOff + i] = a;
+        }
+    }
+
+    @Override
     public void dequantizeInt8(byte[] codes, int cOff, float[] scales, int sOff, int group, float[] out, int outOff, int n) {
         KvDequant.int8(codes, cOff, scales, sOff, group, out, outOff, n);
     }
@@ -109,6 +148,18 @@ public final class VecKernels implements Kernels, KernelTable {
     public void dequantizeUint4(byte[] codes, int cOff, float[] scales, float[] mins, int sOff, int group, float[] out,
             int outOff, int n) {
         KvDequant.uint4(codes, cOff, scales, mins, sOff, group, out, outOff, n);
+    }
+
+    @Override
+    public void channelDotInt8(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        KvChannelDot.int8(x, xOff, heads, n, codes, cOff, rows, out, outOff, outStride);
+    }
+
+    @Override
+    public void channelDotUint4(float[] x, int xOff, int heads, int n, byte[] codes, int cOff, int rows, float[] out,
+            int outOff, int outStride) {
+        KvChannelDot.uint4(x, xOff, heads, n, codes, cOff, rows, out, outOff, outStride);
     }
 
     @Override
