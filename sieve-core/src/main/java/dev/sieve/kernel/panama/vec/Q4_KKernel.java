@@ -25,7 +25,7 @@ final class Q4_KKernel extends FloatPathKernel {
     }
 
     /** ggml's {@code get_scale_min_k4}: scale (which = 0) or min (which = 4) of sub-block j. */
-    private static int scaleMin(MemorySegment s, long off, int j, int which) {
+    static int scaleMin(MemorySegment s, long off, int j, int which) {
         if (j < 4) {
             return Half.u8(s, off + j + which) & 63;
         }
@@ -85,7 +85,7 @@ final class Q4_KKernel extends FloatPathKernel {
         return ((hi >>> (8 * (j - 4) + 4)) & 0xF) | ((int) (lo >>> (8 * j + 6)) & 3) << 4;
     }
 
-    private static FloatVector bc(float v) {
+    static FloatVector bc(float v) {
         return FloatVector.broadcast(F, v);
     }
 
