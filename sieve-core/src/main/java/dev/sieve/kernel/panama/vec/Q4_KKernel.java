@@ -42,11 +42,25 @@ final class Q4_KKernel extends FloatPathKernel {
      */
     @Override
     void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res) {
+        dot2(w, o0, o1, a, aOff, cols, res, BB, 16, -1);
+    }
+
+    /**
+     * The fused two-row dot of Q4_K and Q5_K (same header, same packed scales and mins): blocks of
+     * {@code bb} bytes, nibbles at {@code qs} (byte 32c + l holds weights 64c + l and 64c + 32 + l),
+     * and for Q5_K the fifth bits at {@code qh} (bit j of byte l for weight 32j + l; −1: none).
+     * Per 32-weight sub-block j, Σ(dl·q − ml)·x = dl·Σq·x − ml·Σx: the inner loop is nibble,
+     * convert, FMA, and Σx (shared by both rows) replaces a multiply and a subtract per weight.
+     * One loop over the 8 sub-blocks (the nibble shift a variable) rather than unrolled halves
+     * keeps the method under C2's inlining node limit, above which every vector is boxed.
+     */
+    static void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res,
+            long bb, long qs, long qh) {
         FloatVector zero = FloatVector.zero(F);
         FloatVector s0 = zero, s1 = zero;
         int nb = cols / QK;
         for (int b = 0; b < nb; b++) {
-            long bo = BB * b;
+            long bo = bb * b;
             float d0 = Half.f16(w, o0 + bo), m0 = -Half.f16(w, o0 + bo + 2);
             float d1 = Half.f16(w, o1 + bo), m1 = -Half.f16(w, o1 + bo + 2);
             // The 12 packed scale bytes as a long and an int: two loads instead of 32 checked byte reads.
@@ -54,13 +68,12 @@ final class Q4_KKernel extends FloatPathKernel {
             int sh0 = w.get(Half.INT_LE, o0 + bo + 12), sh1 = w.get(Half.INT_LE, o1 + bo + 12);
             for (int j = 0; j < 8; j++) {
                 FloatVector xs = zero, p0 = zero, p1 = zero;
-                long xo = aOff + 4L * (QK * b + 32 * j), qo = bo + 16 + 32 * (j >> 1);
-                int sh = 4 * (j & 1);
+                long xo = aOff + 4L * (QK * b + 32 * j);
                 for (int l = 0; l < 32; l += N) {
                     FloatVector x = Vec.f32(a, xo + 4L * l);
                     xs = xs.add(x);
-                    p0 = Vec.i2f(Vec.u8(w, o0 + qo, l).lanewise(VectorOperators.LSHR, sh).and(0x0F)).fma(x, p0);
-                    p1 = Vec.i2f(Vec.u8(w, o1 + qo, l).lanewise(VectorOperators.LSHR, sh).and(0x0F)).fma(x, p1);
+                    p0 = Vec.i2f(levels(w, o0 + bo, qs, qh, j, l)).fma(x, p0);
+                    p1 = Vec.i2f(levels(w, o1 + bo, qs, qh, j, l)).fma(x, p1);
                 }
                 s0 = p0.fma(bc(d0 * packedScale(sl0, sh0, j)), s0).add(xs.mul(m0 * packedMin(sl0, sh0, j)));
                 s1 = p1.fma(bc(d1 * packedScale(sl1, sh1, j)), s1).add(xs.mul(m1 * packedMin(sl1, sh1, j)));
@@ -68,6 +81,16 @@ final class Q4_KKernel extends FloatPathKernel {
         }
         res[0] = s0.reduceLanes(VectorOperators.ADD);
         res[1] = s1.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** The levels of weights 32j + l .. 32j + l + N − 1 of the block at {@code blk} (see {@link #dot2}). */
+    static IntVector levels(MemorySegment w, long blk, long qs, long qh, int j, int l) {
+        IntVector low = Vec.u8(w, blk + qs + 32 * (j >> 1), l).lanewise(VectorOperators.LSHR, 4 * (j & 1)).and(0x0F);
+        if (qh < 0) {
+            return low;
+        }
+        IntVector high = Vec.u8(w, blk + qh, l).lanewise(VectorOperators.LSHR, j).and(1);
+        return low.or(high.lanewise(VectorOperators.LSHL, 4));
     }
 
     /** {@link #scaleMin}'s scale of sub-block j, from the 12 bytes held as {@code lo} (0..7), {@code hi} (8..11). */
