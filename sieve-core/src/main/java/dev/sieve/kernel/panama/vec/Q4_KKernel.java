@@ -25,7 +25,7 @@ final class Q4_KKernel extends FloatPathKernel {
     }
 
     /** ggml's {@code get_scale_min_k4}: scale (which = 0) or min (which = 4) of sub-block j. */
-    static int scaleMin(MemorySegment s, long off, int j, int which) {
+    private static int scaleMin(MemorySegment s, long off, int j, int which) {
         if (j < 4) {
             return Half.u8(s, off + j + which) & 63;
         }
@@ -114,20 +114,22 @@ final class Q4_KKernel extends FloatPathKernel {
 
     @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
+        decode(w, rowOff, k0, kc, dst, dstOff, BB, 16, -1);
+    }
+
+    /** Q4_K's and Q5_K's tile decoder, block layout as in {@link #dot2(MemorySegment, long, long, MemorySegment, long, int, float[], long, long, long)}. */
+    static void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff, long bb, long qs, long qh) {
         int b0 = k0 / QK;
         for (int b = 0; b < kc / QK; b++) {
-            long blk = rowOff + BB * (b0 + b);
+            long blk = rowOff + bb * (b0 + b);
             float d = Half.f16(w, blk);
             float dmin = Half.f16(w, blk + 2);
             int o = dstOff + b * QK;
-            for (int c = 0; c < 4; c++) {
+            for (int j = 0; j < 8; j++) {
                 // As the reference: dl·q − ml, rounded the same way (no FMA).
-                float dl0 = d * scaleMin(w, blk + 4, 2 * c, 0), ml0 = dmin * scaleMin(w, blk + 4, 2 * c, 4);
-                float dl1 = d * scaleMin(w, blk + 4, 2 * c + 1, 0), ml1 = dmin * scaleMin(w, blk + 4, 2 * c + 1, 4);
+                float dl = d * scaleMin(w, blk + 4, j, 0), ml = dmin * scaleMin(w, blk + 4, j, 4);
                 for (int l = 0; l < 32; l += N) {
-                    IntVector q = Vec.u8(w, blk + 16 + 32 * c, l);
-                    Vec.i2f(q.and(0x0F)).mul(dl0).sub(ml0).intoArray(dst, o + 64 * c + l);
-                    Vec.i2f(q.lanewise(VectorOperators.LSHR, 4)).mul(dl1).sub(ml1).intoArray(dst, o + 64 * c + 32 + l);
+                    Vec.i2f(levels(w, blk, qs, qh, j, l)).mul(dl).sub(ml).intoArray(dst, o + 32 * j + l);
                 }
             }
         }

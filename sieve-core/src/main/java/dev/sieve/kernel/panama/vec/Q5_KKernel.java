@@ -1,9 +1,5 @@
 package dev.sieve.kernel.panama.vec;
 
-import static dev.sieve.kernel.panama.vec.Q4_KKernel.scaleMin;
-import static dev.sieve.kernel.panama.vec.Vec.N;
-
-import dev.sieve.core.quant.Half;
 import dev.sieve.core.quant.Q5_KEncoding;
 import java.lang.foreign.MemorySegment;
 
@@ -14,7 +10,6 @@ import java.lang.foreign.MemorySegment;
  * As {@link Q4_KKernel}: a fused two-row {@link #dot2} for decode, tiles for prompts.
  */
 final class Q5_KKernel extends FloatPathKernel {
-    private static final int QK = 256;
     private static final long BB = Q5_KEncoding.BLOCK_BYTES;
     private static final long QH = 16;
     private static final long QS = 48;
@@ -30,19 +25,6 @@ final class Q5_KKernel extends FloatPathKernel {
 
     @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
-        int b0 = k0 / QK;
-        for (int b = 0; b < kc / QK; b++) {
-            long blk = rowOff + BB * (b0 + b);
-            float d = Half.f16(w, blk);
-            float dmin = Half.f16(w, blk + 2);
-            int o = dstOff + b * QK;
-            for (int j = 0; j < 8; j++) {
-                // As the reference: dl·q − ml, rounded the same way (no FMA).
-                float dl = d * scaleMin(w, blk + 4, j, 0), ml = dmin * scaleMin(w, blk + 4, j, 4);
-                for (int l = 0; l < 32; l += N) {
-                    Vec.i2f(Q4_KKernel.levels(w, blk, QS, QH, j, l)).mul(dl).sub(ml).intoArray(dst, o + 32 * j + l);
-                }
-            }
-        }
+        Q4_KKernel.decode(w, rowOff, k0, kc, dst, dstOff, BB, QS, QH);
     }
 }
