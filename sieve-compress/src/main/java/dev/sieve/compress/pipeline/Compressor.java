@@ -430,7 +430,7 @@ public final class Compressor {
             case RTN, AWQ -> quantized(name, keep(effective, RtnQuantizer.quantize(w, rows, cols, grid(s))), arena);
             case GPTQ -> {
                 GptqQuantizer g = new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder(), s.importance(),
-                        s.lazySubBlocks()));
+                        s.lazySubBlocks(), s.conditionalImportance()));
                 if (s.outliers() > 0) {
                     OutlierSplitter.Split sp = OutlierSplitter.split(w, rows, cols, st, s.outliers(),
                             OutlierSplitter.Saliency.HESSIAN, grid(s), g);

@@ -151,10 +151,14 @@ public record Recipe(String text, List<Step> steps, WeightEncoding defaultType) 
         if (!(outliers >= 0 && outliers < 0.5)) {
             throw new RecipeException(where + ": outliers must be a fraction in [0, 0.5), got " + outliers);
         }
-        boolean importance = s.containsKey("importance") && bool(s.get("importance"), where + " importance");
+        // importance: true (diag H weights) | conditional (GPTQ's 1/U_jj² weights) | false
+        boolean conditional = s.containsKey("importance")
+                && String.valueOf(s.get("importance")).toLowerCase(Locale.ROOT).equals("conditional");
+        boolean importance = conditional || s.containsKey("importance") && bool(s.get("importance"),
+                where + " importance (true, false or conditional)");
         boolean lazy = s.containsKey("lazy_sub_blocks") && bool(s.get("lazy_sub_blocks"), where + " lazy_sub_blocks");
         return new Step(List.copyOf(patterns), method, type, sparsity, nOfM, keep, rank, damp, block, actOrder, grid, outliers,
-                importance, lazy);
+                importance, lazy, conditional);
     }
 
     /** The recipe text for a map of steps (what the CLI's flags stand for), so the file records it the same way. */

@@ -27,10 +27,12 @@ import java.util.regex.Pattern;
  * @param importance GPTQ: fit each block's scales minimizing the error weighted by its input channels'
  *                 mean square (diag H), as llama.cpp's importance matrix, instead of the plain error
  * @param lazySubBlocks GPTQ on K-quants: fit each sub-block's scale when GPTQ reaches it (from the updated weights)
+ * @param conditionalImportance GPTQ ({@code importance: conditional}): weight the scale fits by GPTQ's
+ *                 own per-column error cost 1/U_jj² (U = chol(H⁻¹)) instead of diag H
  */
 public record Step(List<String> patterns, Method method, WeightEncoding type, double sparsity, SparsityPattern.NofM nOfM,
         double keep, int rank, double damp, int block, boolean actOrder, int grid, double outliers,
-        boolean importance, boolean lazySubBlocks) {
+        boolean importance, boolean lazySubBlocks, boolean conditionalImportance) {
 
     /** The pruning pattern, unstructured or N:M. */
     public SparsityPattern sparsityPattern() {
@@ -53,7 +55,7 @@ public record Step(List<String> patterns, Method method, WeightEncoding type, do
     public String describe() {
         return switch (method.kind()) {
             case QUANT -> method.key() + " " + type.name() + (actOrder ? " act-order" : "")
-                    + (importance ? " importance" : "") + (lazySubBlocks ? " lazy-sub-blocks" : "")
+                    + (importance ? conditionalImportance ? " importance-conditional" : " importance" : "") + (lazySubBlocks ? " lazy-sub-blocks" : "")
                     + (outliers > 0 ? String.format(Locale.ROOT, " + %.2f%% outliers", outliers * 100) : "");
             case PRUNE -> method.key() + " " + (nOfM != null ? nOfM.n() + ":" + nOfM.m()
                     : String.format(Locale.ROOT, "%.0f%%", sparsity * 100)) + " " + type.name();

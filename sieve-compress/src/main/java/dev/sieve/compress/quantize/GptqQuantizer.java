@@ -36,9 +36,18 @@ public final class GptqQuantizer {
      * @param lazySubBlocks for grids with sub-blocks under a shared scale (K-quants): fit each
      *     sub-block's scale when GPTQ reaches it, to the weights as updated by then (the super-block
      *     scale stays as fitted at the block start), as reference GPTQ fits its groups
+     * @param conditional with {@code importance}: weight column j by 1/U_jj² instead of h_jj, where
+     *     U = chol(H⁻¹) in processing order. That is GPTQ's own cost of a unit rounding error in
+     *     column j once the later columns compensate it (1/[(H_FF)⁻¹]_jj over the remaining set F),
+     *     where h_jj is the cost with no compensation; they agree when H is diagonal
      */
-    public record Options(double damp, int blockSize, boolean actOrder, boolean importance, boolean lazySubBlocks) {
-        public static final Options DEFAULT = new Options(0.01, 128, false, false, false);
+    public record Options(double damp, int blockSize, boolean actOrder, boolean importance, boolean lazySubBlocks,
+            boolean conditional) {
+        public static final Options DEFAULT = new Options(0.01, 128, false, false, false, false);
+
+        public Options(double damp, int blockSize, boolean actOrder, boolean importance, boolean lazySubBlocks) {
+            this(damp, blockSize, actOrder, importance, lazySubBlocks, false);
+        }
 
         public Options(double damp, int blockSize, boolean actOrder) {
             this(damp, blockSize, actOrder, false, false);
@@ -55,18 +64,25 @@ public final class GptqQuantizer {
             if (blockSize < 1) {
                 throw new IllegalArgumentException("blockSize must be positive: " + blockSize);
             }
+            if (conditional && !importance) {
+                throw new IllegalArgumentException("conditional importance needs importance");
+            }
         }
 
         public Options withActOrder(boolean on) {
-            return new Options(damp, blockSize, on, importance, lazySubBlocks);
+            return new Options(damp, blockSize, on, importance, lazySubBlocks, conditional);
         }
 
         public Options withImportance(boolean on) {
-            return new Options(damp, blockSize, actOrder, on, lazySubBlocks);
+            return new Options(damp, blockSize, actOrder, on, lazySubBlocks, conditional && on);
         }
 
         public Options withLazySubBlocks(boolean on) {
-            return new Options(damp, blockSize, actOrder, importance, on);
+            return new Options(damp, blockSize, actOrder, importance, on, conditional);
+        }
+
+        public Options withConditionalImportance(boolean on) {
+            return new Options(damp, blockSize, actOrder, importance || on, lazySubBlocks, on);
         }
     }
 
@@ -135,8 +151,9 @@ public final class GptqQuantizer {
         float[] imp = null;
         if (options.importance()) {
             imp = new float[cols];
-            for (int j = 0; j < cols; j++) {
-                imp[j] = (float) (h[j * cols + j] + delta);
+            for (int i = 0; i < cols; i++) {
+                double uii = u[i * cols + i];
+                imp[perm[i]] = (float) (options.conditional() ? 1 / (uii * uii) : h[perm[i] * cols + perm[i]] + delta);
             }
         }
         final float[] importance = imp;

@@ -44,6 +44,24 @@ class RecipeTest {
     }
 
     @Test
+    void importanceIsTrueFalseOrConditional() {
+        Recipe r = Recipe.parse("""
+                steps:
+                  - {match: "blk.*.attn_*", method: gptq, type: Q4_K, importance: conditional, lazy_sub_blocks: true}
+                  - {match: "blk.*.ffn_*", method: gptq, type: Q4_K, importance: true}
+                  - {match: output, method: gptq, type: Q4_K, importance: false}
+                """);
+        Step c = r.steps().get(0), d = r.steps().get(1), n = r.steps().get(2);
+        assertTrue(c.importance() && c.conditionalImportance() && c.lazySubBlocks());
+        assertTrue(d.importance() && !d.conditionalImportance());
+        assertTrue(!n.importance() && !n.conditionalImportance());
+        assertEquals("gptq Q4_K importance-conditional lazy-sub-blocks", c.describe());
+        assertEquals("gptq Q4_K importance", d.describe());
+        assertTrue(fail("steps:\n  - {match: blk.*, method: gptq, type: Q4_K, importance: sometimes}\n")
+                .contains("importance (true, false or conditional)"));
+    }
+
+    @Test
     void rejectsWithClearMessages() {
         assertTrue(fail("steps:\n  - {match: blk.*, method: gptq, type: Q4_0, bitz: 4}\n").contains("unknown key 'bitz'"));
         assertTrue(fail("stepz: []\n").contains("unknown key 'stepz'"));

@@ -1,6 +1,8 @@
 package dev.sieve.compress.quantize;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +15,7 @@ import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -132,20 +135,46 @@ class QuantizeTest {
         for (String name : new String[] {"Q4_0", "Q4_K", "Q5_K", "Q3_K", "Q6_K", "Q8_0"}) {
             BlockGrid g = grid(name);
             double rtn = err(l, RtnQuantizer.quantize(l.w, ROWS, COLS, g).values());
-            for (boolean importance : new boolean[] {false, true}) {
+            for (int imp = 0; imp < 3; imp++) {
+                boolean importance = imp > 0;
                 for (int variant = 0; variant < 3; variant++) {
                     boolean actOrder = variant == 1;
                     boolean lazy = variant == 2;
-                    GptqQuantizer.Options o = new GptqQuantizer.Options(0.01, 128, actOrder, importance, lazy);
+                    GptqQuantizer.Options o = new GptqQuantizer.Options(0.01, 128, actOrder, importance, lazy, imp == 2);
                     QuantizedWeights q = new GptqQuantizer(o).quantize(l.w, ROWS, COLS, l.stats.hessian(), g);
                     double gptq = err(l, q.values());
-                    assertTrue(gptq < 0.8 * rtn, name + " importance=" + importance + " act-order=" + actOrder
+                    assertTrue(gptq < 0.8 * rtn, name + " importance=" + importance + " conditional=" + (imp == 2) + " act-order=" + actOrder
                             + " lazy sub-blocks=" + lazy + ": GPTQ " + gptq + " vs RTN " + rtn);
                     assertEncodesExactly(q, WeightEncodings.byName(name).orElseThrow());
-                    System.out.printf("%s imp=%b act=%b lazy=%b  gptq/rtn=%.4f%n", name, importance, actOrder, lazy, gptq / rtn);
+                    System.out.printf("%s imp=%d act=%b lazy=%b  gptq/rtn=%.4f%n", name, imp, actOrder, lazy, gptq / rtn);
                 }
             }
         }
+    }
+
+    /**
+     * Conditional importance (1/U_jj², U = chol(H⁻¹)) is diag H's importance when H is diagonal:
+     * nothing can compensate an error then, so the two give the same values bit for bit; on the
+     * correlated inputs of {@link #layer} the weights differ, and so does the result.
+     */
+    @Test
+    void conditionalImportanceEqualsDiagonalImportanceForADiagonalHessian() {
+        Layer l = layer(12);
+        double[] full = l.stats.hessian();
+        double[] diag = new double[COLS * COLS];
+        for (int j = 0; j < COLS; j++) {
+            diag[j * COLS + j] = full[j * COLS + j];
+        }
+        for (String name : new String[] {"Q4_K", "Q5_K", "Q3_K", "Q6_K", "Q4_0"}) {
+            BlockGrid g = grid(name);
+            GptqQuantizer.Options o = new GptqQuantizer.Options(0.01, 128, false, true, true, false);
+            GptqQuantizer.Options c = o.withConditionalImportance(true);
+            assertArrayEquals(new GptqQuantizer(o).quantize(l.w, ROWS, COLS, diag, g).values(),
+                    new GptqQuantizer(c).quantize(l.w, ROWS, COLS, diag, g).values(), name);
+            assertFalse(Arrays.equals(new GptqQuantizer(o).quantize(l.w, ROWS, COLS, full, g).values(),
+                    new GptqQuantizer(c).quantize(l.w, ROWS, COLS, full, g).values()), name);
+        }
+        assertThrows(IllegalArgumentException.class, () -> new GptqQuantizer.Options(0.01, 128, false, false, false, true));
     }
 
     /**

@@ -205,7 +205,7 @@ class PanamaKernelsTest {
 
     @Test
     void fastKernelsAreRegisteredAndTheRestFallBack() {
-        List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q3_K", "Q4_K", "Q6_K");
+        List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q3_K", "Q4_K", "Q5_K", "Q6_K");
         for (PanamaKernels k : variants()) {
             for (WeightEncoding e : WeightEncodings.all()) {
                 boolean sparse = e instanceof dev.sieve.core.quant.SparseEncoding; // all have the sparse kernel
@@ -239,6 +239,44 @@ class PanamaKernelsTest {
                         float got = out[t * rows + r]; // == since a sum of products makes -0 into +0
                         assertTrue(want == got, bits + " bits: half 0x" + Integer.toHexString(r * cols + t)
                                 + " is " + want + ", got " + got);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The K-quant float-path decoders give the reference's dequantized weight exactly: with a
+     * one-hot activation only one product survives, so out[t][r] must equal W[r][t] bit for bit,
+     * through the prompt tile (all columns as tokens) and through the fused two-row decode loop
+     * (one token per call). Catches a wrong bit, nibble, scale or min of any single weight.
+     */
+    @Test
+    void kQuantDecodersReturnTheReferenceWeightsExactly() {
+        Random rnd = new Random(11);
+        int rows = 7, cols = 512;
+        try (Arena arena = Arena.ofConfined()) {
+            for (String name : List.of("Q3_K", "Q4_K", "Q5_K", "Q6_K")) {
+                WeightEncoding e = WeightEncodings.byName(name).orElseThrow();
+                Tensor w = randomTensor(e, rows, cols, rnd, arena);
+                float[][] ref = new float[rows][cols];
+                for (int r = 0; r < rows; r++) {
+                    w.dequantizeRow(r, ref[r], 0);
+                }
+                float[] x = new float[cols * cols];
+                for (int t = 0; t < cols; t++) {
+                    x[t * cols + t] = 1f;
+                }
+                for (PanamaKernels k : variants()) {
+                    assertTrue(isFast(k, e), k.name() + " " + name);
+                    float[] tiled = run(k, w, x, cols, 0, rows);
+                    for (int t = 0; t < cols; t++) {
+                        float[] single = run(k, w, Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, 0, rows);
+                        for (int r = 0; r < rows; r++) {
+                            String where = k.name() + " " + name + " row " + r + " col " + t;
+                            assertEquals(ref[r][t], tiled[t * rows + r], 0f, where + " (tile)");
+                            assertEquals(ref[r][t], single[r], 0f, where + " (decode)");
+                        }
                     }
                 }
             }

@@ -3,9 +3,7 @@ package dev.sieve.kernel.panama.vec;
 import static dev.sieve.kernel.panama.vec.Vec.F;
 import static dev.sieve.kernel.panama.vec.Vec.N;
 
-import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.Half;
-import dev.sieve.core.tensor.Tensor;
 import dev.sieve.core.quant.Q4_KEncoding;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
@@ -36,13 +34,15 @@ final class Q4_KKernel extends FloatPathKernel {
                 : (Vec.u8(s, off + j + 4) >>> 4) | ((Vec.u8(s, off + j) >>> 6) << 4);
     }
 
+    @Override
+    int sumsGroup() {
+        return 32;
+    }
+
     /**
-     * Per 32-weight sub-block j, Σ(dl·q − ml)·x = dl·Σq·x − ml·Σx. Σx of every 32 columns comes
-     * from {@link #prepare} (shared by all rows), so the vector work per 64 weights and row is two
-     * byte loads, a mask and a shift, four conversions and four FMAs, and the scales one FMA per
-     * sub-block: each nibble byte is loaded once for the two sub-blocks it holds. The loop over the
-     * four 64-weight chunks is not unrolled, to stay under C2's node count cutoff (past it every
-     * vector is boxed). Measured 1.5-2x the previous per-sub-block loop at 512 bits.
+     * Q4_K's own copy of {@link #dot1(MemorySegment, long, MemorySegment, long, long, int, long, long, long)}
+     * without the fifth-bit branch: sharing that one measured 20-35% slower for Q4_K at 512 bits (C2
+     * keeps the branch and the bigger loop), and Q4_K is most of a Q4_K_M model.
      */
     @Override
     float dot1(MemorySegment w, long o, MemorySegment a, long aOff, long sums, int cols) {
@@ -52,7 +52,6 @@ final class Q4_KKernel extends FloatPathKernel {
         for (int b = 0; b < cols / QK; b++) {
             long blk = o + BB * b;
             float d = Vec.scale(w, blk), m = Vec.scale(w, blk + 2);
-            // The 12 packed scale bytes as a long and an int: two loads instead of 32 checked byte reads.
             long sl = w.get(Vec.LONG_LE, blk + 4);
             int sh = w.get(Half.INT_LE, blk + 12);
             for (int c = 0; c < 4; c++) {
@@ -74,9 +73,60 @@ final class Q4_KKernel extends FloatPathKernel {
         return s.reduceLanes(VectorOperators.ADD) - k;
     }
 
-    @Override
-    int sumsGroup() {
-        return 32;
+    /**
+     * The one-row dot of Q4_K and Q5_K (same header, same packed scales and mins): blocks of {@code
+     * bb} bytes, nibbles at {@code qs} (byte 32c + l holds weights 64c + l and 64c + 32 + l), and
+     * for Q5_K the fifth bits at {@code qh} (bit j of byte l for weight 32j + l; −1: none). Per
+     * 32-weight sub-block j, Σ(dl·q − ml)·x = dl·Σq·x − ml·Σx, with Σx of every 32 columns from
+     * {@link #prepare}; each nibble byte is loaded once for the two sub-blocks it holds, the scales
+     * cost one FMA per sub-block. The loop over the four 64-weight chunks is not unrolled, to stay
+     * under C2's node count cutoff (past it every vector is boxed). At 512 bits this measured
+     * 1.6-2.3x the two-row per-sub-block loop it replaced (docs/performance.md).
+     */
+    static float dot1(MemorySegment w, long o, MemorySegment a, long aOff, long sums, int cols, long bb, long qs,
+            long qh) {
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector s = zero;
+        float k = 0;
+        for (int b = 0; b < cols / QK; b++) {
+            long blk = o + bb * b;
+            float d = Vec.scale(w, blk), m = Vec.scale(w, blk + 2);
+            // The 12 packed scale bytes as a long and an int: two loads instead of 32 checked byte reads.
+            long sl = w.get(Vec.LONG_LE, blk + 4);
+            int sh = w.get(Half.INT_LE, blk + 12);
+            for (int c = 0; c < 4; c++) {
+                FloatVector p = zero, q = zero;
+                long xo = aOff + 4L * (QK * b + 64 * c);
+                for (int l = 0; l < 32; l += N) {
+                    IntVector v = Vec.u8(w, blk + qs + 32 * c, l);
+                    IntVector lo = v.and(0x0F), hi = v.lanewise(VectorOperators.LSHR, 4);
+                    if (qh >= 0) {
+                        IntVector h = Vec.u8(w, blk + qh, l).lanewise(VectorOperators.LSHR, 2 * c);
+                        lo = lo.or(h.and(1).lanewise(VectorOperators.LSHL, 4));
+                        hi = hi.or(h.and(2).lanewise(VectorOperators.LSHL, 3));
+                    }
+                    p = Vec.i2f(lo).fma(Vec.f32(a, xo + 4L * l), p);
+                    q = Vec.i2f(hi).fma(Vec.f32(a, xo + 4L * (l + 32)), q);
+                }
+                int j = 2 * c;
+                s = p.fma(bc(d * packedScale(sl, sh, j)), s);
+                s = q.fma(bc(d * packedScale(sl, sh, j + 1)), s);
+                long so = sums + 4L * (8 * b + j);
+                k += m * (packedMin(sl, sh, j) * a.get(Half.FLOAT_LE, so)
+                        + packedMin(sl, sh, j + 1) * a.get(Half.FLOAT_LE, so + 4));
+            }
+        }
+        return s.reduceLanes(VectorOperators.ADD) - k;
+    }
+
+    /** The levels of weights 32j + l .. 32j + l + N − 1 of the block at {@code blk} (see {@link #dot2}). */
+    static IntVector levels(MemorySegment w, long blk, long qs, long qh, int j, int l) {
+        IntVector low = Vec.u8(w, blk + qs + 32 * (j >> 1), l).lanewise(VectorOperators.LSHR, 4 * (j & 1)).and(0x0F);
+        if (qh < 0) {
+            return low;
+        }
+        IntVector high = Vec.u8(w, blk + qh, l).lanewise(VectorOperators.LSHR, j).and(1);
+        return low.or(high.lanewise(VectorOperators.LSHL, 4));
     }
 
     /** {@link #scaleMin}'s scale of sub-block j, from the 12 bytes held as {@code lo} (0..7), {@code hi} (8..11). */
@@ -94,26 +144,28 @@ final class Q4_KKernel extends FloatPathKernel {
         return ((hi >>> (8 * (j - 4) + 4)) & 0xF) | ((int) (lo >>> (8 * j + 6)) & 3) << 4;
     }
 
-    private static FloatVector bc(float v) {
+    static FloatVector bc(float v) {
         return FloatVector.broadcast(F, v);
     }
 
     @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
+        decode(w, rowOff, k0, kc, dst, dstOff, BB, 16, -1);
+    }
+
+    /** Q4_K's and Q5_K's tile decoder, block layout as in {@link #dot2(MemorySegment, long, long, MemorySegment, long, int, float[], long, long, long)}. */
+    static void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff, long bb, long qs, long qh) {
         int b0 = k0 / QK;
         for (int b = 0; b < kc / QK; b++) {
-            long blk = rowOff + BB * (b0 + b);
+            long blk = rowOff + bb * (b0 + b);
             float d = Vec.scale(w, blk);
             float dmin = Vec.scale(w, blk + 2);
             int o = dstOff + b * QK;
-            for (int c = 0; c < 4; c++) {
+            for (int j = 0; j < 8; j++) {
                 // As the reference: dl·q − ml, rounded the same way (no FMA).
-                float dl0 = d * scaleMin(w, blk + 4, 2 * c, 0), ml0 = dmin * scaleMin(w, blk + 4, 2 * c, 4);
-                float dl1 = d * scaleMin(w, blk + 4, 2 * c + 1, 0), ml1 = dmin * scaleMin(w, blk + 4, 2 * c + 1, 4);
+                float dl = d * scaleMin(w, blk + 4, j, 0), ml = dmin * scaleMin(w, blk + 4, j, 4);
                 for (int l = 0; l < 32; l += N) {
-                    IntVector q = Vec.u8(w, blk + 16 + 32 * c, l);
-                    Vec.i2f(q.and(0x0F)).mul(dl0).sub(ml0).intoArray(dst, o + 64 * c + l);
-                    Vec.i2f(q.lanewise(VectorOperators.LSHR, 4)).mul(dl1).sub(ml1).intoArray(dst, o + 64 * c + 32 + l);
+                    Vec.i2f(levels(w, blk, qs, qh, j, l)).mul(dl).sub(ml).intoArray(dst, o + 32 * j + l);
                 }
             }
         }
