@@ -81,8 +81,11 @@ abstract class FloatPathKernel implements EncodingKernel {
         return 0;
     }
 
-    /** With {@link #sumsGroup()} &gt; 0: the row at {@code o} times the activations at {@code aOff}, sums at {@code sums}. */
-    float dot1(MemorySegment w, long o, MemorySegment a, long aOff, long sums, int cols) {
+    /**
+     * With {@link #sumsGroup()} &gt; 0: the row at {@code o} times one token's activations, which
+     * are both {@code xf[xi..]} and {@code a[aOff..]} (read through {@link Vec#x}), sums at {@code sums}.
+     */
+    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, int cols) {
         throw new UnsupportedOperationException(encoding.name());
     }
 
@@ -147,9 +150,10 @@ abstract class FloatPathKernel implements EncodingKernel {
         long ab = 4L * cols;
         Scratch s = SCRATCH.get();
         if (tokens < TILE_TOKENS && sumsGroup() > 0) {
+            float[] xf = x.floats();
             for (int r = r0; r < r1; r++) {
                 for (int t = 0; t < tokens; t++) {
-                    out[t * outStride + r] = dot1(ws, r * rb, a, t * ab, sumsOffset(x, sumsGroup(), t), cols);
+                    out[t * outStride + r] = dot1(ws, r * rb, xf, t * cols, a, t * ab, sumsOffset(x, sumsGroup(), t), cols);
                 }
             }
         } else if (tokens < TILE_TOKENS) {

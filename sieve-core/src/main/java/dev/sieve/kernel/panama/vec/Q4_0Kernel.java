@@ -46,18 +46,18 @@ class Q4_0Kernel extends FloatPathKernel {
      * C2 compiles the smaller loop without boxing, and it measured faster (docs/performance.md).
      */
     @Override
-    float dot1(MemorySegment w, long o, MemorySegment a, long aOff, long sums, int cols) {
+    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, int cols) {
         FloatVector zero = FloatVector.zero(F);
         FloatVector s = zero;
         float k = 0;
         for (int b = 0; b < cols / QK; b++) {
             long blk = o + BB * b;
-            long xo = aOff + 4L * QK * b;
+            int xb = QK * b;
             FloatVector p = zero;
             for (int c = 0; c < QK / 2; c += N) {
                 IntVector v = Vec.u8(w, blk + 2, c);
-                p = Vec.i2f(v.and(0x0F)).fma(Vec.f32(a, xo + 4L * c), p);
-                p = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4)).fma(Vec.f32(a, xo + 4L * (c + QK / 2)), p);
+                p = Vec.i2f(v.and(0x0F)).fma(Vec.x(xf, xi, a, aOff, xb + c), p);
+                p = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4)).fma(Vec.x(xf, xi, a, aOff, xb + c + QK / 2), p);
             }
             float d = Vec.scale(w, blk);
             s = p.fma(FloatVector.broadcast(F, d), s);

@@ -45,7 +45,7 @@ final class Q4_KKernel extends FloatPathKernel {
      * keeps the branch and the bigger loop), and Q4_K is most of a Q4_K_M model.
      */
     @Override
-    float dot1(MemorySegment w, long o, MemorySegment a, long aOff, long sums, int cols) {
+    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, int cols) {
         FloatVector zero = FloatVector.zero(F);
         FloatVector s = zero;
         float k = 0;
@@ -56,11 +56,12 @@ final class Q4_KKernel extends FloatPathKernel {
             int sh = w.get(Half.INT_LE, blk + 12);
             for (int c = 0; c < 4; c++) {
                 FloatVector p = zero, q = zero;
-                long xo = aOff + 4L * (QK * b + 64 * c), qo = blk + 16 + 32 * c;
+                int xc = QK * b + 64 * c;
+                long qo = blk + 16 + 32 * c;
                 for (int l = 0; l < 32; l += N) {
                     IntVector v = Vec.u8(w, qo, l);
-                    p = Vec.i2f(v.and(0x0F)).fma(Vec.f32(a, xo + 4L * l), p);
-                    q = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4)).fma(Vec.f32(a, xo + 4L * (l + 32)), q);
+                    p = Vec.i2f(v.and(0x0F)).fma(Vec.x(xf, xi, a, aOff, xc + l), p);
+                    q = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4)).fma(Vec.x(xf, xi, a, aOff, xc + l + 32), q);
                 }
                 int j = 2 * c;
                 s = p.fma(bc(d * packedScale(sl, sh, j)), s);
@@ -83,8 +84,8 @@ final class Q4_KKernel extends FloatPathKernel {
      * under C2's node count cutoff (past it every vector is boxed). At 512 bits this measured
      * 1.6-2.3x the two-row per-sub-block loop it replaced (docs/performance.md).
      */
-    static float dot1(MemorySegment w, long o, MemorySegment a, long aOff, long sums, int cols, long bb, long qs,
-            long qh) {
+    static float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, int cols,
+            long bb, long qs, long qh) {
         FloatVector zero = FloatVector.zero(F);
         FloatVector s = zero;
         float k = 0;
@@ -96,7 +97,7 @@ final class Q4_KKernel extends FloatPathKernel {
             int sh = w.get(Half.INT_LE, blk + 12);
             for (int c = 0; c < 4; c++) {
                 FloatVector p = zero, q = zero;
-                long xo = aOff + 4L * (QK * b + 64 * c);
+                int xc = QK * b + 64 * c;
                 for (int l = 0; l < 32; l += N) {
                     IntVector v = Vec.u8(w, blk + qs + 32 * c, l);
                     IntVector lo = v.and(0x0F), hi = v.lanewise(VectorOperators.LSHR, 4);
@@ -105,8 +106,8 @@ final class Q4_KKernel extends FloatPathKernel {
                         lo = lo.or(h.and(1).lanewise(VectorOperators.LSHL, 4));
                         hi = hi.or(h.and(2).lanewise(VectorOperators.LSHL, 3));
                     }
-                    p = Vec.i2f(lo).fma(Vec.f32(a, xo + 4L * l), p);
-                    q = Vec.i2f(hi).fma(Vec.f32(a, xo + 4L * (l + 32)), q);
+                    p = Vec.i2f(lo).fma(Vec.x(xf, xi, a, aOff, xc + l), p);
+                    q = Vec.i2f(hi).fma(Vec.x(xf, xi, a, aOff, xc + l + 32), q);
                 }
                 int j = 2 * c;
                 s = p.fma(bc(d * packedScale(sl, sh, j)), s);

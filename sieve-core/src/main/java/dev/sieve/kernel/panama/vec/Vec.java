@@ -58,6 +58,19 @@ final class Vec {
         return FloatVector.fromMemorySegment(F, s, off, LE);
     }
 
+    /**
+     * Whether the one-row decoders read activations from the heap {@code float[]} instead of the
+     * prepared segment (same values). Measured per width (docs/performance.md): at 8 lanes (AVX2)
+     * the heap loads made Q4_K's decoder 1.4x faster (the segment loads keep their bounds and
+     * liveness checks in the unrolled loop); at 16 lanes (AVX-512) they were 5-10% slower.
+     */
+    static final boolean HEAP_X = N < 16;
+
+    /** Activations {@code i .. i+N} of a token: {@code xf[xi + i..]} or the same floats at {@code a[aOff + 4i..]}. */
+    static FloatVector x(float[] xf, int xi, MemorySegment a, long aOff, int i) {
+        return HEAP_X ? FloatVector.fromArray(F, xf, xi + i) : f32(a, aOff + 4L * i);
+    }
+
     /** N bytes at {@code off} (well, {@link #BL} of them). */
     static ByteVector bytes(MemorySegment s, long off) {
         return ByteVector.fromMemorySegment(BL, s, off, LE);
