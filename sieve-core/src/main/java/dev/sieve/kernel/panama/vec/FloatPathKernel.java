@@ -35,7 +35,25 @@ abstract class FloatPathKernel implements EncodingKernel {
     static final class Scratch {
         final float[] tile = new float[4 * KC];
         final float[] res = new float[2];
+        /** Below 16 lanes: one k-chunk of every token's activations, token t at {@code t·kc}. */
+        float[] xs = new float[0];
+
+        float[] chunk(int n) {
+            if (xs.length < n) {
+                xs = new float[n];
+            }
+            return xs;
+        }
     }
+
+    /**
+     * The prompt tile's register kernel per width. At 16 lanes (32 registers) 4 rows × 4 tokens
+     * reads the activations from the segment and runs at the FMA peak. Below that (AVX2: 16
+     * registers, which the 4 × 4 tile's 21 live vectors spill) 2 rows × 4 tokens from a heap copy
+     * of the chunk's activations: 59-61 GFLOP/s per thread against 46-53 for the 4 × 4 tile, whose
+     * segment loads also keep their checks (measured, docs/performance.md).
+     */
+    static final boolean HEAP_TILE = N < 16;
 
     private final WeightEncoding encoding;
 
@@ -178,10 +196,16 @@ abstract class FloatPathKernel implements EncodingKernel {
     // row block of this thread's range passes over them.
     private void tiled(MemorySegment ws, long rb, MemorySegment a, long ab, int cols, int tokens,
             float[] out, int os, int r0, int r1, float[] tile) {
+        float[] xs = HEAP_TILE ? SCRATCH.get().chunk(tokens * KC) : null;
         for (int k0 = 0; k0 < cols; k0 += KC) {
             int kc = Math.min(KC, cols - k0);
             boolean first = k0 == 0;
             long ak = 4L * k0;
+            if (HEAP_TILE) {
+                for (int t = 0; t < tokens; t++) {
+                    MemorySegment.copy(a, Half.FLOAT_LE, t * ab + ak, xs, t * kc, kc);
+                }
+            }
             for (int r = r0; r < r1; r += 4) {
                 int n = Math.min(4, r1 - r);
                 for (int i = 0; i < n; i++) {
@@ -189,6 +213,12 @@ abstract class FloatPathKernel implements EncodingKernel {
                 }
                 if (n == 4) {
                     int t = 0;
+                    if (HEAP_TILE) {
+                        for (; t + 4 <= tokens; t += 4) {
+                            micro2x4(tile, 0, kc, xs, t * kc, out, t * os + r, os, first);
+                            micro2x4(tile, 2 * kc, kc, xs, t * kc, out, t * os + r + 2, os, first);
+                        }
+                    }
                     for (; t + 4 <= tokens; t += 4) {
                         micro4x4(tile, kc, a, t * ab + ak, ab, out, t * os + r, os, first);
                     }
@@ -218,6 +248,47 @@ abstract class FloatPathKernel implements EncodingKernel {
             s += tile[wo + k] * a.get(Half.FLOAT_LE, aOff + 4L * k);
         }
         return s;
+    }
+
+    /** As {@link #tail}, activations from the heap chunk. */
+    private static float tail(float[] tile, int wo, int from, int kc, float[] x, int xo) {
+        float s = 0;
+        for (int k = from; k < kc; k++) {
+            s += tile[wo + k] * x[xo + k];
+        }
+        return s;
+    }
+
+    /** Tile rows at {@code wo} and {@code wo + kc} times 4 tokens of the heap chunk (token t at {@code xo + t·kc}). */
+    private static void micro2x4(float[] tile, int wo, int kc, float[] x, int xo, float[] out, int o, int os,
+            boolean first) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        int x1 = xo + kc, x2 = x1 + kc, x3 = x2 + kc, wn = wo + kc;
+        int bound = F.loopBound(kc);
+        for (int k = 0; k < bound; k += N) {
+            FloatVector w0 = FloatVector.fromArray(F, tile, wo + k);
+            FloatVector w1 = FloatVector.fromArray(F, tile, wn + k);
+            FloatVector v = FloatVector.fromArray(F, x, xo + k);
+            c00 = w0.fma(v, c00); c10 = w1.fma(v, c10);
+            v = FloatVector.fromArray(F, x, x1 + k);
+            c01 = w0.fma(v, c01); c11 = w1.fma(v, c11);
+            v = FloatVector.fromArray(F, x, x2 + k);
+            c02 = w0.fma(v, c02); c12 = w1.fma(v, c12);
+            v = FloatVector.fromArray(F, x, x3 + k);
+            c03 = w0.fma(v, c03); c13 = w1.fma(v, c13);
+        }
+        put(out, o, c00.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, x, xo), first);
+        put(out, o + 1, c10.reduceLanes(VectorOperators.ADD) + tail(tile, wn, bound, kc, x, xo), first);
+        o += os;
+        put(out, o, c01.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, x, x1), first);
+        put(out, o + 1, c11.reduceLanes(VectorOperators.ADD) + tail(tile, wn, bound, kc, x, x1), first);
+        o += os;
+        put(out, o, c02.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, x, x2), first);
+        put(out, o + 1, c12.reduceLanes(VectorOperators.ADD) + tail(tile, wn, bound, kc, x, x2), first);
+        o += os;
+        put(out, o, c03.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, x, x3), first);
+        put(out, o + 1, c13.reduceLanes(VectorOperators.ADD) + tail(tile, wn, bound, kc, x, x3), first);
     }
 
     private static float micro1x1(float[] tile, int wo, int kc, MemorySegment a, long aOff) {
