@@ -46,7 +46,8 @@ class Q4_0Kernel extends FloatPathKernel {
      * C2 compiles the smaller loop without boxing, and it measured faster (docs/performance.md).
      */
     @Override
-    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, int cols) {
+    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, float[] sf, int si,
+            int cols) {
         FloatVector zero = FloatVector.zero(F);
         FloatVector s = zero;
         float k = 0;

@@ -45,7 +45,8 @@ final class Q4_KKernel extends FloatPathKernel {
      * keeps the branch and the bigger loop), and Q4_K is most of a Q4_K_M model.
      */
     @Override
-    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, int cols) {
+    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, float[] sf, int si,
+            int cols) {
         FloatVector zero = FloatVector.zero(F);
         FloatVector s = zero;
         float k = 0;
@@ -54,7 +55,9 @@ final class Q4_KKernel extends FloatPathKernel {
             float d = Vec.scale(w, blk), m = Vec.scale(w, blk + 2);
             long sl = w.get(Vec.LONG_LE, blk + 4);
             int sh = w.get(Half.INT_LE, blk + 12);
-            for (int c = 0; c < 4; c++) {
+            // Chunks 0-1 and 2-3 in two loops of two: C2 unrolls each fully (and folds packedScale's
+            // branch), which measured 1.6x one loop of four at 256 bits (docs/performance.md).
+            for (int c = 0; c < 2; c++) {
                 FloatVector p = zero, q = zero;
                 int xc = QK * b + 64 * c;
                 long qo = blk + 16 + 32 * c;
@@ -66,9 +69,23 @@ final class Q4_KKernel extends FloatPathKernel {
                 int j = 2 * c;
                 s = p.fma(bc(d * packedScale(sl, sh, j)), s);
                 s = q.fma(bc(d * packedScale(sl, sh, j + 1)), s);
-                long so = sums + 4L * (8 * b + j);
-                k += m * (packedMin(sl, sh, j) * a.get(Half.FLOAT_LE, so)
-                        + packedMin(sl, sh, j + 1) * a.get(Half.FLOAT_LE, so + 4));
+                int so = si + 8 * b + j;
+                k += m * (packedMin(sl, sh, j) * sf[so] + packedMin(sl, sh, j + 1) * sf[so + 1]);
+            }
+            for (int c = 2; c < 4; c++) {
+                FloatVector p = zero, q = zero;
+                int xc = QK * b + 64 * c;
+                long qo = blk + 16 + 32 * c;
+                for (int l = 0; l < 32; l += N) {
+                    IntVector v = Vec.u8(w, qo, l);
+                    p = Vec.i2f(v.and(0x0F)).fma(Vec.x(xf, xi, a, aOff, xc + l), p);
+                    q = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4)).fma(Vec.x(xf, xi, a, aOff, xc + l + 32), q);
+                }
+                int j = 2 * c;
+                s = p.fma(bc(d * packedScale(sl, sh, j)), s);
+                s = q.fma(bc(d * packedScale(sl, sh, j + 1)), s);
+                int so = si + 8 * b + j;
+                k += m * (packedMin(sl, sh, j) * sf[so] + packedMin(sl, sh, j + 1) * sf[so + 1]);
             }
         }
         return s.reduceLanes(VectorOperators.ADD) - k;
@@ -84,8 +101,8 @@ final class Q4_KKernel extends FloatPathKernel {
      * under C2's node count cutoff (past it every vector is boxed). At 512 bits this measured
      * 1.6-2.3x the two-row per-sub-block loop it replaced (docs/performance.md).
      */
-    static float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, int cols,
-            long bb, long qs, long qh) {
+    static float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, float[] sf, int si,
+            int cols, long bb, long qs, long qh) {
         FloatVector zero = FloatVector.zero(F);
         FloatVector s = zero;
         float k = 0;
@@ -95,7 +112,7 @@ final class Q4_KKernel extends FloatPathKernel {
             // The 12 packed scale bytes as a long and an int: two loads instead of 32 checked byte reads.
             long sl = w.get(Vec.LONG_LE, blk + 4);
             int sh = w.get(Half.INT_LE, blk + 12);
-            for (int c = 0; c < 4; c++) {
+            for (int c = 0; c < 4; c++) { // one loop: split in two as Q4_K's, C2 boxed every vector (0.4 GB/s)
                 FloatVector p = zero, q = zero;
                 int xc = QK * b + 64 * c;
                 for (int l = 0; l < 32; l += N) {
@@ -112,9 +129,8 @@ final class Q4_KKernel extends FloatPathKernel {
                 int j = 2 * c;
                 s = p.fma(bc(d * packedScale(sl, sh, j)), s);
                 s = q.fma(bc(d * packedScale(sl, sh, j + 1)), s);
-                long so = sums + 4L * (8 * b + j);
-                k += m * (packedMin(sl, sh, j) * a.get(Half.FLOAT_LE, so)
-                        + packedMin(sl, sh, j + 1) * a.get(Half.FLOAT_LE, so + 4));
+                int so = si + 8 * b + j;
+                k += m * (packedMin(sl, sh, j) * sf[so] + packedMin(sl, sh, j + 1) * sf[so + 1]);
             }
         }
         return s.reduceLanes(VectorOperators.ADD) - k;

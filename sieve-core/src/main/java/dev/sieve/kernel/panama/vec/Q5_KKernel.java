@@ -24,8 +24,9 @@ final class Q5_KKernel extends FloatPathKernel {
     }
 
     @Override
-    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, int cols) {
-        return Q4_KKernel.dot1(w, o, xf, xi, a, aOff, sums, cols, BB, QS, QH);
+    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, float[] sf, int si,
+            int cols) {
+        return Q4_KKernel.dot1(w, o, xf, xi, a, aOff, sf, si, cols, BB, QS, QH);
     }
 
     @Override

@@ -39,7 +39,8 @@ final class Q6_KKernel extends FloatPathKernel {
      * replaced at 512 bits and 3.4x at 256 (docs/performance.md).
      */
     @Override
-    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, int cols) {
+    float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, float[] sf, int si,
+            int cols) {
         FloatVector zero = FloatVector.zero(F);
         FloatVector s = zero;
         for (int b = 0; b < cols / QK; b++) {
