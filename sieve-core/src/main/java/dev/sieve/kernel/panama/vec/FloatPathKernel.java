@@ -102,7 +102,16 @@ abstract class FloatPathKernel implements EncodingKernel {
     }
 
     /**
-     * With {@link #sumsGroup()} &gt; 0: the row at {@code o} times one token's activations, which
+     * Whether decode batches go through the one-row {@link #dot1}: always with {@link #sumsGroup()}
+     * &gt; 0; an encoding without group offsets may also choose it (then {@code sums} and {@code sf}
+     * are unused).
+     */
+    boolean oneRow() {
+        return sumsGroup() > 0;
+    }
+
+    /**
+     * With {@link #oneRow()}: the row at {@code o} times one token's activations, which
      * are both {@code xf[xi..]} and {@code a[aOff..]} (read through {@link Vec#x}); its group sums both at
      * {@code a[sums..]} and {@code sf[si..]} (copied to the heap per call: read from the segment they
      * slowed Q4_K's decoder 1.8x at 256 bits; Q4_0's, which runs at 512 bits only, measured 3-14% slower
@@ -173,20 +182,21 @@ abstract class FloatPathKernel implements EncodingKernel {
         int tokens = x.tokens();
         long ab = 4L * cols;
         Scratch s = SCRATCH.get();
-        if (tokens < TILE_TOKENS && sumsGroup() > 0) {
+        if (tokens < TILE_TOKENS && oneRow()) {
             float[] xf = x.floats();
-            int groups = cols / sumsGroup();
+            int group = sumsGroup();
+            int groups = group > 0 ? cols / group : 0;
             if (s.sums.length < tokens * groups) {
                 s.sums = new float[tokens * groups];
             }
             float[] sf = s.sums;
-            for (int t = 0; t < tokens; t++) {
-                MemorySegment.copy(a, Half.FLOAT_LE, sumsOffset(x, sumsGroup(), t), sf, t * groups, groups);
+            for (int t = 0; t < groups * tokens; t += groups) {
+                MemorySegment.copy(a, Half.FLOAT_LE, sumsOffset(x, group, t / groups), sf, t, groups);
             }
             for (int r = r0; r < r1; r++) {
                 for (int t = 0; t < tokens; t++) {
-                    out[t * outStride + r] =
-                            dot1(ws, r * rb, xf, t * cols, a, t * ab, sumsOffset(x, sumsGroup(), t), sf, t * groups, cols);
+                    long sums = group > 0 ? sumsOffset(x, group, t) : 0;
+                    out[t * outStride + r] = dot1(ws, r * rb, xf, t * cols, a, t * ab, sums, sf, t * groups, cols);
                 }
             }
         } else if (tokens < TILE_TOKENS) {
