@@ -54,11 +54,12 @@ public final class Engine implements AutoCloseable {
             KvEncoding cacheType, int cacheResidual, double stepCostRatio) {
         /**
          * Prompt tokens a step may always take, so that a prompt advances however costly tokens are.
-         * One: on a quiet machine a step's cost is nearly proportional to its tokens (fitted fixed
-         * cost ~0), so with 4 decodes a floor of 4 prompt tokens alone doubled the step and the
-         * streams' p99 inter-token latency reached 3.1–3.6× its median (docs/serving.md).
+         * Four: a floor of one lowered the median inter-token latency during a long prefill a little
+         * (1.85x -> 1.63x the pure-decode step on a quiet machine) but not the p99, and it slowed every
+         * other prompt's prefill (8 concurrent streams: TTFT p50 0.6 -> 2.1 s, 140 -> 109 tokens/s on
+         * 135m; docs/serving.md).
          */
-        public static final int MIN_PREFILL_CHUNK = 1;
+        public static final int MIN_PREFILL_CHUNK = 4;
 
         public Config {
             if (contextSize < 2 || maxRunning < 1 || batchTokens < 1 || maxQueue < 0 || kvBudgetBytes < 0

@@ -102,16 +102,23 @@ abstract class FloatPathKernel implements EncodingKernel {
     }
 
     /**
-     * Whether decode batches go through the one-row {@link #dot1}: always with {@link #sumsGroup()}
-     * &gt; 0; an encoding without group offsets may also choose it (then {@code sums} and {@code sf}
-     * are unused).
+     * Rows at least this long are where one row per call pays for decoders that could also run two
+     * (one weight stream for the prefetcher): tinyllama's 2048- and 5632-column matrices gained 16-25%
+     * of decode speed, the 135m shape's 576- and 1536-column ones lost 10-18% (per-row overhead).
      */
-    boolean oneRow() {
+    static final int LONG_ROW = 2048;
+
+    /**
+     * Whether decode batches of rows of {@code cols} go through the one-row {@link #dot1}: always
+     * with {@link #sumsGroup()} &gt; 0; an encoding without group offsets may also choose it (then
+     * {@code sums} and {@code sf} are unused).
+     */
+    boolean oneRow(int cols) {
         return sumsGroup() > 0;
     }
 
     /**
-     * With {@link #oneRow()}: the row at {@code o} times one token's activations, which
+     * With {@link #oneRow}: the row at {@code o} times one token's activations, which
      * are both {@code xf[xi..]} and {@code a[aOff..]} (read through {@link Vec#x}); its group sums both at
      * {@code a[sums..]} and {@code sf[si..]} (copied to the heap per call: read from the segment they
      * slowed Q4_K's decoder 1.8x at 256 bits; Q4_0's, which runs at 512 bits only, measured 3-14% slower
@@ -182,7 +189,7 @@ abstract class FloatPathKernel implements EncodingKernel {
         int tokens = x.tokens();
         long ab = 4L * cols;
         Scratch s = SCRATCH.get();
-        if (tokens < TILE_TOKENS && oneRow()) {
+        if (tokens < TILE_TOKENS && oneRow(cols)) {
             float[] xf = x.floats();
             int group = sumsGroup();
             int groups = group > 0 ? cols / group : 0;

@@ -22,7 +22,7 @@ import jdk.incubator.vector.VectorOperators;
  * conversion), one int→float conversion and one FMA with the two scales, one weight row per call.
  * This measured 1.3× the float-activation decoder per thread on AVX2 (see docs/performance.md).
  */
-final class Q4_0IntKernel extends Q4_0Kernel {
+final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
     private static final int L = SW.length(); // 16 at 256 bits and up, 8 at 128
     private static final long AB = Int16Activations.BLOCK;
 
@@ -43,6 +43,10 @@ final class Q4_0IntKernel extends Q4_0Kernel {
         }
         MemorySegment ws = w.data(), a = Int16Activations.of(x);
         long rb = w.rowBytes(), ab = Int16Activations.rowBytes(x.cols());
+        if (x.cols() < LONG_ROW) {
+            Int8Path.matmul(this, ws, rb, a, ab, x, out, outStride, r0, r1);
+            return;
+        }
         for (int r = r0; r < r1; r++) {
             for (int t = 0; t < x.tokens(); t++) {
                 out[t * outStride + r] = dot1i(ws, r * rb, a, t * ab, x.cols());
@@ -52,8 +56,9 @@ final class Q4_0IntKernel extends Q4_0Kernel {
 
     /**
      * One row against one token: per block, {@link #block} over the 16 weight bytes, then one FMA with
-     * the two scales. One row per call (one weight stream, which the hardware prefetcher follows best)
-     * measured 1.13-1.15x the two-row loop it replaced, out of cache on AVX2.
+     * the two scales. For rows of {@link #LONG_ROW} columns or more: one row per call (one weight
+     * stream, which the hardware prefetcher follows best) measured 1.13-1.15x the two-row {@link #dot2i}
+     * out of cache on AVX2; shorter rows keep the two-row loop.
      */
     private static float dot1i(MemorySegment w, long o, MemorySegment a, long aOff, int cols) {
         FloatVector s = FloatVector.zero(FW);
@@ -82,5 +87,29 @@ final class Q4_0IntKernel extends Q4_0Kernel {
 
     private static ShortVector shorts(MemorySegment a, long off) {
         return ShortVector.fromMemorySegment(SW, a, off, Vec.LE);
+    }
+
+    @Override
+    public void dot2i(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res) {
+        FloatVector s0 = FloatVector.zero(FW), s1 = s0;
+        int nb = cols / QK;
+        for (int b = 0; b < nb; b++) {
+            long bo = BB * b;
+            long ao = aOff + AB * b;
+            float da = a.get(dev.sieve.core.quant.Half.FLOAT_LE, ao + 96);
+            for (int c = 0; c < 16; c += L) {
+                ShortVector xa = shorts(a, ao + 2L * c);
+                ShortVector xb = shorts(a, ao + 32 + 2L * c);
+                ShortVector k = shorts(a, ao + 64 + 2L * c);
+                IntVector i0 = block(w, o0 + bo + 2 + c, xa, xb, k);
+                IntVector i1 = block(w, o1 + bo + 2 + c, xa, xb, k);
+                s0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0))
+                        .fma(FloatVector.broadcast(FW, Vec.scale(w, o0 + bo) * da), s0);
+                s1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0))
+                        .fma(FloatVector.broadcast(FW, Vec.scale(w, o1 + bo) * da), s1);
+            }
+        }
+        res[0] = s0.reduceLanes(VectorOperators.ADD);
+        res[1] = s1.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -26,13 +26,14 @@ class Q8_0Kernel extends FloatPathKernel {
     }
 
     /**
-     * Below 16 lanes decode runs one row per call, activations from the heap: out of cache it streamed
-     * 9.2 GB/s per thread against 7.2 for the two-row {@link #dot2} (one weight stream instead of two;
-     * in cache the two-row loop is ~5% faster). At 16 lanes the two-row loop stays.
+     * Below 16 lanes, rows of {@link #LONG_ROW} columns or more decode one row per call, activations
+     * from the heap: out of cache it streamed 9.2 GB/s per thread against 7.2 for the two-row {@link
+     * #dot2} (one weight stream instead of two; in cache the two-row loop is ~5% faster, and short rows
+     * lose to the per-row overhead). At 16 lanes the two-row loop stays.
      */
     @Override
-    boolean oneRow() {
-        return Vec.HEAP_X;
+    boolean oneRow(int cols) {
+        return Vec.HEAP_X && cols >= LONG_ROW;
     }
 
     @Override
