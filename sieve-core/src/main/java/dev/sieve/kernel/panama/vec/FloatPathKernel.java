@@ -197,8 +197,8 @@ abstract class FloatPathKernel implements EncodingKernel {
                 s.sums = new float[tokens * groups];
             }
             float[] sf = s.sums;
-            for (int t = 0; t < groups * tokens; t += groups) {
-                MemorySegment.copy(a, Half.FLOAT_LE, sumsOffset(x, group, t / groups), sf, t, groups);
+            for (int t = 0; groups > 0 && t < tokens; t++) {
+                MemorySegment.copy(a, Half.FLOAT_LE, sumsOffset(x, group, t), sf, t * groups, groups);
             }
             for (int r = r0; r < r1; r++) {
                 for (int t = 0; t < tokens; t++) {

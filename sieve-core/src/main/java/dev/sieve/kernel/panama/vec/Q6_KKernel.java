@@ -27,16 +27,17 @@ final class Q6_KKernel extends FloatPathKernel {
         Vec.i2f(q.sub(32)).mul(dl).intoArray(dst, at);
     }
 
+    /** Every row length: the decoder needs no Σx, so no sums are prepared for it. */
     @Override
-    int sumsGroup() {
-        return 16; // selects the one-row dot1, which needs no Σx (the sums prepared go unused)
+    boolean oneRow(int cols) {
+        return true;
     }
 
     /**
      * One row. Per vector of N ≤ 16 weights (inside one 16-weight sub-block): the 6-bit code from
      * ql/qh, −32 in int, convert, times x, FMA with the sub-block's int8 scale; d once per
      * super-block. No per-thread array round trips and no Σx. Measured 1.8x the two-row path it
-     * replaced at 512 bits and 3.4x at 256 (docs/performance.md).
+     * replaced at 512 bits and 1.9x at 256 (docs/performance.md).
      */
     @Override
     float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, float[] sf, int si,
