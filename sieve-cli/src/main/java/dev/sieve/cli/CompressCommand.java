@@ -114,7 +114,9 @@ final class CompressCommand implements Callable<Integer> {
                         calibSeqs, calibLen);
             }
             ProgressBar bar = new ProgressBar("compress");
-            Compressor.Report r = Compressor.run(m, recipe, seqs, new Linear(KernelProvider.get(), pool), output,
+            // Reproducible kernels: calibration sees the same activations in every run, so the same
+            // input, recipe and calibration text write the same file, byte for byte.
+            Compressor.Report r = Compressor.run(m, recipe, seqs, new Linear(KernelProvider.reproducible(), pool), output,
                     (done, total, what) -> bar.update(done, total, what));
             new java.util.TreeMap<>(r.methods()).forEach((name, how) -> System.out.println("  " + name + ": " + how
                     + (r.outputErrors().containsKey(name)

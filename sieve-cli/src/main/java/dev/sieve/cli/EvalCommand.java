@@ -66,7 +66,8 @@ final class EvalCommand implements Callable<Integer> {
                 }
             }
             int[] tokens = tok.encode(body, tok.addsBos(), false);
-            Linear linear = new Linear(KernelProvider.get(), pool);
+            // Reproducible kernels: the same figures from run to run, whatever the JIT compiled when.
+            Linear linear = new Linear(KernelProvider.reproducible(), pool);
             Transformer tf = new Transformer(m.config(), m.weights(), linear, ctx);
             Transformer rtf = r != null ? new Transformer(r.config(), r.weights(), linear, ctx) : null;
             EvictionPolicy policy = cache.policy();

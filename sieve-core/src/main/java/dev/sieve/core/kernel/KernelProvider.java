@@ -24,12 +24,34 @@ public final class KernelProvider {
 
     /** The Panama kernels at {@code bits}, or at the preferred width when {@code bits <= 0}. */
     public static Kernels panama(int bits) {
+        return panama(bits, false);
+    }
+
+    private static Kernels panama(int bits, boolean exact) {
         try {
             Class<?> c = Class.forName("dev.sieve.kernel.panama.PanamaKernels");
-            return (Kernels) c.getMethod("create", int.class).invoke(null, bits);
+            return (Kernels) c.getMethod("create", int.class, boolean.class, boolean.class).invoke(null, bits, false, exact);
         } catch (ReflectiveOperationException | LinkageError e) {
             throw new IllegalStateException("Vector API kernels unavailable: " + e, e);
         }
+    }
+
+    /**
+     * Kernels whose results do not depend on what the JIT has compiled: {@link #get()}'s choice,
+     * with vector lanes summed in one fixed order (the default kernels' {@code reduceLanes} adds in
+     * a different order interpreted and compiled). For work that must be bit-reproducible from run
+     * to run: calibrated compression and evaluation. The scalar reference already is.
+     */
+    public static Kernels reproducible() {
+        Kernels k = get();
+        if (k == ScalarKernels.INSTANCE) {
+            return k;
+        }
+        return ReproducibleHolder.INSTANCE;
+    }
+
+    private static final class ReproducibleHolder {
+        static final Kernels INSTANCE = panama(Integer.getInteger("sieve.vectorBits", 0), true);
     }
 
     private static Kernels lookup() {

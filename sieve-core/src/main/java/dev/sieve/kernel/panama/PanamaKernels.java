@@ -18,10 +18,13 @@ public final class PanamaKernels implements Kernels {
     private final int bits;
     private final boolean int8Activations;
 
-    private PanamaKernels(Kernels impl, int bits, boolean int8Activations) {
+    private final boolean exact;
+
+    private PanamaKernels(Kernels impl, int bits, boolean int8Activations, boolean exact) {
         this.impl = impl;
         this.bits = bits;
         this.int8Activations = int8Activations;
+        this.exact = exact;
     }
 
     /** The kernels at {@code bits} (128, 256 or 512), or at the preferred width when {@code bits <= 0}. */
@@ -35,19 +38,34 @@ public final class PanamaKernels implements Kernels {
      * Kept for measurements and tests: the float path was faster here (see package docs).
      */
     public static PanamaKernels create(int bits, boolean int8Activations) {
+        return create(bits, int8Activations, false);
+    }
+
+    /**
+     * As {@link #create(int, boolean)}; {@code exact} selects kernels that sum vector lanes in one
+     * fixed order, so a computation gives the same bits before and after C2 compiles it (the
+     * default kernels use {@code reduceLanes}, whose order differs between the interpreter and C2).
+     * For calibration and evaluation; the prompt tiles lose a few percent.
+     */
+    public static PanamaKernels create(int bits, boolean int8Activations, boolean exact) {
         int b = bits <= 0 ? FloatVector.SPECIES_PREFERRED.vectorBitSize() : bits;
         if (b != 128 && b != 256 && b != 512) {
             throw new IllegalArgumentException("vector width must be 128, 256 or 512 bits, got " + bits);
         }
-        return CACHE.computeIfAbsent(b + (int8Activations ? "i" : "f"), k -> load(b, int8Activations));
+        return CACHE.computeIfAbsent(b + (int8Activations ? "i" : "f") + (exact ? "x" : ""), k -> load(b, int8Activations, exact));
     }
 
-    private static PanamaKernels load(int bits, boolean int8) {
+    /** A new class copy, not shared and not yet compiled by the JIT (tests of cold-versus-compiled results). */
+    static PanamaKernels uncached(int bits, boolean int8Activations, boolean exact) {
+        return load(bits <= 0 ? FloatVector.SPECIES_PREFERRED.vectorBitSize() : bits, int8Activations, exact);
+    }
+
+    private static PanamaKernels load(int bits, boolean int8, boolean exact) {
         try {
-            WidthLoader loader = new WidthLoader(bits, PanamaKernels.class.getClassLoader());
+            WidthLoader loader = new WidthLoader(bits, exact, PanamaKernels.class.getClassLoader());
             Class<?> c = Class.forName(WidthLoader.PACKAGE + "VecKernels", true, loader);
             Kernels impl = (Kernels) c.getConstructor(boolean.class).newInstance(int8);
-            return new PanamaKernels(impl, bits, int8);
+            return new PanamaKernels(impl, bits, int8, exact);
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("cannot load the " + bits + "-bit vector kernels", e);
         }
@@ -64,7 +82,7 @@ public final class PanamaKernels implements Kernels {
 
     @Override
     public String name() {
-        return "panama-" + bits + (int8Activations ? "-int8" : "");
+        return "panama-" + bits + (int8Activations ? "-int8" : "") + (exact ? "-exact" : "");
     }
 
     @Override

@@ -5,7 +5,8 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 
 /**
- * Loads a private copy of the classes in {@code dev.sieve.kernel.panama.vec} for one vector width.
+ * Loads a private copy of the classes in {@code dev.sieve.kernel.panama.vec} for one vector width
+ * (and one choice of lane-sum order, {@link #exact()}).
  *
  * <p>Why: C2 only intrinsifies Vector API calls whose species is a compile-time constant, i.e. a
  * {@code static final}. One source written against {@code Vec.F} therefore needs one class copy
@@ -21,10 +22,20 @@ public final class WidthLoader extends ClassLoader {
     }
 
     private final int bits;
+    private final boolean exact;
 
-    WidthLoader(int bits, ClassLoader parent) {
-        super("sieve-vector-" + bits, parent);
+    WidthLoader(int bits, boolean exact, ClassLoader parent) {
+        super("sieve-vector-" + bits + (exact ? "-exact" : ""), parent);
         this.bits = bits;
+        this.exact = exact;
+    }
+
+    /**
+     * Whether the classes this loader defines sum vector lanes in one fixed order (reproducible
+     * results whatever the JIT has compiled; see {@code Vec.EXACT}).
+     */
+    public boolean exact() {
+        return exact;
     }
 
     /** The vector width, in bits, of the classes this loader defines. */

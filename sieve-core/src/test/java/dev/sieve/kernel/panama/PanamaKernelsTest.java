@@ -63,6 +63,7 @@ class PanamaKernelsTest {
         for (int bits : widths()) {
             v.add(PanamaKernels.create(bits, false));
             v.add(PanamaKernels.create(bits, true));
+            v.add(PanamaKernels.create(bits, false, true));
         }
         return v;
     }
@@ -340,6 +341,77 @@ class PanamaKernelsTest {
                     assertTrue(nmse(o2, ref, w, x, tokens, 0, rows) < NMSE_QUANTIZED_ACTIVATIONS, e.name());
                 }
             }
+        }
+    }
+
+    /**
+     * The exact kernels are bit-reproducible: rows split across two threads (which may run a
+     * kernel interpreted on one and compiled on the other) give the same bits as one thread.
+     */
+    @Test
+    void exactKernelsWithTwoThreadsEqualOneThreadBitForBit() {
+        Random rnd = new Random(4);
+        try (WorkerPool one = new WorkerPool(1); WorkerPool two = new WorkerPool(2); Arena arena = Arena.ofShared()) {
+            Kernels k = PanamaKernels.create(0, false, true);
+            for (WeightEncoding e : WeightEncodings.all()) {
+                int rows = 67, cols = e.blockSize() * ((2080 + e.blockSize() - 1) / e.blockSize());
+                Tensor w = randomTensor(e, rows, cols, rnd, arena);
+                for (int tokens : new int[] {1, 17}) {
+                    float[] x = gaussian(rnd, tokens * cols);
+                    float[] o1 = new float[tokens * rows], o2 = new float[tokens * rows];
+                    new Linear(k, one).apply(w, x, tokens, o1);
+                    new Linear(k, two).apply(w, x, tokens, o2);
+                    assertArrayEquals(o1, o2, e.name() + " tokens=" + tokens);
+                }
+            }
+        }
+    }
+
+    /**
+     * The exact kernels give the same bits on their first, interpreted calls as after C2 has
+     * compiled them (a fresh class copy, then thousands of calls), for the encodings and paths a
+     * calibrated compression runs (decode: 1 token, prompt tiles: 16 tokens) and for attention's
+     * dot and RMSNorm. The default kernels' reduceLanes fails this (checked when it was written).
+     */
+    @Test
+    void exactKernelsGiveTheSameBitsColdAndCompiled() {
+        Random rnd = new Random(5);
+        PanamaKernels k = PanamaKernels.uncached(0, false, true);
+        try (Arena arena = Arena.ofConfined()) {
+            List<String> names = List.of("F32", "F16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K");
+            List<Tensor> ws = new ArrayList<>();
+            List<float[]> xs = new ArrayList<>();
+            List<float[]> cold = new ArrayList<>();
+            int rows = 8, cols = 2048;
+            for (String name : names) {
+                Tensor w = randomTensor(WeightEncodings.byName(name).orElseThrow(), rows, cols, rnd, arena);
+                for (int tokens : new int[] {1, 16}) {
+                    float[] x = gaussian(rnd, tokens * cols);
+                    ws.add(w);
+                    xs.add(x);
+                    cold.add(run(k, w, x, tokens, 0, rows));
+                }
+            }
+            float[] a = gaussian(rnd, cols), b = gaussian(rnd, cols), nw = gaussian(rnd, cols);
+            float coldDot = k.dot(a, 0, b, 0, cols);
+            float[] coldNorm = new float[cols], norm = new float[cols];
+            k.rmsNorm(coldNorm, 0, a, 0, nw, cols, 1e-5f);
+            for (int round = 0; round < 300; round++) {
+                for (int i = 0; i < ws.size(); i++) {
+                    run(k, ws.get(i), xs.get(i), xs.get(i).length / cols, 0, rows);
+                }
+                for (int i = 0; i < 50; i++) {
+                    k.dot(a, 0, b, 0, cols);
+                    k.rmsNorm(norm, 0, a, 0, nw, cols, 1e-5f);
+                }
+            }
+            for (int i = 0; i < ws.size(); i++) {
+                assertArrayEquals(cold.get(i), run(k, ws.get(i), xs.get(i), xs.get(i).length / cols, 0, rows),
+                        names.get(i / 2) + " tokens=" + xs.get(i).length / cols);
+            }
+            assertEquals(coldDot, k.dot(a, 0, b, 0, cols), 0f, "dot");
+            k.rmsNorm(norm, 0, a, 0, nw, cols, 1e-5f);
+            assertArrayEquals(coldNorm, norm, "rmsNorm");
         }
     }
 

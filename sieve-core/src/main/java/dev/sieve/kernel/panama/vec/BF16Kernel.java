@@ -43,8 +43,8 @@ final class BF16Kernel extends FloatPathKernel {
             p1 = Vec.bf16(w, o1 + wa).fma(xa, p1);
             q1 = Vec.bf16(w, o1 + wb).fma(xb, q1);
         }
-        float s0 = p0.add(q0).reduceLanes(VectorOperators.ADD);
-        float s1 = p1.add(q1).reduceLanes(VectorOperators.ADD);
+        float s0 = Vec.sum(p0.add(q0), res, 0);
+        float s1 = Vec.sum(p1.add(q1), res, 0);
         for (; k < cols; k++) {
             float x = a.get(Half.FLOAT_LE, aOff + 4L * k);
             long wo = 2L * k;

@@ -28,13 +28,15 @@ abstract class FloatPathKernel implements EncodingKernel {
     static final int TILE_TOKENS = 4;
     /** Columns per tile: a multiple of every block size (256 at most) and of N; 16 KiB for 4 rows. */
     static final int KC = 1024;
+    /** Where a thread's tile array keeps the micro kernels' reduced accumulators (32 floats). */
+    static final int RED = 4 * KC;
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     /** Per-thread buffers, so matmul allocates nothing after a thread's first call. */
     static final class Scratch {
-        final float[] tile = new float[4 * KC];
-        final float[] res = new float[2];
+        final float[] tile = new float[RED + 32];
+        final float[] res = new float[16];
         /** The group sums of a decode batch's tokens (see {@link #dot1}). */
         float[] sums = new float[0];
         /** Below 16 lanes: one k-chunk of every token's activations, token t at {@code t·kc}. */
@@ -70,7 +72,8 @@ abstract class FloatPathKernel implements EncodingKernel {
 
     /**
      * Dot products of the rows at byte offsets {@code o0, o1} with the float activations at {@code
-     * aOff}, into {@code res[0..1]}. Callers repeat a row offset when one row remains.
+     * aOff}, into {@code res[0..1]} (16 floats: the rest is scratch for {@link Vec#sum(FloatVector, float[], int)}).
+     * Callers repeat a row offset when one row remains.
      *
      * <p>This default decodes {@link #KC}-column chunks into the thread's tile, then multiplies;
      * encodings override it with a fused decoder where that measured faster (all but F16, whose
@@ -310,17 +313,18 @@ abstract class FloatPathKernel implements EncodingKernel {
             v = FloatVector.fromArray(F, x, x3 + k);
             c03 = w0.fma(v, c03); c13 = w1.fma(v, c13);
         }
-        put(out, o, c00.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, x, xo), first);
-        put(out, o + 1, c10.reduceLanes(VectorOperators.ADD) + tail(tile, wn, bound, kc, x, xo), first);
+        Vec.sums8(c00, c10, c01, c11, c02, c12, c03, c13, tile, RED);
+        put(out, o, tile[RED] + tail(tile, wo, bound, kc, x, xo), first);
+        put(out, o + 1, tile[RED + 1] + tail(tile, wn, bound, kc, x, xo), first);
         o += os;
-        put(out, o, c01.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, x, x1), first);
-        put(out, o + 1, c11.reduceLanes(VectorOperators.ADD) + tail(tile, wn, bound, kc, x, x1), first);
+        put(out, o, tile[RED + 2] + tail(tile, wo, bound, kc, x, x1), first);
+        put(out, o + 1, tile[RED + 3] + tail(tile, wn, bound, kc, x, x1), first);
         o += os;
-        put(out, o, c02.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, x, x2), first);
-        put(out, o + 1, c12.reduceLanes(VectorOperators.ADD) + tail(tile, wn, bound, kc, x, x2), first);
+        put(out, o, tile[RED + 4] + tail(tile, wo, bound, kc, x, x2), first);
+        put(out, o + 1, tile[RED + 5] + tail(tile, wn, bound, kc, x, x2), first);
         o += os;
-        put(out, o, c03.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, x, x3), first);
-        put(out, o + 1, c13.reduceLanes(VectorOperators.ADD) + tail(tile, wn, bound, kc, x, x3), first);
+        put(out, o, tile[RED + 6] + tail(tile, wo, bound, kc, x, x3), first);
+        put(out, o + 1, tile[RED + 7] + tail(tile, wn, bound, kc, x, x3), first);
     }
 
     private static float micro1x1(float[] tile, int wo, int kc, MemorySegment a, long aOff) {
@@ -329,7 +333,7 @@ abstract class FloatPathKernel implements EncodingKernel {
         for (int k = 0; k < bound; k += N) {
             c = FloatVector.fromArray(F, tile, wo + k).fma(Vec.f32(a, aOff + 4L * k), c);
         }
-        return c.reduceLanes(VectorOperators.ADD) + tail(tile, wo, bound, kc, a, aOff);
+        return Vec.sum(c, tile, RED) + tail(tile, wo, bound, kc, a, aOff);
     }
 
     private static void micro4x1(float[] tile, int kc, MemorySegment a, long aOff, float[] out, int o,
@@ -343,10 +347,11 @@ abstract class FloatPathKernel implements EncodingKernel {
             c2 = FloatVector.fromArray(F, tile, 2 * kc + k).fma(x, c2);
             c3 = FloatVector.fromArray(F, tile, 3 * kc + k).fma(x, c3);
         }
-        put(out, o, c0.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, aOff), first);
-        put(out, o + 1, c1.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, aOff), first);
-        put(out, o + 2, c2.reduceLanes(VectorOperators.ADD) + tail(tile, 2 * kc, bound, kc, a, aOff), first);
-        put(out, o + 3, c3.reduceLanes(VectorOperators.ADD) + tail(tile, 3 * kc, bound, kc, a, aOff), first);
+        Vec.sums4(c0, c1, c2, c3, tile, RED);
+        put(out, o, tile[RED] + tail(tile, 0, bound, kc, a, aOff), first);
+        put(out, o + 1, tile[RED + 1] + tail(tile, kc, bound, kc, a, aOff), first);
+        put(out, o + 2, tile[RED + 2] + tail(tile, 2 * kc, bound, kc, a, aOff), first);
+        put(out, o + 3, tile[RED + 3] + tail(tile, 3 * kc, bound, kc, a, aOff), first);
     }
 
     // 16 accumulators + 4 weight vectors + 1 activation: fits AVX-512's 32 registers; each weight
@@ -375,24 +380,26 @@ abstract class FloatPathKernel implements EncodingKernel {
             c03 = w0.fma(x, c03); c13 = w1.fma(x, c13); c23 = w2.fma(x, c23); c33 = w3.fma(x, c33);
         }
         int k2 = 2 * kc, k3 = 3 * kc;
-        put(out, o, c00.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, a0), first);
-        put(out, o + 1, c10.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, a0), first);
-        put(out, o + 2, c20.reduceLanes(VectorOperators.ADD) + tail(tile, k2, bound, kc, a, a0), first);
-        put(out, o + 3, c30.reduceLanes(VectorOperators.ADD) + tail(tile, k3, bound, kc, a, a0), first);
+        Vec.sums8(c00, c10, c20, c30, c01, c11, c21, c31, tile, RED);
+        Vec.sums8(c02, c12, c22, c32, c03, c13, c23, c33, tile, RED + 8);
+        put(out, o, tile[RED + 0] + tail(tile, 0, bound, kc, a, a0), first);
+        put(out, o + 1, tile[RED + 1] + tail(tile, kc, bound, kc, a, a0), first);
+        put(out, o + 2, tile[RED + 2] + tail(tile, k2, bound, kc, a, a0), first);
+        put(out, o + 3, tile[RED + 3] + tail(tile, k3, bound, kc, a, a0), first);
         o += os;
-        put(out, o, c01.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, a1), first);
-        put(out, o + 1, c11.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, a1), first);
-        put(out, o + 2, c21.reduceLanes(VectorOperators.ADD) + tail(tile, k2, bound, kc, a, a1), first);
-        put(out, o + 3, c31.reduceLanes(VectorOperators.ADD) + tail(tile, k3, bound, kc, a, a1), first);
+        put(out, o, tile[RED + 4] + tail(tile, 0, bound, kc, a, a1), first);
+        put(out, o + 1, tile[RED + 5] + tail(tile, kc, bound, kc, a, a1), first);
+        put(out, o + 2, tile[RED + 6] + tail(tile, k2, bound, kc, a, a1), first);
+        put(out, o + 3, tile[RED + 7] + tail(tile, k3, bound, kc, a, a1), first);
         o += os;
-        put(out, o, c02.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, a2), first);
-        put(out, o + 1, c12.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, a2), first);
-        put(out, o + 2, c22.reduceLanes(VectorOperators.ADD) + tail(tile, k2, bound, kc, a, a2), first);
-        put(out, o + 3, c32.reduceLanes(VectorOperators.ADD) + tail(tile, k3, bound, kc, a, a2), first);
+        put(out, o, tile[RED + 8] + tail(tile, 0, bound, kc, a, a2), first);
+        put(out, o + 1, tile[RED + 9] + tail(tile, kc, bound, kc, a, a2), first);
+        put(out, o + 2, tile[RED + 10] + tail(tile, k2, bound, kc, a, a2), first);
+        put(out, o + 3, tile[RED + 11] + tail(tile, k3, bound, kc, a, a2), first);
         o += os;
-        put(out, o, c03.reduceLanes(VectorOperators.ADD) + tail(tile, 0, bound, kc, a, a3), first);
-        put(out, o + 1, c13.reduceLanes(VectorOperators.ADD) + tail(tile, kc, bound, kc, a, a3), first);
-        put(out, o + 2, c23.reduceLanes(VectorOperators.ADD) + tail(tile, k2, bound, kc, a, a3), first);
-        put(out, o + 3, c33.reduceLanes(VectorOperators.ADD) + tail(tile, k3, bound, kc, a, a3), first);
+        put(out, o, tile[RED + 12] + tail(tile, 0, bound, kc, a, a3), first);
+        put(out, o + 1, tile[RED + 13] + tail(tile, kc, bound, kc, a, a3), first);
+        put(out, o + 2, tile[RED + 14] + tail(tile, k2, bound, kc, a, a3), first);
+        put(out, o + 3, tile[RED + 15] + tail(tile, k3, bound, kc, a, a3), first);
     }
 }

@@ -12,12 +12,12 @@ import java.lang.foreign.MemorySegment;
  * FloatPathKernel#TILE_TOKENS} tokens) still take the float tiles.
  */
 final class Int8Path {
-    /** An integer dot product of two weight rows with one Q8_0 activation row. */
+    /** An integer dot product of two weight rows with one Q8_0 activation row, into {@code res[0..1]} (16 floats, the rest scratch). */
     interface Dot2 {
         void dot2i(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols, float[] res);
     }
 
-    private static final ThreadLocal<float[]> RES = ThreadLocal.withInitial(() -> new float[2]);
+    private static final ThreadLocal<float[]> RES = ThreadLocal.withInitial(() -> new float[16]);
 
     private Int8Path() {}
 

@@ -72,7 +72,7 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
                         .fma(FloatVector.broadcast(FW, Vec.scale(w, o + BB * b) * da), s);
             }
         }
-        return s.reduceLanes(VectorOperators.ADD);
+        return Vec.sumW(s);
     }
 
     /** Σ over the block's weight bytes at {@code w} of (lo−8)·a + (hi−8)·b, as L/2 int lanes. */
@@ -109,7 +109,8 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
                         .fma(FloatVector.broadcast(FW, Vec.scale(w, o1 + bo) * da), s1);
             }
         }
-        res[0] = s0.reduceLanes(VectorOperators.ADD);
-        res[1] = s1.reduceLanes(VectorOperators.ADD);
+        float r0 = Vec.sumW(s0, res, 0), r1 = Vec.sumW(s1, res, 0);
+        res[0] = r0;
+        res[1] = r1;
     }
 }

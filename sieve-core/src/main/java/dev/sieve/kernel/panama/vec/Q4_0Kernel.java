@@ -64,7 +64,7 @@ class Q4_0Kernel extends FloatPathKernel {
             s = p.fma(FloatVector.broadcast(F, d), s);
             k += d * a.get(Half.FLOAT_LE, sums + 4L * b);
         }
-        return s.reduceLanes(VectorOperators.ADD) - 8 * k;
+        return Vec.sum(s) - 8 * k;
     }
 
     @Override

@@ -90,7 +90,7 @@ final class Q4_KKernel extends FloatPathKernel {
                 k += m * (packedMin(sl, sh, j) * sf[so] + packedMin(sl, sh, j + 1) * sf[so + 1]);
             }
         }
-        return s.reduceLanes(VectorOperators.ADD) - k;
+        return Vec.sum(s) - k;
     }
 
     /**
@@ -135,7 +135,7 @@ final class Q4_KKernel extends FloatPathKernel {
                 k += m * (packedMin(sl, sh, j) * sf[so] + packedMin(sl, sh, j + 1) * sf[so + 1]);
             }
         }
-        return s.reduceLanes(VectorOperators.ADD) - k;
+        return Vec.sum(s) - k;
     }
 
     /** The levels of weights 32j + l .. 32j + l + N − 1 of the block at {@code blk} (see {@link #dot2}). */

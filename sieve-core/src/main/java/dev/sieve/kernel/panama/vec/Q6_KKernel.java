@@ -65,7 +65,7 @@ final class Q6_KKernel extends FloatPathKernel {
             }
             s = t.fma(FloatVector.broadcast(F, Vec.scale(w, blk + 208)), s);
         }
-        return s.reduceLanes(VectorOperators.ADD);
+        return Vec.sum(s);
     }
 
     private static FloatVector q6(IntVector q, FloatVector x, int sc, FloatVector t) {

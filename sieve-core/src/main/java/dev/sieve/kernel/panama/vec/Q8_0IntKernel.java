@@ -57,7 +57,8 @@ final class Q8_0IntKernel extends Q8_0Kernel implements Int8Path.Dot2 {
             s0 = Vec.i2f(i0).fma(FloatVector.broadcast(F, Vec.scale(w, o0 + bo) * da), s0);
             s1 = Vec.i2f(i1).fma(FloatVector.broadcast(F, Vec.scale(w, o1 + bo) * da), s1);
         }
-        res[0] = s0.reduceLanes(VectorOperators.ADD);
-        res[1] = s1.reduceLanes(VectorOperators.ADD);
+        float r0 = Vec.sum(s0, res, 0), r1 = Vec.sum(s1, res, 0);
+        res[0] = r0;
+        res[1] = r1;
     }
 }

@@ -51,7 +51,7 @@ class Q8_0Kernel extends FloatPathKernel {
             }
             s = p.add(q).fma(FloatVector.broadcast(F, Vec.scale(w, blk)), s);
         }
-        return s.reduceLanes(VectorOperators.ADD);
+        return Vec.sum(s);
     }
 
     @Override
@@ -76,8 +76,9 @@ class Q8_0Kernel extends FloatPathKernel {
             s0 = p0.add(q0).fma(FloatVector.broadcast(F, Vec.scale(w, o0 + bo)), s0);
             s1 = p1.add(q1).fma(FloatVector.broadcast(F, Vec.scale(w, o1 + bo)), s1);
         }
-        res[0] = s0.reduceLanes(VectorOperators.ADD);
-        res[1] = s1.reduceLanes(VectorOperators.ADD);
+        float r0 = Vec.sum(s0, res, 0), r1 = Vec.sum(s1, res, 0);
+        res[0] = r0;
+        res[1] = r1;
     }
 
     @Override

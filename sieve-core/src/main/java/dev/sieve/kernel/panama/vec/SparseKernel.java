@@ -310,7 +310,7 @@ final class SparseKernel extends FloatPathKernel {
                 q = keepFirst(q8(w, v + j), tail).fma(FloatVector.fromArray(F, xc, x0 + j), q);
             }
         }
-        return p.add(q).reduceLanes(VectorOperators.ADD);
+        return Vec.sum(p.add(q));
     }
 
     private float dotF16(MemorySegment w, long o, int nb, float[] xc) {
@@ -327,7 +327,7 @@ final class SparseKernel extends FloatPathKernel {
                 q = keepFirst(Vec.f16(w, v + 2L * j), tail).fma(FloatVector.fromArray(F, xc, x0 + j), q);
             }
         }
-        return p.add(q).reduceLanes(VectorOperators.ADD);
+        return Vec.sum(p.add(q));
     }
 
     private float dotBF16(MemorySegment w, long o, int nb, float[] xc) {
@@ -343,7 +343,7 @@ final class SparseKernel extends FloatPathKernel {
                 q = keepFirst(Vec.bf16(w, v + 2L * j), tail).fma(FloatVector.fromArray(F, xc, x0 + j), q);
             }
         }
-        return p.add(q).reduceLanes(VectorOperators.ADD);
+        return Vec.sum(p.add(q));
     }
 
     /** Q4: byte j holds value j (low nibble, j &lt; h) and value h + j (high nibble). */
@@ -364,7 +364,7 @@ final class SparseKernel extends FloatPathKernel {
                 q = keepFirst(hi(u), tailHi).fma(FloatVector.fromArray(F, xc, x1 + j), q);
             }
         }
-        return p.add(q).reduceLanes(VectorOperators.ADD);
+        return Vec.sum(p.add(q));
     }
 
     // ---- N:M at 8 lanes: activations picked in registers ----
@@ -398,7 +398,7 @@ final class SparseKernel extends FloatPathKernel {
             p = q8(w, blk + valuesAt + 8).fma(pick(x, xo + 16, m >>> 16), p);
             s = p.fma(FloatVector.broadcast(F, Vec.scale(w, blk)), s);
         }
-        return s.reduceLanes(VectorOperators.ADD);
+        return Vec.sum(s);
     }
 
     private float nmQ4(MemorySegment w, long o, float[] x, int x0, int nb) {
@@ -412,7 +412,7 @@ final class SparseKernel extends FloatPathKernel {
             p = hi(u).fma(pick(x, xo + 16, m >>> 16), p);
             s = p.fma(FloatVector.broadcast(F, Vec.scale(w, blk)), s);
         }
-        return s.reduceLanes(VectorOperators.ADD);
+        return Vec.sum(s);
     }
 
     /** Half a block per step: one half-to-float and one pick per iteration keep C2 under its node cutoff. */
@@ -423,7 +423,7 @@ final class SparseKernel extends FloatPathKernel {
             int half = hb & 1;
             s = Vec.f16(w, blk + valuesAt + 16 * half).fma(pick(x, x0 + 16 * hb, nmMask(w, blk) >>> (16 * half)), s);
         }
-        return s.reduceLanes(VectorOperators.ADD);
+        return Vec.sum(s);
     }
 
     /** Half a block per step: one half-to-float and one pick per iteration keep C2 under its node cutoff. */
@@ -434,7 +434,7 @@ final class SparseKernel extends FloatPathKernel {
             int half = hb & 1;
             s = Vec.bf16(w, blk + valuesAt + 16 * half).fma(pick(x, x0 + 16 * hb, nmMask(w, blk) >>> (16 * half)), s);
         }
-        return s.reduceLanes(VectorOperators.ADD);
+        return Vec.sum(s);
     }
 
     // ---- prompts: decode a chunk of a row into the float tile ----

@@ -8,8 +8,10 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -52,6 +54,161 @@ final class Vec {
             return w.bits();
         }
         return FloatVector.SPECIES_PREFERRED.vectorBitSize();
+    }
+
+    /**
+     * Whether this class copy sums vector lanes in one fixed order ({@code WidthLoader#exact}).
+     * {@code reduceLanes(ADD)} leaves the order to the implementation: its Java fallback
+     * (interpreter, C1) adds lane by lane, C2 adds in a tree, so a row's dot product rounds
+     * differently before and after C2 compiles the kernel, and a calibrated compression, whose
+     * forward pass runs while the JIT warms up, was not reproducible from run to run. The exact
+     * copy adds in a tree written out here (lane i + lane i + N/2, then the same on the halves);
+     * lane reads, blends, permutes and float adds are exact, the same in every execution mode.
+     * The default copy keeps {@code reduceLanes}: the exact sums cost the prompt tiles 8-10%.
+     */
+    static final boolean EXACT = Vec.class.getClassLoader() instanceof WidthLoader w && w.exact();
+
+    /** Σ lanes of {@code v} (species {@link #F}); in the fixed order when {@link #EXACT}. */
+    static float sum(FloatVector v) {
+        if (!EXACT) {
+            return v.reduceLanes(VectorOperators.ADD);
+        }
+        return N == 16 ? sum16(v) : N == 8 ? sum8(v) : sum4(v);
+    }
+
+    private static float sum4(FloatVector v) {
+        return (v.lane(0) + v.lane(2)) + (v.lane(1) + v.lane(3));
+    }
+
+    private static float sum8(FloatVector v) {
+        return ((v.lane(0) + v.lane(4)) + (v.lane(2) + v.lane(6))) + ((v.lane(1) + v.lane(5)) + (v.lane(3) + v.lane(7)));
+    }
+
+    private static float sum16(FloatVector v) {
+        return (((v.lane(0) + v.lane(8)) + (v.lane(4) + v.lane(12))) + ((v.lane(2) + v.lane(10)) + (v.lane(6) + v.lane(14))))
+                + (((v.lane(1) + v.lane(9)) + (v.lane(5) + v.lane(13))) + ((v.lane(3) + v.lane(11)) + (v.lane(7) + v.lane(15))));
+    }
+
+    /** {@link #sum} for species {@link #FW} (the int16 decode path's floats, at most 256 bits). */
+    static float sumW(FloatVector v) {
+        if (!EXACT) {
+            return v.reduceLanes(VectorOperators.ADD);
+        }
+        return FW.length() == 8 ? sum8(v) : sum4(v);
+    }
+
+    /**
+     * {@link #sum}, when {@link #EXACT} through {@code b[at .. at + N)}: for kernels that reduce
+     * several accumulators. Eight lane reads per sum, two or more sums per kernel, passed C2's
+     * budget of inlined bytecode (each {@code lane} call counts its whole switch), so vectors were
+     * boxed; a store and N array reads stay small.
+     */
+    static float sum(FloatVector v, float[] b, int at) {
+        if (!EXACT) {
+            return v.reduceLanes(VectorOperators.ADD);
+        }
+        v.intoArray(b, at);
+        return N == 16 ? sum16(b, at) : N == 8 ? sum8(b, at) : sum4(b, at);
+    }
+
+    /** {@link #sum(FloatVector, float[], int)} for species {@link #FW}. */
+    static float sumW(FloatVector v, float[] b, int at) {
+        if (!EXACT) {
+            return v.reduceLanes(VectorOperators.ADD);
+        }
+        v.intoArray(b, at);
+        return FW.length() == 8 ? sum8(b, at) : sum4(b, at);
+    }
+
+    private static float sum4(float[] b, int o) {
+        return (b[o] + b[o + 2]) + (b[o + 1] + b[o + 3]);
+    }
+
+    private static float sum8(float[] b, int o) {
+        return ((b[o] + b[o + 4]) + (b[o + 2] + b[o + 6])) + ((b[o + 1] + b[o + 5]) + (b[o + 3] + b[o + 7]));
+    }
+
+    private static float sum16(float[] b, int o) {
+        return (((b[o] + b[o + 8]) + (b[o + 4] + b[o + 12])) + ((b[o + 2] + b[o + 10]) + (b[o + 6] + b[o + 14])))
+                + (((b[o + 1] + b[o + 9]) + (b[o + 5] + b[o + 13])) + ((b[o + 3] + b[o + 11]) + (b[o + 7] + b[o + 15])));
+    }
+
+    /**
+     * Σ lanes of each of {@code c0..c7} into {@code b[at .. at + 8)} (room for {@link #N} floats
+     * from {@code at}), for the tile kernels. When {@link #EXACT}, a transposed reduction (eight
+     * {@link #sum}s through the array cost twice as much): each {@link #fold} halves the vectors
+     * to reduce and doubles the accumulators per vector; after the third, lane i holds the sum of
+     * c_i (at 16 lanes, lanes i and i + 8 still add).
+     */
+    static void sums8(FloatVector c0, FloatVector c1, FloatVector c2, FloatVector c3, FloatVector c4, FloatVector c5,
+            FloatVector c6, FloatVector c7, float[] b, int at) {
+        if (!EXACT) {
+            b[at] = c0.reduceLanes(VectorOperators.ADD);
+            b[at + 1] = c1.reduceLanes(VectorOperators.ADD);
+            b[at + 2] = c2.reduceLanes(VectorOperators.ADD);
+            b[at + 3] = c3.reduceLanes(VectorOperators.ADD);
+            b[at + 4] = c4.reduceLanes(VectorOperators.ADD);
+            b[at + 5] = c5.reduceLanes(VectorOperators.ADD);
+            b[at + 6] = c6.reduceLanes(VectorOperators.ADD);
+            b[at + 7] = c7.reduceLanes(VectorOperators.ADD);
+            return;
+        }
+        if (N == 4) {
+            sums4(c0, c1, c2, c3, b, at);
+            sums4(c4, c5, c6, c7, b, at + 4);
+            return;
+        }
+        FloatVector r = fold(fold(fold(c0, c1, M1, X1), fold(c2, c3, M1, X1), M2, X2),
+                fold(fold(c4, c5, M1, X1), fold(c6, c7, M1, X1), M2, X2), M4, X4);
+        if (N == 16) {
+            r = r.add(r.rearrange(X8));
+        }
+        r.intoArray(b, at);
+    }
+
+    /** As {@link #sums8} for four accumulators, into {@code b[at .. at + 4)} (room for N floats). */
+    static void sums4(FloatVector c0, FloatVector c1, FloatVector c2, FloatVector c3, float[] b, int at) {
+        if (!EXACT) {
+            b[at] = c0.reduceLanes(VectorOperators.ADD);
+            b[at + 1] = c1.reduceLanes(VectorOperators.ADD);
+            b[at + 2] = c2.reduceLanes(VectorOperators.ADD);
+            b[at + 3] = c3.reduceLanes(VectorOperators.ADD);
+            return;
+        }
+        FloatVector r = fold(fold(c0, c1, M1, X1), fold(c2, c3, M1, X1), M2, X2);
+        if (N >= 8) {
+            r = r.add(r.rearrange(X4));
+        }
+        if (N == 16) {
+            r = r.add(r.rearrange(X8));
+        }
+        r.intoArray(b, at);
+    }
+
+    /**
+     * Lane i: a[i] + a[i ^ h] where bit h of i is clear, b[i] + b[i ^ h] where it is set
+     * ({@code m}: the lanes with bit h set, {@code x}: i → i ^ h).
+     */
+    private static FloatVector fold(FloatVector a, FloatVector b, VectorMask<Float> m, VectorShuffle<Float> x) {
+        return a.blend(b, m).add(b.blend(a, m).rearrange(x));
+    }
+
+    private static final VectorMask<Float> M1 = bit(1), M2 = bit(2), M4 = bit(4);
+    private static final VectorShuffle<Float> X1 = swap(1), X2 = swap(2), X4 = swap(4), X8 = swap(8);
+
+    private static VectorMask<Float> bit(int h) {
+        if (h >= N) {
+            return null; // never used at this width
+        }
+        long bits = 0;
+        for (int i = 0; i < N; i++) {
+            bits |= (i & h) != 0 ? 1L << i : 0;
+        }
+        return VectorMask.fromLong(F, bits);
+    }
+
+    private static VectorShuffle<Float> swap(int h) {
+        return h >= N ? null : VectorShuffle.fromOp(F, i -> i ^ h);
     }
 
     static FloatVector f32(MemorySegment s, long off) {

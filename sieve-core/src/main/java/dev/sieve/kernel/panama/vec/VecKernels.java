@@ -83,7 +83,7 @@ public final class VecKernels implements Kernels, KernelTable {
             s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
             s1 = FloatVector.fromArray(F, a, aOff + i + N).fma(FloatVector.fromArray(F, b, bOff + i + N), s1);
         }
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        float s = Vec.sum(s0.add(s1));
         for (; i < n; i++) {
             s += a[aOff + i] * b[bOff + i];
         }
@@ -172,7 +172,7 @@ public final class VecKernels implements Kernels, KernelTable {
             FloatVector v = FloatVector.fromArray(F, x, xOff + i);
             acc = v.fma(v, acc);
         }
-        double ss = acc.reduceLanes(VectorOperators.ADD);
+        double ss = Vec.sum(acc);
         for (; i < n; i++) {
             ss += (double) x[xOff + i] * x[xOff + i];
         }
