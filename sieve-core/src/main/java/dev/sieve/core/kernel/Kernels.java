@@ -30,6 +30,19 @@ public interface Kernels {
     /** {@code Σ a[aOff + i] · b[bOff + i]} over {@code n} values. */
     float dot(float[] a, int aOff, float[] b, int bOff, int n);
 
+    /**
+     * One query against {@code rows} rows (attention's scores over cached keys): {@code out[outOff + r]
+     * = Σ_{i<n} q[qOff + i] · x[xOff + r·stride + i]}.
+     */
+    void dots(float[] q, int qOff, float[] x, int xOff, int stride, int rows, int n, float[] out, int outOff);
+
+    /**
+     * Softmax numerators in place, {@code x[off + i] = exp(x[off + i] − max)} for i below {@code n},
+     * returning their sum. The reference rounds {@code Math.exp} to float and sums in order; a vector
+     * kernel may use a float exponential (within a few ulp) and sum in another order.
+     */
+    float expSum(float[] x, int off, int n, float max);
+
     /** {@code y[yOff + i] += a · x[xOff + i]}. */
     void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
 

@@ -55,6 +55,24 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void dots(float[] q, int qOff, float[] x, int xOff, int stride, int rows, int n, float[] out, int outOff) {
+        for (int r = 0; r < rows; r++) {
+            out[outOff + r] = dot(q, qOff, x, xOff + r * stride, n);
+        }
+    }
+
+    @Override
+    public float expSum(float[] x, int off, int n, float max) {
+        float sum = 0f;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
     public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
         for (int i = 0; i < n; i++) {
             y[yOff + i] += a * x[xOff + i];

@@ -101,6 +101,16 @@ public final class PanamaKernels implements Kernels {
     }
 
     @Override
+    public void dots(float[] q, int qOff, float[] x, int xOff, int stride, int rows, int n, float[] out, int outOff) {
+        impl.dots(q, qOff, x, xOff, stride, rows, n, out, outOff);
+    }
+
+    @Override
+    public float expSum(float[] x, int off, int n, float max) {
+        return impl.expSum(x, off, n, max);
+    }
+
+    @Override
     public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
         impl.axpy(a, x, xOff, y, yOff, n);
     }

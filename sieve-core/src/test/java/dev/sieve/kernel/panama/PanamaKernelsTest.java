@@ -318,18 +318,23 @@ class PanamaKernelsTest {
      * exactly once, whoever computes it. Not bit for bit: the Vector API leaves the order of
      * reduceLanes(ADD) unspecified, and the interpreted and C2-compiled forms of the same kernel
      * (one thread may run one while the other runs the other) may round the last bit differently.
+     * The exact kernels, which fix that order, give the same bits.
      */
     @Test
     void linearWithTwoThreadsEqualsOneThread() {
         Random rnd = new Random(3);
         try (WorkerPool one = new WorkerPool(1); WorkerPool two = new WorkerPool(2); Arena arena = Arena.ofShared()) {
             Kernels k = PanamaKernels.create(0);
+            Kernels exact = PanamaKernels.create(0, false, true);
             for (WeightEncoding e : WeightEncodings.all()) {
                 int rows = 67, cols = e.blockSize() * ((2080 + e.blockSize() - 1) / e.blockSize());
                 Tensor w = randomTensor(e, rows, cols, rnd, arena);
                 for (int tokens : new int[] {1, 17}) {
                     float[] x = gaussian(rnd, tokens * cols);
                     float[] o1 = new float[tokens * rows], o2 = new float[tokens * rows];
+                    new Linear(exact, one).apply(w, x, tokens, o1);
+                    new Linear(exact, two).apply(w, x, tokens, o2);
+                    assertArrayEquals(o1, o2, "exact kernels, " + e.name() + " tokens=" + tokens);
                     new Linear(k, one).apply(w, x, tokens, o1);
                     new Linear(k, two).apply(w, x, tokens, o2);
                     for (int i = 0; i < o1.length; i++) {
@@ -339,29 +344,6 @@ class PanamaKernelsTest {
                     float[] ref = new float[tokens * rows];
                     new Linear(ScalarKernels.INSTANCE, one).apply(w, x, tokens, ref);
                     assertTrue(nmse(o2, ref, w, x, tokens, 0, rows) < NMSE_QUANTIZED_ACTIVATIONS, e.name());
-                }
-            }
-        }
-    }
-
-    /**
-     * The exact kernels are bit-reproducible: rows split across two threads (which may run a
-     * kernel interpreted on one and compiled on the other) give the same bits as one thread.
-     */
-    @Test
-    void exactKernelsWithTwoThreadsEqualOneThreadBitForBit() {
-        Random rnd = new Random(4);
-        try (WorkerPool one = new WorkerPool(1); WorkerPool two = new WorkerPool(2); Arena arena = Arena.ofShared()) {
-            Kernels k = PanamaKernels.create(0, false, true);
-            for (WeightEncoding e : WeightEncodings.all()) {
-                int rows = 67, cols = e.blockSize() * ((2080 + e.blockSize() - 1) / e.blockSize());
-                Tensor w = randomTensor(e, rows, cols, rnd, arena);
-                for (int tokens : new int[] {1, 17}) {
-                    float[] x = gaussian(rnd, tokens * cols);
-                    float[] o1 = new float[tokens * rows], o2 = new float[tokens * rows];
-                    new Linear(k, one).apply(w, x, tokens, o1);
-                    new Linear(k, two).apply(w, x, tokens, o2);
-                    assertArrayEquals(o1, o2, e.name() + " tokens=" + tokens);
                 }
             }
         }
@@ -412,6 +394,41 @@ class PanamaKernelsTest {
             assertEquals(coldDot, k.dot(a, 0, b, 0, cols), 0f, "dot");
             k.rmsNorm(norm, 0, a, 0, nw, cols, 1e-5f);
             assertArrayEquals(coldNorm, norm, "rmsNorm");
+        }
+    }
+
+    /** Attention's scores and softmax numerators agree with the reference at every width, tails included. */
+    @Test
+    void attentionDotsAndExponentialsMatchScalar() {
+        Random rnd = new Random(6);
+        for (int n : new int[] {64, 128, 67, 5}) {
+            for (int rows : new int[] {1, 3, 4, 13, 64}) {
+                int stride = n + 3;
+                float[] q = gaussian(rnd, n + 2), x = gaussian(rnd, rows * stride + 1);
+                float[] want = new float[rows + 2];
+                ScalarKernels.INSTANCE.dots(q, 2, x, 1, stride, rows, n, want, 1);
+                float[] scores = gaussian(rnd, rows + 5);
+                for (int i = 0; i < scores.length; i++) {
+                    scores[i] *= 4;
+                }
+                float[] wantExp = scores.clone();
+                float wantSum = ScalarKernels.INSTANCE.expSum(wantExp, 2, rows, 1.5f);
+                for (PanamaKernels k : variants()) {
+                    float[] got = new float[rows + 2];
+                    k.dots(q, 2, x, 1, stride, rows, n, got, 1);
+                    for (int r = 1; r <= rows; r++) {
+                        assertEquals(want[r], got[r], 1e-5f * n, k.name() + " n=" + n + " rows=" + rows + " row " + r);
+                    }
+                    assertEquals(0f, got[0], k.name() + ": wrote before its range");
+                    assertEquals(0f, got[rows + 1], k.name() + ": wrote past its range");
+                    float[] e = scores.clone();
+                    float sum = k.expSum(e, 2, rows, 1.5f);
+                    assertEquals(wantSum, sum, 1e-5f * wantSum, k.name() + " rows=" + rows);
+                    for (int i = 0; i < e.length; i++) {
+                        assertEquals(wantExp[i], e[i], 4e-7f * Math.abs(wantExp[i]), k.name() + " exp at " + i);
+                    }
+                }
+            }
         }
     }
 

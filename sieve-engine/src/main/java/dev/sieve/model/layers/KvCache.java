@@ -421,9 +421,7 @@ public final class KvCache {
             readKeys(layer, p, m, off, n, rows);
             float[] d = rows.data();
             for (int h = 0; h < heads; h++) {
-                for (int r = 0; r < m; r++) {
-                    s[sOff + h * sStride + p - pos + r] = k.dot(q, qOff + h * n, d, rows.offset() + r * rows.stride(), n);
-                }
+                k.dots(q, qOff + h * n, d, rows.offset(), rows.stride(), m, n, s, sOff + h * sStride + p - pos);
             }
             p += m;
         }

@@ -516,12 +516,7 @@ public final class Transformer {
                     s[b + p] *= scale;
                     max = Math.max(max, s[b + p]);
                 }
-                float sum = 0f;
-                for (int p = 0; p < len; p++) {
-                    float e = (float) Math.exp(s[b + p] - max);
-                    s[b + p] = e;
-                    sum += e;
-                }
+                float sum = k.expSum(s, b, len, max);
                 sc.sums[g] = sum;
                 java.util.Arrays.fill(att, q0 + g * hd, q0 + (g + 1) * hd, 0f);
                 if (cache.tracksAttention()) {

@@ -166,7 +166,7 @@ final class Vec {
         r.intoArray(b, at);
     }
 
-    /** As {@link #sums8} for four accumulators, into {@code b[at .. at + 4)} (room for N floats). */
+    /** As {@link #sums8} for four accumulators, into {@code b[at .. at + 4)} (exactly those four floats). */
     static void sums4(FloatVector c0, FloatVector c1, FloatVector c2, FloatVector c3, float[] b, int at) {
         if (!EXACT) {
             b[at] = c0.reduceLanes(VectorOperators.ADD);
@@ -182,7 +182,10 @@ final class Vec {
         if (N == 16) {
             r = r.add(r.rearrange(X8));
         }
-        r.intoArray(b, at);
+        b[at] = r.lane(0);
+        b[at + 1] = r.lane(1);
+        b[at + 2] = r.lane(2);
+        b[at + 3] = r.lane(3);
     }
 
     /**
