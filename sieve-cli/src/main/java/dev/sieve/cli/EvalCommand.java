@@ -24,7 +24,8 @@ import picocli.CommandLine.Option;
         description = {"Measures what a model (e.g. a compressed one) costs in quality:",
             "perplexity over a text with llama-perplexity's protocol (chunks of -c tokens, each starting",
             "with BOS, the second half of each chunk scored), and with --ref the mean KL divergence",
-            "KL(ref || model) and the top-1 agreement with a reference model, plus bits per weight."},
+            "KL(ref || model) and the top-1 agreement with a reference model, plus bits per weight.",
+            "The figures are bit-reproducible: the same inputs print the same numbers in every run."},
         footer = {"%nExamples:", "  sieve eval -m model-q4.gguf --text eval.txt",
             "  sieve eval -m model-q4.gguf --ref model-f32.gguf --text eval.txt --json"})
 final class EvalCommand implements Callable<Integer> {

@@ -8,6 +8,9 @@
  *       reflection. {@link dev.sieve.kernel.panama.PanamaKernels#create(int, boolean)} also selects
  *       the int8-activation decode path for Q8_0 (for measurement; not the default, the float path
  *       measured as fast). Q4_0 always decodes with int8 activations (faster, see below).
+ *       {@link dev.sieve.kernel.panama.PanamaKernels#create(int, boolean, boolean)} with {@code
+ *       exact} gives the reproducible copy ({@code KernelProvider.reproducible()}: compress, eval),
+ *       whose lane sums have one fixed order in every execution mode (docs/architecture.md).
  *   <li>{@link dev.sieve.kernel.panama.EncodingKernel}: the matrix product for one encoding. The
  *       registry ({@code vec.VecKernels}) maps encoding instances to kernels; every encoding without
  *       one gets {@link dev.sieve.kernel.panama.ScalarFallback} (the reference {@code
@@ -21,8 +24,9 @@
  * <ul>
  *   <li>All species-dependent code is in {@code dev.sieve.kernel.panama.vec}, written once against
  *       {@code Vec.F} ({@code static final}). {@link dev.sieve.kernel.panama.WidthLoader} loads a
- *       copy of that package per width, so each width is compiled by C2 with a constant species
- *       (required for intrinsification) and all widths can coexist in one JVM.
+ *       copy of that package per width (and per lane-sum order, {@code Vec.EXACT}), so each width
+ *       is compiled by C2 with a constant species (required for intrinsification) and all widths
+ *       can coexist in one JVM.
  *   <li>Activations: {@code prepare} stores the batch as floats, rounded as the reference rounds
  *       them (F16: to half; BF16: to bfloat16; the 32-blocks: not at all, so the float path is
  *       slightly more accurate than ggml's Q8_0 activations).

@@ -1,0 +1,19 @@
+/**
+ * Weight encodings: one class per encoding (block layout, reference quantize and dequantize, dot
+ * product, and the activation encoding it pairs with, ggml's {@code vec_dot_type}).
+ *
+ * <h2>Surface</h2>
+ * <ul>
+ *   <li>{@link dev.sieve.core.quant.WeightEncoding}: the contract; everything in it is the scalar
+ *       reference. Nothing outside this package and the kernels switches on an encoding.
+ *   <li>{@link dev.sieve.core.quant.WeightEncodings}: the registry (by name, by GGUF type id, all of
+ *       them: the table tests loop over). GGUF's F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1,
+ *       Q2_K … Q6_K, Q8_K, and Sieve's own sparse encodings ({@link dev.sieve.core.quant.SparseEncoding},
+ *       ids from 1024, docs/formats.md).
+ *   <li>{@link dev.sieve.core.quant.BlockGrid}: an encoding's grid of representable values, for
+ *       quantizers that choose values themselves (GPTQ, AWQ); {@link dev.sieve.core.quant.Half}:
+ *       little-endian scalar reads and half/bfloat conversions; {@link dev.sieve.core.quant.GgmlTypes}:
+ *       the sizes of every ggml type, including those Sieve cannot decode (file layout checks).
+ * </ul>
+ */
+package dev.sieve.core.quant;
