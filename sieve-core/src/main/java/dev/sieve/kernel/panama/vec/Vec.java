@@ -136,7 +136,7 @@ final class Vec {
     /**
      * Σ lanes of each of {@code c0..c7} into {@code b[at .. at + 8)} (room for {@link #N} floats
      * from {@code at}), for the tile kernels. When {@link #EXACT}, a transposed reduction (eight
-     * {@link #sum}s through the array cost twice as much): each {@link #fold} halves the vectors
+     * {@link #sum}s through the array measured slower in the tiles): each {@link #fold} halves the vectors
      * to reduce and doubles the accumulators per vector; after the third, lane i holds the sum of
      * c_i (at 16 lanes, lanes i and i + 8 still add).
      */
