@@ -223,15 +223,16 @@ abstract class FloatPathKernel implements EncodingKernel {
                 }
             }
         } else {
-            tiled(ws, rb, a, ab, cols, tokens, out, outStride, r0, r1, s.tile);
+            tiled(ws, rb, a, ab, cols, tokens, out, outStride, r0, r1, s);
         }
     }
 
     // k-chunks outermost: the activations of one chunk (tokens × KC floats) stay in L2 while every
     // row block of this thread's range passes over them.
     private void tiled(MemorySegment ws, long rb, MemorySegment a, long ab, int cols, int tokens,
-            float[] out, int os, int r0, int r1, float[] tile) {
-        float[] xs = HEAP_TILE ? SCRATCH.get().chunk(tokens * KC) : null;
+            float[] out, int os, int r0, int r1, Scratch s) {
+        float[] tile = s.tile;
+        float[] xs = HEAP_TILE ? s.chunk(tokens * KC) : null;
         for (int k0 = 0; k0 < cols; k0 += KC) {
             int kc = Math.min(KC, cols - k0);
             boolean first = k0 == 0;
