@@ -55,6 +55,11 @@ final class LoadtestCommand implements Callable<Integer> {
                     + "second half of that time is the baseline it is compared with (default: ${DEFAULT-VALUE})")
     double longPromptAfter;
 
+    @Option(names = "--run", defaultValue = "0", paramLabel = "N",
+            description = "a number that starts every prompt when not 0, so that a repeated run against the same "
+                    + "server (one warmed up by a first run, say) finds nothing in its prefix cache (default: 0)")
+    int run;
+
     @Option(names = "--api-key", description = "bearer token")
     String apiKey;
 
@@ -287,11 +292,15 @@ final class LoadtestCommand implements Callable<Integer> {
         return out;
     }
 
-    static String prompt(int words, int salt) {
+    private String prompt(int words, int salt) {
+        return run == 0 ? prompt(words, salt, "") : prompt(words, salt, "run " + run + ":");
+    }
+
+    static String prompt(int words, int salt, String start) {
         String[] vocab = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "it", "ran", "far", "away"};
-        StringBuilder sb = new StringBuilder();
+        StringBuilder sb = new StringBuilder(start);
         for (int i = 0; i < words; i++) {
-            sb.append(i == 0 ? "" : " ").append(vocab[(i * 7 + salt) % vocab.length]);
+            sb.append(i == 0 && start.isEmpty() ? "" : " ").append(vocab[(i * 7 + salt) % vocab.length]);
         }
         return sb.toString();
     }

@@ -10,8 +10,9 @@ public sealed interface EngineEvent {
     record TokenLogprob(int token, float logprob, int[] topTokens, float[] topLogprobs) {}
 
     /**
-     * Text that became final this step (may be empty while a stop string is undecided) and, when
-     * asked for, the log-probabilities of the tokens sampled this step.
+     * One generated token: the text that became final with it (empty while a stop string or a
+     * multi-byte character is undecided) and, when asked for, its log-probability. Every token but
+     * a last one with nothing to add gets one, so consumers see the engine's pace.
      */
     record Delta(long requestId, String text, List<TokenLogprob> logprobs) implements EngineEvent {}
 

@@ -95,7 +95,7 @@ public final class Scheduler {
             if (pass == 0 && cost != null) {
                 // The decodes are in; the prompt tokens after them must keep the step's cost in bounds.
                 int decodes = tokenBudget - budget;
-                budget = Math.min(budget, cost.stepTokens(decodes, tokenBudget) - decodes);
+                budget = Math.min(budget, cost.stepTokens(decodes, tokenBudget, nextPromptLeft()) - decodes);
             }
         }
         // Admit waiting sequences in arrival order; not while preempting (they would be evicted next).
@@ -118,6 +118,16 @@ public final class Scheduler {
             }
         }
         return new Step(chunks, preempted);
+    }
+
+    /** Prompt tokens left to the first prompt this step would serve: a running one's, else the head of the queue's. */
+    private int nextPromptLeft() {
+        for (SequenceState s : running) {
+            if (s.remaining() > 1) {
+                return s.remaining();
+            }
+        }
+        return waiting.isEmpty() ? 0 : waiting.peekFirst().remaining();
     }
 
     /** Frees the victim's blocks, drops its chunk if already planned; returns the tokens given back. */

@@ -121,6 +121,43 @@ class EngineTest {
     }
 
     @Test
+    void everyGeneratedTokenIsReportedEvenWhileItsTextIsHeldBack() throws Exception {
+        Path f = dir.resolve("tiny.gguf");
+        try (WorkerPool pool = new WorkerPool(2)) {
+            new SyntheticModelWriter(ModelShape.byName("tiny"), SyntheticModelWriter.TypeMix.parse("Q8_0"), 11)
+                    .write(f, pool, (i, n, s) -> {});
+            try (Model m = ModelLoader.load(f)) {
+                Tokenizer tok = Tokenizers.fromGguf(m.metadata());
+                Linear linear = new Linear(KernelProvider.get(), pool);
+                int[] prompt = tok.encode("the events of one stream", true, true);
+                String expected = new Session(m, tok, linear, 128, 16)
+                        .generate(prompt, SamplingParams.greedy(), 40, List.of(), s -> {}).text();
+                // A stop string that never completes but whose first letter is common: text ending in
+                // that letter is held back until the next token shows it is not a stop.
+                String letter = expected.chars().filter(Character::isLetter).mapToObj(Character::toString)
+                        .findFirst().orElseThrow();
+                List<String> deltas = new ArrayList<>();
+                CompletableFuture<EngineEvent.Done> done = new CompletableFuture<>();
+                try (Engine e = new Engine(m, tok, linear, new Engine.Config(128, 2, 16, 8, 0)).start()) {
+                    e.submit(new EngineRequest(1, prompt, SamplingParams.greedy(), 40, List.of(letter + "\u0000"), -1, ev -> {
+                        switch (ev) {
+                            case EngineEvent.Delta d -> deltas.add(d.text());
+                            case EngineEvent.Done d -> done.complete(d);
+                            case EngineEvent.Failed x -> done.completeExceptionally(new AssertionError(x.message()));
+                        }
+                    }));
+                    EngineEvent.Done d = done.get(60, TimeUnit.SECONDS);
+                    assertEquals(expected, String.join("", deltas), "the stop string never matched: all the text");
+                    assertTrue(deltas.contains(""), "some token's text was held back: " + deltas);
+                    // one event per token; only a last token with nothing left to add may go without
+                    assertTrue(deltas.size() == d.completionTokens() || deltas.size() == d.completionTokens() - 1,
+                            deltas.size() + " events for " + d.completionTokens() + " tokens");
+                }
+            }
+        }
+    }
+
+    @Test
     void topLogprobsAreSortedAndNormalised() {
         float[] raw = {1f, 3f, 2f, -1f, 3f};
         EngineEvent.TokenLogprob t = Engine.logprob(raw, 2, 3);

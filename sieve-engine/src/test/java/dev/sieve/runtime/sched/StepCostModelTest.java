@@ -58,12 +58,16 @@ class StepCostModelTest {
     }
 
     @Test
-    void aPromptAlwaysAdvancesByTheMinimumChunk() {
+    void aShortPromptAdvancesByTheMinimumChunkALongOneByOneToken() {
         StepCostModel m = new StepCostModel(1.1, 6, 64);
         for (int t : new int[] {1, 2, 30}) {
             m.record(t, Math.round(1e9 * t)); // no fixed cost: 0.1 × d tokens would round to nothing
         }
         assertEquals(2 + 6, m.stepTokens(2, 100));
+        assertEquals(2 + 6, m.stepTokens(2, 100, StepCostModel.SHORT_PROMPT_TOKENS), "a short prompt: the minimum chunk");
+        assertEquals(2 + 1, m.stepTokens(2, 100, StepCostModel.SHORT_PROMPT_TOKENS + 1),
+                "a long prompt keeps to the ratio, but always advances");
+        assertEquals(30 + 3, m.stepTokens(30, 100, 1000), "where the ratio allows more, the floor does not matter");
     }
 
     @Test
@@ -134,6 +138,30 @@ class StepCostModelTest {
         assertTrue(worstPrefillStep < 2 * median, "worst prefill step " + worstPrefillStep / median + "x the median");
         // and the prompt still moved: (1.5 - 1)(40 + 24)/6 = 5.3 tokens a step, one less when the noisy fit says so
         assertTrue(prefillSteps <= 1024 / 4 + 1, prefillSteps + " prefill steps");
+    }
+
+    /** Where the ratio allows one prompt token a step (1.1: 0.1 · 64 / 6 = 1.07), a short prompt still takes four. */
+    @Test
+    void theSchedulerHoldsALongPromptToTheRatioAndLetsAShortOneTakeTheMinimumChunk() {
+        for (int len : new int[] {1024, StepCostModel.SHORT_PROMPT_TOKENS}) {
+            StepCostModel m = new StepCostModel(1.1, 4, 64);
+            for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
+                m.record(t, cost(t));
+            }
+            Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, m);
+            for (int i = 0; i < 4; i++) {
+                s.add(SchedulerTest.seq(i, 8));
+            }
+            SchedulerTest.run(s); // the streams' prompts (nothing decodes yet: no limit)
+            SequenceState p = SchedulerTest.seq(99, len);
+            s.add(p);
+            int expect = len > StepCostModel.SHORT_PROMPT_TOKENS ? 1 : 4;
+            for (int i = 0; i < 5; i++) {
+                Scheduler.Step st = SchedulerTest.run(s);
+                assertEquals(expect, SchedulerTest.tokensOf(st, p), "a " + len + "-token prompt, step " + i);
+                assertEquals(4 + expect, st.tokens(), "next to the 4 decodes");
+            }
+        }
     }
 
     static double median(double[] xs) {

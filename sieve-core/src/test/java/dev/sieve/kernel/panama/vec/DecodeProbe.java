@@ -43,6 +43,7 @@ public final class DecodeProbe {
             Tensor w0 = Tensor.allocate("w", e, arena, cols, rows);
             float[] g = new float[rows * cols];
             for (int i = 0; i < g.length; i++) g[i] = (float) rnd.nextGaussian();
+            e.prune(g, 0, g.length); // sparse encodings take only weights that fit their pattern
             e.quantize(g, 0, w0.data(), 0, g.length);
             List<Tensor> copies = new ArrayList<>(List.of(w0));
             for (long b = w0.byteSize(); b < (256L << 20); b += w0.byteSize()) {
@@ -58,12 +59,14 @@ public final class DecodeProbe {
         double[][] best = new double[ks.size()][shapes.length];
         for (double[] b : best) java.util.Arrays.fill(b, Double.MAX_VALUE);
         float[][][] outs = new float[ks.size()][shapes.length][];
+        long[][] allocated = new long[ks.size()][shapes.length];
         for (int round = 0; round < 10; round++) {
             for (int s = 0; s < shapes.length; s++) {
                 for (int k = 0; k < ks.size(); k++) {
                     Tensor w0 = ws.get(s).get(0);
                     float[] out = new float[tokens * w0.rows()];
                     Activations act = new Activations();
+                    long a0 = ((com.sun.management.ThreadMXBean) MX).getCurrentThreadAllocatedBytes();
                     long t0 = MX.getCurrentThreadCpuTime();
                     for (Tensor w : ws.get(s)) {
                         act.set(xs.get(s), tokens, w.cols());
@@ -72,6 +75,10 @@ public final class DecodeProbe {
                     }
                     double t = (MX.getCurrentThreadCpuTime() - t0) / 1e9 / ws.get(s).size();
                     if (round > 2) best[k][s] = Math.min(best[k][s], t);
+                    if (round == 9) {
+                        allocated[k][s] = (((com.sun.management.ThreadMXBean) MX).getCurrentThreadAllocatedBytes() - a0)
+                                / ws.get(s).size();
+                    }
                     outs[k][s] = out;
                 }
             }
@@ -85,9 +92,9 @@ public final class DecodeProbe {
                     err += d * d;
                     ref += (double) outs[0][s][i] * outs[0][s][i];
                 }
-                System.out.printf("%-6s %-11s %-22s %7.2f GB/s %7.2f GFLOP/s  rel.err %.1e%n", e.name(), shapes[s],
+                System.out.printf("%-6s %-11s %-22s %7.2f GB/s %7.2f GFLOP/s  rel.err %.1e  alloc/call %d B%n", e.name(), shapes[s],
                         ks.get(k).getClass().getSimpleName(), w0.byteSize() / best[k][s] / 1e9,
-                        2.0 * w0.rows() * w0.cols() * tokens / best[k][s] / 1e9, Math.sqrt(err / ref));
+                        2.0 * w0.rows() * w0.cols() * tokens / best[k][s] / 1e9, Math.sqrt(err / ref), allocated[k][s]);
             }
         }
     }
