@@ -37,7 +37,7 @@ final class ServeCommand implements Callable<Integer> {
             description = "tokens per forward pass: decodes plus prompt chunks (default: ${DEFAULT-VALUE})")
     int batchTokens;
 
-    @Option(names = "--step-cost-ratio", defaultValue = "1.5", paramLabel = "R",
+    @Option(names = "--step-cost-ratio", defaultValue = "1.25", paramLabel = "R",
             description = "a step that prefills next to decodes may cost R times a pure-decode step, as measured while "
                     + "serving: bounds the streams' inter-token latency during a long prompt; 0 = only --batch-tokens "
                     + "(default: ${DEFAULT-VALUE})")

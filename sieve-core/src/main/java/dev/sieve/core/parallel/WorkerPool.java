@@ -1,6 +1,7 @@
 package dev.sieve.core.parallel;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -9,9 +10,12 @@ import java.util.concurrent.locks.LockSupport;
  * <p>{@link #parallelFor} splits {@code [0, n)} into chunks (aligned to a grain so quantized blocks
  * are never split; about {@link #CHUNKS_PER_THREAD} per thread) that the caller and the workers
  * claim from a shared counter until none is left, so a thread that runs slower (a busy core, a
- * late wake-up) simply takes fewer chunks and all finish together; then it returns. No thread is created and nothing is allocated per
- * call: workers spin briefly for the next loop (a decode step issues hundreds back to back), then
- * park.
+ * late wake-up) simply takes fewer chunks and all finish together; then it returns. The caller waits
+ * only for the workers that joined the loop while it had chunks left: a worker that wakes after the
+ * caller took the last chunk does not join, so a descheduled worker (the load generator, the HTTP
+ * threads or the JIT on the same cores) costs the caller nothing once the work is done. No thread is
+ * created and nothing is allocated per call: workers spin briefly for the next loop (a decode step
+ * issues hundreds back to back), then park.
  */
 public final class WorkerPool implements AutoCloseable {
 
@@ -34,7 +38,12 @@ public final class WorkerPool implements AutoCloseable {
     private volatile int chunkUnits;
     private final AtomicInteger nextChunk = new AtomicInteger();
     private volatile long generation;
-    private final AtomicInteger pending = new AtomicInteger();
+    /** Joining the current loop: its generation (high 32 bits), a closed bit, the workers that joined. */
+    private final AtomicLong ticket = new AtomicLong();
+    private static final long CLOSED = 1L << 31;
+    private static final long JOINED = CLOSED - 1;
+    /** Joined workers that are done with the current loop. */
+    private final AtomicInteger finished = new AtomicInteger();
     private volatile Throwable failure;
     private volatile boolean closed;
 
@@ -75,19 +84,27 @@ public final class WorkerPool implements AutoCloseable {
         this.chunkUnits = Math.max(1, units / (threads * CHUNKS_PER_THREAD));
         nextChunk.set(0);
         this.failure = null;
-        pending.set(workers.length);
-        generation++; // publishes the fields above to the workers
+        finished.set(0);
+        long g = generation + 1;
+        ticket.set(g << 32); // open for generation g (its low 32 bits), nobody joined yet
+        generation = g; // publishes the fields above to the workers
         for (Worker w : workers) {
             if (w.parked) {
                 LockSupport.unpark(w.thread);
             }
         }
         runChunks(body, n, grain, chunkUnits);
+        // Every chunk is claimed: close the loop to late workers, then wait for those that joined.
+        long t;
+        do {
+            t = ticket.get();
+        } while (!ticket.compareAndSet(t, t | CLOSED));
+        int joined = (int) (t & JOINED);
         // Spin briefly (the other shares usually finish within microseconds of ours), then yield
         // the core: on a machine with more runnable threads than cores, spinning would steal the
         // time slice from the very worker being waited for.
         int spins = 0;
-        while (pending.get() != 0) {
+        while (finished.get() != joined) {
             if (++spins < WAIT_SPINS) {
                 Thread.onSpinWait();
             } else {
@@ -151,14 +168,28 @@ public final class WorkerPool implements AutoCloseable {
                     return;
                 }
                 seen = generation;
+                if (!join(seen)) {
+                    continue; // the caller already took every chunk of that loop
+                }
                 try {
                     runChunks(task, total, grain, chunkUnits);
                 } catch (Throwable t) {
                     failure = t;
                 } finally {
-                    pending.decrementAndGet();
+                    finished.incrementAndGet();
                 }
             }
+        }
+
+        /** Joins loop {@code g} unless the caller has closed it (or moved past it). */
+        private boolean join(long g) {
+            long gen = g & 0xFFFF_FFFFL; // the ticket keeps the generation's low 32 bits
+            for (long t = ticket.get(); t >>> 32 == gen && (t & CLOSED) == 0; t = ticket.get()) {
+                if (ticket.compareAndSet(t, t + 1)) {
+                    return true;
+                }
+            }
+            return false;
         }
     }
 }

@@ -54,6 +54,37 @@ class WorkerPoolTest {
         }
     }
 
+    /**
+     * Many tiny loops back to back, with a worker that is sometimes parked: workers that wake after
+     * the caller took every chunk must not join, and one that joins must run its own loop's task.
+     */
+    @Test
+    void backToBackLoopsEachRunEveryIndexOnceWithTheirOwnTask() throws Exception {
+        try (WorkerPool pool = new WorkerPool(3)) {
+            int[] stamp = new int[64];
+            for (int loop = 1; loop <= 20_000; loop++) {
+                int n = 1 + loop % 64;
+                int expected = loop - 1;
+                int mine = loop;
+                pool.parallelFor(n, 1, (s, e) -> {
+                    for (int i = s; i < e; i++) {
+                        // plain array: the pool's hand-off must make the previous loop's writes visible
+                        if (stamp[i] != expected && !(i >= 1 + (mine - 1) % 64 && stamp[i] < expected)) {
+                            throw new AssertionError("index " + i + " of loop " + mine + " found stamp " + stamp[i]);
+                        }
+                        stamp[i] = mine;
+                    }
+                });
+                for (int i = 0; i < n; i++) {
+                    assertEquals(loop, stamp[i], "loop " + loop + " index " + i);
+                }
+                if (loop % 500 == 0) {
+                    Thread.sleep(3); // let the workers park, so the next loop starts with late wake-ups
+                }
+            }
+        }
+    }
+
     @Test
     void aFailureInAnyRangeReachesTheCaller() {
         try (WorkerPool pool = new WorkerPool(2)) {
