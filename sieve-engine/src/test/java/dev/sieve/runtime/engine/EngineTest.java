@@ -41,120 +41,115 @@ class EngineTest {
         return f;
     }
 
-    @Test
-    void preemptionUnderATightKvBudgetGivesTheSameGreedyOutput() throws Exception {
+    /** What a test does with the tiny synthetic model (Q8_0, seed 11), its tokenizer and a two-thread {@link Linear}. */
+    interface WithModel {
+        void run(Model m, Tokenizer tok, Linear linear) throws Exception;
+    }
+
+    void withTinyModel(WithModel body) throws Exception {
         Path f = dir.resolve("tiny.gguf");
         try (WorkerPool pool = new WorkerPool(2)) {
             new SyntheticModelWriter(ModelShape.byName("tiny"), SyntheticModelWriter.TypeMix.parse("Q8_0"), 11)
                     .write(f, pool, (i, n, s) -> {});
             try (Model m = ModelLoader.load(f)) {
-                Tokenizer tok = Tokenizers.fromGguf(m.metadata());
-                Linear linear = new Linear(KernelProvider.get(), pool);
-                List<int[]> prompts = new ArrayList<>();
-                List<String> expected = new ArrayList<>();
-                String[] texts = {"first prompt of the test", "second one, somewhat longer than the first one", "third"};
-                for (String t : texts) {
-                    int[] p = tok.encode(t, true, true);
-                    prompts.add(p);
-                    expected.add(new Session(m, tok, linear, 128, 16).generate(p, SamplingParams.greedy(), 60, List.of(),
-                            s -> {}).text());
-                }
-                long perToken = 2L * m.config().layers() * m.config().kvDim() * Float.BYTES;
-                // 10 blocks = 160 tokens for three sequences of up to ~75 tokens: someone must be preempted
-                try (Engine e = new Engine(m, tok, linear, new Engine.Config(128, 3, 16, 8, 10 * 16 * perToken)).start()) {
-                    List<CompletableFuture<Out>> outs = new ArrayList<>();
-                    for (int i = 0; i < prompts.size(); i++) {
-                        outs.add(submit(e, i + 1, prompts.get(i), 60));
-                    }
-                    for (int i = 0; i < outs.size(); i++) {
-                        Out o = outs.get(i).get(60, TimeUnit.SECONDS);
-                        assertEquals(expected.get(i), o.text(), "request " + i);
-                    }
-                    assertTrue(e.stats().preemptions() > 0, "the budget was meant to force a preemption");
-                    Thread.sleep(100);
-                    assertEquals(0, e.stats().kvBlocksUsed(), "no sequence holds blocks (the prefix cache may)");
-                    assertEquals(10, e.stats().kvBlocksTotal());
-                }
-                // a budget below one full context is refused up front (a lone sequence must always fit)
-                assertThrows(IllegalArgumentException.class,
-                        () -> new Engine(m, tok, linear, new Engine.Config(128, 2, 16, 4, 4 * 16 * perToken)));
+                body.run(m, Tokenizers.fromGguf(m.metadata()), new Linear(KernelProvider.get(), pool));
             }
         }
+    }
+
+    @Test
+    void preemptionUnderATightKvBudgetGivesTheSameGreedyOutput() throws Exception {
+        withTinyModel((m, tok, linear) -> {
+            List<int[]> prompts = new ArrayList<>();
+            List<String> expected = new ArrayList<>();
+            String[] texts = {"first prompt of the test", "second one, somewhat longer than the first one", "third"};
+            for (String t : texts) {
+                int[] p = tok.encode(t, true, true);
+                prompts.add(p);
+                expected.add(new Session(m, tok, linear, 128, 16).generate(p, SamplingParams.greedy(), 60, List.of(),
+                        s -> {}).text());
+            }
+            long perToken = 2L * m.config().layers() * m.config().kvDim() * Float.BYTES;
+            // 10 blocks = 160 tokens for three sequences of up to ~75 tokens: someone must be preempted
+            try (Engine e = new Engine(m, tok, linear, new Engine.Config(128, 3, 16, 8, 10 * 16 * perToken)).start()) {
+                List<CompletableFuture<Out>> outs = new ArrayList<>();
+                for (int i = 0; i < prompts.size(); i++) {
+                    outs.add(submit(e, i + 1, prompts.get(i), 60));
+                }
+                for (int i = 0; i < outs.size(); i++) {
+                    Out o = outs.get(i).get(60, TimeUnit.SECONDS);
+                    assertEquals(expected.get(i), o.text(), "request " + i);
+                }
+                assertTrue(e.stats().preemptions() > 0, "the budget was meant to force a preemption");
+                Thread.sleep(100);
+                assertEquals(0, e.stats().kvBlocksUsed(), "no sequence holds blocks (the prefix cache may)");
+                assertEquals(10, e.stats().kvBlocksTotal());
+            }
+            // a budget below one full context is refused up front (a lone sequence must always fit)
+            assertThrows(IllegalArgumentException.class,
+                    () -> new Engine(m, tok, linear, new Engine.Config(128, 2, 16, 4, 4 * 16 * perToken)));
+        });
     }
 
     @Test
     void aSharedPromptPrefixIsReusedNotRecomputedAndGreedyOutputIsUnchanged() throws Exception {
-        Path f = dir.resolve("tiny.gguf");
-        try (WorkerPool pool = new WorkerPool(2)) {
-            new SyntheticModelWriter(ModelShape.byName("tiny"), SyntheticModelWriter.TypeMix.parse("Q8_0"), 11)
-                    .write(f, pool, (i, n, s) -> {});
-            try (Model m = ModelLoader.load(f)) {
-                Tokenizer tok = Tokenizers.fromGguf(m.metadata());
-                Linear linear = new Linear(KernelProvider.get(), pool);
-                String system = "You are a helpful assistant who answers briefly and precisely, with care for the facts "
-                        + "and without any flattery or filler words at all. ";
-                int[] a = tok.encode(system + "What is the capital of France?", true, true);
-                int[] b = tok.encode(system + "Name three prime numbers.", true, true);
-                int common = 0;
-                while (common < Math.min(a.length, b.length) && a[common] == b[common]) {
-                    common++;
-                }
-                assertTrue(common >= 32, "the shared prefix spans two blocks or more: " + common);
-                try (Engine e = new Engine(m, tok, linear, new Engine.Config(256, 2, 64, 8, 0)).start()) {
-                    long before = 0;
-                    int[][] prompts = {a, b, a};
-                    // a: nothing cached; b: the system prompt's full blocks; a again: all its full blocks but the last token's
-                    long[] hits = {0, Math.min(common, b.length - 1) / 16 * 16, (a.length - 1) / 16 * 16};
-                    for (int i = 0; i < prompts.length; i++) {
-                        String expected = new Session(m, tok, linear, 256, 16)
-                                .generate(prompts[i], SamplingParams.greedy(), 20, List.of(), s -> {}).text();
-                        Out o = submit(e, i + 1, prompts[i], 20).get(60, TimeUnit.SECONDS);
-                        assertEquals(expected, o.text(), "request " + i);
-                        long now = e.stats().prefixCacheHitTokens();
-                        assertEquals(hits[i], now - before, "tokens reused by request " + i);
-                        before = now;
-                    }
-                    assertTrue(e.stats().kvBlocksCached() > 0);
-                }
+        withTinyModel((m, tok, linear) -> {
+            String system = "You are a helpful assistant who answers briefly and precisely, with care for the facts "
+                    + "and without any flattery or filler words at all. ";
+            int[] a = tok.encode(system + "What is the capital of France?", true, true);
+            int[] b = tok.encode(system + "Name three prime numbers.", true, true);
+            int common = 0;
+            while (common < Math.min(a.length, b.length) && a[common] == b[common]) {
+                common++;
             }
-        }
+            assertTrue(common >= 32, "the shared prefix spans two blocks or more: " + common);
+            try (Engine e = new Engine(m, tok, linear, new Engine.Config(256, 2, 64, 8, 0)).start()) {
+                long before = 0;
+                int[][] prompts = {a, b, a};
+                // a: nothing cached; b: the system prompt's full blocks; a again: all its full blocks but the last token's
+                long[] hits = {0, Math.min(common, b.length - 1) / 16 * 16, (a.length - 1) / 16 * 16};
+                for (int i = 0; i < prompts.length; i++) {
+                    String expected = new Session(m, tok, linear, 256, 16)
+                            .generate(prompts[i], SamplingParams.greedy(), 20, List.of(), s -> {}).text();
+                    Out o = submit(e, i + 1, prompts[i], 20).get(60, TimeUnit.SECONDS);
+                    assertEquals(expected, o.text(), "request " + i);
+                    long now = e.stats().prefixCacheHitTokens();
+                    assertEquals(hits[i], now - before, "tokens reused by request " + i);
+                    before = now;
+                }
+                assertTrue(e.stats().kvBlocksCached() > 0);
+            }
+        });
     }
 
     @Test
     void everyGeneratedTokenIsReportedEvenWhileItsTextIsHeldBack() throws Exception {
-        Path f = dir.resolve("tiny.gguf");
-        try (WorkerPool pool = new WorkerPool(2)) {
-            new SyntheticModelWriter(ModelShape.byName("tiny"), SyntheticModelWriter.TypeMix.parse("Q8_0"), 11)
-                    .write(f, pool, (i, n, s) -> {});
-            try (Model m = ModelLoader.load(f)) {
-                Tokenizer tok = Tokenizers.fromGguf(m.metadata());
-                Linear linear = new Linear(KernelProvider.get(), pool);
-                int[] prompt = tok.encode("the events of one stream", true, true);
-                String expected = new Session(m, tok, linear, 128, 16)
-                        .generate(prompt, SamplingParams.greedy(), 40, List.of(), s -> {}).text();
-                // A stop string that never completes but whose first letter is common: text ending in
-                // that letter is held back until the next token shows it is not a stop.
-                String letter = expected.chars().filter(Character::isLetter).mapToObj(Character::toString)
-                        .findFirst().orElseThrow();
-                List<String> deltas = new ArrayList<>();
-                CompletableFuture<EngineEvent.Done> done = new CompletableFuture<>();
-                try (Engine e = new Engine(m, tok, linear, new Engine.Config(128, 2, 16, 8, 0)).start()) {
-                    e.submit(new EngineRequest(1, prompt, SamplingParams.greedy(), 40, List.of(letter + "\u0000"), -1, ev -> {
-                        switch (ev) {
-                            case EngineEvent.Delta d -> deltas.add(d.text());
-                            case EngineEvent.Done d -> done.complete(d);
-                            case EngineEvent.Failed x -> done.completeExceptionally(new AssertionError(x.message()));
-                        }
-                    }));
-                    EngineEvent.Done d = done.get(60, TimeUnit.SECONDS);
-                    assertEquals(expected, String.join("", deltas), "the stop string never matched: all the text");
-                    assertTrue(deltas.contains(""), "some token's text was held back: " + deltas);
-                    // one event per token; only a last token with nothing left to add may go without
-                    assertTrue(deltas.size() == d.completionTokens() || deltas.size() == d.completionTokens() - 1,
-                            deltas.size() + " events for " + d.completionTokens() + " tokens");
-                }
+        withTinyModel((m, tok, linear) -> {
+            int[] prompt = tok.encode("the events of one stream", true, true);
+            String expected = new Session(m, tok, linear, 128, 16)
+                    .generate(prompt, SamplingParams.greedy(), 40, List.of(), s -> {}).text();
+            // A stop string that never completes but whose first letter is common: text ending in
+            // that letter is held back until the next token shows it is not a stop.
+            String letter = expected.chars().filter(Character::isLetter).mapToObj(Character::toString)
+                    .findFirst().orElseThrow();
+            List<String> deltas = new ArrayList<>();
+            CompletableFuture<EngineEvent.Done> done = new CompletableFuture<>();
+            try (Engine e = new Engine(m, tok, linear, new Engine.Config(128, 2, 16, 8, 0)).start()) {
+                e.submit(new EngineRequest(1, prompt, SamplingParams.greedy(), 40, List.of(letter + "\u0000"), -1, ev -> {
+                    switch (ev) {
+                        case EngineEvent.Delta d -> deltas.add(d.text());
+                        case EngineEvent.Done d -> done.complete(d);
+                        case EngineEvent.Failed x -> done.completeExceptionally(new AssertionError(x.message()));
+                    }
+                }));
+                EngineEvent.Done d = done.get(60, TimeUnit.SECONDS);
+                assertEquals(expected, String.join("", deltas), "the stop string never matched: all the text");
+                assertTrue(deltas.contains(""), "some token's text was held back: " + deltas);
+                // one event per token; only a last token with nothing left to add may go without
+                assertTrue(deltas.size() == d.completionTokens() || deltas.size() == d.completionTokens() - 1,
+                        deltas.size() + " events for " + d.completionTokens() + " tokens");
             }
-        }
+        });
     }
 
     @Test
