@@ -53,11 +53,11 @@ public final class Engine implements AutoCloseable {
     public record Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes,
             KvEncoding cacheType, int cacheResidual, double stepCostRatio) {
         /**
-         * Prompt tokens a step may always take, so that a prompt advances however costly tokens are.
-         * Four: a floor of one lowered the median inter-token latency during a long prefill a little
-         * (1.85x -> 1.63x the pure-decode step on a quiet machine) but not the p99, and it slowed every
-         * other prompt's prefill (8 concurrent streams: TTFT p50 0.6 -> 2.1 s, 140 -> 109 tokens/s on
-         * 135m; docs/serving.md).
+         * Prompt tokens a step may always take while the prompt is short ({@link
+         * StepCostModel#SHORT_PROMPT_TOKENS} or fewer left; a longer one may go down to one a step).
+         * Four: a floor of one for every prompt slowed the short prompts' prefill at 8 concurrent
+         * streams (135m: TTFT p50 0.6 -> 2.1 s, 140 -> 109 tokens/s; again in session 13, 175 -> 375
+         * ms and -13%; docs/serving.md).
          */
         public static final int MIN_PREFILL_CHUNK = 4;
 

@@ -92,11 +92,6 @@ public final class StepCostModel {
      */
     public static final int SHORT_PROMPT_TOKENS = 32;
 
-    /** As {@link #stepTokens(int, int, int)} for a short prompt (at least {@code minChunk} prompt tokens). */
-    public int stepTokens(int decodes, int maxTokens) {
-        return stepTokens(decodes, maxTokens, 0);
-    }
-
     /**
      * Tokens a step with {@code decodes} decode tokens may hold in all, at most {@code maxTokens}:
      * the decodes plus the prompt tokens that keep its cost within the target. The first prompt

@@ -26,7 +26,7 @@ class StepCostModelTest {
     void leastSquaresRecoverALinearCost() {
         StepCostModel m = new StepCostModel(1.5, 4, 64);
         assertFalse(m.ready());
-        assertEquals(100, m.stepTokens(4, 100), "no fit yet: the hard cap");
+        assertEquals(100, m.stepTokens(4, 100, 1000), "no fit yet: the hard cap");
         for (int i = 0; i < 20; i++) {
             m.record(4, cost(4)); // one size alone leaves the slope open
         }
@@ -46,15 +46,15 @@ class StepCostModelTest {
             m.record(t, cost(t));
         }
         for (int d = 1; d <= 8; d++) {
-            int tokens = m.stepTokens(d, 1000);
+            int tokens = m.stepTokens(d, 1000, 1000); // a long prompt: the ratio alone
             // (1.5 - 1)(40 + 6d) / 6 prompt tokens, rounded down
             int chunk = (int) Math.floor(0.5 * (FIXED + PER_TOKEN * d) / PER_TOKEN + 1e-9);
             assertEquals(d + chunk, tokens, d + " decodes");
             assertTrue(cost(tokens) <= 1.5 * cost(d) + 1, "within 1.5x");
             assertTrue(cost(tokens + 1) > 1.5 * cost(d), "and as large as that allows");
         }
-        assertEquals(1000, m.stepTokens(0, 1000), "no decodes: nothing to protect");
-        assertEquals(8, m.stepTokens(4, 8), "never past the hard cap (9 otherwise)");
+        assertEquals(1000, m.stepTokens(0, 1000, 1000), "no decodes: nothing to protect");
+        assertEquals(8, m.stepTokens(4, 8, 1000), "never past the hard cap (9 otherwise)");
     }
 
     @Test
@@ -63,7 +63,6 @@ class StepCostModelTest {
         for (int t : new int[] {1, 2, 30}) {
             m.record(t, Math.round(1e9 * t)); // no fixed cost: 0.1 × d tokens would round to nothing
         }
-        assertEquals(2 + 6, m.stepTokens(2, 100));
         assertEquals(2 + 6, m.stepTokens(2, 100, StepCostModel.SHORT_PROMPT_TOKENS), "a short prompt: the minimum chunk");
         assertEquals(2 + 1, m.stepTokens(2, 100, StepCostModel.SHORT_PROMPT_TOKENS + 1),
                 "a long prompt keeps to the ratio, but always advances");
