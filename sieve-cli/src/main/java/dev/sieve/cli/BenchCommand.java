@@ -26,9 +26,12 @@ import picocli.CommandLine.Option;
             "eff GB/s is the weight bytes streamed per generated token times tokens/s (decode is bound by",
             "memory bandwidth); peak RSS is the process's high-water mark. With --depth, tg runs after D",
             "tokens already in the cache (llama-bench's -d), once per --cache-type in a comma list,",
-            "interleaved token by token so the cache types see the same machine load."},
+            "interleaved token by token so the cache types see the same machine load. With --parallel, tg also",
+            "runs B sequences decoding together, one token each per step (continuous batching, as in",
+            "llama-batched-bench): t/s counts all B streams' tokens; eff GB/s counts the weights once per step."},
         footer = {"%nExamples:", "  sieve bench -m tinyllama-q4_0.gguf -p 128 -n 64 -t 2 -r 3",
             "  sieve bench -m tl.gguf -p 0 -n 16 --depth 512,2048 --cache-type f32,q8,q4",
+            "  sieve bench -m tl.gguf -p 0 -n 32 --parallel 1,4,8,16",
             "  sieve bench -m model.gguf --json > bench.json"})
 final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-m", "--model"}, required = true, description = "GGUF model file")
@@ -53,15 +56,29 @@ final class BenchCommand implements Callable<Integer> {
                     + " less the generated tokens (default: 0)")
     List<String> depths;
 
+    @Option(names = "--parallel", split = ",", paramLabel = "B",
+            description = "also run tg with B sequences decoding together (one token each per step), for each B in a"
+                    + " comma list: the throughput of batched decode, as a server with B streams gets it")
+    List<Integer> parallel;
+
     @Option(names = "--json", description = "print a JSON list, one object per test (llama-bench's field names)")
     boolean json;
 
-    record Row(String test, int nPrompt, int nGen, double[] samples, double mean, double sd, double effGbps) {}
+    record Row(String test, int nPrompt, int nGen, int parallel, double[] samples, double mean, double sd, double effGbps) {}
 
     @Override
     public Integer call() throws Exception {
         if (nPrompt < 0 || nGen < 0 || reps < 1 || (nPrompt == 0 && nGen == 0)) {
             throw new UserException("need -p ≥ 0, -n ≥ 0 (not both 0) and -r ≥ 1");
+        }
+        List<Integer> streams = parallel == null ? List.of() : parallel;
+        for (int b : streams) {
+            if (b < 1 || b > 256) {
+                throw new UserException("--parallel takes sequence counts from 1 to 256, not " + b);
+            }
+        }
+        if (!streams.isEmpty() && nGen == 0) {
+            throw new UserException("--parallel needs -n ≥ 1 (it measures generation)");
         }
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         List<Row> rows = new ArrayList<>();
@@ -75,7 +92,8 @@ final class BenchCommand implements Callable<Integer> {
             kernels = KernelProvider.get().name();
             Linear linear = new Linear(KernelProvider.get(), pool);
             int ctx = Math.max(nPrompt, 1) + nGen + 1;
-            Transformer tf = new Transformer(m.config(), m.weights(), linear, Math.max(1, nPrompt));
+            int maxStreams = streams.stream().mapToInt(Integer::intValue).max().orElse(1);
+            Transformer tf = new Transformer(m.config(), m.weights(), linear, Math.max(Math.max(1, nPrompt), maxStreams));
             KvCache kv = tf.newCache(ctx, encodings().get(0), cache.residual());
             params = m.parameterCount();
             bpw = m.weightBytes() * 8.0 / params;
@@ -85,7 +103,7 @@ final class BenchCommand implements Callable<Integer> {
             long perToken = m.weightBytes() - m.weights().tokenEmbedding().byteSize()
                     + m.weights().tokenEmbedding().rowBytes()
                     + (m.weights().output() == m.weights().tokenEmbedding() ? m.weights().output().byteSize() : 0);
-            float[] logits = new float[Math.max(1, nPrompt) * m.config().vocabSize()];
+            float[] logits = new float[Math.max(Math.max(1, nPrompt), maxStreams) * m.config().vocabSize()];
             SplittableRandom rng = new SplittableRandom(42);
             int vocab = m.config().vocabSize();
             if (nPrompt > 0) {
@@ -121,17 +139,20 @@ final class BenchCommand implements Callable<Integer> {
             } else if (nGen > 0) {
                 rows.addAll(depthRows(m, linear, perToken, rng));
             }
+            for (int b : streams) {
+                rows.add(parallelRow(tf, b, perToken, logits));
+            }
         }
         long rss = peakRssBytes();
         if (json) {
             printJson(rows, fileSize, params, bpw, density, nThreads, rss, kernels, desc);
         } else {
-            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %6s | %16s | %5s | %7s | %8s |%n", "model", "size", "params",
+            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %8s | %16s | %5s | %7s | %8s |%n", "model", "size", "params",
                     "backend", "threads", "test", "t/s", "bpw", "density", "eff GB/s");
-            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %6s | %16s | %5s | %7s | %8s |%n", "-".repeat(26), "---------:",
-                    "-------:", "-".repeat(14), "------:", "-----:", "---------------:", "----:", "------:", "-------:");
+            System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %8s | %16s | %5s | %7s | %8s |%n", "-".repeat(26), "---------:",
+                    "-------:", "-".repeat(14), "------:", "-------:", "---------------:", "----:", "------:", "-------:");
             for (Row r : rows) {
-                System.out.printf(Locale.ROOT, "| %-26s | %10s | %8s | %-14s | %7d | %6s | %7.2f ± %6.2f | %5.2f | %7.3f | %8s |%n",
+                System.out.printf(Locale.ROOT, "| %-26s | %10s | %8s | %-14s | %7d | %8s | %7.2f ± %6.2f | %5.2f | %7.3f | %8s |%n",
                         desc, Units.bytes(fileSize), params >= 1e9 ? String.format(Locale.ROOT, "%.2f B", params / 1e9)
                                 : String.format(Locale.ROOT, "%.2f M", params / 1e6), "CPU " + kernels, nThreads, r.test, r.mean, r.sd, bpw,
                         density, r.effGbps > 0 ? String.format(Locale.ROOT, "%.1f", r.effGbps) : "");
@@ -224,6 +245,44 @@ final class BenchCommand implements Callable<Integer> {
         return out;
     }
 
+    /**
+     * tg with {@code b} sequences in one batch: each step runs one new token of every sequence
+     * through {@link Transformer#forwardBatch} (what the server's scheduler forms with b streams
+     * decoding), greedy per sequence from distinct start tokens. A repetition's tokens/s is b·nGen
+     * over its time; the weights are streamed once per step, so eff GB/s is per step, not per token.
+     */
+    private Row parallelRow(Transformer tf, int b, long perToken, float[] logits) {
+        int vocab = tf.config().vocabSize();
+        KvCache[] caches = new KvCache[b];
+        int[][] tok = new int[b][];
+        List<Transformer.BatchEntry> entries = new ArrayList<>(b);
+        for (int i = 0; i < b; i++) {
+            caches[i] = tf.newCache(nGen + 1, encodings().get(0), cache.residual());
+        }
+        double[] s = new double[reps];
+        for (int r = -1; r < reps; r++) {
+            entries.clear();
+            for (int i = 0; i < b; i++) {
+                caches[i].truncate(0);
+                tok[i] = new int[] {1 + i % (vocab - 1)};
+                entries.add(new Transformer.BatchEntry(caches[i], tok[i], 0, 1));
+            }
+            long t0 = System.nanoTime();
+            for (int j = 0; j < nGen; j++) {
+                tf.forwardBatch(entries, logits);
+                for (int i = 0; i < b; i++) {
+                    tok[i][0] = argmax(logits, i * vocab, vocab);
+                }
+            }
+            double ts = (double) b * nGen / ((System.nanoTime() - t0) / 1e9);
+            if (r >= 0) {
+                s[r] = ts;
+            }
+        }
+        Row one = row("tg" + nGen + " x" + b, 0, nGen, s, perToken / b);
+        return new Row(one.test(), 0, nGen, b, s, one.mean(), one.sd(), one.effGbps());
+    }
+
     private static Row row(String test, int np, int ng, double[] s, long bytesPerToken) {
         double mean = 0;
         for (double v : s) {
@@ -235,13 +294,18 @@ final class BenchCommand implements Callable<Integer> {
             var += (v - mean) * (v - mean);
         }
         double sd = s.length > 1 ? Math.sqrt(var / (s.length - 1)) : 0;
-        return new Row(test, np, ng, s, mean, sd, bytesPerToken * mean / 1e9);
+        return new Row(test, np, ng, 1, s, mean, sd, bytesPerToken * mean / 1e9);
     }
 
     private static int argmax(float[] a, int n) {
+        return argmax(a, 0, n);
+    }
+
+    /** The index (from {@code off}) of the largest of {@code a[off .. off + n)}. */
+    private static int argmax(float[] a, int off, int n) {
         int best = 0;
         for (int i = 1; i < n; i++) {
-            if (a[i] > a[best]) {
+            if (a[off + i] > a[off + best]) {
                 best = i;
             }
         }
@@ -308,10 +372,10 @@ final class BenchCommand implements Callable<Integer> {
             samples.append(']');
             sb.append(String.format(Locale.ROOT, """
                       {"build": "sieve 0.1.0", "backends": "CPU", "kernels": "%s", "model_filename": "%s", "model_type": "%s",
-                       "model_size": %d, "model_n_params": %d, "n_threads": %d, "n_prompt": %d, "n_gen": %d, "test": "%s",
+                       "model_size": %d, "model_n_params": %d, "n_threads": %d, "n_prompt": %d, "n_gen": %d, "n_parallel": %d, "test": "%s",
                        "avg_ts": %.4f, "stddev_ts": %.4f, "samples_ts": %s, "bpw": %.4f, "density": %.4f, "eff_gbps": %.3f, "peak_rss": %d}%s
                     """, kernels, jsonEscape(model.toString()), jsonEscape(desc), size, params, nThreads, r.nPrompt, r.nGen,
-                    r.test, r.mean, r.sd, samples, bpw, density, r.effGbps, rss, i < rows.size() - 1 ? "," : ""));
+                    r.parallel, r.test, r.mean, r.sd, samples, bpw, density, r.effGbps, rss, i < rows.size() - 1 ? "," : ""));
         }
         System.out.print(sb.append("]\n"));
     }

@@ -109,6 +109,22 @@ class CliTest {
         assertTrue(r.out().contains("\"avg_ts\"") && r.out().contains("\"eff_gbps\"") && r.out().contains("\"peak_rss\""), r.out());
     }
 
+    @Test
+    void benchParallelMeasuresBatchedDecodeOncePerSequenceCount() {
+        Result r = sieve("", "bench", "-m", tiny.toString(), "-p", "0", "-n", "4", "-r", "1", "--parallel", "1,3", "--json");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("\"n_parallel\": 1, \"test\": \"tg4\""), "the plain tg row: " + r.out());
+        assertTrue(r.out().contains("\"n_parallel\": 1, \"test\": \"tg4 x1\""), r.out());
+        assertTrue(r.out().contains("\"n_parallel\": 3, \"test\": \"tg4 x3\""), r.out());
+        assertEquals(3, r.out().lines().filter(l -> l.contains("\"test\"")).count(), r.out());
+    }
+
+    @Test
+    void benchParallelRejectsAZeroCount() {
+        assertCleanError(sieve("", "bench", "-m", tiny.toString(), "-p", "0", "-n", "4", "--parallel", "0"),
+                "--parallel takes sequence counts from 1 to 256, not 0");
+    }
+
     // ---- bad input: one clear line, exit code 1, no stack trace ----
 
     static void assertCleanError(Result r, String expected) {

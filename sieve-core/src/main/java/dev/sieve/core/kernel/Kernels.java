@@ -43,6 +43,13 @@ public interface Kernels {
      */
     float expSum(float[] x, int off, int n, float max);
 
+    /**
+     * SwiGLU's gating in place: {@code gate[off + i] = SiLU(gate[off + i]) · up[off + i]} for i below
+     * {@code n}, with {@code SiLU(g) = g / (1 + e^−g)}. The reference rounds {@code Math.exp} to float;
+     * a vector kernel may use a float exponential (within a few ulp).
+     */
+    void swiglu(float[] gate, float[] up, int off, int n);
+
     /** {@code y[yOff + i] += a · x[xOff + i]}. */
     void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
 

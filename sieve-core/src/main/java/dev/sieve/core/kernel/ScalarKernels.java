@@ -87,6 +87,14 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void swiglu(float[] gate, float[] up, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+    }
+
+    @Override
     public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         double ss = 0;
         for (int i = 0; i < n; i++) {

@@ -111,6 +111,11 @@ public final class PanamaKernels implements Kernels {
     }
 
     @Override
+    public void swiglu(float[] gate, float[] up, int off, int n) {
+        impl.swiglu(gate, up, off, n);
+    }
+
+    @Override
     public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
         impl.axpy(a, x, xOff, y, yOff, n);
     }

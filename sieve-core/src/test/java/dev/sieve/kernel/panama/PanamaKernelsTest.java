@@ -432,6 +432,44 @@ class PanamaKernelsTest {
         }
     }
 
+    /**
+     * SwiGLU's gate agrees with the reference at every width: offsets, tails, gates far in either
+     * tail of the sigmoid (e^-g overflowing to infinity gives -0, as in the reference), and only
+     * {@code [off, off + n)} is written.
+     */
+    @Test
+    void swigluMatchesScalar() {
+        Random rnd = new Random(8);
+        for (int n : new int[] {1, 7, 8, 16, 67, 1536}) {
+            float[] gate = gaussian(rnd, n + 5), up = gaussian(rnd, n + 5);
+            for (int i = 0; i < gate.length; i++) {
+                gate[i] *= 6;
+            }
+            if (n > 8) {
+                gate[3] = -200f;
+                gate[4] = 200f;
+                gate[5] = 0f;
+            }
+            float[] want = gate.clone();
+            ScalarKernels.INSTANCE.swiglu(want, up, 2, n);
+            for (PanamaKernels k : variants()) {
+                float[] got = gate.clone();
+                k.swiglu(got, up, 2, n);
+                for (int i = 0; i < got.length; i++) {
+                    assertEquals(want[i], got[i], 4e-7f * Math.abs(want[i]), k.name() + " n=" + n + " at " + i);
+                }
+                assertEquals(gate[0], got[0], 0f, k.name() + ": wrote before its range");
+                assertEquals(gate[n + 2], got[n + 2], 0f, k.name() + ": wrote past its range");
+            }
+        }
+        float[] g = {-200f, 200f, 0f, 1f};
+        ScalarKernels.INSTANCE.swiglu(g, new float[] {1, 1, 1, 2}, 0, 4);
+        assertEquals(-0f, g[0], 0f, "SiLU(-200) underflows to zero");
+        assertEquals(200f, g[1], 0f, "SiLU(200) = 200");
+        assertEquals(0f, g[2], 0f, "SiLU(0) = 0");
+        assertEquals(2 / (1 + Math.exp(-1)), g[3], 1e-6, "SiLU(1) · 2 = 2σ(1)");
+    }
+
     @Test
     void providerLoadsThePanamaKernelsAndWidthsAreValidated() {
         Kernels k = KernelProvider.panama(256);

@@ -378,10 +378,7 @@ public final class Transformer {
         }
         project(l, lw.wGate(), xb, n, gate);
         project(l, lw.wUp(), xb, n, up);
-        for (int i = 0; i < n * c.ffnDim(); i++) {
-            float g = gate[i];
-            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
-        }
+        k.swiglu(gate, up, 0, n * c.ffnDim()); // gate = SiLU(gate) ⊙ up
         project(l, lw.wDown(), gate, n, proj);
         for (int i = 0; i < n * dim; i++) {
             x[i] += proj[i];

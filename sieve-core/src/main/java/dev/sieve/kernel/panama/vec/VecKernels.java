@@ -153,6 +153,28 @@ public final class VecKernels implements Kernels, KernelTable {
         return sum;
     }
 
+    /**
+     * The vector exponential (SVML on x86) instead of a scalar {@code Math.exp} per element: 0.78 against
+     * 7.3 ns an element on AVX2, where a batched decode step of the 135m shape gates 8 × 1536 values in
+     * each of 30 layers (~2.7 ms of a 36 ms step, on one thread while the others wait). The exact copy
+     * keeps the reference's scalar loop.
+     */
+    @Override
+    public void swiglu(float[] gate, float[] up, int off, int n) {
+        int i = off;
+        if (!Vec.EXACT) {
+            for (int bound = off + F.loopBound(n); i < bound; i += N) {
+                FloatVector g = FloatVector.fromArray(F, gate, i);
+                FloatVector e = g.neg().lanewise(VectorOperators.EXP);
+                g.div(e.add(1f)).mul(FloatVector.fromArray(F, up, i)).intoArray(gate, i);
+            }
+        }
+        for (; i < off + n; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+    }
+
     @Override
     public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
         int i = 0;
