@@ -6,9 +6,11 @@ import java.util.List;
 
 /**
  * Forms one batch per step (Sarathi-style chunked prefill): first one decode token for every
- * running sequence that is decoding, then chunks of unfinished prompts of running sequences, then
- * new sequences from the waiting queue in arrival order, all under {@code tokenBudget} tokens. A
- * long prompt therefore spreads over several steps while the running streams keep decoding.
+ * running sequence that is decoding, then chunks of unfinished prompts, short ones (at most {@link
+ * StepCostModel#SHORT_PROMPT_TOKENS} to go, running or at the head of the queue) before long ones,
+ * then new sequences from the waiting queue in arrival order, all under {@code tokenBudget} tokens.
+ * A long prompt therefore spreads over several steps while the running streams keep decoding, and
+ * a short request arriving meanwhile starts without waiting for it.
  *
  * <p>Every scheduled chunk first gets its KV blocks. When the blocks run out, the newest running
  * sequence is preempted: its blocks are freed, its progress reset, and it goes back to the head of
@@ -68,60 +70,113 @@ public final class Scheduler {
         List<Chunk> chunks = new ArrayList<>();
         List<SequenceState> preempted = new ArrayList<>();
         int budget = tokenBudget;
-        // Pass 1 decodes, pass 2 prompt chunks of running sequences: decodes never wait behind a prefill.
-        for (int pass = 0; pass < 2; pass++) {
-            for (int i = 0; i < running.size() && budget > 0; i++) {
-                SequenceState s = running.get(i);
-                boolean decoding = s.remaining() == 1;
-                if (decoding != (pass == 0) || s.remaining() == 0) {
-                    continue;
-                }
-                int n = Math.min(s.remaining(), budget);
-                boolean self = false;
-                while (!kv.allocate(s.id(), s.computed() + n)) {
-                    SequenceState victim = running.get(running.size() - 1);
-                    budget += preempt(victim, chunks, preempted);
-                    if (victim == s) {
-                        self = true;
-                        break;
-                    }
-                }
-                if (self) {
-                    break; // s was the newest: nothing after it remains in this pass
-                }
-                chunks.add(new Chunk(s, s.computed(), n));
-                budget -= n;
-            }
-            if (pass == 0 && cost != null) {
-                // The decodes are in; the prompt tokens after them must keep the step's cost in bounds.
-                int decodes = tokenBudget - budget;
-                budget = Math.min(budget, cost.stepTokens(decodes, tokenBudget, nextPromptLeft()) - decodes);
-            }
+        // Decodes first: they never wait behind a prefill. Then prompts, short before long: running
+        // prompts with at most SHORT_PROMPT_TOKENS to go, a short prompt at the head of the queue,
+        // then the chunks of long running prompts, then the queue in arrival order. A short request
+        // that arrives while a long prompt is prefilled therefore starts at once instead of waiting
+        // for the whole prefill (seconds); the long prompt loses a few tokens of a few steps.
+        budget = runningPass(RUNNING_DECODES, budget, chunks, preempted);
+        if (cost != null) {
+            // The decodes are in; the prompt tokens after them must keep the step's cost in bounds.
+            int decodes = tokenBudget - budget;
+            budget = Math.min(budget, cost.stepTokens(decodes, tokenBudget, nextPromptLeft(preempted.isEmpty())) - decodes);
         }
-        // Admit waiting sequences in arrival order; not while preempting (they would be evicted next).
+        budget = runningPass(RUNNING_SHORT_PROMPTS, budget, chunks, preempted);
+        // Admissions never while preempting (they would be evicted next).
         if (preempted.isEmpty()) {
-            while (!waiting.isEmpty() && budget > 0 && running.size() < maxRunning) {
-                SequenceState s = waiting.peekFirst();
-                // A cached prefix is adopted, not recomputed; the last token always runs (its logits are needed).
-                s.advance(kv.matchPrefix(s.id(), s.tokens(), s.length() - 1));
-                int n = Math.min(s.remaining(), budget);
-                if (!kv.allocate(s.id(), s.computed() + n)) {
-                    kv.free(s.id()); // adopted blocks go back too: a waiting sequence holds nothing
-                    s.resetComputed();
-                    break; // FCFS: the head waits for blocks, nobody overtakes it
-                }
-                waiting.pollFirst();
-                s.markStarted();
-                running.add(s);
-                chunks.add(new Chunk(s, s.computed(), n));
-                budget -= n;
-            }
+            budget = admit(budget, chunks, true);
+        }
+        budget = runningPass(RUNNING_LONG_PROMPTS, budget, chunks, preempted);
+        if (preempted.isEmpty()) {
+            admit(budget, chunks, false);
         }
         return new Step(chunks, preempted);
     }
 
-    /** Prompt tokens left to the first prompt this step would serve: a running one's, else the head of the queue's. */
-    private int nextPromptLeft() {
+    private static final int RUNNING_DECODES = 0, RUNNING_SHORT_PROMPTS = 1, RUNNING_LONG_PROMPTS = 2;
+
+    /** Whether {@code s} has something to run in this pass over the running sequences. */
+    private static boolean inPass(SequenceState s, int pass) {
+        int left = s.remaining();
+        return switch (pass) {
+            case RUNNING_DECODES -> left == 1;
+            case RUNNING_SHORT_PROMPTS -> left > 1 && left <= StepCostModel.SHORT_PROMPT_TOKENS;
+            default -> left > StepCostModel.SHORT_PROMPT_TOKENS;
+        };
+    }
+
+    /**
+     * Chunks for the running sequences of one pass, oldest first, within {@code budget}; preempts the
+     * newest sequences when blocks run out. Returns the budget left.
+     */
+    private int runningPass(int pass, int budget, List<Chunk> chunks, List<SequenceState> preempted) {
+        for (int i = 0; i < running.size() && budget > 0; i++) {
+            SequenceState s = running.get(i);
+            if (!inPass(s, pass)) {
+                continue;
+            }
+            int n = Math.min(s.remaining(), budget);
+            boolean self = false;
+            while (!kv.allocate(s.id(), s.computed() + n)) {
+                SequenceState victim = running.get(running.size() - 1);
+                budget += preempt(victim, chunks, preempted);
+                if (victim == s) {
+                    self = true;
+                    break;
+                }
+            }
+            if (self) {
+                break; // s was the newest: nothing after it remains in this pass
+            }
+            chunks.add(new Chunk(s, s.computed(), n));
+            budget -= n;
+        }
+        return budget;
+    }
+
+    /**
+     * Admits waiting sequences in arrival order within {@code budget} (with {@code shortOnly}, only
+     * while the head's prompt has at most {@link StepCostModel#SHORT_PROMPT_TOKENS} tokens); returns
+     * the budget left.
+     */
+    private int admit(int budget, List<Chunk> chunks, boolean shortOnly) {
+        while (!waiting.isEmpty() && budget > 0 && running.size() < maxRunning) {
+            SequenceState s = waiting.peekFirst();
+            if (shortOnly && s.remaining() > StepCostModel.SHORT_PROMPT_TOKENS) {
+                break;
+            }
+            // A cached prefix is adopted, not recomputed; the last token always runs (its logits are needed).
+            s.advance(kv.matchPrefix(s.id(), s.tokens(), s.length() - 1));
+            int n = Math.min(s.remaining(), budget);
+            if (!kv.allocate(s.id(), s.computed() + n)) {
+                kv.free(s.id()); // adopted blocks go back too: a waiting sequence holds nothing
+                s.resetComputed();
+                break; // FCFS: the head waits for blocks, nobody overtakes it
+            }
+            waiting.pollFirst();
+            s.markStarted();
+            running.add(s);
+            chunks.add(new Chunk(s, s.computed(), n));
+            budget -= n;
+        }
+        return budget;
+    }
+
+    /**
+     * Prompt tokens left to the first prompt this step would serve, in the order of {@link #schedule}:
+     * a short running one's, a short head of the queue's (when it may be admitted), a long running
+     * one's, else the head of the queue's.
+     */
+    private int nextPromptLeft(boolean mayAdmit) {
+        for (SequenceState s : running) {
+            if (inPass(s, RUNNING_SHORT_PROMPTS)) {
+                return s.remaining();
+            }
+        }
+        boolean admissible = mayAdmit && !waiting.isEmpty() && running.size() < maxRunning;
+        if (admissible && waiting.peekFirst().remaining() <= StepCostModel.SHORT_PROMPT_TOKENS) {
+            return waiting.peekFirst().remaining();
+        }
         for (SequenceState s : running) {
             if (s.remaining() > 1) {
                 return s.remaining();

@@ -72,6 +72,59 @@ class SchedulerTest {
     }
 
     @Test
+    void aShortPromptArrivingDuringALongPrefillStartsAtOnce() {
+        Scheduler s = new Scheduler(new KvBlockManager(1000), 4, 16);
+        SequenceState a = seq(1, 5);
+        s.add(a);
+        run(s);
+        SequenceState big = seq(2, 200);
+        s.add(big);
+        run(s);
+        run(s);
+        assertEquals(30, big.computed(), "the long prompt takes the prompt budget: 15 a step next to a's decode");
+        SequenceState small = seq(3, 10);
+        s.add(small);
+        Scheduler.Step step = run(s);
+        assertEquals(1, tokensOf(step, a), "a keeps decoding");
+        assertEquals(10, tokensOf(step, small), "the 10-token prompt runs whole in the step after it arrives");
+        assertEquals(5, tokensOf(step, big), "the long prompt gets what is left");
+        assertEquals(1, small.generated());
+        step = run(s);
+        assertEquals(1, tokensOf(step, small), "then it decodes every step");
+        assertEquals(14, tokensOf(step, big));
+    }
+
+    @Test
+    void aShortPromptPartlyRunGoesBeforeALongOneNextStepToo() {
+        Scheduler s = new Scheduler(new KvBlockManager(1000), 4, 8);
+        SequenceState big = seq(1, 100);
+        s.add(big);
+        run(s);
+        SequenceState small = seq(2, 12);
+        s.add(small);
+        Scheduler.Step step = run(s);
+        assertEquals(8, tokensOf(step, small), "the short head of the queue takes the whole budget");
+        assertEquals(0, tokensOf(step, big));
+        step = run(s);
+        assertEquals(4, tokensOf(step, small), "the rest of the short prompt, before the older long one");
+        assertEquals(4, tokensOf(step, big));
+        assertEquals(1, small.generated());
+    }
+
+    @Test
+    void aLongPromptAtTheHeadOfTheQueueStillWaitsForTheRunningPrompt() {
+        Scheduler s = new Scheduler(new KvBlockManager(1000), 4, 8);
+        SequenceState first = seq(1, 100);
+        s.add(first);
+        run(s);
+        SequenceState second = seq(2, 40);
+        s.add(second);
+        Scheduler.Step step = run(s);
+        assertEquals(8, tokensOf(step, first), "a long newcomer does not overtake: arrival order among long prompts");
+        assertEquals(0, tokensOf(step, second));
+    }
+
+    @Test
     void waitingSequencesAreAdmittedInArrivalOrder() {
         Scheduler s = new Scheduler(new KvBlockManager(1000), 2, 100);
         List<SequenceState> all = new ArrayList<>();
