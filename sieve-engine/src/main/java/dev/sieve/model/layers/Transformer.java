@@ -152,7 +152,8 @@ public final class Transformer {
      */
     public void forwardBatch(java.util.List<BatchEntry> entries, float[] logits) {
         int total = 0;
-        for (BatchEntry e : entries) {
+        for (int ei = 0; ei < entries.size(); ei++) { // indexed: no iterator on the hot path
+            BatchEntry e = entries.get(ei);
             if (e.n() < 1) {
                 throw new IllegalArgumentException("a batch entry needs at least one token");
             }
@@ -167,7 +168,8 @@ public final class Transformer {
         }
         int dim = c.dim();
         int t = 0;
-        for (BatchEntry e : entries) {
+        for (int ei = 0; ei < entries.size(); ei++) {
+            BatchEntry e = entries.get(ei);
             for (int j = 0; j < t; j++) {
                 if (tokCache[j] == e.cache()) {
                     throw new IllegalArgumentException("a sequence appears twice in one batch");
@@ -183,7 +185,8 @@ public final class Transformer {
         }
         t = 0;
         int i = 0;
-        for (BatchEntry e : entries) {
+        for (int ei = 0; ei < entries.size(); ei++) {
+            BatchEntry e = entries.get(ei);
             e.cache().extendTo(e.cache().length() + e.n());
             t += e.n();
             k.rmsNorm(xb, i * dim, x, (t - 1) * dim, w.outputNorm(), dim, c.rmsEps());
