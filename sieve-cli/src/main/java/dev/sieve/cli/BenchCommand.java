@@ -279,11 +279,15 @@ final class BenchCommand implements Callable<Integer> {
                 s[r] = ts;
             }
         }
-        Row one = row("tg" + nGen + " x" + b, 0, nGen, s, perToken / b);
-        return new Row(one.test(), 0, nGen, b, s, one.mean(), one.sd(), one.effGbps());
+        return row("tg" + nGen + " x" + b, 0, nGen, b, s, perToken / b);
     }
 
     private static Row row(String test, int np, int ng, double[] s, long bytesPerToken) {
+        return row(test, np, ng, 1, s, bytesPerToken);
+    }
+
+    /** Mean and sample standard deviation of {@code s}; eff GB/s = {@code bytesPerToken} × the mean. */
+    private static Row row(String test, int np, int ng, int parallel, double[] s, long bytesPerToken) {
         double mean = 0;
         for (double v : s) {
             mean += v;
@@ -294,7 +298,7 @@ final class BenchCommand implements Callable<Integer> {
             var += (v - mean) * (v - mean);
         }
         double sd = s.length > 1 ? Math.sqrt(var / (s.length - 1)) : 0;
-        return new Row(test, np, ng, 1, s, mean, sd, bytesPerToken * mean / 1e9);
+        return new Row(test, np, ng, parallel, s, mean, sd, bytesPerToken * mean / 1e9);
     }
 
     private static int argmax(float[] a, int n) {

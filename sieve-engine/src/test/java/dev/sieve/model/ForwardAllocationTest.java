@@ -2,8 +2,8 @@ package dev.sieve.model;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sieve.core.kernel.ScalarKernels;
 import dev.sieve.core.kernel.Linear;
+import dev.sieve.core.kernel.ScalarKernels;
 import dev.sieve.core.parallel.WorkerPool;
 import dev.sieve.model.layers.KvCache;
 import dev.sieve.model.layers.Transformer;

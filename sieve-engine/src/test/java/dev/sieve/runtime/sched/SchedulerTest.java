@@ -83,8 +83,7 @@ class SchedulerTest {
         run(s);
         assertEquals(30, big.computed(), "the long prompt takes the prompt budget: 15 a step next to a's decode");
         SequenceState small = seq(3, 10);
-        s.add(small);
-        Scheduler.Step step = run(s);
+        Scheduler.Step step = arriveAndRun(s, small);
         assertEquals(1, tokensOf(step, a), "a keeps decoding");
         assertEquals(10, tokensOf(step, small), "the 10-token prompt runs whole in the step after it arrives");
         assertEquals(5, tokensOf(step, big), "the long prompt gets what is left");
@@ -94,15 +93,26 @@ class SchedulerTest {
         assertEquals(14, tokensOf(step, big));
     }
 
+    /** A scheduler with a budget of 8 tokens that has run one chunk of {@code first}'s prompt, and nothing else. */
+    static Scheduler afterOneChunkOf(SequenceState first) {
+        Scheduler s = new Scheduler(new KvBlockManager(1000), 4, 8);
+        s.add(first);
+        run(s);
+        return s;
+    }
+
+    /** Queues {@code newcomer} and runs the step after its arrival. */
+    static Scheduler.Step arriveAndRun(Scheduler s, SequenceState newcomer) {
+        s.add(newcomer);
+        return run(s);
+    }
+
     @Test
     void aShortPromptPartlyRunGoesBeforeALongOneNextStepToo() {
-        Scheduler s = new Scheduler(new KvBlockManager(1000), 4, 8);
         SequenceState big = seq(1, 100);
-        s.add(big);
-        run(s);
+        Scheduler s = afterOneChunkOf(big);
         SequenceState small = seq(2, 12);
-        s.add(small);
-        Scheduler.Step step = run(s);
+        Scheduler.Step step = arriveAndRun(s, small);
         assertEquals(8, tokensOf(step, small), "the short head of the queue takes the whole budget");
         assertEquals(0, tokensOf(step, big));
         step = run(s);
@@ -113,13 +123,9 @@ class SchedulerTest {
 
     @Test
     void aLongPromptAtTheHeadOfTheQueueStillWaitsForTheRunningPrompt() {
-        Scheduler s = new Scheduler(new KvBlockManager(1000), 4, 8);
         SequenceState first = seq(1, 100);
-        s.add(first);
-        run(s);
         SequenceState second = seq(2, 40);
-        s.add(second);
-        Scheduler.Step step = run(s);
+        Scheduler.Step step = arriveAndRun(afterOneChunkOf(first), second);
         assertEquals(8, tokensOf(step, first), "a long newcomer does not overtake: arrival order among long prompts");
         assertEquals(0, tokensOf(step, second));
     }
