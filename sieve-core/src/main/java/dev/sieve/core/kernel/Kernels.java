@@ -50,6 +50,18 @@ public interface Kernels {
      */
     void swiglu(float[] gate, float[] up, int off, int n);
 
+    /**
+     * A sparse matrix in CSR form times a batch of activations, added to the output (the outlier side
+     * of a dense-and-sparse projection). Activations and outputs are column-major, {@code xT[c·n + t]}
+     * for column {@code c} of token {@code t} and {@code yT[r·n + t]} for row {@code r} (for one token,
+     * simply the two vectors), so that one entry's value meets all the tokens' activations in
+     * consecutive floats and a row's outputs are consecutive too. For rows {@code r} in {@code [r0, r1)}
+     * and tokens {@code t} below {@code n}: {@code yT[r·n + t] += Σ values[k] · xT[col[k]·n + t]} over the
+     * row's entries {@code k} in {@code [rowPtr[r], rowPtr[r + 1])}. The reference sums a row's entries
+     * in order, then adds; a vector kernel may fuse the multiply-adds into the output.
+     */
+    void sparseRows(int[] rowPtr, int[] col, float[] values, float[] xT, int n, float[] yT, int r0, int r1);
+
     /** {@code y[yOff + i] += a · x[xOff + i]}. */
     void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
 

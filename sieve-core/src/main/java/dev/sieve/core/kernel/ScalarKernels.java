@@ -95,6 +95,35 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void sparseRows(int[] rowPtr, int[] col, float[] values, float[] xT, int n, float[] yT, int r0, int r1) {
+        sparseRows(rowPtr, col, values, xT, n, 0, n, yT, r0, r1);
+    }
+
+    /** {@link #sparseRows} for the tokens in {@code [t0, t1)} only (a vector kernel's leftover tokens). */
+    public static void sparseRows(int[] rowPtr, int[] col, float[] values, float[] xT, int n, int t0, int t1,
+            float[] yT, int r0, int r1) {
+        if (n == 1 && t0 == 0 && t1 == 1) { // decode: the same sums without a token stride's index arithmetic
+            for (int r = r0; r < r1; r++) {
+                float s = 0;
+                for (int k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
+                    s += values[k] * xT[col[k]];
+                }
+                yT[r] += s;
+            }
+            return;
+        }
+        for (int r = r0; r < r1; r++) {
+            for (int t = t0; t < t1; t++) {
+                float s = 0;
+                for (int k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
+                    s += values[k] * xT[col[k] * n + t];
+                }
+                yT[r * n + t] += s;
+            }
+        }
+    }
+
+    @Override
     public void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] w, int n, float eps) {
         double ss = 0;
         for (int i = 0; i < n; i++) {

@@ -116,6 +116,11 @@ public final class PanamaKernels implements Kernels {
     }
 
     @Override
+    public void sparseRows(int[] rowPtr, int[] col, float[] values, float[] xT, int n, float[] yT, int r0, int r1) {
+        impl.sparseRows(rowPtr, col, values, xT, n, yT, r0, r1);
+    }
+
+    @Override
     public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
         impl.axpy(a, x, xOff, y, yOff, n);
     }

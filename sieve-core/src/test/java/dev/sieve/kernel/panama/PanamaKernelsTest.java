@@ -470,6 +470,89 @@ class PanamaKernelsTest {
         assertEquals(2 / (1 + Math.exp(-1)), g[3], 1e-6, "SiLU(1) · 2 = 2σ(1)");
     }
 
+    /**
+     * The CSR product (a dense-and-sparse projection's outliers): the reference equals the product
+     * of the densified matrix; every vector kernel equals the reference on rows of every length
+     * around the vector width (empty, shorter than a vector, multiples, tails), for token counts
+     * below, at and past each lane count, on a row range that leaves the first and last rows alone;
+     * {@link Linear#addSparse} (token-major in and out, transposed inside) adds the same product on
+     * one and two threads.
+     */
+    @Test
+    void sparseRowsMatchTheDenseProductAndScalar() {
+        Random rnd = new Random(12);
+        int cols = 300;
+        int[] lengths = {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 40, 100, 0, 2};
+        int rows = lengths.length;
+        int[] rowPtr = new int[rows + 1];
+        for (int r = 0; r < rows; r++) {
+            rowPtr[r + 1] = rowPtr[r] + lengths[r];
+        }
+        int[] col = new int[rowPtr[rows]];
+        float[] values = new float[col.length];
+        float[] dense = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            int[] picked = rnd.ints(0, cols).distinct().limit(lengths[r]).sorted().toArray();
+            for (int j = 0; j < picked.length; j++) {
+                int k = rowPtr[r] + j;
+                col[k] = picked[j];
+                values[k] = (float) rnd.nextGaussian();
+                dense[r * cols + col[k]] = values[k];
+            }
+        }
+        try (WorkerPool p1 = new WorkerPool(1); WorkerPool p2 = new WorkerPool(2)) {
+            for (int n : new int[] {1, 3, 4, 8, 16, 19}) {
+                float[] x = gaussian(rnd, n * cols), xT = new float[n * cols];
+                for (int t = 0; t < n; t++) {
+                    for (int c = 0; c < cols; c++) {
+                        xT[c * n + t] = x[t * cols + c];
+                    }
+                }
+                float[] base = gaussian(rnd, rows * n); // yT: row r's outputs at r·n + t
+                float[] ref = base.clone();
+                ScalarKernels.INSTANCE.sparseRows(rowPtr, col, values, xT, n, ref, 0, rows);
+                for (int t = 0; t < n; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        double d = base[r * n + t];
+                        for (int c = 0; c < cols; c++) {
+                            d += (double) dense[r * cols + c] * x[t * cols + c];
+                        }
+                        assertEquals(d, ref[r * n + t], 1e-5 * (1 + Math.abs(d)), "reference, n=" + n + " token " + t + " row " + r);
+                    }
+                }
+                float[] want = base.clone();
+                ScalarKernels.INSTANCE.sparseRows(rowPtr, col, values, xT, n, want, 1, rows - 1);
+                for (PanamaKernels k : variants()) {
+                    float[] got = base.clone();
+                    k.sparseRows(rowPtr, col, values, xT, n, got, 1, rows - 1);
+                    for (int i = 0; i < got.length; i++) {
+                        int r = i / n;
+                        if (r == 0 || r == rows - 1) {
+                            assertEquals(base[i], got[i], 0f, k.name() + " n=" + n + ": wrote outside its rows at " + i);
+                        } else {
+                            assertEquals(want[i], got[i], 2e-6f * (1 + Math.abs(want[i])), k.name() + " n=" + n + " at " + i);
+                        }
+                    }
+                }
+                // Through Linear: out is n × rows, x is n × cols (token-major, as the forward pass has it).
+                float[] start = gaussian(rnd, n * rows);
+                float[] one = start.clone();
+                for (int t = 0; t < n; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        one[t * rows + r] += ref[r * n + t] - base[r * n + t];
+                    }
+                }
+                for (WorkerPool pool : List.of(p1, p2)) {
+                    float[] got = start.clone();
+                    new Linear(PanamaKernels.create(0), pool).addSparse(rows, cols, rowPtr, col, values, x, n, got);
+                    for (int i = 0; i < got.length; i++) {
+                        assertEquals(one[i], got[i], 2e-6f * (1 + Math.abs(one[i])), pool.threads() + " threads, n=" + n + " at " + i);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void providerLoadsThePanamaKernelsAndWidthsAreValidated() {
         Kernels k = KernelProvider.panama(256);

@@ -2,8 +2,9 @@ package dev.sieve.model.layers;
 
 /**
  * The sparse side of a dense-and-sparse projection (SpQR-style "3-bit + 1% outliers"): a CSR
- * matrix S over {@code [out, in]} whose product is added to the dense part, {@code y = W·x + S·x}.
- * A scalar loop is enough: S holds about 1% of the weights.
+ * matrix S over {@code [out, in]} whose product is added to the dense part, {@code y = W·x + S·x}
+ * ({@code Linear.addSparse}: the rows split across the worker pool, each row's entries by
+ * {@code Kernels.sparseRows}, a gather on the column indices in the vector kernels).
  *
  * <p>In the file, for {@code X.weight}: {@code X.outliers.rowptr} (I32, {@code out + 1}),
  * {@code X.outliers.cols} (I16 read as unsigned, {@code nnz}), {@code X.outliers.values} (F16,
@@ -41,21 +42,6 @@ public record SparseOutliers(int rows, int cols, int[] rowPtr, int[] col, float[
     /** Bytes as stored: I32 row pointers, 16-bit columns, f16 values. */
     public long storedBytes() {
         return 4L * (rows + 1) + 4L * col.length;
-    }
-
-    /** {@code out[t] += S·in[t]} for n tokens laid out token after token ({@code in} n×cols, {@code out} n×rows). */
-    public void addProduct(float[] in, int n, float[] out) {
-        for (int t = 0; t < n; t++) {
-            int xo = t * cols;
-            int yo = t * rows;
-            for (int r = 0; r < rows; r++) {
-                float s = 0;
-                for (int k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-                    s += values[k] * in[xo + col[k]];
-                }
-                out[yo + r] += s;
-            }
-        }
     }
 
     /** {@code w += S} on a row-major {@code [rows][cols]} array (what the dense-and-sparse pair stands for). */

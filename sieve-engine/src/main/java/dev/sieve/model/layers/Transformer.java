@@ -341,7 +341,8 @@ public final class Transformer {
             linear.apply(p.dense(), in, n, out);
         }
         if (p.outliers() != null) {
-            p.outliers().addProduct(in, n, out);
+            SparseOutliers o = p.outliers();
+            linear.addSparse(o.rows(), o.cols(), o.rowPtr(), o.col(), o.values(), in, n, out);
         }
     }
 
