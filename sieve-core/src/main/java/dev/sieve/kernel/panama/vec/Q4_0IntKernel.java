@@ -21,14 +21,27 @@ import jdk.incubator.vector.VectorOperators;
  * folds the nibble mask and the −8 away), a pairwise widening to int by shifts (no cross-lane
  * conversion), one int→float conversion and one FMA with the two scales, one weight row per call.
  * This measured 1.3× the float-activation decoder per thread on AVX2 (see docs/performance.md).
+ * Small batches on long rows run two tokens per pass over a row ({@link #dot2ti}, docs/serving.md).
  */
 final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
     private static final int L = SW.length(); // 16 at 256 bits and up, 8 at 128
     private static final long AB = Int16Activations.BLOCK;
 
+    /**
+     * On rows of {@link #LONG_ROW} columns or more, batches below this many tokens take the integer
+     * path, two tokens per pass over a row ({@link #dot2ti}), not the float tiles: DecodeProbe, one
+     * thread, 5632×2048 and 2048×5632 out of DRAM, 29.6–31.2 GFLOP/s at 4 and 6 tokens against the
+     * tiles' 24.6–25.0 and 27.5–28.2; at 8 tokens the tiles win (34.6–34.7 against 29.4–31.4).
+     */
+    static final int LONG_ROW_INT_TOKENS = 7;
+
+    private static boolean intPath(Activations x) {
+        return Int8Path.wants(x) || (x.cols() >= LONG_ROW && x.tokens() < LONG_ROW_INT_TOKENS);
+    }
+
     @Override
     public void prepare(Tensor w, Activations x) {
-        if (Int8Path.wants(x)) {
+        if (intPath(x)) {
             Int16Activations.prepare(x);
         } else {
             super.prepare(w, x);
@@ -47,9 +60,17 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
             Int8Path.matmul(this, ws, rb, a, ab, x, out, outStride, r0, r1);
             return;
         }
+        int tokens = x.tokens(), cols = x.cols();
+        float[] pair = PAIR.get();
         for (int r = r0; r < r1; r++) {
-            for (int t = 0; t < x.tokens(); t++) {
-                out[t * outStride + r] = dot1i(ws, r * rb, a, t * ab, x.cols());
+            int t = 0;
+            for (; t + 2 <= tokens; t += 2) {
+                dot2ti(ws, r * rb, a, t * ab, ab, cols, pair);
+                out[t * outStride + r] = pair[0];
+                out[(t + 1) * outStride + r] = pair[1];
+            }
+            if (t < tokens) {
+                out[t * outStride + r] = dot1i(ws, r * rb, a, t * ab, cols);
             }
         }
     }
@@ -75,11 +96,47 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
         return Vec.sumW(s);
     }
 
+    private static final ThreadLocal<float[]> PAIR = ThreadLocal.withInitial(() -> new float[2]);
+
+    /**
+     * One row against two tokens (a batch of two, or three): the weight bytes loaded, widened and
+     * shifted once for both, each token's sums exactly as {@link #dot1i} forms them.
+     */
+    private static void dot2ti(MemorySegment w, long o, MemorySegment a, long aOff, long ab, int cols, float[] res) {
+        FloatVector s0 = FloatVector.zero(FW), s1 = s0;
+        for (int b = 0; b < cols / QK; b++) {
+            long a0 = aOff + AB * b, a1 = a0 + ab;
+            float dw = Vec.scale(w, o + BB * b);
+            float d0 = a.get(dev.sieve.core.quant.Half.FLOAT_LE, a0 + 96);
+            float d1 = a.get(dev.sieve.core.quant.Half.FLOAT_LE, a1 + 96);
+            for (int c = 0; c < 16; c += L) {
+                ShortVector u = widened(w, o + BB * b + 2 + c);
+                ShortVector h = u.lanewise(VectorOperators.LSHR, 4);
+                IntVector i0 = pairs(u, h, shorts(a, a0 + 2L * c), shorts(a, a0 + 32 + 2L * c), shorts(a, a0 + 64 + 2L * c));
+                IntVector i1 = pairs(u, h, shorts(a, a1 + 2L * c), shorts(a, a1 + 32 + 2L * c), shorts(a, a1 + 64 + 2L * c));
+                s0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FW, dw * d0), s0);
+                s1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FW, dw * d1), s1);
+            }
+        }
+        res[0] = Vec.sumW(s0);
+        res[1] = Vec.sumW(s1);
+    }
+
+
     /** Σ over the block's weight bytes at {@code w} of (lo−8)·a + (hi−8)·b, as L/2 int lanes. */
     private static IntVector block(MemorySegment w, long wo, ShortVector xa, ShortVector xb, ShortVector k) {
-        ShortVector u = (ShortVector) ByteVector.fromMemorySegment(BW, w, wo, Vec.LE)
-                .convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
-        IntVector p = u.mul(xa).add(u.lanewise(VectorOperators.LSHR, 4).mul(xb)).sub(k).reinterpretAsInts();
+        ShortVector u = widened(w, wo);
+        return pairs(u, u.lanewise(VectorOperators.LSHR, 4), xa, xb, k);
+    }
+
+    /** The L weight bytes at {@code wo}, zero-extended to 16 bits (low nibble + 16 × high nibble). */
+    private static ShortVector widened(MemorySegment w, long wo) {
+        return (ShortVector) ByteVector.fromMemorySegment(BW, w, wo, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+    }
+
+    /** {@link #block}'s sums from the widened bytes {@code u} and their high nibbles {@code h}. */
+    private static IntVector pairs(ShortVector u, ShortVector h, ShortVector xa, ShortVector xb, ShortVector k) {
+        IntVector p = u.mul(xa).add(h.mul(xb)).sub(k).reinterpretAsInts();
         // Each int lane holds two 16-bit sums: add the high one to the sign-extended low one.
         return p.lanewise(VectorOperators.ASHR, 16)
                 .add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
