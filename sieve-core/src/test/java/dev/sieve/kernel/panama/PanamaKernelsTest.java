@@ -200,6 +200,37 @@ class PanamaKernelsTest {
         }));
     }
 
+    /**
+     * Q4_0's integer path takes small batches several tokens per pass over a weight row (threes, then
+     * twos, then one; on long rows up to 6 tokens): every grouping gives what the reference gives
+     * token by token, with the float-rounding tolerance (the activations are quantized exactly as the
+     * reference quantizes them), on long and short rows and a row range that is not the whole matrix.
+     */
+    @Test
+    void q4_0SmallBatchesMatchTheReference() {
+        WeightEncoding e = WeightEncodings.byName("Q4_0").orElseThrow();
+        Random rnd = new Random(21);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int cols : new int[] {576, 2048}) {
+                Tensor w = randomTensor(e, 37, cols, rnd, arena);
+                for (int tokens = 2; tokens <= 7; tokens++) {
+                    float[] x = gaussian(rnd, tokens * cols);
+                    float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, 3, 36);
+                    for (PanamaKernels k : variants()) {
+                        if (!k.kernelFor(e).getClass().getSimpleName().equals("Q4_0IntKernel")) {
+                            continue;
+                        }
+                        float[] got = run(k, w, x, tokens, 3, 36);
+                        boolean intPath = tokens < 4 || (cols >= 2048 && tokens < 7); // else the float tiles
+                        double tol = intPath ? NMSE_FLOAT : NMSE_QUANTIZED_ACTIVATIONS;
+                        double err = nmse(got, want, w, x, tokens, 3, 36);
+                        assertTrue(err <= tol, k.name() + " cols=" + cols + " tokens=" + tokens + ": nmse " + err + " > " + tol);
+                    }
+                }
+            }
+        }
+    }
+
     static boolean isFast(PanamaKernels k, WeightEncoding e) {
         return !(k.kernelFor(e) instanceof ScalarFallback);
     }

@@ -120,6 +120,11 @@ final class Vec {
         return FW.length() == 8 ? sum8(b, at) : sum4(b, at);
     }
 
+    /** The {@code FW.length()} floats at {@code b[at]} summed in {@link #sumW}'s fixed order. */
+    static float sumW(float[] b, int at) {
+        return FW.length() == 8 ? sum8(b, at) : sum4(b, at);
+    }
+
     private static float sum4(float[] b, int o) {
         return (b[o] + b[o + 2]) + (b[o + 1] + b[o + 3]);
     }
