@@ -56,29 +56,29 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
         }
         MemorySegment ws = w.data(), a = Int16Activations.of(x);
         long rb = w.rowBytes(), ab = Int16Activations.rowBytes(x.cols());
-        // One token on short rows: two rows per pass. Otherwise one row per pass, two tokens at a time
-        // when there are two (short rows, 135m shapes, 2 tokens: 19.8/22.3 → 21.2/25.9 GFLOP/s; from 4
-        // tokens on short rows the tiles win, 27–30 against 22–26).
+        // One token on short rows: two rows per pass. Otherwise one row per pass, several tokens at a
+        // time (short rows, 135m shapes, 2 tokens: 19.8/22.3 → 21.2/25.9 GFLOP/s, 3 tokens 19.1/22.8 →
+        // 22.4/28.3; from 4 tokens on short rows the tiles win, 27–30 against 22–26).
         if (x.cols() < LONG_ROW && x.tokens() == 1) {
             Int8Path.matmul(this, ws, rb, a, ab, x, out, outStride, r0, r1);
             return;
         }
         int tokens = x.tokens(), cols = x.cols();
-        float[] pair = PAIR.get();
+        float[] res = RES.get();
         // Tokens by threes, then twos: 3 + 1 is no faster than 2 + 2 (27.6–29.9 against 29.4–31.0 GFLOP/s).
         int triples = 3 * (tokens % 3 == 1 && tokens > 1 ? tokens / 3 - 1 : tokens / 3);
         for (int r = r0; r < r1; r++) {
             int t = 0;
             for (; t < triples; t += 3) {
-                dot3ti(ws, r * rb, a, t * ab, ab, cols, pair);
-                out[t * outStride + r] = pair[0];
-                out[(t + 1) * outStride + r] = pair[1];
-                out[(t + 2) * outStride + r] = pair[2];
+                dot3ti(ws, r * rb, a, t * ab, ab, cols, res);
+                out[t * outStride + r] = res[0];
+                out[(t + 1) * outStride + r] = res[1];
+                out[(t + 2) * outStride + r] = res[2];
             }
             for (; t + 2 <= tokens; t += 2) {
-                dot2ti(ws, r * rb, a, t * ab, ab, cols, pair);
-                out[t * outStride + r] = pair[0];
-                out[(t + 1) * outStride + r] = pair[1];
+                dot2ti(ws, r * rb, a, t * ab, ab, cols, res);
+                out[t * outStride + r] = res[0];
+                out[(t + 1) * outStride + r] = res[1];
             }
             if (t < tokens) {
                 out[t * outStride + r] = dot1i(ws, r * rb, a, t * ab, cols);
@@ -107,7 +107,7 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
         return Vec.sumW(s);
     }
 
-    private static final ThreadLocal<float[]> PAIR = ThreadLocal.withInitial(() -> new float[32]); // results, then sum scratch
+    private static final ThreadLocal<float[]> RES = ThreadLocal.withInitial(() -> new float[32]); // results, then sum scratch
 
     /**
      * One row against two tokens: the weight bytes loaded, widened and shifted once for both, each
