@@ -26,6 +26,12 @@ import jdk.incubator.vector.VectorOperators;
 abstract class FloatPathKernel implements EncodingKernel {
     /** From this many tokens on, the tiled kernel wins over re-decoding rows per token. */
     static final int TILE_TOKENS = 4;
+    /**
+     * Encodings with a two-token decoder ({@link #twoTokens}) keep it below this many tokens: Q8_0,
+     * DecodeProbe, one thread, 5632×2048 and 2048×5632 out of DRAM, 25.3–26.4 GFLOP/s at 4 tokens and
+     * 25.8–27.9 at 6 against the tiles' 18.0–21.1 and 22.3–24.4; at 8 the tiles win (30.1–33.4 against 25.9–27.3).
+     */
+    static final int TWO_TOKEN_LIMIT = 7;
     /** Columns per tile: a multiple of every block size (256 at most) and of N; 16 KiB for 4 rows. */
     static final int KC = 1024;
     /** Where a thread's tile array keeps the micro kernels' reduced accumulators (32 floats). */
@@ -132,6 +138,21 @@ abstract class FloatPathKernel implements EncodingKernel {
         throw new UnsupportedOperationException(encoding.name());
     }
 
+    /** Whether {@link #dot1x2} is implemented (then decode batches go two tokens per pass over a row). */
+    boolean twoTokens() {
+        return false;
+    }
+
+    /**
+     * With {@link #oneRow} and {@link #twoTokens}, for encodings without group sums: the row at
+     * {@code o} times two consecutive tokens, the first as in {@link #dot1} and the second {@code cols}
+     * floats (and {@code ab} bytes) further, into {@code res[0..1]} ({@code res} 16 floats, the rest
+     * scratch), each token's sum as {@link #dot1} forms it; the row's weights are decoded once for both.
+     */
+    void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, int cols, float[] res) {
+        throw new UnsupportedOperationException(encoding.name());
+    }
+
     /** Decodes columns {@code [k0, k0 + kc)} of the row at byte {@code rowOff} into {@code dst}. */
     abstract void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff);
 
@@ -192,7 +213,7 @@ abstract class FloatPathKernel implements EncodingKernel {
         int tokens = x.tokens();
         long ab = 4L * cols;
         Scratch s = SCRATCH.get();
-        if (tokens < TILE_TOKENS && oneRow(cols)) {
+        if ((tokens < TILE_TOKENS || twoTokens() && tokens < TWO_TOKEN_LIMIT) && oneRow(cols)) {
             float[] xf = x.floats();
             int group = sumsGroup();
             int groups = group > 0 ? cols / group : 0;
@@ -203,8 +224,15 @@ abstract class FloatPathKernel implements EncodingKernel {
             for (int t = 0; groups > 0 && t < tokens; t++) {
                 MemorySegment.copy(a, Half.FLOAT_LE, sumsOffset(x, group, t), sf, t * groups, groups);
             }
+            int pairs = group == 0 && twoTokens() ? tokens / 2 * 2 : 0;
+            float[] res = s.res;
             for (int r = r0; r < r1; r++) {
-                for (int t = 0; t < tokens; t++) {
+                for (int t = 0; t < pairs; t += 2) {
+                    dot1x2(ws, r * rb, xf, t * cols, a, t * ab, ab, cols, res);
+                    out[t * outStride + r] = res[0];
+                    out[(t + 1) * outStride + r] = res[1];
+                }
+                for (int t = pairs; t < tokens; t++) {
                     long sums = group > 0 ? sumsOffset(x, group, t) : 0;
                     out[t * outStride + r] = dot1(ws, r * rb, xf, t * cols, a, t * ab, sums, sf, t * groups, cols);
                 }

@@ -55,6 +55,36 @@ class Q8_0Kernel extends FloatPathKernel {
     }
 
     @Override
+    boolean twoTokens() {
+        return true;
+    }
+
+    /** {@link #dot1} for two tokens: each weight vector widened once, multiplied into both. */
+    @Override
+    void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, int cols, float[] res) {
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector s0 = zero, s1 = zero;
+        for (int b = 0; b < cols / QK; b++) {
+            long blk = o + BB * b;
+            int xb = QK * b;
+            FloatVector p0 = zero, q0 = zero, p1 = zero, q1 = zero;
+            for (int c = 0; c < QK; c += 2 * N) {
+                FloatVector wa = q(w, blk, c), wb = q(w, blk, c + N);
+                p0 = wa.fma(Vec.x(xf, xi, a, aOff, xb + c), p0);
+                q0 = wb.fma(Vec.x(xf, xi, a, aOff, xb + c + N), q0);
+                p1 = wa.fma(Vec.x(xf, xi + cols, a, aOff + ab, xb + c), p1);
+                q1 = wb.fma(Vec.x(xf, xi + cols, a, aOff + ab, xb + c + N), q1);
+            }
+            FloatVector d = FloatVector.broadcast(F, Vec.scale(w, blk));
+            s0 = p0.add(q0).fma(d, s0);
+            s1 = p1.add(q1).fma(d, s1);
+        }
+        float r0 = Vec.sum(s0, res, 0), r1 = Vec.sum(s1, res, 0);
+        res[0] = r0;
+        res[1] = r1;
+    }
+
+    @Override
     void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols,
             float[] res) {
         FloatVector zero = FloatVector.zero(F);
