@@ -68,6 +68,11 @@ class PanamaKernelsTest {
         return v;
     }
 
+    /** The variants whose kernel for {@code e} is the class named {@code kernel}. */
+    static List<PanamaKernels> variantsWith(WeightEncoding e, String kernel) {
+        return variants().stream().filter(k -> k.kernelFor(e).getClass().getSimpleName().equals(kernel)).toList();
+    }
+
     /** 1–5 blocks, 2048, and a length that leaves a partial tile (and, for bs 1, vector tails). */
     static int[] colsFor(WeightEncoding e) {
         int bs = e.blockSize();
@@ -216,10 +221,7 @@ class PanamaKernelsTest {
                 for (int tokens = 2; tokens <= 7; tokens++) {
                     float[] x = gaussian(rnd, tokens * cols);
                     float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, 3, 36);
-                    for (PanamaKernels k : variants()) {
-                        if (!k.kernelFor(e).getClass().getSimpleName().equals("Q4_0IntKernel")) {
-                            continue;
-                        }
+                    for (PanamaKernels k : variantsWith(e, "Q4_0IntKernel")) {
                         float[] got = run(k, w, x, tokens, 3, 36);
                         boolean intPath = tokens < 4 || (cols >= 2048 && tokens < 7); // else the float tiles
                         double tol = intPath ? NMSE_FLOAT : NMSE_QUANTIZED_ACTIVATIONS;
@@ -245,10 +247,8 @@ class PanamaKernelsTest {
             for (int tokens = 2; tokens <= 7; tokens++) {
                 float[] x = gaussian(rnd, tokens * cols);
                 float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, 3, 36);
-                for (PanamaKernels k : variants()) {
-                    if (!k.kernelFor(e).getClass().getSimpleName().equals("Q8_0Kernel")) {
-                        continue; // the int8-activation variant is a measurement kernel, tested above
-                    }
+                // (The int8-activation variant's Q8_0IntKernel is a measurement kernel, tested above.)
+                for (PanamaKernels k : variantsWith(e, "Q8_0Kernel")) {
                     float[] got = run(k, w, x, tokens, 3, 36);
                     float[] single = new float[got.length];
                     for (int t = 0; t < tokens; t++) {
