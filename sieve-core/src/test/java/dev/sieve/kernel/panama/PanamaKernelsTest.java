@@ -234,33 +234,36 @@ class PanamaKernelsTest {
     }
 
     /**
-     * Q8_0's float decoder takes batches of 2–6 tokens two per pass over a long row: token for token,
-     * a batch gives what each token alone gives (float rounding only), and the reference's answer.
+     * The float decoders with a two-token pass (Q8_0, Q6_K) take batches of 2–6 tokens two per pass
+     * over a row: token for token, a batch gives what each token alone gives (float rounding only),
+     * and the reference's answer.
      */
-    @Test
-    void q8_0SmallBatchesMatchSingleTokens() {
-        WeightEncoding e = WeightEncodings.byName("Q8_0").orElseThrow();
-        Random rnd = new Random(22);
-        try (Arena arena = Arena.ofConfined()) {
-            int cols = 2048;
-            Tensor w = randomTensor(e, 37, cols, rnd, arena);
-            for (int tokens = 2; tokens <= 7; tokens++) {
-                float[] x = gaussian(rnd, tokens * cols);
-                float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, 3, 36);
-                // (The int8-activation variant's Q8_0IntKernel is a measurement kernel, tested above.)
-                for (PanamaKernels k : variantsWith(e, "Q8_0Kernel")) {
-                    float[] got = run(k, w, x, tokens, 3, 36);
-                    float[] single = new float[got.length];
-                    for (int t = 0; t < tokens; t++) {
-                        float[] one = run(k, w, Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, 3, 36);
-                        System.arraycopy(one, 0, single, t * 37, 37);
+    @TestFactory
+    Stream<DynamicTest> twoTokenDecodersMatchSingleTokens() {
+        return Stream.of("Q8_0", "Q6_K").map(name -> DynamicTest.dynamicTest(name, () -> {
+            WeightEncoding e = WeightEncodings.byName(name).orElseThrow();
+            Random rnd = new Random(22);
+            try (Arena arena = Arena.ofConfined()) {
+                int cols = 2048;
+                Tensor w = randomTensor(e, 37, cols, rnd, arena);
+                for (int tokens = 2; tokens <= 7; tokens++) {
+                    float[] x = gaussian(rnd, tokens * cols);
+                    float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, 3, 36);
+                    // (The int8-activation variant's Q8_0IntKernel is a measurement kernel, tested above.)
+                    for (PanamaKernels k : variantsWith(e, name + "Kernel")) {
+                        float[] got = run(k, w, x, tokens, 3, 36);
+                        float[] single = new float[got.length];
+                        for (int t = 0; t < tokens; t++) {
+                            float[] one = run(k, w, Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, 3, 36);
+                            System.arraycopy(one, 0, single, t * 37, 37);
+                        }
+                        String where = k.name() + " " + name + " tokens=" + tokens;
+                        assertTrue(nmse(got, single, w, x, tokens, 3, 36) <= NMSE_FLOAT, where + ": batch differs from single tokens");
+                        assertTrue(nmse(got, want, w, x, tokens, 3, 36) <= NMSE_QUANTIZED_ACTIVATIONS, where + ": differs from the reference");
                     }
-                    String where = k.name() + " tokens=" + tokens;
-                    assertTrue(nmse(got, single, w, x, tokens, 3, 36) <= NMSE_FLOAT, where + ": batch differs from single tokens");
-                    assertTrue(nmse(got, want, w, x, tokens, 3, 36) <= NMSE_QUANTIZED_ACTIVATIONS, where + ": differs from the reference");
                 }
             }
-        }
+        }));
     }
 
     static boolean isFast(PanamaKernels k, WeightEncoding e) {
