@@ -213,7 +213,8 @@ abstract class FloatPathKernel implements EncodingKernel {
         int tokens = x.tokens();
         long ab = 4L * cols;
         Scratch s = SCRATCH.get();
-        if ((tokens < TILE_TOKENS || twoTokens() && tokens < TWO_TOKEN_LIMIT) && oneRow(cols)) {
+        boolean twoAtOnce = twoTokens() && sumsGroup() == 0; // dot1x2 takes no group sums
+        if ((tokens < TILE_TOKENS || twoAtOnce && tokens < TWO_TOKEN_LIMIT) && oneRow(cols)) {
             float[] xf = x.floats();
             int group = sumsGroup();
             int groups = group > 0 ? cols / group : 0;
@@ -224,7 +225,7 @@ abstract class FloatPathKernel implements EncodingKernel {
             for (int t = 0; groups > 0 && t < tokens; t++) {
                 MemorySegment.copy(a, Half.FLOAT_LE, sumsOffset(x, group, t), sf, t * groups, groups);
             }
-            int pairs = group == 0 && twoTokens() ? tokens / 2 * 2 : 0;
+            int pairs = twoAtOnce ? tokens / 2 * 2 : 0;
             float[] res = s.res;
             for (int r = r0; r < r1; r++) {
                 for (int t = 0; t < pairs; t += 2) {
