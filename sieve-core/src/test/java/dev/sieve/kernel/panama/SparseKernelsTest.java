@@ -19,12 +19,17 @@ import org.junit.jupiter.api.TestFactory;
 /**
  * Every sparse kernel at every width against (a) the scalar reference and (b) the dense F32 kernel
  * on the same weights decoded with their zeros filled in, on awkward shapes: rows 1, 7, 33, one to
- * five blocks and 2048 columns, 1, 3 and 17 tokens (decode and prompt tiles), and bitmap
+ * five blocks and 2048 columns, 1 to 70 tokens (decode, prompt tiles, stored-values prompts), and bitmap
  * capacities at both extremes (1 and 256 of 256) besides 50% and 70%.
  */
 class SparseKernelsTest {
     static final int[] ROWS = {1, 7, 33};
-    static final int[] TOKENS = {1, 3, 17};
+    /**
+     * Decode (1, 3), prompt tiles (17 at 256 and 512 bits), and the stored-values prompt path of
+     * encodings at most 45% dense: 17 at 128 bits (a block of 16 tokens and a remainder), 40 at 256
+     * (32 + 8), 70 at 512 (64 + a part-filled vector).
+     */
+    static final int[] TOKENS = {1, 3, 17, 40, 70};
 
     static List<SparseEncoding> encodings() {
         List<SparseEncoding> l = new ArrayList<>(SparseEncoding.nmEncodings());

@@ -40,7 +40,9 @@ import jdk.incubator.vector.VectorOperators;
  *       as the reference decodes, for any mask.
  * </ul>
  *
- * <p>Decode reads the activations from the heap {@code float[]} ({@link #matmul}); prompts use
+ * <p>Decode reads the activations from the heap {@code float[]} ({@link #matmul}). Prompts of at
+ * least {@link #SPARSE_PROMPT_TOKENS} tokens on encodings at most {@link #SPARSE_PROMPT_DENSITY}
+ * dense multiply the stored values only, tokens in the lanes ({@link #prompt}); other prompts use
  * {@link FloatPathKernel}'s tiles, fed by {@link #decode}: N:M at 8 lanes spreads each vector of
  * values over its 16 positions in registers, everything else converts a chunk's values once into
  * a buffer, then expands them to their positions N at a time by a table (N ≤ 8) or {@code expand}
@@ -122,6 +124,8 @@ final class SparseKernel extends FloatPathKernel {
     private final int valuesAt;
     private final boolean scaled;
     private final int cap;
+    /** Whether prompts of {@link #SPARSE_PROMPT_TOKENS} or more take {@link #prompt} rather than the dense tiles. */
+    private final boolean sparsePrompt;
     /** N:M with 8 lanes: the register path. */
     private final boolean nm8;
     /** Values in full vectors (F16/BF16/Q8), and the tail's lane count. */
@@ -146,6 +150,7 @@ final class SparseKernel extends FloatPathKernel {
         this.scaled = values == SparseEncoding.Values.Q8 || values == SparseEncoding.Values.Q4;
         this.cap = e.capacity();
         this.nm8 = N == 8 && e.isNM();
+        this.sparsePrompt = e.density() <= SPARSE_PROMPT_DENSITY;
         this.full = cap - cap % N;
         this.tail = cap % N;
         this.h = cap / 2;
@@ -195,6 +200,10 @@ final class SparseKernel extends FloatPathKernel {
      */
     @Override
     public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (sparsePrompt && x.tokens() >= SPARSE_PROMPT_TOKENS && x.encoding() == F32Encoding.INSTANCE) {
+            prompt(w, x, out, outStride, r0, r1);
+            return;
+        }
         if (x.tokens() >= TILE_TOKENS || x.encoding() != F32Encoding.INSTANCE) {
             super.matmul(w, x, out, outStride, r0, r1);
             return;
@@ -435,6 +444,221 @@ final class SparseKernel extends FloatPathKernel {
             s = Vec.bf16(w, blk + valuesAt + 16 * half).fma(pick(x, x0 + 16 * hb, nmMask(w, blk) >>> (16 * half)), s);
         }
         return Vec.sum(s);
+    }
+
+    // ---- prompts of many tokens: stored values only, tokens in the lanes ----
+
+    /**
+     * From this many tokens on (one full token block), prompts of sparse enough encodings multiply
+     * the stored values only ({@link #prompt}) instead of running the dense tiles over the zeros: at
+     * 16 tokens (half a block) the tiles were faster (12.2 against 14.0 ms, Q8_B77 5632 × 2048), at 32
+     * the stored values (14.4 against 19.3 ms).
+     */
+    static final int SPARSE_PROMPT_TOKENS = 4 * N;
+    /**
+     * Up to this density: at 50% the stored-values product and the dense tiles measured even (Q8_B128
+     * 0.94 against 0.93 of Q8_0's time), at 30% it is 1.2-1.4x faster (docs/performance.md).
+     */
+    static final double SPARSE_PROMPT_DENSITY = 0.45;
+    /** Tokens per block of {@link #rows2x4}: four vectors, so two rows × four vectors = 8 independent FMA chains. */
+    private static final int TB = 4 * N;
+    /** Columns per pass over a row chunk: their activations of one token block stay in L1 (32 KiB at 8 lanes). */
+    private static final int COL_BLOCK = 256;
+    /** Bytes of decoded entries (column offset and scaled value) kept per row chunk: in L2 beside the activations. */
+    private static final int CHUNK_BYTES = 96 * 1024;
+
+    /** Per-thread buffers of {@link #prompt}. */
+    private static final class Prompt {
+        float[] xT = new float[0];
+        int[] idx = new int[0];
+        float[] val = new float[0];
+        float[] acc = new float[0];
+        final float[] dense = new float[BITMAP];
+
+        void size(int xs, int entries, int accs) {
+            if (acc.length < accs) {
+                acc = new float[accs];
+            }
+            if (xT.length < xs) {
+                xT = new float[xs];
+            }
+            if (idx.length < entries) {
+                idx = new int[entries];
+                val = new float[entries];
+            }
+        }
+    }
+
+    private static final ThreadLocal<Prompt> PROMPT = ThreadLocal.withInitial(Prompt::new);
+
+    /**
+     * A prompt's product touching only the stored values. The activations are transposed once per
+     * call into blocks of {@link #TB} tokens (column c's tokens consecutive, see {@link #transpose}),
+     * so a stored value w at column c meets N tokens in one FMA: {@code acc[t..t+N) += w · x[c][t..t+N)}.
+     * Rows go by chunks: each row is decoded once into (column offset, scaled value) entries by
+     * walking its masks; then, per token block and per 256 columns (whose activations stay in L1),
+     * the chunk's rows pass over their entries two at a time. Work is proportional to the stored
+     * values: at 70% sparsity a prompt does 30% of the dense FLOPs, though each FMA needs its own
+     * activation load (the dense tiles reuse one for two rows), so the gain is 1.2-1.4x, not 3.3x.
+     * Each output is one lane's chain of FMAs in entry order: the same in every execution mode.
+     */
+    private void prompt(Tensor w, Activations x, float[] out, int os, int r0, int r1) {
+        MemorySegment ws = w.data();
+        long rb = w.rowBytes();
+        int tokens = x.tokens(), cols = x.cols(), nb = cols / bs;
+        int tp = (tokens + N - 1) / N * N;
+        int perRow = nb * cap;
+        int chunk = Math.max(2, Math.min(64, CHUNK_BYTES / (8 * perRow)) & ~1);
+        Prompt p = PROMPT.get();
+        p.size((tp + TB - 1) / TB * TB * cols, chunk * perRow, chunk * TB);
+        float[] xT = p.xT, val = p.val, acc = p.acc;
+        int[] idx = p.idx;
+        transpose(x.floats(), tokens, cols, xT, tp);
+        float[] vals = BUF.get().values(perRow);
+        int perBlock = COL_BLOCK / bs * cap; // entries of a row per column block (the last may have fewer)
+        for (int c0 = r0; c0 < r1; c0 += chunk) {
+            int c1 = Math.min(r1, c0 + chunk), rows = c1 - c0;
+            for (int r = c0; r < c1; r++) {
+                entries(ws, r * rb, nb, vals, p.dense, idx, val, (r - c0) * perRow);
+            }
+            for (int t0 = 0; t0 < tp; t0 += TB) {
+                int width = Math.min(TB, tp - t0);
+                int xb = t0 * cols; // token block t0 / TB: columns × TB floats
+                Arrays.fill(acc, 0, rows * TB, 0f);
+                for (int k0 = 0; k0 < perRow; k0 += perBlock) {
+                    int n = Math.min(perBlock, perRow - k0);
+                    for (int i = 0; i < rows; i += 2) {
+                        int i2 = Math.min(i + 1, rows - 1); // an odd last row is taken twice
+                        int e0 = i * perRow + k0, e1 = i2 * perRow + k0;
+                        if (width == TB) {
+                            rows2x4(idx, val, e0, e1, n, xT, xb, acc, i * TB, i2 * TB);
+                        } else {
+                            for (int v = 0; v < width; v += N) {
+                                rows2x1(idx, val, e0, e1, n, xT, xb + v, acc, i * TB + v, i2 * TB + v);
+                            }
+                        }
+                    }
+                }
+                int m = Math.min(width, tokens - t0);
+                for (int i = 0; i < rows; i++) {
+                    for (int j = 0; j < m; j++) {
+                        out[(t0 + j) * os + c0 + i] = acc[i * TB + j];
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The activations by token blocks of {@link #TB}: token {@code t = t0 + l} of column c at {@code
+     * xT[t0·cols + c·TB + l]}, so the columns of one block lie together (a block of 256 columns is
+     * 32 KiB at 8 lanes: L1); tokens past {@code tokens} up to {@code tp} are zero.
+     */
+    private static void transpose(float[] x, int tokens, int cols, float[] xT, int tp) {
+        for (int t0 = 0; t0 < tp; t0 += 16) {
+            int t1 = Math.min(tp, t0 + 16);
+            for (int c0 = 0; c0 < cols; c0 += 16) {
+                int c1 = Math.min(cols, c0 + 16);
+                for (int c = c0; c < c1; c++) {
+                    for (int t = t0; t < t1; t++) {
+                        xT[(t - t % TB) * cols + c * TB + t % TB] = t < tokens ? x[t * cols + c] : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The row at {@code o} as {@code nb·cap} entries from {@code at}: entry i's activation offset
+     * {@code idx[i] = column · TB} and its value times its tile's scale; value r of a block meets its
+     * r-th set bit, as the reference decodes (set bits past the capacity are zero, so they are
+     * skipped; a block with fewer bits than values pads with zero entries).
+     */
+    private void entries(MemorySegment w, long o, int nb, float[] vals, float[] dense, int[] idx, float[] val, int at) {
+        int k = at;
+        if (o + nb * bb + SLACK > w.byteSize()) {
+            // The tensor's last rows: vector loads could run off the segment, so take the reference.
+            for (int b = 0; b < nb; b++) {
+                e.dequantize(w, o + bb * b, dense, 0, bs);
+                int end = k + cap;
+                for (int i = 0; i < bs && k < end; i++) {
+                    if (dense[i] != 0f) {
+                        idx[k] = (b * bs + i) * TB;
+                        val[k++] = dense[i];
+                    }
+                }
+                for (; k < end; k++) {
+                    idx[k] = 0;
+                    val[k] = 0f;
+                }
+            }
+            return;
+        }
+        for (int b = 0; b < nb; b++) {
+            unpack(w, o + bb * b + valuesAt, vals, b * cap);
+        }
+        for (int b = 0; b < nb; b++) {
+            long blk = o + bb * b;
+            int r = b * cap, end = r + cap;
+            for (int t = 0; t < tiles && r < end; t++) {
+                long m = mask(w, blk, t);
+                float d = scale(w, blk, t);
+                int base = (b * bs + t * tileBits) * TB;
+                for (; m != 0 && r < end; m &= m - 1, r++) {
+                    idx[k] = base + Long.numberOfTrailingZeros(m) * TB;
+                    val[k++] = vals[r] * d;
+                }
+            }
+            for (; r < end; r++) {
+                idx[k] = 0;
+                val[k++] = 0f;
+            }
+        }
+    }
+
+    /**
+     * Two rows' entries (from {@code e0}, {@code e1}; {@code n} each) times the {@link #TB} tokens of the
+     * block at {@code xT[xb..]}, added to {@code acc[a0..a0 + TB)} and {@code acc[a1..)}.
+     */
+    private static void rows2x4(int[] idx, float[] val, int e0, int e1, int n, float[] xT, int xb, float[] acc,
+            int a0, int a1) {
+        FloatVector p0 = FloatVector.fromArray(F, acc, a0), p1 = FloatVector.fromArray(F, acc, a0 + N);
+        FloatVector p2 = FloatVector.fromArray(F, acc, a0 + 2 * N), p3 = FloatVector.fromArray(F, acc, a0 + 3 * N);
+        FloatVector q0 = FloatVector.fromArray(F, acc, a1), q1 = FloatVector.fromArray(F, acc, a1 + N);
+        FloatVector q2 = FloatVector.fromArray(F, acc, a1 + 2 * N), q3 = FloatVector.fromArray(F, acc, a1 + 3 * N);
+        for (int k = 0; k < n; k++) {
+            int i = xb + idx[e0 + k], j = xb + idx[e1 + k];
+            FloatVector v = FloatVector.broadcast(F, val[e0 + k]);
+            FloatVector u = FloatVector.broadcast(F, val[e1 + k]);
+            p0 = FloatVector.fromArray(F, xT, i).fma(v, p0);
+            p1 = FloatVector.fromArray(F, xT, i + N).fma(v, p1);
+            p2 = FloatVector.fromArray(F, xT, i + 2 * N).fma(v, p2);
+            p3 = FloatVector.fromArray(F, xT, i + 3 * N).fma(v, p3);
+            q0 = FloatVector.fromArray(F, xT, j).fma(u, q0);
+            q1 = FloatVector.fromArray(F, xT, j + N).fma(u, q1);
+            q2 = FloatVector.fromArray(F, xT, j + 2 * N).fma(u, q2);
+            q3 = FloatVector.fromArray(F, xT, j + 3 * N).fma(u, q3);
+        }
+        p0.intoArray(acc, a0);
+        p1.intoArray(acc, a0 + N);
+        p2.intoArray(acc, a0 + 2 * N);
+        p3.intoArray(acc, a0 + 3 * N);
+        q0.intoArray(acc, a1);
+        q1.intoArray(acc, a1 + N);
+        q2.intoArray(acc, a1 + 2 * N);
+        q3.intoArray(acc, a1 + 3 * N);
+    }
+
+    /** As {@link #rows2x4} for the N tokens at {@code xT[xb..]} (lanes of a last, narrower block). */
+    private static void rows2x1(int[] idx, float[] val, int e0, int e1, int n, float[] xT, int xb, float[] acc,
+            int a0, int a1) {
+        FloatVector p = FloatVector.fromArray(F, acc, a0), q = FloatVector.fromArray(F, acc, a1);
+        for (int k = 0; k < n; k++) {
+            p = FloatVector.fromArray(F, xT, xb + idx[e0 + k]).fma(FloatVector.broadcast(F, val[e0 + k]), p);
+            q = FloatVector.fromArray(F, xT, xb + idx[e1 + k]).fma(FloatVector.broadcast(F, val[e1 + k]), q);
+        }
+        p.intoArray(acc, a0);
+        q.intoArray(acc, a1);
     }
 
     // ---- prompts: decode a chunk of a row into the float tile ----
