@@ -427,7 +427,13 @@ public final class Compressor {
         String base = name.substring(0, name.length() - ".weight".length());
         float[][] effective = new float[1][]; // the weights the stored form computes, for the error report
         Projection p = switch (s.method()) {
-            case RTN, AWQ -> quantized(name, keep(effective, RtnQuantizer.quantize(w, rows, cols, grid(s))), arena);
+            case RTN, AWQ -> {
+                if (s.type().grid().isEmpty()) { // RTN only (Recipe): the encoding's own reference quantizer
+                    effective[0] = RtnQuantizer.roundTrip(w, s.type());
+                    yield encoded(name, w, rows, cols, s.type(), arena);
+                }
+                yield quantized(name, keep(effective, RtnQuantizer.quantize(w, rows, cols, grid(s))), arena);
+            }
             case GPTQ -> {
                 GptqQuantizer g = new GptqQuantizer(new GptqQuantizer.Options(s.damp(), s.block(), s.actOrder(), s.importance(),
                         s.lazySubBlocks(), s.conditionalImportance()));
@@ -532,10 +538,15 @@ public final class Compressor {
     }
 
     private Projection reencode(String name, float[] w, int rows, int cols, WeightEncoding e, Arena arena) {
+        methods.putIfAbsent(name, "default " + e.name());
+        return encoded(name, w, rows, cols, e, arena);
+    }
+
+    /** {@code w} stored in {@code e} by its reference quantizer. */
+    private Projection encoded(String name, float[] w, int rows, int cols, WeightEncoding e, Arena arena) {
         if (cols % e.blockSize() != 0) {
             throw new RecipeException(name + ": rows of " + cols + " do not fit " + e.name() + " blocks of " + e.blockSize());
         }
-        methods.putIfAbsent(name, "default " + e.name());
         Out o = put(name, encode(w, e, arena), e, new long[] {cols, rows});
         outputs.put(name, List.of(o));
         return Projection.dense(o.tensor());

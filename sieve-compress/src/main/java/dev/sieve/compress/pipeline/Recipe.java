@@ -91,7 +91,9 @@ public record Recipe(String text, List<Step> steps, WeightEncoding defaultType) 
             if (s.containsKey("bits") || s.containsKey("group")) {
                 throw new RecipeException(where + ": give either 'type:' or 'bits:'/'group:', not both");
             }
-            type = encoding(str(s.get("type"), where + " type"), where, method.kind() == Method.Kind.QUANT);
+            // Round-to-nearest may also write encodings without a grid (dense-and-sparse Q4_0_O,
+            // Q8_0_O) through their reference quantizer; the other quantizers place weights on a grid.
+            type = encoding(str(s.get("type"), where + " type"), where, method.kind() == Method.Kind.QUANT && method != Method.RTN);
         } else if (s.containsKey("bits")) {
             type = byBits(integer(s.get("bits"), where + " bits"), s.containsKey("group") ? integer(s.get("group"), where + " group") : 0, where);
         } else if (s.containsKey("group")) {

@@ -218,6 +218,31 @@ class CompressorTest {
         assertTrue(klSp < klPlain, "KL with outliers " + klSp + " ≥ without " + klPlain);
     }
 
+    /**
+     * Round-to-nearest into a dense-and-sparse encoding (no grid) writes what that encoding's own
+     * quantizer writes, byte for byte, and its outliers bring the logits closer than plain Q4_0.
+     */
+    @Test
+    void rtnWritesDenseAndSparseBlocksAsTheEncodingQuantizesThem() throws Exception {
+        Path plain = compress("rtn4", "steps:\n  - {match: \"blk.*\", method: rtn, type: Q4_0}\n");
+        Path out = compress("rtn4o", "steps:\n  - {match: \"blk.*\", method: rtn, type: Q4_0_O}\n");
+        var e = WeightEncodings.byName("Q4_0_O").orElseThrow();
+        try (GgufFile src = GgufFile.open(f32); GgufFile f = GgufFile.open(out); Arena arena = Arena.ofConfined()) {
+            for (String name : List.of("blk.0.attn_q.weight", "blk.1.ffn_down.weight")) {
+                Tensor t = f.tensor(name);
+                assertEquals("Q4_0_O", t.encoding().name(), name);
+                float[] w = src.tensor(name).toFloatArray();
+                MemorySegment want = arena.allocate(e.byteSize(w.length));
+                e.quantize(w, 0, want, 0, w.length);
+                assertEquals(-1, want.mismatch(t.data()), name + ": bytes differ from Q4_0_O's quantizer");
+            }
+        }
+        float[][] ref = logits(f32, 8);
+        double klPlain = kl(ref, logits(plain, 8));
+        double klOut = kl(ref, logits(out, 8));
+        assertTrue(klOut < klPlain, "KL Q4_0_O " + klOut + " ≥ Q4_0 " + klPlain);
+    }
+
     @Test
     void nOfMPatternsAreExactInTheFile() throws Exception {
         for (String m : List.of("magnitude", "wanda", "sparsegpt")) {
@@ -368,7 +393,8 @@ class CompressorTest {
                     List.of("steps:\n  - {match: output, method: awq, type: Q4_0}\n", "only the block projections"),
                     List.of("steps:\n  - {match: \"blk.*.attn_q\", method: awq, type: Q4_0}\n", "share its scales"),
                     List.of("steps:\n  - {match: \"blk.*.ffn_down\", method: awq, type: Q4_0}\n", "which no step selects"),
-                    List.of("steps:\n  - {match: \"blk.*\", method: wanda, pattern: \"2:3\"}\n", "groups of 3"))) {
+                    List.of("steps:\n  - {match: \"blk.*\", method: wanda, pattern: \"2:3\"}\n", "groups of 3"),
+                    List.of("steps:\n  - {match: \"blk.*\", method: gptq, type: Q4_0_O}\n", "no quantization grid"))) {
                 RecipeException e = assertThrows(RecipeException.class,
                         () -> Compressor.run(m, Recipe.parse(bad.get(0)), calib, linear, out, (d, t, w) -> {}));
                 assertTrue(e.getMessage().contains(bad.get(1)), e.getMessage());

@@ -37,7 +37,10 @@ public final class WeightEncodings {
             SparseEncoding.bitmap(SparseEncoding.Values.Q8, 128),
             SparseEncoding.bitmap(SparseEncoding.Values.Q8, 77),
             SparseEncoding.bitmap(SparseEncoding.Values.Q4, 128),
-            SparseEncoding.bitmap(SparseEncoding.Values.Q4, 77));
+            SparseEncoding.bitmap(SparseEncoding.Values.Q4, 77),
+            // Dense-and-sparse: Q4_0 or Q8_0 plus one f16 outlier per 64 weights.
+            OutlierEncoding.Q4_0_O,
+            OutlierEncoding.Q8_0_O);
 
     private WeightEncodings() {}
 
@@ -51,7 +54,7 @@ public final class WeightEncodings {
                 return Optional.of(e);
             }
         }
-        return SparseEncoding.byGgmlType(id);
+        return SparseEncoding.byGgmlType(id).or(() -> OutlierEncoding.byGgmlType(id));
     }
 
     public static Optional<WeightEncoding> byName(String name) {
@@ -61,6 +64,6 @@ public final class WeightEncodings {
                 return Optional.of(e);
             }
         }
-        return SparseEncoding.byName(n);
+        return SparseEncoding.byName(n).or(() -> OutlierEncoding.byName(n));
     }
 }

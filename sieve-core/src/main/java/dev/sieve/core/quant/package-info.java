@@ -8,8 +8,9 @@
  *       reference. Nothing outside this package and the kernels switches on an encoding.
  *   <li>{@link dev.sieve.core.quant.WeightEncodings}: the registry (by name, by GGUF type id, all of
  *       them: the table tests loop over). GGUF's F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1,
- *       Q2_K … Q6_K, Q8_K, and Sieve's own sparse encodings ({@link dev.sieve.core.quant.SparseEncoding},
- *       ids from 1024, docs/formats.md).
+ *       Q2_K … Q6_K, Q8_K, and Sieve's own: sparse encodings ({@link dev.sieve.core.quant.SparseEncoding},
+ *       ids from 1024) and dense-and-sparse ones ({@link dev.sieve.core.quant.OutlierEncoding}, a
+ *       Q4_0 or Q8_0 block plus f16 outliers, ids from 2304); docs/formats.md.
  *   <li>{@link dev.sieve.core.quant.BlockGrid}: an encoding's grid of representable values, for
  *       quantizers that choose values themselves (GPTQ, AWQ); {@link dev.sieve.core.quant.Half}:
  *       little-endian scalar reads and half/bfloat conversions; {@link dev.sieve.core.quant.GgmlTypes}:

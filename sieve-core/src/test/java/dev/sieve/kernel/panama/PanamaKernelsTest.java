@@ -275,7 +275,8 @@ class PanamaKernelsTest {
         List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q3_K", "Q4_K", "Q5_K", "Q6_K");
         for (PanamaKernels k : variants()) {
             for (WeightEncoding e : WeightEncodings.all()) {
-                boolean sparse = e instanceof dev.sieve.core.quant.SparseEncoding; // all have the sparse kernel
+                // Every sparse and dense-and-sparse encoding has its kernel.
+                boolean sparse = e instanceof dev.sieve.core.quant.SparseEncoding || e instanceof dev.sieve.core.quant.OutlierEncoding;
                 assertEquals(fast.contains(e.name()) || sparse, isFast(k, e), k.name() + " " + e.name());
                 assertEquals(e, k.kernelFor(e).encoding());
             }

@@ -6,6 +6,7 @@ import static dev.sieve.kernel.panama.vec.Vec.N;
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.kernel.Kernels;
 import dev.sieve.core.kernel.ScalarKernels;
+import dev.sieve.core.quant.OutlierEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
@@ -45,6 +46,10 @@ public final class VecKernels implements Kernels, KernelTable {
         }
         for (SparseEncoding s : SparseEncoding.bitmapEncodings()) {
             register(new SparseKernel(s));
+        }
+        // Dense-and-sparse: one kernel class, one instance per dense type and outlier count.
+        for (OutlierEncoding o : OutlierEncoding.encodings()) {
+            register(OutlierKernel.of(o));
         }
         for (WeightEncoding e : WeightEncodings.all()) {
             table.putIfAbsent(e, new ScalarFallback(e));
