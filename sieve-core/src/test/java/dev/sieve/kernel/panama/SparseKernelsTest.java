@@ -80,6 +80,29 @@ class SparseKernelsTest {
     }
 
     /**
+     * Long prompts on the stored-values path go by groups of tokens (8 token blocks: 128, 256 and 512
+     * tokens at 128, 256 and 512 bits); 600 tokens cross a group boundary at every width.
+     */
+    @TestFactory
+    Stream<DynamicTest> longPromptsMatchTheReferenceAcrossTokenGroups() {
+        return Stream.of(SparseEncoding.bitmap(Values.Q8, 77), SparseEncoding.bitmap(Values.Q4, 26))
+                .map(e -> DynamicTest.dynamicTest(e.name(), () -> {
+                    Random rnd = new Random(31);
+                    try (Arena arena = Arena.ofConfined()) {
+                        int rows = 9, cols = 512, tokens = 600;
+                        Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
+                        float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
+                        float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, 0, rows);
+                        for (int bits : new int[] {128, 256, 512}) {
+                            float[] got = PanamaKernelsTest.run(PanamaKernels.create(bits), w, x, tokens, 0, rows);
+                            double err = PanamaKernelsTest.nmse(got, ref, w, x, tokens, 0, rows);
+                            assertTrue(err <= PanamaKernelsTest.NMSE_FLOAT, bits + " " + e.name() + ": nmse " + err);
+                        }
+                    }
+                }));
+    }
+
+    /**
      * Bitmap blocks whose masks hold any number of bits (fewer than the capacity: the last values
      * are unused; more: positions past the capacity decode to zero) follow the reference exactly,
      * at every width, for decode and prompts. The values and scales stay those quantize wrote, so

@@ -464,6 +464,8 @@ final class SparseKernel extends FloatPathKernel {
     private static final int TB = 4 * N;
     /** Columns per pass over a row chunk: their activations of one token block stay in L1 (32 KiB at 8 lanes). */
     private static final int COL_BLOCK = 256;
+    /** Tokens per pass of {@link #prompt}: eight token blocks (256 at 8 lanes). */
+    private static final int GROUP_TOKENS = 8 * TB;
     /** Bytes of decoded entries (column offset and scaled value) kept per row chunk: in L2 beside the activations. */
     private static final int CHUNK_BYTES = 96 * 1024;
 
@@ -503,9 +505,19 @@ final class SparseKernel extends FloatPathKernel {
      * Each output is one lane's chain of FMAs in entry order: the same in every execution mode.
      */
     private void prompt(Tensor w, Activations x, float[] out, int os, int r0, int r1) {
+        int tokens = x.tokens();
+        // Tokens by groups, so the transposed activations stay small (a 2048-token prompt over 5632
+        // columns would need 46 MB a thread); the rows' entries are decoded again per group.
+        for (int g0 = 0; g0 < tokens; g0 += GROUP_TOKENS) {
+            promptGroup(w, x, g0, Math.min(GROUP_TOKENS, tokens - g0), out, os, r0, r1);
+        }
+    }
+
+    /** {@link #prompt} for tokens {@code [g0, g0 + tokens)}. */
+    private void promptGroup(Tensor w, Activations x, int g0, int tokens, float[] out, int os, int r0, int r1) {
         MemorySegment ws = w.data();
         long rb = w.rowBytes();
-        int tokens = x.tokens(), cols = x.cols(), nb = cols / bs;
+        int cols = x.cols(), nb = cols / bs;
         int tp = (tokens + N - 1) / N * N;
         int perRow = nb * cap;
         int chunk = Math.max(2, Math.min(64, CHUNK_BYTES / (8 * perRow)) & ~1);
@@ -513,7 +525,7 @@ final class SparseKernel extends FloatPathKernel {
         p.size((tp + TB - 1) / TB * TB * cols, chunk * perRow, chunk * TB);
         float[] xT = p.xT, val = p.val, acc = p.acc;
         int[] idx = p.idx;
-        transpose(x.floats(), tokens, cols, xT, tp);
+        transpose(x.floats(), g0 * cols, tokens, cols, xT, tp);
         float[] vals = BUF.get().values(perRow);
         int perBlock = COL_BLOCK / bs * cap; // entries of a row per column block (the last may have fewer)
         for (int c0 = r0; c0 < r1; c0 += chunk) {
@@ -542,7 +554,7 @@ final class SparseKernel extends FloatPathKernel {
                 int m = Math.min(width, tokens - t0);
                 for (int i = 0; i < rows; i++) {
                     for (int j = 0; j < m; j++) {
-                        out[(t0 + j) * os + c0 + i] = acc[i * TB + j];
+                        out[(g0 + t0 + j) * os + c0 + i] = acc[i * TB + j];
                     }
                 }
             }
@@ -552,16 +564,17 @@ final class SparseKernel extends FloatPathKernel {
     /**
      * The activations by token blocks of {@link #TB}: token {@code t = t0 + l} of column c at {@code
      * xT[t0·cols + c·TB + l]}, so the columns of one block lie together (a block of 256 columns is
-     * 32 KiB at 8 lanes: L1); tokens past {@code tokens} up to {@code tp} are zero.
+     * 32 KiB at 8 lanes: L1), token t read from {@code x[from + t·cols..]}; tokens past {@code tokens}
+     * up to {@code tp} are zero.
      */
-    private static void transpose(float[] x, int tokens, int cols, float[] xT, int tp) {
+    private static void transpose(float[] x, int from, int tokens, int cols, float[] xT, int tp) {
         for (int t0 = 0; t0 < tp; t0 += 16) {
             int t1 = Math.min(tp, t0 + 16);
             for (int c0 = 0; c0 < cols; c0 += 16) {
                 int c1 = Math.min(cols, c0 + 16);
                 for (int c = c0; c < c1; c++) {
                     for (int t = t0; t < t1; t++) {
-                        xT[(t - t % TB) * cols + c * TB + t % TB] = t < tokens ? x[t * cols + c] : 0f;
+                        xT[(t - t % TB) * cols + c * TB + t % TB] = t < tokens ? x[from + t * cols + c] : 0f;
                     }
                 }
             }
