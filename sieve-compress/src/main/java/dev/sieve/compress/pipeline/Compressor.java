@@ -16,6 +16,7 @@ import dev.sieve.compress.quantize.QuantizedWeights;
 import dev.sieve.compress.quantize.RtnQuantizer;
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.core.quant.BlockGrid;
+import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
 import dev.sieve.core.tensor.Tensor;
@@ -532,9 +533,38 @@ public final class Compressor {
     private static final int GGML_I32 = 26;
 
     private Projection pruned(String name, Pruned pr, Step s, Arena arena) {
-        Out o = put(name, encode(pr.weights(), s.type(), arena), s.type(), new long[] {pr.cols(), pr.rows()});
+        WeightEncoding type = s.type();
+        if (type instanceof SparseEncoding se && !se.isNM()) {
+            int most = mostPerBlock(pr.weights(), se.blockSize());
+            if (se.capacity() == se.blockSize()) {
+                // Q8_B (capacity 256): the capacity of this matrix's fullest block; same values, fewer bytes.
+                type = SparseEncoding.bitmap(se.values(), Math.max(1, most));
+                methods.computeIfPresent(name, (k, v) -> v + ", stored as " + SparseEncoding.bitmap(se.values(), Math.max(1, most)).name());
+            } else if (most > se.capacity()) {
+                // Unstructured pruning keeps a fraction per row, not per 256-weight block.
+                throw new RecipeException(name + ": " + se.name() + " stores " + se.capacity() + " of every "
+                        + se.blockSize() + " weights, but after " + s.method().key() + " pruning a block of this matrix keeps "
+                        + most + " (per-row pruning leaves blocks uneven); store it as "
+                        + SparseEncoding.bitmap(se.values(), most).name() + " or a larger capacity (or "
+                        + se.values() + "_B: each matrix's fullest block), or prune less");
+            }
+        }
+        Out o = put(name, encode(pr.weights(), type, arena), type, new long[] {pr.cols(), pr.rows()});
         outputs.put(name, List.of(o));
         return Projection.dense(o.tensor());
+    }
+
+    /** The largest count of non-zero weights in any {@code block}-weight block of {@code w}. */
+    static int mostPerBlock(float[] w, int block) {
+        int most = 0;
+        for (int b = 0; b < w.length / block; b++) {
+            int nz = 0;
+            for (int i = b * block; i < (b + 1) * block; i++) {
+                nz += w[i] != 0f ? 1 : 0;
+            }
+            most = Math.max(most, nz);
+        }
+        return most;
     }
 
     private Projection reencode(String name, float[] w, int rows, int cols, WeightEncoding e, Arena arena) {

@@ -1,6 +1,7 @@
 package dev.sieve.compress.pipeline;
 
 import dev.sieve.compress.prune.SparsityPattern;
+import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
 import java.util.ArrayList;
@@ -93,7 +94,10 @@ public record Recipe(String text, List<Step> steps, WeightEncoding defaultType) 
             }
             // Round-to-nearest may also write encodings without a grid (dense-and-sparse Q4_0_O,
             // Q8_0_O) through their reference quantizer; the other quantizers place weights on a grid.
-            type = encoding(str(s.get("type"), where + " type"), where, method.kind() == Method.Kind.QUANT && method != Method.RTN);
+            String name = str(s.get("type"), where + " type");
+            type = method.kind() == Method.Kind.PRUNE && name.toUpperCase(java.util.Locale.ROOT).matches("(F16|BF16|Q8|Q4)_B")
+                    ? fittedBitmap(name) // capacity chosen per matrix when it is stored
+                    : encoding(name, where, method.kind() == Method.Kind.QUANT && method != Method.RTN);
         } else if (s.containsKey("bits")) {
             type = byBits(integer(s.get("bits"), where + " bits"), s.containsKey("group") ? integer(s.get("group"), where + " group") : 0, where);
         } else if (s.containsKey("group")) {
@@ -207,6 +211,17 @@ public record Recipe(String text, List<Step> steps, WeightEncoding defaultType) 
                     + " or name an encoding with type:, e.g. Q4_K or Q4_1)");
         }
         return e;
+    }
+
+    /**
+     * A bitmap type named without its capacity ({@code Q8_B}): per-row pruning leaves 256-weight blocks
+     * uneven, so each pruned matrix is stored with the capacity of its fullest block. Marked here as
+     * capacity 256 (which stores anything); {@code Compressor} narrows it per matrix, the same values
+     * in fewer bytes.
+     */
+    static WeightEncoding fittedBitmap(String name) {
+        String v = name.substring(0, name.length() - 2).toUpperCase(java.util.Locale.ROOT);
+        return SparseEncoding.bitmap(SparseEncoding.Values.valueOf(v), SparseEncoding.BITMAP_BLOCK);
     }
 
     static WeightEncoding encoding(String name, String where, boolean needsGrid) {

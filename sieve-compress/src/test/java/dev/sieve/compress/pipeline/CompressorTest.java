@@ -243,6 +243,34 @@ class CompressorTest {
         assertTrue(klOut < klPlain, "KL Q4_0_O " + klOut + " ≥ Q4_0 " + klPlain);
     }
 
+    /**
+     * Per-row pruning leaves 256-weight blocks uneven: a bitmap type named without its capacity
+     * ({@code Q8_B}) stores each matrix with the capacity of its fullest block; a fixed capacity that a
+     * block exceeds is refused with the capacity that would fit, and nothing is written.
+     */
+    @Test
+    void bitmapCapacityIsFittedPerMatrixOrTheShortfallNamed() throws Exception {
+        Path out = compress("mag-b", "steps:\n  - {match: \"blk.*\", method: magnitude, sparsity: 0.7, type: Q8_B}\n");
+        try (GgufFile f = GgufFile.open(out)) {
+            for (String name : List.of("blk.0.attn_q.weight", "blk.1.ffn_down.weight")) {
+                Tensor t = f.tensor(name);
+                var e = (dev.sieve.core.quant.SparseEncoding) t.encoding();
+                float[] w = t.toFloatArray();
+                int most = Compressor.mostPerBlock(w, 256);
+                assertEquals("Q8_B" + most, e.name(), name + ": capacity = its fullest block");
+                assertTrue(most < 256 && most > 0.3 * 256, name + ": " + most);
+            }
+        }
+        Path never = dir.resolve("never-b.gguf");
+        try (Model m = ModelLoader.load(f32)) {
+            RecipeException e = assertThrows(RecipeException.class, () -> Compressor.run(m,
+                    Recipe.parse("steps:\n  - {match: \"blk.*\", method: magnitude, sparsity: 0.7, type: Q8_B40}\n"),
+                    calib, linear, never, (d, t, w) -> {}));
+            assertTrue(e.getMessage().contains("store it as Q8_B") && e.getMessage().contains("Q8_B40"), e.getMessage());
+            assertFalse(Files.exists(never));
+        }
+    }
+
     @Test
     void nOfMPatternsAreExactInTheFile() throws Exception {
         for (String m : List.of("magnitude", "wanda", "sparsegpt")) {
