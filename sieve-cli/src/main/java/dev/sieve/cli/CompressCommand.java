@@ -50,7 +50,7 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--lowrank", description = "factorizer: svd, whitened-svd")
     String lowrank;
 
-    @Option(names = "--type", description = "encoding of the result (Q4_K, Q8_0, …; rtn also writes Q4_0_O/Q8_0_O, dense-and-sparse; for pruning/low rank the storage, default F16)")
+    @Option(names = "--type", description = "encoding of the result (Q4_K, Q8_0, …; rtn also writes Q4_0_O/Q8_0_O, dense-and-sparse); for pruning/low rank the storage, default F16: sparse Q4_S24 etc. for N:M, Q8_B/Q4_B for unstructured (bitmap, capacity fitted per matrix)")
     String type;
 
     @Option(names = "--bits", description = "bits per weight (instead of --type)")
