@@ -32,7 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * prompt bound).
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -jar sieve-bench/target/benchmarks.jar
- * MatmulBenchmark -p encoding=Q4_0,Q8_0}.
+ * MatmulBenchmark -p encoding=Q4_0,Q8_0}; any registered encoding by name, sparse ones included
+ * (e.g. {@code -p encoding=Q8_B77,Q4_S24}: the weights are pruned by the encoding's own rule first).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -42,7 +43,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class MatmulBenchmark {
 
-    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q4_0_O"})
     public String encoding;
 
     @Param({"1", "128"})
@@ -88,6 +89,7 @@ public class MatmulBenchmark {
             for (int j = 0; j < cols; j++) {
                 row[j] = (float) (r.nextGaussian() * 0.02);
             }
+            e.prune(row, 0, cols); // sparse encodings store what survives (dense ones: no-op)
             e.quantize(row, 0, w.data(), i * w.rowBytes(), cols);
         }
         x = new float[tokens * cols];
