@@ -540,7 +540,7 @@ public final class Compressor {
                 // Q8_B (capacity 256): the capacity of this matrix's fullest block; same values, fewer bytes.
                 type = SparseEncoding.bitmap(se.values(), Math.max(1, most));
                 String stored = type.name();
-                methods.computeIfPresent(name, (k, v) -> v + ", stored as " + stored);
+                methods.computeIfPresent(name, (k, v) -> v.replace(se.name(), stored + " (capacity fitted)"));
             } else if (most > se.capacity()) {
                 // Unstructured pruning keeps a fraction per row, not per 256-weight block.
                 throw new RecipeException(name + ": " + se.name() + " stores " + se.capacity() + " of every "

@@ -259,6 +259,8 @@ class CompressorTest {
                 int most = Compressor.mostPerBlock(w, 256);
                 assertEquals("Q8_B" + most, e.name(), name + ": capacity = its fullest block");
                 assertTrue(most < 256 && most > 0.3 * 256, name + ": " + most);
+                assertTrue(List.of(f.metadata().getStrings("sieve.compress.methods"))
+                        .contains(name + ": magnitude 70% Q8_B" + most + " (capacity fitted)"), name + ": recorded method");
             }
         }
         Path never = dir.resolve("never-b.gguf");
