@@ -110,16 +110,7 @@ abstract class OutlierKernel extends FloatPathKernel {
 
         @Override
         void dense(MemorySegment w, long blk, float[] dst, int o) {
-            for (int h = 0; h < 2; h++) {
-                long q = blk + DB * h;
-                float d = Vec.scale(w, q);
-                int out = o + QK * h;
-                for (int c = 0; c < QK / 2; c += N) {
-                    IntVector v = Vec.u8(w, q + 2, c);
-                    Q4_0Kernel.lo(v).mul(d).intoArray(dst, out + c);
-                    Q4_0Kernel.hi(v).mul(d).intoArray(dst, out + c + QK / 2);
-                }
-            }
+            Q4_0Kernel.decodeBlocks(w, blk, BLOCK / QK, dst, o);
         }
     }
 
@@ -143,9 +134,8 @@ abstract class OutlierKernel extends FloatPathKernel {
                     int xb = x0 + QK * h;
                     FloatVector p = zero, r = zero; // even and odd chunks: two independent FMA chains
                     for (int c = 0; c < QK; c += 2 * N) {
-                        p = Vec.b2f(Vec.bytes(w, q + 2 + Vec.loadAt(c)), Vec.part(c)).fma(Vec.x(xf, xi, a, aOff, xb + c), p);
-                        r = Vec.b2f(Vec.bytes(w, q + 2 + Vec.loadAt(c + N)), Vec.part(c + N))
-                                .fma(Vec.x(xf, xi, a, aOff, xb + c + N), r);
+                        p = Q8_0Kernel.q(w, q, c).fma(Vec.x(xf, xi, a, aOff, xb + c), p);
+                        r = Q8_0Kernel.q(w, q, c + N).fma(Vec.x(xf, xi, a, aOff, xb + c + N), r);
                     }
                     s = p.add(r).fma(FloatVector.broadcast(F, Vec.scale(w, q)), s);
                 }
@@ -155,13 +145,7 @@ abstract class OutlierKernel extends FloatPathKernel {
 
         @Override
         void dense(MemorySegment w, long blk, float[] dst, int o) {
-            for (int h = 0; h < 2; h++) {
-                long q = blk + DB * h;
-                float d = Vec.scale(w, q);
-                for (int c = 0; c < QK; c += N) {
-                    Vec.b2f(Vec.bytes(w, q + 2 + Vec.loadAt(c)), Vec.part(c)).mul(d).intoArray(dst, o + QK * h + c);
-                }
-            }
+            Q8_0Kernel.decodeBlocks(w, blk, BLOCK / QK, dst, o);
         }
     }
 

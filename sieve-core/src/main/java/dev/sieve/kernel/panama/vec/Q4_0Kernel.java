@@ -69,9 +69,13 @@ class Q4_0Kernel extends FloatPathKernel {
 
     @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
-        int b0 = k0 / QK;
-        for (int b = 0; b < kc / QK; b++) {
-            long blk = rowOff + BB * (b0 + b);
+        decodeBlocks(w, rowOff + BB * (k0 / QK), kc / QK, dst, dstOff);
+    }
+
+    /** {@code blocks} consecutive Q4_0 blocks from byte {@code first}, as floats into {@code dst[dstOff..]}. */
+    static void decodeBlocks(MemorySegment w, long first, int blocks, float[] dst, int dstOff) {
+        for (int b = 0; b < blocks; b++) {
+            long blk = first + BB * b;
             float d = Vec.scale(w, blk);
             int o = dstOff + b * QK;
             for (int c = 0; c < QK / 2; c += N) {

@@ -21,7 +21,7 @@ class Q8_0Kernel extends FloatPathKernel {
     }
 
     /** Weights {@code c .. c+N} of the block at {@code blk}, unscaled. */
-    private static FloatVector q(MemorySegment w, long blk, int c) {
+    static FloatVector q(MemorySegment w, long blk, int c) {
         return Vec.b2f(Vec.bytes(w, blk + 2 + Vec.loadAt(c)), Vec.part(c));
     }
 
@@ -113,9 +113,13 @@ class Q8_0Kernel extends FloatPathKernel {
 
     @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
-        int b0 = k0 / QK;
-        for (int b = 0; b < kc / QK; b++) {
-            long blk = rowOff + BB * (b0 + b);
+        decodeBlocks(w, rowOff + BB * (k0 / QK), kc / QK, dst, dstOff);
+    }
+
+    /** {@code blocks} consecutive Q8_0 blocks from byte {@code first}, as floats into {@code dst[dstOff..]}. */
+    static void decodeBlocks(MemorySegment w, long first, int blocks, float[] dst, int dstOff) {
+        for (int b = 0; b < blocks; b++) {
+            long blk = first + BB * b;
             float d = Vec.scale(w, blk);
             for (int c = 0; c < QK; c += N) {
                 q(w, blk, c).mul(d).intoArray(dst, dstOff + b * QK + c);
