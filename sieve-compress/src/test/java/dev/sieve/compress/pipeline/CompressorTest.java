@@ -104,6 +104,11 @@ class CompressorTest {
         }
     }
 
+    /** Mean KL from the F32 model's logits to {@code model}'s, over 8 calibration sequences. */
+    static double klFromF32(Path model) throws Exception {
+        return kl(logits(f32, 8), logits(model, 8));
+    }
+
     /** Mean KL(p_ref ‖ p) over all positions. */
     static double kl(float[][] ref, float[][] got) {
         int v = SHAPE.vocab();
@@ -167,9 +172,8 @@ class CompressorTest {
     void gptqIsCloserThanRtnOnCalibrationText() throws Exception {
         Path rtn = compress("rtn4", "steps:\n  - {match: \"blk.*\", method: rtn, type: Q4_0}\n");
         Path gptq = compress("gptq4", "steps:\n  - {match: \"blk.*\", method: gptq, type: Q4_0}\n");
-        float[][] ref = logits(f32, 8);
-        double klRtn = kl(ref, logits(rtn, 8));
-        double klGptq = kl(ref, logits(gptq, 8));
+        double klRtn = klFromF32(rtn);
+        double klGptq = klFromF32(gptq);
         assertTrue(klGptq < klRtn, "KL gptq " + klGptq + " ≥ rtn " + klRtn);
     }
 
@@ -178,9 +182,8 @@ class CompressorTest {
     void gptqOnTheOutputHeadIsCloserThanRtn() throws Exception {
         Path rtn = compress("head-rtn", "steps:\n  - {match: output, method: rtn, type: Q3_K}\n");
         Path gptq = compress("head-gptq", "steps:\n  - {match: output, method: gptq, type: Q3_K}\n");
-        float[][] ref = logits(f32, 8);
-        double klRtn = kl(ref, logits(rtn, 8));
-        double klGptq = kl(ref, logits(gptq, 8));
+        double klRtn = klFromF32(rtn);
+        double klGptq = klFromF32(gptq);
         assertTrue(klGptq < 0.9 * klRtn, "KL gptq " + klGptq + " vs rtn " + klRtn);
         try (GgufFile f = GgufFile.open(gptq)) {
             assertEquals("Q3_K", f.tensor("output.weight").encoding().name());
@@ -212,9 +215,8 @@ class CompressorTest {
                 }
             }
         }
-        float[][] ref = logits(f32, 8);
-        double klPlain = kl(ref, logits(plain, 8));
-        double klSp = kl(ref, logits(sp, 8));
+        double klPlain = klFromF32(plain);
+        double klSp = klFromF32(sp);
         assertTrue(klSp < klPlain, "KL with outliers " + klSp + " ≥ without " + klPlain);
     }
 
@@ -237,9 +239,8 @@ class CompressorTest {
                 assertEquals(-1, want.mismatch(t.data()), name + ": bytes differ from Q4_0_O's quantizer");
             }
         }
-        float[][] ref = logits(f32, 8);
-        double klPlain = kl(ref, logits(plain, 8));
-        double klOut = kl(ref, logits(out, 8));
+        double klPlain = klFromF32(plain);
+        double klOut = klFromF32(out);
         assertTrue(klOut < klPlain, "KL Q4_0_O " + klOut + " ≥ Q4_0 " + klPlain);
     }
 
@@ -406,9 +407,8 @@ class CompressorTest {
         Path rtn = compress("rtn4", "steps:\n  - {match: \"blk.*\", method: rtn, type: Q4_0}\n");
         // 10 α steps instead of 20: the grid still holds α = 0 (plain RTN), which is what "no worse" rests on.
         Path awq = compress("awq4", "steps:\n  - {match: \"blk.*\", method: awq, type: Q4_0, grid: 10}\n");
-        float[][] ref = logits(f32, 8);
-        double klRtn = kl(ref, logits(rtn, 8));
-        double klAwq = kl(ref, logits(awq, 8));
+        double klRtn = klFromF32(rtn);
+        double klAwq = klFromF32(awq);
         assertTrue(klAwq <= klRtn * 1.02, "KL awq " + klAwq + " vs rtn " + klRtn);
     }
 
