@@ -76,7 +76,7 @@ class WeightEncodingConformanceTest {
                 // The dense blocks' scales and the outlier's value get finite f16s.
                 int db = e.dense().blockBytes();
                 int[] at = {0, db, e.valueAt()};
-                // Gaussian data: taking the largest of 64 out lowers Q4_0's error from ~0.087 to ~0.07.
+                // Gaussian data: taking the largest of 64 out lowers Q4_0's worst error from 0.087 to 0.077 (Q8_0: 0.0054 to 0.0049).
                 double bound = e.dense() == Q4_0Encoding.INSTANCE ? 0.09 : 0.006;
                 all.put(e.name(), new Spec(at, NONE, b -> outlierDecode(e, b), bound));
             }
