@@ -240,8 +240,8 @@ final class LoadtestCommand implements Callable<Integer> {
                 outcomes.size(), failed, tokens, wall, tokens / wall);
         System.out.printf("TTFT ms: p50 %.1f  p99 %.1f%n", pct(ttft, 50), pct(ttft, 99));
         System.out.printf("ITL  ms: p50 %.1f  p99 %.1f%n", pct(itl, 50), pct(itl, 99));
-        System.out.println("samples (t s, RSS MiB, heap used MiB, heap committed MiB, queue, running, KV blocks used, "
-                + "submitted, finished, cancelled):");
+        System.out.println("samples (t s, RSS MiB, heap used MiB, heap after the latest GC MiB, heap committed MiB, queue, "
+                + "running, KV blocks used, submitted, finished, cancelled):");
         samples.forEach(System.out::println);
         Map<String, Double> end = metrics(http);
         long submitted = Math.round(end.getOrDefault("sieve_requests_submitted_total", Double.NaN));
@@ -257,9 +257,10 @@ final class LoadtestCommand implements Callable<Integer> {
     private String sample(HttpClient http, double at) {
         try {
             Map<String, Double> m = metrics(http);
-            return String.format("%7.1f  %7.1f  %7.1f  %7.1f  %3.0f  %3.0f  %4.0f  %6.0f  %6.0f  %4.0f", at,
+            return String.format("%7.1f  %7.1f  %7.1f  %7.1f  %7.1f  %3.0f  %3.0f  %4.0f  %6.0f  %6.0f  %4.0f", at,
                     m.getOrDefault("process_resident_memory_bytes", Double.NaN) / (1 << 20),
                     m.getOrDefault("jvm_memory_heap_used_bytes", Double.NaN) / (1 << 20),
+                    m.getOrDefault("jvm_memory_heap_after_gc_bytes", Double.NaN) / (1 << 20),
                     m.getOrDefault("jvm_memory_heap_committed_bytes", Double.NaN) / (1 << 20),
                     m.getOrDefault("sieve_queue_length", Double.NaN), m.getOrDefault("sieve_running_sequences", Double.NaN),
                     m.getOrDefault("sieve_kv_blocks_used", Double.NaN),

@@ -316,6 +316,17 @@ class ServerTest {
             assertEquals(1, metric(s, "sieve_time_to_first_token_seconds_count"));
             assertEquals(1, metric(s, "sieve_requests_submitted_total"));
             assertTrue(metric(s, "jvm_memory_heap_used_bytes") > 0);
+            // After a collection the server reports what survived it: more than nothing (the model, the
+            // caches), at most what is committed. The JVM delivers the notification on its own thread.
+            long collections = metric(s, "jvm_gc_collections_total");
+            System.gc();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (metric(s, "jvm_gc_collections_total") == collections && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(metric(s, "jvm_gc_collections_total") > collections, "no collection reported after System.gc()");
+            long afterGc = metric(s, "jvm_memory_heap_after_gc_bytes");
+            assertTrue(afterGc > 0 && afterGc <= metric(s, "jvm_memory_heap_committed_bytes"), "heap after GC " + afterGc);
             assertEquals(4 * 256 / 16, metric(s, "sieve_kv_blocks_total"));
         }
     }

@@ -40,6 +40,7 @@ public final class OpenAiBridge {
         this.engine = engine;
         this.template = template;
         this.modelName = modelName;
+        HeapAfterGc.watch(); // from the start, so /metrics knows the heap after every collection
     }
 
     public String modelName() {

@@ -45,6 +45,12 @@ public final class PrometheusMetrics {
         MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
         gauge(b, "jvm_memory_heap_used_bytes", "Java heap in use (garbage not yet collected included).", heap.getUsed());
         gauge(b, "jvm_memory_heap_committed_bytes", "Java heap reserved from the system.", heap.getCommitted());
+        long afterGc = HeapAfterGc.bytes();
+        if (afterGc >= 0) {
+            gauge(b, "jvm_memory_heap_after_gc_bytes",
+                    "Java heap in use right after the latest garbage collection: what survived it.", afterGc);
+        }
+        counter(b, "jvm_gc_collections_total", "Garbage collections since the server started.", HeapAfterGc.collections());
         long rss = residentBytes();
         if (rss >= 0) {
             gauge(b, "process_resident_memory_bytes", "Resident set size of the process (Linux only).", rss);
