@@ -48,7 +48,7 @@ final class HeapAfterGc {
         watching = true;
     }
 
-    static long heapUsed(Map<String, MemoryUsage> byPool, Set<String> heapPools) {
+    private static long heapUsed(Map<String, MemoryUsage> byPool, Set<String> heapPools) {
         long used = 0;
         for (Map.Entry<String, MemoryUsage> e : byPool.entrySet()) {
             if (heapPools.contains(e.getKey())) {
