@@ -3,6 +3,7 @@ package dev.sieve.cli;
 import dev.sieve.runtime.engine.GenerationResult;
 import dev.sieve.runtime.engine.Session;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,6 +55,7 @@ final class RunCommand implements Callable<Integer> {
                 out.print(text);
                 out.flush();
             }
+            long ready = System.currentTimeMillis(); // model, tokenizer and cache in place; the prompt is next
             GenerationResult r = session.generate(ids, params, maxTokens, sampling.stops, s -> {
                 out.print(s);
                 out.flush();
@@ -62,6 +64,11 @@ final class RunCommand implements Callable<Integer> {
             System.err.printf("%nprompt: %d tokens, %.2f tokens/s | generated: %d tokens, %.2f tokens/s | stop: %s%n",
                     r.promptTokens(), r.promptTokensPerSecond(), r.generatedTokens(), r.generatedTokensPerSecond(),
                     r.reason().name().toLowerCase());
+            // Issue 3's start-up figure, as seen from inside: from the JVM's start to the model being
+            // ready, and to the first token (the prompt evaluated; its sampling is microseconds).
+            long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
+            System.err.printf("start-up: model ready %.2f s and first token %.2f s after the JVM started%n",
+                    (ready - jvmStart) / 1e3, (ready - jvmStart) / 1e3 + r.promptNanos() / 1e9);
         }
         return 0;
     }

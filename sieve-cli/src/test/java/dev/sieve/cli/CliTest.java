@@ -58,6 +58,11 @@ class CliTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().startsWith("the quick brown fox"), r.out());
         assertTrue(r.err().contains("generated: 12 tokens"), r.err());
+        var startup = java.util.regex.Pattern.compile("model ready ([0-9.]+) s and first token ([0-9.]+) s after the JVM started")
+                .matcher(r.err());
+        assertTrue(startup.find(), r.err());
+        double ready = Double.parseDouble(startup.group(1)), first = Double.parseDouble(startup.group(2));
+        assertTrue(ready > 0 && first >= ready, r.err()); // the prompt comes after the model is ready
     }
 
     @Test
