@@ -109,6 +109,14 @@ class CompressorTest {
         return kl(logits(f32, 8), logits(model, 8));
     }
 
+    /** Asserts KL(F32 ‖ {@code candidate}) &lt; {@code factor} · KL(F32 ‖ {@code baseline}), naming both figures. */
+    static void assertCloserToF32(Path candidate, Path baseline, double factor, String what) throws Exception {
+        double klCandidate = klFromF32(candidate);
+        double klBaseline = klFromF32(baseline);
+        assertTrue(klCandidate < factor * klBaseline, what + ": KL " + klCandidate + " against " + klBaseline
+                + (factor == 1 ? "" : " × " + factor));
+    }
+
     /** Mean KL(p_ref ‖ p) over all positions. */
     static double kl(float[][] ref, float[][] got) {
         int v = SHAPE.vocab();
@@ -172,9 +180,7 @@ class CompressorTest {
     void gptqIsCloserThanRtnOnCalibrationText() throws Exception {
         Path rtn = compress("rtn4", "steps:\n  - {match: \"blk.*\", method: rtn, type: Q4_0}\n");
         Path gptq = compress("gptq4", "steps:\n  - {match: \"blk.*\", method: gptq, type: Q4_0}\n");
-        double klRtn = klFromF32(rtn);
-        double klGptq = klFromF32(gptq);
-        assertTrue(klGptq < klRtn, "KL gptq " + klGptq + " ≥ rtn " + klRtn);
+        assertCloserToF32(gptq, rtn, 1, "gptq against rtn");
     }
 
     /** GPTQ on the output head, calibrated on the final-norm outputs, against RTN on it (blocks as they are). */
@@ -182,9 +188,7 @@ class CompressorTest {
     void gptqOnTheOutputHeadIsCloserThanRtn() throws Exception {
         Path rtn = compress("head-rtn", "steps:\n  - {match: output, method: rtn, type: Q3_K}\n");
         Path gptq = compress("head-gptq", "steps:\n  - {match: output, method: gptq, type: Q3_K}\n");
-        double klRtn = klFromF32(rtn);
-        double klGptq = klFromF32(gptq);
-        assertTrue(klGptq < 0.9 * klRtn, "KL gptq " + klGptq + " vs rtn " + klRtn);
+        assertCloserToF32(gptq, rtn, 0.9, "gptq against rtn on the head");
         try (GgufFile f = GgufFile.open(gptq)) {
             assertEquals("Q3_K", f.tensor("output.weight").encoding().name());
             assertEquals("F32", f.tensor("blk.0.attn_q.weight").encoding().name());
@@ -215,9 +219,7 @@ class CompressorTest {
                 }
             }
         }
-        double klPlain = klFromF32(plain);
-        double klSp = klFromF32(sp);
-        assertTrue(klSp < klPlain, "KL with outliers " + klSp + " ≥ without " + klPlain);
+        assertCloserToF32(sp, plain, 1, "with outliers against without");
     }
 
     /**
@@ -239,9 +241,7 @@ class CompressorTest {
                 assertEquals(-1, want.mismatch(t.data()), name + ": bytes differ from Q4_0_O's quantizer");
             }
         }
-        double klPlain = klFromF32(plain);
-        double klOut = klFromF32(out);
-        assertTrue(klOut < klPlain, "KL Q4_0_O " + klOut + " ≥ Q4_0 " + klPlain);
+        assertCloserToF32(out, plain, 1, "Q4_0_O against Q4_0");
     }
 
     /**
