@@ -17,6 +17,13 @@ import jdk.incubator.vector.VectorOperators;
  * {@link Q4_0Kernel} and {@link Q8_0Kernel} decode theirs, plus one scalar product for the outlier.
  * Prompts use {@link #decode} through {@link FloatPathKernel}'s tiles; decode has a fused one-row decoder per dense type ({@code dot1}), one subclass each, so
  * that each decoder is the whole of its method, followed by a scalar pass over the row's outliers.
+ *
+ * <p>The {@code dot1} bodies restate {@link Q4_0Kernel#dot1} and Q8_0's per-block loop on purpose: the
+ * dense blocks here sit at the 64-weight group's stride, not at consecutive Q4_0/Q8_0 block offsets, and
+ * sharing the loop would make its address non-linear in the loop variable, which keeps the loads'
+ * bounds checks (12.1 against 16.2 GFLOP/s a thread, docs/performance.md, "Dense-and-sparse encodings"),
+ * and a per-block helper taking or returning vectors is left out of line by C2, which boxes them. The
+ * tile decoder does share {@code decodeBlocks}, which passes no vectors across the call.
  */
 abstract class OutlierKernel extends FloatPathKernel {
     private static final int BLOCK = OutlierEncoding.BLOCK;

@@ -639,7 +639,9 @@ final class SparseKernel extends FloatPathKernel {
 
     /**
      * Two rows' entries (from {@code e0}, {@code e1}; {@code n} each) times the {@link #TB} tokens of the
-     * block at {@code xT[xb..]}, added to {@code acc[a0..a0 + TB)} and {@code acc[a1..)}.
+     * block at {@code xT[xb..]}, added to {@code acc[a0..a0 + TB)} and {@code acc[a1..)}. The same
+     * tokens-in-lanes FMA as {@code VecKernels.sparseRows} (CSR outliers), kept apart: here two rows share
+     * each pass (eight FMA chains, against one row's four there) over token blocks, not a row-major CSR.
      */
     private static void rows2x4(int[] idx, float[] val, int e0, int e1, int n, float[] xT, int xb, float[] acc,
             int a0, int a1) {
