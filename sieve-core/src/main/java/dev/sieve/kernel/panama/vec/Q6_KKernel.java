@@ -5,63 +5,70 @@ import static dev.sieve.kernel.panama.vec.Vec.N;
 
 import dev.sieve.core.quant.Q6_KEncoding;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Q6_K weights (ggml {@code block_q6_K}, 210 bytes per 256: ql[128] low nibbles, qh[64] high bit
  * pairs, int8 scales[16], f16 d). In each half h, weight 128h + 32j + l takes nibble j/2 of
  * ql[64h + 32(j%2) + l] and bits 2j..2j+1 of qh[32h + l]; value = d·sc·(q − 32) per 16-weight
- * sub-block. Decode uses the one-row {@link #dot1}; prompts decode into the tile.
+ * sub-block.
+ *
+ * <p>Decode ({@link #dot1}, {@link #dot1x2}) runs in two steps per row: {@link #codes} assembles the
+ * row's 6-bit codes, minus 32, as signed bytes in a per-thread array (32 at a time, with int shifts
+ * and byte masks), and {@link #scales} its sub-block scales d·sc as floats; then an int8 × float dot
+ * with one scale per 16 weights, two accumulators. Measured against the fused one-row decoder it
+ * replaced (each 8-weight chunk assembled in int lanes, all products on one FMA chain), DecodeProbe,
+ * one thread, AVX2: out of DRAM 3.8–5.0 against 3.1 GB/s, in L2 5.8–6.1 against 3.0; two tokens
+ * 16.6–19.8 against 12.9–13.1 GFLOP/s (docs/performance.md). Fused forms of the same work (four or
+ * two accumulators in one loop, bytes assembled and converted by parts) passed C2's node count cutoff
+ * and boxed every vector, or ran slower; as small methods that take and return no vectors, each
+ * compiles on its own budget.
  */
 final class Q6_KKernel extends FloatPathKernel {
     private static final int QK = 256;
     private static final long BB = Q6_KEncoding.BLOCK_BYTES;
+    /** Bytes assembled per step: 32 where vectors are 256 bits or wider, 16 at 128. */
+    private static final VectorSpecies<Byte> BQ = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.min(Vec.BITS, 256)));
+
+    /** Per-thread row buffers: codes and sub-block scales (grown to the longest row seen). */
+    private static final class Row {
+        byte[] codes = new byte[0];
+        float[] scales = new float[0];
+
+        Row fit(int cols) {
+            // + 8: at 128 bits each 4-code load reads 8 bytes ({@link Vec#BL}), the row's last one past its end.
+            if (codes.length < cols + 8) {
+                codes = new byte[cols + 8];
+                scales = new float[cols / 16];
+            }
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Row> ROW = ThreadLocal.withInitial(Row::new);
 
     Q6_KKernel() {
         super(Q6_KEncoding.INSTANCE);
     }
 
-    /** Every row length: the decoder needs no Σx, so no sums are prepared for it. */
+    /** Every row length: the decoder needs no Σx (the −32 is folded into the codes). */
     @Override
     boolean oneRow(int cols) {
         return true;
     }
 
-    /**
-     * One row. Per vector of N ≤ 16 weights (inside one 16-weight sub-block): the 6-bit code from
-     * ql/qh, −32 in int, convert, times x, FMA with the sub-block's int8 scale; d once per
-     * super-block. No per-thread array round trips and no Σx. Measured 1.8x the two-row path it
-     * replaced at 512 bits and 1.9x at 256 (docs/performance.md).
-     */
     @Override
     float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, float[] sf, int si,
             int cols) {
-        FloatVector zero = FloatVector.zero(F);
-        FloatVector s = zero;
-        for (int b = 0; b < cols / QK; b++) {
-            long blk = o + BB * b;
-            // The 16 int8 scales in two loads: a scalar segment read per sub-block measured 4x slower.
-            long sc0 = w.get(Vec.LONG_LE, blk + 192), sc1 = w.get(Vec.LONG_LE, blk + 200);
-            FloatVector t = zero;
-            // i: the N-weight chunks l of each half h's 32-byte ql/qh runs (4 at 512 bits, 8 at 256).
-            for (int i = 0; i < 64 / N; i++) {
-                int h = i / (32 / N), l = N * (i % (32 / N));
-                int xq = QK * b + 128 * h + l;
-                long ql = blk + 64 * h, sc = h == 0 ? sc0 : sc1;
-                IntVector top = Vec.u8(w, blk + 128 + 32 * h, l).lanewise(VectorOperators.LSHL, 4);
-                // Quarter j: nibble j/2 of ql[32(j%2) + l..], bits 2j.. of qh; a loop, not unrolled,
-                // keeps the method under C2's node count cutoff (past it every vector is boxed).
-                for (int j = 0; j < 4; j++) {
-                    IntVector q = Vec.u8(w, ql + 32 * (j & 1), l).lanewise(VectorOperators.LSHR, 4 * (j >> 1)).and(0xF)
-                            .or(top.lanewise(VectorOperators.LSHR, 2 * j).and(0x30));
-                    t = q6(q, Vec.x(xf, xi, a, aOff, xq + 32 * j), (byte) (sc >>> (8 * (2 * j + (l >> 4)))), t);
-                }
-            }
-            s = t.fma(FloatVector.broadcast(F, Vec.scale(w, blk + 208)), s);
-        }
-        return Vec.sum(s);
+        Row row = ROW.get().fit(cols);
+        scales(w, o, 0, cols / QK, row.scales);
+        codes(w, o, 0, cols / QK, row.codes);
+        return dot(row.codes, row.scales, xf, xi, cols);
     }
 
     @Override
@@ -69,45 +76,108 @@ final class Q6_KKernel extends FloatPathKernel {
         return true;
     }
 
-    /** {@link #dot1} for two tokens: each 6-bit code assembled and converted once, multiplied into both. */
+    /** {@link #dot1} for two tokens: the row's codes and scales formed once, each token summed as {@link #dot1} sums. */
     @Override
     void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, int cols, float[] res) {
-        FloatVector zero = FloatVector.zero(F);
-        FloatVector s0 = zero, s1 = zero;
-        for (int b = 0; b < cols / QK; b++) {
+        Row row = ROW.get().fit(cols);
+        scales(w, o, 0, cols / QK, row.scales);
+        codes(w, o, 0, cols / QK, row.codes);
+        dot2(row.codes, row.scales, xf, xi, cols, res);
+    }
+
+    /** d·sc of every 16-weight sub-block of blocks [b0, b1) of the row at {@code o}, from {@code dst[0]}. */
+    private static void scales(MemorySegment w, long o, int b0, int b1, float[] dst) {
+        for (int b = b0; b < b1; b++) {
             long blk = o + BB * b;
-            long sc0 = w.get(Vec.LONG_LE, blk + 192), sc1 = w.get(Vec.LONG_LE, blk + 200);
-            FloatVector t0 = zero, t1 = zero;
-            for (int i = 0; i < 64 / N; i++) {
-                int h = i / (32 / N), l = N * (i % (32 / N));
-                int xq = QK * b + 128 * h + l;
-                long ql = blk + 64 * h, sc = h == 0 ? sc0 : sc1;
-                IntVector top = Vec.u8(w, blk + 128 + 32 * h, l).lanewise(VectorOperators.LSHL, 4);
-                for (int j = 0; j < 4; j++) {
-                    IntVector q = Vec.u8(w, ql + 32 * (j & 1), l).lanewise(VectorOperators.LSHR, 4 * (j >> 1)).and(0xF)
-                            .or(top.lanewise(VectorOperators.LSHR, 2 * j).and(0x30));
-                    FloatVector qf = Vec.i2f(q.sub(32));
-                    FloatVector d = FloatVector.broadcast(F, (float) (byte) (sc >>> (8 * (2 * j + (l >> 4)))));
-                    t0 = qf.mul(Vec.x(xf, xi, a, aOff, xq + 32 * j)).fma(d, t0);
-                    t1 = qf.mul(Vec.x(xf, xi + cols, a, aOff + ab, xq + 32 * j)).fma(d, t1);
+            float d = Vec.scale(w, blk + 208);
+            for (int k = 0; k < 16; k += Vec.BL.length()) { // parts: below 8 lanes a load holds several vectors
+                ByteVector sc = Vec.bytes(w, blk + 192 + k);
+                for (int p = 0; p < Vec.PARTS; p++) {
+                    Vec.b2f(sc, p).mul(d).intoArray(dst, 16 * (b - b0) + k + N * p);
                 }
             }
-            FloatVector dd = FloatVector.broadcast(F, Vec.scale(w, blk + 208));
-            s0 = t0.fma(dd, s0);
-            s1 = t1.fma(dd, s1);
+        }
+    }
+
+    /**
+     * The 6-bit codes minus 32 of blocks [b0, b1) of the row at {@code o}, in weight order from {@code
+     * dst[0]}: per half and run of {@link #BQ} bytes, the four quarters from one qh and two ql loads.
+     * Shifts run in int lanes (x86 has no byte shifts); the masks keep each byte's own bits.
+     */
+    private static void codes(MemorySegment w, long o, int b0, int b1, byte[] dst) {
+        for (int b = b0; b < b1; b++) {
+            long blk = o + BB * b;
+            for (int h = 0; h < 2; h++) {
+                for (int k = 0; k < 32; k += BQ.length()) {
+                    IntVector qh = ByteVector.fromMemorySegment(BQ, w, blk + 128 + 32 * h + k, Vec.LE).reinterpretAsInts();
+                    IntVector q0 = ByteVector.fromMemorySegment(BQ, w, blk + 64 * h + k, Vec.LE).reinterpretAsInts();
+                    IntVector q1 = ByteVector.fromMemorySegment(BQ, w, blk + 64 * h + 32 + k, Vec.LE).reinterpretAsInts();
+                    int at = QK * (b - b0) + 128 * h + k;
+                    minus32(q0.and(LOW).or(qh.lanewise(VectorOperators.LSHL, 4).and(HIGH)), dst, at);
+                    minus32(q1.and(LOW).or(qh.lanewise(VectorOperators.LSHL, 2).and(HIGH)), dst, at + 32);
+                    minus32(q0.lanewise(VectorOperators.LSHR, 4).and(LOW).or(qh.and(HIGH)), dst, at + 64);
+                    minus32(q1.lanewise(VectorOperators.LSHR, 4).and(LOW).or(qh.lanewise(VectorOperators.LSHR, 2).and(HIGH)),
+                            dst, at + 96);
+                }
+            }
+        }
+    }
+
+    private static final int LOW = 0x0F0F0F0F, HIGH = 0x30303030;
+
+    /** The codes in {@code q}'s bytes, minus 32 byte by byte (an int subtract would borrow across bytes). */
+    private static void minus32(IntVector q, byte[] dst, int at) {
+        q.reinterpretAsBytes().sub((byte) 32).intoArray(dst, at);
+    }
+
+    /** Σ over the row of code·x·scale: per 16-weight sub-block its codes times x, then times its scale. */
+    private static float dot(byte[] c, float[] sc, float[] xf, int xi, int cols) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        for (int g = 0; g < cols; g += 32) {
+            s0 = sub16(c, g, xf, xi + g).fma(FloatVector.broadcast(F, sc[g >> 4]), s0);
+            s1 = sub16(c, g + 16, xf, xi + g + 16).fma(FloatVector.broadcast(F, sc[(g >> 4) + 1]), s1);
+        }
+        return Vec.sum(s0.add(s1));
+    }
+
+    /**
+     * {@link #dot} for two tokens ({@code xf[xi..]} and {@code cols} further), each code vector converted
+     * once for both, into {@code res[0..1]} (called twice, {@link #dot} was compiled once per call site
+     * and past C2's node count cutoff boxed the sums: 64 bytes a row).
+     */
+    private static void dot2(byte[] c, float[] sc, float[] xf, int xi, int cols, float[] res) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        int x1 = xi + cols;
+        for (int g = 0; g < cols; g += 16) {
+            FloatVector f = Vec.b2f(ByteVector.fromArray(Vec.BL, c, g), 0);
+            FloatVector p0 = f.mul(FloatVector.fromArray(F, xf, xi + g)), p1 = f.mul(FloatVector.fromArray(F, xf, x1 + g));
+            for (int i = N; i < 16; i += N) {
+                f = Vec.b2f(ByteVector.fromArray(Vec.BL, c, g + i), 0);
+                p0 = f.fma(FloatVector.fromArray(F, xf, xi + g + i), p0);
+                p1 = f.fma(FloatVector.fromArray(F, xf, x1 + g + i), p1);
+            }
+            FloatVector d = FloatVector.broadcast(F, sc[g >> 4]);
+            s0 = p0.fma(d, s0);
+            s1 = p1.fma(d, s1);
         }
         float r0 = Vec.sum(s0, res, 0), r1 = Vec.sum(s1, res, 0);
         res[0] = r0;
         res[1] = r1;
     }
 
-    private static FloatVector q6(IntVector q, FloatVector x, int sc, FloatVector t) {
-        return Vec.i2f(q.sub(32)).mul(x).fma(FloatVector.broadcast(F, (float) sc), t);
+    /** The 16 codes at {@code c[at..]} times the activations at {@code xf[xq..]}, as one vector of partial sums. */
+    private static FloatVector sub16(byte[] c, int at, float[] xf, int xq) {
+        FloatVector p = Vec.b2f(ByteVector.fromArray(Vec.BL, c, at), 0).mul(FloatVector.fromArray(F, xf, xq));
+        for (int i = N; i < 16; i += N) {
+            p = Vec.b2f(ByteVector.fromArray(Vec.BL, c, at + i), 0).fma(FloatVector.fromArray(F, xf, xq + i), p);
+        }
+        return p;
     }
 
     /**
-     * Laid out as {@link #dot1}: per N-weight chunk of a half, the high bits once, then the four quarters
-     * in a loop. (The previous form, four writes through a helper taking the code vector, was not
+     * Prompt tiles: per N-weight chunk of a half, the high bits once, then the four quarters in a loop
+     * (the decoder the one-row dot used before {@link #codes}; decoding the tile through {@link #codes}
+     * boxed vectors once inlined into the tile loop, 15-17 against 18-21 GFLOP/s at 8 tokens). (The previous form, four writes through a helper taking the code vector, was not
      * inlined by C2 and boxed every vector: 262 MB allocated per 32000 × 2048 product, ~4 GB in a
      * pp128 run of a Q4_K_M model.)
      */
