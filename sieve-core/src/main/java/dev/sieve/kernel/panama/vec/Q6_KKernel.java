@@ -41,7 +41,7 @@ final class Q6_KKernel extends FloatPathKernel {
         float[] scales = new float[0];
 
         Row fit(int cols) {
-            // + 8: at 128 bits each 4-code load reads 8 bytes ({@link Vec#BL}), the row's last one past its end.
+            // + 8: at 128 bits each 4-code load reads 8 bytes (Vec.BL), the row's last one past its end.
             if (codes.length < cols + 8) {
                 codes = new byte[cols + 8];
                 scales = new float[cols / 16];
@@ -65,9 +65,7 @@ final class Q6_KKernel extends FloatPathKernel {
     @Override
     float dot1(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long sums, float[] sf, int si,
             int cols) {
-        Row row = ROW.get().fit(cols);
-        scales(w, o, 0, cols / QK, row.scales);
-        codes(w, o, 0, cols / QK, row.codes);
+        Row row = row(w, o, cols);
         return dot(row.codes, row.scales, xf, xi, cols);
     }
 
@@ -79,10 +77,16 @@ final class Q6_KKernel extends FloatPathKernel {
     /** {@link #dot1} for two tokens: the row's codes and scales formed once, each token summed as {@link #dot1} sums. */
     @Override
     void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, int cols, float[] res) {
+        Row row = row(w, o, cols);
+        dot2(row.codes, row.scales, xf, xi, cols, res);
+    }
+
+    /** This thread's buffers holding the codes and scales of the row at {@code o}. */
+    private static Row row(MemorySegment w, long o, int cols) {
         Row row = ROW.get().fit(cols);
         scales(w, o, 0, cols / QK, row.scales);
         codes(w, o, 0, cols / QK, row.codes);
-        dot2(row.codes, row.scales, xf, xi, cols, res);
+        return row;
     }
 
     /** d·sc of every 16-weight sub-block of blocks [b0, b1) of the row at {@code o}, from {@code dst[0]}. */
@@ -176,10 +180,10 @@ final class Q6_KKernel extends FloatPathKernel {
 
     /**
      * Prompt tiles: per N-weight chunk of a half, the high bits once, then the four quarters in a loop
-     * (the decoder the one-row dot used before {@link #codes}; decoding the tile through {@link #codes}
-     * boxed vectors once inlined into the tile loop, 15-17 against 18-21 GFLOP/s at 8 tokens). (The previous form, four writes through a helper taking the code vector, was not
-     * inlined by C2 and boxed every vector: 262 MB allocated per 32000 × 2048 product, ~4 GB in a
-     * pp128 run of a Q4_K_M model.)
+     * (the one-row decoder's form before {@link #codes}). Decoding the tile through {@link #codes} was
+     * inlined into the tile loop, passed C2's node count cutoff and boxed vectors: 15-17 against 18-21
+     * GFLOP/s at 8 tokens. An earlier form, four writes through a helper taking the code vector, was
+     * not inlined and boxed every vector (262 MB allocated per 32000 × 2048 product).
      */
     @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
