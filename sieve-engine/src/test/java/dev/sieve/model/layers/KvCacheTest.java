@@ -17,7 +17,8 @@ class KvCacheTest {
     static final int KV_HEADS = 2;
     static final int KV_DIM = HEAD * KV_HEADS;
     static final int GROUP = 32;
-    static final Kernels K = KernelProvider.get();
+    /** Reproducible: tests compare the cache's dots with {@code K.dot} exactly, possibly across a C2 compile. */
+    static final Kernels K = KernelProvider.reproducible();
 
     /** Gaussian vectors with a per-channel offset and a few outlier channels, as real keys have. */
     static float[][] data(int positions, long seed) {
