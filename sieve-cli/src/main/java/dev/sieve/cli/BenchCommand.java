@@ -61,6 +61,9 @@ final class BenchCommand implements Callable<Integer> {
                     + " comma list: the throughput of batched decode, as a server with B streams gets it")
     List<Integer> parallel;
 
+    @Option(names = "--keep-layout", description = "multiply the weights in the file's own layout (no Q4_K → Q4_K_R conversion at load)")
+    boolean keepLayout;
+
     @Option(names = "--json", description = "print a JSON list, one object per test (llama-bench's field names)")
     boolean json;
 
@@ -88,16 +91,18 @@ final class BenchCommand implements Callable<Integer> {
         double bpw;
         double density;
         String desc;
-        try (Model m = ModelLoader.load(model); WorkerPool pool = new WorkerPool(nThreads)) {
+        try (Model file = ModelLoader.load(model); WorkerPool pool = new WorkerPool(nThreads)) {
             kernels = KernelProvider.get().name();
             Linear linear = new Linear(KernelProvider.get(), pool);
+            // Size and bits per weight are the file's; bandwidth counts the bytes decode reads.
+            params = file.parameterCount();
+            bpw = file.weightBytes() * 8.0 / params;
+            Model m = keepLayout ? file : ModelLoader.relayout(file, linear.kernels(), pool);
             int ctx = Math.max(nPrompt, 1) + nGen + 1;
             int maxStreams = streams.stream().mapToInt(Integer::intValue).max().orElse(1);
             Transformer tf = new Transformer(m.config(), m.weights(), linear, Math.max(Math.max(1, nPrompt), maxStreams));
             KvCache kv = tf.newCache(ctx, encodings().get(0), cache.residual());
-            params = m.parameterCount();
-            bpw = m.weightBytes() * 8.0 / params;
-            desc = describe(m);
+            desc = describe(file);
             density = density(m);
             // Bytes streamed per decoded token: every matrix but the embedding (of which one row is read).
             long perToken = m.weightBytes() - m.weights().tokenEmbedding().byteSize()

@@ -32,6 +32,12 @@ final class ModelOptions {
             description = "prompt tokens evaluated per forward pass (default: ${DEFAULT-VALUE})")
     int batchSize;
 
+    @Option(names = "--keep-layout",
+            description = "multiply the weights in the file's own layout: no conversion at load (by default Q4_K"
+                    + " matrices are rewritten as Q4_K_R, the same values in the layout of Sieve's faster decoder,"
+                    + " where the CPU's vectors are narrower than 512 bits)")
+    boolean keepLayout;
+
     @Mixin CacheOptions cache = new CacheOptions();
 
     /** A loaded model with its tokenizer, kernels and threads; close it to unmap the file and stop the threads. */
@@ -63,11 +69,16 @@ final class ModelOptions {
             throw new UserException("--batch-size must be at least 1");
         }
         Model m = ModelLoader.load(model);
+        WorkerPool pool = null;
         try {
             Tokenizer tok = Tokenizers.fromGguf(m.metadata());
-            WorkerPool pool = new WorkerPool(threads != null ? threads : Runtime.getRuntime().availableProcessors());
-            return new Loaded(m, tok, pool, new Linear(KernelProvider.get(), pool));
+            pool = new WorkerPool(threads != null ? threads : Runtime.getRuntime().availableProcessors());
+            Linear linear = new Linear(KernelProvider.get(), pool);
+            return new Loaded(keepLayout ? m : ModelLoader.relayout(m, linear.kernels(), pool), tok, pool, linear);
         } catch (RuntimeException e) {
+            if (pool != null) {
+                pool.close();
+            }
             m.close();
             throw e;
         }

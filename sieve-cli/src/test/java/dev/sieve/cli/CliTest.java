@@ -114,6 +114,31 @@ class CliTest {
         assertTrue(r.out().contains("\"avg_ts\"") && r.out().contains("\"eff_gbps\"") && r.out().contains("\"peak_rss\""), r.out());
     }
 
+    /**
+     * A Q4_K model runs with its matrices converted at load (Q4_K_R, where the kernels prefer it) and
+     * with {@code --keep-layout}; bench reports the file's size and bits per weight either way.
+     */
+    @Test
+    void q4kModelsRunConvertedOrInTheFileLayout() {
+        String m = TestData.model("Q4_K_M").toString();
+        for (String layout : new String[] {"--keep-layout", null}) {
+            String[] run = layout == null ? new String[] {"run", "-m", m, "-p", "hello", "-n", "6", "--temp", "0"}
+                    : new String[] {"run", "-m", m, "-p", "hello", "-n", "6", "--temp", "0", layout};
+            Result r = sieve("", run);
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.err().contains("generated: 6 tokens"), r.err());
+        }
+        Result converted = sieve("", "bench", "-m", m, "-p", "8", "-n", "4", "-r", "1", "--json");
+        Result kept = sieve("", "bench", "-m", m, "-p", "8", "-n", "4", "-r", "1", "--json", "--keep-layout");
+        assertEquals(0, converted.code(), converted.err());
+        assertEquals(0, kept.code(), kept.err());
+        var bpw = java.util.regex.Pattern.compile("\"bpw\": ([0-9.]+)");
+        var a = bpw.matcher(converted.out());
+        var b = bpw.matcher(kept.out());
+        assertTrue(a.find() && b.find(), converted.out());
+        assertEquals(b.group(1), a.group(1), "bits per weight of the file");
+    }
+
     @Test
     void benchParallelMeasuresBatchedDecodeOncePerSequenceCount() {
         Result r = sieve("", "bench", "-m", tiny.toString(), "-p", "0", "-n", "4", "-r", "1", "--parallel", "1,3", "--json");

@@ -1,5 +1,6 @@
 package dev.sieve.core.kernel;
 
+import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
 
 /**
@@ -12,6 +13,15 @@ import dev.sieve.core.tensor.Tensor;
  * per batch, not once per token.
  */
 public interface Kernels {
+
+    /**
+     * The encoding these kernels multiply {@code e}'s values fastest in: a lossless layout of it
+     * ({@link WeightEncoding#repacks}) where one measured faster, else {@code e}. The engine may convert
+     * weights at load for inference; files keep their encoding.
+     */
+    default WeightEncoding preferredLayout(WeightEncoding e) {
+        return e;
+    }
 
     String name();
 

@@ -86,6 +86,19 @@ public interface WeightEncoding {
      */
     float dotQuantized(MemorySegment w, long wOffset, MemorySegment a, long aOffset, int n);
 
+    /**
+     * Whether {@link #repack} can rewrite {@code from}'s blocks in this encoding without changing a
+     * value (a layout made for a kernel, such as {@link Q4_KRepackedEncoding} from Q4_K).
+     */
+    default boolean repacks(WeightEncoding from) {
+        return false;
+    }
+
+    /** Rewrites {@code n} values in {@code from} at {@code src[srcOffset..]} in this encoding at {@code dst[dstOffset..]}, losslessly. */
+    default void repack(WeightEncoding from, MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long n) {
+        throw new UnsupportedOperationException(name() + " is not a layout of " + from.name());
+    }
+
     /** Dot product of {@code n} weights with float activations. Reference: decode, then multiply. */
     default float dot(MemorySegment w, long wOffset, float[] x, int xOffset, int n) {
         float[] tmp = new float[blockSize()];

@@ -22,6 +22,8 @@ public final class WeightEncodings {
             Q5_KEncoding.INSTANCE,
             Q6_KEncoding.INSTANCE,
             Q8_KEncoding.INSTANCE,
+            // Q4_K's values in the layout of Sieve's 16-bit decode kernel (made from Q4_K at load).
+            Q4_KRepackedEncoding.INSTANCE,
             // Sparse encodings: every N:M one, and bitmap at 50% (and 70% for Q8 and Q4); the other
             // bitmap capacities are found by id or name but not listed, so tests stay small.
             SparseEncoding.nm(2, 4, SparseEncoding.Values.F16),

@@ -10,7 +10,10 @@
  *       them: the table tests loop over). GGUF's F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1,
  *       Q2_K … Q6_K, Q8_K, and Sieve's own: sparse encodings ({@link dev.sieve.core.quant.SparseEncoding},
  *       ids from 1024) and dense-and-sparse ones ({@link dev.sieve.core.quant.OutlierEncoding}, a
- *       Q4_0 or Q8_0 block plus f16 outliers, ids from 2304); docs/formats.md.
+ *       Q4_0 or Q8_0 block plus f16 outliers, ids 2304 and 2305) and {@link
+ *       dev.sieve.core.quant.Q4_KRepackedEncoding} (Q4_K_R, id 2306: Q4_K's values in the layout of
+ *       the 16-bit decode kernel, made from Q4_K at load through {@code WeightEncoding.repack});
+ *       docs/formats.md.
  *   <li>{@link dev.sieve.core.quant.BlockGrid}: an encoding's grid of representable values, for
  *       quantizers that choose values themselves (GPTQ, AWQ); {@link dev.sieve.core.quant.Half}:
  *       little-endian scalar reads and half/bfloat conversions; {@link dev.sieve.core.quant.GgmlTypes}:

@@ -201,6 +201,26 @@ final class ReferenceDecoders {
         return y;
     }
 
+    /**
+     * Sieve's Q4_K_R (148 bytes): d, dmin (f16), eight scale bytes, eight min bytes, then per
+     * sub-block j 16 bytes whose low nibbles are weights 32j..32j+15 and high nibbles 32j+16..32j+31.
+     */
+    static float[] q4_K_R(byte[] b) {
+        float d = f16(b, 0);
+        float min = f16(b, 2);
+        float[] y = new float[256];
+        for (int j = 0; j < 8; j++) {
+            float dl = d * u8(b, 4 + j);
+            float ml = min * u8(b, 12 + j);
+            for (int i = 0; i < 16; i++) {
+                int q = u8(b, 20 + 16 * j + i);
+                y[32 * j + i] = dl * (q & 0xF) - ml;
+                y[32 * j + 16 + i] = dl * (q >> 4) - ml;
+            }
+        }
+        return y;
+    }
+
     static float[] q5_K(byte[] b) {
         float d = f16(b, 0);
         float min = f16(b, 2);

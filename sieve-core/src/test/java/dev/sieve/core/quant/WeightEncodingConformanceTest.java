@@ -46,6 +46,7 @@ class WeightEncodingConformanceTest {
             Map.entry("Q2_K", new Spec(new int[] {80, 82}, NONE, ReferenceDecoders::q2_K, 0)),
             Map.entry("Q3_K", new Spec(new int[] {108}, NONE, ReferenceDecoders::q3_K, 0.19)),
             Map.entry("Q4_K", new Spec(new int[] {0, 2}, NONE, ReferenceDecoders::q4_K, 0.092)),
+            Map.entry("Q4_K_R", new Spec(new int[] {0, 2}, NONE, ReferenceDecoders::q4_K_R, 0.092)),
             Map.entry("Q5_K", new Spec(new int[] {0, 2}, NONE, ReferenceDecoders::q5_K, 0.047)),
             Map.entry("Q6_K", new Spec(new int[] {208}, NONE, ReferenceDecoders::q6_K, 0.0235)),
             Map.entry("Q8_K", new Spec(NONE, new int[] {0}, ReferenceDecoders::q8_K, 0.009))));
@@ -331,6 +332,37 @@ class WeightEncodingConformanceTest {
                         fail(e.name() + " block " + b + " weight " + i + ": decoder " + want[i]
                                 + ", dequantize " + got[at]);
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * Q4_K_R is Q4_K in another layout: random Q4_K blocks (any scale and min bits), repacked, decode
+     * to the same floats bit for bit, by the encoding and by the independent decoders.
+     */
+    @org.junit.jupiter.api.Test
+    void repackingQ4_KKeepsEveryValue() {
+        Random r = new Random(11);
+        int blocks = 64;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment q4k = randomBlocks(Q4_KEncoding.INSTANCE, blocks, r, arena);
+            MemorySegment rp = arena.allocate((long) blocks * Q4_KRepackedEncoding.BLOCK_BYTES);
+            // From an odd offset on both sides, as tensors inside a file are.
+            Q4_KRepackedEncoding.repack(q4k, Q4_KEncoding.BLOCK_BYTES, rp, Q4_KRepackedEncoding.BLOCK_BYTES, blocks - 1);
+            int n = (blocks - 1) * 256;
+            float[] want = new float[n], got = new float[n];
+            Q4_KEncoding.INSTANCE.dequantize(q4k, Q4_KEncoding.BLOCK_BYTES, want, 0, n);
+            Q4_KRepackedEncoding.INSTANCE.dequantize(rp, Q4_KRepackedEncoding.BLOCK_BYTES, got, 0, n);
+            byte[] a = q4k.toArray(ValueLayout.JAVA_BYTE), b = rp.toArray(ValueLayout.JAVA_BYTE);
+            for (int k = 1; k < blocks; k++) {
+                float[] w = ReferenceDecoders.q4_K(java.util.Arrays.copyOfRange(a, k * 144, (k + 1) * 144));
+                float[] g = ReferenceDecoders.q4_K_R(java.util.Arrays.copyOfRange(b, k * 148, (k + 1) * 148));
+                for (int i = 0; i < 256; i++) {
+                    int at = (k - 1) * 256 + i;
+                    assertEquals(Float.floatToRawIntBits(want[at]), Float.floatToRawIntBits(got[at]), "block " + k + " weight " + i);
+                    assertEquals(Float.floatToRawIntBits(w[i]), Float.floatToRawIntBits(g[i]), "reference decoders, block " + k + " weight " + i);
+                    assertEquals(Float.floatToRawIntBits(w[i]), Float.floatToRawIntBits(want[at]));
                 }
             }
         }

@@ -186,6 +186,14 @@ public final class GgufFile implements AutoCloseable {
         return file.asSlice(dataOffset + t.offset(), t.byteSize());
     }
 
+    /**
+     * {@code bytes} of zeroed memory that lives as long as this file's mapping (for weights converted
+     * at load, which replace views of the mapping); GC-managed for a file parsed from memory.
+     */
+    public MemorySegment allocate(long bytes) {
+        return (path != null ? arena : Arena.ofAuto()).allocate(bytes, 64);
+    }
+
     @Override
     public void close() {
         if (path != null) {

@@ -25,6 +25,12 @@ public record LayerWeights(
         float[] bq, float[] bk, float[] bv, float[] qNorm, float[] kNorm,
         float[] ffnNorm, Projection wGate, Projection wUp, Projection wDown) {
 
+    /** These weights with every projection's tensors replaced by {@code f} of them. */
+    public LayerWeights mapTensors(java.util.function.UnaryOperator<dev.sieve.core.tensor.Tensor> f) {
+        return new LayerWeights(attnNorm, wq.mapTensors(f), wk.mapTensors(f), wv.mapTensors(f), wo.mapTensors(f),
+                bq, bk, bv, qNorm, kNorm, ffnNorm, wGate.mapTensors(f), wUp.mapTensors(f), wDown.mapTensors(f));
+    }
+
     /** The seven projections in forward order: q, k, v, o, gate, up, down. */
     public java.util.List<Projection> projections() {
         return java.util.List.of(wq, wk, wv, wo, wGate, wUp, wDown);

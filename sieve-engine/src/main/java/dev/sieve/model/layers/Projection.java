@@ -44,6 +44,12 @@ public record Projection(Tensor dense, Tensor a, Tensor b, SparseOutliers outlie
         return new Projection(null, a, b, null);
     }
 
+    /** This projection with each of its tensors replaced by {@code f} of it (outliers kept). */
+    public Projection mapTensors(java.util.function.UnaryOperator<Tensor> f) {
+        return dense != null ? new Projection(f.apply(dense), null, null, outliers)
+                : new Projection(null, f.apply(a), f.apply(b), outliers);
+    }
+
     /** This projection with a sparse part added (replacing any it had). */
     public Projection withOutliers(SparseOutliers s) {
         return new Projection(dense, a, b, s);

@@ -1,5 +1,8 @@
 package dev.sieve.model.loader;
 
+import dev.sieve.core.kernel.Kernels;
+import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
 import dev.sieve.io.gguf.GgufFile;
 import dev.sieve.io.gguf.GgufMetadata;
@@ -9,9 +12,11 @@ import dev.sieve.model.layers.Projection;
 import dev.sieve.model.spec.Architecture;
 import dev.sieve.model.spec.ModelConfig;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.ServiceLoader;
 
@@ -40,6 +45,70 @@ public final class ModelLoader {
             file.close();
             throw e;
         }
+    }
+
+    /**
+     * {@code m} with every matrix the forward pass multiplies in the layout {@code kernels} multiply
+     * fastest ({@link Kernels#preferredLayout}; Q4_K becomes Q4_K_R below 512 bits), converted
+     * losslessly on {@code pool}'s threads into memory owned by the file, whose pages of each
+     * converted matrix are then released, so resident memory stays about the file's size. Returns
+     * {@code m} itself when no matrix changes. For inference only: compression and writing read the
+     * file's own layout.
+     *
+     * <p>When any matrix changes, the others are copied too: the kernels then read one kind of
+     * memory segment. With converted matrices in native memory beside mapped ones, the Vector API's
+     * shared load code saw both segment classes at its call sites, and C2 compiled the kernels with
+     * type checks and calls in their inner loops: the Q4_K_R decoder ran at 4.3 instead of 5.7 GB/s,
+     * slower than Q4_K's (docs/performance.md). The token embedding, read a row at a time by the
+     * scalar decoders, stays mapped unless it is also the output head.
+     */
+    public static Model relayout(Model m, Kernels kernels, WorkerPool pool) {
+        ModelWeights w = m.weights();
+        List<Tensor> all = new ArrayList<>();
+        for (LayerWeights l : w.layers()) {
+            for (Projection p : l.projections()) {
+                all.addAll(p.tensors());
+            }
+        }
+        all.add(w.output());
+        if (all.stream().allMatch(t -> kernels.preferredLayout(t.encoding()) == t.encoding())) {
+            return m;
+        }
+        // One tensor per task (allocating, zeroing and filling it on that thread), not one tensor's
+        // rows per parallel loop: the allocations' page faults and zeroing were most of the time.
+        List<Tensor> distinct = new ArrayList<>(new java.util.LinkedHashSet<>(all));
+        Tensor[] copies = new Tensor[distinct.size()];
+        pool.parallelFor(distinct.size(), 1, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                copies[i] = copy(m.file(), distinct.get(i), kernels);
+            }
+        });
+        IdentityHashMap<Tensor, Tensor> done = new IdentityHashMap<>();
+        for (int i = 0; i < copies.length; i++) {
+            done.put(distinct.get(i), copies[i]);
+        }
+        java.util.function.UnaryOperator<Tensor> convert = done::get;
+        List<LayerWeights> layers = w.layers().stream().map(l -> l.mapTensors(convert)).toList();
+        Tensor output = convert.apply(w.output());
+        Tensor embd = w.output() == w.tokenEmbedding() ? output : w.tokenEmbedding();
+        return new Model(m.file(), m.config(), new ModelWeights(embd, layers, w.outputNorm(), output, w.ropeFreqFactors()));
+    }
+
+    /** {@code t} in its preferred layout (or as it is), in memory owned by {@code file}. */
+    private static Tensor copy(GgufFile file, Tensor t, Kernels kernels) {
+        WeightEncoding from = t.encoding(), preferred = kernels.preferredLayout(from);
+        WeightEncoding to = preferred.repacks(from) ? preferred : from;
+        MemorySegment src = t.data();
+        MemorySegment dst = file.allocate(to.byteSize(t.elementCount()));
+        if (to == from) {
+            MemorySegment.copy(src, 0, dst, 0, src.byteSize());
+        } else {
+            to.repack(from, src, 0, dst, 0, t.elementCount());
+        }
+        if (src.isMapped()) {
+            src.unload(); // the file's copy is not read again: let its pages go
+        }
+        return new Tensor(t.name(), to, t.ne(), dst);
     }
 
     public static Model bind(GgufFile file) {

@@ -23,6 +23,10 @@ import java.lang.foreign.ValueLayout;
  * With the weight byte u = lo + 16·hi (zero-extended), u·a + hi·b − k = (lo−8)·q[j] + (hi−8)·q[16+j]
  * modulo 2^16, and the true value is at most 2·8·127 in magnitude, so the wrapped 16-bit lane is
  * exact: no masking of the low nibble and no subtraction of 8 per weight row.
+ *
+ * <p>After every token's widened row ({@link #scalesOffset}), the layout holds per token two float arrays of one
+ * entry per block: the scales d, then d·Σq (for kernels whose weights carry an offset per
+ * block, as Q4_K_R's mins), so a kernel can read eight blocks' worth with one vector load.
  */
 final class Int16Activations {
     static final int QK = Q8_0Encoding.QK;
@@ -44,8 +48,10 @@ final class Int16Activations {
         int cols = x.cols();
         long q8Row = q8.byteSize(cols);
         long q8Bytes = (q8Row * x.tokens() + 63) & ~63L;
-        MemorySegment seg = x.reserve(q8, q8Bytes + rowBytes(cols) * x.tokens());
+        int blocks = cols / QK;
+        MemorySegment seg = x.reserve(q8, q8Bytes + rowBytes(cols) * x.tokens() + 8L * blocks * x.tokens());
         MemorySegment wide = seg.asSlice(q8Bytes);
+        MemorySegment scales = seg.asSlice(q8Bytes + rowBytes(cols) * x.tokens());
         for (int t = 0; t < x.tokens(); t++) {
             long qo = t * q8Row;
             q8.quantize(x.floats(), t * cols, seg, qo, cols);
@@ -53,17 +59,37 @@ final class Int16Activations {
             for (int b = 0; b < cols / QK; b++) {
                 long src = qo + (long) b * Q8_0Encoding.BLOCK_BYTES;
                 long dst = wo + BLOCK * b;
+                int sum = 0;
                 for (int j = 0; j < 16; j++) {
                     int lo = seg.get(ValueLayout.JAVA_BYTE, src + 2 + j);
                     int hi = seg.get(ValueLayout.JAVA_BYTE, src + 2 + 16 + j);
                     wide.set(S, dst + 2L * j, (short) lo);
                     wide.set(S, dst + 32 + 2L * j, (short) (hi - 16 * lo));
                     wide.set(S, dst + 64 + 2L * j, (short) (8 * (lo + hi)));
+                    sum += lo + hi;
                 }
-                wide.set(FL, dst + 96, Vec.scale(seg, src));
+                float d = Vec.scale(seg, src);
+                wide.set(FL, dst + 96, d);
+                long so = 8L * blocks * t;
+                scales.set(FL, so + 4L * b, d);
+                scales.set(FL, so + 4L * (blocks + b), d * sum);
             }
         }
         return wide;
+    }
+
+    /** Token t's scales (then its d·Σq) start at byte {@code t · scalesBytes(cols)} of {@link #scales}. */
+    static long scalesBytes(int cols) {
+        return 8L * (cols / QK);
+    }
+
+    /**
+     * Where, in {@code x.encoded()}, the per-token scales and scaled sums of activations prepared by
+     * {@link #prepare} start (an offset, not a slice: a slice is an object per matrix product).
+     */
+    static long scalesOffset(Activations x) {
+        long q8Bytes = (Q8_0Encoding.INSTANCE.byteSize(x.cols()) * x.tokens() + 63) & ~63L;
+        return q8Bytes + rowBytes(x.cols()) * x.tokens();
     }
 
     /** The widened rows of activations prepared by {@link #prepare}. */

@@ -38,6 +38,7 @@ public final class VecKernels implements Kernels, KernelTable {
         register(Vec.BITS >= 512 ? new Q4_0Kernel() : new Q4_0IntKernel());
         register(new Q3_KKernel());
         register(new Q4_KKernel());
+        register(new Q4_KRIntKernel());
         register(new Q5_KKernel());
         register(new Q6_KKernel());
         // Sparse encodings: one kernel class, one instance per N:M type and per bitmap capacity.
