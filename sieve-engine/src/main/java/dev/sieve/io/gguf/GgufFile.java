@@ -40,17 +40,21 @@ public final class GgufFile implements AutoCloseable {
 
     private final Path path;
     private final Arena arena;
+    /** The file: a plain native segment over the mapping (see {@link #open}). */
     private final MemorySegment file;
+    /** The mapping itself, for releasing pages ({@link #release}); null for a file parsed from memory. */
+    private final MemorySegment mapped;
     private final int version;
     private final GgufMetadata metadata;
     private final Map<String, GgufTensorInfo> tensors;
     private final long dataOffset;
     private final int alignment;
 
-    private GgufFile(Path path, Arena arena, MemorySegment file) {
+    private GgufFile(Path path, Arena arena, MemorySegment file, MemorySegment mapped) {
         this.path = path;
         this.arena = arena;
         this.file = file;
+        this.mapped = mapped;
         Cursor c = new Cursor(file);
         int magic = c.i32();
         if (magic != MAGIC) {
@@ -125,12 +129,18 @@ public final class GgufFile implements AutoCloseable {
         }
     }
 
-    /** Opens and maps {@code path}; the mapping lives until {@link #close()}. */
+    /**
+     * Opens and maps {@code path}; the mapping lives until {@link #close()}. Tensors are views of a
+     * plain native segment over the mapping, not of the mapped segment itself: weights converted at
+     * load live in native memory, and kernels that see one segment class compile without type
+     * checks in their inner loops (docs/architecture.md).
+     */
     public static GgufFile open(Path path) throws IOException {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            return new GgufFile(path, arena, seg);
+            MemorySegment plain = MemorySegment.ofAddress(seg.address()).reinterpret(seg.byteSize(), arena, null);
+            return new GgufFile(path, arena, plain, seg);
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
             throw e;
@@ -139,7 +149,7 @@ public final class GgufFile implements AutoCloseable {
 
     /** Parses a GGUF image held in memory (tests, and files fetched whole). */
     public static GgufFile parse(MemorySegment bytes) {
-        return new GgufFile(null, Arena.ofAuto(), bytes);
+        return new GgufFile(null, Arena.ofAuto(), bytes, null);
     }
 
     static long alignUp(long v, long a) {
@@ -192,6 +202,17 @@ public final class GgufFile implements AutoCloseable {
      */
     public MemorySegment allocate(long bytes) {
         return (path != null ? arena : Arena.ofAuto()).allocate(bytes, 64);
+    }
+
+    /**
+     * Releases the resident pages of {@code data}, a view of this file that will not be read again
+     * (a tensor replaced by a converted copy); a later read would fault them back in.
+     */
+    public void release(MemorySegment data) {
+        long off = data.address() - file.address();
+        if (mapped != null && off >= 0 && off + data.byteSize() <= file.byteSize()) {
+            mapped.asSlice(off, data.byteSize()).unload();
+        }
     }
 
     @Override

@@ -50,17 +50,11 @@ public final class ModelLoader {
     /**
      * {@code m} with every matrix the forward pass multiplies in the layout {@code kernels} multiply
      * fastest ({@link Kernels#preferredLayout}; Q4_K becomes Q4_K_R below 512 bits), converted
-     * losslessly on {@code pool}'s threads into memory owned by the file, whose pages of each
-     * converted matrix are then released, so resident memory stays about the file's size. Returns
-     * {@code m} itself when no matrix changes. For inference only: compression and writing read the
-     * file's own layout.
-     *
-     * <p>When any matrix changes, the others are copied too: the kernels then read one kind of
-     * memory segment. With converted matrices in native memory beside mapped ones, the Vector API's
-     * shared load code saw both segment classes at its call sites, and C2 compiled the kernels with
-     * type checks and calls in their inner loops: the Q4_K_R decoder ran at 4.3 instead of 5.7 GB/s,
-     * slower than Q4_K's (docs/performance.md). The token embedding, read a row at a time by the
-     * scalar decoders, stays mapped unless it is also the output head.
+     * losslessly on {@code pool}'s threads (a tensor per task) into memory owned by the file, whose
+     * pages of each converted matrix are then released, so resident memory stays about the file's
+     * size. Returns {@code m} itself when no matrix changes. For inference only: compression and
+     * writing read the file's own layout. The token embedding, read a row at a time by the scalar
+     * decoders, stays as stored unless it is also the output head.
      */
     public static Model relayout(Model m, Kernels kernels, WorkerPool pool) {
         ModelWeights w = m.weights();
@@ -71,43 +65,37 @@ public final class ModelLoader {
             }
         }
         all.add(w.output());
-        if (all.stream().allMatch(t -> kernels.preferredLayout(t.encoding()) == t.encoding())) {
+        List<Tensor> changing = new ArrayList<>(new java.util.LinkedHashSet<>(
+                all.stream().filter(t -> target(t, kernels) != t.encoding()).toList()));
+        if (changing.isEmpty()) {
             return m;
         }
-        // One tensor per task (allocating, zeroing and filling it on that thread), not one tensor's
-        // rows per parallel loop: the allocations' page faults and zeroing were most of the time.
-        List<Tensor> distinct = new ArrayList<>(new java.util.LinkedHashSet<>(all));
-        Tensor[] copies = new Tensor[distinct.size()];
-        pool.parallelFor(distinct.size(), 1, (i0, i1) -> {
+        Tensor[] converted = new Tensor[changing.size()];
+        pool.parallelFor(changing.size(), 1, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
-                copies[i] = copy(m.file(), distinct.get(i), kernels);
+                converted[i] = convert(m.file(), changing.get(i), target(changing.get(i), kernels));
             }
         });
         IdentityHashMap<Tensor, Tensor> done = new IdentityHashMap<>();
-        for (int i = 0; i < copies.length; i++) {
-            done.put(distinct.get(i), copies[i]);
+        for (int i = 0; i < converted.length; i++) {
+            done.put(changing.get(i), converted[i]);
         }
-        java.util.function.UnaryOperator<Tensor> convert = done::get;
-        List<LayerWeights> layers = w.layers().stream().map(l -> l.mapTensors(convert)).toList();
-        Tensor output = convert.apply(w.output());
+        java.util.function.UnaryOperator<Tensor> swap = t -> done.getOrDefault(t, t);
+        List<LayerWeights> layers = w.layers().stream().map(l -> l.mapTensors(swap)).toList();
+        Tensor output = swap.apply(w.output());
         Tensor embd = w.output() == w.tokenEmbedding() ? output : w.tokenEmbedding();
         return new Model(m.file(), m.config(), new ModelWeights(embd, layers, w.outputNorm(), output, w.ropeFreqFactors()));
     }
 
-    /** {@code t} in its preferred layout (or as it is), in memory owned by {@code file}. */
-    private static Tensor copy(GgufFile file, Tensor t, Kernels kernels) {
-        WeightEncoding from = t.encoding(), preferred = kernels.preferredLayout(from);
-        WeightEncoding to = preferred.repacks(from) ? preferred : from;
-        MemorySegment src = t.data();
+    private static WeightEncoding target(Tensor t, Kernels kernels) {
+        WeightEncoding preferred = kernels.preferredLayout(t.encoding());
+        return preferred.repacks(t.encoding()) ? preferred : t.encoding();
+    }
+
+    private static Tensor convert(GgufFile file, Tensor t, WeightEncoding to) {
         MemorySegment dst = file.allocate(to.byteSize(t.elementCount()));
-        if (to == from) {
-            MemorySegment.copy(src, 0, dst, 0, src.byteSize());
-        } else {
-            to.repack(from, src, 0, dst, 0, t.elementCount());
-        }
-        if (src.isMapped()) {
-            src.unload(); // the file's copy is not read again: let its pages go
-        }
+        to.repack(t.encoding(), t.data(), 0, dst, 0, t.elementCount());
+        file.release(t.data()); // the file's copy is not read again: let its pages go
         return new Tensor(t.name(), to, t.ne(), dst);
     }
 
