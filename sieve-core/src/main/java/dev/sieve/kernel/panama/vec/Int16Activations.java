@@ -5,6 +5,10 @@ import dev.sieve.core.quant.Half;
 import dev.sieve.core.quant.Q8_0Encoding;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Q8_0 activations (quantized exactly as the reference quantizes them, ggml's {@code vec_dot_type}
@@ -96,5 +100,26 @@ final class Int16Activations {
     static MemorySegment of(Activations x) {
         long q8Bytes = (Q8_0Encoding.INSTANCE.byteSize(x.cols()) * x.tokens() + 63) & ~63L;
         return x.encoded().asSlice(q8Bytes, rowBytes(x.cols()) * x.tokens());
+    }
+
+    /** {@code SW.length()} weight bytes at {@code wo}, zero-extended to 16 bits (low nibble + 16 × high nibble). */
+    static ShortVector widened(MemorySegment w, long wo) {
+        return (ShortVector) ByteVector.fromMemorySegment(Vec.BW, w, wo, Vec.LE)
+                .convertShape(VectorOperators.ZERO_EXTEND_B2S, Vec.SW, 0);
+    }
+
+    /** {@code SW.length()} shorts of the widened activations at {@code off}. */
+    static ShortVector shorts(MemorySegment a, long off) {
+        return ShortVector.fromMemorySegment(Vec.SW, a, off, Vec.LE);
+    }
+
+    /**
+     * The 16-bit lanes of {@code s} summed in pairs into int lanes: each int lane holds two 16-bit
+     * sums; add the high one to the sign-extended low one (shifts: no cross-lane conversion).
+     */
+    static IntVector pairSums(ShortVector s) {
+        IntVector p = s.reinterpretAsInts();
+        return p.lanewise(VectorOperators.ASHR, 16)
+                .add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
     }
 }

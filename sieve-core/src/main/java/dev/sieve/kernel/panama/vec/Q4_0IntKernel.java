@@ -1,6 +1,5 @@
 package dev.sieve.kernel.panama.vec;
 
-import static dev.sieve.kernel.panama.vec.Vec.BW;
 import static dev.sieve.kernel.panama.vec.Vec.FW;
 import static dev.sieve.kernel.panama.vec.Vec.SW;
 
@@ -8,7 +7,6 @@ import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.Q8_0Encoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -175,21 +173,17 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
         return pairs(u, u.lanewise(VectorOperators.LSHR, 4), xa, xb, k);
     }
 
-    /** The L weight bytes at {@code wo}, zero-extended to 16 bits (low nibble + 16 × high nibble). */
     private static ShortVector widened(MemorySegment w, long wo) {
-        return (ShortVector) ByteVector.fromMemorySegment(BW, w, wo, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+        return Int16Activations.widened(w, wo);
     }
 
     /** {@link #block}'s sums from the widened bytes {@code u} and their high nibbles {@code h}. */
     private static IntVector pairs(ShortVector u, ShortVector h, ShortVector xa, ShortVector xb, ShortVector k) {
-        IntVector p = u.mul(xa).add(h.mul(xb)).sub(k).reinterpretAsInts();
-        // Each int lane holds two 16-bit sums: add the high one to the sign-extended low one.
-        return p.lanewise(VectorOperators.ASHR, 16)
-                .add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+        return Int16Activations.pairSums(u.mul(xa).add(h.mul(xb)).sub(k));
     }
 
     private static ShortVector shorts(MemorySegment a, long off) {
-        return ShortVector.fromMemorySegment(SW, a, off, Vec.LE);
+        return Int16Activations.shorts(a, off);
     }
 
     @Override

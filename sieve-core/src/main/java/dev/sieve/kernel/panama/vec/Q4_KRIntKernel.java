@@ -1,6 +1,5 @@
 package dev.sieve.kernel.panama.vec;
 
-import static dev.sieve.kernel.panama.vec.Vec.BW;
 import static dev.sieve.kernel.panama.vec.Vec.FW;
 import static dev.sieve.kernel.panama.vec.Vec.N;
 import static dev.sieve.kernel.panama.vec.Vec.SW;
@@ -134,9 +133,8 @@ final class Q4_KRIntKernel extends FloatPathKernel {
         return Vec.sumW(acc.add(acc2), scales, subs);
     }
 
-    /** The L weight bytes at {@code wo}, zero-extended to 16 bits (low nibble + 16 × high nibble). */
     private static ShortVector widened(MemorySegment w, long wo) {
-        return (ShortVector) ByteVector.fromMemorySegment(BW, w, wo, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, SW, 0);
+        return Int16Activations.widened(w, wo);
     }
 
     /**
@@ -144,13 +142,11 @@ final class Q4_KRIntKernel extends FloatPathKernel {
      * u·a + h·b' = lo·a + hi·b modulo 2^16, and the true value fits in 16 bits.
      */
     private static IntVector pairs(ShortVector u, ShortVector h, ShortVector xa, ShortVector xb) {
-        IntVector p = u.mul(xa).add(h.mul(xb)).reinterpretAsInts();
-        return p.lanewise(VectorOperators.ASHR, 16)
-                .add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+        return Int16Activations.pairSums(u.mul(xa).add(h.mul(xb)));
     }
 
     private static ShortVector shorts(MemorySegment a, long off) {
-        return ShortVector.fromMemorySegment(SW, a, off, Vec.LE);
+        return Int16Activations.shorts(a, off);
     }
 
     /** Tiles: sub-block j's 16 bytes give weights 32j + i (low nibbles) and 32j + 16 + i (high), as Q4_0's. */
