@@ -80,9 +80,10 @@ public final class PanamaKernels implements Kernels {
     }
 
     /**
-     * Q4_K as Q4_K_R below 512 bits: its 16-bit integer decoder measured 5.6 and 4.9 GB/s per thread
-     * against Q4_K's float decoder's 4.45 and 4.78 on AVX2 (docs/performance.md). At 512 bits Q4_K's
-     * float decoder stays (7.3-7.5 GB/s there; the 16-bit route lost to the float one for Q4_0).
+     * Q4_K as Q4_K_R below 512 bits: its 16-bit integer decoder measured 5.9-6.1 and 5.3-5.5 GB/s per
+     * thread against Q4_K's float decoder's 4.35-4.42 and 4.73-4.81 on AVX2 (docs/performance.md). At
+     * 512 bits Q4_K's float decoder stays (7.3-7.5 GB/s there; the 16-bit route lost to the float one
+     * for Q4_0; Q4_K_R there is unmeasured).
      */
     @Override
     public WeightEncoding preferredLayout(WeightEncoding e) {

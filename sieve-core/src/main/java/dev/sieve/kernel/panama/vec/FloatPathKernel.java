@@ -6,6 +6,7 @@ import static dev.sieve.kernel.panama.vec.Vec.N;
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.F32Encoding;
 import dev.sieve.core.quant.Half;
+import dev.sieve.core.quant.Q8_0Encoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
 import dev.sieve.kernel.panama.EncodingKernel;
@@ -161,8 +162,26 @@ abstract class FloatPathKernel implements EncodingKernel {
         MemorySegment.copy(src, 0, dst, Half.FLOAT_LE, 0, n);
     }
 
+    /**
+     * Whether {@code x} takes this encoding's 16-bit integer decode path (Q8_0 activations laid out
+     * by {@link Int16Activations}, products in 16-bit lanes: Q4_0 and Q4_K_R below 512 bits) rather
+     * than the float path; by default never. {@link #prepare} and {@link #matmul} dispatch on it.
+     */
+    boolean int16Path(Activations x) {
+        return false;
+    }
+
+    /** With {@link #int16Path}: the product against activations {@link #prepare} put in {@link Int16Activations}' layout. */
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        throw new UnsupportedOperationException(encoding.name());
+    }
+
     @Override
     public void prepare(Tensor w, Activations x) {
+        if (int16Path(x)) {
+            Int16Activations.prepare(x);
+            return;
+        }
         if (x.tokens() < TILE_TOKENS && sumsGroup() > 0) {
             prepareWithSums(x, sumsGroup());
             return;
@@ -205,6 +224,10 @@ abstract class FloatPathKernel implements EncodingKernel {
 
     @Override
     public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (x.encoding() == Q8_0Encoding.INSTANCE && int16Path(x)) {
+            int16Matmul(w, x, out, outStride, r0, r1);
+            return;
+        }
         requirePrepared(x);
         MemorySegment ws = w.data();
         long rb = w.rowBytes();

@@ -4,7 +4,6 @@ import static dev.sieve.kernel.panama.vec.Vec.FW;
 import static dev.sieve.kernel.panama.vec.Vec.SW;
 
 import dev.sieve.core.kernel.Activations;
-import dev.sieve.core.quant.Q8_0Encoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
@@ -33,25 +32,13 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
      */
     static final int LONG_ROW_INT_TOKENS = 7;
 
-    private static boolean intPath(Activations x) {
+    @Override
+    boolean int16Path(Activations x) {
         return Int8Path.wants(x) || (x.cols() >= LONG_ROW && x.tokens() < LONG_ROW_INT_TOKENS);
     }
 
     @Override
-    public void prepare(Tensor w, Activations x) {
-        if (intPath(x)) {
-            Int16Activations.prepare(x);
-        } else {
-            super.prepare(w, x);
-        }
-    }
-
-    @Override
-    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
-        if (x.encoding() != Q8_0Encoding.INSTANCE) {
-            super.matmul(w, x, out, outStride, r0, r1);
-            return;
-        }
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         MemorySegment ws = w.data(), a = Int16Activations.of(x);
         long rb = w.rowBytes(), ab = Int16Activations.rowBytes(x.cols());
         // One token on short rows: two rows per pass. Otherwise one row per pass, several tokens at a

@@ -6,7 +6,6 @@ import static dev.sieve.kernel.panama.vec.Vec.SW;
 
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
-import dev.sieve.core.quant.Q8_0Encoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
@@ -50,20 +49,12 @@ final class Q4_KRIntKernel extends FloatPathKernel {
     }
 
     @Override
-    public void prepare(Tensor w, Activations x) {
-        if (x.tokens() < TILE_TOKENS) {
-            Int16Activations.prepare(x);
-        } else {
-            super.prepare(w, x);
-        }
+    boolean int16Path(Activations x) {
+        return x.tokens() < TILE_TOKENS;
     }
 
     @Override
-    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
-        if (x.encoding() != Q8_0Encoding.INSTANCE) {
-            super.matmul(w, x, out, outStride, r0, r1);
-            return;
-        }
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols();
         MemorySegment ws = w.data(), a = Int16Activations.of(x), s = x.encoded();
         long rb = w.rowBytes(), ab = Int16Activations.rowBytes(cols), sb = Int16Activations.scalesBytes(cols);
