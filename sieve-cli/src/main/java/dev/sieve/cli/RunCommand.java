@@ -46,7 +46,7 @@ final class RunCommand implements Callable<Integer> {
         }
         String text = prompt.text != null ? prompt.text : Files.readString(prompt.file, StandardCharsets.UTF_8);
         var params = sampling.params();
-        try (var loaded = modelOptions.load()) {
+        try (var loaded = modelOptions.load(maxTokens)) {
             Session session = modelOptions.session(loaded);
             shift.apply(session);
             int[] ids = loaded.tokenizer().encode(text, true, !noParseSpecial);

@@ -17,6 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The commands end to end, as a user runs them: output, exit codes, and one-line errors for bad input. */
@@ -115,18 +117,21 @@ class CliTest {
     }
 
     /**
-     * A Q4_K model runs with its matrices converted at load (Q4_K_R, where the kernels prefer it) and
-     * with {@code --keep-layout}; bench reports the file's size and bits per weight either way.
+     * Q4_K and Q4_0 models run with their matrices converted at load (Q4_K_R, Q4_0_R, where the
+     * kernels prefer them) and with {@code --keep-layout}; bench reports the file's size and bits per
+     * weight either way.
      */
-    @Test
-    void q4kModelsRunConvertedOrInTheFileLayout() {
-        String m = TestData.model("Q4_K_M").toString();
-        for (String layout : new String[] {"--keep-layout", null}) {
-            String[] run = layout == null ? new String[] {"run", "-m", m, "-p", "hello", "-n", "6", "--temp", "0"}
-                    : new String[] {"run", "-m", m, "-p", "hello", "-n", "6", "--temp", "0", layout};
+    @ParameterizedTest
+    @ValueSource(strings = {"Q4_K_M", "Q4_0"})
+    void repackableModelsRunConvertedOrInTheFileLayout(String model) {
+        String m = TestData.model(model).toString();
+        // run converts only from -n 32 on (ModelOptions.CONVERT_FROM_TOKENS): 40 does, 6 does not.
+        for (String[] opts : new String[][] {{"-n", "40", "--keep-layout"}, {"-n", "40"}, {"-n", "6"}}) {
+            String[] run = java.util.stream.Stream.concat(java.util.stream.Stream.of("run", "-m", m, "-p", "hello", "--temp", "0"),
+                    java.util.Arrays.stream(opts)).toArray(String[]::new);
             Result r = sieve("", run);
             assertEquals(0, r.code(), r.err());
-            assertTrue(r.err().contains("generated: 6 tokens"), r.err());
+            assertTrue(r.err().contains("generated: " + opts[1] + " tokens") || r.err().contains("stop: eos"), r.err());
         }
         Result converted = sieve("", "bench", "-m", m, "-p", "8", "-n", "4", "-r", "1", "--json");
         Result kept = sieve("", "bench", "-m", m, "-p", "8", "-n", "4", "-r", "1", "--json", "--keep-layout");

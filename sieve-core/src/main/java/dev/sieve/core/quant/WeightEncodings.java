@@ -24,6 +24,8 @@ public final class WeightEncodings {
             Q8_KEncoding.INSTANCE,
             // Q4_K's values in the layout of Sieve's 16-bit decode kernel (made from Q4_K at load).
             Q4_KRepackedEncoding.INSTANCE,
+            // Q4_0's values with a pair of blocks' nibbles in one 32-byte load (made from Q4_0 at load).
+            Q4_0RepackedEncoding.INSTANCE,
             // Sparse encodings: every N:M one, and bitmap at 50% (and 70% for Q8 and Q4); the other
             // bitmap capacities are found by id or name but not listed, so tests stay small.
             SparseEncoding.nm(2, 4, SparseEncoding.Values.F16),

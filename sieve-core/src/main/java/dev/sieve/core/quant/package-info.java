@@ -11,8 +11,9 @@
  *       Q2_K … Q6_K, Q8_K, and Sieve's own: sparse encodings ({@link dev.sieve.core.quant.SparseEncoding},
  *       ids from 1024) and dense-and-sparse ones ({@link dev.sieve.core.quant.OutlierEncoding}, a
  *       Q4_0 or Q8_0 block plus f16 outliers, ids 2304 and 2305) and {@link
- *       dev.sieve.core.quant.Q4_KRepackedEncoding} (Q4_K_R, id 2306: Q4_K's values in the layout of
- *       the 16-bit decode kernel, made from Q4_K at load through {@code WeightEncoding.repack});
+ *       dev.sieve.core.quant.Q4_KRepackedEncoding} (Q4_K_R, id 2306) and {@link
+ *       dev.sieve.core.quant.Q4_0RepackedEncoding} (Q4_0_R, id 2307): Q4_K's and Q4_0's values in the
+ *       layouts of the 16-bit decode kernels, made at load through {@code WeightEncoding.repack};
  *       docs/formats.md.
  *   <li>{@link dev.sieve.core.quant.BlockGrid}: an encoding's grid of representable values, for
  *       quantizers that choose values themselves (GPTQ, AWQ); {@link dev.sieve.core.quant.Half}:

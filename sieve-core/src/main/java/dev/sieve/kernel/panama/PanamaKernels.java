@@ -3,6 +3,8 @@ package dev.sieve.kernel.panama;
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.kernel.Kernels;
 import dev.sieve.core.quant.Q4_KEncoding;
+import dev.sieve.core.quant.Q4_0Encoding;
+import dev.sieve.core.quant.Q4_0RepackedEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
@@ -80,14 +82,21 @@ public final class PanamaKernels implements Kernels {
     }
 
     /**
-     * Q4_K as Q4_K_R below 512 bits: its 16-bit integer decoder measured 5.9-6.1 and 5.3-5.5 GB/s per
-     * thread against Q4_K's float decoder's 4.35-4.42 and 4.73-4.81 on AVX2 (docs/performance.md). At
-     * 512 bits Q4_K's float decoder stays (7.3-7.5 GB/s there; the 16-bit route lost to the float one
-     * for Q4_0; Q4_K_R there is unmeasured).
+     * Below 512 bits, Q4_K as Q4_K_R and Q4_0 as Q4_0_R: their 16-bit integer decoders read 32 nibble
+     * bytes as one vector without widening. DecodeProbe, one thread, AVX2, 5632×2048 / 2048×5632:
+     * Q4_K_R 6.3 / 5.5 GB/s against Q4_K's float decoder's 4.35-4.42 / 4.73-4.81; Q4_0_R 28.5-28.9 /
+     * 30.0-30.2 GFLOP/s (9.0 / 9.4 GB/s of its 5-bit layout) against Q4_0's 23.6 / 25.0; end to end
+     * tinyllama Q4_0 tg64 15.8-16.1 → 22.0-22.2 tokens/s (docs/performance.md, session 20). At 512 bits
+     * the float decoders stay (Q4_K 7.3-7.5 GB/s there; the 16-bit route lost to the float one for
+     * Q4_0 at that width; the repacked layouts there are unmeasured).
      */
     @Override
     public WeightEncoding preferredLayout(WeightEncoding e) {
-        return bits < 512 && e == Q4_KEncoding.INSTANCE ? Q4_KRepackedEncoding.INSTANCE : e;
+        if (bits >= 512) {
+            return e;
+        }
+        return e == Q4_KEncoding.INSTANCE ? Q4_KRepackedEncoding.INSTANCE
+                : e == Q4_0Encoding.INSTANCE ? Q4_0RepackedEncoding.INSTANCE : e;
     }
 
     public int bits() {

@@ -6,8 +6,8 @@
  *   <li>{@link dev.sieve.kernel.panama.PanamaKernels#create(int)}: the kernels at 128, 256 or 512
  *       bits ({@code bits <= 0}: the preferred species). {@code KernelProvider} calls it by
  *       reflection. {@link dev.sieve.kernel.panama.PanamaKernels#create(int, boolean)} also selects
- *       the int8-activation decode path for Q8_0 (for measurement; not the default, the float path
- *       measured as fast). Q4_0 always decodes with int8 activations (faster, see below).
+ *       the int8-activation decode path for Q8_0 at 512 bits (for measurement; below 512 bits it is
+ *       the default). Q4_0, Q4_0_R, Q4_K_R and Q8_0 decode with int8 activations below 512 bits.
  *       {@link dev.sieve.kernel.panama.PanamaKernels#create(int, boolean, boolean)} with {@code
  *       exact} gives the reproducible copy ({@code KernelProvider.reproducible()}: compress, eval),
  *       whose lane sums have one fixed order in every execution mode (docs/architecture.md).
@@ -32,8 +32,11 @@
  *       slightly more accurate than ggml's Q8_0 activations).
  *   <li>Decode (fewer than 4 tokens): fused decoders stream two weight rows at a time and FMA the
  *       decoded vectors straight into float accumulators (memory-bound for F32; decode-bound for
- *       the narrower encodings on AVX2). Q4_0 instead multiplies in 16-bit lanes against Q8_0
- *       activations laid out by {@code vec.Int16Activations} (1.3× the float decoder per thread);
+ *       the narrower encodings on AVX2). Below 512 bits Q4_0, Q8_0 and the repacked Q4_0_R and
+ *       Q4_K_R instead multiply in 16-bit lanes against Q8_0 activations laid out by {@code
+ *       vec.Int16Activations}, loading their bytes as shorts without widening where the layout allows
+ *       (Q8_0: even and odd bytes split by shifts; Q4_0_R, Q4_K_R: four nibbles per lane; session 20,
+ *       1.2-1.4× what the widening decoders did per thread);
  *       Q6_K (and any encoding with per-group offsets) gets per-group activation sums at prepare
  *       time and decodes each packed byte once for all the quarters it serves. Helpers too big for
  *       C2 to inline add into a per-thread float[] instead of returning vectors (which would box).

@@ -66,6 +66,23 @@ final class ReferenceDecoders {
         return y;
     }
 
+    /**
+     * Sieve's Q4_0_R (40 bytes per 64): two f32 scales, then the two Q4_0 blocks' 16 nibble bytes
+     * each (byte j: weight j low, j + 16 high; the second block's weights 32 + …).
+     */
+    static float[] q4_0_R(byte[] b) {
+        float[] y = new float[64];
+        for (int h = 0; h < 2; h++) {
+            float d = f32(b, 4 * h);
+            for (int j = 0; j < 16; j++) {
+                int q = u8(b, 8 + 16 * h + j);
+                y[32 * h + j] = ((q & 0xF) - 8) * d;
+                y[32 * h + j + 16] = ((q >> 4) - 8) * d;
+            }
+        }
+        return y;
+    }
+
     static float[] q4_1(byte[] b) {
         float d = f16(b, 0);
         float m = f16(b, 2);

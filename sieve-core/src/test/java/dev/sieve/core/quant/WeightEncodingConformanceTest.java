@@ -3,6 +3,7 @@ package dev.sieve.core.quant;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -40,6 +41,7 @@ class WeightEncodingConformanceTest {
             Map.entry("Q8_0", new Spec(new int[] {0}, NONE, b -> ReferenceDecoders.q8(b, 2), 0.007)),
             Map.entry("Q8_1", new Spec(new int[] {0, 2}, NONE, b -> ReferenceDecoders.q8(b, 4), 0.007)),
             Map.entry("Q4_0", new Spec(new int[] {0}, NONE, ReferenceDecoders::q4_0, 0.11)),
+            Map.entry("Q4_0_R", new Spec(NONE, new int[] {0, 4}, ReferenceDecoders::q4_0_R, 0.11)),
             Map.entry("Q4_1", new Spec(new int[] {0, 2}, NONE, ReferenceDecoders::q4_1, 0.1025)),
             Map.entry("Q5_0", new Spec(new int[] {0}, NONE, b -> ReferenceDecoders.q5(b, false), 0.053)),
             Map.entry("Q5_1", new Spec(new int[] {0, 2}, NONE, b -> ReferenceDecoders.q5(b, true), 0.05)),
@@ -334,6 +336,47 @@ class WeightEncodingConformanceTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Q4_0_R is Q4_0 in another layout: random Q4_0 blocks (any f16 scale bits, subnormals too),
+     * repacked in pairs from odd offsets, decode to the same floats bit for bit, by the encoding and
+     * by the independent decoders.
+     */
+    @org.junit.jupiter.api.Test
+    void repackingQ4_0KeepsEveryValue() {
+        Random r = new Random(12);
+        int blocks = 2 * 64 + 1; // an odd first block, then 64 pairs
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment q4 = randomBlocks(Q4_0Encoding.INSTANCE, blocks, r, arena);
+            for (int k = 1; k < blocks; k += 5) { // some subnormal scales
+                q4.set(ValueLayout.JAVA_SHORT_UNALIGNED, (long) k * Q4_0Encoding.BLOCK_BYTES, (short) (r.nextInt(0x3FF) + 1));
+            }
+            int pairs = (blocks - 1) / 2;
+            MemorySegment rp = arena.allocate((long) (pairs + 1) * Q4_0RepackedEncoding.BLOCK_BYTES);
+            Q4_0RepackedEncoding.INSTANCE.repack(Q4_0Encoding.INSTANCE, q4, Q4_0Encoding.BLOCK_BYTES, rp,
+                    Q4_0RepackedEncoding.BLOCK_BYTES, 64L * pairs);
+            int n = pairs * 64;
+            float[] want = new float[n], got = new float[n];
+            Q4_0Encoding.INSTANCE.dequantize(q4, Q4_0Encoding.BLOCK_BYTES, want, 0, n);
+            Q4_0RepackedEncoding.INSTANCE.dequantize(rp, Q4_0RepackedEncoding.BLOCK_BYTES, got, 0, n);
+            byte[] a = q4.toArray(ValueLayout.JAVA_BYTE), b = rp.toArray(ValueLayout.JAVA_BYTE);
+            for (int k = 1; k <= pairs; k++) {
+                float[] g = ReferenceDecoders.q4_0_R(java.util.Arrays.copyOfRange(b, k * 40, (k + 1) * 40));
+                for (int h = 0; h < 2; h++) {
+                    int blk = 2 * k - 1 + h;
+                    float[] w = ReferenceDecoders.q4_0(java.util.Arrays.copyOfRange(a, blk * 18, (blk + 1) * 18));
+                    for (int i = 0; i < 32; i++) {
+                        int at = (k - 1) * 64 + 32 * h + i;
+                        assertEquals(Float.floatToRawIntBits(want[at]), Float.floatToRawIntBits(got[at]), "pair " + k + " weight " + (32 * h + i));
+                        assertEquals(Float.floatToRawIntBits(w[i]), Float.floatToRawIntBits(g[32 * h + i]), "reference decoders, pair " + k);
+                        assertEquals(Float.floatToRawIntBits(w[i]), Float.floatToRawIntBits(want[at]));
+                    }
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> Q4_0RepackedEncoding.INSTANCE.repack(
+                    Q4_0Encoding.INSTANCE, q4, 0, rp, 0, 32), "half a pair");
         }
     }
 

@@ -206,31 +206,38 @@ class PanamaKernelsTest {
     }
 
     /**
-     * Q4_0's integer path takes small batches several tokens per pass over a weight row (threes, then
-     * twos, then one; on long rows up to 6 tokens): every grouping gives what the reference gives
-     * token by token, with the float-rounding tolerance (the activations are quantized exactly as the
-     * reference quantizes them), on long and short rows and a row range that is not the whole matrix.
+     * The 16-bit integer paths (Q4_0, Q8_0, Q4_0_R) take small batches several tokens per pass over a
+     * weight row (Q4_0: threes, then twos, then one; Q8_0: twos, then one; Q4_0_R: one at a time; on
+     * long rows up to 6 tokens):
+     * every grouping gives what the reference gives token by token, with the float-rounding
+     * tolerance (the activations are quantized exactly as the reference quantizes them), on long and
+     * short rows and a row range that is not the whole matrix.
      */
-    @Test
-    void q4_0SmallBatchesMatchTheReference() {
-        WeightEncoding e = WeightEncodings.byName("Q4_0").orElseThrow();
-        Random rnd = new Random(21);
-        try (Arena arena = Arena.ofConfined()) {
-            for (int cols : new int[] {576, 2048}) {
-                Tensor w = randomTensor(e, 37, cols, rnd, arena);
-                for (int tokens = 2; tokens <= 7; tokens++) {
-                    float[] x = gaussian(rnd, tokens * cols);
-                    float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, 3, 36);
-                    for (PanamaKernels k : variantsWith(e, "Q4_0IntKernel")) {
-                        float[] got = run(k, w, x, tokens, 3, 36);
-                        boolean intPath = tokens < 4 || (cols >= 2048 && tokens < 7); // else the float tiles
-                        double tol = intPath ? NMSE_FLOAT : NMSE_QUANTIZED_ACTIVATIONS;
-                        double err = nmse(got, want, w, x, tokens, 3, 36);
-                        assertTrue(err <= tol, k.name() + " cols=" + cols + " tokens=" + tokens + ": nmse " + err + " > " + tol);
+    @TestFactory
+    Stream<DynamicTest> int16SmallBatchesMatchTheReference() {
+        return Stream.of("Q4_0", "Q8_0", "Q4_0_R").map(name -> DynamicTest.dynamicTest(name, () -> {
+            WeightEncoding e = WeightEncodings.byName(name).orElseThrow();
+            Random rnd = new Random(21);
+            String kernel = name.replace("_R", "R") + "IntKernel";
+            List<PanamaKernels> ks = variantsWith(e, kernel);
+            assertFalse(ks.isEmpty(), "no variant runs " + kernel);
+            try (Arena arena = Arena.ofConfined()) {
+                for (int cols : new int[] {576, 2048}) {
+                    Tensor w = randomTensor(e, 37, cols, rnd, arena);
+                    for (int tokens = 1; tokens <= 7; tokens++) {
+                        float[] x = gaussian(rnd, tokens * cols);
+                        float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, 3, 36);
+                        for (PanamaKernels k : ks) {
+                            float[] got = run(k, w, x, tokens, 3, 36);
+                            boolean intPath = tokens < 4 || (cols >= 2048 && tokens < 7); // else the float tiles
+                            double tol = intPath ? NMSE_FLOAT : NMSE_QUANTIZED_ACTIVATIONS;
+                            double err = nmse(got, want, w, x, tokens, 3, 36);
+                            assertTrue(err <= tol, k.name() + " cols=" + cols + " tokens=" + tokens + ": nmse " + err + " > " + tol);
+                        }
                     }
                 }
             }
-        }
+        }));
     }
 
     /**
@@ -249,7 +256,7 @@ class PanamaKernelsTest {
                 for (int tokens = 2; tokens <= 7; tokens++) {
                     float[] x = gaussian(rnd, tokens * cols);
                     float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, 3, 36);
-                    // (The int8-activation variant's Q8_0IntKernel is a measurement kernel, tested above.)
+                    // (Below 512 bits Q8_0 decodes with Q8_0IntKernel, tested above.)
                     for (PanamaKernels k : variantsWith(e, name + "Kernel")) {
                         float[] got = run(k, w, x, tokens, 3, 36);
                         float[] single = new float[got.length];
@@ -272,7 +279,7 @@ class PanamaKernelsTest {
 
     @Test
     void fastKernelsAreRegisteredAndTheRestFallBack() {
-        List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q3_K", "Q4_K", "Q4_K_R", "Q5_K", "Q6_K");
+        List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_0_R", "Q3_K", "Q4_K", "Q4_K_R", "Q5_K", "Q6_K");
         for (PanamaKernels k : variants()) {
             for (WeightEncoding e : WeightEncodings.all()) {
                 // Every sparse and dense-and-sparse encoding has its kernel.
@@ -318,7 +325,7 @@ class PanamaKernelsTest {
      * one-hot activation only one product survives, so out[t][r] must equal W[r][t] bit for bit,
      * through the prompt tile (all columns as tokens) and through the fused two-row decode loop
      * (one token per call). Catches a wrong bit, nibble, scale or min of any single weight. Q4_K_R
-     * decodes single tokens against Q8_0 activations (a one-hot 1 becomes 127 × f16(1/127)): its
+     * and Q4_0_R (checked here too, with the K-quants) decode single tokens against Q8_0 activations (a one-hot 1 becomes 127 × f16(1/127)): its
      * tiles are checked here, its decode loop against the reference in the tests above.
      */
     @Test
@@ -326,8 +333,8 @@ class PanamaKernelsTest {
         Random rnd = new Random(11);
         int rows = 7, cols = 512;
         try (Arena arena = Arena.ofConfined()) {
-            for (String name : List.of("Q3_K", "Q4_K", "Q4_K_R", "Q5_K", "Q6_K")) {
-                boolean tilesOnly = name.equals("Q4_K_R");
+            for (String name : List.of("Q3_K", "Q4_K", "Q4_K_R", "Q5_K", "Q6_K", "Q4_0_R")) {
+                boolean tilesOnly = name.endsWith("_R");
                 WeightEncoding e = WeightEncodings.byName(name).orElseThrow();
                 Tensor w = randomTensor(e, rows, cols, rnd, arena);
                 float[][] ref = new float[rows][cols];

@@ -89,7 +89,8 @@ public final class ModelLoader {
 
     private static WeightEncoding target(Tensor t, Kernels kernels) {
         WeightEncoding preferred = kernels.preferredLayout(t.encoding());
-        return preferred.repacks(t.encoding()) ? preferred : t.encoding();
+        // A row must hold whole blocks of the new layout (Q4_0_R: 64 weights; Q4_0 rows need only 32).
+        return preferred.repacks(t.encoding()) && t.cols() % preferred.blockSize() == 0 ? preferred : t.encoding();
     }
 
     private static Tensor convert(GgufFile file, Tensor t, WeightEncoding to) {

@@ -10,31 +10,51 @@ import dev.sieve.core.kernel.Kernels;
 import dev.sieve.core.kernel.Linear;
 import dev.sieve.core.kernel.ScalarKernels;
 import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.core.quant.Q4_0Encoding;
+import dev.sieve.core.quant.Q4_0RepackedEncoding;
 import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
+import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
 import dev.sieve.kernel.panama.PanamaKernels;
 import dev.sieve.model.layers.KvCache;
 import dev.sieve.model.layers.Transformer;
+import dev.sieve.model.synth.ModelShape;
+import dev.sieve.model.synth.SyntheticModelWriter;
 import dev.sieve.testkit.TestData;
 import dev.sieve.tokenizer.Tokenizers;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Converting weights at load ({@link ModelLoader#relayout}) changes where and how they are stored,
- * not what they are: sieve-tiny Q4_K_M (llama.cpp's file: 25 Q4_K and 5 Q6_K matrices) under the
- * 256-bit kernels, which prefer Q4_K_R.
+ * not what they are: llama.cpp's sieve-tiny files under the 256-bit kernels, which prefer Q4_K_R
+ * to Q4_K (Q4_K_M: 25 Q4_K and 5 Q6_K matrices) and Q4_0_R to Q4_0 (Q4_0: 29 Q4_0 matrices, a
+ * Q6_K output).
  */
 class RelayoutTest {
     /** The 256-bit kernels in their reproducible copy: sums in one order, before and after C2 compiles them. */
     static final Kernels K256 = PanamaKernels.create(256, false, true);
 
-    @Test
-    void everyMatrixKeepsItsValuesAndOnlyQ4_KChangesEncoding() throws Exception {
-        try (Model file = ModelLoader.load(TestData.model("Q4_K_M")); WorkerPool pool = new WorkerPool(2)) {
+    /** A file, the encoding the 256-bit kernels convert in it, what to, and how many matrices (all but the token embedding). */
+    record Case(String model, WeightEncoding from, WeightEncoding to, int converted) {}
+
+    static Stream<Case> cases() {
+        return Stream.of(new Case("Q4_K_M", Q4_KEncoding.INSTANCE, Q4_KRepackedEncoding.INSTANCE, 24),
+                new Case("Q4_0", Q4_0Encoding.INSTANCE, Q4_0RepackedEncoding.INSTANCE, 28));
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void everyMatrixKeepsItsValuesAndOnlyTheConvertedEncodingChanges(Case c) throws Exception {
+        try (Model file = ModelLoader.load(TestData.model(c.model())); WorkerPool pool = new WorkerPool(2)) {
             Model m = ModelLoader.relayout(file, K256, pool);
             assertNotSame(file, m);
             List<Tensor> before = file.weights().matrices(), after = m.weights().matrices();
@@ -43,9 +63,8 @@ class RelayoutTest {
             for (int i = 0; i < before.size(); i++) {
                 Tensor a = before.get(i), b = after.get(i);
                 boolean embedding = i == 0; // the token embedding stays as stored (not tied here)
-                assertEquals(embedding || a.encoding() != Q4_KEncoding.INSTANCE ? a.encoding() : Q4_KRepackedEncoding.INSTANCE,
-                        b.encoding(), a.name());
-                repacked += b.encoding() == Q4_KRepackedEncoding.INSTANCE ? 1 : 0;
+                assertEquals(embedding || a.encoding() != c.from() ? a.encoding() : c.to(), b.encoding(), a.name());
+                repacked += b.encoding() == c.to() ? 1 : 0;
                 float[] x = new float[a.cols()], y = new float[b.cols()];
                 for (int r = 0; r < a.rows(); r++) {
                     a.dequantizeRow(r, x, 0);
@@ -53,21 +72,23 @@ class RelayoutTest {
                     assertArrayEquals(x, y, a.name() + " row " + r);
                 }
             }
-            assertEquals(24, repacked, "the 25 Q4_K matrices but the token embedding");
+            assertEquals(c.converted(), repacked, "the " + c.from().name() + " matrices but the token embedding");
         }
     }
 
     /**
-     * A prompt (the float tiles) gives the same logits bit for bit: the tiles decode Q4_K_R to the
-     * same floats as Q4_K and multiply them in the same order. Decoding one token at a time (the
-     * 16-bit path against Q8_0 activations, where Q4_K's decoder keeps float activations) stays close:
+     * A prompt (the float tiles) gives the same logits bit for bit: the tiles decode Q4_K_R (Q4_0_R)
+     * to the same floats as Q4_K (Q4_0) and multiply them in the same order. Decoding one token at a
+     * time (16-bit paths against Q8_0 activations: Q4_K's decoder keeps float activations, Q4_0's
+     * sums its blocks in another order) stays close:
      * teacher-forced over 48 tokens of eval.txt, the same top token at every step, and the logits'
      * relative difference under a fifth of what the 4-bit weights cost against F32.
      */
-    @Test
-    void logitsMatchTheFileLayout() throws Exception {
+    @ParameterizedTest
+    @MethodSource("cases")
+    void logitsMatchTheFileLayout(Case c) throws Exception {
         String text = Files.readString(TestData.file("models/eval.txt"), StandardCharsets.UTF_8);
-        try (Model file = ModelLoader.load(TestData.model("Q4_K_M")); Model f32 = ModelLoader.load(TestData.model("F32"));
+        try (Model file = ModelLoader.load(TestData.model(c.model())); Model f32 = ModelLoader.load(TestData.model("F32"));
                 WorkerPool pool = new WorkerPool(2)) {
             Model m = ModelLoader.relayout(file, K256, pool);
             int[] tokens = java.util.Arrays.copyOf(Tokenizers.fromGguf(file.metadata()).encode(text, true, false), 64);
@@ -95,8 +116,9 @@ class RelayoutTest {
                 }
             }
             double rel = Math.sqrt(err / norm), relQuant = Math.sqrt(quant / norm);
-            System.out.printf("decode logits, relative error: Q4_K_R against Q4_K %.2e, Q4_K against F32 %.2e%n", rel, relQuant);
-            assertTrue(rel < relQuant / 5, "Q4_K_R against Q4_K " + rel + ", Q4_K against F32 " + relQuant);
+            String vs = c.to().name() + " against " + c.from().name();
+            System.out.printf("decode logits, relative error: %s %.2e, %s against F32 %.2e%n", vs, rel, c.model(), relQuant);
+            assertTrue(rel < relQuant / 5, vs + " " + rel + ", " + c.model() + " against F32 " + relQuant);
         }
     }
 
@@ -107,7 +129,51 @@ class RelayoutTest {
             assertSame(file, ModelLoader.relayout(file, PanamaKernels.create(512), pool)); // Q4_K's float decoder there
         }
         try (Model file = ModelLoader.load(TestData.model("Q4_0")); WorkerPool pool = new WorkerPool(1)) {
-            assertSame(file, ModelLoader.relayout(file, K256, pool));
+            assertSame(file, ModelLoader.relayout(file, ScalarKernels.INSTANCE, pool));
+            assertSame(file, ModelLoader.relayout(file, PanamaKernels.create(512), pool)); // Q4_0's float decoder there
+        }
+        try (Model file = ModelLoader.load(TestData.model("Q8_0")); WorkerPool pool = new WorkerPool(1)) {
+            assertSame(file, ModelLoader.relayout(file, K256, pool)); // Q8_0 decodes in its own layout
+        }
+    }
+
+    /**
+     * Q4_0_R holds pairs of blocks, so a Q4_0 matrix converts only if its rows have a multiple of 64
+     * columns: a synthetic model of width 96 keeps its 96-column matrices in Q4_0 and converts the
+     * 192-column down projection, and the converted model computes the same prompt logits.
+     */
+    @Test
+    void onlyRowsOfWholeBlockPairsConvert(@TempDir Path dir) throws Exception {
+        ModelShape odd = new ModelShape("t-odd", "llama", 96, 1, 4, 2, 192, 512, 64, false, 10000f, 1e-5f, false, false, false);
+        Path f = dir.resolve("odd.gguf");
+        try (WorkerPool pool = new WorkerPool(2)) {
+            new SyntheticModelWriter(odd, SyntheticModelWriter.TypeMix.parse("Q4_0"), 5).write(f, pool, (i, n, s) -> {});
+            try (Model file = ModelLoader.load(f)) {
+                Model m = ModelLoader.relayout(file, K256, pool);
+                List<Tensor> before = file.weights().matrices(), after = m.weights().matrices();
+                int converted = 0, kept = 0;
+                for (int i = 1; i < before.size(); i++) { // 0: the token embedding
+                    Tensor a = before.get(i), b = after.get(i);
+                    if (a.encoding() != Q4_0Encoding.INSTANCE) {
+                        continue;
+                    }
+                    boolean pairs = a.cols() % 64 == 0;
+                    assertEquals(pairs ? Q4_0RepackedEncoding.INSTANCE : Q4_0Encoding.INSTANCE, b.encoding(), a.name() + " " + a.cols());
+                    converted += pairs ? 1 : 0;
+                    kept += pairs ? 0 : 1;
+                }
+                assertEquals(1, converted, "the down projection");
+                assertTrue(kept >= 5, "q, k, v, o, gate, up: " + kept);
+                Linear linear = new Linear(K256, pool);
+                int vocab = file.config().vocabSize();
+                int[] tokens = {1, 5, 9, 200, 301, 7};
+                float[] la = new float[tokens.length * vocab], lb = new float[tokens.length * vocab];
+                Transformer tf = new Transformer(file.config(), file.weights(), linear, 8);
+                Transformer tr = new Transformer(m.config(), m.weights(), linear, 8);
+                tf.forward(tokens, 0, tokens.length, tf.newCache(16), la, tokens.length);
+                tr.forward(tokens, 0, tokens.length, tr.newCache(16), lb, tokens.length);
+                assertArrayEquals(la, lb, "prompt logits");
+            }
         }
     }
 

@@ -164,7 +164,7 @@ abstract class FloatPathKernel implements EncodingKernel {
 
     /**
      * Whether {@code x} takes this encoding's 16-bit integer decode path (Q8_0 activations laid out
-     * by {@link Int16Activations}, products in 16-bit lanes: Q4_0 and Q4_K_R below 512 bits) rather
+     * by {@link Int16Activations}, products in 16-bit lanes: Q4_0, Q4_K_R and Q8_0 below 512 bits) rather
      * than the float path; by default never. {@link #prepare} and {@link #matmul} dispatch on it.
      */
     boolean int16Path(Activations x) {
@@ -176,10 +176,15 @@ abstract class FloatPathKernel implements EncodingKernel {
         throw new UnsupportedOperationException(encoding.name());
     }
 
+    /** With {@link #int16Path}: lays the activations out for {@link #int16Matmul} (by default Q4_0's layout). */
+    void prepareInt16(Activations x) {
+        Int16Activations.prepare(x);
+    }
+
     @Override
     public void prepare(Tensor w, Activations x) {
         if (int16Path(x)) {
-            Int16Activations.prepare(x);
+            prepareInt16(x);
             return;
         }
         if (x.tokens() < TILE_TOKENS && sumsGroup() > 0) {

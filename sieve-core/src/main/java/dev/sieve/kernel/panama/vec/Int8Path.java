@@ -1,15 +1,14 @@
 package dev.sieve.kernel.panama.vec;
 
 import dev.sieve.core.kernel.Activations;
-import dev.sieve.core.quant.Q8_0Encoding;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The integer decode path for the 32-blocks (what ggml does): activations quantized to Q8_0,
- * products taken in 16-bit lanes (pairs summed there, which cannot overflow for |a| ≤ 127) and
- * widened to int once per pair. The Vector API has no VPDPBUSD/VPMADDUBSW, so this is all it can
- * do; it lost to the float path on our machine, see the package docs. Prompts (≥ {@link
- * FloatPathKernel#TILE_TOKENS} tokens) still take the float tiles.
+ * The two-row loop of the integer decode path for the 32-blocks (what ggml does: activations
+ * quantized to Q8_0, products in 16-bit lanes, widened to int once per pair), which Q4_0 takes on
+ * rows shorter than {@link FloatPathKernel#LONG_ROW} columns. The Vector API has no
+ * VPDPBUSD/VPMADDUBSW, so this is all it can do. Prompts (≥ {@link FloatPathKernel#TILE_TOKENS}
+ * tokens) take the float tiles.
  */
 final class Int8Path {
     /** An integer dot product of two weight rows with one Q8_0 activation row, into {@code res[0..1]} (16 floats, the rest scratch). */
@@ -23,20 +22,6 @@ final class Int8Path {
 
     static boolean wants(Activations x) {
         return x.tokens() < FloatPathKernel.TILE_TOKENS;
-    }
-
-    /** Quantizes every token to Q8_0 exactly as the reference does. */
-    static void prepare(Activations x) {
-        Q8_0Encoding q = Q8_0Encoding.INSTANCE;
-        MemorySegment dst = x.reserve(q);
-        long rb = q.byteSize(x.cols());
-        for (int t = 0; t < x.tokens(); t++) {
-            q.quantize(x.floats(), t * x.cols(), dst, t * rb, x.cols());
-        }
-    }
-
-    static void matmul(Dot2 k, MemorySegment w, long rb, Activations x, float[] out, int os, int r0, int r1) {
-        matmul(k, w, rb, x.encoded(), Q8_0Encoding.INSTANCE.byteSize(x.cols()), x, out, os, r0, r1);
     }
 
     /** Rows [r0, r1) two at a time against every token's activations: row t of {@code a} at {@code t * ab}. */

@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorOperators;
  * folds the nibble mask and the −8 away), a pairwise widening to int by shifts (no cross-lane
  * conversion), one int→float conversion and one FMA with the two scales, one weight row per call.
  * This measured 1.3× the float-activation decoder per thread on AVX2 (see docs/performance.md).
- * Small batches run several tokens per pass over a row ({@link #dot3ti}, {@link #dot2ti}; docs/serving.md).
+ * Small batches run two tokens per pass over a row ({@link #dot2ti}; docs/serving.md).
  */
 final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
     private static final int L = SW.length(); // 16 at 256 bits and up, 8 at 128
@@ -26,9 +26,9 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
 
     /**
      * On rows of {@link #LONG_ROW} columns or more, batches below this many tokens take the integer
-     * path, several tokens per pass over a row ({@link #dot3ti}, {@link #dot2ti}), not the float tiles:
+     * path, two tokens per pass over a row ({@link #dot2ti}), not the float tiles:
      * DecodeProbe, one thread, 5632×2048 and 2048×5632 out of DRAM, 29.7–31.3 GFLOP/s at 4 tokens and
-     * 32.2–35.0 at 6 against the tiles' 24.6–25.0 and 27.5–28.2; at 8 the tiles win (34.6–34.7).
+     * 29.1–31.1 at 6 against the tiles' 24.6–25.0 and 27.5–28.2; at 8 the tiles win (34.6–35.0).
      */
     static final int LONG_ROW_INT_TOKENS = 7;
 
@@ -50,16 +50,11 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
         }
         int tokens = x.tokens(), cols = x.cols();
         float[] res = RES.get();
-        // Tokens by threes, then twos: 3 + 1 is no faster than 2 + 2 (27.6–29.9 against 29.4–31.0 GFLOP/s).
-        int triples = 3 * (tokens % 3 == 1 && tokens > 1 ? tokens / 3 - 1 : tokens / 3);
+        // Tokens by twos, then one. (A three-token pass measured 32-35 GFLOP/s against 29-31 in
+        // session 15, but by session 20 C2 hit its inlining node budget in it and boxed every vector:
+        // 8.8 GFLOP/s, bench --parallel 3 at 6.8 tokens/s; removed.)
         for (int r = r0; r < r1; r++) {
             int t = 0;
-            for (; t < triples; t += 3) {
-                dot3ti(ws, r * rb, a, t * ab, ab, cols, res);
-                out[t * outStride + r] = res[0];
-                out[(t + 1) * outStride + r] = res[1];
-                out[(t + 2) * outStride + r] = res[2];
-            }
             for (; t + 2 <= tokens; t += 2) {
                 dot2ti(ws, r * rb, a, t * ab, ab, cols, res);
                 out[t * outStride + r] = res[0];
@@ -119,40 +114,6 @@ final class Q4_0IntKernel extends Q4_0Kernel implements Int8Path.Dot2 {
         res[1] = r1;
     }
 
-
-    /**
-     * As {@link #dot2ti} for three tokens; the last reduction of each token's lanes runs in the exact
-     * kernels' fixed order (the one-token path's vector reduction may round differently).
-     */
-    private static void dot3ti(MemorySegment w, long o, MemorySegment a, long aOff, long ab, int cols, float[] res) {
-        FloatVector s0 = FloatVector.zero(FW), s1 = s0, s2 = s0;
-        for (int b = 0; b < cols / QK; b++) {
-            long a0 = aOff + AB * b, a1 = a0 + ab, a2 = a1 + ab;
-            float dw = Vec.scale(w, o + BB * b);
-            float d0 = dw * a.get(dev.sieve.core.quant.Half.FLOAT_LE, a0 + 96);
-            float d1 = dw * a.get(dev.sieve.core.quant.Half.FLOAT_LE, a1 + 96);
-            float d2 = dw * a.get(dev.sieve.core.quant.Half.FLOAT_LE, a2 + 96);
-            for (int c = 0; c < 16; c += L) {
-                ShortVector u = widened(w, o + BB * b + 2 + c);
-                ShortVector h = u.lanewise(VectorOperators.LSHR, 4);
-                IntVector i0 = pairs(u, h, shorts(a, a0 + 2L * c), shorts(a, a0 + 32 + 2L * c), shorts(a, a0 + 64 + 2L * c));
-                IntVector i1 = pairs(u, h, shorts(a, a1 + 2L * c), shorts(a, a1 + 32 + 2L * c), shorts(a, a1 + 64 + 2L * c));
-                IntVector i2 = pairs(u, h, shorts(a, a2 + 2L * c), shorts(a, a2 + 32 + 2L * c), shorts(a, a2 + 64 + 2L * c));
-                s0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FW, d0), s0);
-                s1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FW, d1), s1);
-                s2 = ((FloatVector) i2.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FW, d2), s2);
-            }
-        }
-        // Stored and summed in the array, in the exact kernels' fixed order: reduced as vectors
-        // (Vec.sumW, either form), the three accumulators were boxed at every row (192 B a row).
-        int n = FW.length();
-        s0.intoArray(res, 8);
-        s1.intoArray(res, 8 + n);
-        s2.intoArray(res, 8 + 2 * n);
-        for (int i = 0; i < 3; i++) {
-            res[i] = Vec.sumW(res, 8 + i * n);
-        }
-    }
 
     /** Σ over the block's weight bytes at {@code w} of (lo−8)·a + (hi−8)·b, as L/2 int lanes. */
     private static IntVector block(MemorySegment w, long wo, ShortVector xa, ShortVector xb, ShortVector k) {

@@ -18,16 +18,21 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Q4_K_R weights ({@link Q4_KRepackedEncoding}: Q4_K's values, both nibbles of a byte in one
  * 32-weight sub-block, scales and mins one byte each). Decode (fewer than {@link #TILE_TOKENS}
- * tokens) runs Q4_0's 16-bit integer scheme against Q8_0 activations ({@link Int16Activations}),
- * one row at a time: first the row's 8 scales per block as floats d·sc·a_d into a per-thread
- * array, and Σ dmin·m·(a_d·Σa) as one vector of FMAs (eight sub-blocks per load), then one flat
- * loop over the sub-blocks: a widening load of 16 bytes, two 16-bit multiplies, pairs widened to
- * int, a conversion and one FMA with the sub-block's scale. Prompts decode into the float tiles.
+ * tokens) runs in 16-bit lanes against Q8_0 activations laid out by {@link
+ * Int16Activations#prepareQuads} (as {@link Q4_0RIntKernel}: a sub-block's 16 bytes are Q4_0's
+ * nibble order), one row at a time: first the row's 8 scales per block as floats d·sc·a_d into a
+ * per-thread array, and Σ dmin·m·(a_d·Σa) as one vector of FMAs (eight sub-blocks per load), then
+ * one flat loop over pairs of sub-blocks: one 32-byte load of 16 lanes of four nibbles (no
+ * widening), three shifts, four 16-bit multiplies and adds, pairs widened to int, a conversion and
+ * one FMA with the two sub-blocks' scales in the low and high lanes. Prompts decode into the float
+ * tiles.
  *
- * <p>Measured on AVX2 ({@code DecodeProbe}, one thread, out of DRAM): 5632 × 2048 5.8–6.0 GB/s and
- * 2048 × 5632 5.3 against Q4_K's float decoder's 4.45 and 4.78 (docs/performance.md). With the scales
- * still packed as Q4_K packs them (unpacked per row, scalar or through a scratch vector) it was no
- * faster than Q4_K's own decoder, hence the byte scales.
+ * <p>Measured on AVX2 ({@code DecodeProbe}, one thread, out of DRAM): 5632 × 2048 6.3 GB/s and
+ * 2048 × 5632 5.5-5.6 against 6.0 and 5.4 with a widening load per sub-block (session 19) and
+ * Q4_K's float decoder's 4.45 and 4.78 (docs/performance.md). With the scales still packed as Q4_K
+ * packs them (unpacked per row, scalar or through a scratch vector) it was no faster than Q4_K's own
+ * decoder, hence the byte scales. Two accumulators (two pairs of sub-blocks per pass) exceeded C2's
+ * inlining node budget and boxed every vector.
  */
 final class Q4_KRIntKernel extends FloatPathKernel {
     private static final int QK = 256;
@@ -36,7 +41,7 @@ final class Q4_KRIntKernel extends FloatPathKernel {
     private static final long SC = Q4_KRepackedEncoding.SC;
     private static final long MN = Q4_KRepackedEncoding.M;
     private static final long QS = Q4_KRepackedEncoding.QS;
-    private static final long AB = Int16Activations.BLOCK;
+    private static final long AB = Int16Activations.QUAD_PAIR;
     private static final int L = SW.length(); // shorts per 16-bit vector: 16, or 8 at 128 bits
     private static final int FL = FW.length(); // floats per scale load: 8, or 4 at 128 bits
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
@@ -54,11 +59,16 @@ final class Q4_KRIntKernel extends FloatPathKernel {
     }
 
     @Override
+    void prepareInt16(Activations x) {
+        Int16Activations.prepareQuads(x);
+    }
+
+    @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols();
-        MemorySegment ws = w.data(), a = Int16Activations.of(x), s = x.encoded();
-        long rb = w.rowBytes(), ab = Int16Activations.rowBytes(cols), sb = Int16Activations.scalesBytes(cols);
-        long s0 = Int16Activations.scalesOffset(x);
+        MemorySegment ws = w.data(), a = x.encoded(), s = a;
+        long rb = w.rowBytes(), ab = Int16Activations.quadRowBytes(cols), sb = Int16Activations.scalesBytes(cols);
+        long a0 = Int16Activations.quadOffset(x), s0 = Int16Activations.quadScalesOffset(x);
         float[][] holder = SCALES.get();
         if (holder[0].length < cols / SUB + 8) {
             holder[0] = new float[cols / SUB + 8]; // + the lanes of a reduction
@@ -66,14 +76,14 @@ final class Q4_KRIntKernel extends FloatPathKernel {
         float[] scales = holder[0];
         for (int r = r0; r < r1; r++) {
             for (int t = 0; t < x.tokens(); t++) { // the row stays in L1 for the next token
-                out[t * outStride + r] = dot(ws, r * rb, a, t * ab, s, s0 + t * sb, cols, scales);
+                out[t * outStride + r] = dot(ws, r * rb, a, a0 + t * ab, s, s0 + t * sb, cols, scales);
             }
         }
     }
 
     /**
-     * The row at {@code o} times one token: widened activations at {@code a[aOff..]}, that token's
-     * scales and scaled sums at {@code s[sOff..]} ({@link Int16Activations#scalesOffset}).
+     * The row at {@code o} times one token: activations at {@code a[aOff..]}, that token's scales
+     * and scaled sums at {@code s[sOff..]} ({@link Int16Activations#quadScalesOffset}).
      */
     private static float dot(MemorySegment w, long o, MemorySegment a, long aOff, MemorySegment s, long sOff, int cols,
             float[] scales) {
@@ -105,35 +115,41 @@ final class Q4_KRIntKernel extends FloatPathKernel {
         return Vec.sumW(mins, scales, subs);
     }
 
-    /** Σ_j scales[j]·Σ q·a over the row's sub-blocks; two accumulators (even and odd sub-blocks). */
+    /**
+     * Σ_j scales[j]·Σ q·a over the row's sub-blocks, two at a time: their 32 nibble bytes (Q4_0's
+     * order within each, as {@link Q4_0RIntKernel} reads Q4_0_R) are one load of 16 lanes of four
+     * nibbles, against activations laid out by {@link Int16Activations#prepareQuads} (without its
+     * −8 term: Q4_K's levels have none); the two scales fill the low and high four lanes.
+     */
     private static float sums(MemorySegment w, long o, MemorySegment a, long aOff, int cols, float[] scales) {
         int subs = cols / SUB;
-        FloatVector acc = FloatVector.zero(FW), acc2 = acc;
+        FloatVector acc = FloatVector.zero(FW);
         for (int j = 0; j < subs; j += 2) {
             long q = o + BB * (j >> 3) + QS + 16L * (j & 7);
-            long ao = aOff + AB * j;
+            long ao = aOff + AB * (j >> 1);
+            FloatVector d = FloatVector.fromArray(FW, scales, j);
             for (int c = 0; c < 16; c += L) {
-                ShortVector u = widened(w, q + c);
-                IntVector i = pairs(u, u.lanewise(VectorOperators.LSHR, 4), shorts(a, ao + 2L * c), shorts(a, ao + 32 + 2L * c));
-                acc = ((FloatVector) i.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FW, scales[j]), acc);
-                ShortVector u2 = widened(w, q + 16 + c);
-                IntVector i2 = pairs(u2, u2.lanewise(VectorOperators.LSHR, 4), shorts(a, ao + AB + 2L * c), shorts(a, ao + AB + 32 + 2L * c));
-                acc2 = ((FloatVector) i2.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FW, scales[j + 1]), acc2);
+                ShortVector u = ShortVector.fromMemorySegment(SW, w, q + 2L * c, Vec.LE);
+                ShortVector t = u.mul(shorts(a, ao + 2L * c))
+                        .add(u.lanewise(VectorOperators.LSHR, 4).mul(shorts(a, ao + 32 + 2L * c)))
+                        .add(u.lanewise(VectorOperators.LSHR, 8).mul(shorts(a, ao + 64 + 2L * c)))
+                        .add(u.lanewise(VectorOperators.LSHR, 12).mul(shorts(a, ao + 96 + 2L * c)));
+                acc = ((FloatVector) Int16Activations.pairSums(t).convert(VectorOperators.I2F, 0)).fma(lanes(d, c), acc);
             }
         }
-        return Vec.sumW(acc.add(acc2), scales, subs);
+        return Vec.sumW(acc, scales, subs);
     }
 
-    private static ShortVector widened(MemorySegment w, long wo) {
-        return Int16Activations.widened(w, wo);
-    }
+    /** (A, B, …) → A in the low four lanes, B in the high four (FW is at most 8 lanes). */
+    private static final jdk.incubator.vector.VectorShuffle<Float> HALVES =
+            jdk.incubator.vector.VectorShuffle.fromOp(FW, i -> (i / 4) % 2);
 
-    /**
-     * Σ lo·a + hi·b per pair of lanes, as int lanes: with {@link Int16Activations}' b' = b − 16a,
-     * u·a + h·b' = lo·a + hi·b modulo 2^16, and the true value fits in 16 bits.
-     */
-    private static IntVector pairs(ShortVector u, ShortVector h, ShortVector xa, ShortVector xb) {
-        return Int16Activations.pairSums(u.mul(xa).add(h.mul(xb)));
+    /** The scale per int lane of chunk {@code c}: the two sub-blocks' halves at 256 bits; at 128 bits chunk 0 is the first sub-block, 8 the second. */
+    private static FloatVector lanes(FloatVector d, int c) {
+        if (L == 16) {
+            return d.rearrange(HALVES);
+        }
+        return FloatVector.broadcast(FW, d.lane(c == 0 ? 0 : 1));
     }
 
     private static ShortVector shorts(MemorySegment a, long off) {

@@ -31,7 +31,10 @@ public final class VecKernels implements Kernels, KernelTable {
         register(new F32Kernel());
         register(new F16Kernel());
         register(new BF16Kernel());
-        register(int8Activations ? new Q8_0IntKernel() : new Q8_0Kernel());
+        // Q8_0 decode: int16 products, bytes split even/odd in place, won on AVX2 (11.5-12.2 against
+        // 8.5-9.5 GB/s a thread); at 512 bits the float decoder stays (13-19 GB/s there) unless the
+        // int8-activation variant asks for the integer path.
+        register(int8Activations || Vec.BITS < 512 ? new Q8_0IntKernel() : new Q8_0Kernel());
         // Q4_0 decode: int16 products against Q8_0 activations won on AVX2 (1.3x, 16 shorts per
         // block fill a 256-bit vector); at 512 bits the float decoder does two blocks' halves per
         // vector and measured 2x the int16 one (docs/performance.md), so the width decides.
@@ -39,6 +42,7 @@ public final class VecKernels implements Kernels, KernelTable {
         register(new Q3_KKernel());
         register(new Q4_KKernel());
         register(new Q4_KRIntKernel());
+        register(new Q4_0RIntKernel());
         register(new Q5_KKernel());
         register(new Q6_KKernel());
         // Sparse encodings: one kernel class, one instance per N:M type and per bitmap capacity.

@@ -46,7 +46,7 @@ public final class DecodeProbe {
             e.prune(g, 0, g.length); // sparse encodings take only weights that fit their pattern
             e.quantize(g, 0, w0.data(), 0, g.length);
             List<Tensor> copies = new ArrayList<>(List.of(w0));
-            for (long b = w0.byteSize(); b < (256L << 20); b += w0.byteSize()) {
+            for (long b = w0.byteSize(); b < (Long.getLong("probe.mib", 256L) << 20); b += w0.byteSize()) {
                 Tensor t = Tensor.allocate("w", e, arena, cols, rows);
                 t.data().copyFrom(w0.data());
                 copies.add(t);
@@ -60,7 +60,8 @@ public final class DecodeProbe {
         for (double[] b : best) java.util.Arrays.fill(b, Double.MAX_VALUE);
         float[][][] outs = new float[ks.size()][shapes.length][];
         long[][] allocated = new long[ks.size()][shapes.length];
-        for (int round = 0; round < 10; round++) {
+        int rounds = Integer.getInteger("probe.rounds", 10);
+        for (int round = 0; round < rounds; round++) {
             for (int s = 0; s < shapes.length; s++) {
                 for (int k = 0; k < ks.size(); k++) {
                     Tensor w0 = ws.get(s).get(0);
@@ -75,7 +76,7 @@ public final class DecodeProbe {
                     }
                     double t = (MX.getCurrentThreadCpuTime() - t0) / 1e9 / ws.get(s).size();
                     if (round > 2) best[k][s] = Math.min(best[k][s], t);
-                    if (round == 9) {
+                    if (round == rounds - 1) {
                         allocated[k][s] = (((com.sun.management.ThreadMXBean) MX).getCurrentThreadAllocatedBytes() - a0)
                                 / ws.get(s).size();
                     }
