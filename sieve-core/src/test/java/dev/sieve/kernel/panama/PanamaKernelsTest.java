@@ -193,8 +193,10 @@ class PanamaKernelsTest {
                                     assertEquals(r < r0 || r >= r1, Float.isNaN(got[i]), where + " out[" + i + "]");
                                 }
                                 double err = nmse(got, want, w, x, tokens, r0, r1);
-                                // The int8 path quantizes activations exactly like the reference.
-                                boolean exactActs = !quantizedActs || (int8Kernel && tokens < 4);
+                                // The int8 path quantizes activations exactly like the reference, and the
+                                // float path rounds Q8_0 activations to the values the reference uses.
+                                boolean exactActs = !quantizedActs || (int8Kernel && tokens < 4)
+                                        || e.activationEncoding() == dev.sieve.core.quant.Q8_0Encoding.INSTANCE;
                                 double tol = fallback ? 0 : exactActs ? NMSE_FLOAT : NMSE_QUANTIZED_ACTIVATIONS;
                                 assertTrue(err <= tol, where + ": nmse " + err + " > " + tol);
                             }
@@ -341,9 +343,12 @@ class PanamaKernelsTest {
                 for (int r = 0; r < rows; r++) {
                     w.dequantizeRow(r, ref[r], 0);
                 }
+                // One-hot, with a value Q8_0 activations keep exactly (127 = 127 × f16(1)) where the
+                // float path rounds activations to Q8_0 (Q4_K_R, Q4_0_R): out = W[r][t] · hot.
+                float hot = e.activationEncoding() == dev.sieve.core.quant.Q8_0Encoding.INSTANCE ? 127f : 1f;
                 float[] x = new float[cols * cols];
                 for (int t = 0; t < cols; t++) {
-                    x[t * cols + t] = 1f;
+                    x[t * cols + t] = hot;
                 }
                 for (PanamaKernels k : variants()) {
                     assertTrue(isFast(k, e), k.name() + " " + name);
@@ -352,7 +357,7 @@ class PanamaKernelsTest {
                         float[] single = tilesOnly ? null : run(k, w, Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, 0, rows);
                         for (int r = 0; r < rows; r++) {
                             String where = k.name() + " " + name + " row " + r + " col " + t;
-                            assertEquals(ref[r][t], tiled[t * rows + r], 0f, where + " (tile)");
+                            assertEquals(ref[r][t] * hot, tiled[t * rows + r], 0f, where + " (tile)");
                             if (!tilesOnly) {
                                 assertEquals(ref[r][t], single[r], 0f, where + " (decode)");
                             }

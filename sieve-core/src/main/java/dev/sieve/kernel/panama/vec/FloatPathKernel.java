@@ -157,10 +157,31 @@ abstract class FloatPathKernel implements EncodingKernel {
     /** Decodes columns {@code [k0, k0 + kc)} of the row at byte {@code rowOff} into {@code dst}. */
     abstract void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff);
 
-    /** Copies the activations as floats, rounded as the reference rounds them (here: not at all). */
+    /**
+     * Copies the activations as floats, rounded as the reference rounds them: for encodings whose
+     * activations are Q8_0 (ggml's {@code vec_dot_type}: Q4_0, Q8_0 and Sieve's Q4_0_R, Q4_K_R) to the
+     * values their Q8_0 blocks decode to, so the float path (prompt tiles; decode at 512 bits)
+     * multiplies what the 16-bit integer path multiplies, and a sequence decoded alone (integer path)
+     * or in a batch (tiles) sees the same activations; otherwise not at all.
+     */
     void storeActivations(float[] src, MemorySegment dst, int n) {
-        MemorySegment.copy(src, 0, dst, Half.FLOAT_LE, 0, n);
+        if (encoding.activationEncoding() != Q8_0Encoding.INSTANCE) {
+            MemorySegment.copy(src, 0, dst, Half.FLOAT_LE, 0, n);
+            return;
+        }
+        Q8Scratch q = Q8_SCRATCH.get();
+        for (int b = 0; b < n / Q8_0Encoding.QK; b++) {
+            Q8_0Encoding.INSTANCE.quantize(src, b * Q8_0Encoding.QK, q.block, 0, Q8_0Encoding.QK);
+            Q8_0Encoding.INSTANCE.dequantize(q.block, 0, q.values, 0, Q8_0Encoding.QK);
+            MemorySegment.copy(q.values, 0, dst, Half.FLOAT_LE, 4L * Q8_0Encoding.QK * b, Q8_0Encoding.QK);
+        }
     }
+
+    /** Per thread: one Q8_0 block and its 32 values, for {@link #storeActivations}. */
+    private record Q8Scratch(MemorySegment block, float[] values) {}
+
+    private static final ThreadLocal<Q8Scratch> Q8_SCRATCH = ThreadLocal.withInitial(
+            () -> new Q8Scratch(MemorySegment.ofArray(new byte[Q8_0Encoding.BLOCK_BYTES]), new float[Q8_0Encoding.QK]));
 
     /**
      * Whether {@code x} takes this encoding's 16-bit integer decode path (Q8_0 activations laid out
@@ -201,15 +222,14 @@ abstract class FloatPathKernel implements EncodingKernel {
      * Σ(q − m)·x = Σq·x − m·Σx costs no per-row work for Σx. Token t's sums start at {@link
      * #sumsOffset}.
      */
-    static void prepareWithSums(Activations x, int group) {
+    void prepareWithSums(Activations x, int group) {
         int n = x.tokens() * x.cols();
         MemorySegment dst = x.reserve(F32Encoding.INSTANCE, 4L * n + 4L * (n / group));
-        MemorySegment.copy(x.floats(), 0, dst, Half.FLOAT_LE, 0, n);
-        float[] f = x.floats();
-        for (int i = 0; i < n / group; i++) {
+        storeActivations(x.floats(), dst, n);
+        for (int i = 0; i < n / group; i++) { // the sums of what was stored
             float s = 0;
             for (int l = 0; l < group; l++) {
-                s += f[group * i + l];
+                s += dst.get(Half.FLOAT_LE, 4L * (group * i + l));
             }
             dst.set(Half.FLOAT_LE, 4L * n + 4L * i, s);
         }
