@@ -28,8 +28,9 @@
  *       is compiled by C2 with a constant species (required for intrinsification) and all widths
  *       can coexist in one JVM.
  *   <li>Activations: {@code prepare} stores the batch as floats, rounded as the reference rounds
- *       them (F16: to half; BF16: to bfloat16; the 32-blocks: not at all, so the float path is
- *       slightly more accurate than ggml's Q8_0 activations).
+ *       them (F16: to half; BF16: to bfloat16; encodings whose activations are Q8_0, as ggml's
+ *       Q4_0 and Q8_0: to the values of their Q8_0 blocks, so the float tiles and the 16-bit decode
+ *       path multiply the same activations; the K-quants: not at all).
  *   <li>Decode (fewer than 4 tokens): fused decoders stream two weight rows at a time and FMA the
  *       decoded vectors straight into float accumulators (memory-bound for F32; decode-bound for
  *       the narrower encodings on AVX2). Below 512 bits Q4_0, Q8_0 and the repacked Q4_0_R and
