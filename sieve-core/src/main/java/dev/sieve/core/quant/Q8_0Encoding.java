@@ -21,6 +21,27 @@ public final class Q8_0Encoding implements WeightEncoding {
     @Override public java.util.Optional<BlockGrid> grid() { return java.util.Optional.of(EncodingGrids.Q8_0); }
     @Override public WeightEncoding activationEncoding() { return this; }
 
+    /**
+     * The values {@code src[srcOffset .. + n)} take once quantized and dequantized ({@link #quantize}
+     * then {@link #dequantize}, bit for bit) into {@code dst[dstOffset..]}, without the bytes: for
+     * kernels that multiply activations in float but must see what the reference's Q8_0 activations hold.
+     */
+    public void roundTrip(float[] src, int srcOffset, float[] dst, int dstOffset, int n) {
+        for (int b = 0; b < n / QK; b++) {
+            int base = srcOffset + b * QK, out = dstOffset + b * QK;
+            float amax = 0;
+            for (int j = 0; j < QK; j++) {
+                amax = Math.max(amax, Math.abs(src[base + j]));
+            }
+            float d = amax / 127f;
+            float id = d != 0 ? 1f / d : 0f;
+            float stored = Float.float16ToFloat(Float.floatToFloat16(d));
+            for (int j = 0; j < QK; j++) {
+                dst[out + j] = stored * (byte) QuantMath.roundAway(src[base + j] * id);
+            }
+        }
+    }
+
     @Override
     public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int n) {
         for (int b = 0; b < n / QK; b++) {

@@ -340,6 +340,34 @@ class WeightEncodingConformanceTest {
     }
 
     /**
+     * Q8_0's round trip without the bytes (the float path's activation rounding) gives what
+     * quantizing and dequantizing give, bit for bit: Gaussian blocks, an all-zero block, a block of
+     * subnormals, a block with one huge value.
+     */
+    @org.junit.jupiter.api.Test
+    void q8_0RoundTripEqualsQuantizeThenDequantize() {
+        Random r = new Random(13);
+        int n = 32 * 40;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian() * (1 + i / 64);
+        }
+        java.util.Arrays.fill(x, 32, 64, 0f);
+        for (int i = 64; i < 96; i++) {
+            x[i] = Float.MIN_VALUE * (i - 80);
+        }
+        x[100] = 3e38f;
+        MemorySegment q = MemorySegment.ofArray(new byte[(n / 32) * Q8_0Encoding.BLOCK_BYTES]);
+        Q8_0Encoding.INSTANCE.quantize(x, 0, q, 0, n);
+        float[] want = new float[n], got = new float[n + 5];
+        Q8_0Encoding.INSTANCE.dequantize(q, 0, want, 0, n);
+        Q8_0Encoding.INSTANCE.roundTrip(x, 0, got, 5, n);
+        for (int i = 0; i < n; i++) {
+            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i + 5]), "value " + i + " (" + x[i] + ")");
+        }
+    }
+
+    /**
      * Q4_0_R is Q4_0 in another layout: random Q4_0 blocks (any f16 scale bits, subnormals too),
      * repacked in pairs from odd offsets, decode to the same floats bit for bit, by the encoding and
      * by the independent decoders.

@@ -275,6 +275,37 @@ class PanamaKernelsTest {
         }));
     }
 
+    /**
+     * The float path of an encoding whose activations are Q8_0 stores exactly the values the
+     * reference's Q8_0 blocks decode to ({@code Q8_0Encoding.roundTrip}), bit for bit, at every width:
+     * Gaussian blocks, a zero block, and a block of exact halves (ties, which round away from zero).
+     */
+    @Test
+    void floatPathRoundsQ8_0ActivationsAsTheReference() {
+        WeightEncoding e = WeightEncodings.byName("Q8_0").orElseThrow();
+        int cols = 256, tokens = 5; // 5 tokens on short rows: the float path at every width
+        float[] x = gaussian(new Random(23), tokens * cols);
+        java.util.Arrays.fill(x, 32, 64, 0f);
+        for (int j = 0; j < 32; j++) {
+            x[64 + j] = j == 0 ? 127f : (j % 2 == 0 ? 1 : -1) * (j * 3.5f % 120 + 0.5f); // id = 1: every value a tie
+        }
+        float[] want = new float[x.length];
+        dev.sieve.core.quant.Q8_0Encoding.INSTANCE.roundTrip(x, 0, want, 0, x.length);
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor w = randomTensor(e, 3, cols, new Random(1), arena);
+            for (PanamaKernels k : variants()) {
+                Activations act = new Activations();
+                act.set(x, tokens, cols);
+                k.kernelFor(e).prepare(w, act);
+                for (int i = 0; i < x.length; i++) {
+                    assertEquals(Float.floatToRawIntBits(want[i]),
+                            Float.floatToRawIntBits(act.encoded().get(dev.sieve.core.quant.Half.FLOAT_LE, 4L * i)),
+                            k.name() + " value " + i + " (" + x[i] + ")");
+                }
+            }
+        }
+    }
+
     static boolean isFast(PanamaKernels k, WeightEncoding e) {
         return !(k.kernelFor(e) instanceof ScalarFallback);
     }
