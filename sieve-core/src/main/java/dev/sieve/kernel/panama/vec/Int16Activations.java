@@ -6,9 +6,11 @@ import dev.sieve.core.quant.Q8_0Encoding;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Q8_0 activations (quantized exactly as the reference quantizes them, ggml's {@code vec_dot_type}
@@ -182,6 +184,32 @@ final class Int16Activations {
                 seg.set(FL, sc + scalesBytes(cols) * t + 4L * (blocks + b), d * sum);
             }
         }
+    }
+
+    /**
+     * For {@link #prepareQuads}' layout: Σ_f n_f·a_f per lane of {@code u} (16 lanes of four nibbles
+     * at 256 bits), modulo 2^16, without the −8 term k (at {@code off + 128}).
+     */
+    static ShortVector quadProducts(ShortVector u, MemorySegment a, long off) {
+        return u.mul(shorts(a, off))
+                .add(u.lanewise(VectorOperators.LSHR, 4).mul(shorts(a, off + 32)))
+                .add(u.lanewise(VectorOperators.LSHR, 8).mul(shorts(a, off + 64)))
+                .add(u.lanewise(VectorOperators.LSHR, 12).mul(shorts(a, off + 96)));
+    }
+
+    /** (A, B, …) → A in the low four lanes, B in the high four (FW has at most 8 lanes). */
+    private static final VectorShuffle<Float> HALVES = VectorShuffle.fromOp(Vec.FW, i -> (i / 4) % 2);
+
+    /**
+     * The scale of each int lane of {@link #pairSums} over 32 nibble bytes of two blocks A and B,
+     * from {@code d} = (A's, B's, …): at 256 bits A's in the low four lanes and B's in the high four;
+     * at 128 bits (two chunks of 16 bytes, {@code c} = 0 or 8) A's for the first chunk, B's for the second.
+     */
+    static FloatVector halves(FloatVector d, int c) {
+        if (Vec.SW.length() == 16) {
+            return d.rearrange(HALVES);
+        }
+        return FloatVector.broadcast(Vec.FW, d.lane(c == 0 ? 0 : 1));
     }
 
     /** Bytes of one token's scales in {@link #prepareQuads}' layout: d per block, then d·Σq per block. */

@@ -13,7 +13,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -37,8 +36,6 @@ final class Q4_0RIntKernel extends FloatPathKernel {
     private static final long AB = Int16Activations.QUAD_PAIR;
     private static final int L = SW.length(); // 16 shorts (one pair of blocks), or 8 at 128 bits (one block)
     private static final VectorSpecies<Long> LW = VectorSpecies.of(long.class, FW.vectorShape());
-    /** (A, B, A, B, …) → A in the low four lanes, B in the high four (FW is at most 8 lanes). */
-    private static final VectorShuffle<Float> HALVES = VectorShuffle.fromOp(FW, i -> (i / 4) % 2);
 
     Q4_0RIntKernel() {
         super(Q4_0RepackedEncoding.INSTANCE);
@@ -76,7 +73,7 @@ final class Q4_0RIntKernel extends FloatPathKernel {
             long wp = o + BB * p, ap = aOff + AB * p;
             FloatVector d = pairScale(w, wp).mul(pairScale(a, sOff + 8L * p));
             for (int c = 0; c < 16; c += L) {
-                s = sums(quads(w, wp + QS + 2L * c), a, ap + 2L * c).fma(scales(d, c), s);
+                s = sums(quads(w, wp + QS + 2L * c), a, ap + 2L * c).fma(Int16Activations.halves(d, c), s);
             }
         }
         return Vec.sumW(s);
@@ -89,29 +86,13 @@ final class Q4_0RIntKernel extends FloatPathKernel {
 
     /** The lanes' Σ (n − 8)·a, pairs of lanes summed into int lanes, as floats. */
     private static FloatVector sums(ShortVector u, MemorySegment a, long off) {
-        ShortVector t = u.mul(shorts(a, off))
-                .add(u.lanewise(VectorOperators.LSHR, 4).mul(shorts(a, off + 32)))
-                .add(u.lanewise(VectorOperators.LSHR, 8).mul(shorts(a, off + 64)))
-                .add(u.lanewise(VectorOperators.LSHR, 12).mul(shorts(a, off + 96)))
-                .sub(shorts(a, off + 128));
+        ShortVector t = Int16Activations.quadProducts(u, a, off).sub(Int16Activations.shorts(a, off + 128));
         return (FloatVector) Int16Activations.pairSums(t).convert(VectorOperators.I2F, 0);
     }
 
     /** Two adjacent floats (block A's, block B's) repeated across the lanes. */
     private static FloatVector pairScale(MemorySegment m, long off) {
         return LongVector.broadcast(LW, m.get(Vec.LONG_LE, off)).reinterpretAsFloats();
-    }
-
-    /** The scale per int lane of chunk {@code c}: A | B halves at 256 bits; at 128 bits chunk 0 is block A, chunk 8 block B. */
-    private static FloatVector scales(FloatVector d, int c) {
-        if (L == 16) {
-            return d.rearrange(HALVES);
-        }
-        return FloatVector.broadcast(FW, d.lane(c == 0 ? 0 : 1));
-    }
-
-    private static ShortVector shorts(MemorySegment a, long off) {
-        return Int16Activations.shorts(a, off);
     }
 
     /** Tiles: each half is a Q4_0 block's 16 nibble bytes, decoded as {@link Q4_0Kernel} decodes them (same floats). */

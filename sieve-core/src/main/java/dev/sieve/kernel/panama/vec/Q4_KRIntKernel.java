@@ -129,31 +129,12 @@ final class Q4_KRIntKernel extends FloatPathKernel {
             long ao = aOff + AB * (j >> 1);
             FloatVector d = FloatVector.fromArray(FW, scales, j);
             for (int c = 0; c < 16; c += L) {
-                ShortVector u = ShortVector.fromMemorySegment(SW, w, q + 2L * c, Vec.LE);
-                ShortVector t = u.mul(shorts(a, ao + 2L * c))
-                        .add(u.lanewise(VectorOperators.LSHR, 4).mul(shorts(a, ao + 32 + 2L * c)))
-                        .add(u.lanewise(VectorOperators.LSHR, 8).mul(shorts(a, ao + 64 + 2L * c)))
-                        .add(u.lanewise(VectorOperators.LSHR, 12).mul(shorts(a, ao + 96 + 2L * c)));
-                acc = ((FloatVector) Int16Activations.pairSums(t).convert(VectorOperators.I2F, 0)).fma(lanes(d, c), acc);
+                ShortVector t = Int16Activations.quadProducts(ShortVector.fromMemorySegment(SW, w, q + 2L * c, Vec.LE), a, ao + 2L * c);
+                acc = ((FloatVector) Int16Activations.pairSums(t).convert(VectorOperators.I2F, 0))
+                        .fma(Int16Activations.halves(d, c), acc);
             }
         }
         return Vec.sumW(acc, scales, subs);
-    }
-
-    /** (A, B, …) → A in the low four lanes, B in the high four (FW is at most 8 lanes). */
-    private static final jdk.incubator.vector.VectorShuffle<Float> HALVES =
-            jdk.incubator.vector.VectorShuffle.fromOp(FW, i -> (i / 4) % 2);
-
-    /** The scale per int lane of chunk {@code c}: the two sub-blocks' halves at 256 bits; at 128 bits chunk 0 is the first sub-block, 8 the second. */
-    private static FloatVector lanes(FloatVector d, int c) {
-        if (L == 16) {
-            return d.rearrange(HALVES);
-        }
-        return FloatVector.broadcast(FW, d.lane(c == 0 ? 0 : 1));
-    }
-
-    private static ShortVector shorts(MemorySegment a, long off) {
-        return Int16Activations.shorts(a, off);
     }
 
     /** Tiles: sub-block j's 16 bytes give weights 32j + i (low nibbles) and 32j + 16 + i (high), as Q4_0's. */
