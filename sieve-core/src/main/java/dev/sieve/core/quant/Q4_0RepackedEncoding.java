@@ -20,7 +20,7 @@ import java.lang.foreign.ValueLayout;
  * nibbles each, no cross-lane widening), and their two scales one 8-byte load with no f16
  * conversion. Four more bytes per 64 weights (5 bits per weight against 4.5). Activations: Q8_0.
  */
-public final class Q4_0RepackedEncoding implements WeightEncoding {
+public final class Q4_0RepackedEncoding extends RepackedEncoding {
     public static final Q4_0RepackedEncoding INSTANCE = new Q4_0RepackedEncoding();
     public static final int QK = 64;
     public static final int BLOCK_BYTES = 4 + 4 + QK / 2;
@@ -30,13 +30,14 @@ public final class Q4_0RepackedEncoding implements WeightEncoding {
     private static final int ID = 2307;
     private static final int HALF = Q4_0Encoding.QK;
 
-    private Q4_0RepackedEncoding() {}
+    private Q4_0RepackedEncoding() {
+        super(Q4_0Encoding.INSTANCE);
+    }
 
     @Override public String name() { return "Q4_0_R"; }
     @Override public int ggmlType() { return ID; }
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
-    @Override public boolean canQuantize() { return true; }
     @Override public WeightEncoding activationEncoding() { return Q8_0Encoding.INSTANCE; }
 
     /** The 4-bit level of weight e (0..63) of the block at {@code o}. */
@@ -59,34 +60,12 @@ public final class Q4_0RepackedEncoding implements WeightEncoding {
         }
     }
 
-    @Override
-    public boolean repacks(WeightEncoding from) {
-        return from == Q4_0Encoding.INSTANCE;
-    }
-
-    @Override
-    public void repack(WeightEncoding from, MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long n) {
-        if (!repacks(from) || n % QK != 0) {
-            throw new IllegalArgumentException("Q4_0_R repacks pairs of Q4_0 blocks, not " + n + " values of " + from.name());
-        }
-        repack(src, srcOffset, dst, dstOffset, n / QK);
-    }
-
-    /** Q4_0's quantization (ggml's reference), then {@link #repack}. */
-    @Override
-    public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int n) {
-        MemorySegment q4 = MemorySegment.ofArray(new byte[2 * Q4_0Encoding.BLOCK_BYTES]);
-        for (int b = 0; b < n / QK; b++) {
-            Q4_0Encoding.INSTANCE.quantize(src, srcOffset + b * QK, q4, 0, QK);
-            repack(q4, 0, dst, dstOffset + (long) b * BLOCK_BYTES, 1);
-        }
-    }
-
     /**
      * Rewrites {@code 2 · blocks} Q4_0 blocks at {@code src[srcOffset..]} as {@code blocks} Q4_0_R
      * blocks at {@code dst[dstOffset..]}: the same values, bit for bit (an f16 widens to f32 exactly).
      */
-    public static void repack(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long blocks) {
+    @Override
+    void repackBlocks(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long blocks) {
         long qb = Q4_0Encoding.BLOCK_BYTES;
         for (long b = 0; b < blocks; b++) {
             long s = srcOffset + 2 * qb * b, o = dstOffset + b * BLOCK_BYTES;

@@ -21,7 +21,7 @@ import java.lang.foreign.ValueLayout;
  * Q4_0, and the scales are single bytes. Four more bytes per block (4.625 bits per weight against
  * 4.5). Activations: Q8_0 (a 32-block per sub-block).
  */
-public final class Q4_KRepackedEncoding implements WeightEncoding {
+public final class Q4_KRepackedEncoding extends RepackedEncoding {
     public static final Q4_KRepackedEncoding INSTANCE = new Q4_KRepackedEncoding();
     public static final int QK = 256;
     public static final int BLOCK_BYTES = 2 + 2 + 8 + 8 + QK / 2;
@@ -32,13 +32,14 @@ public final class Q4_KRepackedEncoding implements WeightEncoding {
     /** Sieve's id, after the dense-and-sparse encodings' 2304 and 2305. */
     private static final int ID = 2306;
 
-    private Q4_KRepackedEncoding() {}
+    private Q4_KRepackedEncoding() {
+        super(Q4_KEncoding.INSTANCE);
+    }
 
     @Override public String name() { return "Q4_K_R"; }
     @Override public int ggmlType() { return ID; }
     @Override public int blockSize() { return QK; }
     @Override public int blockBytes() { return BLOCK_BYTES; }
-    @Override public boolean canQuantize() { return true; }
     @Override public WeightEncoding activationEncoding() { return Q8_0Encoding.INSTANCE; }
 
     /** The 4-bit level of weight e (0..255) of the block at {@code o}. */
@@ -64,34 +65,12 @@ public final class Q4_KRepackedEncoding implements WeightEncoding {
         }
     }
 
-    @Override
-    public boolean repacks(WeightEncoding from) {
-        return from == Q4_KEncoding.INSTANCE;
-    }
-
-    @Override
-    public void repack(WeightEncoding from, MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long n) {
-        if (!repacks(from) || n % QK != 0) {
-            throw new IllegalArgumentException("Q4_K_R repacks whole Q4_K blocks, not " + n + " values of " + from.name());
-        }
-        repack(src, srcOffset, dst, dstOffset, n / QK);
-    }
-
-    /** Q4_K's quantization (ggml's reference), then {@link #repack}. */
-    @Override
-    public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int n) {
-        MemorySegment q4k = MemorySegment.ofArray(new byte[Q4_KEncoding.BLOCK_BYTES]);
-        for (int b = 0; b < n / QK; b++) {
-            Q4_KEncoding.INSTANCE.quantize(src, srcOffset + b * QK, q4k, 0, QK);
-            repack(q4k, 0, dst, dstOffset + (long) b * BLOCK_BYTES, 1);
-        }
-    }
-
     /**
      * Rewrites {@code blocks} Q4_K blocks at {@code src[srcOffset..]} as Q4_K_R blocks at {@code
      * dst[dstOffset..]}: the same values, bit for bit.
      */
-    public static void repack(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long blocks) {
+    @Override
+    void repackBlocks(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long blocks) {
         // Eight bytes at a time (a model's worth of blocks is converted at load, often before C2
         // has compiled this): a byte of the 12 packed scale bytes per scale and min, and the
         // nibbles regrouped with long masks and shifts.

@@ -420,7 +420,8 @@ class WeightEncodingConformanceTest {
             MemorySegment q4k = randomBlocks(Q4_KEncoding.INSTANCE, blocks, r, arena);
             MemorySegment rp = arena.allocate((long) blocks * Q4_KRepackedEncoding.BLOCK_BYTES);
             // From an odd offset on both sides, as tensors inside a file are.
-            Q4_KRepackedEncoding.repack(q4k, Q4_KEncoding.BLOCK_BYTES, rp, Q4_KRepackedEncoding.BLOCK_BYTES, blocks - 1);
+            Q4_KRepackedEncoding.INSTANCE.repack(Q4_KEncoding.INSTANCE, q4k, Q4_KEncoding.BLOCK_BYTES, rp,
+                    Q4_KRepackedEncoding.BLOCK_BYTES, 256L * (blocks - 1));
             int n = (blocks - 1) * 256;
             float[] want = new float[n], got = new float[n];
             Q4_KEncoding.INSTANCE.dequantize(q4k, Q4_KEncoding.BLOCK_BYTES, want, 0, n);
