@@ -76,13 +76,16 @@ class Q4_0Kernel extends FloatPathKernel {
     static void decodeBlocks(MemorySegment w, long first, int blocks, float[] dst, int dstOff) {
         for (int b = 0; b < blocks; b++) {
             long blk = first + BB * b;
-            float d = Vec.scale(w, blk);
-            int o = dstOff + b * QK;
-            for (int c = 0; c < QK / 2; c += N) {
-                IntVector v = Vec.u8(w, blk + 2, c);
-                lo(v).mul(d).intoArray(dst, o + c);
-                hi(v).mul(d).intoArray(dst, o + c + QK / 2);
-            }
+            nibbles(w, blk + 2, Vec.scale(w, blk), dst, dstOff + b * QK);
+        }
+    }
+
+    /** One block's 16 nibble bytes at {@code q} (byte j: weights j and j + 16) as (q − 8)·d into {@code dst[o..o+32)}. */
+    static void nibbles(MemorySegment w, long q, float d, float[] dst, int o) {
+        for (int c = 0; c < QK / 2; c += N) {
+            IntVector v = Vec.u8(w, q, c);
+            lo(v).mul(d).intoArray(dst, o + c);
+            hi(v).mul(d).intoArray(dst, o + c + QK / 2);
         }
     }
 }

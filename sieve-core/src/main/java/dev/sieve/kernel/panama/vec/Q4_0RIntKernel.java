@@ -1,7 +1,6 @@
 package dev.sieve.kernel.panama.vec;
 
 import static dev.sieve.kernel.panama.vec.Vec.FW;
-import static dev.sieve.kernel.panama.vec.Vec.N;
 import static dev.sieve.kernel.panama.vec.Vec.SW;
 
 import dev.sieve.core.kernel.Activations;
@@ -9,7 +8,6 @@ import dev.sieve.core.quant.Q4_0RepackedEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -104,15 +102,9 @@ final class Q4_0RIntKernel extends FloatPathKernel {
     private static void decodePairs(MemorySegment w, long first, int pairs, float[] dst, int dstOff) {
         for (int p = 0; p < pairs; p++) {
             long blk = first + BB * p;
-            float da = w.get(dev.sieve.core.quant.Half.FLOAT_LE, blk), db = w.get(dev.sieve.core.quant.Half.FLOAT_LE, blk + 4);
             int o = dstOff + QK * p;
-            for (int c = 0; c < 16; c += N) {
-                IntVector va = Vec.u8(w, blk + QS, c), vb = Vec.u8(w, blk + QS + 16, c);
-                Q4_0Kernel.lo(va).mul(da).intoArray(dst, o + c);
-                Q4_0Kernel.hi(va).mul(da).intoArray(dst, o + c + 16);
-                Q4_0Kernel.lo(vb).mul(db).intoArray(dst, o + 32 + c);
-                Q4_0Kernel.hi(vb).mul(db).intoArray(dst, o + 48 + c);
-            }
+            Q4_0Kernel.nibbles(w, blk + QS, w.get(dev.sieve.core.quant.Half.FLOAT_LE, blk), dst, o);
+            Q4_0Kernel.nibbles(w, blk + QS + 16, w.get(dev.sieve.core.quant.Half.FLOAT_LE, blk + 4), dst, o + 32);
         }
     }
 }
