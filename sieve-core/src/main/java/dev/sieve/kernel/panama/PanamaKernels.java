@@ -86,17 +86,23 @@ public final class PanamaKernels implements Kernels {
      * bytes as one vector without widening. DecodeProbe, one thread, AVX2, 5632×2048 / 2048×5632:
      * Q4_K_R 6.3 / 5.5 GB/s against Q4_K's float decoder's 4.35-4.42 / 4.73-4.81; Q4_0_R 28.5-28.9 /
      * 30.0-30.2 GFLOP/s (9.0 / 9.4 GB/s of its 5-bit layout) against Q4_0's 23.6 / 25.0; end to end
-     * tinyllama Q4_0 tg64 15.8-16.1 → 22.0-22.2 tokens/s (docs/performance.md, session 20). At 512 bits
-     * the float decoders stay (Q4_K 7.3-7.5 GB/s there; the 16-bit route lost to the float one for
-     * Q4_0 at that width; the repacked layouts there are unmeasured).
+     * tinyllama Q4_0 tg64 15.8-16.1 → 22.0-22.2 tokens/s (docs/performance.md, session 20).
+     *
+     * <p>At 512 bits Q4_0 stays (Intel Xeon, session 21: Q4_0_R 7.0 / 8.5 GB/s against 5.9 / 6.6 in
+     * the probe, but tg64 15.9 against 16.8 end to end). Q4_K becomes Q4_K_R on Intel cores, where
+     * the float decoder streamed 3.6 GB/s and Q4_K_R 5.8 (Q4_K_M tg64 11.7-11.8 → 14.2-14.4), and
+     * stays on AMD's, where the float decoder streamed 7.3-7.5 GB/s and Q4_K_R is unmeasured.
      */
     @Override
     public WeightEncoding preferredLayout(WeightEncoding e) {
-        if (bits >= 512) {
-            return e;
+        return preferredLayout(e, bits, CpuVendor.current());
+    }
+
+    static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {
+        if (e == Q4_KEncoding.INSTANCE && (bits < 512 || vendor == CpuVendor.INTEL)) {
+            return Q4_KRepackedEncoding.INSTANCE;
         }
-        return e == Q4_KEncoding.INSTANCE ? Q4_KRepackedEncoding.INSTANCE
-                : e == Q4_0Encoding.INSTANCE ? Q4_0RepackedEncoding.INSTANCE : e;
+        return e == Q4_0Encoding.INSTANCE && bits < 512 ? Q4_0RepackedEncoding.INSTANCE : e;
     }
 
     public int bits() {

@@ -243,13 +243,14 @@ class PanamaKernelsTest {
     }
 
     /**
-     * The float decoders with a two-token pass (Q8_0, Q6_K) take batches of 2–6 tokens two per pass
-     * over a row: token for token, a batch gives what each token alone gives (float rounding only),
-     * and the reference's answer.
+     * The float decoders with a two-token pass (Q8_0, Q6_K: batches of 2–6 tokens; Q4_0, whose
+     * float decoder runs at 512 bits and subtracts 8·Σx per block: 2–3) take them two per pass over
+     * a row: token for token, a batch gives what each token alone gives (float rounding only), and
+     * the reference's answer.
      */
     @TestFactory
     Stream<DynamicTest> twoTokenDecodersMatchSingleTokens() {
-        return Stream.of("Q8_0", "Q6_K").map(name -> DynamicTest.dynamicTest(name, () -> {
+        return Stream.of("Q8_0", "Q6_K", "Q4_0").map(name -> DynamicTest.dynamicTest(name, () -> {
             WeightEncoding e = WeightEncodings.byName(name).orElseThrow();
             Random rnd = new Random(22);
             try (Arena arena = Arena.ofConfined()) {
@@ -258,8 +259,10 @@ class PanamaKernelsTest {
                 for (int tokens = 2; tokens <= 7; tokens++) {
                     float[] x = gaussian(rnd, tokens * cols);
                     float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, 3, 36);
-                    // (Below 512 bits Q8_0 decodes with Q8_0IntKernel, tested above.)
-                    for (PanamaKernels k : variantsWith(e, name + "Kernel")) {
+                    // (Below 512 bits Q8_0 and Q4_0 decode with their IntKernels, tested above.)
+                    List<PanamaKernels> ks = variantsWith(e, name + "Kernel");
+                    assertFalse(ks.isEmpty(), "no variant runs " + name + "Kernel");
+                    for (PanamaKernels k : ks) {
                         float[] got = run(k, w, x, tokens, 3, 36);
                         float[] single = new float[got.length];
                         for (int t = 0; t < tokens; t++) {

@@ -145,12 +145,14 @@ abstract class FloatPathKernel implements EncodingKernel {
     }
 
     /**
-     * With {@link #oneRow} and {@link #twoTokens}, for encodings without group sums: the row at
-     * {@code o} times two consecutive tokens, the first as in {@link #dot1} and the second {@code cols}
-     * floats (and {@code ab} bytes) further, into {@code res[0..1]} ({@code res} 16 floats, the rest
-     * scratch), each token's sum as {@link #dot1} forms it; the row's weights are decoded once for both.
+     * With {@link #oneRow} and {@link #twoTokens}: the row at {@code o} times two consecutive tokens,
+     * the first as in {@link #dot1} and the second {@code cols} floats (and {@code ab} bytes) further,
+     * into {@code res[0..1]} ({@code res} 16 floats, the rest scratch), each token's sum as {@link
+     * #dot1} forms it; the row's weights are decoded once for both. With {@link #sumsGroup} &gt; 0 the
+     * first token's group sums are at {@code a[sums..]}, the second's {@code cols / sumsGroup()} floats further.
      */
-    void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, int cols, float[] res) {
+    void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, long sums, int cols,
+            float[] res) {
         throw new UnsupportedOperationException(encoding.name());
     }
 
@@ -275,8 +277,9 @@ abstract class FloatPathKernel implements EncodingKernel {
         int tokens = x.tokens();
         long ab = 4L * cols;
         Scratch s = SCRATCH.get();
-        boolean twoAtOnce = twoTokens() && sumsGroup() == 0; // dot1x2 takes no group sums
-        if ((tokens < TILE_TOKENS || twoAtOnce && tokens < TWO_TOKEN_LIMIT) && oneRow(cols)) {
+        boolean twoAtOnce = twoTokens();
+        // Group-sum decoders (Q4_0) pair tokens below the tiles only: at 4 tokens the tiles won there.
+        if ((tokens < TILE_TOKENS || twoAtOnce && sumsGroup() == 0 && tokens < TWO_TOKEN_LIMIT) && oneRow(cols)) {
             float[] xf = x.floats();
             int group = sumsGroup();
             int groups = group > 0 ? cols / group : 0;
@@ -291,7 +294,7 @@ abstract class FloatPathKernel implements EncodingKernel {
             float[] res = s.res;
             for (int r = r0; r < r1; r++) {
                 for (int t = 0; t < pairs; t += 2) {
-                    dot1x2(ws, r * rb, xf, t * cols, a, t * ab, ab, cols, res);
+                    dot1x2(ws, r * rb, xf, t * cols, a, t * ab, ab, group > 0 ? sumsOffset(x, group, t) : 0, cols, res);
                     out[t * outStride + r] = res[0];
                     out[(t + 1) * outStride + r] = res[1];
                 }

@@ -68,6 +68,43 @@ class Q4_0Kernel extends FloatPathKernel {
     }
 
     @Override
+    boolean twoTokens() {
+        return true;
+    }
+
+    /** {@link #dot1} for two tokens: each block's nibbles converted once, multiplied into both. */
+    @Override
+    void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, long sums, int cols,
+            float[] res) {
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector s0 = zero, s1 = zero;
+        float k0 = 0, k1 = 0;
+        long sums1 = sums + 4L * (cols / QK);
+        for (int b = 0; b < cols / QK; b++) {
+            long blk = o + BB * b;
+            int xb = QK * b;
+            FloatVector p0 = zero, p1 = zero;
+            for (int c = 0; c < QK / 2; c += N) {
+                IntVector v = Vec.u8(w, blk + 2, c);
+                FloatVector lo = Vec.i2f(v.and(0x0F)), hi = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4));
+                p0 = lo.fma(Vec.x(xf, xi, a, aOff, xb + c), p0);
+                p1 = lo.fma(Vec.x(xf, xi + cols, a, aOff + ab, xb + c), p1);
+                p0 = hi.fma(Vec.x(xf, xi, a, aOff, xb + c + QK / 2), p0);
+                p1 = hi.fma(Vec.x(xf, xi + cols, a, aOff + ab, xb + c + QK / 2), p1);
+            }
+            float d = Vec.scale(w, blk);
+            FloatVector dv = FloatVector.broadcast(F, d);
+            s0 = p0.fma(dv, s0);
+            s1 = p1.fma(dv, s1);
+            k0 += d * a.get(Half.FLOAT_LE, sums + 4L * b);
+            k1 += d * a.get(Half.FLOAT_LE, sums1 + 4L * b);
+        }
+        float r0 = Vec.sum(s0, res, 0) - 8 * k0, r1 = Vec.sum(s1, res, 0) - 8 * k1;
+        res[0] = r0;
+        res[1] = r1;
+    }
+
+    @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
         decodeBlocks(w, rowOff + BB * (k0 / QK), kc / QK, dst, dstOff);
     }

@@ -76,7 +76,8 @@ final class Q6_KKernel extends FloatPathKernel {
 
     /** {@link #dot1} for two tokens: the row's codes and scales formed once, each token summed as {@link #dot1} sums. */
     @Override
-    void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, int cols, float[] res) {
+    void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, long sums, int cols,
+            float[] res) {
         Row row = row(w, o, cols);
         dot2(row.codes, row.scales, xf, xi, cols, res);
     }

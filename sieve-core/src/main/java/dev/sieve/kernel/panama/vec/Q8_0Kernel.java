@@ -61,7 +61,8 @@ class Q8_0Kernel extends FloatPathKernel {
 
     /** {@link #dot1} for two tokens: each weight vector widened once, multiplied into both. */
     @Override
-    void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, int cols, float[] res) {
+    void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, long sums, int cols,
+            float[] res) {
         FloatVector zero = FloatVector.zero(F);
         FloatVector s0 = zero, s1 = zero;
         for (int b = 0; b < cols / QK; b++) {

@@ -1,0 +1,62 @@
+package dev.sieve.kernel.panama;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.sieve.core.quant.F16Encoding;
+import dev.sieve.core.quant.Q4_0Encoding;
+import dev.sieve.core.quant.Q4_0RepackedEncoding;
+import dev.sieve.core.quant.Q4_KEncoding;
+import dev.sieve.core.quant.Q4_KRepackedEncoding;
+import dev.sieve.core.quant.Q6_KEncoding;
+import dev.sieve.core.quant.Q8_0Encoding;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Which layouts the loader converts to, per width and CPU vendor (the measured choices of PanamaKernels). */
+class PreferredLayoutTest {
+    @Test
+    void belowFiveTwelveBitsBothFourBitEncodingsAreRepackedOnAnyVendor() {
+        for (CpuVendor v : CpuVendor.values()) {
+            for (int bits : new int[] {128, 256}) {
+                assertEquals(Q4_KRepackedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, bits, v));
+                assertEquals(Q4_0RepackedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_0Encoding.INSTANCE, bits, v));
+            }
+        }
+    }
+
+    @Test
+    void atFiveTwelveBitsOnlyIntelRepacksQ4_K() {
+        assertEquals(Q4_KRepackedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.INTEL));
+        assertEquals(Q4_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.AMD));
+        assertEquals(Q4_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.OTHER));
+        for (CpuVendor v : CpuVendor.values()) {
+            assertEquals(Q4_0Encoding.INSTANCE, PanamaKernels.preferredLayout(Q4_0Encoding.INSTANCE, 512, v));
+        }
+    }
+
+    @Test
+    void otherEncodingsKeepTheirLayout() {
+        for (CpuVendor v : CpuVendor.values()) {
+            for (int bits : new int[] {128, 256, 512}) {
+                assertEquals(Q8_0Encoding.INSTANCE, PanamaKernels.preferredLayout(Q8_0Encoding.INSTANCE, bits, v));
+                assertEquals(Q6_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q6_KEncoding.INSTANCE, bits, v));
+                assertEquals(F16Encoding.INSTANCE, PanamaKernels.preferredLayout(F16Encoding.INSTANCE, bits, v));
+            }
+        }
+    }
+
+    @Test
+    void vendorIsReadFromTheFirstVendorLineOfCpuinfo(@TempDir Path dir) throws IOException {
+        Path intel = Files.writeString(dir.resolve("intel"),
+                "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nprocessor\t: 1\nvendor_id\t: GenuineIntel\n");
+        Path amd = Files.writeString(dir.resolve("amd"), "processor\t: 0\nvendor_id\t: AuthenticAMD\n");
+        Path arm = Files.writeString(dir.resolve("arm"), "processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n");
+        assertEquals(CpuVendor.INTEL, CpuVendor.read(intel));
+        assertEquals(CpuVendor.AMD, CpuVendor.read(amd));
+        assertEquals(CpuVendor.OTHER, CpuVendor.read(arm));
+        assertEquals(CpuVendor.OTHER, CpuVendor.read(dir.resolve("missing")));
+    }
+}
