@@ -49,7 +49,7 @@ public final class ModelLoader {
 
     /**
      * {@code m} with every matrix the forward pass multiplies in the layout {@code kernels} multiply
-     * fastest ({@link Kernels#preferredLayout}; Q4_K becomes Q4_K_R below 512 bits), converted
+     * fastest ({@link Kernels#preferredLayout}; Q4_K becomes Q4_K_R below 512 bits and on Intel cores at 512), converted
      * losslessly on {@code pool}'s threads (a tensor per task) into memory owned by the file, whose
      * pages of each converted matrix are then released, so resident memory stays about the file's
      * size. Returns {@code m} itself when no matrix changes. For inference only: compression and
