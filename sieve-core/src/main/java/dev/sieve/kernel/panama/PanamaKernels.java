@@ -89,7 +89,8 @@ public final class PanamaKernels implements Kernels {
      * tinyllama Q4_0 tg64 15.8-16.1 → 22.0-22.2 tokens/s (docs/performance.md, session 20).
      *
      * <p>At 512 bits Q4_0 stays (Intel Xeon, session 21: Q4_0_R 7.0 / 8.5 GB/s against 5.9 / 6.6 in
-     * the probe, but tg64 15.9 against 16.8 end to end). Q4_K becomes Q4_K_R on Intel cores, where
+     * the probe, but end to end tg64 within the host's drift, 16.0 / 15.2 against 15.5 / 15.0 / 12.4,
+     * and four streams slower, 22.2 / 21.8 against 24.5 / 23.5). Q4_K becomes Q4_K_R on Intel cores, where
      * the float decoder streamed 3.6 GB/s and Q4_K_R 5.8 (Q4_K_M tg64 11.7-11.8 → 14.2-14.4), and
      * stays on AMD's, where the float decoder streamed 7.3-7.5 GB/s and Q4_K_R is unmeasured.
      */

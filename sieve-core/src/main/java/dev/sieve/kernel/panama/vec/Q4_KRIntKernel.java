@@ -94,7 +94,10 @@ final class Q4_KRIntKernel extends FloatPathKernel {
     /**
      * The row's sub-block scales d·sc·a_d into {@code scales[0 .. cols/32)}; returns Σ dmin·m·(a_d·Σa).
      * Its own method, as {@link #sums}: each compiles within C2's node budget, and no vector is live
-     * across both (fused, one was boxed at every row).
+     * across both (fused, one was boxed at every row). Both are small enough for C2 to inline them into
+     * {@link #dot} when it compiles {@code dot} first, which fuses them again: half the runs then boxed
+     * (Intel AVX-512 host, session 21), so {@code bin/sieve} keeps both out of line
+     * ({@code -XX:CompileCommand=dontinline}); a JVM started without those flags can still hit it.
      */
     private static float scales(MemorySegment w, long o, MemorySegment s, long sOff, int cols, float[] scales) {
         int blocks = cols / QK, subs = cols / SUB;
