@@ -111,6 +111,28 @@ final class Vec {
         return N == 16 ? sum16(b, at) : N == 8 ? sum8(b, at) : sum4(b, at);
     }
 
+    /**
+     * {@link #sum(FloatVector, float[], int)} in the order {@link #sums8} and {@link #sums4} add each
+     * accumulator's lanes (neighbours first: lanes 2i and 2i+1, then pairs of pairs), for kernels that
+     * must round exactly as the tile kernels do: which rows of a prompt a 6-row tile, a 4-row tile or a
+     * single-row kernel takes depends on how the rows were split between threads.
+     */
+    static float sumPairs(FloatVector v, float[] b, int at) {
+        if (!EXACT) {
+            return v.reduceLanes(VectorOperators.ADD);
+        }
+        v.intoArray(b, at);
+        float s = pairs4(b, at);
+        for (int i = 4; i < N; i *= 2) { // 8 lanes: (0..3) + (4..7); 16: that, + the same for 8..15
+            s = i == 4 ? s + pairs4(b, at + 4) : s + (pairs4(b, at + 8) + pairs4(b, at + 12));
+        }
+        return s;
+    }
+
+    private static float pairs4(float[] b, int o) {
+        return (b[o] + b[o + 1]) + (b[o + 2] + b[o + 3]);
+    }
+
     /** {@link #sum(FloatVector, float[], int)} for species {@link #FW}. */
     static float sumW(FloatVector v, float[] b, int at) {
         if (!EXACT) {
