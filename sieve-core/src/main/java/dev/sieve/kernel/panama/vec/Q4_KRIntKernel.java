@@ -104,7 +104,7 @@ final class Q4_KRIntKernel extends FloatPathKernel {
         FloatVector mins = FloatVector.zero(FW);
         for (int b = 0; b < blocks; b++) {
             long blk = o + BB * b;
-            float d = Vec.scale(w, blk), dmin = Vec.scale(w, blk + 2);
+            float d = Vec.superScale(w, blk), dmin = Vec.superScale(w, blk + 2);
             ByteVector sc = ByteVector.fromMemorySegment(B8, w, blk + SC, Vec.LE);
             ByteVector mn = ByteVector.fromMemorySegment(B8, w, blk + MN, Vec.LE);
             for (int p = 0; p < 8 / FL; p++) {
