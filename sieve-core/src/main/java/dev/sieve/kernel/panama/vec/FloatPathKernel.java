@@ -20,8 +20,9 @@ import jdk.incubator.vector.VectorOperators;
  *
  * <p>Few tokens (decode): {@link #dot2} streams two weight rows at once, decoding each vector
  * once and multiplying it straight away, so the loop is bound by memory, not by decoding. Many
- * tokens (prompt): a tile of 4 rows × {@link #KC} columns is decoded once into a per-thread float
- * buffer and reused by a 4-row × 4-token register kernel, which makes the product bound by FMAs.
+ * tokens (prompt): a tile of {@link #TILE_ROWS} rows (6 at 16 lanes, else 4) × {@link #KC} columns is
+ * decoded once into a per-thread float buffer and reused by a register kernel over 4 tokens at a time,
+ * which makes the product bound by FMAs.
  * Subclasses supply only the two decoders.
  */
 abstract class FloatPathKernel implements EncodingKernel {
@@ -65,8 +66,8 @@ abstract class FloatPathKernel implements EncodingKernel {
     }
 
     /**
-     * The prompt tile's register kernel per width. At 16 lanes (32 registers) 4 rows × 4 tokens
-     * reads the activations from the segment and runs at the FMA peak. Below that (AVX2: 16
+     * The prompt tile's register kernel per width. At 16 lanes (32 registers) 6 rows × 4 tokens
+     * ({@link #micro6x4}; a thread's last rows, fewer than 6, one token at a time) reads the activations from the segment. Below that (AVX2: 16
      * registers, which the 4 × 4 tile's 21 live vectors spill) 2 rows × 4 tokens from a heap copy
      * of the chunk's activations: 59-61 GFLOP/s per thread against 46-53 for the 4 × 4 tile, whose
      * segment loads also keep their checks (measured, docs/performance.md).
@@ -374,9 +375,7 @@ abstract class FloatPathKernel implements EncodingKernel {
                             micro2x4(tile, 2 * kc, kc, xs, t * kc, out, t * os + r + 2, os, first);
                         }
                     }
-                    for (; t + 4 <= tokens; t += 4) {
-                        micro4x4(tile, kc, a, t * ab + ak, ab, out, t * os + r, os, first);
-                    }
+                    // At 16 lanes only a thread's last rows come here (fewer than 6): one token at a time.
                     for (; t < tokens; t++) {
                         micro4x1(tile, 0, kc, a, t * ab + ak, out, t * os + r, first);
                     }
@@ -479,8 +478,8 @@ abstract class FloatPathKernel implements EncodingKernel {
     /**
      * Six tile rows times four tokens: 24 accumulators, the six weight vectors of a column step and one
      * activation vector, 31 of AVX-512's 32 registers. Each activation load (from L2: a k-chunk of 128
-     * tokens is 512 KiB) feeds six FMAs instead of the 4 × 4 kernel's four, a third less L2 traffic
-     * per FMA; the six weight rows (24 KiB) stay in L1.
+     * tokens is 512 KiB) feeds six FMAs instead of the former 4 × 4 kernel's four, a third less L2
+     * traffic per FMA; the six weight rows (24 KiB) stay in L1.
      */
     private static void micro6x4(float[] tile, int kc, MemorySegment a, long aOff, long ab, float[] out,
             int o, int os, boolean first) {
@@ -545,54 +544,5 @@ abstract class FloatPathKernel implements EncodingKernel {
 
     private static FloatVector acc(float[] tile, int at) {
         return FloatVector.fromArray(F, tile, at);
-    }
-
-    // 16 accumulators + 4 weight vectors + 1 activation: fits AVX-512's 32 registers; each weight
-    // vector loaded from L1 feeds 4 FMAs.
-    private static void micro4x4(float[] tile, int kc, MemorySegment a, long aOff, long ab, float[] out,
-            int o, int os, boolean first) {
-        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
-        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        long a0 = aOff, a1 = aOff + ab, a2 = a1 + ab, a3 = a2 + ab;
-        int bound = F.loopBound(kc);
-        for (int k = 0; k < bound; k += N) {
-            FloatVector w0 = FloatVector.fromArray(F, tile, k);
-            FloatVector w1 = FloatVector.fromArray(F, tile, kc + k);
-            FloatVector w2 = FloatVector.fromArray(F, tile, 2 * kc + k);
-            FloatVector w3 = FloatVector.fromArray(F, tile, 3 * kc + k);
-            long ko = 4L * k;
-            FloatVector x = Vec.f32(a, a0 + ko);
-            c00 = w0.fma(x, c00); c10 = w1.fma(x, c10); c20 = w2.fma(x, c20); c30 = w3.fma(x, c30);
-            x = Vec.f32(a, a1 + ko);
-            c01 = w0.fma(x, c01); c11 = w1.fma(x, c11); c21 = w2.fma(x, c21); c31 = w3.fma(x, c31);
-            x = Vec.f32(a, a2 + ko);
-            c02 = w0.fma(x, c02); c12 = w1.fma(x, c12); c22 = w2.fma(x, c22); c32 = w3.fma(x, c32);
-            x = Vec.f32(a, a3 + ko);
-            c03 = w0.fma(x, c03); c13 = w1.fma(x, c13); c23 = w2.fma(x, c23); c33 = w3.fma(x, c33);
-        }
-        int k2 = 2 * kc, k3 = 3 * kc;
-        Vec.sums8(c00, c10, c20, c30, c01, c11, c21, c31, tile, RED);
-        Vec.sums8(c02, c12, c22, c32, c03, c13, c23, c33, tile, RED + 8);
-        put(out, o, tile[RED + 0] + tail(tile, 0, bound, kc, a, a0), first);
-        put(out, o + 1, tile[RED + 1] + tail(tile, kc, bound, kc, a, a0), first);
-        put(out, o + 2, tile[RED + 2] + tail(tile, k2, bound, kc, a, a0), first);
-        put(out, o + 3, tile[RED + 3] + tail(tile, k3, bound, kc, a, a0), first);
-        o += os;
-        put(out, o, tile[RED + 4] + tail(tile, 0, bound, kc, a, a1), first);
-        put(out, o + 1, tile[RED + 5] + tail(tile, kc, bound, kc, a, a1), first);
-        put(out, o + 2, tile[RED + 6] + tail(tile, k2, bound, kc, a, a1), first);
-        put(out, o + 3, tile[RED + 7] + tail(tile, k3, bound, kc, a, a1), first);
-        o += os;
-        put(out, o, tile[RED + 8] + tail(tile, 0, bound, kc, a, a2), first);
-        put(out, o + 1, tile[RED + 9] + tail(tile, kc, bound, kc, a, a2), first);
-        put(out, o + 2, tile[RED + 10] + tail(tile, k2, bound, kc, a, a2), first);
-        put(out, o + 3, tile[RED + 11] + tail(tile, k3, bound, kc, a, a2), first);
-        o += os;
-        put(out, o, tile[RED + 12] + tail(tile, 0, bound, kc, a, a3), first);
-        put(out, o + 1, tile[RED + 13] + tail(tile, kc, bound, kc, a, a3), first);
-        put(out, o + 2, tile[RED + 14] + tail(tile, k2, bound, kc, a, a3), first);
-        put(out, o + 3, tile[RED + 15] + tail(tile, k3, bound, kc, a, a3), first);
     }
 }
