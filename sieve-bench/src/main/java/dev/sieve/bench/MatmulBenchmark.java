@@ -40,10 +40,15 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+// The two dontinline commands are bin/sieve's (see there): without them C2 may fuse Q4_K_R's scales and
+// sums and box every vector in some forks, and the benchmark would measure that accident.
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+        "-XX:CompileCommand=quiet",
+        "-XX:CompileCommand=dontinline,dev.sieve.kernel.panama.vec.Q4_KRIntKernel::sums",
+        "-XX:CompileCommand=dontinline,dev.sieve.kernel.panama.vec.Q4_KRIntKernel::scales"})
 public class MatmulBenchmark {
 
-    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q4_0_O"})
+    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q4_K_R", "Q6_K", "Q4_0_O"})
     public String encoding;
 
     @Param({"1", "128"})
