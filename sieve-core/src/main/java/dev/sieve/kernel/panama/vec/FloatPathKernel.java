@@ -34,7 +34,7 @@ abstract class FloatPathKernel implements EncodingKernel {
      * 25.8–27.9 at 6 against the tiles' 18.0–21.1 and 22.3–24.4; at 8 the tiles win (30.1–33.4 against 25.9–27.3).
      */
     static final int TWO_TOKEN_LIMIT = 7;
-    /** Columns per tile: a multiple of every block size (256 at most) and of N; 16 KiB for 4 rows. */
+    /** Columns per tile: a multiple of every block size (256 at most) and of N; 24 KiB for 6 rows. */
     static final int KC = 1024;
     /**
      * Rows per prompt tile: 6 at 16 lanes ({@link #micro6x4}: 95-103 against 73-80 GFLOP/s for 4 rows,
@@ -67,8 +67,9 @@ abstract class FloatPathKernel implements EncodingKernel {
 
     /**
      * The prompt tile's register kernel per width. At 16 lanes (32 registers) 6 rows × 4 tokens
-     * ({@link #micro6x4}; a thread's last rows, fewer than 6, one token at a time) reads the activations from the segment. Below that (AVX2: 16
-     * registers, which the 4 × 4 tile's 21 live vectors spill) 2 rows × 4 tokens from a heap copy
+     * ({@link #micro6x4}; a thread's last rows, fewer than 6, one token at a time) reads the
+     * activations from the segment. Below that (AVX2: 16 registers, which a 4 × 4 tile's 21 live
+     * vectors spill) 2 rows × 4 tokens from a heap copy
      * of the chunk's activations: 59-61 GFLOP/s per thread against 46-53 for the 4 × 4 tile, whose
      * segment loads also keep their checks (measured, docs/performance.md).
      */

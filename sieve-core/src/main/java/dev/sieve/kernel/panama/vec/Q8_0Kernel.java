@@ -89,8 +89,10 @@ class Q8_0Kernel extends FloatPathKernel {
      * Per block and row one product and one FMA, then the scale: the block's first half is a
      * {@code mul}, not an FMA into zero (each zero start cost a register move on the two 512-bit
      * ports, with an add to join the halves). Q8_0 at 512 bits, one thread, in L2 14.5 against
-     * 12.5 GB/s with the old form (docs/performance.md). QK = 32 holds 2N columns at 16 lanes;
-     * narrower widths loop over the rest of the block.
+     * 12.5 GB/s with the old form (docs/performance.md). QK = 32 holds 2N columns at 16 lanes, written
+     * out: with a loop of one trip there, the model's compile of this method kept a bounds check on
+     * every load and was not unrolled (tg64 9.4 against 12.2; DecodeProbe's compile was fine).
+     * Narrower widths loop over the rest of the block.
      */
     @Override
     void dot2(MemorySegment w, long o0, long o1, MemorySegment a, long aOff, int cols,
@@ -102,7 +104,7 @@ class Q8_0Kernel extends FloatPathKernel {
             long b0 = o0 + BB * b, b1 = o1 + BB * b;
             long xo = aOff + 4L * QK * b;
             FloatVector p0, p1;
-            if (2 * N == QK) { // 16 lanes, written out: see above
+            if (2 * N == QK) { // 16 lanes, written out (see above)
                 FloatVector xa = Vec.f32(a, xo), xb = Vec.f32(a, xo + 4L * N);
                 p0 = q(w, b0, N).fma(xb, q(w, b0, 0).mul(xa));
                 p1 = q(w, b1, N).fma(xb, q(w, b1, 0).mul(xa));

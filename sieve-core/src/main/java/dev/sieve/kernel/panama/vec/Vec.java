@@ -350,8 +350,8 @@ final class Vec {
      * The f16 scale at {@code off}, as ggml stores block scales. Read through a table of all 65,536
      * halves: the conversion instruction (with the move into a vector register and the broadcast)
      * took four of the two 512-bit ports' operations per block, while a table read is a load C2
-     * folds into the broadcast. Q8_0's decoder, one thread, in L2: 12.5 → 20.7 GB/s; out of DRAM
-     * 6.4 / 8.0 → 7.6 / 9.4 (docs/performance.md). Block scales cluster in a few exponents, so
+     * folds into the broadcast. Q8_0's decoder, one thread, in L2: 14.5 → 20.7 GB/s; out of DRAM
+     * 6.6 / 8.8 → 7.6 / 9.4 (docs/performance.md). Block scales cluster in a few exponents, so
      * the rows of the table in use stay in L1.
      */
     static float scale(MemorySegment s, long off) {
