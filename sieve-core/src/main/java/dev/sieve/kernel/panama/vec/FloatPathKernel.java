@@ -76,9 +76,25 @@ abstract class FloatPathKernel implements EncodingKernel {
     static final boolean HEAP_TILE = N < 16;
 
     private final WeightEncoding encoding;
+    private final boolean twoTokens;
 
     FloatPathKernel(WeightEncoding encoding) {
         this.encoding = encoding;
+        this.twoTokens = overridesDot1x2(getClass());
+    }
+
+    /** Whether {@code c} or one of its superclasses below this one declares {@link #dot1x2}. */
+    private static boolean overridesDot1x2(Class<?> c) {
+        for (; c != FloatPathKernel.class; c = c.getSuperclass()) {
+            try {
+                c.getDeclaredMethod("dot1x2", MemorySegment.class, long.class, float[].class, int.class,
+                        MemorySegment.class, long.class, long.class, long.class, int.class, float[].class);
+                return true;
+            } catch (NoSuchMethodException notHere) {
+                // look further up
+            }
+        }
+        return false;
     }
 
     @Override
@@ -148,9 +164,12 @@ abstract class FloatPathKernel implements EncodingKernel {
         throw new UnsupportedOperationException(encoding.name());
     }
 
-    /** Whether {@link #dot1x2} is implemented (then decode batches go two tokens per pass over a row). */
-    boolean twoTokens() {
-        return false;
+    /**
+     * Whether this kernel implements {@link #dot1x2} (then decode batches go two tokens per pass over a
+     * row): derived from the override itself, once, so the two cannot disagree.
+     */
+    final boolean twoTokens() {
+        return twoTokens;
     }
 
     /**

@@ -67,11 +67,6 @@ class Q4_0Kernel extends FloatPathKernel {
         return Vec.sum(s) - 8 * k;
     }
 
-    @Override
-    boolean twoTokens() {
-        return true;
-    }
-
     /** {@link #dot1} for two tokens: each block's nibbles converted once, multiplied into both. */
     @Override
     void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, long sums, int cols,

@@ -69,11 +69,6 @@ final class Q6_KKernel extends FloatPathKernel {
         return dot(row.codes, row.scales, xf, xi, cols);
     }
 
-    @Override
-    boolean twoTokens() {
-        return true;
-    }
-
     /** {@link #dot1} for two tokens: the row's codes and scales formed once, each token summed as {@link #dot1} sums. */
     @Override
     void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, long sums, int cols,

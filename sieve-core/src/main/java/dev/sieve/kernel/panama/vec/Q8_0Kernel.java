@@ -54,11 +54,6 @@ class Q8_0Kernel extends FloatPathKernel {
         return Vec.sum(s);
     }
 
-    @Override
-    boolean twoTokens() {
-        return true;
-    }
-
     /** {@link #dot1} for two tokens: each weight vector widened once, multiplied into both. */
     @Override
     void dot1x2(MemorySegment w, long o, float[] xf, int xi, MemorySegment a, long aOff, long ab, long sums, int cols,
