@@ -349,63 +349,102 @@ abstract class FloatPathKernel implements EncodingKernel {
         }
     }
 
-    // k-chunks outermost: the activations of one chunk (tokens × KC floats) stay in L2 while every
-    // row block of this thread's range passes over them.
+    /**
+     * Up to this many activation floats (tokens × columns, 256 KiB) the tiles take rows outermost;
+     * above it k-chunks outermost (see {@link #tiled}).
+     */
+    static final int ROWS_FIRST_FLOATS = 1 << 16;
+
+    // Many tokens: k-chunks outermost, so the activations of one chunk (tokens × KC floats) stay in L2
+    // while every row block of this thread's range passes over them. Few tokens (all the activations
+    // fit L2 anyway): rows outermost, so each row block's weights are read front to back, not in
+    // KC-column pieces a whole pass apart (8 tokens, tinyllama Q4_0: pp8 +8%; docs/performance.md).
     private void tiled(MemorySegment ws, long rb, MemorySegment a, long ab, int cols, int tokens,
             float[] out, int os, int r0, int r1, Scratch s) {
         float[] tile = s.tile;
+        if (!HEAP_TILE && (long) tokens * cols <= ROWS_FIRST_FLOATS) {
+            int r = r0;
+            for (; r + 6 <= r1; r += 6) {
+                for (int k0 = 0; k0 < cols; k0 += KC) {
+                    block6(ws, rb, a, ab, k0, Math.min(KC, cols - k0), tokens, out, os, r, tile);
+                }
+            }
+            for (; r < r1; r += 4) {
+                for (int k0 = 0; k0 < cols; k0 += KC) {
+                    block4(ws, rb, a, ab, k0, Math.min(KC, cols - k0), tokens, out, os, r, Math.min(4, r1 - r),
+                            tile, null);
+                }
+            }
+            return;
+        }
         float[] xs = HEAP_TILE ? s.chunk(tokens * KC) : null;
         for (int k0 = 0; k0 < cols; k0 += KC) {
             int kc = Math.min(KC, cols - k0);
-            boolean first = k0 == 0;
-            long ak = 4L * k0;
             if (HEAP_TILE) {
                 for (int t = 0; t < tokens; t++) {
-                    MemorySegment.copy(a, Half.FLOAT_LE, t * ab + ak, xs, t * kc, kc);
+                    MemorySegment.copy(a, Half.FLOAT_LE, t * ab + 4L * k0, xs, t * kc, kc);
                 }
             }
             int r = r0;
             if (TILE_ROWS == 6) {
                 for (; r + 6 <= r1; r += 6) {
-                    for (int i = 0; i < 6; i++) {
-                        decode(ws, (r + i) * rb, k0, kc, tile, i * kc);
-                    }
-                    int t = 0;
-                    for (; t + 4 <= tokens; t += 4) {
-                        micro6x4(tile, kc, a, t * ab + ak, ab, out, t * os + r, os, first);
-                    }
-                    for (; t < tokens; t++) {
-                        micro4x1(tile, 0, kc, a, t * ab + ak, out, t * os + r, first);
-                        for (int i = 4; i < 6; i++) {
-                            put(out, t * os + r + i, micro1x1(tile, i * kc, kc, a, t * ab + ak), first);
-                        }
-                    }
+                    block6(ws, rb, a, ab, k0, kc, tokens, out, os, r, tile);
                 }
             }
             for (; r < r1; r += 4) {
-                int n = Math.min(4, r1 - r);
-                for (int i = 0; i < n; i++) {
-                    decode(ws, (r + i) * rb, k0, kc, tile, i * kc);
+                block4(ws, rb, a, ab, k0, kc, tokens, out, os, r, Math.min(4, r1 - r), tile, xs);
+            }
+        }
+    }
+
+    /** Rows r..r+6 over columns k0..k0+kc for every token: decoded into the tile, then 6 × 4 register tiles. */
+    private void block6(MemorySegment ws, long rb, MemorySegment a, long ab, int k0, int kc, int tokens,
+            float[] out, int os, int r, float[] tile) {
+        boolean first = k0 == 0;
+        long ak = 4L * k0;
+        for (int i = 0; i < 6; i++) {
+            decode(ws, (r + i) * rb, k0, kc, tile, i * kc);
+        }
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) {
+            micro6x4(tile, kc, a, t * ab + ak, ab, out, t * os + r, os, first);
+        }
+        for (; t < tokens; t++) {
+            micro4x1(tile, 0, kc, a, t * ab + ak, out, t * os + r, first);
+            for (int i = 4; i < 6; i++) {
+                put(out, t * os + r + i, micro1x1(tile, i * kc, kc, a, t * ab + ak), first);
+            }
+        }
+    }
+
+    /**
+     * Rows r..r+n (n ≤ 4) over columns k0..k0+kc; {@code xs}, below 16 lanes, the chunk's activations
+     * copied to the heap (token t at {@code t·kc}).
+     */
+    private void block4(MemorySegment ws, long rb, MemorySegment a, long ab, int k0, int kc, int tokens,
+            float[] out, int os, int r, int n, float[] tile, float[] xs) {
+        boolean first = k0 == 0;
+        long ak = 4L * k0;
+        for (int i = 0; i < n; i++) {
+            decode(ws, (r + i) * rb, k0, kc, tile, i * kc);
+        }
+        if (n == 4) {
+            int t = 0;
+            if (HEAP_TILE) {
+                for (; t + 4 <= tokens; t += 4) {
+                    micro2x4(tile, 0, kc, xs, t * kc, out, t * os + r, os, first);
+                    micro2x4(tile, 2 * kc, kc, xs, t * kc, out, t * os + r + 2, os, first);
                 }
-                if (n == 4) {
-                    int t = 0;
-                    if (HEAP_TILE) {
-                        for (; t + 4 <= tokens; t += 4) {
-                            micro2x4(tile, 0, kc, xs, t * kc, out, t * os + r, os, first);
-                            micro2x4(tile, 2 * kc, kc, xs, t * kc, out, t * os + r + 2, os, first);
-                        }
-                    }
-                    // At 16 lanes only a thread's last rows come here (fewer than 6): one token at a time.
-                    for (; t < tokens; t++) {
-                        micro4x1(tile, 0, kc, a, t * ab + ak, out, t * os + r, first);
-                    }
-                } else {
-                    for (int i = 0; i < n; i++) {
-                        for (int t = 0; t < tokens; t++) {
-                            float v = micro1x1(tile, i * kc, kc, a, t * ab + ak);
-                            put(out, t * os + r + i, v, first);
-                        }
-                    }
+            }
+            // At 16 lanes only a thread's last rows come here (fewer than 6): one token at a time.
+            for (; t < tokens; t++) {
+                micro4x1(tile, 0, kc, a, t * ab + ak, out, t * os + r, first);
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                for (int t = 0; t < tokens; t++) {
+                    float v = micro1x1(tile, i * kc, kc, a, t * ab + ak);
+                    put(out, t * os + r + i, v, first);
                 }
             }
         }
