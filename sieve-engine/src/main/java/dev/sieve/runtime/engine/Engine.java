@@ -52,15 +52,6 @@ public final class Engine implements AutoCloseable {
      */
     public record Config(int contextSize, int maxRunning, int batchTokens, int maxQueue, long kvBudgetBytes,
             KvEncoding cacheType, int cacheResidual, double stepCostRatio) {
-        /**
-         * Prompt tokens a step may always take while the prompt is short ({@link
-         * StepCostModel#SHORT_PROMPT_TOKENS} or fewer left; a longer one may go down to one a step).
-         * Four: a floor of one for every prompt slowed the short prompts' prefill at 8 concurrent
-         * streams (135m: TTFT p50 0.6 -> 2.1 s, 140 -> 109 tokens/s; again in session 13, 175 -> 375
-         * ms and -13%; docs/serving.md).
-         */
-        public static final int MIN_PREFILL_CHUNK = 4;
-
         public Config {
             if (contextSize < 2 || maxRunning < 1 || batchTokens < 1 || maxQueue < 0 || kvBudgetBytes < 0
                     || !(stepCostRatio == 0 || stepCostRatio > 1)) {
@@ -153,7 +144,7 @@ public final class Engine implements AutoCloseable {
                 blocks, linear.kernels());
         this.kv = new KvBlockManager(pool, config.contextSize(), config.cacheResidual(), true);
         this.stepCost = config.stepCostRatio() > 0
-                ? new StepCostModel(config.stepCostRatio(), Config.MIN_PREFILL_CHUNK, STEP_COST_HALF_LIFE) : null;
+                ? new StepCostModel(config.stepCostRatio(), STEP_COST_HALF_LIFE) : null;
         this.scheduler = new Scheduler(kv, config.maxRunning(), config.batchTokens(), stepCost);
         this.logits = new float[Math.min(config.batchTokens(), config.maxRunning()) * vocab];
         this.row = new float[vocab];

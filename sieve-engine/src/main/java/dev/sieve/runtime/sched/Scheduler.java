@@ -79,7 +79,9 @@ public final class Scheduler {
         if (cost != null) {
             // The decodes are in; the prompt tokens after them must keep the step's cost in bounds.
             int decodes = tokenBudget - budget;
-            budget = Math.min(budget, cost.stepTokens(decodes, tokenBudget, nextPromptLeft(preempted.isEmpty())) - decodes);
+            SequenceState next = firstPromptServed(preempted.isEmpty());
+            int whole = next != null && next.length() <= StepCostModel.SHORT_PROMPT_TOKENS ? next.remaining() : 0;
+            budget = Math.min(budget, cost.stepTokens(decodes, tokenBudget, whole) - decodes);
         }
         budget = runningPass(RUNNING_SHORT_PROMPTS, budget, chunks, preempted);
         // Admissions never while preempting (they would be evicted next).
@@ -163,26 +165,26 @@ public final class Scheduler {
     }
 
     /**
-     * Prompt tokens left to the first prompt this step would serve, in the order of {@link #schedule}:
-     * a short running one's, a short head of the queue's (when it may be admitted), a long running
-     * one's, else the head of the queue's.
+     * The first prompt this step would serve, in the order of {@link #schedule}: a short running
+     * one, a short head of the queue (when it may be admitted), a long running one, else the head of
+     * the queue; null when there is none.
      */
-    private int nextPromptLeft(boolean mayAdmit) {
+    private SequenceState firstPromptServed(boolean mayAdmit) {
         for (SequenceState s : running) {
             if (inPass(s, RUNNING_SHORT_PROMPTS)) {
-                return s.remaining();
+                return s;
             }
         }
         boolean admissible = mayAdmit && !waiting.isEmpty() && running.size() < maxRunning;
         if (admissible && waiting.peekFirst().remaining() <= StepCostModel.SHORT_PROMPT_TOKENS) {
-            return waiting.peekFirst().remaining();
+            return waiting.peekFirst();
         }
         for (SequenceState s : running) {
             if (s.remaining() > 1) {
-                return s.remaining();
+                return s;
             }
         }
-        return waiting.isEmpty() ? 0 : waiting.peekFirst().remaining();
+        return waiting.peekFirst();
     }
 
     /** Frees the victim's blocks, drops its chunk if already planned; returns the tokens given back. */

@@ -24,9 +24,9 @@ class StepCostModelTest {
 
     @Test
     void leastSquaresRecoverALinearCost() {
-        StepCostModel m = new StepCostModel(1.5, 4, 64);
+        StepCostModel m = new StepCostModel(1.5, 64);
         assertFalse(m.ready());
-        assertEquals(100, m.stepTokens(4, 100, 1000), "no fit yet: the hard cap");
+        assertEquals(100, m.stepTokens(4, 100, 0), "no fit yet: the hard cap");
         for (int i = 0; i < 20; i++) {
             m.record(4, cost(4)); // one size alone leaves the slope open
         }
@@ -41,37 +41,39 @@ class StepCostModelTest {
 
     @Test
     void stepTokensKeepTheStepWithinTheTargetRatio() {
-        StepCostModel m = new StepCostModel(1.5, 1, 64);
+        StepCostModel m = new StepCostModel(1.5, 64);
         for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
             m.record(t, cost(t));
         }
         for (int d = 1; d <= 8; d++) {
-            int tokens = m.stepTokens(d, 1000, 1000); // a long prompt: the ratio alone
+            int tokens = m.stepTokens(d, 1000, 0); // a long prompt: the ratio alone
             // (1.5 - 1)(40 + 6d) / 6 prompt tokens, rounded down
             int chunk = (int) Math.floor(0.5 * (FIXED + PER_TOKEN * d) / PER_TOKEN + 1e-9);
             assertEquals(d + chunk, tokens, d + " decodes");
             assertTrue(cost(tokens) <= 1.5 * cost(d) + 1, "within 1.5x");
             assertTrue(cost(tokens + 1) > 1.5 * cost(d), "and as large as that allows");
         }
-        assertEquals(1000, m.stepTokens(0, 1000, 1000), "no decodes: nothing to protect");
-        assertEquals(8, m.stepTokens(4, 8, 1000), "never past the hard cap (9 otherwise)");
+        assertEquals(1000, m.stepTokens(0, 1000, 0), "no decodes: nothing to protect");
+        assertEquals(8, m.stepTokens(4, 8, 0), "never past the hard cap (9 otherwise)");
     }
 
     @Test
-    void aShortPromptAdvancesByTheMinimumChunkALongOneByOneToken() {
-        StepCostModel m = new StepCostModel(1.1, 6, 64);
+    void aShortPromptGoesWholeALongOneKeepsToTheRatioDownToOneToken() {
+        StepCostModel m = new StepCostModel(1.1, 64);
         for (int t : new int[] {1, 2, 30}) {
             m.record(t, Math.round(1e9 * t)); // no fixed cost: 0.1 × d tokens would round to nothing
         }
-        assertEquals(2 + 6, m.stepTokens(2, 100, StepCostModel.SHORT_PROMPT_TOKENS), "a short prompt: the minimum chunk");
-        assertEquals(2 + 1, m.stepTokens(2, 100, StepCostModel.SHORT_PROMPT_TOKENS + 1),
-                "a long prompt keeps to the ratio, but always advances");
-        assertEquals(30 + 3, m.stepTokens(30, 100, 1000), "where the ratio allows more, the floor does not matter");
+        int s = StepCostModel.SHORT_PROMPT_TOKENS;
+        assertEquals(2 + s, m.stepTokens(2, 100, s), "a short prompt: all of it");
+        assertEquals(2 + 5, m.stepTokens(2, 100, 5), "and no more than it has");
+        assertEquals(20, m.stepTokens(2, 20, s), "never past the hard cap");
+        assertEquals(2 + 1, m.stepTokens(2, 100, 0), "a long prompt keeps to the ratio, but always advances");
+        assertEquals(30 + 3, m.stepTokens(30, 100, 0), "where the ratio allows more, the floor does not matter");
     }
 
     @Test
     void theFitFollowsAChangeOfLoad() {
-        StepCostModel m = new StepCostModel(1.5, 4, 16);
+        StepCostModel m = new StepCostModel(1.5, 16);
         Random rnd = new Random(1);
         for (int i = 0; i < 200; i++) {
             int t = 1 + rnd.nextInt(64);
@@ -87,9 +89,8 @@ class StepCostModelTest {
 
     @Test
     void settingsOutOfRangeAreRefused() {
-        assertThrows(IllegalArgumentException.class, () -> new StepCostModel(1.0, 4, 64));
-        assertThrows(IllegalArgumentException.class, () -> new StepCostModel(2, 0, 64));
-        assertThrows(IllegalArgumentException.class, () -> new StepCostModel(2, 4, 0));
+        assertThrows(IllegalArgumentException.class, () -> new StepCostModel(1.0, 64));
+        assertThrows(IllegalArgumentException.class, () -> new StepCostModel(2, 0));
     }
 
     /**
@@ -98,7 +99,7 @@ class StepCostModelTest {
      */
     @Test
     void prefillNextToDecodesStaysWithinTheTargetOnASimulatedClock() {
-        StepCostModel m = new StepCostModel(1.5, 4, 64);
+        StepCostModel m = new StepCostModel(1.5, 64);
         Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, m);
         Random noise = new Random(7);
         SequenceState[] streams = new SequenceState[4];
@@ -139,27 +140,42 @@ class StepCostModelTest {
         assertTrue(prefillSteps <= 1024 / 4 + 1, prefillSteps + " prefill steps");
     }
 
-    /** Where the ratio allows one prompt token a step (1.1: 0.1 · 64 / 6 = 1.07), a short prompt still takes four. */
+    /**
+     * Where the ratio allows one prompt token a step (1.1: 0.1 · 64 / 6 = 1.07), a long prompt takes one
+     * a step, and short prompts arriving together start one per step, each whole.
+     */
     @Test
-    void theSchedulerHoldsALongPromptToTheRatioAndLetsAShortOneTakeTheMinimumChunk() {
-        for (int len : new int[] {1024, StepCostModel.SHORT_PROMPT_TOKENS}) {
-            StepCostModel m = new StepCostModel(1.1, 4, 64);
-            for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
-                m.record(t, cost(t));
+    void theSchedulerHoldsALongPromptToTheRatioAndStartsShortOnesWhole() {
+        StepCostModel m = new StepCostModel(1.1, 64);
+        for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
+            m.record(t, cost(t));
+        }
+        Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, m);
+        for (int i = 0; i < 4; i++) {
+            s.add(SchedulerTest.seq(i, 8));
+        }
+        SchedulerTest.run(s); // the streams' prompts (nothing decodes yet: no limit)
+        SequenceState p = SchedulerTest.seq(99, 1024);
+        s.add(p);
+        for (int i = 0; i < 5; i++) {
+            Scheduler.Step st = SchedulerTest.run(s);
+            assertEquals(1, SchedulerTest.tokensOf(st, p), "the long prompt, step " + i);
+            assertEquals(4 + 1, st.tokens(), "next to the 4 decodes");
+        }
+        SequenceState[] shorts = new SequenceState[3];
+        for (int i = 0; i < shorts.length; i++) {
+            shorts[i] = SchedulerTest.seq(100 + i, StepCostModel.SHORT_PROMPT_TOKENS - i);
+            s.add(shorts[i]);
+        }
+        for (int i = 0; i < shorts.length; i++) {
+            Scheduler.Step st = SchedulerTest.run(s);
+            int len = StepCostModel.SHORT_PROMPT_TOKENS - i;
+            assertEquals(len, SchedulerTest.tokensOf(st, shorts[i]), "short prompt " + i + " whole in step " + i);
+            for (int j = i + 1; j < shorts.length; j++) {
+                assertEquals(0, SchedulerTest.tokensOf(st, shorts[j]), "the next one waits for the next step");
             }
-            Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, m);
-            for (int i = 0; i < 4; i++) {
-                s.add(SchedulerTest.seq(i, 8));
-            }
-            SchedulerTest.run(s); // the streams' prompts (nothing decodes yet: no limit)
-            SequenceState p = SchedulerTest.seq(99, len);
-            s.add(p);
-            int expect = len > StepCostModel.SHORT_PROMPT_TOKENS ? 1 : 4;
-            for (int i = 0; i < 5; i++) {
-                Scheduler.Step st = SchedulerTest.run(s);
-                assertEquals(expect, SchedulerTest.tokensOf(st, p), "a " + len + "-token prompt, step " + i);
-                assertEquals(4 + expect, st.tokens(), "next to the 4 decodes");
-            }
+            assertEquals(0, SchedulerTest.tokensOf(st, p), "the long prompt yields to it");
+            assertEquals(4 + i + len, st.tokens(), "next to the decodes (the earlier short ones' included)");
         }
     }
 
