@@ -79,8 +79,7 @@ public final class Scheduler {
         if (cost != null) {
             // The decodes are in; the prompt tokens after them must keep the step's cost in bounds.
             int decodes = tokenBudget - budget;
-            SequenceState next = firstPromptServed(preempted.isEmpty());
-            int whole = next != null && next.length() <= StepCostModel.SHORT_PROMPT_TOKENS ? next.remaining() : 0;
+            int whole = shortPromptTokens(preempted.isEmpty());
             budget = Math.min(budget, cost.stepTokens(decodes, tokenBudget, whole) - decodes);
         }
         budget = runningPass(RUNNING_SHORT_PROMPTS, budget, chunks, preempted);
@@ -165,26 +164,26 @@ public final class Scheduler {
     }
 
     /**
-     * The first prompt this step would serve, in the order of {@link #schedule}: a short running
-     * one, a short head of the queue (when it may be admitted), a long running one, else the head of
-     * the queue; null when there is none.
+     * The prompt tokens of the short prompts (sequences of at most {@link
+     * StepCostModel#SHORT_PROMPT_TOKENS} tokens in all) this step would serve whole: the running ones
+     * that are still prefilling, then, when admissions are allowed, the waiting ones at the head of the
+     * queue for which there is a free slot. Admitted together, their step streams the weights once.
      */
-    private SequenceState firstPromptServed(boolean mayAdmit) {
+    private int shortPromptTokens(boolean mayAdmit) {
+        int tokens = 0;
         for (SequenceState s : running) {
-            if (inPass(s, RUNNING_SHORT_PROMPTS)) {
-                return s;
+            if (s.remaining() > 1 && s.length() <= StepCostModel.SHORT_PROMPT_TOKENS) {
+                tokens += s.remaining();
             }
         }
-        boolean admissible = mayAdmit && !waiting.isEmpty() && running.size() < maxRunning;
-        if (admissible && waiting.peekFirst().remaining() <= StepCostModel.SHORT_PROMPT_TOKENS) {
-            return waiting.peekFirst();
-        }
-        for (SequenceState s : running) {
-            if (s.remaining() > 1) {
-                return s;
+        int slots = mayAdmit ? maxRunning - running.size() : 0;
+        for (SequenceState s : waiting) {
+            if (slots-- <= 0 || s.length() > StepCostModel.SHORT_PROMPT_TOKENS) {
+                break;
             }
+            tokens += s.remaining();
         }
-        return waiting.peekFirst();
+        return tokens;
     }
 
     /** Frees the victim's blocks, drops its chunk if already planned; returns the tokens given back. */

@@ -142,10 +142,10 @@ class StepCostModelTest {
 
     /**
      * Where the ratio allows one prompt token a step (1.1: 0.1 · 64 / 6 = 1.07), a long prompt takes one
-     * a step, and short prompts arriving together start one per step, each whole.
+     * a step, and short prompts arriving together start in one step, each whole, as far as free slots go.
      */
     @Test
-    void theSchedulerHoldsALongPromptToTheRatioAndStartsShortOnesWhole() {
+    void theSchedulerHoldsALongPromptToTheRatioAndStartsShortOnesWholeTogether() {
         StepCostModel m = new StepCostModel(1.1, 64);
         for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
             m.record(t, cost(t));
@@ -162,21 +162,42 @@ class StepCostModelTest {
             assertEquals(1, SchedulerTest.tokensOf(st, p), "the long prompt, step " + i);
             assertEquals(4 + 1, st.tokens(), "next to the 4 decodes");
         }
-        SequenceState[] shorts = new SequenceState[3];
+        // Five slots are running (4 streams + the long prompt), 8 allowed: three short prompts get in, the fourth waits.
+        SequenceState[] shorts = new SequenceState[4];
+        int together = 0;
         for (int i = 0; i < shorts.length; i++) {
             shorts[i] = SchedulerTest.seq(100 + i, StepCostModel.SHORT_PROMPT_TOKENS - i);
             s.add(shorts[i]);
+            together += i < 3 ? StepCostModel.SHORT_PROMPT_TOKENS - i : 0;
         }
-        for (int i = 0; i < shorts.length; i++) {
-            Scheduler.Step st = SchedulerTest.run(s);
-            int len = StepCostModel.SHORT_PROMPT_TOKENS - i;
-            assertEquals(len, SchedulerTest.tokensOf(st, shorts[i]), "short prompt " + i + " whole in step " + i);
-            for (int j = i + 1; j < shorts.length; j++) {
-                assertEquals(0, SchedulerTest.tokensOf(st, shorts[j]), "the next one waits for the next step");
-            }
-            assertEquals(0, SchedulerTest.tokensOf(st, p), "the long prompt yields to it");
-            assertEquals(4 + i + len, st.tokens(), "next to the decodes (the earlier short ones' included)");
+        Scheduler.Step st = SchedulerTest.run(s);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(StepCostModel.SHORT_PROMPT_TOKENS - i, SchedulerTest.tokensOf(st, shorts[i]), "short prompt " + i + " whole");
         }
+        assertEquals(0, SchedulerTest.tokensOf(st, shorts[3]), "no slot for the fourth");
+        assertEquals(0, SchedulerTest.tokensOf(st, p), "the long prompt yields to them");
+        assertEquals(4 + together, st.tokens(), "next to the 4 decodes");
+        st = SchedulerTest.run(s);
+        assertEquals(4 + 3 + 1, st.tokens(), "then every stream decodes and the long prompt takes its token again");
+    }
+
+    @Test
+    void aShortPromptCutByTheHardCapGoesOnWholeInTheNextStep() {
+        StepCostModel m = new StepCostModel(1.1, 64);
+        for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
+            m.record(t, cost(t));
+        }
+        Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 24, m);
+        s.add(SchedulerTest.seq(0, 8));
+        SchedulerTest.run(s);
+        SequenceState a = SchedulerTest.seq(1, 20), b = SchedulerTest.seq(2, 20);
+        s.add(a);
+        s.add(b);
+        Scheduler.Step st = SchedulerTest.run(s);
+        assertEquals(1 + 20 + 3, st.tokens(), "the hard cap of 24: a whole, b cut after 3");
+        assertEquals(3, SchedulerTest.tokensOf(st, b));
+        st = SchedulerTest.run(s);
+        assertEquals(17, SchedulerTest.tokensOf(st, b), "b's rest whole next to the 2 decodes");
     }
 
     static double median(double[] xs) {
