@@ -22,6 +22,15 @@ class StepCostModelTest {
         return Math.round(FIXED + PER_TOKEN * tokens);
     }
 
+    /** A model with the given target that has seen steps of several sizes at exactly {@link #cost}. */
+    static StepCostModel fitted(double ratio) {
+        StepCostModel m = new StepCostModel(ratio, 64);
+        for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
+            m.record(t, cost(t));
+        }
+        return m;
+    }
+
     @Test
     void leastSquaresRecoverALinearCost() {
         StepCostModel m = new StepCostModel(1.5, 64);
@@ -41,10 +50,7 @@ class StepCostModelTest {
 
     @Test
     void stepTokensKeepTheStepWithinTheTargetRatio() {
-        StepCostModel m = new StepCostModel(1.5, 64);
-        for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
-            m.record(t, cost(t));
-        }
+        StepCostModel m = fitted(1.5);
         for (int d = 1; d <= 8; d++) {
             int tokens = m.stepTokens(d, 1000, 0); // a long prompt: the ratio alone
             // (1.5 - 1)(40 + 6d) / 6 prompt tokens, rounded down
@@ -146,10 +152,7 @@ class StepCostModelTest {
      */
     @Test
     void theSchedulerHoldsALongPromptToTheRatioAndStartsShortOnesWholeTogether() {
-        StepCostModel m = new StepCostModel(1.1, 64);
-        for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
-            m.record(t, cost(t));
-        }
+        StepCostModel m = fitted(1.1);
         Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, m);
         for (int i = 0; i < 4; i++) {
             s.add(SchedulerTest.seq(i, 8));
@@ -183,10 +186,7 @@ class StepCostModelTest {
 
     @Test
     void aShortPromptCutByTheHardCapGoesOnWholeInTheNextStep() {
-        StepCostModel m = new StepCostModel(1.1, 64);
-        for (int t : new int[] {1, 2, 3, 8, 16, 64}) {
-            m.record(t, cost(t));
-        }
+        StepCostModel m = fitted(1.1);
         Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 24, m);
         s.add(SchedulerTest.seq(0, 8));
         SchedulerTest.run(s);
