@@ -39,8 +39,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--step-cost-ratio", defaultValue = "1.25", paramLabel = "R",
             description = "a step that prefills next to decodes may cost R times a pure-decode step, as measured while "
-                    + "serving: bounds the streams' inter-token latency during a long prompt; 0 = only --batch-tokens "
-                    + "(default: ${DEFAULT-VALUE})")
+                    + "serving: bounds the streams' inter-token latency during a long prompt (short prompts, 32 tokens "
+                    + "or fewer, always go whole into one step); 0 = only --batch-tokens (default: ${DEFAULT-VALUE})")
     double stepCostRatio;
 
     @Option(names = "--queue", defaultValue = "64", paramLabel = "N",
