@@ -484,9 +484,9 @@ final class SparseKernel extends FloatPathKernel {
             if (xT.length < xs) {
                 xT = new float[xs];
             }
-            if (idx.length < entries) {
-                idx = new int[entries];
-                val = new float[entries];
+            if (idx.length < entries + 16) { // + 16: entries() may write that far past the last
+                idx = new int[entries + 16];
+                val = new float[entries + 16];
             }
         }
     }
@@ -625,6 +625,16 @@ final class SparseKernel extends FloatPathKernel {
                 long m = mask(w, blk, t);
                 float d = scale(w, blk, t);
                 int base = (b * bs + t * tileBits) * TB;
+                int n = Long.bitCount(m);
+                if (COMPRESS && n <= end - r) { // else (bits past the capacity) bit by bit below
+                    spreadEntries(m, base, idx, k);
+                    for (int j = 0; j < n; j += N) {
+                        FloatVector.fromArray(F, vals, r + j).mul(d).intoArray(val, k + j);
+                    }
+                    k += n;
+                    r += n;
+                    continue;
+                }
                 for (; m != 0 && r < end; m &= m - 1, r++) {
                     idx[k] = base + Long.numberOfTrailingZeros(m) * TB;
                     val[k++] = vals[r] * d;
@@ -633,6 +643,35 @@ final class SparseKernel extends FloatPathKernel {
             for (; r < end; r++) {
                 idx[k] = 0;
                 val[k++] = 0f;
+            }
+        }
+    }
+
+    /**
+     * Whether {@link #entries} turns masks into offsets 16 bits at a time with a compress (VPCOMPRESSD
+     * at 16 lanes) rather than bit by bit; not below 16 lanes, where the compress is no instruction.
+     */
+    private static final boolean COMPRESS = N == 16;
+    /** {0, TB, 2·TB, …}: the offsets of 16 consecutive columns in a transposed token block. */
+    private static final int[] COLUMN_OFFSETS = new int[16];
+
+    static {
+        for (int i = 0; i < 16; i++) {
+            COLUMN_OFFSETS[i] = i * TB;
+        }
+    }
+
+    /**
+     * The offsets {@code base + column·TB} of {@code m}'s set bits, in order, from {@code idx[at]};
+     * may write up to 16 slots past the last (callers leave that slack, and the next writes overwrite it).
+     */
+    private static void spreadEntries(long m, int base, int[] idx, int at) {
+        IntVector cols = IntVector.fromArray(I, COLUMN_OFFSETS, 0);
+        for (int c = 0; m != 0; c += 16, m >>>= 16) {
+            int bits = (int) m & 0xFFFF;
+            if (bits != 0) {
+                cols.add(base + c * TB).compress(VectorMask.fromLong(I, bits)).intoArray(idx, at);
+                at += Integer.bitCount(bits);
             }
         }
     }
