@@ -20,8 +20,9 @@ import java.util.List;
  * the engine thread owns it.
  *
  * <p>With a {@link StepCostModel}, the prompt tokens of a step that also decodes are further
- * limited to what keeps the step's cost within the model's target (the decodes' inter-token latency);
- * {@code tokenBudget} stays the hard cap.
+ * limited to what keeps the step's cost within the model's target (the decodes' inter-token latency),
+ * except that the short prompts the step serves go whole, together; {@code tokenBudget} stays the
+ * hard cap.
  */
 public final class Scheduler {
     /** Tokens {@code [off, off + n)} of {@code seq} run this step. */
