@@ -7,7 +7,7 @@ import java.util.List;
 /**
  * Forms one batch per step (Sarathi-style chunked prefill): first one decode token for every
  * running sequence that is decoding, then chunks of unfinished prompts, short ones (at most {@link
- * StepCostModel#SHORT_PROMPT_TOKENS} to go, running or at the head of the queue) before long ones,
+ * StepCostModel#SHORT_PROMPT_TOKENS} in all, running or at the head of the queue) before long ones,
  * then new sequences from the waiting queue in arrival order, all under {@code tokenBudget} tokens.
  * A long prompt therefore spreads over several steps while the running streams keep decoding, and
  * a short request arriving meanwhile starts without waiting for it.
@@ -72,7 +72,7 @@ public final class Scheduler {
         List<SequenceState> preempted = new ArrayList<>();
         int budget = tokenBudget;
         // Decodes first: they never wait behind a prefill. Then prompts, short before long: running
-        // prompts with at most SHORT_PROMPT_TOKENS to go, a short prompt at the head of the queue,
+        // short prompts (at most SHORT_PROMPT_TOKENS in all), a short prompt at the head of the queue,
         // then the chunks of long running prompts, then the queue in arrival order. A short request
         // that arrives while a long prompt is prefilled therefore starts at once instead of waiting
         // for the whole prefill (seconds); the long prompt loses a few tokens of a few steps.
@@ -97,13 +97,18 @@ public final class Scheduler {
 
     private static final int RUNNING_DECODES = 0, RUNNING_SHORT_PROMPTS = 1, RUNNING_LONG_PROMPTS = 2;
 
-    /** Whether {@code s} has something to run in this pass over the running sequences. */
+    /**
+     * Whether {@code s} has something to run in this pass over the running sequences. A prompt is short
+     * by its whole length, not by what is left of it: a long prompt's last tokens stay a long prompt's,
+     * held to the step cost ratio.
+     */
     private static boolean inPass(SequenceState s, int pass) {
         int left = s.remaining();
+        boolean shortPrompt = s.length() <= StepCostModel.SHORT_PROMPT_TOKENS;
         return switch (pass) {
             case RUNNING_DECODES -> left == 1;
-            case RUNNING_SHORT_PROMPTS -> left > 1 && left <= StepCostModel.SHORT_PROMPT_TOKENS;
-            default -> left > StepCostModel.SHORT_PROMPT_TOKENS;
+            case RUNNING_SHORT_PROMPTS -> left > 1 && shortPrompt;
+            default -> left > 1 && !shortPrompt;
         };
     }
 
@@ -173,7 +178,7 @@ public final class Scheduler {
     private int shortPromptTokens(boolean mayAdmit) {
         int tokens = 0;
         for (SequenceState s : running) {
-            if (s.remaining() > 1 && s.length() <= StepCostModel.SHORT_PROMPT_TOKENS) {
+            if (inPass(s, RUNNING_SHORT_PROMPTS)) {
                 tokens += s.remaining();
             }
         }

@@ -184,6 +184,34 @@ class StepCostModelTest {
         assertEquals(4 + 3 + 1, st.tokens(), "then every stream decodes and the long prompt takes its token again");
     }
 
+    /**
+     * A long prompt's last tokens are still a long prompt's: when it has 20 left and a 20-token request
+     * arrives, the request goes whole and the long prompt keeps to the ratio (one token a step here),
+     * rather than taking the allowance the short prompt brought.
+     */
+    @Test
+    void aLongPromptsTailKeepsToTheRatioBesideAShortPrompt() {
+        StepCostModel m = fitted(1.1);
+        Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, m);
+        for (int i = 0; i < 4; i++) {
+            s.add(SchedulerTest.seq(i, 8));
+        }
+        SchedulerTest.run(s);
+        SequenceState p = SchedulerTest.seq(99, 40);
+        s.add(p);
+        while (p.remaining() > 20) {
+            assertEquals(1, SchedulerTest.tokensOf(SchedulerTest.run(s), p), "the long prompt, a token a step");
+        }
+        SequenceState q = SchedulerTest.seq(100, 20);
+        s.add(q);
+        Scheduler.Step st = SchedulerTest.run(s);
+        assertEquals(20, SchedulerTest.tokensOf(st, q), "the short prompt whole");
+        assertTrue(SchedulerTest.tokensOf(st, p) <= 1, "the long prompt's tail within the ratio");
+        for (int i = 0; i < 3; i++) {
+            assertEquals(1, SchedulerTest.tokensOf(SchedulerTest.run(s), p), "and after it, a token a step");
+        }
+    }
+
     @Test
     void aShortPromptCutByTheHardCapGoesOnWholeInTheNextStep() {
         StepCostModel m = fitted(1.1);
