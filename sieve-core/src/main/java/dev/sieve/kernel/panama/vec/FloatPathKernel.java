@@ -362,7 +362,7 @@ abstract class FloatPathKernel implements EncodingKernel {
     private void tiled(MemorySegment ws, long rb, MemorySegment a, long ab, int cols, int tokens,
             float[] out, int os, int r0, int r1, Scratch s) {
         float[] tile = s.tile;
-        if (!HEAP_TILE && (long) tokens * cols <= ROWS_FIRST_FLOATS) {
+        if (TILE_ROWS == 6 && (long) tokens * cols <= ROWS_FIRST_FLOATS) {
             int r = r0;
             for (; r + 6 <= r1; r += 6) {
                 for (int k0 = 0; k0 < cols; k0 += KC) {

@@ -122,11 +122,8 @@ final class Vec {
             return v.reduceLanes(VectorOperators.ADD);
         }
         v.intoArray(b, at);
-        float s = pairs4(b, at);
-        for (int i = 4; i < N; i *= 2) { // 8 lanes: (0..3) + (4..7); 16: that, + the same for 8..15
-            s = i == 4 ? s + pairs4(b, at + 4) : s + (pairs4(b, at + 8) + pairs4(b, at + 12));
-        }
-        return s;
+        float s = N == 4 ? pairs4(b, at) : pairs4(b, at) + pairs4(b, at + 4);
+        return N == 16 ? s + (pairs4(b, at + 8) + pairs4(b, at + 12)) : s;
     }
 
     private static float pairs4(float[] b, int o) {
