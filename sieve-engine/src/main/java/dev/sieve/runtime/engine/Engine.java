@@ -365,6 +365,7 @@ public final class Engine implements AutoCloseable {
         if (reason != null) {
             remove(l);
             finished++;
+            stats = snapshot(); // published before the Done: whoever reads the stats after it sees the blocks back
             listener.accept(new EngineEvent.Done(l.id(), reason, l.promptLength(), l.generated()));
         }
     }
@@ -403,12 +404,15 @@ public final class Engine implements AutoCloseable {
 
     private void failAll(Throwable e) {
         String msg = "generation failed: " + e;
-        for (Live l : List.copyOf(live.values())) {
+        List<Live> failed = List.copyOf(live.values());
+        for (Live l : failed) {
             leaveQueue(l);
             remove(l);
+        }
+        stats = snapshot(); // before the events, as for Done
+        for (Live l : failed) {
             l.req.listener().accept(new EngineEvent.Failed(l.id(), msg));
         }
-        stats = snapshot();
     }
 
     @Override

@@ -57,6 +57,39 @@ class EngineTest {
         }
     }
 
+    /**
+     * When a request's Done arrives its blocks are back, and the stats say so: a client that reads the
+     * metrics after its response must not see the blocks of a finished request still held (the stats
+     * were published only after the step's last event; several requests ending in one step showed it).
+     */
+    @Test
+    void statsSeenAtDoneHaveTheFinishedRequestsBlocksBack() throws Exception {
+        withTinyModel((m, tok, linear) -> {
+            try (Engine e = new Engine(m, tok, linear, new Engine.Config(128, 4, 64, 8, 0)).start()) {
+                List<CompletableFuture<Integer>> held = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    CompletableFuture<Integer> f = new CompletableFuture<>();
+                    held.add(f);
+                    // the same prompt and length: all four end in the same step
+                    e.submit(new EngineRequest(i + 1, tok.encode("same prompt for all", true, true),
+                            SamplingParams.greedy(), 8, List.of(), -1, ev -> {
+                                if (ev instanceof EngineEvent.Done) {
+                                    f.complete(e.stats().kvBlocksUsed() + e.stats().running());
+                                } else if (ev instanceof EngineEvent.Failed x) {
+                                    f.completeExceptionally(new AssertionError(x.message()));
+                                }
+                            }));
+                }
+                int least = Integer.MAX_VALUE;
+                for (CompletableFuture<Integer> f : held) {
+                    least = Math.min(least, f.get(60, TimeUnit.SECONDS));
+                }
+                // each Done sees at most the others still held; the last one to finish sees nothing
+                assertEquals(0, least, "blocks and running sequences seen by the last Done");
+            }
+        });
+    }
+
     @Test
     void preemptionUnderATightKvBudgetGivesTheSameGreedyOutput() throws Exception {
         withTinyModel((m, tok, linear) -> {
