@@ -22,6 +22,20 @@ class StepCostModelTest {
         return Math.round(FIXED + PER_TOKEN * tokens);
     }
 
+    /**
+     * A scheduler with the ratio 1.1 (one prompt token a step beside the decodes: 0.1 · 64 / 6 = 1.07),
+     * 8 slots, 256 tokens a step, and four 8-token streams already past their prompts (nothing decoded
+     * yet when they were admitted, so no limit then).
+     */
+    static Scheduler fourStreams() {
+        Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, fitted(1.1));
+        for (int i = 0; i < 4; i++) {
+            s.add(SchedulerTest.seq(i, 8));
+        }
+        SchedulerTest.run(s);
+        return s;
+    }
+
     /** A model with the given target that has seen steps of several sizes at exactly {@link #cost}. */
     static StepCostModel fitted(double ratio) {
         StepCostModel m = new StepCostModel(ratio, 64);
@@ -152,12 +166,7 @@ class StepCostModelTest {
      */
     @Test
     void theSchedulerHoldsALongPromptToTheRatioAndStartsShortOnesWholeTogether() {
-        StepCostModel m = fitted(1.1);
-        Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, m);
-        for (int i = 0; i < 4; i++) {
-            s.add(SchedulerTest.seq(i, 8));
-        }
-        SchedulerTest.run(s); // the streams' prompts (nothing decodes yet: no limit)
+        Scheduler s = fourStreams();
         SequenceState p = SchedulerTest.seq(99, 1024);
         s.add(p);
         for (int i = 0; i < 5; i++) {
@@ -191,12 +200,7 @@ class StepCostModelTest {
      */
     @Test
     void aLongPromptsTailKeepsToTheRatioBesideAShortPrompt() {
-        StepCostModel m = fitted(1.1);
-        Scheduler s = new Scheduler(new KvBlockManager(10_000), 8, 256, m);
-        for (int i = 0; i < 4; i++) {
-            s.add(SchedulerTest.seq(i, 8));
-        }
-        SchedulerTest.run(s);
+        Scheduler s = fourStreams();
         SequenceState p = SchedulerTest.seq(99, 40);
         s.add(p);
         while (p.remaining() > 20) {
