@@ -49,12 +49,15 @@ class PanamaKernelsTest {
     static final int[] ROWS = {1, 7, 33, 67};
     static final int[] TOKENS = {1, 3, 5, 17};
     /**
-     * Also run on rows of 2048 columns or more: 33 tokens × 2048 columns is past {@code
-     * FloatPathKernel.ROWS_FIRST_FLOATS}, where the prompt tiles take k-chunks outermost (17 tokens take
-     * rows outermost). Its activations come from their own generator, so the other cases keep theirs.
+     * Also run on rows of 2048 columns or more: 8 tokens, a decode step's batch, take {@code
+     * FloatPathKernel.KC_WIDE}-column tiles (two pieces on the rows longer than 2048); 33 tokens × 2048
+     * columns is past {@code FloatPathKernel.ROWS_FIRST_FLOATS}, where the prompt tiles take k-chunks
+     * outermost (17 tokens take rows outermost). Their activations come from their own generators, so
+     * the other cases keep theirs.
      */
+    static final int BATCH_TOKENS = 8;
     static final int MANY_TOKENS = 33;
-    static final int[] TOKENS_AND_MANY = {1, 3, 5, 17, MANY_TOKENS};
+    static final int[] TOKENS_AND_MANY = {1, 3, 5, BATCH_TOKENS, 17, MANY_TOKENS};
 
     static List<Integer> widths() {
         TreeSet<Integer> w = new TreeSet<>(List.of(128, 256, 512));
@@ -175,7 +178,9 @@ class PanamaKernelsTest {
                     for (int cols : colsFor(e)) {
                         Tensor w = randomTensor(e, rows, cols, rnd, arena);
                         for (int tokens : cols >= 2048 ? TOKENS_AND_MANY : TOKENS) {
-                            float[] x = gaussian(tokens == MANY_TOKENS ? new Random(rows + cols) : rnd, tokens * cols);
+                            Random xr = tokens == MANY_TOKENS ? new Random(rows + cols)
+                                    : tokens == BATCH_TOKENS ? new Random(31L * (rows + cols)) : rnd;
+                            float[] x = gaussian(xr, tokens * cols);
                             int r0 = rows / 3, r1 = rows - rows / 5; // a proper sub-range where rows allow
                             float[] want = run(ScalarKernels.INSTANCE, w, x, tokens, r0, r1);
                             boolean fallbackChecked = false;

@@ -37,12 +37,21 @@ abstract class FloatPathKernel implements EncodingKernel {
     /** Columns per tile: a multiple of every block size (256 at most) and of N; 24 KiB for 6 rows. */
     static final int KC = 1024;
     /**
+     * Columns per tile for batches of at most {@link #WIDE_TILE_TOKENS} tokens (a server's decode step):
+     * a 2048-column row (tinyllama's) is one piece, so each 6-row block's weights are read front to
+     * back in one run and reduced once. Alternating with 1024 columns (docs/performance.md, session 24):
+     * pp8 Q4_0 +4%, Q8_0 +8%, Q4_K_M even; at 16 tokens even and at 32 −5% (the tile and a 4-token
+     * group's activations, 80 KiB, no longer share L1), so larger batches keep {@link #KC}.
+     */
+    static final int KC_WIDE = 2048;
+    static final int WIDE_TILE_TOKENS = 8;
+    /**
      * Rows per prompt tile: 6 at 16 lanes ({@link #micro6x4}: 95-103 against 73-80 GFLOP/s for 4 rows,
      * one thread; 186-194 against 85-120 with two), 4 below (AVX2's 16 registers hold no 6-row kernel).
      */
     static final int TILE_ROWS = N == 16 ? 6 : 4;
     /** Where a thread's tile array keeps the micro kernels' reduced accumulators (32 floats). */
-    static final int RED = TILE_ROWS * KC;
+    static final int RED = TILE_ROWS * Math.max(KC, KC_WIDE);
     /** Where {@link #micro6x4} parks its 24 accumulators for the reduction (24·N floats). */
     static final int ACC = RED + 32;
 
@@ -363,16 +372,17 @@ abstract class FloatPathKernel implements EncodingKernel {
             float[] out, int os, int r0, int r1, Scratch s) {
         float[] tile = s.tile;
         if (TILE_ROWS == 6 && (long) tokens * cols <= ROWS_FIRST_FLOATS) {
+            int kcMax = tokens <= WIDE_TILE_TOKENS ? KC_WIDE : KC;
             int r = r0;
             for (; r + 6 <= r1; r += 6) {
-                for (int k0 = 0; k0 < cols; k0 += KC) {
-                    block6(ws, rb, a, ab, k0, Math.min(KC, cols - k0), tokens, out, os, r, tile);
+                for (int k0 = 0; k0 < cols; k0 += kcMax) {
+                    block6(ws, rb, a, ab, k0, Math.min(kcMax, cols - k0), tokens, out, os, r, tile);
                 }
             }
             for (; r < r1; r += 4) {
-                for (int k0 = 0; k0 < cols; k0 += KC) {
-                    block4(ws, rb, a, ab, k0, Math.min(KC, cols - k0), tokens, out, os, r, Math.min(4, r1 - r),
-                            tile, null);
+                for (int k0 = 0; k0 < cols; k0 += kcMax) {
+                    block4(ws, rb, a, ab, k0, Math.min(kcMax, cols - k0), tokens, out, os, r,
+                            Math.min(4, r1 - r), tile, null);
                 }
             }
             return;
