@@ -60,6 +60,12 @@ final class LoadtestCommand implements Callable<Integer> {
                     + "server (one warmed up by a first run, say) finds nothing in its prefix cache (default: 0)")
     int run;
 
+    @Option(names = "--ignore-eos",
+            description = "ask for exactly --max-tokens tokens a request ('ignore_eos', a llama.cpp and vLLM extension "
+                    + "that OpenAI's own API rejects), so no stream ends early and a concurrency level's throughput "
+                    + "is measured with that many streams throughout")
+    boolean ignoreEos;
+
     @Option(names = "--api-key", description = "bearer token")
     String apiKey;
 
@@ -308,7 +314,7 @@ final class LoadtestCommand implements Callable<Integer> {
 
     private Trace send(HttpClient http, String prompt, int max, long seed) throws Exception {
         String body = "{\"prompt\":\"" + prompt + "\",\"max_tokens\":" + max + ",\"temperature\":1,\"seed\":" + seed
-                + ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+                + (ignoreEos ? ",\"ignore_eos\":true" : "") + ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
                 .timeout(Duration.ofMinutes(10)).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body));

@@ -295,6 +295,38 @@ class ServerTest {
         }
     }
 
+    /**
+     * {@code logprobs: true} alone (no {@code top_logprobs}) gives each token's log-probability and no
+     * alternatives; it once threw inside the engine's step and failed every request in flight.
+     */
+    @Test
+    void logprobsWithoutAlternatives() throws Exception {
+        try (Srv s = start()) {
+            HttpResponse<String> r = post(s, "/v1/chat/completions", chatBody("hi", 5, ",\"logprobs\":true"));
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode j = JSON.readTree(r.body());
+            JsonNode content = j.get("choices").get(0).get("logprobs").get("content");
+            assertEquals(j.get("usage").get("completion_tokens").asInt(), content.size());
+            for (JsonNode t : content) {
+                assertTrue(t.get("logprob").asDouble() <= 0);
+                assertEquals(0, t.get("top_logprobs").size());
+            }
+        }
+    }
+
+    /** {@code ignore_eos} (llama.cpp's and vLLM's extension) is accepted and gives exactly max_tokens. */
+    @Test
+    void ignoreEosGivesExactlyMaxTokens() throws Exception {
+        try (Srv s = start()) {
+            HttpResponse<String> r = post(s, "/v1/completions",
+                    "{\"prompt\":\"abc\",\"max_tokens\":12,\"temperature\":1.5,\"seed\":3,\"ignore_eos\":true}");
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode j = JSON.readTree(r.body());
+            assertEquals(12, j.get("usage").get("completion_tokens").asInt());
+            assertEquals("length", j.get("choices").get(0).get("finish_reason").asText());
+        }
+    }
+
     @Test
     void modelsHealthAndMetrics() throws Exception {
         try (Srv s = start()) {
@@ -355,6 +387,7 @@ class ServerTest {
             assertError(post(s, "/v1/chat/completions", chatBody("x", 4, ",\"n\":3")), 400, "n");
             assertError(post(s, "/v1/chat/completions", chatBody("x", 4, ",\"stop\":[1]")), 400, "stop");
             assertError(post(s, "/v1/chat/completions", chatBody("x", 0, "")), 400, "max_tokens");
+            assertError(post(s, "/v1/chat/completions", chatBody("x", 4, ",\"ignore_eos\":\"yes\"")), 400, "ignore_eos");
             assertError(post(s, "/v1/completions", "{\"prompt\":12}"), 400, "prompt");
             String longPrompt = "word ".repeat(400);
             HttpResponse<String> tooLong = post(s, "/v1/completions", "{\"prompt\":" + quote(longPrompt) + "}");

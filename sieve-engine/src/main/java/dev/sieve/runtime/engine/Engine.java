@@ -79,6 +79,8 @@ public final class Engine implements AutoCloseable {
     private final KvBlockManager kv;
     private final float[] logits;
     private final float[] row;
+    /** The vocabulary's end-of-generation ids, masked for requests that ignore them. */
+    private final int[] endOfGeneration;
     private final int vocab;
     private final long bytesPerToken;
     /** Steps after which a step's measured cost weighs half: follows a change of load within seconds. */
@@ -148,6 +150,7 @@ public final class Engine implements AutoCloseable {
         this.scheduler = new Scheduler(kv, config.maxRunning(), config.batchTokens(), stepCost);
         this.logits = new float[Math.min(config.batchTokens(), config.maxRunning()) * vocab];
         this.row = new float[vocab];
+        this.endOfGeneration = java.util.stream.IntStream.range(0, vocab).filter(tokenizer::isEndOfGeneration).toArray();
         this.stats = snapshot();
         this.thread = new Thread(this::loop, "sieve-engine");
         this.thread.setDaemon(true);
@@ -317,6 +320,11 @@ public final class Engine implements AutoCloseable {
     /** Samples the next token of {@code l} from {@link #row} and reports it. */
     private void next(Live l, long now) {
         List<EngineEvent.TokenLogprob> lp = null;
+        if (l.req.ignoreEos()) {
+            for (int id : endOfGeneration) {
+                row[id] = Float.NEGATIVE_INFINITY;
+            }
+        }
         if (l.raw != null) {
             System.arraycopy(row, 0, l.raw, 0, vocab);
         }
@@ -386,7 +394,7 @@ public final class Engine implements AutoCloseable {
         int n = 0;
         for (int i = 0; i < raw.length; i++) { // insertion into a small sorted array: top ≤ 20
             float v = raw[i];
-            if (n < top || v > raw[ids[n - 1]]) {
+            if (n < top || top > 0 && v > raw[ids[n - 1]]) { // top 0: the sampled token's alone
                 int j = Math.min(n, top - 1);
                 while (j > 0 && raw[ids[j - 1]] < v) {
                     ids[j] = ids[j - 1];

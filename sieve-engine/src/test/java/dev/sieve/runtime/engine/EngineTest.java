@@ -185,6 +185,71 @@ class EngineTest {
         });
     }
 
+    /** {@code tok}, except that every even id ends generation: half the vocabulary, so a stream hits one soon. */
+    record EvenIdsEnd(Tokenizer tok) implements Tokenizer {
+        @Override public int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
+            return tok.encode(text, addSpecial, parseSpecial);
+        }
+        @Override public String decode(int[] ids) { return tok.decode(ids); }
+        @Override public String piece(int id) { return tok.piece(id); }
+        @Override public byte[] tokenBytes(int id) { return tok.tokenBytes(id); }
+        @Override public int vocabSize() { return tok.vocabSize(); }
+        @Override public int bos() { return tok.bos(); }
+        @Override public int eos() { return tok.eos(); }
+        @Override public boolean isEndOfGeneration(int id) { return id % 2 == 0; }
+        @Override public boolean addsBos() { return tok.addsBos(); }
+    }
+
+    /** Ends at an end-of-generation id unless the request ignores them; the sampled ids come back with the logprobs. */
+    static List<Integer> sampledIds(Engine e, long id, int[] prompt, boolean ignoreEos, CompletableFuture<EngineEvent.Done> done) {
+        List<Integer> ids = new ArrayList<>();
+        e.submit(new EngineRequest(id, prompt, new SamplingParams(1.5f, 0, 1f, 0f, 1f, 64, 0f, 0f, 5 + id), 48,
+                List.of(), 0, ignoreEos, ev -> {
+                    switch (ev) {
+                        case EngineEvent.Delta d -> d.logprobs().forEach(t -> ids.add(t.token()));
+                        case EngineEvent.Done d -> done.complete(d);
+                        case EngineEvent.Failed x -> done.completeExceptionally(new AssertionError(x.message()));
+                    }
+                }));
+        return ids;
+    }
+
+    /**
+     * {@code ignore_eos}: no end-of-generation token is ever sampled and the stream runs to its
+     * maximum. With half the ids ending generation, the same requests without it end early.
+     */
+    @Test
+    void ignoringEndOfGenerationRunsEveryStreamToItsMaximum() throws Exception {
+        withTinyModel((m, tok, linear) -> {
+            Tokenizer evenEnds = new EvenIdsEnd(tok);
+            int[] prompt = tok.encode("a stream that would end soon", true, true);
+            try (Engine e = new Engine(m, evenEnds, linear, new Engine.Config(128, 4, 64, 8, 0)).start()) {
+                for (long id = 1; id <= 4; id++) {
+                    CompletableFuture<EngineEvent.Done> ignoring = new CompletableFuture<>();
+                    CompletableFuture<EngineEvent.Done> ending = new CompletableFuture<>();
+                    List<Integer> kept = sampledIds(e, id, prompt, true, ignoring);
+                    List<Integer> cut = sampledIds(e, 100 + id, prompt, false, ending);
+                    EngineEvent.Done d = ignoring.get(60, TimeUnit.SECONDS);
+                    assertEquals(StopReason.MAX_TOKENS, d.reason());
+                    assertEquals(48, d.completionTokens());
+                    assertTrue(kept.stream().allMatch(t -> t % 2 == 1), "an end-of-generation id was sampled: " + kept);
+                    EngineEvent.Done c = ending.get(60, TimeUnit.SECONDS);
+                    assertEquals(StopReason.END_OF_GENERATION, c.reason(), "the control request ended at an even id");
+                    assertTrue(cut.get(cut.size() - 1) % 2 == 0 && c.completionTokens() < 48, cut.toString());
+                }
+            }
+        });
+    }
+
+    /** {@code logprobs: true} without {@code top_logprobs} asks for none: the sampled token's alone (it once threw). */
+    @Test
+    void noAlternativesGiveTheSampledTokensLogprobAlone() {
+        float[] raw = {1f, 3f, 2f};
+        EngineEvent.TokenLogprob t = Engine.logprob(raw, 2, 0);
+        assertEquals(0, t.topTokens().length);
+        assertEquals(2 - Math.log(Math.exp(1) + Math.exp(3) + Math.exp(2)), t.logprob(), 1e-5);
+    }
+
     @Test
     void topLogprobsAreSortedAndNormalised() {
         float[] raw = {1f, 3f, 2f, -1f, 3f};

@@ -102,7 +102,7 @@ public final class OpenAiBridge {
         Generation g = new Generation(engine, id, publicId, prompt.length, o);
         try {
             engine.submit(new EngineRequest(id, prompt, p, maxTokens, o.stop(),
-                    o.topLogprobs() == null ? -1 : o.topLogprobs(), g.events::add));
+                    o.topLogprobs() == null ? -1 : o.topLogprobs(), o.ignoreEos(), g.events::add));
             submitted.incrementAndGet();
         } catch (EngineBusyException e) {
             throw new ApiException(429, e.getMessage() + "; retry later", "server_busy", null, "rate_limit_exceeded");

@@ -167,7 +167,8 @@ public final class OpenAiJson {
             includeUsage = bool(so, "include_usage", false);
         }
         return new GenerationOptions(maxTokens, temperature, topP, seed, stops(r.get("stop")),
-                presence == null ? 0 : presence, frequency == null ? 0 : frequency, stream, includeUsage, topLogprobs);
+                presence == null ? 0 : presence, frequency == null ? 0 : frequency, stream, includeUsage, topLogprobs,
+                bool(r, "ignore_eos", false));
     }
 
     private static List<String> stops(JsonNode s) {
