@@ -275,18 +275,24 @@ class ServerTest {
         }
     }
 
+    /** A greedy 5-token chat with {@code extra}: one entry a token, each ≤ 0 with {@code top} alternatives. */
+    static JsonNode chatLogprobs(Srv s, String extra, int top) throws Exception {
+        HttpResponse<String> r = post(s, "/v1/chat/completions", chatBody("hi", 5, extra));
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode j = JSON.readTree(r.body());
+        JsonNode content = j.get("choices").get(0).get("logprobs").get("content");
+        assertEquals(j.get("usage").get("completion_tokens").asInt(), content.size());
+        for (JsonNode t : content) {
+            assertTrue(t.get("logprob").asDouble() <= 0);
+            assertEquals(top, t.get("top_logprobs").size());
+        }
+        return content;
+    }
+
     @Test
     void logprobsReportChosenTokenAndAlternatives() throws Exception {
         try (Srv s = start()) {
-            HttpResponse<String> r = post(s, "/v1/chat/completions",
-                    chatBody("hi", 5, ",\"logprobs\":true,\"top_logprobs\":3"));
-            assertEquals(200, r.statusCode(), r.body());
-            JsonNode j = JSON.readTree(r.body());
-            JsonNode content = j.get("choices").get(0).get("logprobs").get("content");
-            assertEquals(j.get("usage").get("completion_tokens").asInt(), content.size());
-            for (JsonNode t : content) {
-                assertTrue(t.get("logprob").asDouble() <= 0);
-                assertEquals(3, t.get("top_logprobs").size());
+            for (JsonNode t : chatLogprobs(s, ",\"logprobs\":true,\"top_logprobs\":3", 3)) {
                 // greedy: the chosen token is the most likely one
                 assertEquals(t.get("logprob").asDouble(), t.get("top_logprobs").get(0).get("logprob").asDouble(), 1e-6);
                 assertTrue(t.get("top_logprobs").get(0).get("logprob").asDouble()
@@ -302,15 +308,7 @@ class ServerTest {
     @Test
     void logprobsWithoutAlternatives() throws Exception {
         try (Srv s = start()) {
-            HttpResponse<String> r = post(s, "/v1/chat/completions", chatBody("hi", 5, ",\"logprobs\":true"));
-            assertEquals(200, r.statusCode(), r.body());
-            JsonNode j = JSON.readTree(r.body());
-            JsonNode content = j.get("choices").get(0).get("logprobs").get("content");
-            assertEquals(j.get("usage").get("completion_tokens").asInt(), content.size());
-            for (JsonNode t : content) {
-                assertTrue(t.get("logprob").asDouble() <= 0);
-                assertEquals(0, t.get("top_logprobs").size());
-            }
+            chatLogprobs(s, ",\"logprobs\":true", 0);
         }
     }
 
