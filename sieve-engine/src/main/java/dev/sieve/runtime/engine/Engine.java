@@ -24,6 +24,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 
 /**
  * Serves many generations at once on its own thread (continuous batching): each iteration asks the
@@ -150,7 +151,7 @@ public final class Engine implements AutoCloseable {
         this.scheduler = new Scheduler(kv, config.maxRunning(), config.batchTokens(), stepCost);
         this.logits = new float[Math.min(config.batchTokens(), config.maxRunning()) * vocab];
         this.row = new float[vocab];
-        this.endOfGeneration = java.util.stream.IntStream.range(0, vocab).filter(tokenizer::isEndOfGeneration).toArray();
+        this.endOfGeneration = IntStream.range(0, vocab).filter(tokenizer::isEndOfGeneration).toArray();
         this.stats = snapshot();
         this.thread = new Thread(this::loop, "sieve-engine");
         this.thread.setDaemon(true);

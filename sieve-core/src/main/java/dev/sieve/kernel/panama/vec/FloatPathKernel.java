@@ -40,7 +40,7 @@ abstract class FloatPathKernel implements EncodingKernel {
      * Columns per tile for batches of at most {@link #WIDE_TILE_TOKENS} tokens (a server's decode step):
      * a 2048-column row (tinyllama's) is one piece, so each 6-row block's weights are read front to
      * back in one run and reduced once. Alternating with 1024 columns (docs/performance.md, session 24):
-     * pp8 Q4_0 +4%, Q8_0 +8%, Q4_K_M even; at 16 tokens even and at 32 −5% (the tile and a 4-token
+     * pp8 Q4_0 +4%, Q8_0 +9%, Q4_K_M even; at 16 tokens even and at 32 −5% (the tile and a 4-token
      * group's activations, 80 KiB, no longer share L1), so larger batches keep {@link #KC}.
      */
     static final int KC_WIDE = 2048;
