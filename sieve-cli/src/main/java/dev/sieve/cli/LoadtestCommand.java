@@ -27,17 +27,27 @@ import picocli.CommandLine.Option;
         description = "Sends streamed completions to a running 'sieve serve' (or any OpenAI-compatible server) and "
                 + "reports throughput, time to first token and inter-token latency.",
         footer = {"%nExamples:", "  sieve loadtest --url http://127.0.0.1:8080 --concurrency 8 --requests 32 --max-tokens 64",
+            "  sieve loadtest --url http://127.0.0.1:8080 --warmup 1 --concurrency 1,8 --requests 8 --max-tokens 128 --ignore-eos",
             "  sieve loadtest --url http://127.0.0.1:8080 --concurrency 4 --requests 16 --long-prompt 1024",
             "  sieve loadtest --url http://127.0.0.1:8080 --rate 0.5 --duration 600 --max-tokens 32   (soak)"})
 final class LoadtestCommand implements Callable<Integer> {
     @Option(names = "--url", defaultValue = "http://127.0.0.1:8080", description = "server base URL (default: ${DEFAULT-VALUE})")
     String url;
 
-    @Option(names = "--concurrency", defaultValue = "1", description = "requests in flight (default: ${DEFAULT-VALUE})")
-    int concurrency;
+    @Option(names = "--concurrency", defaultValue = "1", split = ",", paramLabel = "C[,C...]",
+            description = "requests in flight; several levels (e.g. 1,8) run one after another, each with its own "
+                    + "prompts, and end with a table that compares each level's throughput with the first's "
+                    + "(default: ${DEFAULT-VALUE})")
+    List<Integer> concurrency;
 
-    @Option(names = "--requests", defaultValue = "8", description = "requests in all (default: ${DEFAULT-VALUE})")
+    @Option(names = "--requests", defaultValue = "8",
+            description = "requests in all, per concurrency level (at least the level itself) (default: ${DEFAULT-VALUE})")
     int requests;
+
+    @Option(names = "--warmup", defaultValue = "0", paramLabel = "N",
+            description = "send N requests of up to 16 tokens first, one at a time, and leave them out of the "
+                    + "figures (the server's JIT compiles its paths on the first ones) (default: ${DEFAULT-VALUE})")
+    int warmup;
 
     @Option(names = "--max-tokens", defaultValue = "64", description = "tokens per completion (default: ${DEFAULT-VALUE})")
     int maxTokens;
@@ -90,7 +100,8 @@ final class LoadtestCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (concurrency < 1 || requests < 1 || maxTokens < 1 || promptWords < 1 || longPrompt < 0 || requests > 100_000
+        if (concurrency.stream().anyMatch(c -> c < 1 || c > 10_000) || warmup < 0 || warmup > 1000
+                || requests < 1 || maxTokens < 1 || promptWords < 1 || longPrompt < 0 || requests > 100_000
                 || duration < 0 || duration > 24 * 3600 || !(rate > 0 && rate <= 1000) || sampleEvery < 1
                 || !(longPromptAfter >= 0 && longPromptAfter <= 3600)) {
             throw new UserException("loadtest options out of range");
@@ -98,10 +109,41 @@ final class LoadtestCommand implements Callable<Integer> {
         if (!url.startsWith("http://") && !url.startsWith("https://")) {
             throw new UserException("--url must start with http:// or https://");
         }
+        if (longPrompt > 0 && concurrency.size() > 1) {
+            throw new UserException("--long-prompt takes one --concurrency level");
+        }
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        for (int i = 0; i < warmup; i++) {
+            send(http, prompt(promptWords, i, "warm-up " + i + ":"), Math.min(16, maxTokens), i);
+        }
         if (duration > 0) {
             return soak(http);
         }
+        List<Level> levels = new ArrayList<>();
+        for (int c : concurrency) {
+            levels.add(level(http, c, concurrency.size() > 1 ? "c" + c + ":" : ""));
+        }
+        if (levels.size() > 1) {
+            System.out.println();
+            System.out.println("| concurrency | requests | tokens | tokens/s | vs first | TTFT p50 / p99 (ms) | ITL p50 / p99 (ms) |");
+            System.out.println("|---:|---:|---:|---:|---:|---|---|");
+            for (Level l : levels) {
+                System.out.printf("| %d | %d | %d | %.1f | %.2f× | %.1f / %.1f | %.1f / %.1f |%n", l.concurrency(),
+                        l.requests(), l.tokens(), l.tokensPerSecond(),
+                        l.tokensPerSecond() / levels.get(0).tokensPerSecond(), l.ttft50(), l.ttft99(), l.itl50(),
+                        l.itl99());
+            }
+        }
+        return 0;
+    }
+
+    /** One concurrency level's figures. */
+    record Level(int concurrency, int requests, long tokens, double tokensPerSecond, double ttft50, double ttft99,
+            double itl50, double itl99) {}
+
+    /** Runs one concurrency level (its prompts start with {@code tag}) and prints its figures. */
+    private Level level(HttpClient http, int concurrency, String tag) throws Exception {
+        int requests = Math.max(this.requests, concurrency);
         List<Trace> traces = Collections.synchronizedList(new ArrayList<>());
         AtomicInteger next = new AtomicInteger();
         long t0 = System.nanoTime();
@@ -112,7 +154,7 @@ final class LoadtestCommand implements Callable<Integer> {
                 int seed = w;
                 workers.add(ex.submit(() -> {
                     for (int i; (i = next.getAndIncrement()) < requests; ) {
-                        traces.add(send(http, prompt(promptWords, i), maxTokens, seed * 1000 + i));
+                        traces.add(send(http, prompt(promptWords, i, tag), maxTokens, seed * 1000 + i));
                     }
                     return null;
                 }));
@@ -120,7 +162,7 @@ final class LoadtestCommand implements Callable<Integer> {
             Future<Trace> lf = null;
             if (longPrompt > 0) {
                 Thread.sleep((long) (longPromptAfter * 1000)); // let the short streams reach steady decoding first
-                lf = ex.submit(() -> send(http, prompt(longPrompt, 999_999), 8, 1));
+                lf = ex.submit(() -> send(http, prompt(longPrompt, 999_999, ""), 8, 1));
             }
             for (Future<?> f : workers) {
                 f.get();
@@ -165,7 +207,8 @@ final class LoadtestCommand implements Callable<Integer> {
                     longPromptAfter / 2, itlBeforeLong.size(), pct(itlBeforeLong, 50), pct(itlBeforeLong, 99),
                     pct(itlDuringLong, 99) / pct(itlBeforeLong, 50));
         }
-        return 0;
+        return new Level(concurrency, traces.size(), tokens, tokens / wall, pct(ttft, 50), pct(ttft, 99), pct(itl, 50),
+                pct(itl, 99));
     }
 
     /** A request's end in soak mode: its trace, or why it failed. */
@@ -198,7 +241,7 @@ final class LoadtestCommand implements Callable<Integer> {
                 int n = i;
                 outcomes.add(ex.submit(() -> {
                     try {
-                        Trace t = send(http, prompt(promptWords, n), maxTokens, n);
+                        Trace t = send(http, prompt(promptWords, n, ""), maxTokens, n);
                         return new Outcome(t, t.tokens() < 1 ? "no usage or no tokens" : null);
                     } catch (Exception e) {
                         return new Outcome(null, e.toString());
@@ -299,11 +342,13 @@ final class LoadtestCommand implements Callable<Integer> {
         return out;
     }
 
-    private String prompt(int words, int salt) {
-        return run == 0 ? prompt(words, salt, "") : prompt(words, salt, "run " + run + ":");
+    /** Prompt {@code salt} of {@code words} words; {@code tag} (and the run number when set) starts it. */
+    private String prompt(int words, int salt, String tag) {
+        return words(words, salt, (run == 0 ? "" : "run " + run + ":") + tag);
     }
 
-    static String prompt(int words, int salt, String start) {
+    /** {@code words} words of a small vocabulary, in an order {@code salt} picks, after {@code start}. */
+    static String words(int words, int salt, String start) {
         String[] vocab = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "it", "ran", "far", "away"};
         StringBuilder sb = new StringBuilder(start);
         for (int i = 0; i < words; i++) {

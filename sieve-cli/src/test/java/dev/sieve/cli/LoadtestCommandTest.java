@@ -60,4 +60,29 @@ class LoadtestCommandTest {
             server.stop(0);
         }
     }
+
+    /** Several levels: a warm-up left out, each level its own prompts, and a table against the first level. */
+    @Test
+    void aSweepOfConcurrencyLevelsEndsWithATable() throws Exception {
+        List<String> bodies = Collections.synchronizedList(new ArrayList<>());
+        HttpServer server = fakeServer(bodies);
+        try {
+            String url = "http://127.0.0.1:" + server.getAddress().getPort();
+            CliTest.Result r = CliTest.sieve("", "loadtest", "--url", url, "--warmup", "1", "--concurrency", "1,3",
+                    "--requests", "2", "--max-tokens", "20");
+            assertEquals(0, r.code(), r.err());
+            // the warm-up (16 tokens at most), then 2 requests at concurrency 1 and 3 (at least the level) at 3
+            assertEquals(1 + 2 + 3, bodies.size(), bodies.toString());
+            assertTrue(bodies.get(0).contains("warm-up 0:") && bodies.get(0).contains("\"max_tokens\":16"), bodies.get(0));
+            assertEquals(2, bodies.stream().filter(b -> b.contains("\"prompt\":\"c1:")).count(), bodies.toString());
+            assertEquals(3, bodies.stream().filter(b -> b.contains("\"prompt\":\"c3:")).count(), bodies.toString());
+            assertTrue(r.out().contains("| concurrency | requests | tokens | tokens/s | vs first |"), r.out());
+            assertTrue(r.out().contains("| 1 | 2 | 40 | ") && r.out().contains("| 3 | 3 | 60 | "), r.out());
+            assertTrue(r.out().contains("| 1.00× |"), r.out());
+            CliTest.assertCleanError(CliTest.sieve("", "loadtest", "--url", url, "--concurrency", "1,8",
+                    "--long-prompt", "100"), "--long-prompt takes one --concurrency level");
+        } finally {
+            server.stop(0);
+        }
+    }
 }
