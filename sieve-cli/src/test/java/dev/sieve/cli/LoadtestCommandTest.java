@@ -38,12 +38,24 @@ class LoadtestCommandTest {
         return server;
     }
 
-    @Test
-    void countsTheStreamedTokensAndSendsIgnoreEosOnlyWhenAsked() throws Exception {
+    interface WithServer {
+        void run(String url, List<String> bodies) throws Exception;
+    }
+
+    /** Runs {@code body} against {@link #fakeServer}, given its URL and the request bodies it received. */
+    static void withFakeServer(WithServer body) throws Exception {
         List<String> bodies = Collections.synchronizedList(new ArrayList<>());
         HttpServer server = fakeServer(bodies);
         try {
-            String url = "http://127.0.0.1:" + server.getAddress().getPort();
+            body.run("http://127.0.0.1:" + server.getAddress().getPort(), bodies);
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    @Test
+    void countsTheStreamedTokensAndSendsIgnoreEosOnlyWhenAsked() throws Exception {
+        withFakeServer((url, bodies) -> {
             CliTest.Result r = CliTest.sieve("", "loadtest", "--url", url, "--concurrency", "2", "--requests", "4",
                     "--max-tokens", "5", "--ignore-eos");
             assertEquals(0, r.code(), r.err());
@@ -56,18 +68,13 @@ class LoadtestCommandTest {
             assertEquals(0, r.code(), r.err());
             assertTrue(r.out().contains("generated 3 tokens"), r.out());
             assertTrue(bodies.stream().noneMatch(b -> b.contains("ignore_eos")), bodies.toString());
-        } finally {
-            server.stop(0);
-        }
+        });
     }
 
     /** Several levels: a warm-up left out, each level its own prompts, and a table against the first level. */
     @Test
     void aSweepOfConcurrencyLevelsEndsWithATable() throws Exception {
-        List<String> bodies = Collections.synchronizedList(new ArrayList<>());
-        HttpServer server = fakeServer(bodies);
-        try {
-            String url = "http://127.0.0.1:" + server.getAddress().getPort();
+        withFakeServer((url, bodies) -> {
             CliTest.Result r = CliTest.sieve("", "loadtest", "--url", url, "--warmup", "1", "--concurrency", "1,3",
                     "--requests", "2", "--max-tokens", "20");
             assertEquals(0, r.code(), r.err());
@@ -81,8 +88,6 @@ class LoadtestCommandTest {
             assertTrue(r.out().contains("| 1.00× |"), r.out());
             CliTest.assertCleanError(CliTest.sieve("", "loadtest", "--url", url, "--concurrency", "1,8",
                     "--long-prompt", "100"), "--long-prompt takes one --concurrency level");
-        } finally {
-            server.stop(0);
-        }
+        });
     }
 }
