@@ -20,9 +20,10 @@ import jdk.incubator.vector.VectorOperators;
  *
  * <p>Few tokens (decode): {@link #dot2} streams two weight rows at once, decoding each vector
  * once and multiplying it straight away, so the loop is bound by memory, not by decoding. Many
- * tokens (prompt): a tile of {@link #TILE_ROWS} rows (6 at 16 lanes, else 4) × {@link #KC} columns is
- * decoded once into a per-thread float buffer and reused by a register kernel over 4 tokens at a time,
- * which makes the product bound by FMAs.
+ * tokens (prompt): a tile of {@link #TILE_ROWS} rows (6 at 16 lanes, else 4) × {@link #KC} columns
+ * ({@link #KC_WIDE} for a decode batch of up to {@link #WIDE_TILE_TOKENS} tokens) is decoded once into a
+ * per-thread float buffer and reused by a register kernel over 4 tokens at a time, which makes the
+ * product bound by FMAs.
  * Subclasses supply only the two decoders.
  */
 abstract class FloatPathKernel implements EncodingKernel {
