@@ -17,6 +17,7 @@ import picocli.CommandLine.Option;
             "  sieve synth --shape tinyllama-1.1b --sparsity 0.7 --pattern unstructured --values q8 -o tl-q8-70.gguf",
             "  sieve synth --shape tinyllama-1.1b --sparsity 0.5 --pattern 2:4 --values q4 -o tl-q4-24.gguf",
             "  sieve synth --shape tinyllama-1.1b --sparsity 0.5 --pattern unstructured --values q4 -o tl-q4-50.gguf",
+            "  sieve synth --shape tinyllama-1.1b --sparsity 0.7 --pattern indexed --values q8 -o tl-q8-i5.gguf",
             "  sieve synth --shape tinyllama-1.1b --type Q4_0 --output-type Q4_0 -o tl-q4_0-dense-twin.gguf"})
 final class SynthCommand implements Callable<Integer> {
     @Option(names = "--shape", required = true, description = "model shape")
@@ -35,7 +36,8 @@ final class SynthCommand implements Callable<Integer> {
     Double sparsity;
 
     @Option(names = "--pattern", defaultValue = "unstructured",
-            description = "sparsity pattern: unstructured (bitmap), 2:4 or 4:8 (default: ${DEFAULT-VALUE})")
+            description = "sparsity pattern: unstructured (bitmap), 2:4, 4:8, or indexed / N:16 (N of every 16 kept, each"
+                    + " with its column: the fast decode; q8 or q4 values) (default: ${DEFAULT-VALUE})")
     String pattern;
 
     @Option(names = "--values", defaultValue = "q8",

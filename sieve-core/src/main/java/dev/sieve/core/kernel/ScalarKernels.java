@@ -40,7 +40,7 @@ public final class ScalarKernels implements Kernels {
         MemorySegment a = x.encoded();
         for (int t = 0; t < x.tokens; t++) {
             for (int r = r0; r < r1; r++) {
-                out[t * outStride + r] = e.dotQuantized(w.data(), r * rowBytes, a, t * actRowBytes, x.cols);
+                out[t * outStride + r] = e.dotRow(w.data(), rowBytes, r, a, t * actRowBytes, x.cols);
             }
         }
     }

@@ -99,6 +99,34 @@ public interface WeightEncoding {
         throw new UnsupportedOperationException(name() + " is not a layout of " + from.name());
     }
 
+    /**
+     * Rows stored together: 1 for every file encoding (row r at {@code r · rowBytes}); 16 for a
+     * layout that interleaves 16 rows for a kernel ({@link SlicedIndexedEncoding}), whose rows are
+     * read through {@link #dequantizeRow} and {@link #dotRow} and whose matrices have a multiple of
+     * 16 rows.
+     */
+    default int rowGroup() {
+        return 1;
+    }
+
+    /** Decodes row {@code row} ({@code cols} values) of a matrix stored at {@code m} with rows of {@code rowBytes}. Reference. */
+    default void dequantizeRow(MemorySegment m, long rowBytes, int row, float[] dst, int off, int cols) {
+        dequantize(m, row * rowBytes, dst, off, cols);
+    }
+
+    /** {@link #dotQuantized} of row {@code row} of a matrix stored at {@code w} with rows of {@code rowBytes}. Reference. */
+    default float dotRow(MemorySegment w, long rowBytes, int row, MemorySegment a, long aOffset, int cols) {
+        return dotQuantized(w, row * rowBytes, a, aOffset, cols);
+    }
+
+    /**
+     * Rewrites a {@code rows × cols} matrix in {@code from} at {@code src} in this encoding at {@code
+     * dst}, losslessly ({@link #repack} over all of it, unless this layout groups rows).
+     */
+    default void repackMatrix(WeightEncoding from, MemorySegment src, MemorySegment dst, int rows, int cols) {
+        repack(from, src, 0, dst, 0, (long) rows * cols);
+    }
+
     /** Dot product of {@code n} weights with float activations. Reference: decode, then multiply. */
     default float dot(MemorySegment w, long wOffset, float[] x, int xOffset, int n) {
         float[] tmp = new float[blockSize()];

@@ -42,6 +42,12 @@ public final class WeightEncodings {
             SparseEncoding.bitmap(SparseEncoding.Values.Q8, 77),
             SparseEncoding.bitmap(SparseEncoding.Values.Q4, 128),
             SparseEncoding.bitmap(SparseEncoding.Values.Q4, 77),
+            // Indexed N:16 (each stored value with its 4-bit column): 50% and 69% for Q8 and Q4; the
+            // other N are found by id or name.
+            IndexedSparseEncoding.of(8, SparseEncoding.Values.Q8),
+            IndexedSparseEncoding.of(5, SparseEncoding.Values.Q8),
+            IndexedSparseEncoding.of(8, SparseEncoding.Values.Q4),
+            IndexedSparseEncoding.of(5, SparseEncoding.Values.Q4),
             // Dense-and-sparse: Q4_0 or Q8_0 plus one f16 outlier per 64 weights.
             OutlierEncoding.Q4_0_O,
             OutlierEncoding.Q8_0_O);
@@ -58,7 +64,8 @@ public final class WeightEncodings {
                 return Optional.of(e);
             }
         }
-        return SparseEncoding.byGgmlType(id).or(() -> OutlierEncoding.byGgmlType(id));
+        return SparseEncoding.byGgmlType(id).or(() -> OutlierEncoding.byGgmlType(id))
+                .or(() -> IndexedSparseEncoding.byGgmlType(id));
     }
 
     public static Optional<WeightEncoding> byName(String name) {
@@ -68,6 +75,6 @@ public final class WeightEncodings {
                 return Optional.of(e);
             }
         }
-        return SparseEncoding.byName(n).or(() -> OutlierEncoding.byName(n));
+        return SparseEncoding.byName(n).or(() -> OutlierEncoding.byName(n)).or(() -> IndexedSparseEncoding.byName(n));
     }
 }

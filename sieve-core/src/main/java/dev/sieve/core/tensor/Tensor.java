@@ -68,12 +68,18 @@ public record Tensor(String name, WeightEncoding encoding, long[] ne, MemorySegm
 
     /** Decodes row {@code row} into {@code dst[off .. off + cols)} with the reference codec. */
     public void dequantizeRow(int row, float[] dst, int off) {
-        encoding.dequantize(data, row * rowBytes(), dst, off, cols());
+        encoding.dequantizeRow(data, rowBytes(), row, dst, off, cols());
     }
 
     /** Decodes the whole tensor onto the heap (for tests, tools and small tensors such as norms). */
     public float[] toFloatArray() {
         float[] out = new float[Math.toIntExact(elementCount())];
+        if (encoding.rowGroup() > 1) {
+            for (int r = 0; r < rows(); r++) {
+                dequantizeRow(r, out, r * cols());
+            }
+            return out;
+        }
         encoding.dequantize(data, 0, out, 0, out.length);
         return out;
     }

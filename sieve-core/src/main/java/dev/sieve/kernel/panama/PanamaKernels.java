@@ -2,10 +2,12 @@ package dev.sieve.kernel.panama;
 
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.kernel.Kernels;
-import dev.sieve.core.quant.Q4_KEncoding;
+import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.Q4_0Encoding;
 import dev.sieve.core.quant.Q4_0RepackedEncoding;
+import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
+import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.util.concurrent.ConcurrentHashMap;
@@ -100,6 +102,9 @@ public final class PanamaKernels implements Kernels {
     }
 
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {
+        if (e instanceof IndexedSparseEncoding i && bits == 512) {
+            return SlicedIndexedEncoding.of(i); // a 16-row slice is one vector of 16 lanes
+        }
         if (e == Q4_KEncoding.INSTANCE && (bits < 512 || vendor == CpuVendor.INTEL)) {
             return Q4_KRepackedEncoding.INSTANCE;
         }

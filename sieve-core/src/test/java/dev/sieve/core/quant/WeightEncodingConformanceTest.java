@@ -75,6 +75,11 @@ class WeightEncodingConformanceTest {
                 }
                 all.put(e.name(), new Spec(at, NONE, SparseReferenceDecoder.of(e), bound));
             }
+            if (w instanceof IndexedSparseEncoding e) {
+                // The scale gets a finite f16; every index and value byte is valid as it comes.
+                double bound = e.values() == SparseEncoding.Values.Q8 ? 0.0055 : 0.085;
+                all.put(e.name(), new Spec(new int[] {0}, NONE, b -> indexedDecode(e, b), bound));
+            }
             if (w instanceof OutlierEncoding e) {
                 // The dense blocks' scales and the outlier's value get finite f16s.
                 int db = e.dense().blockBytes();
@@ -85,6 +90,32 @@ class WeightEncodingConformanceTest {
             }
         }
         return Map.copyOf(all);
+    }
+
+    /**
+     * Independent decoder of an indexed N:16 block, from the layout in its documentation: the f16
+     * scale, N index bytes (A's column low, B's high), then Q8's A and B values or Q4's value bytes
+     * (A low, B high, minus 8); each value adds to its column.
+     */
+    static float[] indexedDecode(IndexedSparseEncoding e, byte[] b) {
+        int n = e.perGroup();
+        float d = ReferenceDecoders.f16(b, 0);
+        float[] y = new float[32];
+        for (int k = 0; k < n; k++) {
+            int idx = ReferenceDecoders.u8(b, 2 + k);
+            int a, c;
+            if (e.values() == SparseEncoding.Values.Q8) {
+                a = b[2 + n + k];
+                c = b[2 + 2 * n + k];
+            } else {
+                int v = ReferenceDecoders.u8(b, 2 + n + k);
+                a = (v & 15) - 8;
+                c = (v >> 4) - 8;
+            }
+            y[idx & 15] += d * a;
+            y[16 + (idx >> 4)] += d * c;
+        }
+        return y;
     }
 
     /**

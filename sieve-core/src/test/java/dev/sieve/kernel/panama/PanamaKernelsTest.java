@@ -331,7 +331,8 @@ class PanamaKernelsTest {
         for (PanamaKernels k : variants()) {
             for (WeightEncoding e : WeightEncodings.all()) {
                 // Every sparse and dense-and-sparse encoding has its kernel.
-                boolean sparse = e instanceof dev.sieve.core.quant.SparseEncoding || e instanceof dev.sieve.core.quant.OutlierEncoding;
+                boolean sparse = e instanceof dev.sieve.core.quant.SparseEncoding || e instanceof dev.sieve.core.quant.OutlierEncoding
+                        || e instanceof dev.sieve.core.quant.IndexedSparseEncoding;
                 assertEquals(fast.contains(e.name()) || sparse, isFast(k, e), k.name() + " " + e.name());
                 assertEquals(e, k.kernelFor(e).encoding());
             }

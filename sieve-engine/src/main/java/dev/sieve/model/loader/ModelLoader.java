@@ -65,8 +65,11 @@ public final class ModelLoader {
             }
         }
         all.add(w.output());
-        List<Tensor> changing = new ArrayList<>(new java.util.LinkedHashSet<>(
-                all.stream().filter(t -> target(t, kernels) != t.encoding()).toList()));
+        // A tied head is also the embedding, read a row at a time: it keeps a layout of whole rows.
+        List<Tensor> changing = new ArrayList<>(new java.util.LinkedHashSet<>(all.stream()
+                .filter(t -> target(t, kernels) != t.encoding())
+                .filter(t -> t != w.tokenEmbedding() || target(t, kernels).rowGroup() == 1)
+                .toList()));
         if (changing.isEmpty()) {
             return m;
         }
@@ -90,12 +93,14 @@ public final class ModelLoader {
     private static WeightEncoding target(Tensor t, Kernels kernels) {
         WeightEncoding preferred = kernels.preferredLayout(t.encoding());
         // A row must hold whole blocks of the new layout (Q4_0_R: 64 weights; Q4_0 rows need only 32).
-        return preferred.repacks(t.encoding()) && t.cols() % preferred.blockSize() == 0 ? preferred : t.encoding();
+        // A row-grouped layout (16-row slices) needs whole groups of rows.
+        return preferred.repacks(t.encoding()) && t.cols() % preferred.blockSize() == 0
+                && t.rows() % preferred.rowGroup() == 0 ? preferred : t.encoding();
     }
 
     private static Tensor convert(GgufFile file, Tensor t, WeightEncoding to) {
         MemorySegment dst = file.allocate(to.byteSize(t.elementCount()));
-        to.repack(t.encoding(), t.data(), 0, dst, 0, t.elementCount());
+        to.repackMatrix(t.encoding(), t.data(), dst, t.rows(), t.cols());
         file.release(t.data()); // the file's copy is not read again: let its pages go
         return new Tensor(t.name(), to, t.ne(), dst);
     }

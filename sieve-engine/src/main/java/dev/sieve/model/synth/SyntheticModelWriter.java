@@ -2,6 +2,7 @@ package dev.sieve.model.synth;
 
 import dev.sieve.core.parallel.WorkerPool;
 import dev.sieve.core.quant.F32Encoding;
+import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
@@ -64,6 +65,10 @@ public final class SyntheticModelWriter {
          * dense in the value type's dense twin (F16, BF16, Q8_0, Q4_0), as a lookup gains nothing.
          */
         public static TypeMix sparse(String pattern, double sparsity, String values) {
+            if (IndexedSparseEncoding.isPattern(pattern)) {
+                IndexedSparseEncoding e = IndexedSparseEncoding.forPattern(pattern, sparsity, values);
+                return new TypeMix(e.name(), e, e, null, enc(SparseEncoding.denseTwin(e.values())));
+            }
             SparseEncoding e = SparseEncoding.forPattern(pattern, sparsity, values);
             return new TypeMix(e.name(), e, e, null, enc(SparseEncoding.denseTwin(e.values())));
         }

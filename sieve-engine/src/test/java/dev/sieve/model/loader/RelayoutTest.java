@@ -162,6 +162,60 @@ class RelayoutTest {
     }
 
     /**
+     * At 512 bits an indexed N:16 model's matrices interleave 16 rows ({@code Q8_I5_R}); a matrix
+     * whose rows are not a multiple of 16 (this model's 520-row head) keeps the row layout. Every row
+     * decodes as before, and the 512-bit kernels on the converted model give the scalar reference's
+     * logits on the file's (prompt: four-token passes and a remainder; decode: one token).
+     */
+    @Test
+    void indexedSparseInterleavesWholeSlicesAt512Bits(@TempDir Path dir) throws Exception {
+        ModelShape shape = new ModelShape("t-idx", "llama", 128, 1, 4, 2, 320, 520, 64, false, 10000f, 1e-5f, false, false, false);
+        Path f = dir.resolve("idx.gguf");
+        try (WorkerPool pool = new WorkerPool(2)) {
+            new SyntheticModelWriter(shape, SyntheticModelWriter.TypeMix.sparse("5:16", 0.6875, "q8"), 7).write(f, pool, (i, n, s) -> {});
+            try (Model file = ModelLoader.load(f)) {
+                Kernels k512 = PanamaKernels.create(512);
+                Model m = ModelLoader.relayout(file, k512, pool);
+                List<Tensor> before = file.weights().matrices(), after = m.weights().matrices();
+                int sliced = 0;
+                for (int i = 1; i < before.size(); i++) { // 0: the token embedding, Q8_0
+                    Tensor a = before.get(i), b = after.get(i);
+                    assertEquals("Q8_I5", a.encoding().name(), a.name());
+                    assertEquals(a.rows() % 16 == 0 ? "Q8_I5_R" : "Q8_I5", b.encoding().name(), a.name() + " " + a.rows() + " rows");
+                    sliced += b.encoding().rowGroup() == 16 ? 1 : 0;
+                    float[] x = new float[a.cols()], y = new float[b.cols()];
+                    for (int r = 0; r < a.rows(); r++) {
+                        a.dequantizeRow(r, x, 0);
+                        b.dequantizeRow(r, y, 0);
+                        assertArrayEquals(x, y, a.name() + " row " + r);
+                    }
+                }
+                assertEquals(7, sliced, "q, k, v, o, gate, up, down; not the 520-row head");
+                int vocab = file.config().vocabSize();
+                int[] tokens = {1, 5, 9, 200, 301, 7, 44, 90, 3};
+                Transformer ref = new Transformer(file.config(), file.weights(), new Linear(ScalarKernels.INSTANCE, pool), 16);
+                Transformer fast = new Transformer(m.config(), m.weights(), new Linear(k512, pool), 16);
+                float[] la = new float[tokens.length * vocab], lb = new float[tokens.length * vocab];
+                KvCache ca = ref.newCache(16), cb = fast.newCache(16);
+                ref.forward(tokens, 0, 7, ca, la, 7);
+                fast.forward(tokens, 0, 7, cb, lb, 7);
+                for (int i = 7; i < tokens.length; i++) {
+                    ref.forward(tokens, i, 1, ca, la, 1);
+                    fast.forward(tokens, i, 1, cb, lb, 1);
+                }
+                // la/lb hold the last decode step's logits, after the prompt's went through the same cache.
+                double err = 0, norm = 0;
+                for (int v = 0; v < vocab; v++) {
+                    err += (la[v] - lb[v]) * (double) (la[v] - lb[v]);
+                    norm += la[v] * (double) la[v];
+                }
+                assertTrue(Math.sqrt(err / norm) < 1e-5, "relative logit difference " + Math.sqrt(err / norm));
+                assertEquals(argmax(la, vocab), argmax(lb, vocab));
+            }
+        }
+    }
+
+    /**
      * Q4_0_R holds pairs of blocks, so a Q4_0 matrix converts only if its rows have a multiple of 64
      * columns: a synthetic model of width 96 keeps its 96-column matrices in Q4_0 and converts the
      * 192-column down projection, and the converted model computes the same prompt logits.

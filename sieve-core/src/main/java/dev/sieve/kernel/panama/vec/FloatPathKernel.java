@@ -194,6 +194,14 @@ abstract class FloatPathKernel implements EncodingKernel {
         throw new UnsupportedOperationException(encoding.name());
     }
 
+    /**
+     * What {@link #decode} and the row decoders receive as row {@code r}'s offset: {@code r · rb},
+     * except in a layout whose rows are interleaved ({@code SlicedIndexedKernel}).
+     */
+    long rowOffset(long rb, int r) {
+        return r * rb;
+    }
+
     /** Decodes columns {@code [k0, k0 + kc)} of the row at byte {@code rowOff} into {@code dst}. */
     abstract void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff);
 
@@ -332,21 +340,21 @@ abstract class FloatPathKernel implements EncodingKernel {
             float[] res = s.res;
             for (int r = r0; r < r1; r++) {
                 for (int t = 0; t < pairs; t += 2) {
-                    dot1x2(ws, r * rb, xf, t * cols, a, t * ab, ab, group > 0 ? sumsOffset(x, group, t) : 0, cols, res);
+                    dot1x2(ws, rowOffset(rb, r), xf, t * cols, a, t * ab, ab, group > 0 ? sumsOffset(x, group, t) : 0, cols, res);
                     out[t * outStride + r] = res[0];
                     out[(t + 1) * outStride + r] = res[1];
                 }
                 for (int t = pairs; t < tokens; t++) {
                     long sums = group > 0 ? sumsOffset(x, group, t) : 0;
-                    out[t * outStride + r] = dot1(ws, r * rb, xf, t * cols, a, t * ab, sums, sf, t * groups, cols);
+                    out[t * outStride + r] = dot1(ws, rowOffset(rb, r), xf, t * cols, a, t * ab, sums, sf, t * groups, cols);
                 }
             }
         } else if (tokens < TILE_TOKENS) {
             float[] res = s.res;
             for (int r = r0; r < r1; r += 2) {
                 int n = Math.min(2, r1 - r);
-                long o0 = r * rb;
-                long o1 = (r + n - 1) * rb;
+                long o0 = rowOffset(rb, r);
+                long o1 = rowOffset(rb, r + n - 1);
                 for (int t = 0; t < tokens; t++) {
                     dot2(ws, o0, o1, a, t * ab, cols, res);
                     for (int i = 0; i < n; i++) {
@@ -414,7 +422,7 @@ abstract class FloatPathKernel implements EncodingKernel {
         boolean first = k0 == 0;
         long ak = 4L * k0;
         for (int i = 0; i < 6; i++) {
-            decode(ws, (r + i) * rb, k0, kc, tile, i * kc);
+            decode(ws, rowOffset(rb, r + i), k0, kc, tile, i * kc);
         }
         int t = 0;
         for (; t + 4 <= tokens; t += 4) {
@@ -437,7 +445,7 @@ abstract class FloatPathKernel implements EncodingKernel {
         boolean first = k0 == 0;
         long ak = 4L * k0;
         for (int i = 0; i < n; i++) {
-            decode(ws, (r + i) * rb, k0, kc, tile, i * kc);
+            decode(ws, rowOffset(rb, r + i), k0, kc, tile, i * kc);
         }
         if (n == 4) {
             int t = 0;

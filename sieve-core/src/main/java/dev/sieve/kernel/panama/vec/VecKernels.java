@@ -6,7 +6,9 @@ import static dev.sieve.kernel.panama.vec.Vec.N;
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.kernel.Kernels;
 import dev.sieve.core.kernel.ScalarKernels;
+import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.OutlierEncoding;
+import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
@@ -51,6 +53,11 @@ public final class VecKernels implements Kernels, KernelTable {
         }
         for (SparseEncoding s : SparseEncoding.bitmapEncodings()) {
             register(new SparseKernel(s));
+        }
+        // Indexed N:16: the row layout (every width), and the 16-row layout made from it at load.
+        for (IndexedSparseEncoding e : IndexedSparseEncoding.encodings()) {
+            register(new IndexedSparseKernel(e));
+            register(new SlicedIndexedKernel(SlicedIndexedEncoding.of(e)));
         }
         // Dense-and-sparse: one kernel class, one instance per dense type and outlier count.
         for (OutlierEncoding o : OutlierEncoding.encodings()) {

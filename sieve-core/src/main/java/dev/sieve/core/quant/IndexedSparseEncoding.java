@@ -1,0 +1,284 @@
+package dev.sieve.core.quant;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Indexed N:16 sparsity ({@code Q8_I5}, {@code Q4_I8}, ...): in every 16 consecutive weights of a
+ * row at most N are stored, each with its 4-bit column index, so that a kernel finds a stored
+ * value's activation by a register permute instead of by decoding a bit mask (see {@link
+ * SlicedIndexedEncoding}, the 16-row layout its decode kernel reads, made from this one at load).
+ * N = 8 holds any 2:4 or 4:8 pattern; N = 5 is 69% sparse, N = 2 87.5%.
+ *
+ * <p>Block of 32 weights (two halves A = columns 0..15 and B = 16..31), in this order:
+ * <pre>
+ *   d       f16      the block's scale (Q8: amax / 127, as Q8_0; Q4: max / −8, as Q4_0)
+ *   idx[N]  u8       stored pair k: low nibble = column of A's value k, high nibble = column of B's
+ *   Q8: a[N] int8, b[N] int8        value = d · q
+ *   Q4: v[N] u8 (low = A's q, high = B's q)   value = d · (q − 8)
+ * </pre>
+ * Q8: 2 + 3N bytes per 32 weights (N = 5: 4.25 bits per weight); Q4: 2 + 2N (N = 5: 3.0). Quantize
+ * writes each half's values in column order, padding a half with fewer non-zeros with stored zeros
+ * at its first zero columns, so indices within a half are distinct. Any bytes decode: a value adds
+ * to the column its index names (a repeated index adds twice), so decoders need no checks.
+ *
+ * <p>Activations are F32: the dot product runs on floats.
+ */
+public final class IndexedSparseEncoding implements WeightEncoding {
+    public static final int QK = 32;
+    /** Weights per indexed group: each half of a block. */
+    public static final int GROUP = 16;
+    public static final int MAX_N = GROUP;
+    /** Byte offset of the index bytes in a block. */
+    public static final int IDX = 2;
+    private static final int ID = 2320; // after Q4_0_R's 2307; Q8 N = 1..16, then Q4
+    private static final SparseEncoding.Values[] VALUES = {SparseEncoding.Values.Q8, SparseEncoding.Values.Q4};
+    private static final IndexedSparseEncoding[][] ALL = new IndexedSparseEncoding[2][MAX_N];
+
+    static {
+        for (int v = 0; v < 2; v++) {
+            for (int n = 1; n <= MAX_N; n++) {
+                ALL[v][n - 1] = new IndexedSparseEncoding(VALUES[v], n, ID + v * MAX_N + n - 1);
+            }
+        }
+    }
+
+    private final SparseEncoding.Values values;
+    private final int n;
+    private final int id;
+    private final String name;
+    private final int blockBytes;
+
+    private IndexedSparseEncoding(SparseEncoding.Values values, int n, int id) {
+        this.values = values;
+        this.n = n;
+        this.id = id;
+        this.name = values.name() + "_I" + n;
+        this.blockBytes = IDX + (values == SparseEncoding.Values.Q8 ? 3 * n : 2 * n);
+    }
+
+    /** N of every 16 weights stored, values Q8 or Q4. */
+    public static IndexedSparseEncoding of(int n, SparseEncoding.Values values) {
+        if (n < 1 || n > MAX_N) {
+            throw new IllegalArgumentException("indexed sparsity stores 1..16 of every 16 weights, got " + n);
+        }
+        return switch (values) {
+            case Q8 -> ALL[0][n - 1];
+            case Q4 -> ALL[1][n - 1];
+            default -> throw new IllegalArgumentException("indexed sparsity stores q8 or q4 values, not " + values);
+        };
+    }
+
+    /** The N for a sparsity: the nearest whole number of 16 to keep (at least 1). */
+    public static IndexedSparseEncoding forSparsity(double sparsity, SparseEncoding.Values values) {
+        if (!(sparsity >= 0 && sparsity < 1)) {
+            throw new IllegalArgumentException("sparsity must be in [0, 1), got " + sparsity);
+        }
+        return of(Math.max(1, (int) Math.round(GROUP * (1 - sparsity))), values);
+    }
+
+    /** Every indexed encoding (Q8 and Q4, N = 1..16), for kernel registries. */
+    public static java.util.List<IndexedSparseEncoding> encodings() {
+        return java.util.Arrays.stream(ALL).flatMap(java.util.Arrays::stream).toList();
+    }
+
+    /** Whether {@code pattern} names indexed sparsity: "indexed" or "N:16". */
+    public static boolean isPattern(String pattern) {
+        return pattern.equalsIgnoreCase("indexed") || pattern.matches("\\d+:16");
+    }
+
+    /**
+     * The encoding for {@code sieve synth}: pattern "indexed" (N nearest to {@code sparsity}) or
+     * "N:16" ({@code sparsity} must be 1 − N/16 to within 1/32); values q8 or q4.
+     */
+    public static IndexedSparseEncoding forPattern(String pattern, double sparsity, String values) {
+        SparseEncoding.Values v = switch (values.toLowerCase(Locale.ROOT)) {
+            case "q8" -> SparseEncoding.Values.Q8;
+            case "q4" -> SparseEncoding.Values.Q4;
+            default -> throw new IllegalArgumentException("indexed sparsity stores q8 or q4 values, got " + values);
+        };
+        if (pattern.equalsIgnoreCase("indexed")) {
+            return forSparsity(sparsity, v);
+        }
+        if (!isPattern(pattern)) {
+            throw new IllegalArgumentException("indexed pattern must be 'indexed' or N:16, got " + pattern);
+        }
+        int keep = Integer.parseInt(pattern.substring(0, pattern.indexOf(':')));
+        IndexedSparseEncoding e = of(keep, v);
+        if (Math.abs(sparsity - (1 - e.density())) > 1.0 / 32) {
+            throw new IllegalArgumentException(pattern + " is " + (1 - e.density()) + " sparse, got --sparsity " + sparsity);
+        }
+        return e;
+    }
+
+    static Optional<WeightEncoding> byGgmlType(int id) {
+        int i = id - ID;
+        return i >= 0 && i < 2 * MAX_N ? Optional.of(ALL[i / MAX_N][i % MAX_N]) : Optional.empty();
+    }
+
+    static Optional<WeightEncoding> byName(String upper) {
+        for (IndexedSparseEncoding[] row : ALL) {
+            for (IndexedSparseEncoding e : row) {
+                if (e.name.equals(upper.toUpperCase(Locale.ROOT))) {
+                    return Optional.of(e);
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Stored values per half block. */
+    public int perGroup() {
+        return n;
+    }
+
+    public SparseEncoding.Values values() {
+        return values;
+    }
+
+    /** Byte offset of the Q8 A values (B's follow after N bytes), or of the Q4 value bytes. */
+    public int valuesAt() {
+        return IDX + n;
+    }
+
+    @Override public String name() { return name; }
+    @Override public int ggmlType() { return id; }
+    @Override public int blockSize() { return QK; }
+    @Override public int blockBytes() { return blockBytes; }
+    @Override public double density() { return (double) n / GROUP; }
+    @Override public boolean canQuantize() { return true; }
+    @Override public WeightEncoding activationEncoding() { return F32Encoding.INSTANCE; }
+
+    /** Value k of half h (0 = A, 1 = B) of the block at {@code o}, before the scale. */
+    int level(MemorySegment s, long o, int h, int k) {
+        if (values == SparseEncoding.Values.Q8) {
+            return Half.i8(s, o + IDX + n + (long) h * n + k);
+        }
+        int v = Half.u8(s, o + IDX + n + k);
+        return (h == 0 ? v & 15 : v >>> 4) - 8;
+    }
+
+    /** Column (0..15) within half h of stored value k of the block at {@code o}. */
+    static int column(MemorySegment s, long o, int h, int k) {
+        int i = Half.u8(s, o + IDX + k);
+        return h == 0 ? i & 15 : i >>> 4;
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        for (int b = 0; b < count / QK; b++) {
+            long o = srcOffset + (long) b * blockBytes;
+            int out = dstOffset + b * QK;
+            java.util.Arrays.fill(dst, out, out + QK, 0f);
+            float d = Half.f16(src, o);
+            for (int h = 0; h < 2; h++) {
+                for (int k = 0; k < n; k++) {
+                    dst[out + GROUP * h + column(src, o, h, k)] += d * level(src, o, h, k);
+                }
+            }
+        }
+    }
+
+    @Override
+    public float dotQuantized(MemorySegment w, long wOffset, MemorySegment a, long aOffset, int count) {
+        float sum = 0;
+        for (int b = 0; b < count / QK; b++) {
+            long o = wOffset + (long) b * blockBytes;
+            long x = aOffset + 4L * b * QK;
+            float s = 0;
+            for (int k = 0; k < n; k++) { // pair k: A's value, then B's (the order SlicedIndexedEncoding.dotRow adds in)
+                s += level(w, o, 0, k) * a.get(Half.FLOAT_LE, x + 4L * column(w, o, 0, k))
+                        + level(w, o, 1, k) * a.get(Half.FLOAT_LE, x + 4L * (GROUP + column(w, o, 1, k)));
+            }
+            sum += s * Half.f16(w, o);
+        }
+        return sum;
+    }
+
+    /** Keeps the N largest magnitudes of every 16 (ties: the lower column), zeroes the rest. */
+    @Override
+    public void prune(float[] x, int off, int count) {
+        for (int g = 0; g < count / GROUP; g++) {
+            int base = off + g * GROUP;
+            boolean[] keep = keep(x, base);
+            for (int i = 0; i < GROUP; i++) {
+                if (!keep[i]) {
+                    x[base + i] = 0f;
+                }
+            }
+        }
+    }
+
+    private boolean[] keep(float[] x, int base) {
+        boolean[] keep = new boolean[GROUP];
+        for (int k = 0; k < n; k++) {
+            int best = -1;
+            for (int i = 0; i < GROUP; i++) {
+                if (!keep[i] && (best < 0 || Math.abs(x[base + i]) > Math.abs(x[base + best]))) {
+                    best = i;
+                }
+            }
+            keep[best] = true;
+        }
+        return keep;
+    }
+
+    /**
+     * Packs values that already hold zeros at the pruned positions ({@link #prune}); rejects a half
+     * with more than N non-zeros, pads one with fewer by storing zeros at its first zero columns.
+     */
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int count) {
+        int[][] cols = new int[2][n];
+        for (int b = 0; b < count / QK; b++) {
+            int base = srcOffset + b * QK;
+            long o = dstOffset + (long) b * blockBytes;
+            float amax = 0, max = 0;
+            for (int h = 0; h < 2; h++) {
+                int g0 = base + GROUP * h;
+                int nz = 0;
+                for (int i = 0; i < GROUP; i++) {
+                    nz += src[g0 + i] != 0f ? 1 : 0;
+                }
+                if (nz > n) {
+                    throw new IllegalArgumentException(name + " stores " + n + " of every " + GROUP
+                            + " weights, but the group at column " + (g0 - srcOffset) + " has " + nz
+                            + " non-zeros (prune first)");
+                }
+                int pad = n - nz, k = 0;
+                for (int i = 0; i < GROUP; i++) {
+                    if (src[g0 + i] != 0f || pad-- > 0) {
+                        cols[h][k++] = i;
+                        float v = src[g0 + i];
+                        if (Math.abs(v) > amax) {
+                            amax = Math.abs(v);
+                            max = v;
+                        }
+                    }
+                }
+            }
+            // Q8 follows Q8_0 (amax / 127, round half away), Q4 follows Q4_0 (max / −8).
+            float d = values == SparseEncoding.Values.Q8 ? amax / 127f : max / -8f;
+            float id = d != 0 ? 1f / d : 0f;
+            Half.putF16(dst, o, d);
+            for (int k = 0; k < n; k++) {
+                dst.set(ValueLayout.JAVA_BYTE, o + IDX + k, (byte) (cols[0][k] | cols[1][k] << 4));
+                float va = src[base + cols[0][k]], vb = src[base + GROUP + cols[1][k]];
+                if (values == SparseEncoding.Values.Q8) {
+                    dst.set(ValueLayout.JAVA_BYTE, o + IDX + n + k, (byte) QuantMath.roundAway(va * id));
+                    dst.set(ValueLayout.JAVA_BYTE, o + IDX + 2L * n + k, (byte) QuantMath.roundAway(vb * id));
+                } else {
+                    int qa = Math.min(15, (int) (va * id + 8.5f)), qb = Math.min(15, (int) (vb * id + 8.5f));
+                    dst.set(ValueLayout.JAVA_BYTE, o + IDX + n + k, (byte) (qa | qb << 4));
+                }
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}

@@ -1,0 +1,336 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+import static dev.sieve.kernel.panama.vec.Vec.I;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.IndexedSparseEncoding;
+import dev.sieve.core.quant.SlicedIndexedEncoding;
+import dev.sieve.core.quant.SparseEncoding;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * {@link SlicedIndexedEncoding}: decode multiplies 16 rows at once, one row per lane. For each
+ * stored pair k of a 32-column block, one 16-byte load gives the 16 rows' column indices, which
+ * select (VPERMD) from the block's activations held in two registers, and one or two 16-byte loads
+ * give the 16 rows' values: per 16 stored values a widening, a permute, a conversion and an FMA,
+ * and nothing per pruned weight. Two blocks per pass, so four FMA chains run side by side. The
+ * work is per stored value, so it falls with density where the bitmap kernels' (per position) does
+ * not. Below 16 lanes (a 16-row slice does not fit a vector) and for prompts, rows are decoded
+ * one at a time into {@link FloatPathKernel}'s tiles.
+ */
+final class SlicedIndexedKernel extends FloatPathKernel {
+    private static final boolean LANE_PER_ROW = Vec.N == SlicedIndexedEncoding.ROWS;
+    private static final int ROWS = SlicedIndexedEncoding.ROWS;
+    private static final int SCALES = SlicedIndexedEncoding.SCALES;
+    private static final int QK = IndexedSparseEncoding.QK;
+    private static final int G = IndexedSparseEncoding.GROUP;
+
+    private final int n;
+    private final boolean q8;
+    private final long bb;
+    private final int step;
+
+    SlicedIndexedKernel(SlicedIndexedEncoding e) {
+        super(e);
+        this.n = e.source().perGroup();
+        this.q8 = e.source().values() == SparseEncoding.Values.Q8;
+        this.bb = e.blockBytes();
+        this.step = e.stepBytes();
+    }
+
+    /** Row r's slice offset plus its lane (slices start at multiples of 16 bytes), for {@link #decode}. */
+    @Override
+    long rowOffset(long rb, int r) {
+        return SlicedIndexedEncoding.sliceOffset(rb, r) + r % ROWS;
+    }
+
+    @Override
+    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (!LANE_PER_ROW) {
+            super.matmul(w, x, out, outStride, r0, r1);
+            return;
+        }
+        requirePrepared(x);
+        MemorySegment ws = w.data();
+        long rb = w.rowBytes();
+        int cols = x.cols();
+        float[] xf = x.floats();
+        Scratch s = SCRATCH_ROWS.get();
+        float[] part = s.part;
+        float[] sc = s.scales(cols / QK * ROWS);
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedIndexedEncoding.sliceOffset(rb, r);
+            scales(ws, base, cols / QK, sc);
+            int t = 0;
+            if (r >= r0 && r + ROWS <= r1) {
+                // Prompts: four tokens per pass share each load and widening of indices and values.
+                int g = q8 ? 4 : 3;
+                for (; t + g <= x.tokens(); t += g) {
+                    if (q8) {
+                        sliceQ8x4(ws, base, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
+                    } else {
+                        sliceQ4x3(ws, base, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
+                    }
+                }
+            }
+            for (; t < x.tokens(); t++) {
+                FloatVector acc = q8 ? sliceQ8(ws, base, xf, t * cols, cols, sc) : sliceQ4(ws, base, xf, t * cols, cols, sc);
+                if (r >= r0 && r + ROWS <= r1) {
+                    acc.intoArray(out, t * outStride + r);
+                } else {
+                    // A thread's range that starts or ends inside a slice: keep its own rows only.
+                    acc.intoArray(part, 0);
+                    for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
+                        out[t * outStride + i] = part[i - r];
+                    }
+                }
+            }
+        }
+    }
+
+    /** Per thread: one slice's partial output, and one slice's scales as floats (grown to the widest row). */
+    private static final class Scratch {
+        final float[] part = new float[ROWS];
+        float[] scales = new float[0];
+
+        float[] scales(int n) {
+            if (scales.length < n) {
+                scales = new float[n];
+            }
+            return scales;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH_ROWS = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * The slice's f16 scales as floats, block j's 16 at {@code sc[16j..]}: converted once per slice
+     * (not per token), and out of the product's loop, whose method passed C2's inlining budget with
+     * the conversion inside (Q4: every vector boxed, 3-4x slower).
+     */
+    private void scales(MemorySegment w, long base, int blocks, float[] sc) {
+        long sb = ROWS * bb;
+        for (int j = 0; j < blocks; j++) {
+            Vec.f16(w, base + j * sb).intoArray(sc, ROWS * j);
+        }
+    }
+
+    /** The 16 rows of the slice at {@code base} times the activations at {@code xf[xo..]}; {@code sc}: its scales. */
+    private FloatVector sliceQ8(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc) {
+        FloatVector acc = FloatVector.zero(F);
+        int blocks = cols / QK;
+        long sb = ROWS * bb;
+        int j = 0;
+        for (; j + 2 <= blocks; j += 2) {
+            long b0 = base + j * sb, b1 = b0 + sb;
+            int x0 = xo + QK * j;
+            IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G), xc = xi(xf, x0 + QK), xd = xi(xf, x0 + QK + G);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
+            long s0 = b0 + SCALES, s1 = b1 + SCALES;
+            for (int k = 0; k < n; k++, s0 += step, s1 += step) {
+                IntVector i0 = u8(w, s0), i1 = u8(w, s1);
+                p0 = s8f(w, s0 + ROWS).fma(pick(i0, xa), p0);
+                q0 = s8f(w, s0 + 2 * ROWS).fma(pick(i0.lanewise(VectorOperators.LSHR, 4), xb), q0);
+                p1 = s8f(w, s1 + ROWS).fma(pick(i1, xc), p1);
+                q1 = s8f(w, s1 + 2 * ROWS).fma(pick(i1.lanewise(VectorOperators.LSHR, 4), xd), q1);
+            }
+            acc = p0.add(q0).fma(FloatVector.fromArray(F, sc, ROWS * j), acc);
+            acc = p1.add(q1).fma(FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc);
+        }
+        return j < blocks ? lastQ8(w, base + j * sb, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), acc) : acc;
+    }
+
+    /** A row's odd last block, unscaled (its own method: in the loop's, it passed C2's inlining budget). */
+    private FloatVector lastQ8(MemorySegment w, long b0, float[] xf, int x0) {
+        IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
+        FloatVector p0 = FloatVector.zero(F), q0 = p0;
+        long s0 = b0 + SCALES;
+        for (int k = 0; k < n; k++, s0 += step) {
+            IntVector i0 = u8(w, s0);
+            p0 = s8f(w, s0 + ROWS).fma(pick(i0, xa), p0);
+            q0 = s8f(w, s0 + 2 * ROWS).fma(pick(i0.lanewise(VectorOperators.LSHR, 4), xb), q0);
+        }
+        return p0.add(q0);
+    }
+
+    /** As {@link #sliceQ8} for Q4 values (one byte per pair: A's level low, B's high, each minus 8). */
+    private FloatVector sliceQ4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc) {
+        FloatVector acc = FloatVector.zero(F);
+        int blocks = cols / QK;
+        long sb = ROWS * bb;
+        int j = 0;
+        for (; j + 2 <= blocks; j += 2) {
+            long b0 = base + j * sb, b1 = b0 + sb;
+            int x0 = xo + QK * j;
+            IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G), xc = xi(xf, x0 + QK), xd = xi(xf, x0 + QK + G);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
+            long s0 = b0 + SCALES, s1 = b1 + SCALES;
+            for (int k = 0; k < n; k++, s0 += step, s1 += step) {
+                IntVector u0 = u16(w, s0), u1 = u16(w, s1);
+                p0 = lo4(u0).fma(pick(u0, xa), p0);
+                q0 = hi4(u0).fma(pick(u0.lanewise(VectorOperators.LSHR, 4), xb), q0);
+                p1 = lo4(u1).fma(pick(u1, xc), p1);
+                q1 = hi4(u1).fma(pick(u1.lanewise(VectorOperators.LSHR, 4), xd), q1);
+            }
+            acc = p0.add(q0).fma(FloatVector.fromArray(F, sc, ROWS * j), acc);
+            acc = p1.add(q1).fma(FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc);
+        }
+        return j < blocks ? lastQ4(w, base + j * sb, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), acc) : acc;
+    }
+
+    private FloatVector lastQ4(MemorySegment w, long b0, float[] xf, int x0) {
+        IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
+        FloatVector p0 = FloatVector.zero(F), q0 = p0;
+        long s0 = b0 + SCALES;
+        for (int k = 0; k < n; k++, s0 += step) {
+            IntVector u0 = u16(w, s0);
+            p0 = lo4(u0).fma(pick(u0, xa), p0);
+            q0 = hi4(u0).fma(pick(u0.lanewise(VectorOperators.LSHR, 4), xb), q0);
+        }
+        return p0.add(q0);
+    }
+
+    /**
+     * {@link #sliceQ8} for four tokens at once (activations at {@code xf[xo + i·cols..]}, results to
+     * {@code out[o + i·os..]}): per stored pair one index load, two value loads and their conversions
+     * serve four tokens' permutes and FMAs. 4 × 2 activation registers, 4 × 2 block sums and 4 row
+     * sums: 24 of the 32 vector registers.
+     */
+    private void sliceQ8x4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
+        FloatVector r0 = FloatVector.zero(F), r1 = r0, r2 = r0, r3 = r0;
+        long sb = ROWS * bb;
+        for (int j = 0; j < cols / QK; j++) {
+            int x0 = xo + QK * j;
+            IntVector a0 = xi(xf, x0), b0 = xi(xf, x0 + G), a1 = xi(xf, x0 + cols), b1 = xi(xf, x0 + cols + G);
+            IntVector a2 = xi(xf, x0 + 2 * cols), b2 = xi(xf, x0 + 2 * cols + G);
+            IntVector a3 = xi(xf, x0 + 3 * cols), b3 = xi(xf, x0 + 3 * cols + G);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0, p2 = p0, q2 = p0, p3 = p0, q3 = p0;
+            long s0 = base + j * sb + SCALES;
+            for (int k = 0; k < n; k++, s0 += step) {
+                IntVector ia = u8(w, s0), ib = ia.lanewise(VectorOperators.LSHR, 4);
+                FloatVector va = s8f(w, s0 + ROWS), vb = s8f(w, s0 + 2 * ROWS);
+                p0 = va.fma(pick(ia, a0), p0);
+                q0 = vb.fma(pick(ib, b0), q0);
+                p1 = va.fma(pick(ia, a1), p1);
+                q1 = vb.fma(pick(ib, b1), q1);
+                p2 = va.fma(pick(ia, a2), p2);
+                q2 = vb.fma(pick(ib, b2), q2);
+                p3 = va.fma(pick(ia, a3), p3);
+                q3 = vb.fma(pick(ib, b3), q3);
+            }
+            FloatVector d = FloatVector.fromArray(F, sc, ROWS * j);
+            r0 = p0.add(q0).fma(d, r0);
+            r1 = p1.add(q1).fma(d, r1);
+            r2 = p2.add(q2).fma(d, r2);
+            r3 = p3.add(q3).fma(d, r3);
+        }
+        r0.intoArray(out, o);
+        r1.intoArray(out, o + os);
+        r2.intoArray(out, o + 2 * os);
+        r3.intoArray(out, o + 3 * os);
+    }
+
+    /**
+     * {@link #sliceQ4} for three tokens at once, as {@link #sliceQ8x4} (four tokens' worth of Q4's
+     * extra unpacking passed C2's inlining budget and boxed every vector: 8x slower).
+     */
+    private void sliceQ4x3(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
+        FloatVector r0 = FloatVector.zero(F), r1 = r0, r2 = r0;
+        long sb = ROWS * bb;
+        for (int j = 0; j < cols / QK; j++) {
+            int x0 = xo + QK * j;
+            IntVector a0 = xi(xf, x0), b0 = xi(xf, x0 + G), a1 = xi(xf, x0 + cols), b1 = xi(xf, x0 + cols + G);
+            IntVector a2 = xi(xf, x0 + 2 * cols), b2 = xi(xf, x0 + 2 * cols + G);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0, p2 = p0, q2 = p0;
+            long s0 = base + j * sb + SCALES;
+            for (int k = 0; k < n; k++, s0 += step) {
+                IntVector ia = u16(w, s0), ib = ia.lanewise(VectorOperators.LSHR, 4);
+                FloatVector va = lo4(ia), vb = hi4(ia);
+                p0 = va.fma(pick(ia, a0), p0);
+                q0 = vb.fma(pick(ib, b0), q0);
+                p1 = va.fma(pick(ia, a1), p1);
+                q1 = vb.fma(pick(ib, b1), q1);
+                p2 = va.fma(pick(ia, a2), p2);
+                q2 = vb.fma(pick(ib, b2), q2);
+            }
+            FloatVector d = FloatVector.fromArray(F, sc, ROWS * j);
+            r0 = p0.add(q0).fma(d, r0);
+            r1 = p1.add(q1).fma(d, r1);
+            r2 = p2.add(q2).fma(d, r2);
+        }
+        r0.intoArray(out, o);
+        r1.intoArray(out, o + os);
+        r2.intoArray(out, o + 2 * os);
+    }
+
+    /** 16 activations as int bits, for the permutes. */
+    private static IntVector xi(float[] xf, int at) {
+        return FloatVector.fromArray(F, xf, at).reinterpretAsInts();
+    }
+
+    /** Lane i: the activation at the low 4 bits of {@code idx}'s lane i (selectFrom wraps the index to 0..15). */
+    private static FloatVector pick(IntVector idx, IntVector x) {
+        return idx.selectFrom(x).reinterpretAsFloats();
+    }
+
+    private static IntVector u8(MemorySegment w, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(Vec.BL, w, off, Vec.LE)
+                .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+
+    private static FloatVector s8f(MemorySegment w, long off) {
+        return (FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, off, Vec.LE).convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    /** 16 (index, value) byte pairs, one per int lane: index in bits 0-7, value in 8-15. */
+    private static IntVector u16(MemorySegment w, long off) {
+        return (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, off, Vec.LE)
+                .convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+    }
+
+    /** A's level from a {@link #u16} lane: the value byte's low nibble, minus 8. */
+    private static FloatVector lo4(IntVector u) {
+        return Vec.i2f(u.lanewise(VectorOperators.LSHR, 8).and(15).sub(8));
+    }
+
+    /** B's level: the value byte's high nibble, minus 8. */
+    private static FloatVector hi4(IntVector u) {
+        return Vec.i2f(u.lanewise(VectorOperators.LSHR, 12).sub(8));
+    }
+
+    /** Row {@code rowOff & 15} of the slice at {@code rowOff - lane}: for the tiles and row buffers. */
+    @Override
+    void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
+        int l = (int) (rowOff & (ROWS - 1));
+        long base = rowOff - l, sb = ROWS * bb;
+        Arrays.fill(dst, dstOff, dstOff + kc, 0f);
+        for (int j = 0; j < kc / QK; j++) {
+            long bo = base + (k0 / QK + j) * sb;
+            float d = Vec.scale(w, bo + 2L * l);
+            int out = dstOff + j * QK;
+            for (int k = 0; k < n; k++) {
+                long s = bo + SCALES + (long) k * step;
+                int idx = Vec.u8(w, s + (q8 ? l : 2 * l));
+                int a, b;
+                if (q8) {
+                    a = Vec.i8(w, s + ROWS + l);
+                    b = Vec.i8(w, s + 2 * ROWS + l);
+                } else {
+                    int v = Vec.u8(w, s + 2 * l + 1);
+                    a = (v & 15) - 8;
+                    b = (v >>> 4) - 8;
+                }
+                dst[out + (idx & 15)] += d * a;
+                dst[out + G + (idx >>> 4)] += d * b;
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+package dev.sieve.core.quant;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Indexed N:16 sparsity: pruning keeps the N largest of every 16, quantizing stores exactly those
+ * (Q8_0's or Q4_0's rounding, computed here independently), and the 16-row layout made at load
+ * holds every value of the row layout, bit for bit.
+ */
+class IndexedSparseEncodingTest {
+    private static final int[] NS = {1, 2, 5, 8, 15, 16};
+
+    @Test
+    void namesIdsAndSizes() {
+        IndexedSparseEncoding q8 = IndexedSparseEncoding.of(5, SparseEncoding.Values.Q8);
+        assertEquals("Q8_I5", q8.name());
+        assertEquals(2 + 3 * 5, q8.blockBytes()); // 4.25 bits per weight
+        assertEquals(4.25, q8.bitsPerWeight(), 1e-12);
+        assertEquals(5.0 / 16, q8.density(), 1e-12);
+        IndexedSparseEncoding q4 = IndexedSparseEncoding.of(8, SparseEncoding.Values.Q4);
+        assertEquals(2 + 2 * 8, q4.blockBytes());
+        for (IndexedSparseEncoding e : IndexedSparseEncoding.encodings()) {
+            assertSame(e, WeightEncodings.byGgmlType(e.ggmlType()).orElseThrow());
+            assertSame(e, WeightEncodings.byName(e.name().toLowerCase()).orElseThrow());
+        }
+        assertEquals(32, IndexedSparseEncoding.encodings().size());
+        assertSame(IndexedSparseEncoding.of(5, SparseEncoding.Values.Q8),
+                IndexedSparseEncoding.forSparsity(0.7, SparseEncoding.Values.Q8));
+        assertSame(IndexedSparseEncoding.of(8, SparseEncoding.Values.Q4), IndexedSparseEncoding.forPattern("8:16", 0.5, "q4"));
+        assertThrows(IllegalArgumentException.class, () -> IndexedSparseEncoding.forPattern("8:16", 0.7, "q4"));
+        assertThrows(IllegalArgumentException.class, () -> IndexedSparseEncoding.forPattern("indexed", 0.5, "f16"));
+        assertThrows(IllegalArgumentException.class, () -> IndexedSparseEncoding.of(17, SparseEncoding.Values.Q8));
+    }
+
+    @Test
+    void pruneKeepsTheNLargestOfEvery16() {
+        Random r = new Random(1);
+        for (int n : NS) {
+            IndexedSparseEncoding e = IndexedSparseEncoding.of(n, SparseEncoding.Values.Q8);
+            float[] x = gaussian(r, 96);
+            x[3] = x[7]; // a tie: the lower column is kept first
+            float[] orig = x.clone();
+            e.prune(x, 0, x.length);
+            for (int g = 0; g < x.length / 16; g++) {
+                int kept = 0;
+                float minKept = Float.MAX_VALUE, maxDropped = 0;
+                for (int i = 16 * g; i < 16 * g + 16; i++) {
+                    if (x[i] != 0) {
+                        kept++;
+                        assertEquals(orig[i], x[i]);
+                        minKept = Math.min(minKept, Math.abs(orig[i]));
+                    } else {
+                        maxDropped = Math.max(maxDropped, Math.abs(orig[i]));
+                    }
+                }
+                assertEquals(n, kept, "N=" + n + " group " + g);
+                assertTrue(minKept >= maxDropped, "N=" + n + " kept a smaller value than it dropped");
+            }
+        }
+    }
+
+    @Test
+    void quantizeStoresThePrunedValuesWithQ8_0AndQ4_0Rounding() {
+        Random r = new Random(2);
+        for (SparseEncoding.Values v : new SparseEncoding.Values[] {SparseEncoding.Values.Q8, SparseEncoding.Values.Q4}) {
+            for (int n : NS) {
+                IndexedSparseEncoding e = IndexedSparseEncoding.of(n, v);
+                float[] x = gaussian(r, 128);
+                e.prune(x, 0, x.length);
+                MemorySegment q = MemorySegment.ofArray(new byte[(int) e.byteSize(x.length)]);
+                e.quantize(x, 0, q, 0, x.length);
+                float[] y = new float[x.length];
+                e.dequantize(q, 0, y, 0, x.length);
+                for (int b = 0; b < x.length / 32; b++) {
+                    float amax = 0, max = 0;
+                    for (int i = 32 * b; i < 32 * b + 32; i++) {
+                        if (Math.abs(x[i]) > amax) {
+                            amax = Math.abs(x[i]);
+                            max = x[i];
+                        }
+                    }
+                    // ggml's reference: d = amax / 127 (Q8_0) or max / −8 (Q4_0), id = 1 / d, stored as f16.
+                    float dq = v == SparseEncoding.Values.Q8 ? amax / 127f : max / -8f;
+                    float id = 1f / dq;
+                    float d = Half.roundF16(dq);
+                    for (int i = 32 * b; i < 32 * b + 32; i++) {
+                        float want = v == SparseEncoding.Values.Q8
+                                ? d * Math.round(x[i] * id) // no ties in Gaussian data: half-away equals Math.round
+                                : d * (Math.min(15, (int) (x[i] * id + 8.5f)) - 8);
+                        assertEquals(want, y[i], 0f, e.name() + " weight " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void quantizeRejectsAGroupWithTooManyNonZerosAndPadsOneWithFewer() {
+        IndexedSparseEncoding e = IndexedSparseEncoding.of(2, SparseEncoding.Values.Q8);
+        float[] x = new float[32];
+        x[16] = 1;
+        x[17] = 2;
+        x[20] = 3;
+        IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
+                () -> e.quantize(x, 0, MemorySegment.ofArray(new byte[e.blockBytes()]), 0, 32));
+        assertTrue(ex.getMessage().contains("column 16") && ex.getMessage().contains("3 non-zeros"), ex.getMessage());
+        x[20] = 0;
+        x[5] = -1; // half A: one non-zero, padded with a stored zero at column 0
+        MemorySegment q = MemorySegment.ofArray(new byte[e.blockBytes()]);
+        e.quantize(x, 0, q, 0, 32);
+        assertEquals(0 | 0 << 4, Half.u8(q, IndexedSparseEncoding.IDX)); // pair 0: A column 0 (padding), B column 0
+        assertEquals(5 | 1 << 4, Half.u8(q, IndexedSparseEncoding.IDX + 1));
+        float[] y = new float[32];
+        e.dequantize(q, 0, y, 0, 32);
+        assertArrayEquals(x, y, 0.01f);
+    }
+
+    @Test
+    void aRepeatedIndexAddsBothValues() {
+        IndexedSparseEncoding e = IndexedSparseEncoding.of(2, SparseEncoding.Values.Q8);
+        byte[] b = new byte[e.blockBytes()];
+        MemorySegment q = MemorySegment.ofArray(b);
+        Half.putF16(q, 0, 0.5f);
+        b[2] = 0x33; // pair 0: A column 3, B column 3
+        b[3] = 0x33; // pair 1: the same columns again
+        b[4] = 2; // A values
+        b[5] = 4;
+        b[6] = -2; // B values
+        b[7] = -6;
+        float[] y = new float[32];
+        e.dequantize(q, 0, y, 0, 32);
+        assertEquals(3f, y[3]);
+        assertEquals(-4f, y[19]);
+        float[] x = new float[32];
+        x[3] = 1;
+        x[19] = 10;
+        MemorySegment a = MemorySegment.ofArray(new byte[32 * 4]);
+        F32Encoding.INSTANCE.quantize(x, 0, a, 0, 32);
+        assertEquals(3f - 40f, e.dotQuantized(q, 0, a, 0, 32));
+    }
+
+    @Test
+    void slicedLayoutHoldsEveryRowBitForBit() {
+        Random r = new Random(3);
+        try (Arena arena = Arena.ofConfined()) {
+            for (SparseEncoding.Values v : new SparseEncoding.Values[] {SparseEncoding.Values.Q8, SparseEncoding.Values.Q4}) {
+                for (int n : NS) {
+                    IndexedSparseEncoding e = IndexedSparseEncoding.of(n, v);
+                    SlicedIndexedEncoding s = SlicedIndexedEncoding.of(e);
+                    assertSame(s, SlicedIndexedEncoding.of(e));
+                    assertEquals(e.blockBytes(), s.blockBytes());
+                    assertEquals(16, s.rowGroup());
+                    for (int[] shape : new int[][] {{16, 32}, {48, 96}, {32, 2080}}) {
+                        int rows = shape[0], cols = shape[1];
+                        float[] w = gaussian(r, rows * cols);
+                        e.prune(w, 0, w.length);
+                        Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+                        e.quantize(w, 0, t.data(), 0, w.length);
+                        Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+                        s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                        assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name());
+                        float[] x = gaussian(r, cols);
+                        MemorySegment a = arena.allocate(4L * cols);
+                        F32Encoding.INSTANCE.quantize(x, 0, a, 0, cols);
+                        for (int row = 0; row < rows; row++) {
+                            assertEquals(e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols),
+                                    s.dotRow(sl.data(), sl.rowBytes(), row, a, 0, cols), 0f, s.name() + " row " + row);
+                        }
+                    }
+                }
+            }
+            IndexedSparseEncoding e = IndexedSparseEncoding.of(4, SparseEncoding.Values.Q8);
+            MemorySegment m = arena.allocate(e.byteSize(8 * 64));
+            assertThrows(IllegalArgumentException.class,
+                    () -> SlicedIndexedEncoding.of(e).repackMatrix(e, m, arena.allocate(m.byteSize()), 8, 64));
+            assertThrows(UnsupportedOperationException.class, () -> SlicedIndexedEncoding.of(e).dequantize(m, 0, new float[32], 0, 32));
+        }
+    }
+
+    private static float[] gaussian(Random r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (r.nextGaussian() * 0.05);
+        }
+        return x;
+    }
+}

@@ -1,0 +1,101 @@
+package dev.sieve.kernel.panama;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.kernel.ScalarKernels;
+import dev.sieve.core.quant.F32Encoding;
+import dev.sieve.core.quant.IndexedSparseEncoding;
+import dev.sieve.core.quant.SlicedIndexedEncoding;
+import dev.sieve.core.quant.SparseEncoding.Values;
+import dev.sieve.core.quant.WeightEncoding;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The indexed N:16 kernels at every width, in the row layout and in the 16-row layout made at
+ * load, against (a) the scalar reference on the row layout and (b) the dense F32 kernel on the same
+ * weights with their zeros filled in: decode (1-3 tokens: one row per lane at 512 bits), prompt
+ * tiles (5, 17), an odd number of 32-column blocks (the kernel's single-block tail), and thread
+ * ranges that start and end inside a 16-row slice.
+ */
+class IndexedSparseKernelsTest {
+    static final int[] NS = {1, 2, 5, 8, 16};
+    static final int[][] SHAPES = {{16, 32}, {48, 64}, {32, 96}, {160, 2080}};
+    static final int[] TOKENS = {1, 2, 3, 5, 17};
+    /** Row ranges as fractions of the rows: all, and one starting and ending mid-slice. */
+    static final int[][] RANGES = {{0, 16}, {5, 13}};
+
+    static List<IndexedSparseEncoding> encodings() {
+        List<IndexedSparseEncoding> l = new ArrayList<>();
+        for (Values v : new Values[] {Values.Q8, Values.Q4}) {
+            for (int n : NS) {
+                l.add(IndexedSparseEncoding.of(n, v));
+            }
+        }
+        return l;
+    }
+
+    @TestFactory
+    Stream<DynamicTest> bothLayoutsMatchScalarAndDense() {
+        return encodings().stream().map(e -> DynamicTest.dynamicTest(e.name(), () -> {
+            Random rnd = new Random(e.ggmlType());
+            SlicedIndexedEncoding s = SlicedIndexedEncoding.of(e);
+            try (Arena arena = Arena.ofConfined()) {
+                for (int[] shape : SHAPES) {
+                    int rows = shape[0], cols = shape[1];
+                    Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
+                    Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);
+                    s.repackMatrix(e, w.data(), sliced.data(), rows, cols);
+                    Tensor dense = Tensor.allocate("d", F32Encoding.INSTANCE, arena, cols, rows);
+                    float[] all = w.toFloatArray();
+                    F32Encoding.INSTANCE.quantize(all, 0, dense.data(), 0, all.length);
+                    for (int tokens : TOKENS) {
+                        float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
+                        for (int[] range : RANGES) {
+                            int r0 = rows * range[0] / 16, r1 = rows * range[1] / 16;
+                            float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, r0, r1);
+                            for (int bits : new int[] {128, 256, 512}) {
+                                PanamaKernels k = PanamaKernels.create(bits);
+                                float[] den = PanamaKernelsTest.run(k, dense, x, tokens, r0, r1);
+                                for (Tensor t : new Tensor[] {w, sliced}) {
+                                    assertFalse(k.kernelFor(t.encoding()) instanceof ScalarFallback, t.encoding().name());
+                                    float[] got = PanamaKernelsTest.run(k, t, x, tokens, r0, r1);
+                                    String where = bits + " " + t.encoding().name() + " " + rows + "x" + cols
+                                            + " tokens=" + tokens + " rows " + r0 + ".." + r1;
+                                    for (int i = 0; i < got.length; i++) {
+                                        int row = i % rows;
+                                        assertEquals(row >= r0 && row < r1, !Float.isNaN(got[i]), where + ": output " + i);
+                                    }
+                                    double eRef = PanamaKernelsTest.nmse(got, ref, w, x, tokens, r0, r1);
+                                    double eDense = PanamaKernelsTest.nmse(got, den, w, x, tokens, r0, r1);
+                                    assertTrue(eRef <= PanamaKernelsTest.NMSE_FLOAT, where + " vs scalar: nmse " + eRef);
+                                    assertTrue(eDense <= PanamaKernelsTest.NMSE_FLOAT, where + " vs dense: nmse " + eDense);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+
+    @Test
+    void the512BitKernelsAskForTheSlicedLayoutAndOnlyThey() {
+        IndexedSparseEncoding e = IndexedSparseEncoding.of(5, Values.Q8);
+        WeightEncoding wide = PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL);
+        assertSame(SlicedIndexedEncoding.of(e), wide);
+        assertTrue(wide.repacks(e));
+        assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL));
+        assertSame(e, PanamaKernels.preferredLayout(e, 128, CpuVendor.AMD));
+    }
+}
