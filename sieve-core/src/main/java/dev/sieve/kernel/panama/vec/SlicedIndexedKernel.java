@@ -240,7 +240,8 @@ final class SlicedIndexedKernel extends FloatPathKernel {
 
     /**
      * {@link #sliceQ4} for three tokens at once, as {@link #sliceQ8x4} (four tokens' worth of Q4's
-     * extra unpacking passed C2's inlining budget and boxed every vector: 8x slower).
+     * extra unpacking passed C2's inlining budget and boxed every vector: 8x slower). A copy of that
+     * method's frame rather than one method branching on the value type, for the same budget.
      */
     private void sliceQ4x3(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
         FloatVector r0 = FloatVector.zero(F), r1 = r0, r2 = r0;
