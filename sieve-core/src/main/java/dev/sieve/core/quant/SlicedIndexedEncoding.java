@@ -140,23 +140,30 @@ public final class SlicedIndexedEncoding implements WeightEncoding {
             throw new IllegalArgumentException(name() + " is made from " + source.name() + " matrices of whole 16-row slices"
                     + " and 32-column blocks, not " + rows + " x " + cols + " " + from.name());
         }
-        long bb = blockBytes(), rb = source.byteSize(cols), sb = ROWS * bb;
+        int bb = blockBytes(), blocks = cols / IndexedSparseEncoding.QK;
+        long rb = source.byteSize(cols);
+        int sliceBytes = Math.toIntExact(ROWS * rb);
         int vals = q8 ? 2 : 1; // value arrays per pair
-        for (int r = 0; r < rows; r++) {
-            long base = sliceOffset(rb, r);
-            int l = r % ROWS;
-            for (int j = 0; j < cols / IndexedSparseEncoding.QK; j++) {
-                long so = r * rb + j * bb, bo = base + j * sb;
-                dst.set(Half.SHORT_LE, bo + 2L * l, src.get(Half.SHORT_LE, so));
-                for (int k = 0; k < n; k++) {
-                    long st = bo + SCALES + (long) k * step;
-                    dst.set(ValueLayout.JAVA_BYTE, st + idxAt(l), src.get(ValueLayout.JAVA_BYTE, so + IndexedSparseEncoding.IDX + k));
-                    for (int v = 0; v < vals; v++) {
-                        dst.set(ValueLayout.JAVA_BYTE, st + (q8 ? (long) ROWS * (1 + v) + l : 2L * l + 1),
-                                src.get(ValueLayout.JAVA_BYTE, so + source.valuesAt() + (long) v * n + k));
+        // A slice at a time through heap arrays: one bulk copy in and out instead of a checked
+        // segment access per byte (a 1.1B model's relayout: ~0.5 s that way).
+        byte[] in = new byte[sliceBytes], out = new byte[sliceBytes];
+        for (int r0 = 0; r0 < rows; r0 += ROWS) {
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, r0 * rb, in, 0, sliceBytes);
+            for (int l = 0; l < ROWS; l++) {
+                for (int j = 0; j < blocks; j++) {
+                    int so = Math.toIntExact(l * rb) + j * bb, bo = j * ROWS * bb;
+                    out[bo + 2 * l] = in[so];
+                    out[bo + 2 * l + 1] = in[so + 1];
+                    for (int k = 0; k < n; k++) {
+                        int st = bo + SCALES + k * step;
+                        out[st + idxAt(l)] = in[so + IndexedSparseEncoding.IDX + k];
+                        for (int v = 0; v < vals; v++) {
+                            out[st + (q8 ? ROWS * (1 + v) + l : 2 * l + 1)] = in[so + source.valuesAt() + v * n + k];
+                        }
                     }
                 }
             }
+            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, r0 * rb, sliceBytes);
         }
     }
 
