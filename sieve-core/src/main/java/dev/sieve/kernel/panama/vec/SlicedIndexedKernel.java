@@ -66,13 +66,16 @@ final class SlicedIndexedKernel extends FloatPathKernel {
         Scratch s = SCRATCH_ROWS.get();
         float[] part = s.part;
         float[] sc = s.scales(cols / QK * ROWS);
+        int g = q8 ? 4 : 3;
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedIndexedEncoding.sliceOffset(rb, r);
-            scales(ws, base, cols / QK, sc);
             int t = 0;
-            if (r >= r0 && r + ROWS <= r1) {
+            boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g;
+            if (groups || !q8) {
+                scales(ws, base, cols / QK, sc);
+            }
+            if (groups) {
                 // Prompts: four tokens per pass share each load and widening of indices and values.
-                int g = q8 ? 4 : 3;
                 for (; t + g <= x.tokens(); t += g) {
                     if (q8) {
                         sliceQ8x4(ws, base, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
@@ -82,7 +85,7 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 }
             }
             for (; t < x.tokens(); t++) {
-                FloatVector acc = q8 ? sliceQ8(ws, base, xf, t * cols, cols, sc) : sliceQ4(ws, base, xf, t * cols, cols, sc);
+                FloatVector acc = q8 ? sliceQ8(ws, base, xf, t * cols, cols) : sliceQ4(ws, base, xf, t * cols, cols, sc);
                 if (r >= r0 && r + ROWS <= r1) {
                     acc.intoArray(out, t * outStride + r);
                 } else {
@@ -112,9 +115,9 @@ final class SlicedIndexedKernel extends FloatPathKernel {
     private static final ThreadLocal<Scratch> SCRATCH_ROWS = ThreadLocal.withInitial(Scratch::new);
 
     /**
-     * The slice's f16 scales as floats, block j's 16 at {@code sc[16j..]}: converted once per slice
-     * (not per token), and out of the product's loop, whose method passed C2's inlining budget with
-     * the conversion inside (Q4: every vector boxed, 3-4x slower).
+     * For the prompt kernels: the slice's f16 scales as floats, block j's 16 at {@code sc[16j..]},
+     * converted once per slice for all its token groups, and out of their loops, which pass C2's
+     * inlining budget with the conversion inside.
      */
     private void scales(MemorySegment w, long base, int blocks, float[] sc) {
         long sb = ROWS * bb;
@@ -123,8 +126,13 @@ final class SlicedIndexedKernel extends FloatPathKernel {
         }
     }
 
-    /** The 16 rows of the slice at {@code base} times the activations at {@code xf[xo..]}; {@code sc}: its scales. */
-    private FloatVector sliceQ8(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc) {
+    /**
+     * The 16 rows of the slice at {@code base} times the activations at {@code xf[xo..]}. Each block's
+     * scales are converted where they are used: with a pass converting the slice's scales first (as
+     * {@link #sliceQ4} and the prompt kernels take them), which reads the slice's lines from memory
+     * before any arithmetic, Q8 decode ran 5-14% slower (tg64, alternating), though faster in L2.
+     */
+    private FloatVector sliceQ8(MemorySegment w, long base, float[] xf, int xo, int cols) {
         FloatVector acc = FloatVector.zero(F);
         int blocks = cols / QK;
         long sb = ROWS * bb;
@@ -142,10 +150,10 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 p1 = s8f(w, s1 + ROWS).fma(pick(i1, xc), p1);
                 q1 = s8f(w, s1 + 2 * ROWS).fma(pick(i1.lanewise(VectorOperators.LSHR, 4), xd), q1);
             }
-            acc = p0.add(q0).fma(FloatVector.fromArray(F, sc, ROWS * j), acc);
-            acc = p1.add(q1).fma(FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc);
+            acc = p0.add(q0).fma(Vec.f16(w, b0), acc);
+            acc = p1.add(q1).fma(Vec.f16(w, b1), acc);
         }
-        return j < blocks ? lastQ8(w, base + j * sb, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), acc) : acc;
+        return j < blocks ? lastQ8(w, base + j * sb, xf, xo + QK * j).fma(Vec.f16(w, base + j * sb), acc) : acc;
     }
 
     /** A row's odd last block, unscaled (its own method: in the loop's, it passed C2's inlining budget). */
@@ -161,7 +169,11 @@ final class SlicedIndexedKernel extends FloatPathKernel {
         return p0.add(q0);
     }
 
-    /** As {@link #sliceQ8} for Q4 values (one byte per pair: A's level low, B's high, each minus 8). */
+    /**
+     * As {@link #sliceQ8} for Q4 values (a 16-bit lane per row and pair: the index byte, then the value
+     * byte with A's level low and B's high, each minus 8), with the slice's scales from {@code sc}: converting them in
+     * the loop measured +8% at N = 8, even at N = 5 and -17% at N = 2 (tg64, alternating).
+     */
     private FloatVector sliceQ4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc) {
         FloatVector acc = FloatVector.zero(F);
         int blocks = cols / QK;
