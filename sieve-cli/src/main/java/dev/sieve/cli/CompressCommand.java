@@ -29,6 +29,7 @@ import picocli.CommandLine.Option;
             "The same model, recipe and calibration text write the same file, byte for byte, in every run."},
         footer = {"%nExamples:", "  sieve compress -m f32.gguf -o q4.gguf --quant gptq --type Q4_K --calib calib.txt",
             "  sieve compress -m f32.gguf -o p.gguf --prune wanda --pattern 2:4 --calib calib.txt",
+            "  sieve compress -m f32.gguf -o p.gguf --prune wanda --pattern 5:16 --type Q8_I5 --default-type Q8_0 --calib calib.txt",
             "  sieve compress -m f32.gguf -o lr.gguf --lowrank svd --keep 0.5",
             "  sieve compress -m f32.gguf -o out.gguf --recipe recipe.yaml --calib calib.txt"})
 final class CompressCommand implements Callable<Integer> {
@@ -50,7 +51,7 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--lowrank", description = "factorizer: svd, whitened-svd")
     String lowrank;
 
-    @Option(names = "--type", description = "encoding of the result (Q4_K, Q8_0, …; rtn also writes Q4_0_O/Q8_0_O, dense-and-sparse); for pruning/low rank the storage, default F16: sparse Q4_S24 etc. for N:M, Q8_B/Q4_B for unstructured (bitmap, capacity fitted per matrix)")
+    @Option(names = "--type", description = "encoding of the result (Q4_K, Q8_0, …; rtn also writes Q4_0_O/Q8_0_O, dense-and-sparse); for pruning/low rank the storage, default F16: sparse Q4_S24 etc. for N:M, Q8_B/Q4_B for unstructured (bitmap, capacity fitted per matrix), Q8_I<n>/Q4_I<n> for n:16 (indexed: the fast sparse decode)")
     String type;
 
     @Option(names = "--bits", description = "bits per weight (instead of --type)")
@@ -62,7 +63,7 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--sparsity", description = "fraction of weights pruned (unstructured)")
     Double sparsity;
 
-    @Option(names = "--pattern", description = "N:M pruning pattern, e.g. 2:4")
+    @Option(names = "--pattern", description = "N:M pruning pattern, e.g. 2:4, or 5:16 stored as --type Q8_I5")
     String pattern;
 
     @Option(names = "--outliers", description = "gptq: fraction of weights kept exactly in a sparse side tensor (SpQR-style), e.g. 0.01")
