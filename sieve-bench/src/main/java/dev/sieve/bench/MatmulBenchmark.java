@@ -33,7 +33,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -jar sieve-bench/target/benchmarks.jar
  * MatmulBenchmark -p encoding=Q4_0,Q8_0}; any registered encoding by name, sparse ones included
- * (e.g. {@code -p encoding=Q8_B77,Q4_S24}: the weights are pruned by the encoding's own rule first).
+ * (e.g. {@code -p encoding=Q8_B77,Q4_S24}: the weights are pruned by the encoding's own rule first);
+ * {@code -p layout=preferred} converts them as the model loader would ({@code -p encoding=Q8_I5 -p
+ * layout=preferred}: the 16-row layout of the indexed sparse decode).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -56,6 +58,14 @@ public class MatmulBenchmark {
 
     @Param({"panama"})
     public String kernels;
+
+    /**
+     * {@code file}: the weights as the encoding stores them; {@code preferred}: converted as the model
+     * loader converts them for these kernels ({@code Kernels.preferredLayout}: e.g. Q8_I5 into its
+     * 16-row layout at 512 bits, the one its decode kernel is fast on).
+     */
+    @Param({"file"})
+    public String layout;
 
     @Param({"5632"})
     public int rows;
@@ -96,6 +106,12 @@ public class MatmulBenchmark {
             }
             e.prune(row, 0, cols); // sparse encodings store what survives (dense ones: no-op)
             e.quantize(row, 0, w.data(), i * w.rowBytes(), cols);
+        }
+        WeightEncoding p = k.preferredLayout(e);
+        if (layout.equals("preferred") && p != e && p.repacks(e) && rows % p.rowGroup() == 0) {
+            Tensor converted = Tensor.allocate("w", p, Arena.ofAuto(), cols, rows);
+            p.repackMatrix(e, w.data(), converted.data(), rows, cols);
+            w = converted;
         }
         x = new float[tokens * cols];
         for (int i = 0; i < x.length; i++) {
