@@ -32,6 +32,8 @@ final class SlicedIndexedKernel extends FloatPathKernel {
     private static final int SCALES = SlicedIndexedEncoding.SCALES;
     private static final int QK = IndexedSparseEncoding.QK;
     private static final int G = IndexedSparseEncoding.GROUP;
+    /** From this many stored pairs per block, Q4 decode converts scales in its loop (see {@link #sliceQ4}). */
+    private static final int Q4_INLINE_SCALES = 8;
 
     private final int n;
     private final boolean q8;
@@ -71,7 +73,8 @@ final class SlicedIndexedKernel extends FloatPathKernel {
             long base = SlicedIndexedEncoding.sliceOffset(rb, r);
             int t = 0;
             boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g;
-            if (groups || !q8) {
+            boolean pass = groups || !q8 && n < Q4_INLINE_SCALES;
+            if (pass) {
                 scales(ws, base, cols / QK, sc);
             }
             if (groups) {
@@ -85,7 +88,7 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 }
             }
             for (; t < x.tokens(); t++) {
-                FloatVector acc = q8 ? sliceQ8(ws, base, xf, t * cols, cols) : sliceQ4(ws, base, xf, t * cols, cols, sc);
+                FloatVector acc = q8 ? sliceQ8(ws, base, xf, t * cols, cols) : sliceQ4(ws, base, xf, t * cols, cols, pass ? sc : null);
                 if (r >= r0 && r + ROWS <= r1) {
                     acc.intoArray(out, t * outStride + r);
                 } else {
@@ -171,8 +174,9 @@ final class SlicedIndexedKernel extends FloatPathKernel {
 
     /**
      * As {@link #sliceQ8} for Q4 values (a 16-bit lane per row and pair: the index byte, then the value
-     * byte with A's level low and B's high, each minus 8), with the slice's scales from {@code sc}: converting them in
-     * the loop measured +8% at N = 8, even at N = 5 and -17% at N = 2 (tg64, alternating).
+     * byte with A's level low and B's high, each minus 8). The scales come from {@code sc} (the
+     * per-slice pass) or, where {@code sc} is null, are converted in the loop: measured (tg64,
+     * alternating) +6-10% at N = 8, even at N = 5 and -17% at N = 2, hence {@link #Q4_INLINE_SCALES}.
      */
     private FloatVector sliceQ4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc) {
         FloatVector acc = FloatVector.zero(F);
@@ -192,10 +196,11 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 p1 = lo4(u1).fma(pick(u1, xc), p1);
                 q1 = hi4(u1).fma(pick(u1.lanewise(VectorOperators.LSHR, 4), xd), q1);
             }
-            acc = p0.add(q0).fma(FloatVector.fromArray(F, sc, ROWS * j), acc);
-            acc = p1.add(q1).fma(FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc);
+            acc = p0.add(q0).fma(sc == null ? Vec.f16(w, b0) : FloatVector.fromArray(F, sc, ROWS * j), acc);
+            acc = p1.add(q1).fma(sc == null ? Vec.f16(w, b1) : FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc);
         }
-        return j < blocks ? lastQ4(w, base + j * sb, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), acc) : acc;
+        return j < blocks ? lastQ4(w, base + j * sb, xf, xo + QK * j)
+                .fma(sc == null ? Vec.f16(w, base + j * sb) : FloatVector.fromArray(F, sc, ROWS * j), acc) : acc;
     }
 
     private FloatVector lastQ4(MemorySegment w, long b0, float[] xf, int x0) {
