@@ -23,7 +23,9 @@ public final class SlicedIndexedEncoding implements WeightEncoding {
     /** Bytes of a slice block's scales. */
     public static final int SCALES = 2 * ROWS;
     private static final int ID = 2352; // after the indexed encodings' 2320 + 2 · 16
-    private static final SlicedIndexedEncoding[] ALL = new SlicedIndexedEncoding[2 * IndexedSparseEncoding.MAX_N];
+    /** One per indexed encoding, in {@link IndexedSparseEncoding#encodings()}'s order (Q8 n = 1..16, then Q4). */
+    private static final SlicedIndexedEncoding[] ALL =
+            IndexedSparseEncoding.encodings().stream().map(SlicedIndexedEncoding::new).toArray(SlicedIndexedEncoding[]::new);
 
     private final IndexedSparseEncoding source;
     private final boolean q8;
@@ -39,12 +41,8 @@ public final class SlicedIndexedEncoding implements WeightEncoding {
     }
 
     /** The sliced layout of {@code e}. */
-    public static synchronized SlicedIndexedEncoding of(IndexedSparseEncoding e) {
-        int i = (e.values() == SparseEncoding.Values.Q8 ? 0 : IndexedSparseEncoding.MAX_N) + e.perGroup() - 1;
-        if (ALL[i] == null) {
-            ALL[i] = new SlicedIndexedEncoding(e);
-        }
-        return ALL[i];
+    public static SlicedIndexedEncoding of(IndexedSparseEncoding e) {
+        return ALL[(e.values() == SparseEncoding.Values.Q8 ? 0 : IndexedSparseEncoding.MAX_N) + e.perGroup() - 1];
     }
 
     public IndexedSparseEncoding source() {
@@ -82,11 +80,18 @@ public final class SlicedIndexedEncoding implements WeightEncoding {
 
     @Override
     public void dequantizeRow(MemorySegment m, long rowBytes, int row, float[] dst, int off, int cols) {
-        long base = sliceOffset(rowBytes, row);
-        int l = row % ROWS;
+        dequantizeBlocks(m, sliceOffset(rowBytes, row), row % ROWS, 0, cols / IndexedSparseEncoding.QK, dst, off);
+    }
+
+    /**
+     * Decodes 32-column blocks {@code [block0, block0 + blocks)} of lane (row in its slice) {@code l}
+     * of the slice at {@code sliceBase} into {@code dst[off..]}: {@link #dequantizeRow} over part of a
+     * row, for kernels that decode rows a piece at a time.
+     */
+    public void dequantizeBlocks(MemorySegment m, long sliceBase, int l, int block0, int blocks, float[] dst, int off) {
         long sb = (long) ROWS * blockBytes();
-        for (int j = 0; j < cols / IndexedSparseEncoding.QK; j++) {
-            long bo = base + j * sb;
+        for (int j = 0; j < blocks; j++) {
+            long bo = sliceBase + (block0 + j) * sb;
             int out = off + j * IndexedSparseEncoding.QK;
             java.util.Arrays.fill(dst, out, out + IndexedSparseEncoding.QK, 0f);
             float d = Half.f16(m, bo + 2L * l);

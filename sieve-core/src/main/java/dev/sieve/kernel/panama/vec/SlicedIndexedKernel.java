@@ -9,7 +9,6 @@ import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -23,8 +22,9 @@ import jdk.incubator.vector.VectorOperators;
  * give the 16 rows' values: per 16 stored values a widening, a permute, a conversion and an FMA,
  * and nothing per pruned weight. Two blocks per pass, so four FMA chains run side by side. The
  * work is per stored value, so it falls with density where the bitmap kernels' (per position) does
- * not. Below 16 lanes (a 16-row slice does not fit a vector) and for prompts, rows are decoded
- * one at a time into {@link FloatPathKernel}'s tiles.
+ * not. Prompts and decode batches run four tokens per pass (Q4: three), sharing each pair's loads
+ * and conversions. Below 16 lanes (a 16-row slice does not fit a vector; the loader makes this
+ * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles.
  */
 final class SlicedIndexedKernel extends FloatPathKernel {
     private static final boolean LANE_PER_ROW = Vec.N == SlicedIndexedEncoding.ROWS;
@@ -35,6 +35,7 @@ final class SlicedIndexedKernel extends FloatPathKernel {
     /** From this many stored pairs per block, Q4 decode converts scales in its loop (see {@link #sliceQ4}). */
     private static final int Q4_INLINE_SCALES = 8;
 
+    private final SlicedIndexedEncoding sliced;
     private final int n;
     private final boolean q8;
     private final long bb;
@@ -42,6 +43,7 @@ final class SlicedIndexedKernel extends FloatPathKernel {
 
     SlicedIndexedKernel(SlicedIndexedEncoding e) {
         super(e);
+        this.sliced = e;
         this.n = e.source().perGroup();
         this.q8 = e.source().values() == SparseEncoding.Values.Q8;
         this.bb = e.blockBytes();
@@ -324,31 +326,13 @@ final class SlicedIndexedKernel extends FloatPathKernel {
         return Vec.i2f(u.lanewise(VectorOperators.LSHR, 12).sub(8));
     }
 
-    /** Row {@code rowOff & 15} of the slice at {@code rowOff - lane}: for the tiles and row buffers. */
+    /**
+     * Row {@code rowOff & 15} of the slice at {@code rowOff - lane}, for the tiles and row buffers
+     * (below 16 lanes only): the encoding's reference decoder, off the hot path.
+     */
     @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
         int l = (int) (rowOff & (ROWS - 1));
-        long base = rowOff - l, sb = ROWS * bb;
-        Arrays.fill(dst, dstOff, dstOff + kc, 0f);
-        for (int j = 0; j < kc / QK; j++) {
-            long bo = base + (k0 / QK + j) * sb;
-            float d = Vec.scale(w, bo + 2L * l);
-            int out = dstOff + j * QK;
-            for (int k = 0; k < n; k++) {
-                long s = bo + SCALES + (long) k * step;
-                int idx = Vec.u8(w, s + (q8 ? l : 2 * l));
-                int a, b;
-                if (q8) {
-                    a = Vec.i8(w, s + ROWS + l);
-                    b = Vec.i8(w, s + 2 * ROWS + l);
-                } else {
-                    int v = Vec.u8(w, s + 2 * l + 1);
-                    a = (v & 15) - 8;
-                    b = (v >>> 4) - 8;
-                }
-                dst[out + (idx & 15)] += d * a;
-                dst[out + G + (idx >>> 4)] += d * b;
-            }
-        }
+        sliced.dequantizeBlocks(w, rowOff - l, l, k0 / QK, kc / QK, dst, dstOff);
     }
 }
