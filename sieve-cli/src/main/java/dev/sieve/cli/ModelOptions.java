@@ -33,10 +33,11 @@ final class ModelOptions {
     int batchSize;
 
     @Option(names = "--keep-layout",
-            description = "multiply the weights in the file's own layout: no conversion at load (by default Q4_K"
-                    + " and Q4_0 matrices are rewritten as Q4_K_R and Q4_0_R, the same values in the layouts of"
-                    + " Sieve's faster decoders, where the CPU's vectors are narrower than 512 bits; it costs"
-                    + " ~0.5 s of loading, and Q4_0_R takes 11% more memory; run converts only from -n 32 on)")
+            description = "multiply the weights in the file's own layout: no conversion at load (by default some"
+                    + " matrices are rewritten, the same values in the layouts of Sieve's faster decoders: below"
+                    + " 512-bit vectors Q4_K and Q4_0 as Q4_K_R and Q4_0_R (11% more memory); at 512 bits Q4_0 as"
+                    + " Q4_0_R16 and the indexed sparse types with 16 rows interleaved, and Q4_K as Q4_K_R on Intel"
+                    + " CPUs; it costs ~0.4 s of loading a 1.1B model; run converts only from -n 32 on)")
     boolean keepLayout;
 
     @Mixin CacheOptions cache = new CacheOptions();

@@ -5,6 +5,7 @@ import dev.sieve.core.kernel.Kernels;
 import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.Q4_0Encoding;
 import dev.sieve.core.quant.Q4_0RepackedEncoding;
+import dev.sieve.core.quant.Q4_0SlicedEncoding;
 import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
@@ -108,7 +109,10 @@ public final class PanamaKernels implements Kernels {
         if (e == Q4_KEncoding.INSTANCE && (bits < 512 || vendor == CpuVendor.INTEL)) {
             return Q4_KRepackedEncoding.INSTANCE;
         }
-        return e == Q4_0Encoding.INSTANCE && bits < 512 ? Q4_0RepackedEncoding.INSTANCE : e;
+        if (e == Q4_0Encoding.INSTANCE) {
+            return bits < 512 ? Q4_0RepackedEncoding.INSTANCE : Q4_0SlicedEncoding.INSTANCE;
+        }
+        return e;
     }
 
     public int bits() {

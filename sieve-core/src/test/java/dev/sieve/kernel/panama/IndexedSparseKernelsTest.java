@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.sieve.core.kernel.ScalarKernels;
 import dev.sieve.core.quant.F32Encoding;
 import dev.sieve.core.quant.IndexedSparseEncoding;
+import dev.sieve.core.quant.Q4_0Encoding;
+import dev.sieve.core.quant.Q4_0SlicedEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SparseEncoding.Values;
 import dev.sieve.core.quant.WeightEncoding;
@@ -22,8 +24,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * The indexed N:16 kernels at every width, in the row layout and in the 16-row layout made at
- * load, against (a) the scalar reference on the row layout and (b) the dense F32 kernel on the same
+ * The indexed N:16 kernels (and dense Q4_0's) at every width, in the row layout and in the 16-row
+ * layout made at load, against (a) the scalar reference on the row layout and (b) the dense F32 kernel on the same
  * weights with their zeros filled in: decode (1-3 tokens: one row per lane at 512 bits), prompt
  * tiles (5, 17), an odd number of 32-column blocks (the kernel's single-block tail), and thread
  * ranges that start and end inside a 16-row slice.
@@ -47,46 +49,62 @@ class IndexedSparseKernelsTest {
 
     @TestFactory
     Stream<DynamicTest> bothLayoutsMatchScalarAndDense() {
-        return encodings().stream().map(e -> DynamicTest.dynamicTest(e.name(), () -> {
-            Random rnd = new Random(e.ggmlType());
-            SlicedIndexedEncoding s = SlicedIndexedEncoding.of(e);
-            try (Arena arena = Arena.ofConfined()) {
-                for (int[] shape : SHAPES) {
-                    int rows = shape[0], cols = shape[1];
-                    Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
-                    Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);
-                    s.repackMatrix(e, w.data(), sliced.data(), rows, cols);
-                    Tensor dense = Tensor.allocate("d", F32Encoding.INSTANCE, arena, cols, rows);
-                    float[] all = w.toFloatArray();
-                    F32Encoding.INSTANCE.quantize(all, 0, dense.data(), 0, all.length);
-                    for (int tokens : TOKENS) {
-                        float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
-                        for (int[] range : RANGES) {
-                            int r0 = rows * range[0] / 16, r1 = rows * range[1] / 16;
-                            float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, r0, r1);
-                            for (int bits : new int[] {128, 256, 512}) {
-                                PanamaKernels k = PanamaKernels.create(bits);
-                                float[] den = PanamaKernelsTest.run(k, dense, x, tokens, r0, r1);
-                                for (Tensor t : new Tensor[] {w, sliced}) {
-                                    assertFalse(k.kernelFor(t.encoding()) instanceof ScalarFallback, t.encoding().name());
-                                    float[] got = PanamaKernelsTest.run(k, t, x, tokens, r0, r1);
-                                    String where = bits + " " + t.encoding().name() + " " + rows + "x" + cols
-                                            + " tokens=" + tokens + " rows " + r0 + ".." + r1;
-                                    for (int i = 0; i < got.length; i++) {
-                                        int row = i % rows;
-                                        assertEquals(row >= r0 && row < r1, !Float.isNaN(got[i]), where + ": output " + i);
-                                    }
-                                    double eRef = PanamaKernelsTest.nmse(got, ref, w, x, tokens, r0, r1);
-                                    double eDense = PanamaKernelsTest.nmse(got, den, w, x, tokens, r0, r1);
-                                    assertTrue(eRef <= PanamaKernelsTest.NMSE_FLOAT, where + " vs scalar: nmse " + eRef);
-                                    assertTrue(eDense <= PanamaKernelsTest.NMSE_FLOAT, where + " vs dense: nmse " + eDense);
+        return encodings().stream().map(e -> DynamicTest.dynamicTest(e.name(),
+                () -> bothLayoutsMatch(e, SlicedIndexedEncoding.of(e), TOKENS, PanamaKernelsTest.NMSE_FLOAT)));
+    }
+
+    /**
+     * Dense Q4_0 in its 16-row layout ({@link Q4_0SlicedEncoding}): one token (a lane per row), the
+     * four-token passes (4, 5), the decoded-chunk path from 16 tokens with two slices at a time, an
+     * odd slice and tails of fewer than eight tokens (16, 17, 25), and a row of 2080 columns (its last
+     * chunk one block). Against the dense F32 kernel the bound is the Q8_0 activations' (the reference
+     * and both Q4_0 layouts round activations to Q8_0; F32 does not).
+     */
+    @Test
+    void q4_0InSixteenRowSlicesMatchesScalarAndDense() {
+        bothLayoutsMatch(Q4_0Encoding.INSTANCE, Q4_0SlicedEncoding.INSTANCE, new int[] {1, 2, 4, 5, 16, 17, 25},
+                PanamaKernelsTest.NMSE_QUANTIZED_ACTIVATIONS);
+    }
+
+    /** {@code e} and its sliced layout {@code s} at every width, against the scalar reference and against dense F32 (within {@code denseTol}). */
+    static void bothLayoutsMatch(WeightEncoding e, WeightEncoding s, int[] tokenCounts, double denseTol) {
+        Random rnd = new Random(e.ggmlType());
+        try (Arena arena = Arena.ofConfined()) {
+            for (int[] shape : SHAPES) {
+                int rows = shape[0], cols = shape[1];
+                Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
+                Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);
+                s.repackMatrix(e, w.data(), sliced.data(), rows, cols);
+                Tensor dense = Tensor.allocate("d", F32Encoding.INSTANCE, arena, cols, rows);
+                float[] all = w.toFloatArray();
+                F32Encoding.INSTANCE.quantize(all, 0, dense.data(), 0, all.length);
+                for (int tokens : tokenCounts) {
+                    float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
+                    for (int[] range : RANGES) {
+                        int r0 = rows * range[0] / 16, r1 = rows * range[1] / 16;
+                        float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, r0, r1);
+                        for (int bits : new int[] {128, 256, 512}) {
+                            PanamaKernels k = PanamaKernels.create(bits);
+                            float[] den = PanamaKernelsTest.run(k, dense, x, tokens, r0, r1);
+                            for (Tensor t : new Tensor[] {w, sliced}) {
+                                assertFalse(k.kernelFor(t.encoding()) instanceof ScalarFallback, t.encoding().name());
+                                float[] got = PanamaKernelsTest.run(k, t, x, tokens, r0, r1);
+                                String where = bits + " " + t.encoding().name() + " " + rows + "x" + cols
+                                        + " tokens=" + tokens + " rows " + r0 + ".." + r1;
+                                for (int i = 0; i < got.length; i++) {
+                                    int row = i % rows;
+                                    assertEquals(row >= r0 && row < r1, !Float.isNaN(got[i]), where + ": output " + i);
                                 }
+                                double eRef = PanamaKernelsTest.nmse(got, ref, w, x, tokens, r0, r1);
+                                double eDense = PanamaKernelsTest.nmse(got, den, w, x, tokens, r0, r1);
+                                assertTrue(eRef <= PanamaKernelsTest.NMSE_FLOAT, where + " vs scalar: nmse " + eRef);
+                                assertTrue(eDense <= denseTol, where + " vs dense: nmse " + eDense);
                             }
                         }
                     }
                 }
             }
-        }));
+        }
     }
 
     @Test
@@ -97,5 +115,8 @@ class IndexedSparseKernelsTest {
         assertTrue(wide.repacks(e));
         assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL));
         assertSame(e, PanamaKernels.preferredLayout(e, 128, CpuVendor.AMD));
+        for (CpuVendor v : CpuVendor.values()) {
+            assertSame(Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_0Encoding.INSTANCE, 512, v));
+        }
     }
 }

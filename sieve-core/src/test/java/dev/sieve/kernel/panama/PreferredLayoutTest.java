@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.sieve.core.quant.F16Encoding;
 import dev.sieve.core.quant.Q4_0Encoding;
 import dev.sieve.core.quant.Q4_0RepackedEncoding;
+import dev.sieve.core.quant.Q4_0SlicedEncoding;
 import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.Q6_KEncoding;
@@ -28,12 +29,12 @@ class PreferredLayoutTest {
     }
 
     @Test
-    void atFiveTwelveBitsOnlyIntelRepacksQ4_K() {
+    void atFiveTwelveBitsOnlyIntelRepacksQ4_KAndQ4_0IsInterleavedBy16Rows() {
         assertEquals(Q4_KRepackedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.INTEL));
         assertEquals(Q4_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.AMD));
         assertEquals(Q4_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.OTHER));
         for (CpuVendor v : CpuVendor.values()) {
-            assertEquals(Q4_0Encoding.INSTANCE, PanamaKernels.preferredLayout(Q4_0Encoding.INSTANCE, 512, v));
+            assertEquals(Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_0Encoding.INSTANCE, 512, v));
         }
     }
 

@@ -12,6 +12,7 @@ import dev.sieve.core.kernel.ScalarKernels;
 import dev.sieve.core.parallel.WorkerPool;
 import dev.sieve.core.quant.Q4_0Encoding;
 import dev.sieve.core.quant.Q4_0RepackedEncoding;
+import dev.sieve.core.quant.Q4_0SlicedEncoding;
 import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.WeightEncoding;
@@ -37,25 +38,38 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Converting weights at load ({@link ModelLoader#relayout}) changes where and how they are stored,
  * not what they are: llama.cpp's sieve-tiny files under the 256-bit kernels, which prefer Q4_K_R
  * to Q4_K (Q4_K_M: 25 Q4_K and 5 Q6_K matrices) and Q4_0_R to Q4_0 (Q4_0: 29 Q4_0 matrices, a
- * Q6_K output).
+ * Q6_K output), and under the 512-bit kernels, which interleave Q4_0 by 16 rows (Q4_0_R16).
  */
 class RelayoutTest {
     /** The 256-bit kernels in their reproducible copy: sums in one order, before and after C2 compiles them. */
     static final Kernels K256 = PanamaKernels.create(256, false, true);
 
-    /** A file, the encoding the 256-bit kernels convert in it, what to, and how many matrices (all but the token embedding). */
-    record Case(String model, WeightEncoding from, WeightEncoding to, int converted) {}
+    /** The 512-bit kernels in their reproducible copy. */
+    static final Kernels K512 = PanamaKernels.create(512, false, true);
+
+    /**
+     * A file, the encoding {@code kernels} convert in it, what to, how many matrices (all but the
+     * token embedding), and whether the two layouts' prompt tiles do the same arithmetic in the same
+     * order (so that a prompt's logits are equal bit for bit).
+     */
+    record Case(String model, WeightEncoding from, WeightEncoding to, int converted, Kernels kernels, boolean sameArithmetic) {
+        @Override
+        public String toString() {
+            return from.name() + " to " + to.name();
+        }
+    }
 
     static Stream<Case> cases() {
-        return Stream.of(new Case("Q4_K_M", Q4_KEncoding.INSTANCE, Q4_KRepackedEncoding.INSTANCE, 24),
-                new Case("Q4_0", Q4_0Encoding.INSTANCE, Q4_0RepackedEncoding.INSTANCE, 28));
+        return Stream.of(new Case("Q4_K_M", Q4_KEncoding.INSTANCE, Q4_KRepackedEncoding.INSTANCE, 24, K256, false),
+                new Case("Q4_0", Q4_0Encoding.INSTANCE, Q4_0RepackedEncoding.INSTANCE, 28, K256, true),
+                new Case("Q4_0", Q4_0Encoding.INSTANCE, Q4_0SlicedEncoding.INSTANCE, 28, K512, false));
     }
 
     @ParameterizedTest
     @MethodSource("cases")
     void everyMatrixKeepsItsValuesAndOnlyTheConvertedEncodingChanges(Case c) throws Exception {
         try (Model file = ModelLoader.load(TestData.model(c.model())); WorkerPool pool = new WorkerPool(2)) {
-            Model m = ModelLoader.relayout(file, K256, pool);
+            Model m = ModelLoader.relayout(file, c.kernels(), pool);
             assertNotSame(file, m);
             List<Tensor> before = file.weights().matrices(), after = m.weights().matrices();
             assertEquals(before.size(), after.size());
@@ -93,9 +107,9 @@ class RelayoutTest {
         String text = Files.readString(TestData.file("models/eval.txt"), StandardCharsets.UTF_8);
         try (Model file = ModelLoader.load(TestData.model(c.model())); Model f32 = ModelLoader.load(TestData.model("F32"));
                 WorkerPool pool = new WorkerPool(2)) {
-            Model m = ModelLoader.relayout(file, K256, pool);
+            Model m = ModelLoader.relayout(file, c.kernels(), pool);
             int[] tokens = java.util.Arrays.copyOf(Tokenizers.fromGguf(file.metadata()).encode(text, true, false), 64);
-            Linear linear = new Linear(K256, pool);
+            Linear linear = new Linear(c.kernels(), pool);
             Transformer tf = new Transformer(file.config(), file.weights(), linear, 16);
             Transformer tr = new Transformer(m.config(), m.weights(), linear, 16);
             Transformer t32 = new Transformer(f32.config(), f32.weights(), linear, 16);
@@ -105,11 +119,12 @@ class RelayoutTest {
             t32.forward(tokens, 0, 16, cf, lf, 1);
             tf.forward(tokens, 0, 16, ca, la, 16);
             tr.forward(tokens, 0, 16, cb, lb, 16);
-            if (c.from().activationEncoding() == c.to().activationEncoding()) {
+            if (c.sameArithmetic()) {
                 assertArrayEquals(la, lb, "prompt logits"); // Q4_0 → Q4_0_R: both round activations to Q8_0
             }
-            // Q4_K → Q4_K_R: the tiles round activations to Q8_0 for Q4_K_R only: the same top token at
-            // every prompt position, and logits as close as the decode steps' (checked below).
+            // Q4_K → Q4_K_R: the tiles round activations to Q8_0 for Q4_K_R only; Q4_0 → Q4_0_R16: the
+            // same activations, summed in another order. The same top token at every prompt position,
+            // and logits as close as the decode steps' (checked below).
             double promptErr = 0, promptNorm = 0;
             for (int p = 0; p < 16; p++) {
                 assertEquals(argmax(java.util.Arrays.copyOfRange(la, p * vocab, (p + 1) * vocab), vocab),
@@ -154,7 +169,6 @@ class RelayoutTest {
         }
         try (Model file = ModelLoader.load(TestData.model("Q4_0")); WorkerPool pool = new WorkerPool(1)) {
             assertSame(file, ModelLoader.relayout(file, ScalarKernels.INSTANCE, pool));
-            assertSame(file, ModelLoader.relayout(file, PanamaKernels.create(512), pool)); // Q4_0's float decoder there
         }
         try (Model file = ModelLoader.load(TestData.model("Q8_0")); WorkerPool pool = new WorkerPool(1)) {
             assertSame(file, ModelLoader.relayout(file, K256, pool)); // Q8_0 decodes in its own layout

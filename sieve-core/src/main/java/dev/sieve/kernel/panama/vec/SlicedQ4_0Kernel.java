@@ -1,0 +1,344 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.Half;
+import dev.sieve.core.quant.Q4_0Encoding;
+import dev.sieve.core.quant.Q4_0SlicedEncoding;
+import dev.sieve.core.quant.SlicedEncoding;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * {@link Q4_0SlicedEncoding} (Q4_0 with 16 rows interleaved): 16 rows at once, one row per lane.
+ * Per byte j of a block, one 16-byte load holds the 16 rows' nibbles of columns j and j + 16: a
+ * widening, a mask, a shift, two conversions and two FMAs against the two columns' broadcast
+ * activations. Per block, the 16 rows' scales are one conversion and one FMA, and Q4_0's −8 is one
+ * subtraction of 8·Σx (the block's activation sum, per token, computed once per call). Nothing is
+ * reduced across lanes. Prompts and decode batches take four tokens per pass, sharing each
+ * load, mask and conversion. Below 16 lanes (the loader makes this layout at 512 bits only) rows
+ * are decoded one at a time into {@link FloatPathKernel}'s tiles by the encoding's reference.
+ */
+final class SlicedQ4_0Kernel extends FloatPathKernel {
+    private static final boolean LANE_PER_ROW = Vec.N == SlicedEncoding.ROWS;
+    private static final int ROWS = SlicedEncoding.ROWS;
+    private static final int SCALES = SlicedEncoding.SCALES;
+    private static final int QK = Q4_0Encoding.QK;
+    private static final int HALF = QK / 2;
+    /** Bytes of one 32-column block of a slice. */
+    private static final long SB = (long) ROWS * Q4_0Encoding.BLOCK_BYTES;
+    /** Tokens per pass of {@link #slice4}. */
+    private static final int GROUP = 4;
+    /** From this many tokens a slice is decoded once per column chunk and multiplied by {@link #micro8}. */
+    static final int DECODED_TOKENS = Integer.getInteger("sieve.q4r16.decoded", 16);
+    /** Columns per decoded chunk: 32 rows × 256 floats, 32 KiB, in L1 beside the activations' lines. */
+    private static final int KCS = 256;
+
+    SlicedQ4_0Kernel() {
+        super(Q4_0SlicedEncoding.INSTANCE);
+    }
+
+    /** Row r's slice offset plus its lane (slices start at multiples of 16 bytes), for {@link #decode}. */
+    @Override
+    long rowOffset(long rb, int r) {
+        return SlicedEncoding.sliceOffset(rb, r) + r % ROWS;
+    }
+
+    /** Per thread: the prepared activations as a heap copy, 8·Σx per token and block, one slice's partial output. */
+    private static final class Scratch {
+        final float[] part = new float[ROWS];
+        final float[] dec = new float[2 * ROWS * KCS];
+        float[] xf = new float[0];
+        float[] sums = new float[0];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH_ROWS = ThreadLocal.withInitial(Scratch::new);
+
+    @Override
+    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (!LANE_PER_ROW) {
+            super.matmul(w, x, out, outStride, r0, r1);
+            return;
+        }
+        requirePrepared(x);
+        MemorySegment ws = w.data();
+        long rb = w.rowBytes();
+        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK;
+        Scratch s = SCRATCH_ROWS.get();
+        if (s.xf.length < tokens * cols) {
+            s.xf = new float[tokens * cols];
+            s.sums = new float[tokens * blocks];
+        }
+        // The activations as prepare rounded them (Q8_0's values, as Q4_0's kernels multiply), on the
+        // heap for the broadcasts, and each block's 8·Σx for Q4_0's −8.
+        float[] xf = s.xf, sx = s.sums;
+        MemorySegment.copy(x.encoded(), Half.FLOAT_LE, 0, xf, 0, tokens * cols);
+        for (int i = 0; i < tokens * blocks; i++) {
+            sx[i] = 8 * Vec.sum(FloatVector.fromArray(F, xf, QK * i).add(FloatVector.fromArray(F, xf, QK * i + HALF)));
+        }
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            boolean whole = r >= r0 && r + ROWS <= r1;
+            int t = 0;
+            if (whole && tokens >= DECODED_TOKENS) {
+                int slices = r + 2 * ROWS <= r1 ? 2 : 1;
+                decoded(ws, base, rb, slices, xf, cols, tokens, s.dec, out, r, outStride);
+                r += (slices - 1) * ROWS;
+                continue;
+            }
+            if (whole) {
+                for (; t + GROUP <= tokens; t += GROUP) {
+                    slice4(ws, base, xf, t * cols, cols, sx, t * blocks, out, t * outStride + r, outStride);
+                }
+            }
+            for (; t < tokens; t++) {
+                FloatVector acc = slice(ws, base, xf, t * cols, cols, sx, t * blocks);
+                if (whole) {
+                    acc.intoArray(out, t * outStride + r);
+                } else {
+                    // A thread's range that starts or ends inside a slice: keep its own rows only.
+                    acc.intoArray(s.part, 0);
+                    for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
+                        out[t * outStride + i] = s.part[i - r];
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The 16 rows of the slice at {@code base} times one token's activations {@code xf[xo..]} (block
+     * sums at {@code sx[so..]}). Four FMA chains: low and high nibbles of two bytes a step.
+     */
+    private static FloatVector slice(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sx, int so) {
+        FloatVector acc = FloatVector.zero(F);
+        long o = base;
+        for (int j = 0; j < cols / QK; j++, o += SB) {
+            FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
+            int xj = xo + QK * j;
+            long q = o + SCALES;
+            for (int c = 0; c < HALF; c += 2) {
+                IntVector v0 = Vec.u8(w, q + ROWS * c, 0), v1 = Vec.u8(w, q + ROWS * (c + 1), 0);
+                p0 = lo(v0).fma(FloatVector.broadcast(F, xf[xj + c]), p0);
+                p1 = hi(v0).fma(FloatVector.broadcast(F, xf[xj + c + HALF]), p1);
+                p2 = lo(v1).fma(FloatVector.broadcast(F, xf[xj + c + 1]), p2);
+                p3 = hi(v1).fma(FloatVector.broadcast(F, xf[xj + c + 1 + HALF]), p3);
+            }
+            acc = p0.add(p1).add(p2.add(p3)).sub(sx[so + j]).fma(Vec.f16(w, o), acc);
+        }
+        return acc;
+    }
+
+    /**
+     * {@link #slice} for four tokens at once (activations at {@code xf[xo + i·cols..]}, block sums at
+     * {@code sx[so + i·blocks..]}, results to {@code out[o + i·os..]}): each byte's load, mask, shift
+     * and conversions serve eight FMAs.
+     */
+    private static void slice4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sx, int so,
+            float[] out, int o, int os) {
+        FloatVector r0 = FloatVector.zero(F), r1 = r0, r2 = r0, r3 = r0;
+        int blocks = cols / QK;
+        long ob = base;
+        for (int j = 0; j < blocks; j++, ob += SB) {
+            FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+            int x0 = xo + QK * j, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+            long q = ob + SCALES;
+            for (int c = 0; c < HALF; c++) {
+                IntVector v = Vec.u8(w, q + ROWS * c, 0);
+                FloatVector lo = lo(v), hi = hi(v);
+                a0 = lo.fma(FloatVector.broadcast(F, xf[x0 + c]), a0);
+                b0 = hi.fma(FloatVector.broadcast(F, xf[x0 + c + HALF]), b0);
+                a1 = lo.fma(FloatVector.broadcast(F, xf[x1 + c]), a1);
+                b1 = hi.fma(FloatVector.broadcast(F, xf[x1 + c + HALF]), b1);
+                a2 = lo.fma(FloatVector.broadcast(F, xf[x2 + c]), a2);
+                b2 = hi.fma(FloatVector.broadcast(F, xf[x2 + c + HALF]), b2);
+                a3 = lo.fma(FloatVector.broadcast(F, xf[x3 + c]), a3);
+                b3 = hi.fma(FloatVector.broadcast(F, xf[x3 + c + HALF]), b3);
+            }
+            FloatVector d = Vec.f16(w, ob);
+            r0 = a0.add(b0).sub(sx[so + j]).fma(d, r0);
+            r1 = a1.add(b1).sub(sx[so + blocks + j]).fma(d, r1);
+            r2 = a2.add(b2).sub(sx[so + 2 * blocks + j]).fma(d, r2);
+            r3 = a3.add(b3).sub(sx[so + 3 * blocks + j]).fma(d, r3);
+        }
+        r0.intoArray(out, o);
+        r1.intoArray(out, o + os);
+        r2.intoArray(out, o + 2 * os);
+        r3.intoArray(out, o + 3 * os);
+    }
+
+    /**
+     * Many tokens: each chunk of {@link #KCS} columns of one or two slices (16 or 32 rows) is decoded
+     * once, to (q − 8)·d as Q4_0 decodes it, column c's rows at {@code dec[16·slices·c..]}, and then
+     * every token multiplies it: per column one load per slice and one FMA per slice and token, the
+     * conversions paid once for all tokens. Two slices, so that each token's broadcast activation
+     * feeds two FMAs: with one, the loads (a weight vector and eight broadcasts for eight FMAs) were
+     * what bound it.
+     */
+    private static void decoded(MemorySegment w, long base, long rb, int slices, float[] xf, int cols, int tokens,
+            float[] dec, float[] out, int r, int os) {
+        int stride = ROWS * slices;
+        for (int k0 = 0; k0 < cols; k0 += KCS) {
+            int kc = Math.min(KCS, cols - k0);
+            for (int sl = 0; sl < slices; sl++) {
+                decodeChunk(w, base + sl * ROWS * rb + (k0 / QK) * SB, kc / QK, dec, ROWS * sl, stride);
+            }
+            boolean first = k0 == 0;
+            int t = 0;
+            for (; t + 8 <= tokens; t += 8) {
+                if (slices == 2) {
+                    micro8x2(dec, kc, xf, t * cols + k0, cols, out, t * os + r, os, first);
+                } else {
+                    micro8(dec, kc, xf, t * cols + k0, cols, out, t * os + r, os, first);
+                }
+            }
+            for (; t < tokens; t++) {
+                for (int sl = 0; sl < slices; sl++) {
+                    micro1(dec, ROWS * sl, stride, kc, xf, t * cols + k0, out, t * os + r + ROWS * sl, first);
+                }
+            }
+        }
+    }
+
+    /** {@code blocks} blocks of a slice from {@code o}, as floats: column c's 16 rows at {@code dec[at + stride·c..]}. */
+    private static void decodeChunk(MemorySegment w, long o, int blocks, float[] dec, int at, int stride) {
+        for (int j = 0; j < blocks; j++, o += SB) {
+            FloatVector d = Vec.f16(w, o);
+            long q = o + SCALES;
+            int c0 = at + stride * QK * j;
+            for (int c = 0; c < HALF; c++) {
+                IntVector v = Vec.u8(w, q + ROWS * c, 0);
+                Vec.i2f(v.and(0x0F).sub(8)).mul(d).intoArray(dec, c0 + stride * c);
+                Vec.i2f(v.lanewise(VectorOperators.LSHR, 4).sub(8)).mul(d).intoArray(dec, c0 + stride * (c + HALF));
+            }
+        }
+    }
+
+    /** 32 rows (two decoded slices) × 8 tokens over one chunk, into (or, after the first chunk, onto) {@code out[o + i·os..]}. */
+    private static void micro8x2(float[] dec, int kc, float[] xf, int xo, int cols, float[] out, int o, int os, boolean first) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+        for (int c = 0; c < kc; c++) {
+            FloatVector v = FloatVector.fromArray(F, dec, 2 * ROWS * c), u = FloatVector.fromArray(F, dec, 2 * ROWS * c + ROWS);
+            int x = xo + c;
+            FloatVector x0 = FloatVector.broadcast(F, xf[x]);
+            a0 = v.fma(x0, a0);
+            b0 = u.fma(x0, b0);
+            FloatVector x1 = FloatVector.broadcast(F, xf[x + cols]);
+            a1 = v.fma(x1, a1);
+            b1 = u.fma(x1, b1);
+            FloatVector x2 = FloatVector.broadcast(F, xf[x + 2 * cols]);
+            a2 = v.fma(x2, a2);
+            b2 = u.fma(x2, b2);
+            FloatVector x3 = FloatVector.broadcast(F, xf[x + 3 * cols]);
+            a3 = v.fma(x3, a3);
+            b3 = u.fma(x3, b3);
+            FloatVector x4 = FloatVector.broadcast(F, xf[x + 4 * cols]);
+            a4 = v.fma(x4, a4);
+            b4 = u.fma(x4, b4);
+            FloatVector x5 = FloatVector.broadcast(F, xf[x + 5 * cols]);
+            a5 = v.fma(x5, a5);
+            b5 = u.fma(x5, b5);
+            FloatVector x6 = FloatVector.broadcast(F, xf[x + 6 * cols]);
+            a6 = v.fma(x6, a6);
+            b6 = u.fma(x6, b6);
+            FloatVector x7 = FloatVector.broadcast(F, xf[x + 7 * cols]);
+            a7 = v.fma(x7, a7);
+            b7 = u.fma(x7, b7);
+        }
+        put(a0, out, o, first);
+        put(a1, out, o + os, first);
+        put(a2, out, o + 2 * os, first);
+        put(a3, out, o + 3 * os, first);
+        put(a4, out, o + 4 * os, first);
+        put(a5, out, o + 5 * os, first);
+        put(a6, out, o + 6 * os, first);
+        put(a7, out, o + 7 * os, first);
+        put(b0, out, o + ROWS, first);
+        put(b1, out, o + os + ROWS, first);
+        put(b2, out, o + 2 * os + ROWS, first);
+        put(b3, out, o + 3 * os + ROWS, first);
+        put(b4, out, o + 4 * os + ROWS, first);
+        put(b5, out, o + 5 * os + ROWS, first);
+        put(b6, out, o + 6 * os + ROWS, first);
+        put(b7, out, o + 7 * os + ROWS, first);
+    }
+
+    /**
+     * One decoded slice (column stride 16) × 8 tokens: two columns a step into two sets of sums, so
+     * no FMA waits for the last (an FMA's latency is four cycles; the eight of one column take four).
+     */
+    private static void micro8(float[] dec, int kc, float[] xf, int xo, int cols, float[] out, int o, int os, boolean first) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+        for (int c = 0; c < kc; c += 2) {
+            FloatVector v = FloatVector.fromArray(F, dec, ROWS * c), u = FloatVector.fromArray(F, dec, ROWS * c + ROWS);
+            int x = xo + c;
+            a0 = v.fma(FloatVector.broadcast(F, xf[x]), a0);
+            b0 = u.fma(FloatVector.broadcast(F, xf[x + 1]), b0);
+            a1 = v.fma(FloatVector.broadcast(F, xf[x + cols]), a1);
+            b1 = u.fma(FloatVector.broadcast(F, xf[x + cols + 1]), b1);
+            a2 = v.fma(FloatVector.broadcast(F, xf[x + 2 * cols]), a2);
+            b2 = u.fma(FloatVector.broadcast(F, xf[x + 2 * cols + 1]), b2);
+            a3 = v.fma(FloatVector.broadcast(F, xf[x + 3 * cols]), a3);
+            b3 = u.fma(FloatVector.broadcast(F, xf[x + 3 * cols + 1]), b3);
+            a4 = v.fma(FloatVector.broadcast(F, xf[x + 4 * cols]), a4);
+            b4 = u.fma(FloatVector.broadcast(F, xf[x + 4 * cols + 1]), b4);
+            a5 = v.fma(FloatVector.broadcast(F, xf[x + 5 * cols]), a5);
+            b5 = u.fma(FloatVector.broadcast(F, xf[x + 5 * cols + 1]), b5);
+            a6 = v.fma(FloatVector.broadcast(F, xf[x + 6 * cols]), a6);
+            b6 = u.fma(FloatVector.broadcast(F, xf[x + 6 * cols + 1]), b6);
+            a7 = v.fma(FloatVector.broadcast(F, xf[x + 7 * cols]), a7);
+            b7 = u.fma(FloatVector.broadcast(F, xf[x + 7 * cols + 1]), b7);
+        }
+        put(a0.add(b0), out, o, first);
+        put(a1.add(b1), out, o + os, first);
+        put(a2.add(b2), out, o + 2 * os, first);
+        put(a3.add(b3), out, o + 3 * os, first);
+        put(a4.add(b4), out, o + 4 * os, first);
+        put(a5.add(b5), out, o + 5 * os, first);
+        put(a6.add(b6), out, o + 6 * os, first);
+        put(a7.add(b7), out, o + 7 * os, first);
+    }
+
+    /** One token over one decoded slice (its rows at {@code dec[at + stride·c..]}), four columns a step. */
+    private static void micro1(float[] dec, int at, int stride, int kc, float[] xf, int xo, float[] out, int o, boolean first) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int c = 0; c < kc; c += 4) {
+            int x = xo + c, d = at + stride * c;
+            a0 = FloatVector.fromArray(F, dec, d).fma(FloatVector.broadcast(F, xf[x]), a0);
+            a1 = FloatVector.fromArray(F, dec, d + stride).fma(FloatVector.broadcast(F, xf[x + 1]), a1);
+            a2 = FloatVector.fromArray(F, dec, d + 2 * stride).fma(FloatVector.broadcast(F, xf[x + 2]), a2);
+            a3 = FloatVector.fromArray(F, dec, d + 3 * stride).fma(FloatVector.broadcast(F, xf[x + 3]), a3);
+        }
+        put(a0.add(a1).add(a2.add(a3)), out, o, first);
+    }
+
+    private static void put(FloatVector v, float[] out, int o, boolean first) {
+        (first ? v : v.add(FloatVector.fromArray(F, out, o))).intoArray(out, o);
+    }
+
+    /** Column j's level for 16 rows (the low nibbles), unshifted: Q4_0's −8 is taken off per block. */
+    private static FloatVector lo(IntVector v) {
+        return Vec.i2f(v.and(0x0F));
+    }
+
+    /** Column j + 16's (the high nibbles). */
+    private static FloatVector hi(IntVector v) {
+        return Vec.i2f(v.lanewise(VectorOperators.LSHR, 4));
+    }
+
+    /**
+     * Row {@code rowOff & 15} of the slice at {@code rowOff - lane}, for the tiles and row buffers
+     * (below 16 lanes only): the encoding's reference decoder, off the hot path.
+     */
+    @Override
+    void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
+        int l = (int) (rowOff & (ROWS - 1));
+        Q4_0SlicedEncoding.INSTANCE.dequantizeBlocks(w, rowOff - l, l, k0 / QK, kc / QK, dst, dstOff);
+    }
+}
