@@ -11,9 +11,11 @@ import java.lang.foreign.MemorySegment;
  * <pre>
  *   d[16]          f16   row l's scale at 2·l
  *   for k &lt; N:     Q8: idx[16] u8 (row l at l), a[16] int8, b[16] int8
- *                  Q4: (idx, v)[16] u8 pairs (row l's at 2·l: one 16-bit lane per row, one load)
+ *                  Q4: (idx, v)[16] u8 pairs (row l's at 2·l: one 16-bit lane per row, one load);
+ *                      v's nibbles are A's and B's q ^ 8, i.e. q − 8 as signed 4-bit numbers
  * </pre>
- * 16 · (2 + 3N) bytes (Q8) or 16 · (2 + 2N) (Q4): the 16 rows' bytes of the row layout.
+ * 16 · (2 + 3N) bytes (Q8) or 16 · (2 + 2N) (Q4): the 16 rows' bytes of the row layout (Q4's
+ * levels re-biased so that the kernel sign-extends them instead of masking and subtracting 8).
  */
 public final class SlicedIndexedEncoding extends SlicedEncoding {
     private static final int ID = 2352; // after the indexed encodings' 2320 + 2 · 16
@@ -96,12 +98,13 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         return q8 ? l : 2 * l;
     }
 
+    /** A's level: Q8's byte, or Q4's low nibble read as a signed 4-bit number (stored as q ^ 8, which is q − 8 in 4 bits). */
     private int levelA(MemorySegment m, long s, int l) {
-        return q8 ? Half.i8(m, s + ROWS + l) : (Half.u8(m, s + 2 * l + 1) & 15) - 8;
+        return q8 ? Half.i8(m, s + ROWS + l) : (((Half.u8(m, s + 2 * l + 1) & 15) ^ 8) - 8);
     }
 
     private int levelB(MemorySegment m, long s, int l) {
-        return q8 ? Half.i8(m, s + 2 * ROWS + l) : (Half.u8(m, s + 2 * l + 1) >>> 4) - 8;
+        return q8 ? Half.i8(m, s + 2 * ROWS + l) : (((Half.u8(m, s + 2 * l + 1) >>> 4) ^ 8) - 8);
     }
 
     @Override
@@ -114,8 +117,11 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
                 for (int k = 0; k < n; k++) {
                     int st = bo + SCALES + k * step;
                     out[st + idxAt(l)] = in[so + IndexedSparseEncoding.IDX + k];
-                    for (int v = 0; v < (q8 ? 2 : 1); v++) { // Q8: A's and B's value arrays; Q4: one byte holds both
-                        out[st + (q8 ? ROWS * (1 + v) + l : 2 * l + 1)] = in[so + source.valuesAt() + v * n + k];
+                    if (q8) { // A's and B's value arrays
+                        out[st + ROWS + l] = in[so + source.valuesAt() + k];
+                        out[st + 2 * ROWS + l] = in[so + source.valuesAt() + n + k];
+                    } else { // one byte holds both levels, each q ^ 8: q − 8 as a signed nibble
+                        out[st + 2 * l + 1] = (byte) (in[so + source.valuesAt() + k] ^ 0x88);
                     }
                 }
             }

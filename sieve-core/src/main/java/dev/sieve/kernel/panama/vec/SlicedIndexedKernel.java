@@ -310,20 +310,22 @@ final class SlicedIndexedKernel extends FloatPathKernel {
         return (FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, off, Vec.LE).convertShape(VectorOperators.B2F, F, 0);
     }
 
-    /** 16 (index, value) byte pairs, one per int lane: index in bits 0-7, value in 8-15. */
+    /**
+     * 16 (index, value) byte pairs, one per int lane, sign-extended: index in bits 0-7, value in 8-15
+     * and its top nibble's sign above. The permutes read only the index's low bits.
+     */
     private static IntVector u16(MemorySegment w, long off) {
-        return (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, off, Vec.LE)
-                .convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+        return (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, off, Vec.LE).convertShape(VectorOperators.S2I, I, 0);
     }
 
-    /** A's level from a {@link #u16} lane: the value byte's low nibble, minus 8. */
+    /** A's level from a {@link #u16} lane: the value byte's low nibble, a signed 4-bit number (the layout stores q − 8). */
     private static FloatVector lo4(IntVector u) {
-        return Vec.i2f(u.lanewise(VectorOperators.LSHR, 8).and(15).sub(8));
+        return Vec.i2f(u.lanewise(VectorOperators.LSHL, 20).lanewise(VectorOperators.ASHR, 28));
     }
 
-    /** B's level: the value byte's high nibble, minus 8. */
+    /** B's level: the high nibble, already sign-extended by {@link #u16}: one shift (with masking and −8: three operations). */
     private static FloatVector hi4(IntVector u) {
-        return Vec.i2f(u.lanewise(VectorOperators.LSHR, 12).sub(8));
+        return Vec.i2f(u.lanewise(VectorOperators.ASHR, 12));
     }
 
     /**
