@@ -90,12 +90,16 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 }
             }
             for (; t < x.tokens(); t++) {
-                FloatVector acc = q8 ? sliceQ8(ws, base, xf, t * cols, cols) : sliceQ4(ws, base, xf, t * cols, cols, pass ? sc : null);
-                if (r >= r0 && r + ROWS <= r1) {
-                    acc.intoArray(out, t * outStride + r);
+                boolean whole = r >= r0 && r + ROWS <= r1;
+                // A thread's range that starts or ends inside a slice: its own rows only, through part.
+                float[] dst = whole ? out : part;
+                int d = whole ? t * outStride + r : 0;
+                if (q8) {
+                    sliceQ8(ws, base, xf, t * cols, cols, dst, d);
                 } else {
-                    // A thread's range that starts or ends inside a slice: keep its own rows only.
-                    acc.intoArray(part, 0);
+                    sliceQ4(ws, base, xf, t * cols, cols, pass ? sc : null, dst, d);
+                }
+                if (!whole) {
                     for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
                         out[t * outStride + i] = part[i - r];
                     }
@@ -136,9 +140,12 @@ final class SlicedIndexedKernel extends FloatPathKernel {
      * scales are converted where they are used: with a pass converting the slice's scales first (as
      * {@link #sliceQ4} and the prompt kernels take them), which reads the slice's lines from memory
      * before any arithmetic, Q8 decode ran 5-14% slower (tg64, alternating), though faster in L2.
+     * The running sum lives in {@code dst[d..d + 16)}, not in a register: a vector live across the
+     * block loop's safepoint (the loop holds a loop, so C2 does not strip-mine it) was boxed on the
+     * heap at every block pair, a young collection every 9 ms in decode.
      */
-    private FloatVector sliceQ8(MemorySegment w, long base, float[] xf, int xo, int cols) {
-        FloatVector acc = FloatVector.zero(F);
+    private void sliceQ8(MemorySegment w, long base, float[] xf, int xo, int cols, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
         int blocks = cols / QK;
         long sb = ROWS * bb;
         int j = 0;
@@ -155,10 +162,11 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 p1 = s8f(w, s1 + ROWS).fma(pick(i1, xc), p1);
                 q1 = s8f(w, s1 + 2 * ROWS).fma(pick(i1.lanewise(VectorOperators.LSHR, 4), xd), q1);
             }
-            acc = p0.add(q0).fma(Vec.f16(w, b0), acc);
-            acc = p1.add(q1).fma(Vec.f16(w, b1), acc);
+            p1.add(q1).fma(Vec.f16(w, b1), p0.add(q0).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d))).intoArray(dst, d);
         }
-        return j < blocks ? lastQ8(w, base + j * sb, xf, xo + QK * j).fma(Vec.f16(w, base + j * sb), acc) : acc;
+        if (j < blocks) {
+            lastQ8(w, base + j * sb, xf, xo + QK * j).fma(Vec.f16(w, base + j * sb), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+        }
     }
 
     /** A row's odd last block, unscaled (its own method: in the loop's, it passed C2's inlining budget). */
@@ -180,8 +188,8 @@ final class SlicedIndexedKernel extends FloatPathKernel {
      * per-slice pass) or, where {@code sc} is null, are converted in the loop: measured (tg64,
      * alternating) +6-10% at N = 8, even at N = 5 and -17% at N = 2, hence {@link #Q4_INLINE_SCALES}.
      */
-    private FloatVector sliceQ4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc) {
-        FloatVector acc = FloatVector.zero(F);
+    private void sliceQ4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d); // the running sum, as in sliceQ8
         int blocks = cols / QK;
         long sb = ROWS * bb;
         int j = 0;
@@ -198,11 +206,13 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 p1 = lo4(u1).fma(pick(u1, xc), p1);
                 q1 = hi4(u1).fma(pick(u1.lanewise(VectorOperators.LSHR, 4), xd), q1);
             }
-            acc = p0.add(q0).fma(sc == null ? Vec.f16(w, b0) : FloatVector.fromArray(F, sc, ROWS * j), acc);
-            acc = p1.add(q1).fma(sc == null ? Vec.f16(w, b1) : FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc);
+            FloatVector acc = p0.add(q0).fma(sc == null ? Vec.f16(w, b0) : FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d));
+            p1.add(q1).fma(sc == null ? Vec.f16(w, b1) : FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc).intoArray(dst, d);
         }
-        return j < blocks ? lastQ4(w, base + j * sb, xf, xo + QK * j)
-                .fma(sc == null ? Vec.f16(w, base + j * sb) : FloatVector.fromArray(F, sc, ROWS * j), acc) : acc;
+        if (j < blocks) {
+            lastQ4(w, base + j * sb, xf, xo + QK * j).fma(sc == null ? Vec.f16(w, base + j * sb) : FloatVector.fromArray(F, sc, ROWS * j),
+                    FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+        }
     }
 
     private FloatVector lastQ4(MemorySegment w, long b0, float[] xf, int x0) {
@@ -224,7 +234,9 @@ final class SlicedIndexedKernel extends FloatPathKernel {
      * sums: 24 of the 32 vector registers.
      */
     private void sliceQ8x4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
-        FloatVector r0 = FloatVector.zero(F), r1 = r0, r2 = r0, r3 = r0;
+        for (int i = 0; i < 4; i++) { // the running sums live in out (see sliceQ8)
+            FloatVector.zero(F).intoArray(out, o + i * os);
+        }
         long sb = ROWS * bb;
         for (int j = 0; j < cols / QK; j++) {
             int x0 = xo + QK * j;
@@ -246,15 +258,11 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 q3 = vb.fma(pick(ib, b3), q3);
             }
             FloatVector d = FloatVector.fromArray(F, sc, ROWS * j);
-            r0 = p0.add(q0).fma(d, r0);
-            r1 = p1.add(q1).fma(d, r1);
-            r2 = p2.add(q2).fma(d, r2);
-            r3 = p3.add(q3).fma(d, r3);
+            p0.add(q0).fma(d, FloatVector.fromArray(F, out, o)).intoArray(out, o);
+            p1.add(q1).fma(d, FloatVector.fromArray(F, out, o + os)).intoArray(out, o + os);
+            p2.add(q2).fma(d, FloatVector.fromArray(F, out, o + 2 * os)).intoArray(out, o + 2 * os);
+            p3.add(q3).fma(d, FloatVector.fromArray(F, out, o + 3 * os)).intoArray(out, o + 3 * os);
         }
-        r0.intoArray(out, o);
-        r1.intoArray(out, o + os);
-        r2.intoArray(out, o + 2 * os);
-        r3.intoArray(out, o + 3 * os);
     }
 
     /**
@@ -263,7 +271,9 @@ final class SlicedIndexedKernel extends FloatPathKernel {
      * method's frame rather than one method branching on the value type, for the same budget.
      */
     private void sliceQ4x3(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
-        FloatVector r0 = FloatVector.zero(F), r1 = r0, r2 = r0;
+        for (int i = 0; i < 3; i++) { // the running sums live in out (see sliceQ8)
+            FloatVector.zero(F).intoArray(out, o + i * os);
+        }
         long sb = ROWS * bb;
         for (int j = 0; j < cols / QK; j++) {
             int x0 = xo + QK * j;
@@ -282,13 +292,10 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 q2 = vb.fma(pick(ib, b2), q2);
             }
             FloatVector d = FloatVector.fromArray(F, sc, ROWS * j);
-            r0 = p0.add(q0).fma(d, r0);
-            r1 = p1.add(q1).fma(d, r1);
-            r2 = p2.add(q2).fma(d, r2);
+            p0.add(q0).fma(d, FloatVector.fromArray(F, out, o)).intoArray(out, o);
+            p1.add(q1).fma(d, FloatVector.fromArray(F, out, o + os)).intoArray(out, o + os);
+            p2.add(q2).fma(d, FloatVector.fromArray(F, out, o + 2 * os)).intoArray(out, o + 2 * os);
         }
-        r0.intoArray(out, o);
-        r1.intoArray(out, o + os);
-        r2.intoArray(out, o + 2 * os);
     }
 
     /** 16 activations as int bits, for the permutes. */

@@ -96,12 +96,11 @@ final class SlicedQ4_0Kernel extends FloatPathKernel {
                 }
             }
             for (; t < tokens; t++) {
-                FloatVector acc = slice(ws, base, xf, t * cols, cols, sx, t * blocks);
                 if (whole) {
-                    acc.intoArray(out, t * outStride + r);
+                    slice(ws, base, xf, t * cols, cols, sx, t * blocks, out, t * outStride + r);
                 } else {
                     // A thread's range that starts or ends inside a slice: keep its own rows only.
-                    acc.intoArray(s.part, 0);
+                    slice(ws, base, xf, t * cols, cols, sx, t * blocks, s.part, 0);
                     for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
                         out[t * outStride + i] = s.part[i - r];
                     }
@@ -112,10 +111,13 @@ final class SlicedQ4_0Kernel extends FloatPathKernel {
 
     /**
      * The 16 rows of the slice at {@code base} times one token's activations {@code xf[xo..]} (block
-     * sums at {@code sx[so..]}). Four FMA chains: low and high nibbles of two bytes a step.
+     * sums at {@code sx[so..]}), into {@code dst[d..d + 16)}. Four FMA chains: low and high nibbles of
+     * two bytes a step. The running sum lives in {@code dst}, not in a register: a vector live across
+     * the block loop's safepoint (the loop holds a loop, so C2 does not strip-mine it) was boxed on the
+     * heap at every block, 3.4 GB/s of garbage and a young collection every 9 ms in decode.
      */
-    private static FloatVector slice(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sx, int so) {
-        FloatVector acc = FloatVector.zero(F);
+    private static void slice(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sx, int so, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
         long o = base;
         for (int j = 0; j < cols / QK; j++, o += SB) {
             FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
@@ -128,9 +130,8 @@ final class SlicedQ4_0Kernel extends FloatPathKernel {
                 p2 = lo(v1).fma(FloatVector.broadcast(F, xf[xj + c + 1]), p2);
                 p3 = hi(v1).fma(FloatVector.broadcast(F, xf[xj + c + 1 + HALF]), p3);
             }
-            acc = p0.add(p1).add(p2.add(p3)).sub(sx[so + j]).fma(Vec.f16(w, o), acc);
+            p0.add(p1).add(p2.add(p3)).sub(sx[so + j]).fma(Vec.f16(w, o), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
         }
-        return acc;
     }
 
     /**
@@ -140,7 +141,9 @@ final class SlicedQ4_0Kernel extends FloatPathKernel {
      */
     private static void slice4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sx, int so,
             float[] out, int o, int os) {
-        FloatVector r0 = FloatVector.zero(F), r1 = r0, r2 = r0, r3 = r0;
+        for (int i = 0; i < GROUP; i++) { // the running sums live in out (see slice)
+            FloatVector.zero(F).intoArray(out, o + i * os);
+        }
         int blocks = cols / QK;
         long ob = base;
         for (int j = 0; j < blocks; j++, ob += SB) {
@@ -160,15 +163,11 @@ final class SlicedQ4_0Kernel extends FloatPathKernel {
                 b3 = hi.fma(FloatVector.broadcast(F, xf[x3 + c + HALF]), b3);
             }
             FloatVector d = Vec.f16(w, ob);
-            r0 = a0.add(b0).sub(sx[so + j]).fma(d, r0);
-            r1 = a1.add(b1).sub(sx[so + blocks + j]).fma(d, r1);
-            r2 = a2.add(b2).sub(sx[so + 2 * blocks + j]).fma(d, r2);
-            r3 = a3.add(b3).sub(sx[so + 3 * blocks + j]).fma(d, r3);
+            a0.add(b0).sub(sx[so + j]).fma(d, FloatVector.fromArray(F, out, o)).intoArray(out, o);
+            a1.add(b1).sub(sx[so + blocks + j]).fma(d, FloatVector.fromArray(F, out, o + os)).intoArray(out, o + os);
+            a2.add(b2).sub(sx[so + 2 * blocks + j]).fma(d, FloatVector.fromArray(F, out, o + 2 * os)).intoArray(out, o + 2 * os);
+            a3.add(b3).sub(sx[so + 3 * blocks + j]).fma(d, FloatVector.fromArray(F, out, o + 3 * os)).intoArray(out, o + 3 * os);
         }
-        r0.intoArray(out, o);
-        r1.intoArray(out, o + os);
-        r2.intoArray(out, o + 2 * os);
-        r3.intoArray(out, o + 3 * os);
     }
 
     /**
