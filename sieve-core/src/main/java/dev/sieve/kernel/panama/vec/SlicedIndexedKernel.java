@@ -20,8 +20,8 @@ import jdk.incubator.vector.VectorOperators;
  * stored pair k of a 32-column block, one 16-byte load gives the 16 rows' column indices, which
  * select (VPERMD) from the block's activations held in two registers, and one or two 16-byte loads
  * give the 16 rows' values: per 16 stored values a widening, a permute, a conversion and an FMA,
- * and nothing per pruned weight. Two blocks per pass, so four FMA chains run side by side. The
- * work is per stored value, so it falls with density where the bitmap kernels' (per position) does
+ * and nothing per pruned weight. Decode takes a block a step (Q4 below N = 8: two blocks a step
+ * with the scales converted per slice; see {@link #sliceQ8} for why). The work is per stored value, so it falls with density where the bitmap kernels' (per position) does
  * not. Prompts and decode batches run four tokens per pass (Q4: three), sharing each pair's loads
  * and conversions. Below 16 lanes (a 16-row slice does not fit a vector; the loader makes this
  * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles.
@@ -32,7 +32,7 @@ final class SlicedIndexedKernel extends FloatPathKernel {
     private static final int SCALES = SlicedIndexedEncoding.SCALES;
     private static final int QK = IndexedSparseEncoding.QK;
     private static final int G = IndexedSparseEncoding.GROUP;
-    /** From this many stored pairs per block, Q4 decode converts scales in its loop (see {@link #sliceQ4}). */
+    /** From this many stored pairs per block, Q4 decode converts scales in its loop, a block a step ({@link #sliceQ4}). */
     private static final int Q4_INLINE_SCALES = 8;
 
     private final SlicedIndexedEncoding sliced;
@@ -75,7 +75,7 @@ final class SlicedIndexedKernel extends FloatPathKernel {
             long base = SlicedIndexedEncoding.sliceOffset(rb, r);
             int t = 0;
             boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g;
-            boolean pass = groups || !q8 && n < Q4_INLINE_SCALES;
+            boolean pass = groups || !q8 && n < Q4_INLINE_SCALES; // the prompt kernels' and sliceQ4Pairs' scales
             if (pass) {
                 scales(ws, base, cols / QK, sc);
             }
@@ -96,8 +96,10 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 int d = whole ? t * outStride + r : 0;
                 if (q8) {
                     sliceQ8(ws, base, xf, t * cols, cols, dst, d);
+                } else if (n >= Q4_INLINE_SCALES) {
+                    sliceQ4(ws, base, xf, t * cols, cols, dst, d);
                 } else {
-                    sliceQ4(ws, base, xf, t * cols, cols, pass ? sc : null, dst, d);
+                    sliceQ4Pairs(ws, base, xf, t * cols, cols, sc, dst, d);
                 }
                 if (!whole) {
                     for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
@@ -136,41 +138,40 @@ final class SlicedIndexedKernel extends FloatPathKernel {
     }
 
     /**
-     * The 16 rows of the slice at {@code base} times the activations at {@code xf[xo..]}. Each block's
-     * scales are converted where they are used: with a pass converting the slice's scales first (as
-     * {@link #sliceQ4} and the prompt kernels take them), which reads the slice's lines from memory
-     * before any arithmetic, Q8 decode ran 5-14% slower (tg64, alternating), though faster in L2.
-     * The running sum lives in {@code dst[d..d + 16)}, not in a register: a vector live across the
-     * block loop's safepoint (the loop holds a loop, so C2 does not strip-mine it) was boxed on the
-     * heap at every block pair, a young collection every 9 ms in decode.
+     * The 16 rows of the slice at {@code base} times the activations at {@code xf[xo..]}, into {@code
+     * dst[d..d + 16)}: a block at a time, each block's scales converted where they are used (with a
+     * pass converting the slice's scales first, as the prompt kernels take them, the slice's lines are
+     * read from memory before any arithmetic: Q8 decode 5-14% slower, tg64, alternating).
+     *
+     * <p>Two constraints of C2 shape this loop. The running sum lives in {@code dst}, not in a
+     * register: a vector live across the block loop's safepoint (a loop that holds a loop is not
+     * strip-mined) was boxed on the heap at every block, a young collection every 9 ms in decode. And
+     * one block per step, not two: with two blocks' four FMA chains, C2 had spent its inlining budget
+     * by the scales' conversion and called it out of line, boxing its result (~3 collections a token);
+     * one block per step is 15-26% faster (tg64 Q8_I5 25.2 → 29.7-31.8, Q8_I4 28.7-30.2 → 34.7-37.4,
+     * Q8_I2 44.8-45.3 → 52.2-53.5, alternating).
      */
     private void sliceQ8(MemorySegment w, long base, float[] xf, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
-        int blocks = cols / QK;
         long sb = ROWS * bb;
-        int j = 0;
-        for (; j + 2 <= blocks; j += 2) {
-            long b0 = base + j * sb, b1 = b0 + sb;
-            int x0 = xo + QK * j;
-            IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G), xc = xi(xf, x0 + QK), xd = xi(xf, x0 + QK + G);
-            FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
-            long s0 = b0 + SCALES, s1 = b1 + SCALES;
-            for (int k = 0; k < n; k++, s0 += step, s1 += step) {
-                IntVector i0 = u8(w, s0), i1 = u8(w, s1);
-                p0 = s8f(w, s0 + ROWS).fma(pick(i0, xa), p0);
-                q0 = s8f(w, s0 + 2 * ROWS).fma(pick(i0.lanewise(VectorOperators.LSHR, 4), xb), q0);
-                p1 = s8f(w, s1 + ROWS).fma(pick(i1, xc), p1);
-                q1 = s8f(w, s1 + 2 * ROWS).fma(pick(i1.lanewise(VectorOperators.LSHR, 4), xd), q1);
-            }
-            p1.add(q1).fma(Vec.f16(w, b1), p0.add(q0).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d))).intoArray(dst, d);
-        }
-        if (j < blocks) {
-            lastQ8(w, base + j * sb, xf, xo + QK * j).fma(Vec.f16(w, base + j * sb), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+        for (int j = 0; j < cols / QK; j++) {
+            long b0 = base + j * sb;
+            blockQ8(w, b0, xf, xo + QK * j).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
         }
     }
 
-    /** A row's odd last block, unscaled (its own method: in the loop's, it passed C2's inlining budget). */
-    private FloatVector lastQ8(MemorySegment w, long b0, float[] xf, int x0) {
+    /** As {@link #sliceQ8} for Q4 values, from N = {@link #Q4_INLINE_SCALES} on (Q4_I8 tg64 20.3-21.7 → 25.4-25.8). */
+    private void sliceQ4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
+        long sb = ROWS * bb;
+        for (int j = 0; j < cols / QK; j++) {
+            long b0 = base + j * sb;
+            blockQ4(w, b0, xf, xo + QK * j).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+        }
+    }
+
+    /** One block of the slice, unscaled. */
+    private FloatVector blockQ8(MemorySegment w, long b0, float[] xf, int x0) {
         IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
         FloatVector p0 = FloatVector.zero(F), q0 = p0;
         long s0 = b0 + SCALES;
@@ -183,13 +184,14 @@ final class SlicedIndexedKernel extends FloatPathKernel {
     }
 
     /**
-     * As {@link #sliceQ8} for Q4 values (a 16-bit lane per row and pair: the index byte, then the value
-     * byte with A's level low and B's high, each minus 8). The scales come from {@code sc} (the
-     * per-slice pass) or, where {@code sc} is null, are converted in the loop: measured (tg64,
-     * alternating) +6-10% at N = 8, even at N = 5 and -17% at N = 2, hence {@link #Q4_INLINE_SCALES}.
+     * Q4 below N = {@link #Q4_INLINE_SCALES} (a 16-bit lane per row and pair: the index byte, then the
+     * value byte with A's level low and B's high): two blocks per step, four FMA chains, the scales from
+     * {@code sc} (the per-slice pass). With few pairs per block a conversion per block costs more than
+     * the pass: converted in the loop, measured (tg64, alternating) −17% at N = 2 (two blocks a step),
+     * and one block a step with the conversion −30% at N = 5, −50% at N = 2.
      */
-    private void sliceQ4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] dst, int d) {
-        FloatVector.zero(F).intoArray(dst, d); // the running sum, as in sliceQ8
+    private void sliceQ4Pairs(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d); // the running sum, in dst as in sliceQ8
         int blocks = cols / QK;
         long sb = ROWS * bb;
         int j = 0;
@@ -206,16 +208,17 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                 p1 = lo4(u1).fma(pick(u1, xc), p1);
                 q1 = hi4(u1).fma(pick(u1.lanewise(VectorOperators.LSHR, 4), xd), q1);
             }
-            FloatVector acc = p0.add(q0).fma(sc == null ? Vec.f16(w, b0) : FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d));
-            p1.add(q1).fma(sc == null ? Vec.f16(w, b1) : FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc).intoArray(dst, d);
+            FloatVector acc = p0.add(q0).fma(FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d));
+            p1.add(q1).fma(FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc).intoArray(dst, d);
         }
         if (j < blocks) {
-            lastQ4(w, base + j * sb, xf, xo + QK * j).fma(sc == null ? Vec.f16(w, base + j * sb) : FloatVector.fromArray(F, sc, ROWS * j),
-                    FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+            blockQ4(w, base + j * sb, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d))
+                    .intoArray(dst, d);
         }
     }
 
-    private FloatVector lastQ4(MemorySegment w, long b0, float[] xf, int x0) {
+    /** One block of the slice, unscaled. */
+    private FloatVector blockQ4(MemorySegment w, long b0, float[] xf, int x0) {
         IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
         FloatVector p0 = FloatVector.zero(F), q0 = p0;
         long s0 = b0 + SCALES;

@@ -19,9 +19,11 @@ import jdk.incubator.vector.VectorOperators;
  * widening, a mask, a shift, two conversions and two FMAs against the two columns' broadcast
  * activations. Per block, the 16 rows' scales are one conversion and one FMA, and Q4_0's −8 is one
  * subtraction of 8·Σx (the block's activation sum, per token, computed once per call). Nothing is
- * reduced across lanes. Prompts and decode batches take four tokens per pass, sharing each
- * load, mask and conversion. Below 16 lanes (the loader makes this layout at 512 bits only) rows
- * are decoded one at a time into {@link FloatPathKernel}'s tiles by the encoding's reference.
+ * reduced across lanes. Batches below {@link #DECODED_TOKENS} tokens take four tokens per pass,
+ * sharing each load, mask and conversion; larger ones decode each column chunk of two slices once
+ * and multiply it by a 32-row × 8-token register kernel. Below 16 lanes (the loader makes this
+ * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles by
+ * the encoding's reference.
  */
 final class SlicedQ4_0Kernel extends FloatPathKernel {
     private static final boolean LANE_PER_ROW = Vec.N == SlicedEncoding.ROWS;
@@ -33,7 +35,11 @@ final class SlicedQ4_0Kernel extends FloatPathKernel {
     private static final long SB = (long) ROWS * Q4_0Encoding.BLOCK_BYTES;
     /** Tokens per pass of {@link #slice4}. */
     private static final int GROUP = 4;
-    /** From this many tokens a slice is decoded once per column chunk and multiplied by {@link #micro8}. */
+    /**
+     * From this many tokens a slice is decoded once per column chunk and multiplied by {@link #micro8x2}
+     * (5632 × 2048, one thread: at 8 tokens the four-token passes 2.57 ms against 2.81, at 16 4.71
+     * against 4.28; system property {@code sieve.q4r16.decoded}, for measurements).
+     */
     static final int DECODED_TOKENS = Integer.getInteger("sieve.q4r16.decoded", 16);
     /** Columns per decoded chunk: 32 rows × 256 floats, 32 KiB, in L1 beside the activations' lines. */
     private static final int KCS = 256;
