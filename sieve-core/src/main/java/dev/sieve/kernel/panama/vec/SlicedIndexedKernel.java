@@ -149,14 +149,24 @@ final class SlicedIndexedKernel extends FloatPathKernel {
      * one block per step, not two: with two blocks' four FMA chains, C2 had spent its inlining budget
      * by the scales' conversion and called it out of line, boxing its result (~3 collections a token);
      * one block per step is 15-26% faster (tg64 Q8_I5 25.2 → 29.7-31.8, Q8_I4 28.7-30.2 → 34.7-37.4,
-     * Q8_I2 44.8-45.3 → 52.2-53.5, alternating).
+     * Q8_I2 44.8-45.3 → 52.2-53.5, alternating), with the block's body written out in the loop.
      */
     private void sliceQ8(MemorySegment w, long base, float[] xf, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         long sb = ROWS * bb;
         for (int j = 0; j < cols / QK; j++) {
-            long b0 = base + j * sb;
-            blockQ8(w, b0, xf, xo + QK * j).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+            // The block's body written here, not called: a helper compiled on its own first (as it
+            // is when a prompt runs before decode) is too big to inline, and its result was boxed.
+            long b0 = base + j * sb, s0 = b0 + SCALES;
+            int x0 = xo + QK * j;
+            IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0;
+            for (int k = 0; k < n; k++, s0 += step) {
+                IntVector i0 = u8(w, s0);
+                p0 = s8f(w, s0 + ROWS).fma(pick(i0, xa), p0);
+                q0 = s8f(w, s0 + 2 * ROWS).fma(pick(i0.lanewise(VectorOperators.LSHR, 4), xb), q0);
+            }
+            p0.add(q0).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
         }
     }
 
@@ -165,22 +175,17 @@ final class SlicedIndexedKernel extends FloatPathKernel {
         FloatVector.zero(F).intoArray(dst, d);
         long sb = ROWS * bb;
         for (int j = 0; j < cols / QK; j++) {
-            long b0 = base + j * sb;
-            blockQ4(w, b0, xf, xo + QK * j).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+            long b0 = base + j * sb, s0 = b0 + SCALES; // the block's body written here, as in sliceQ8
+            int x0 = xo + QK * j;
+            IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0;
+            for (int k = 0; k < n; k++, s0 += step) {
+                IntVector u0 = u16(w, s0);
+                p0 = lo4(u0).fma(pick(u0, xa), p0);
+                q0 = hi4(u0).fma(pick(u0.lanewise(VectorOperators.LSHR, 4), xb), q0);
+            }
+            p0.add(q0).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
         }
-    }
-
-    /** One block of the slice, unscaled. */
-    private FloatVector blockQ8(MemorySegment w, long b0, float[] xf, int x0) {
-        IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
-        FloatVector p0 = FloatVector.zero(F), q0 = p0;
-        long s0 = b0 + SCALES;
-        for (int k = 0; k < n; k++, s0 += step) {
-            IntVector i0 = u8(w, s0);
-            p0 = s8f(w, s0 + ROWS).fma(pick(i0, xa), p0);
-            q0 = s8f(w, s0 + 2 * ROWS).fma(pick(i0.lanewise(VectorOperators.LSHR, 4), xb), q0);
-        }
-        return p0.add(q0);
     }
 
     /**
@@ -212,13 +217,13 @@ final class SlicedIndexedKernel extends FloatPathKernel {
             p1.add(q1).fma(FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc).intoArray(dst, d);
         }
         if (j < blocks) {
-            blockQ4(w, base + j * sb, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d))
+            lastQ4(w, base + j * sb, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d))
                     .intoArray(dst, d);
         }
     }
 
-    /** One block of the slice, unscaled. */
-    private FloatVector blockQ4(MemorySegment w, long b0, float[] xf, int x0) {
+    /** A row's odd last block, unscaled (its own method: in the loop's, it passed C2's inlining budget). */
+    private FloatVector lastQ4(MemorySegment w, long b0, float[] xf, int x0) {
         IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
         FloatVector p0 = FloatVector.zero(F), q0 = p0;
         long s0 = b0 + SCALES;
