@@ -13,6 +13,9 @@ import java.lang.foreign.MemorySegment;
 public final class Activations {
     private final Arena arena = Arena.ofAuto();
     private MemorySegment encoded = MemorySegment.NULL;
+    private MemorySegment offHeap = MemorySegment.NULL;
+    private float[] heap = new float[0];
+    private MemorySegment heapView = MemorySegment.ofArray(heap);
     private WeightEncoding encoding;
     float[] x;
     int tokens;
@@ -59,10 +62,32 @@ public final class Activations {
      * way (e.g. widened for its arithmetic) in {@code need} bytes.
      */
     public MemorySegment reserve(WeightEncoding e, long need) {
-        if (encoded.byteSize() < need) {
-            encoded = arena.allocate(Math.max(need, encoded.byteSize() * 2), 64);
+        if (offHeap.byteSize() < need) {
+            offHeap = arena.allocate(Math.max(need, offHeap.byteSize() * 2), 64);
         }
         encoding = e;
+        encoded = offHeap;
         return encoded;
+    }
+
+    /**
+     * As {@link #reserve(WeightEncoding, long)} for {@code need} floats kept on the heap, for a kernel
+     * that reads single activations (broadcasts) from an array rather than vectors from a segment:
+     * {@link #encoded()} is then a view of the array {@link #heapFloats()} returns, so every worker
+     * thread reads the rows {@code prepare} wrote without copying them.
+     */
+    public float[] reserveFloats(WeightEncoding e, int need) {
+        if (heap.length < need) {
+            heap = new float[Math.max(need, heap.length * 2)];
+            heapView = MemorySegment.ofArray(heap);
+        }
+        encoding = e;
+        encoded = heapView;
+        return heap;
+    }
+
+    /** The array behind {@link #encoded()} after {@link #reserveFloats}; null after {@link #reserve}. */
+    public float[] heapFloats() {
+        return encoded == heapView ? heap : null;
     }
 }
