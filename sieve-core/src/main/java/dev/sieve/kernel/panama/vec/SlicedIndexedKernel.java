@@ -26,16 +26,13 @@ import jdk.incubator.vector.VectorOperators;
  * and conversions. Below 16 lanes (a 16-row slice does not fit a vector; the loader makes this
  * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles.
  */
-final class SlicedIndexedKernel extends FloatPathKernel {
-    private static final boolean LANE_PER_ROW = Vec.N == SlicedIndexedEncoding.ROWS;
-    private static final int ROWS = SlicedIndexedEncoding.ROWS;
+final class SlicedIndexedKernel extends SlicedKernel {
     private static final int SCALES = SlicedIndexedEncoding.SCALES;
     private static final int QK = IndexedSparseEncoding.QK;
     private static final int G = IndexedSparseEncoding.GROUP;
     /** From this many stored pairs per block, Q4 decode converts scales in its loop, a block a step ({@link #sliceQ4}). */
     private static final int Q4_INLINE_SCALES = 8;
 
-    private final SlicedIndexedEncoding sliced;
     private final int n;
     private final boolean q8;
     private final long bb;
@@ -43,17 +40,10 @@ final class SlicedIndexedKernel extends FloatPathKernel {
 
     SlicedIndexedKernel(SlicedIndexedEncoding e) {
         super(e);
-        this.sliced = e;
         this.n = e.source().perGroup();
         this.q8 = e.source().values() == SparseEncoding.Values.Q8;
         this.bb = e.blockBytes();
         this.step = e.stepBytes();
-    }
-
-    /** Row r's slice offset plus its lane (slices start at multiples of 16 bytes), for {@link #decode}. */
-    @Override
-    long rowOffset(long rb, int r) {
-        return SlicedIndexedEncoding.sliceOffset(rb, r) + r % ROWS;
     }
 
     @Override
@@ -102,9 +92,7 @@ final class SlicedIndexedKernel extends FloatPathKernel {
                     sliceQ4Pairs(ws, base, xf, t * cols, cols, sc, dst, d);
                 }
                 if (!whole) {
-                    for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
-                        out[t * outStride + i] = part[i - r];
-                    }
+                    keepOwnRows(part, out, t * outStride, r, r0, r1);
                 }
             }
         }
@@ -341,15 +329,5 @@ final class SlicedIndexedKernel extends FloatPathKernel {
     /** B's level: the high nibble, already sign-extended by {@link #u16}: one shift (with masking and −8: three operations). */
     private static FloatVector hi4(IntVector u) {
         return Vec.i2f(u.lanewise(VectorOperators.ASHR, 12));
-    }
-
-    /**
-     * Row {@code rowOff & 15} of the slice at {@code rowOff - lane}, for the tiles and row buffers
-     * (below 16 lanes only): the encoding's reference decoder, off the hot path.
-     */
-    @Override
-    void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
-        int l = (int) (rowOff & (ROWS - 1));
-        sliced.dequantizeBlocks(w, rowOff - l, l, k0 / QK, kc / QK, dst, dstOff);
     }
 }

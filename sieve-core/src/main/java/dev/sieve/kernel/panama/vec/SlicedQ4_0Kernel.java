@@ -26,9 +26,7 @@ import jdk.incubator.vector.VectorOperators;
  * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles by
  * the encoding's reference.
  */
-final class SlicedQ4_0Kernel extends FloatPathKernel {
-    private static final boolean LANE_PER_ROW = Vec.N == SlicedEncoding.ROWS;
-    private static final int ROWS = SlicedEncoding.ROWS;
+final class SlicedQ4_0Kernel extends SlicedKernel {
     private static final int SCALES = SlicedEncoding.SCALES;
     private static final int QK = Q4_0Encoding.QK;
     private static final int HALF = QK / 2;
@@ -47,12 +45,6 @@ final class SlicedQ4_0Kernel extends FloatPathKernel {
 
     SlicedQ4_0Kernel() {
         super(Q4_0SlicedEncoding.INSTANCE);
-    }
-
-    /** Row r's slice offset plus its lane (slices start at multiples of 16 bytes), for {@link #decode}. */
-    @Override
-    long rowOffset(long rb, int r) {
-        return SlicedEncoding.sliceOffset(rb, r) + r % ROWS;
     }
 
     /** Per thread: one slice's partial output and a decoded chunk of two slices. */
@@ -121,9 +113,7 @@ final class SlicedQ4_0Kernel extends FloatPathKernel {
                 } else {
                     // A thread's range that starts or ends inside a slice: keep its own rows only.
                     slice(ws, base, xf, t * cols, cols, sx, sums + t * blocks, s.part, 0);
-                    for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
-                        out[t * outStride + i] = s.part[i - r];
-                    }
+                    keepOwnRows(s.part, out, t * outStride, r, r0, r1);
                 }
             }
         }
@@ -349,15 +339,5 @@ final class SlicedQ4_0Kernel extends FloatPathKernel {
     /** Column j + 16's (the high nibbles). */
     private static FloatVector hi(IntVector v) {
         return Vec.i2f(v.lanewise(VectorOperators.LSHR, 4));
-    }
-
-    /**
-     * Row {@code rowOff & 15} of the slice at {@code rowOff - lane}, for the tiles and row buffers
-     * (below 16 lanes only): the encoding's reference decoder, off the hot path.
-     */
-    @Override
-    void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
-        int l = (int) (rowOff & (ROWS - 1));
-        Q4_0SlicedEncoding.INSTANCE.dequantizeBlocks(w, rowOff - l, l, k0 / QK, kc / QK, dst, dstOff);
     }
 }
