@@ -7,7 +7,6 @@ import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SparseEncoding;
-import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -47,14 +46,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
     }
 
     @Override
-    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
-        if (!LANE_PER_ROW) {
-            super.matmul(w, x, out, outStride, r0, r1);
-            return;
-        }
-        requirePrepared(x);
-        MemorySegment ws = w.data();
-        long rb = w.rowBytes();
+    void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols();
         float[] xf = x.floats();
         Scratch s = SCRATCH_ROWS.get();

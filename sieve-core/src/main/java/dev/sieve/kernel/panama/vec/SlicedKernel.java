@@ -1,13 +1,15 @@
 package dev.sieve.kernel.panama.vec;
 
+import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.SlicedEncoding;
+import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 
 /**
  * What the kernels of the 16-row sliced layouts ({@link SlicedEncoding}) share: at 16 lanes a slice
  * is one vector, one row per lane (their own {@code matmul}); below that, rows are found by {@link
  * #rowOffset} and decoded one at a time by the encoding's reference decoder into {@link
- * FloatPathKernel}'s tiles; and a thread's row range that starts or ends inside a slice keeps only
+ * FloatPathKernel}'s tiles (both chosen in {@link #matmul}); and a thread's row range that starts or ends inside a slice keeps only
  * its own rows ({@link #keepOwnRows}).
  */
 abstract class SlicedKernel extends FloatPathKernel {
@@ -21,6 +23,19 @@ abstract class SlicedKernel extends FloatPathKernel {
         super(e);
         this.sliced = e;
     }
+
+    @Override
+    public final void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (!LANE_PER_ROW) {
+            super.matmul(w, x, out, outStride, r0, r1);
+            return;
+        }
+        requirePrepared(x);
+        matmulSlices(w.data(), w.rowBytes(), x, out, outStride, r0, r1);
+    }
+
+    /** At 16 lanes: rows {@code [r0, r1)} of the sliced matrix at {@code ws} (rows of {@code rb} bytes) times the prepared {@code x}. */
+    abstract void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1);
 
     /** Row r's slice offset plus its lane (slices start at multiples of 16 bytes), for {@link #decode}. */
     @Override

@@ -80,14 +80,7 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
     private static final ThreadLocal<Scratch> SCRATCH_ROWS = ThreadLocal.withInitial(Scratch::new);
 
     @Override
-    public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
-        if (!LANE_PER_ROW) {
-            super.matmul(w, x, out, outStride, r0, r1);
-            return;
-        }
-        requirePrepared(x);
-        MemorySegment ws = w.data();
-        long rb = w.rowBytes();
+    void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK;
         Scratch s = SCRATCH_ROWS.get();
         float[] xf = x.heapFloats(), sx = xf; // the block sums follow the rows (see prepare)
