@@ -77,12 +77,28 @@ public final class Activations {
      * thread reads the rows {@code prepare} wrote without copying them.
      */
     public float[] reserveFloats(WeightEncoding e, int need) {
+        side(need);
+        encoding = e;
+        encoded = heapView;
+        return heap;
+    }
+
+    /**
+     * A heap array of at least {@code need} floats beside the encoded rows, which stay where {@link
+     * #reserve} put them: for a kernel that also keeps the rows in a layout of its own (e.g. transposed
+     * for a prompt kernel). It is the array {@link #reserveFloats} uses, so it holds what the last
+     * {@link Kernels#prepare} wrote.
+     */
+    public float[] side(int need) {
         if (heap.length < need) {
             heap = new float[Math.max(need, heap.length * 2)];
             heapView = MemorySegment.ofArray(heap);
         }
-        encoding = e;
-        encoded = heapView;
+        return heap;
+    }
+
+    /** The array {@link #side(int)} returned last. */
+    public float[] side() {
         return heap;
     }
 

@@ -107,6 +107,41 @@ class IndexedSparseKernelsTest {
         }
     }
 
+    /**
+     * The format lets a row name a column twice in a block (both values add): index bytes replaced
+     * by random ones, so repeats occur, still decode as the reference in every 512-bit path (one
+     * token, the stored-values passes, and from 16 tokens the dense decoded chunks, which add each
+     * value by a gather and a scatter).
+     */
+    @Test
+    void repeatedIndicesAddInEveryPath() {
+        Random rnd = new Random(11);
+        PanamaKernels k = PanamaKernels.create(512);
+        try (Arena arena = Arena.ofConfined()) {
+            for (IndexedSparseEncoding e : new IndexedSparseEncoding[] {IndexedSparseEncoding.of(8, Values.Q8),
+                    IndexedSparseEncoding.of(8, Values.Q4), IndexedSparseEncoding.of(2, Values.Q8)}) {
+                int rows = 32, cols = 64;
+                Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
+                for (long b = 0; b < (long) rows * cols / IndexedSparseEncoding.QK; b++) {
+                    for (int i = 0; i < e.perGroup(); i++) {
+                        w.data().set(java.lang.foreign.ValueLayout.JAVA_BYTE, b * e.blockBytes() + IndexedSparseEncoding.IDX + i,
+                                (byte) rnd.nextInt(256));
+                    }
+                }
+                SlicedIndexedEncoding s = SlicedIndexedEncoding.of(e);
+                Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);
+                s.repackMatrix(e, w.data(), sliced.data(), rows, cols);
+                for (int tokens : new int[] {1, 5, 17}) {
+                    float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
+                    float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, 0, rows);
+                    float[] got = PanamaKernelsTest.run(k, sliced, x, tokens, 0, rows);
+                    double err = PanamaKernelsTest.nmse(got, ref, w, x, tokens, 0, rows);
+                    assertTrue(err <= PanamaKernelsTest.NMSE_FLOAT, e.name() + " tokens=" + tokens + ": nmse " + err);
+                }
+            }
+        }
+    }
+
     @Test
     void the512BitKernelsAskForTheSlicedLayoutAndOnlyThey() {
         IndexedSparseEncoding e = IndexedSparseEncoding.of(5, Values.Q8);

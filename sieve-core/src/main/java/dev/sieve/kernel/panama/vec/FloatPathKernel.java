@@ -23,7 +23,8 @@ import jdk.incubator.vector.VectorOperators;
  * tokens (prompt): a tile of {@link #TILE_ROWS} rows (6 at 16 lanes, else 4) × {@link #KC} columns
  * ({@link #KC_WIDE} for a decode batch of up to {@link #WIDE_TILE_TOKENS} tokens) is decoded once into a
  * per-thread float buffer and reused by a register kernel over 4 tokens at a time, which makes the
- * product bound by FMAs.
+ * product bound by FMAs. At 16 lanes, from {@link Panels#MIN_TOKENS} tokens, {@link Panels} instead
+ * (tokens in the lanes, 8 rows × 32 tokens a pass over 32-row panels; Q8_0 pp128 +12–26%).
  * Subclasses supply only the two decoders.
  */
 abstract class FloatPathKernel implements EncodingKernel {
@@ -66,6 +67,15 @@ abstract class FloatPathKernel implements EncodingKernel {
         float[] sums = new float[0];
         /** Below 16 lanes: one k-chunk of every token's activations, token t at {@code t·kc}. */
         float[] xs = new float[0];
+        /** A panel's results (see {@link Panels#multiply}). */
+        float[] po = new float[0];
+
+        float[] panelOut(int n) {
+            if (po.length < n) {
+                po = new float[n];
+            }
+            return po;
+        }
 
         float[] chunk(int n) {
             if (xs.length < n) {
@@ -276,6 +286,14 @@ abstract class FloatPathKernel implements EncodingKernel {
         }
         MemorySegment dst = x.reserve(F32Encoding.INSTANCE);
         storeActivations(x.floats(), dst, x.tokens() * x.cols());
+        if (panels(x.tokens())) {
+            Panels.transpose(dst, x.tokens(), x.cols(), x.side(Panels.transposedFloats(x.tokens(), x.cols())));
+        }
+    }
+
+    /** Whether a prompt of {@code tokens} tokens takes {@link Panels} (the float path at 16 lanes from {@link Panels#MIN_TOKENS}). */
+    boolean panels(int tokens) {
+        return Panels.use(tokens);
     }
 
     /**
@@ -362,8 +380,32 @@ abstract class FloatPathKernel implements EncodingKernel {
                     }
                 }
             }
+        } else if (panels(tokens)) {
+            panels(ws, rb, x.side(), cols, tokens, out, outStride, r0, r1, s);
         } else {
             tiled(ws, rb, a, ab, cols, tokens, out, outStride, r0, r1, s);
+        }
+    }
+
+    /** Rows {@code [r0, r1)} by {@link Panels}: each panel's chunks decoded into the thread's tile, then multiplied by every token. */
+    private void panels(MemorySegment ws, long rb, float[] xt, int cols, int tokens, float[] out, int os, int r0, int r1,
+            Scratch s) {
+        float[] tile = s.tile;
+        int ps = Panels.groups(tokens) * Panels.TG;
+        float[] po = s.panelOut(Panels.ROWS * ps);
+        for (int r = r0; r < r1; r += Panels.ROWS) {
+            int rows = Math.min(Panels.ROWS, r1 - r), padded = (rows + 7) & ~7;
+            for (int k0 = 0; k0 < cols; k0 += Panels.PK) {
+                int kc = Math.min(Panels.PK, cols - k0);
+                for (int i = 0; i < rows; i++) {
+                    decode(ws, rowOffset(rb, r + i), k0, kc, tile, i * Panels.PK);
+                }
+                for (int i = rows; i < padded; i++) { // zero rows: 8 at a time whatever the range
+                    java.util.Arrays.fill(tile, i * Panels.PK, i * Panels.PK + kc, 0f);
+                }
+                Panels.multiply(tile, padded, kc, xt, k0, cols, tokens, po, ps, k0 == 0);
+            }
+            Panels.writeBack(po, ps, rows, tokens, out, os, r);
         }
     }
 

@@ -7,6 +7,7 @@ import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SparseEncoding;
+import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -22,7 +23,9 @@ import jdk.incubator.vector.VectorOperators;
  * and nothing per pruned weight. Decode takes a block a step (Q4 below N = 8: two blocks a step
  * with the scales converted per slice; see {@link #sliceQ8} for why). The work is per stored value, so it falls with density where the bitmap kernels' (per position) does
  * not. Prompts and decode batches run four tokens per pass (Q4: three), sharing each pair's loads
- * and conversions. Below 16 lanes (a 16-row slice does not fit a vector; the loader makes this
+ * and conversions; from {@link #DECODED_MIN_N} stored of 16 and {@link #DECODED_TOKENS} tokens the
+ * slices are decoded to dense floats and take the dense sliced kernel ({@link #decodeChunk}), which
+ * at half density wins (Q4_I8 pp128 0.81 → 0.97 of its dense twin's). Below 16 lanes (a 16-row slice does not fit a vector; the loader makes this
  * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles.
  */
 final class SlicedIndexedKernel extends SlicedKernel {
@@ -37,12 +40,39 @@ final class SlicedIndexedKernel extends SlicedKernel {
     private final long bb;
     private final int step;
 
+    /**
+     * From this many stored values per 16 (half the weights or more) prompts of {@link
+     * #DECODED_TOKENS} tokens or more decode the slices to dense floats and take the dense sliced
+     * kernel ({@link #decoded}); sparser types keep the stored-values passes, which do less work.
+     * System property {@code sieve.indexed.decodedN}, for measurements.
+     */
+    static final int DECODED_MIN_N = Integer.getInteger("sieve.indexed.decodedN", 8);
+    /** Lane l: l, a row's offset within a slice's column in a decoded chunk. */
+    private static final IntVector LANE = LANE_PER_ROW ? IntVector.fromArray(I, java.util.stream.IntStream.range(0, ROWS).toArray(), 0) : null;
+    /** Per thread: the 16 lanes' offsets for a gather and scatter (the Vector API takes them from an array). */
+    private static final ThreadLocal<int[]> OFFSETS = ThreadLocal.withInitial(() -> new int[ROWS]);
+    private final boolean decodedPrompt;
+
     SlicedIndexedKernel(SlicedIndexedEncoding e) {
         super(e);
         this.n = e.source().perGroup();
+        this.decodedPrompt = n >= DECODED_MIN_N;
         this.q8 = e.source().values() == SparseEncoding.Values.Q8;
         this.bb = e.blockBytes();
         this.step = e.stepBytes();
+    }
+
+    /** As the float path prepares, and for {@link #decoded} prompts every group of eight tokens transposed beside. */
+    @Override
+    public void prepare(Tensor w, Activations x) {
+        super.prepare(w, x);
+        if (decoded(x)) {
+            transposeGroups(x.floats(), x.tokens(), x.cols(), x.side(transposedFloats(x.tokens(), x.cols())), 0);
+        }
+    }
+
+    private boolean decoded(Activations x) {
+        return LANE_PER_ROW && decodedPrompt && x.tokens() >= DECODED_TOKENS;
     }
 
     @Override
@@ -53,8 +83,15 @@ final class SlicedIndexedKernel extends SlicedKernel {
         float[] part = s.part;
         float[] sc = s.scales(cols / QK * ROWS);
         int g = q8 ? 4 : 3;
+        boolean decoded = decoded(x);
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedIndexedEncoding.sliceOffset(rb, r);
+            if (decoded && r >= r0 && r + ROWS <= r1) {
+                int slices = r + 2 * ROWS <= r1 ? 2 : 1;
+                decoded(ws, base, rb, slices, xf, x.side(), 0, cols, x.tokens(), out, r, outStride);
+                r += (slices - 1) * ROWS;
+                continue;
+            }
             int t = 0;
             boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g;
             boolean pass = groups || !q8 && n < Q4_INLINE_SCALES; // the prompt kernels' and sliceQ4Pairs' scales
@@ -283,6 +320,36 @@ final class SlicedIndexedKernel extends SlicedKernel {
             p0.add(q0).fma(d, FloatVector.fromArray(F, out, o)).intoArray(out, o);
             p1.add(q1).fma(d, FloatVector.fromArray(F, out, o + os)).intoArray(out, o + os);
             p2.add(q2).fma(d, FloatVector.fromArray(F, out, o + 2 * os)).intoArray(out, o + 2 * os);
+        }
+    }
+
+    /**
+     * The stored values as dense floats: the chunk's columns zeroed, then each stored pair's 16 values
+     * (d·level, as the reference decodes them) added at their columns, a gather and a scatter per
+     * half (a lane is a row, so the 16 offsets differ; an index repeated within a row adds twice,
+     * as the format says).
+     */
+    @Override
+    void decodeChunk(MemorySegment w, long o, int blocks, float[] dec, int at, int stride) {
+        for (int c = 0; c < blocks * QK; c++) {
+            FloatVector.zero(F).intoArray(dec, at + stride * c);
+        }
+        int[] off = OFFSETS.get();
+        int sh = Integer.numberOfTrailingZeros(stride);
+        long sb = ROWS * bb;
+        for (int j = 0; j < blocks; j++, o += sb) {
+            FloatVector d = Vec.f16(w, o);
+            IntVector lane = LANE.add(at + stride * QK * j);
+            long p = o + SCALES;
+            for (int k = 0; k < n; k++, p += step) {
+                IntVector idx = q8 ? u8(w, p) : u16(w, p);
+                FloatVector a = (q8 ? s8f(w, p + ROWS) : lo4(idx)).mul(d);
+                FloatVector b = (q8 ? s8f(w, p + 2 * ROWS) : hi4(idx)).mul(d);
+                idx.and(15).lanewise(VectorOperators.LSHL, sh).add(lane).intoArray(off, 0);
+                FloatVector.fromArray(F, dec, 0, off, 0).add(a).intoArray(dec, 0, off, 0);
+                idx.lanewise(VectorOperators.LSHR, 4).and(15).add(G).lanewise(VectorOperators.LSHL, sh).add(lane).intoArray(off, 0);
+                FloatVector.fromArray(F, dec, 0, off, 0).add(b).intoArray(dec, 0, off, 0);
+            }
         }
     }
 

@@ -1,9 +1,13 @@
 package dev.sieve.kernel.panama.vec;
 
+import static dev.sieve.kernel.panama.vec.Vec.F;
+
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.SlicedEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 
 /**
  * What the kernels of the 16-row sliced layouts ({@link SlicedEncoding}) share: at 16 lanes a slice
@@ -34,6 +38,12 @@ abstract class SlicedKernel extends FloatPathKernel {
         matmulSlices(w.data(), w.rowBytes(), x, out, outStride, r0, r1);
     }
 
+    /** Their own kernels at 16 lanes, the tiles below: never {@link Panels}. */
+    @Override
+    final boolean panels(int tokens) {
+        return false;
+    }
+
     /** At 16 lanes: rows {@code [r0, r1)} of the sliced matrix at {@code ws} (rows of {@code rb} bytes) times the prepared {@code x}. */
     abstract void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1);
 
@@ -58,5 +68,244 @@ abstract class SlicedKernel extends FloatPathKernel {
         for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
             out[o + i] = part[i - r];
         }
+    }
+
+    /**
+     * From this many tokens a whole slice is decoded once per column chunk and multiplied by {@link
+     * #micro8x2} (Q4_0_R16, 5632 × 2048, one thread: at 8 tokens the four-token passes 2.57 ms against
+     * 2.81, at 16 4.71 against 4.28; system property {@code sieve.sliced.decoded}, for measurements).
+     */
+    static final int DECODED_TOKENS = Integer.getInteger("sieve.sliced.decoded", 16);
+    /** Columns per decoded chunk: 32 rows × 256 floats, 32 KiB, in L1 beside the activations' lines. */
+    static final int KCS = 256;
+    /** Per thread: a decoded chunk of two slices. */
+    private static final ThreadLocal<float[]> DECODED = ThreadLocal.withInitial(() -> new float[2 * ROWS * KCS]);
+
+    /**
+     * {@code blocks} blocks of the slice from byte {@code o} as floats (the weights the encoding's
+     * reference decodes), column c's 16 rows at {@code dec[at + stride·c..]}, for {@link #decoded}.
+     */
+    abstract void decodeChunk(MemorySegment w, long o, int blocks, float[] dec, int at, int stride);
+
+    /** Floats of {@link #transposeGroups}' copy of {@code tokens} tokens (whole groups of eight only). */
+    static int transposedFloats(int tokens, int cols) {
+        return tokens / 8 * 8 * cols;
+    }
+
+    /**
+     * Every whole group g of eight tokens of {@code src} (token t's column c at {@code src[t·cols + c]},
+     * cols a multiple of 16) to {@code dst[dsto + 8·(g·cols + c) + t % 8]}, for {@link #decoded}.
+     */
+    static void transposeGroups(float[] src, int tokens, int cols, float[] dst, int dsto) {
+        for (int g = 0; g < tokens / 8; g++) {
+            for (int c = 0; c < cols; c += ROWS) {
+                transpose8(src, 8 * g * cols + c, cols, dst, dsto + 8 * (g * cols + c));
+            }
+        }
+    }
+
+    /** Lane l of stage 1: column l / 2 of token l % 2 of a pair (columns 8.. for the high half). */
+    private static final IntVector PAIR_LO = shuffle(l -> (l % 2) * 16 + l / 2), PAIR_HI = shuffle(l -> (l % 2) * 16 + 8 + l / 2);
+    /** Stage 2: column l / 4 of token l % 4 of a quad, from two pairs (columns 4.. for the second). */
+    private static final IntVector QUAD_LO = shuffle(l -> (l % 4 < 2 ? 0 : 16) + 2 * (l / 4) + l % 2),
+            QUAD_HI = shuffle(l -> (l % 4 < 2 ? 0 : 16) + 8 + 2 * (l / 4) + l % 2);
+    /** Stage 3: column l / 8 of token l % 8, from two quads (columns 2.. for the second). */
+    private static final IntVector OCT_LO = shuffle(l -> (l % 8 < 4 ? 0 : 16) + 4 * (l / 8) + l % 4),
+            OCT_HI = shuffle(l -> (l % 8 < 4 ? 0 : 16) + 8 + 4 * (l / 8) + l % 4);
+
+    private static IntVector shuffle(java.util.function.IntUnaryOperator lane) {
+        if (!LANE_PER_ROW) {
+            return null;
+        }
+        int[] a = new int[ROWS];
+        for (int l = 0; l < ROWS; l++) {
+            a[l] = lane.applyAsInt(l);
+        }
+        return IntVector.fromArray(Vec.I, a, 0);
+    }
+
+    /**
+     * Eight tokens' 16 columns ({@code xf[src + t·cols + c]}) as 16 columns' eight tokens
+     * ({@code dst[d + 8·c + t]}): three stages of two-vector permutes (24 for 128 values; scalar
+     * copies took twice the time).
+     */
+    private static void transpose8(float[] xf, int src, int cols, float[] dst, int d) {
+        IntVector x0 = ints(xf, src), x1 = ints(xf, src + cols), x2 = ints(xf, src + 2 * cols), x3 = ints(xf, src + 3 * cols);
+        IntVector x4 = ints(xf, src + 4 * cols), x5 = ints(xf, src + 5 * cols), x6 = ints(xf, src + 6 * cols), x7 = ints(xf, src + 7 * cols);
+        IntVector p0 = PAIR_LO.selectFrom(x0, x1), p1 = PAIR_LO.selectFrom(x2, x3), p2 = PAIR_LO.selectFrom(x4, x5), p3 = PAIR_LO.selectFrom(x6, x7);
+        IntVector r0 = PAIR_HI.selectFrom(x0, x1), r1 = PAIR_HI.selectFrom(x2, x3), r2 = PAIR_HI.selectFrom(x4, x5), r3 = PAIR_HI.selectFrom(x6, x7);
+        // quads: tokens 0-3 (q) and 4-7 (s), columns 0-3, 4-7, 8-11, 12-15
+        IntVector q0 = QUAD_LO.selectFrom(p0, p1), q1 = QUAD_HI.selectFrom(p0, p1), q2 = QUAD_LO.selectFrom(r0, r1), q3 = QUAD_HI.selectFrom(r0, r1);
+        IntVector s0 = QUAD_LO.selectFrom(p2, p3), s1 = QUAD_HI.selectFrom(p2, p3), s2 = QUAD_LO.selectFrom(r2, r3), s3 = QUAD_HI.selectFrom(r2, r3);
+        floats(OCT_LO.selectFrom(q0, s0), dst, d);
+        floats(OCT_HI.selectFrom(q0, s0), dst, d + ROWS);
+        floats(OCT_LO.selectFrom(q1, s1), dst, d + 2 * ROWS);
+        floats(OCT_HI.selectFrom(q1, s1), dst, d + 3 * ROWS);
+        floats(OCT_LO.selectFrom(q2, s2), dst, d + 4 * ROWS);
+        floats(OCT_HI.selectFrom(q2, s2), dst, d + 5 * ROWS);
+        floats(OCT_LO.selectFrom(q3, s3), dst, d + 6 * ROWS);
+        floats(OCT_HI.selectFrom(q3, s3), dst, d + 7 * ROWS);
+    }
+
+    private static IntVector ints(float[] a, int o) {
+        return FloatVector.fromArray(F, a, o).reinterpretAsInts();
+    }
+
+    private static void floats(IntVector v, float[] a, int o) {
+        v.reinterpretAsFloats().intoArray(a, o);
+    }
+
+    /**
+     * Many tokens: each chunk of {@link #KCS} columns of one or two slices (16 or 32 rows) is decoded
+     * once ({@link #decodeChunk}), column c's rows at {@code dec[16·slices·c..]}, and then
+     * every token multiplies it: per column one load per slice and one FMA per slice and token, the
+     * conversions paid once for all tokens. Two slices, so that each token's broadcast activation
+     * feeds two FMAs: with one, the loads (a weight vector and eight broadcasts for eight FMAs) were
+     * what bound it. The activations are token t's column c at {@code xf[t·cols + c]} and, for each
+     * full group g of eight tokens, transposed at {@code xt[xto + 8·(g·cols + c)..]} ({@link
+     * #transposeGroups}): read from the token rows, the eight broadcasts needed
+     * eight address registers, C2 moved others out to vector registers and back in the loop (four
+     * moves on the FMA ports per 16 FMAs), and the kernel ran 12–20% slower than the row layout's
+     * tiles; now 12–18% faster (docs/performance.md, session 27).
+     */
+    final void decoded(MemorySegment w, long base, long rb, int slices, float[] xf, float[] xt, int xto, int cols,
+            int tokens, float[] out, int r, int os) {
+        float[] dec = DECODED.get();
+        int stride = ROWS * slices, bs = sliced.blockSize();
+        long sbb = sliced.sliceBlockBytes();
+        for (int k0 = 0; k0 < cols; k0 += KCS) {
+            int kc = Math.min(KCS, cols - k0);
+            for (int sl = 0; sl < slices; sl++) {
+                decodeChunk(w, base + sl * ROWS * rb + (k0 / bs) * sbb, kc / bs, dec, ROWS * sl, stride);
+            }
+            boolean first = k0 == 0;
+            int t = 0;
+            for (; t + 8 <= tokens; t += 8) {
+                if (slices == 2) {
+                    micro8x2(dec, kc, xt, xto + t * cols + 8 * k0, out, t * os + r, os, first);
+                } else {
+                    micro8(dec, kc, xt, xto + t * cols + 8 * k0, out, t * os + r, os, first);
+                }
+            }
+            for (; t < tokens; t++) {
+                for (int sl = 0; sl < slices; sl++) {
+                    micro1(dec, ROWS * sl, stride, kc, xf, t * cols + k0, out, t * os + r + ROWS * sl, first);
+                }
+            }
+        }
+    }
+
+    /** 32 rows (two decoded slices) × 8 tokens (column c's at {@code xf[xo + 8·c..]}) over one chunk, into (or, after the first chunk, onto) {@code out[o + i·os..]}. */
+    private static void micro8x2(float[] dec, int kc, float[] xf, int xo, float[] out, int o, int os, boolean first) {
+        // The sums start from the earlier chunks' (a helper adding them at the end, given the vectors
+        // as arguments and not inlined, boxed them).
+        FloatVector a0 = start(out, o, first), a1 = start(out, o + os, first), a2 = start(out, o + 2 * os, first);
+        FloatVector a3 = start(out, o + 3 * os, first), a4 = start(out, o + 4 * os, first), a5 = start(out, o + 5 * os, first);
+        FloatVector a6 = start(out, o + 6 * os, first), a7 = start(out, o + 7 * os, first);
+        FloatVector b0 = start(out, o + ROWS, first), b1 = start(out, o + os + ROWS, first), b2 = start(out, o + 2 * os + ROWS, first);
+        FloatVector b3 = start(out, o + 3 * os + ROWS, first), b4 = start(out, o + 4 * os + ROWS, first);
+        FloatVector b5 = start(out, o + 5 * os + ROWS, first), b6 = start(out, o + 6 * os + ROWS, first);
+        FloatVector b7 = start(out, o + 7 * os + ROWS, first);
+        for (int c = 0; c < kc; c++) {
+            FloatVector v = FloatVector.fromArray(F, dec, 2 * ROWS * c), u = FloatVector.fromArray(F, dec, 2 * ROWS * c + ROWS);
+            int x = xo + 8 * c;
+            FloatVector x0 = FloatVector.broadcast(F, xf[x]);
+            a0 = v.fma(x0, a0);
+            b0 = u.fma(x0, b0);
+            FloatVector x1 = FloatVector.broadcast(F, xf[x + 1]);
+            a1 = v.fma(x1, a1);
+            b1 = u.fma(x1, b1);
+            FloatVector x2 = FloatVector.broadcast(F, xf[x + 2]);
+            a2 = v.fma(x2, a2);
+            b2 = u.fma(x2, b2);
+            FloatVector x3 = FloatVector.broadcast(F, xf[x + 3]);
+            a3 = v.fma(x3, a3);
+            b3 = u.fma(x3, b3);
+            FloatVector x4 = FloatVector.broadcast(F, xf[x + 4]);
+            a4 = v.fma(x4, a4);
+            b4 = u.fma(x4, b4);
+            FloatVector x5 = FloatVector.broadcast(F, xf[x + 5]);
+            a5 = v.fma(x5, a5);
+            b5 = u.fma(x5, b5);
+            FloatVector x6 = FloatVector.broadcast(F, xf[x + 6]);
+            a6 = v.fma(x6, a6);
+            b6 = u.fma(x6, b6);
+            FloatVector x7 = FloatVector.broadcast(F, xf[x + 7]);
+            a7 = v.fma(x7, a7);
+            b7 = u.fma(x7, b7);
+        }
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + os);
+        a2.intoArray(out, o + 2 * os);
+        a3.intoArray(out, o + 3 * os);
+        a4.intoArray(out, o + 4 * os);
+        a5.intoArray(out, o + 5 * os);
+        a6.intoArray(out, o + 6 * os);
+        a7.intoArray(out, o + 7 * os);
+        b0.intoArray(out, o + ROWS);
+        b1.intoArray(out, o + os + ROWS);
+        b2.intoArray(out, o + 2 * os + ROWS);
+        b3.intoArray(out, o + 3 * os + ROWS);
+        b4.intoArray(out, o + 4 * os + ROWS);
+        b5.intoArray(out, o + 5 * os + ROWS);
+        b6.intoArray(out, o + 6 * os + ROWS);
+        b7.intoArray(out, o + 7 * os + ROWS);
+    }
+
+    /**
+     * One decoded slice (column stride 16) × 8 tokens: two columns a step into two sets of sums, so
+     * no FMA waits for the last (an FMA's latency is four cycles; the eight of one column take four).
+     */
+    private static void micro8(float[] dec, int kc, float[] xf, int xo, float[] out, int o, int os, boolean first) {
+        FloatVector a0 = start(out, o, first), a1 = start(out, o + os, first), a2 = start(out, o + 2 * os, first);
+        FloatVector a3 = start(out, o + 3 * os, first), a4 = start(out, o + 4 * os, first), a5 = start(out, o + 5 * os, first);
+        FloatVector a6 = start(out, o + 6 * os, first), a7 = start(out, o + 7 * os, first);
+        FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0, b4 = b0, b5 = b0, b6 = b0, b7 = b0;
+        for (int c = 0; c < kc; c += 2) {
+            FloatVector v = FloatVector.fromArray(F, dec, ROWS * c), u = FloatVector.fromArray(F, dec, ROWS * c + ROWS);
+            int x = xo + 8 * c;
+            a0 = v.fma(FloatVector.broadcast(F, xf[x]), a0);
+            b0 = u.fma(FloatVector.broadcast(F, xf[x + 8]), b0);
+            a1 = v.fma(FloatVector.broadcast(F, xf[x + 1]), a1);
+            b1 = u.fma(FloatVector.broadcast(F, xf[x + 9]), b1);
+            a2 = v.fma(FloatVector.broadcast(F, xf[x + 2]), a2);
+            b2 = u.fma(FloatVector.broadcast(F, xf[x + 10]), b2);
+            a3 = v.fma(FloatVector.broadcast(F, xf[x + 3]), a3);
+            b3 = u.fma(FloatVector.broadcast(F, xf[x + 11]), b3);
+            a4 = v.fma(FloatVector.broadcast(F, xf[x + 4]), a4);
+            b4 = u.fma(FloatVector.broadcast(F, xf[x + 12]), b4);
+            a5 = v.fma(FloatVector.broadcast(F, xf[x + 5]), a5);
+            b5 = u.fma(FloatVector.broadcast(F, xf[x + 13]), b5);
+            a6 = v.fma(FloatVector.broadcast(F, xf[x + 6]), a6);
+            b6 = u.fma(FloatVector.broadcast(F, xf[x + 14]), b6);
+            a7 = v.fma(FloatVector.broadcast(F, xf[x + 7]), a7);
+            b7 = u.fma(FloatVector.broadcast(F, xf[x + 15]), b7);
+        }
+        a0.add(b0).intoArray(out, o);
+        a1.add(b1).intoArray(out, o + os);
+        a2.add(b2).intoArray(out, o + 2 * os);
+        a3.add(b3).intoArray(out, o + 3 * os);
+        a4.add(b4).intoArray(out, o + 4 * os);
+        a5.add(b5).intoArray(out, o + 5 * os);
+        a6.add(b6).intoArray(out, o + 6 * os);
+        a7.add(b7).intoArray(out, o + 7 * os);
+    }
+
+    /** One token over one decoded slice (its rows at {@code dec[at + stride·c..]}), four columns a step. */
+    private static void micro1(float[] dec, int at, int stride, int kc, float[] xf, int xo, float[] out, int o, boolean first) {
+        FloatVector a0 = start(out, o, first), a1 = FloatVector.zero(F), a2 = a1, a3 = a1;
+        for (int c = 0; c < kc; c += 4) {
+            int x = xo + c, d = at + stride * c;
+            a0 = FloatVector.fromArray(F, dec, d).fma(FloatVector.broadcast(F, xf[x]), a0);
+            a1 = FloatVector.fromArray(F, dec, d + stride).fma(FloatVector.broadcast(F, xf[x + 1]), a1);
+            a2 = FloatVector.fromArray(F, dec, d + 2 * stride).fma(FloatVector.broadcast(F, xf[x + 2]), a2);
+            a3 = FloatVector.fromArray(F, dec, d + 3 * stride).fma(FloatVector.broadcast(F, xf[x + 3]), a3);
+        }
+        a0.add(a1).add(a2.add(a3)).intoArray(out, o);
+    }
+
+
+    private static FloatVector start(float[] out, int o, boolean first) {
+        return first ? FloatVector.zero(F) : FloatVector.fromArray(F, out, o);
     }
 }

@@ -34,23 +34,14 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
     private static final long SB = (long) ROWS * Q4_0Encoding.BLOCK_BYTES;
     /** Tokens per pass of {@link #slice4}. */
     private static final int GROUP = 4;
-    /**
-     * From this many tokens a slice is decoded once per column chunk and multiplied by {@link #micro8x2}
-     * (5632 × 2048, one thread: at 8 tokens the four-token passes 2.57 ms against 2.81, at 16 4.71
-     * against 4.28; system property {@code sieve.q4r16.decoded}, for measurements).
-     */
-    static final int DECODED_TOKENS = Integer.getInteger("sieve.q4r16.decoded", 16);
-    /** Columns per decoded chunk: 32 rows × 256 floats, 32 KiB, in L1 beside the activations' lines. */
-    private static final int KCS = 256;
 
     SlicedQ4_0Kernel() {
         super(Q4_0SlicedEncoding.INSTANCE);
     }
 
-    /** Per thread: one slice's partial output and a decoded chunk of two slices. */
+    /** Per thread: one slice's partial output. */
     private static final class Scratch {
         final float[] part = new float[ROWS];
-        final float[] dec = new float[2 * ROWS * KCS];
     }
 
     /**
@@ -72,68 +63,15 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         // ran as slow Java code, and prepare runs on one thread.
         MemorySegment rounded = x.reserve(F32Encoding.INSTANCE, 4L * n);
         storeActivations(x.floats(), rounded, n);
-        int cols = x.cols(), groups = x.tokens() >= DECODED_TOKENS ? x.tokens() / 8 : 0;
-        float[] xf = x.reserveFloats(F32Encoding.INSTANCE, n + n / QK + groups * 8 * cols);
+        boolean decoded = x.tokens() >= DECODED_TOKENS;
+        float[] xf = x.reserveFloats(F32Encoding.INSTANCE, n + n / QK + (decoded ? transposedFloats(x.tokens(), x.cols()) : 0));
         MemorySegment.copy(rounded, Half.FLOAT_LE, 0, xf, 0, n);
         for (int i = 0; i < n / QK; i++) {
             xf[n + i] = 8 * Vec.sum(FloatVector.fromArray(F, xf, QK * i).add(FloatVector.fromArray(F, xf, QK * i + HALF)));
         }
-        for (int g = 0; g < groups; g++) {
-            for (int c = 0; c < cols; c += ROWS) {
-                transpose8(xf, 8 * g * cols + c, cols, n + n / QK + 8 * (g * cols + c));
-            }
+        if (decoded) {
+            transposeGroups(xf, x.tokens(), x.cols(), xf, n + n / QK);
         }
-    }
-
-    /** Lane l of stage 1: column l / 2 of token l % 2 of a pair (columns 8.. for the high half). */
-    private static final IntVector PAIR_LO = shuffle(l -> (l % 2) * 16 + l / 2), PAIR_HI = shuffle(l -> (l % 2) * 16 + 8 + l / 2);
-    /** Stage 2: column l / 4 of token l % 4 of a quad, from two pairs (columns 4.. for the second). */
-    private static final IntVector QUAD_LO = shuffle(l -> (l % 4 < 2 ? 0 : 16) + 2 * (l / 4) + l % 2),
-            QUAD_HI = shuffle(l -> (l % 4 < 2 ? 0 : 16) + 8 + 2 * (l / 4) + l % 2);
-    /** Stage 3: column l / 8 of token l % 8, from two quads (columns 2.. for the second). */
-    private static final IntVector OCT_LO = shuffle(l -> (l % 8 < 4 ? 0 : 16) + 4 * (l / 8) + l % 4),
-            OCT_HI = shuffle(l -> (l % 8 < 4 ? 0 : 16) + 8 + 4 * (l / 8) + l % 4);
-
-    private static IntVector shuffle(java.util.function.IntUnaryOperator lane) {
-        if (!LANE_PER_ROW) {
-            return null;
-        }
-        int[] a = new int[ROWS];
-        for (int l = 0; l < ROWS; l++) {
-            a[l] = lane.applyAsInt(l);
-        }
-        return IntVector.fromArray(Vec.I, a, 0);
-    }
-
-    /**
-     * Eight tokens' 16 columns ({@code xf[src + t·cols + c]}) as 16 columns' eight tokens
-     * ({@code xf[dst + 8·c + t]}): three stages of two-vector permutes (24 for 128 values; scalar
-     * copies took twice the time).
-     */
-    private static void transpose8(float[] xf, int src, int cols, int dst) {
-        IntVector x0 = ints(xf, src), x1 = ints(xf, src + cols), x2 = ints(xf, src + 2 * cols), x3 = ints(xf, src + 3 * cols);
-        IntVector x4 = ints(xf, src + 4 * cols), x5 = ints(xf, src + 5 * cols), x6 = ints(xf, src + 6 * cols), x7 = ints(xf, src + 7 * cols);
-        IntVector p0 = PAIR_LO.selectFrom(x0, x1), p1 = PAIR_LO.selectFrom(x2, x3), p2 = PAIR_LO.selectFrom(x4, x5), p3 = PAIR_LO.selectFrom(x6, x7);
-        IntVector r0 = PAIR_HI.selectFrom(x0, x1), r1 = PAIR_HI.selectFrom(x2, x3), r2 = PAIR_HI.selectFrom(x4, x5), r3 = PAIR_HI.selectFrom(x6, x7);
-        // quads: tokens 0-3 (q) and 4-7 (s), columns 0-3, 4-7, 8-11, 12-15
-        IntVector q0 = QUAD_LO.selectFrom(p0, p1), q1 = QUAD_HI.selectFrom(p0, p1), q2 = QUAD_LO.selectFrom(r0, r1), q3 = QUAD_HI.selectFrom(r0, r1);
-        IntVector s0 = QUAD_LO.selectFrom(p2, p3), s1 = QUAD_HI.selectFrom(p2, p3), s2 = QUAD_LO.selectFrom(r2, r3), s3 = QUAD_HI.selectFrom(r2, r3);
-        floats(OCT_LO.selectFrom(q0, s0), xf, dst);
-        floats(OCT_HI.selectFrom(q0, s0), xf, dst + ROWS);
-        floats(OCT_LO.selectFrom(q1, s1), xf, dst + 2 * ROWS);
-        floats(OCT_HI.selectFrom(q1, s1), xf, dst + 3 * ROWS);
-        floats(OCT_LO.selectFrom(q2, s2), xf, dst + 4 * ROWS);
-        floats(OCT_HI.selectFrom(q2, s2), xf, dst + 5 * ROWS);
-        floats(OCT_LO.selectFrom(q3, s3), xf, dst + 6 * ROWS);
-        floats(OCT_HI.selectFrom(q3, s3), xf, dst + 7 * ROWS);
-    }
-
-    private static IntVector ints(float[] a, int o) {
-        return FloatVector.fromArray(F, a, o).reinterpretAsInts();
-    }
-
-    private static void floats(IntVector v, float[] a, int o) {
-        v.reinterpretAsFloats().intoArray(a, o);
     }
 
     private static final ThreadLocal<Scratch> SCRATCH_ROWS = ThreadLocal.withInitial(Scratch::new);
@@ -150,7 +88,7 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             int t = 0;
             if (whole && tokens >= DECODED_TOKENS) {
                 int slices = r + 2 * ROWS <= r1 ? 2 : 1;
-                decoded(ws, base, rb, slices, xf, cols, tokens, s.dec, out, r, outStride);
+                decoded(ws, base, rb, slices, xf, xf, sums + sums / QK, cols, tokens, out, r, outStride);
                 r += (slices - 1) * ROWS;
                 continue;
             }
@@ -232,45 +170,9 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         }
     }
 
-    /**
-     * Many tokens: each chunk of {@link #KCS} columns of one or two slices (16 or 32 rows) is decoded
-     * once, to (q − 8)·d as Q4_0 decodes it, column c's rows at {@code dec[16·slices·c..]}, and then
-     * every token multiplies it: per column one load per slice and one FMA per slice and token, the
-     * conversions paid once for all tokens. Two slices, so that each token's broadcast activation
-     * feeds two FMAs: with one, the loads (a weight vector and eight broadcasts for eight FMAs) were
-     * what bound it. The eight tokens' activations come from {@link #prepare}'s transposed copy (a
-     * column's eight at consecutive addresses): read from the token rows, the eight broadcasts needed
-     * eight address registers, C2 moved others out to vector registers and back in the loop (four
-     * moves on the FMA ports per 16 FMAs), and the kernel ran 12–20% slower than the row layout's
-     * tiles; now 12–18% faster (docs/performance.md, session 27).
-     */
-    private static void decoded(MemorySegment w, long base, long rb, int slices, float[] xf, int cols, int tokens,
-            float[] dec, float[] out, int r, int os) {
-        int stride = ROWS * slices;
-        for (int k0 = 0; k0 < cols; k0 += KCS) {
-            int kc = Math.min(KCS, cols - k0);
-            for (int sl = 0; sl < slices; sl++) {
-                decodeChunk(w, base + sl * ROWS * rb + (k0 / QK) * SB, kc / QK, dec, ROWS * sl, stride);
-            }
-            boolean first = k0 == 0;
-            int t = 0;
-            for (; t + 8 <= tokens; t += 8) {
-                if (slices == 2) {
-                    micro8x2(dec, kc, xf, t * cols + 8 * k0 + tokens * cols + tokens * cols / QK, out, t * os + r, os, first);
-                } else {
-                    micro8(dec, kc, xf, t * cols + 8 * k0 + tokens * cols + tokens * cols / QK, out, t * os + r, os, first);
-                }
-            }
-            for (; t < tokens; t++) {
-                for (int sl = 0; sl < slices; sl++) {
-                    micro1(dec, ROWS * sl, stride, kc, xf, t * cols + k0, out, t * os + r + ROWS * sl, first);
-                }
-            }
-        }
-    }
-
-    /** {@code blocks} blocks of a slice from {@code o}, as floats: column c's 16 rows at {@code dec[at + stride·c..]}. */
-    private static void decodeChunk(MemorySegment w, long o, int blocks, float[] dec, int at, int stride) {
+    /** Q4_0's (q − 8)·d. */
+    @Override
+    void decodeChunk(MemorySegment w, long o, int blocks, float[] dec, int at, int stride) {
         for (int j = 0; j < blocks; j++, o += SB) {
             FloatVector d = Vec.f16(w, o);
             long q = o + SCALES;
@@ -281,110 +183,6 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
                 Vec.i2f(v.lanewise(VectorOperators.LSHR, 4).sub(8)).mul(d).intoArray(dec, c0 + stride * (c + HALF));
             }
         }
-    }
-
-    /** 32 rows (two decoded slices) × 8 tokens (column c's at {@code xf[xo + 8·c..]}) over one chunk, into (or, after the first chunk, onto) {@code out[o + i·os..]}. */
-    private static void micro8x2(float[] dec, int kc, float[] xf, int xo, float[] out, int o, int os, boolean first) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
-        for (int c = 0; c < kc; c++) {
-            FloatVector v = FloatVector.fromArray(F, dec, 2 * ROWS * c), u = FloatVector.fromArray(F, dec, 2 * ROWS * c + ROWS);
-            int x = xo + 8 * c;
-            FloatVector x0 = FloatVector.broadcast(F, xf[x]);
-            a0 = v.fma(x0, a0);
-            b0 = u.fma(x0, b0);
-            FloatVector x1 = FloatVector.broadcast(F, xf[x + 1]);
-            a1 = v.fma(x1, a1);
-            b1 = u.fma(x1, b1);
-            FloatVector x2 = FloatVector.broadcast(F, xf[x + 2]);
-            a2 = v.fma(x2, a2);
-            b2 = u.fma(x2, b2);
-            FloatVector x3 = FloatVector.broadcast(F, xf[x + 3]);
-            a3 = v.fma(x3, a3);
-            b3 = u.fma(x3, b3);
-            FloatVector x4 = FloatVector.broadcast(F, xf[x + 4]);
-            a4 = v.fma(x4, a4);
-            b4 = u.fma(x4, b4);
-            FloatVector x5 = FloatVector.broadcast(F, xf[x + 5]);
-            a5 = v.fma(x5, a5);
-            b5 = u.fma(x5, b5);
-            FloatVector x6 = FloatVector.broadcast(F, xf[x + 6]);
-            a6 = v.fma(x6, a6);
-            b6 = u.fma(x6, b6);
-            FloatVector x7 = FloatVector.broadcast(F, xf[x + 7]);
-            a7 = v.fma(x7, a7);
-            b7 = u.fma(x7, b7);
-        }
-        put(a0, out, o, first);
-        put(a1, out, o + os, first);
-        put(a2, out, o + 2 * os, first);
-        put(a3, out, o + 3 * os, first);
-        put(a4, out, o + 4 * os, first);
-        put(a5, out, o + 5 * os, first);
-        put(a6, out, o + 6 * os, first);
-        put(a7, out, o + 7 * os, first);
-        put(b0, out, o + ROWS, first);
-        put(b1, out, o + os + ROWS, first);
-        put(b2, out, o + 2 * os + ROWS, first);
-        put(b3, out, o + 3 * os + ROWS, first);
-        put(b4, out, o + 4 * os + ROWS, first);
-        put(b5, out, o + 5 * os + ROWS, first);
-        put(b6, out, o + 6 * os + ROWS, first);
-        put(b7, out, o + 7 * os + ROWS, first);
-    }
-
-    /**
-     * One decoded slice (column stride 16) × 8 tokens: two columns a step into two sets of sums, so
-     * no FMA waits for the last (an FMA's latency is four cycles; the eight of one column take four).
-     */
-    private static void micro8(float[] dec, int kc, float[] xf, int xo, float[] out, int o, int os, boolean first) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
-        for (int c = 0; c < kc; c += 2) {
-            FloatVector v = FloatVector.fromArray(F, dec, ROWS * c), u = FloatVector.fromArray(F, dec, ROWS * c + ROWS);
-            int x = xo + 8 * c;
-            a0 = v.fma(FloatVector.broadcast(F, xf[x]), a0);
-            b0 = u.fma(FloatVector.broadcast(F, xf[x + 8]), b0);
-            a1 = v.fma(FloatVector.broadcast(F, xf[x + 1]), a1);
-            b1 = u.fma(FloatVector.broadcast(F, xf[x + 9]), b1);
-            a2 = v.fma(FloatVector.broadcast(F, xf[x + 2]), a2);
-            b2 = u.fma(FloatVector.broadcast(F, xf[x + 10]), b2);
-            a3 = v.fma(FloatVector.broadcast(F, xf[x + 3]), a3);
-            b3 = u.fma(FloatVector.broadcast(F, xf[x + 11]), b3);
-            a4 = v.fma(FloatVector.broadcast(F, xf[x + 4]), a4);
-            b4 = u.fma(FloatVector.broadcast(F, xf[x + 12]), b4);
-            a5 = v.fma(FloatVector.broadcast(F, xf[x + 5]), a5);
-            b5 = u.fma(FloatVector.broadcast(F, xf[x + 13]), b5);
-            a6 = v.fma(FloatVector.broadcast(F, xf[x + 6]), a6);
-            b6 = u.fma(FloatVector.broadcast(F, xf[x + 14]), b6);
-            a7 = v.fma(FloatVector.broadcast(F, xf[x + 7]), a7);
-            b7 = u.fma(FloatVector.broadcast(F, xf[x + 15]), b7);
-        }
-        put(a0.add(b0), out, o, first);
-        put(a1.add(b1), out, o + os, first);
-        put(a2.add(b2), out, o + 2 * os, first);
-        put(a3.add(b3), out, o + 3 * os, first);
-        put(a4.add(b4), out, o + 4 * os, first);
-        put(a5.add(b5), out, o + 5 * os, first);
-        put(a6.add(b6), out, o + 6 * os, first);
-        put(a7.add(b7), out, o + 7 * os, first);
-    }
-
-    /** One token over one decoded slice (its rows at {@code dec[at + stride·c..]}), four columns a step. */
-    private static void micro1(float[] dec, int at, int stride, int kc, float[] xf, int xo, float[] out, int o, boolean first) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        for (int c = 0; c < kc; c += 4) {
-            int x = xo + c, d = at + stride * c;
-            a0 = FloatVector.fromArray(F, dec, d).fma(FloatVector.broadcast(F, xf[x]), a0);
-            a1 = FloatVector.fromArray(F, dec, d + stride).fma(FloatVector.broadcast(F, xf[x + 1]), a1);
-            a2 = FloatVector.fromArray(F, dec, d + 2 * stride).fma(FloatVector.broadcast(F, xf[x + 2]), a2);
-            a3 = FloatVector.fromArray(F, dec, d + 3 * stride).fma(FloatVector.broadcast(F, xf[x + 3]), a3);
-        }
-        put(a0.add(a1).add(a2.add(a3)), out, o, first);
-    }
-
-    private static void put(FloatVector v, float[] out, int o, boolean first) {
-        (first ? v : v.add(FloatVector.fromArray(F, out, o))).intoArray(out, o);
     }
 
     /** Column j's level for 16 rows (the low nibbles), unshifted: Q4_0's −8 is taken off per block. */

@@ -199,6 +199,11 @@ final class SparseKernel extends FloatPathKernel {
      * their bounds and liveness checks and ran 1.4× slower (measured). Prompts take the tiles.
      */
     @Override
+    boolean panels(int tokens) {
+        return !(sparsePrompt && tokens >= SPARSE_PROMPT_TOKENS) && super.panels(tokens);
+    }
+
+    @Override
     public void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         if (sparsePrompt && x.tokens() >= SPARSE_PROMPT_TOKENS && x.encoding() == F32Encoding.INSTANCE) {
             prompt(w, x, out, outStride, r0, r1);
