@@ -43,9 +43,14 @@
  *       C2 to inline add into a per-thread float[] instead of returning vectors (which would box).
  *   <li>Prompt (4 tokens or more): per 1024-column chunk and 4-row block, the weights are decoded
  *       once into a per-thread float tile, then a 4-row × 4-token register kernel (16
- *       accumulators) runs over it, so decoding is amortised over the batch. Sparse bitmap
- *       encodings at most 45% dense instead multiply only their stored values from 4·N tokens on
- *       ({@code vec.SparseKernel}: tokens in the lanes, activations transposed per call).
+ *       accumulators) runs over it, so decoding is amortised over the batch. At 512 bits, from 16
+ *       tokens, {@code vec.Panels} instead: 32-row panels decoded by the same row decoders, 8 rows ×
+ *       32 tokens per register pass with the tokens in the lanes (activations transposed once per
+ *       product); the 16-row sliced layouts decode 256-column chunks of 32 rows to floats and run
+ *       32 rows × 8 tokens with the rows in the lanes ({@code vec.SlicedKernel#decoded}; the
+ *       indexed sparse types from N = 8). Sparse bitmap encodings at most 20% dense instead multiply
+ *       only their stored values from 4·N tokens on ({@code vec.SparseKernel}: tokens in the lanes,
+ *       activations transposed per call).
  *   <li>Dense-and-sparse encodings ({@code Q4_0_O}, {@code Q8_0_O}: {@code vec.OutlierKernel})
  *       decode their dense blocks as Q4_0/Q8_0 do and add the outlier, one per 64 weights.
  *   <li>Weights are read through {@code MemorySegment} (little-endian), hot paths allocate nothing

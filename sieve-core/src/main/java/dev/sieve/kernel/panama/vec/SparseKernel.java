@@ -461,10 +461,13 @@ final class SparseKernel extends FloatPathKernel {
      */
     static final int SPARSE_PROMPT_TOKENS = 4 * N;
     /**
-     * Up to this density: at 50% the stored-values product and the dense tiles measured even (Q8_B128
-     * 0.94 against 0.93 of Q8_0's time), at 30% it is 1.2-1.4x faster (docs/performance.md).
+     * Up to this density. Against the 6 × 4 tiles the stored values were even at 50% and 1.2-1.4x
+     * faster at 30%; against {@link Panels} (session 27, pp128 at 2 threads) they are 0.77x at 30%
+     * (Q8_B77 88-90 against 113-114 tokens/s, Q4 88 against 116-119) and 1.4x at 10% (164-167
+     * against 115-117): even near 20% (docs/performance.md). System property {@code
+     * sieve.sparse.promptDensity}, for measurements.
      */
-    static final double SPARSE_PROMPT_DENSITY = 0.45;
+    static final double SPARSE_PROMPT_DENSITY = Double.parseDouble(System.getProperty("sieve.sparse.promptDensity", "0.2"));
     /** Tokens per block of {@link #rows2x4}: four vectors, so two rows × four vectors = 8 independent FMA chains. */
     private static final int TB = 4 * N;
     /** Columns per pass over a row chunk: their activations of one token block stay in L1 (32 KiB at 8 lanes). */
