@@ -27,7 +27,9 @@ public interface Kernels {
 
     /**
      * Encodes the activations into the form {@code w}'s dot product takes (once per batch, before
-     * the rows are split across threads). Kernels that multiply in float may leave it empty.
+     * the rows are split across threads). Kernels that multiply in float may leave it empty. What it
+     * writes depends on {@code w}'s encoding (and the activations) only, so weights of one encoding
+     * can share a preparation ({@link Linear#applyAgain}).
      */
     void prepare(Tensor w, Activations x);
 

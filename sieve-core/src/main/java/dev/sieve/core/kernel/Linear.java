@@ -1,6 +1,7 @@
 package dev.sieve.core.kernel;
 
 import dev.sieve.core.parallel.WorkerPool;
+import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.util.Arrays;
 
@@ -28,10 +29,31 @@ public final class Linear {
 
     /** {@code out[t * rows + r] = W[r,:] · x[t*cols ..]} for {@code tokens} tokens. */
     public void apply(Tensor w, float[] x, int tokens, float[] out) {
+        run(w, x, tokens, out, false);
+    }
+
+    /**
+     * {@link #apply} for the input the previous call took, unchanged since (a layer's q, k and v, or
+     * gate and up, read one normed input): when {@code w} is of the previous weights' encoding, the
+     * activations that call prepared are used again instead of being rounded, summed and laid out
+     * once more (seven preparations a layer become four; each ran on one thread). A different array,
+     * token count or width prepares as {@link #apply} does.
+     */
+    public void applyAgain(Tensor w, float[] x, int tokens, float[] out) {
+        run(w, x, tokens, out, true);
+    }
+
+    private WeightEncoding preparedFor;
+
+    private void run(Tensor w, float[] x, int tokens, float[] out, boolean again) {
         int cols = w.cols();
         int rows = w.rows();
-        act.set(x, tokens, cols);
-        kernels.prepare(w, act);
+        if (!(again && preparedFor == w.encoding() && act.floats() == x && act.tokens() == tokens && act.cols() == cols)) {
+            preparedFor = null; // until prepare returns: a failed one leaves nothing to reuse
+            act.set(x, tokens, cols);
+            kernels.prepare(w, act);
+            preparedFor = w.encoding();
+        }
         curW = w;
         curOut = out;
         try {

@@ -325,6 +325,11 @@ public final class Transformer {
     }
 
     private void project(int layer, Projection p, float[] in, int n, float[] out) {
+        project(layer, p, in, n, out, false);
+    }
+
+    /** {@code again}: {@code in} is the previous projection's input, unchanged ({@link Linear#applyAgain}). */
+    private void project(int layer, Projection p, float[] in, int n, float[] out, boolean again) {
         if (observer != null) {
             observer.input(layer, p, in, n);
         }
@@ -337,6 +342,8 @@ public final class Transformer {
             }
             linear.apply(p.b(), in, n, lowRank);
             linear.apply(p.a(), lowRank, n, out);
+        } else if (again) {
+            linear.applyAgain(p.dense(), in, n, out);
         } else {
             linear.apply(p.dense(), in, n, out);
         }
@@ -353,8 +360,8 @@ public final class Transformer {
             k.rmsNorm(xb, t * dim, x, t * dim, lw.attnNorm(), dim, c.rmsEps());
         }
         project(l, lw.wq(), xb, n, q);
-        project(l, lw.wk(), xb, n, kk);
-        project(l, lw.wv(), xb, n, v);
+        project(l, lw.wk(), xb, n, kk, true);
+        project(l, lw.wv(), xb, n, v, true);
         if (lw.bq() != null) {
             addBias(q, lw.bq(), n);
             addBias(kk, lw.bk(), n);
@@ -381,7 +388,7 @@ public final class Transformer {
             k.rmsNorm(xb, t * dim, x, t * dim, lw.ffnNorm(), dim, c.rmsEps());
         }
         project(l, lw.wGate(), xb, n, gate);
-        project(l, lw.wUp(), xb, n, up);
+        project(l, lw.wUp(), xb, n, up, true);
         k.swiglu(gate, up, 0, n * c.ffnDim()); // gate = SiLU(gate) ⊙ up
         project(l, lw.wDown(), gate, n, proj);
         for (int i = 0; i < n * dim; i++) {
