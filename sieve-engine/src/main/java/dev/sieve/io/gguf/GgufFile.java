@@ -198,10 +198,11 @@ public final class GgufFile implements AutoCloseable {
 
     /**
      * {@code bytes} of zeroed memory that lives as long as this file's mapping (for weights converted
-     * at load, which replace views of the mapping); GC-managed for a file parsed from memory.
+     * at load, which replace views of the mapping); GC-managed for a file parsed from memory. Backed by
+     * 2 MiB pages where the OS lends them ({@link dev.sieve.core.tensor.LargePages}).
      */
     public MemorySegment allocate(long bytes) {
-        return (path != null ? arena : Arena.ofAuto()).allocate(bytes, 64);
+        return dev.sieve.core.tensor.LargePages.allocate(path != null ? arena : Arena.ofAuto(), bytes);
     }
 
     /**

@@ -73,10 +73,20 @@ public final class ModelLoader {
         if (changing.isEmpty()) {
             return m;
         }
+        // One region for every converted matrix, back to back (64-byte aligned): a region per matrix
+        // rounded each up to whole 2 MiB pages, 206 MiB more resident for tinyllama's Q4_0.
+        long[] at = new long[changing.size() + 1];
+        for (int i = 0; i < changing.size(); i++) {
+            Tensor t = changing.get(i);
+            at[i + 1] = at[i] + (target(t, kernels).byteSize(t.elementCount()) + 63 & -64L);
+        }
+        MemorySegment region = m.file().allocate(at[changing.size()]);
         Tensor[] converted = new Tensor[changing.size()];
         pool.parallelFor(changing.size(), 1, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
-                converted[i] = convert(m.file(), changing.get(i), target(changing.get(i), kernels));
+                Tensor t = changing.get(i);
+                WeightEncoding to = target(t, kernels);
+                converted[i] = convert(m.file(), t, to, region.asSlice(at[i], to.byteSize(t.elementCount())));
             }
         });
         IdentityHashMap<Tensor, Tensor> done = new IdentityHashMap<>();
@@ -98,8 +108,7 @@ public final class ModelLoader {
                 && t.rows() % preferred.rowGroup() == 0 ? preferred : t.encoding();
     }
 
-    private static Tensor convert(GgufFile file, Tensor t, WeightEncoding to) {
-        MemorySegment dst = file.allocate(to.byteSize(t.elementCount()));
+    private static Tensor convert(GgufFile file, Tensor t, WeightEncoding to, MemorySegment dst) {
         to.repackMatrix(t.encoding(), t.data(), dst, t.rows(), t.cols());
         file.release(t.data()); // the file's copy is not read again: let its pages go
         return new Tensor(t.name(), to, t.ne(), dst);

@@ -33,7 +33,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
     private static final int QK = IndexedSparseEncoding.QK;
     private static final int G = IndexedSparseEncoding.GROUP;
     /** From this many stored pairs per block, Q4 decode converts scales in its loop, a block a step ({@link #sliceQ4}). */
-    private static final int Q4_INLINE_SCALES = 8;
+    private static final int Q4_INLINE_SCALES = Integer.getInteger("sieve.indexed.q4InlineN", 8);
 
     private final int n;
     private final boolean q8;
