@@ -97,7 +97,7 @@ final class BenchCommand implements Callable<Integer> {
             // Size and bits per weight are the file's; bandwidth counts the bytes decode reads.
             params = file.parameterCount();
             bpw = file.weightBytes() * 8.0 / params;
-            Model m = keepLayout ? file : ModelLoader.relayout(file, linear.kernels(), pool);
+            Model m = keepLayout ? file : ModelLoader.relayout(file, linear.kernels(), pool, true);
             int ctx = Math.max(nPrompt, 1) + nGen + 1;
             int maxStreams = streams.stream().mapToInt(Integer::intValue).max().orElse(1);
             Transformer tf = new Transformer(m.config(), m.weights(), linear, Math.max(Math.max(1, nPrompt), maxStreams));

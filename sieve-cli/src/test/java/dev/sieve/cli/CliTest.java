@@ -221,6 +221,8 @@ class CliTest {
             Result r = sieve("", c, "--help");
             assertEquals(0, r.code(), c);
             assertTrue(r.out().contains("Example"), c + " --help has an example: " + r.out());
+            // A bare '%' in a description (picocli formats them) printed a warning and the raw text.
+            assertFalse((r.out() + r.err()).contains("[picocli WARN]"), c + " --help formats cleanly: " + r.err());
         }
     }
 }

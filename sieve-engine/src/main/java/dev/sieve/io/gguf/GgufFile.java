@@ -198,11 +198,19 @@ public final class GgufFile implements AutoCloseable {
 
     /**
      * {@code bytes} of zeroed memory that lives as long as this file's mapping (for weights converted
-     * at load, which replace views of the mapping); GC-managed for a file parsed from memory. Backed by
-     * 2 MiB pages where the OS lends them ({@link dev.sieve.core.tensor.LargePages}).
+     * at load, which replace views of the mapping); GC-managed for a file parsed from memory.
      */
     public MemorySegment allocate(long bytes) {
-        return dev.sieve.core.tensor.LargePages.allocate(path != null ? arena : Arena.ofAuto(), bytes);
+        return allocate(bytes, false);
+    }
+
+    /**
+     * As {@link #allocate(long)}, backed by 2 MiB pages where the OS lends them and {@code largePages}
+     * asks for them ({@link dev.sieve.core.tensor.LargePages}): faster to stream, slower to fault in.
+     */
+    public MemorySegment allocate(long bytes, boolean largePages) {
+        Arena a = path != null ? arena : Arena.ofAuto();
+        return largePages ? dev.sieve.core.tensor.LargePages.allocate(a, bytes) : a.allocate(bytes, 64);
     }
 
     /**

@@ -57,6 +57,16 @@ public final class ModelLoader {
      * decoders, stays as stored unless it is also the output head.
      */
     public static Model relayout(Model m, Kernels kernels, WorkerPool pool) {
+        return relayout(m, kernels, pool, false);
+    }
+
+    /**
+     * As {@link #relayout(Model, Kernels, WorkerPool)}; with {@code largePages} the converted matrices
+     * live in 2 MiB pages where the OS lends them: decode +3–17% (Q4_0_R16 the most), but faulting
+     * them in cost 1.3–3.0 s more of loading a 1.1B Q4_0 on the measured VM (docs/performance.md,
+     * session 27), so for long work (bench, chat, serve, long runs).
+     */
+    public static Model relayout(Model m, Kernels kernels, WorkerPool pool, boolean largePages) {
         ModelWeights w = m.weights();
         List<Tensor> all = new ArrayList<>();
         for (LayerWeights l : w.layers()) {
@@ -73,14 +83,14 @@ public final class ModelLoader {
         if (changing.isEmpty()) {
             return m;
         }
-        // One region for every converted matrix, back to back (64-byte aligned): a region per matrix
-        // rounded each up to whole 2 MiB pages, 206 MiB more resident for tinyllama's Q4_0.
+        // One region for every converted matrix, back to back (64-byte aligned): in large pages, a
+        // region per matrix rounded each up to whole 2 MiB pages, 206 MiB more resident for tinyllama's Q4_0.
         long[] at = new long[changing.size() + 1];
         for (int i = 0; i < changing.size(); i++) {
             Tensor t = changing.get(i);
             at[i + 1] = at[i] + (target(t, kernels).byteSize(t.elementCount()) + 63 & -64L);
         }
-        MemorySegment region = m.file().allocate(at[changing.size()]);
+        MemorySegment region = m.file().allocate(at[changing.size()], largePages);
         Tensor[] converted = new Tensor[changing.size()];
         pool.parallelFor(changing.size(), 1, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
