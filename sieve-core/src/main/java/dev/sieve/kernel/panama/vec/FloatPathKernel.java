@@ -61,7 +61,7 @@ abstract class FloatPathKernel implements EncodingKernel {
 
     /** Per-thread buffers, so matmul allocates nothing after a thread's first call. */
     static final class Scratch {
-        final float[] tile = new float[ACC + 24 * N];
+        final float[] tile = new float[Math.max(ACC + 24 * N, Panels.ROWS * Panels.PK)]; // also a panel (see panels)
         final float[] res = new float[16];
         /** The group sums of a decode batch's tokens (see {@link #dot1}). */
         float[] sums = new float[0];

@@ -28,7 +28,7 @@ final class Panels {
     /** Rows per panel (a multiple of 8; the last panel of a thread's range is padded with zero rows). */
     static final int ROWS = 32;
     /** Columns per panel chunk: a multiple of every block size (256 at most); 32 rows × 256 floats, 32 KiB. */
-    static final int PK = Integer.getInteger("sieve.panel.pk", 256);
+    static final int PK = 256;
     /** Tokens per group: two vectors. */
     static final int TG = 32;
     /** Half a group: one vector. */
