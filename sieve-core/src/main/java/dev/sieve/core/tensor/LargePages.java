@@ -80,7 +80,7 @@ public final class LargePages {
                 int ignored = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(start + len), tail);
             }
             MemorySegment region = MemorySegment.ofAddress(start);
-            int advised = (int) MADVISE.invokeExact(region, len, MADV_HUGEPAGE); // a refusal leaves small pages
+            int ignored = (int) MADVISE.invokeExact(region, len, MADV_HUGEPAGE); // a refusal leaves small pages
             return region.reinterpret(len, arena, LargePages::unmap).asSlice(0, bytes);
         } catch (Throwable t) {
             return arena.allocate(bytes, 64);

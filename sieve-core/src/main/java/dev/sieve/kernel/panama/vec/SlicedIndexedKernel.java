@@ -32,7 +32,12 @@ final class SlicedIndexedKernel extends SlicedKernel {
     private static final int SCALES = SlicedIndexedEncoding.SCALES;
     private static final int QK = IndexedSparseEncoding.QK;
     private static final int G = IndexedSparseEncoding.GROUP;
-    /** From this many stored pairs per block, Q4 decode converts scales in its loop, a block a step ({@link #sliceQ4}). */
+    /**
+     * From this many stored pairs per block, Q4 decode converts scales in its loop, a block a step
+     * ({@link #sliceQ4}); below, two blocks a step with the slice's scales converted first
+     * ({@link #sliceQ4Pairs}). System property {@code sieve.indexed.q4InlineN}, for measurements (at
+     * N = 5, 1 measured 26.0–27.3 against 28.9–29.6 tokens/s, docs/performance.md session 27).
+     */
     private static final int Q4_INLINE_SCALES = Integer.getInteger("sieve.indexed.q4InlineN", 8);
 
     private final int n;
