@@ -43,8 +43,8 @@ public final class Q4_0SlicedEncoding extends SlicedEncoding {
         int bb = Q4_0Encoding.BLOCK_BYTES;
         long[] r = new long[8];
         for (int j = 0; j < blocks; j++) {
-            copyScales(in, rowBytes, out, j);
             int blk = j * bb, bo = j * ROWS * bb;
+            copyScales(in, rowBytes, out, j, bo);
             for (int h = 0; h < 2; h++) { // rows 8h .. 8h + 7
                 for (int half = 0; half < 2; half++) { // their bytes 8·half .. 8·half + 7
                     for (int i = 0; i < 8; i++) {
@@ -89,7 +89,7 @@ public final class Q4_0SlicedEncoding extends SlicedEncoding {
 
     /** Q4_0's own decoder on each block put back in Q4_0's layout, so the values are Q4_0's, bit for bit. */
     @Override
-    public void dequantizeBlocks(MemorySegment m, long sliceBase, int l, int block0, int blocks, float[] dst, int off) {
+    public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
         MemorySegment blk = MemorySegment.ofArray(new byte[Q4_0Encoding.BLOCK_BYTES]);
         for (int j = 0; j < blocks; j++) {
             rowBlock(m, sliceBase + (block0 + j) * sliceBlockBytes(), l, blk);

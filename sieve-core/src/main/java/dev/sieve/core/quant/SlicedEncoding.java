@@ -7,9 +7,9 @@ import java.lang.foreign.ValueLayout;
  * A layout that interleaves every 16 consecutive rows of a matrix stored in another encoding (its
  * {@link #source}), with the same bytes, so that a 512-bit kernel multiplies 16 rows at once, one
  * row per vector lane. Made at load by {@link #repackMatrix} (in memory only, never written to a
- * file); a tensor's size is unchanged. Per 16-row slice, the 32-column blocks follow each other,
- * each holding the 16 rows' f16 scales ({@code d[16]}, row l's at 2·l) and then the rest of the
- * 16 rows' blocks, interleaved as each subclass says. Rows are not contiguous: they are read
+ * file); a tensor's size is unchanged. A slice holds, for each 32-column block, the 16 rows' f16
+ * scales ({@code d[16]}, row l's at 2·l) and the rest of the 16 rows' blocks, interleaved and
+ * placed as each subclass says. Rows are not contiguous: they are read
  * through {@link #dequantizeRow} and {@link #dotRow}; the sequence methods, which cannot know the
  * row length, refuse.
  */
@@ -60,26 +60,27 @@ public abstract sealed class SlicedEncoding implements WeightEncoding permits Sl
 
     @Override
     public void dequantizeRow(MemorySegment m, long rowBytes, int row, float[] dst, int off, int cols) {
-        dequantizeBlocks(m, sliceOffset(rowBytes, row), row % ROWS, 0, cols / blockSize(), dst, off);
+        dequantizeBlocks(m, sliceOffset(rowBytes, row), cols / blockSize(), row % ROWS, 0, cols / blockSize(), dst, off);
     }
 
     /**
      * Decodes 32-column blocks {@code [block0, block0 + blocks)} of lane (row in its slice) {@code l}
-     * of the slice at {@code sliceBase} into {@code dst[off..]}: {@link #dequantizeRow} over part of a
-     * row, for kernels that decode rows a piece at a time.
+     * of the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks, into {@code
+     * dst[off..]}: {@link #dequantizeRow} over part of a row, for kernels that decode rows a piece at
+     * a time.
      */
-    public abstract void dequantizeBlocks(MemorySegment m, long sliceBase, int l, int block0, int blocks, float[] dst, int off);
+    public abstract void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks,
+            float[] dst, int off);
 
     /**
      * Interleaves one slice: the 16 rows' {@code blocks} blocks in the row layout at {@code
-     * in[l·rowBytes..]} into {@code out} as this layout orders them (scales first in each block: {@link
-     * #copyScales}).
+     * in[l·rowBytes..]} into {@code out} as this layout orders them (the scales by {@link #copyScales}).
      */
     abstract void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks);
 
-    /** Block j's 16 f16 scales (each row layout block starts with its scale) to the start of slice block j. */
-    final void copyScales(byte[] in, int rowBytes, byte[] out, int j) {
-        int bb = blockBytes(), bo = j * ROWS * bb;
+    /** Block j's 16 f16 scales (each row layout block starts with its scale) to {@code out[bo..bo + 32)}. */
+    final void copyScales(byte[] in, int rowBytes, byte[] out, int j, int bo) {
+        int bb = blockBytes();
         for (int l = 0; l < ROWS; l++) {
             out[bo + 2 * l] = in[l * rowBytes + j * bb];
             out[bo + 2 * l + 1] = in[l * rowBytes + j * bb + 1];

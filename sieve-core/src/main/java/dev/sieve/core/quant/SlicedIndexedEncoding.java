@@ -5,9 +5,9 @@ import java.lang.foreign.MemorySegment;
 /**
  * An {@link IndexedSparseEncoding}'s values, bit for bit, with every 16 consecutive rows
  * interleaved (a {@link SlicedEncoding}). A 512-bit kernel multiplies 16 rows at once, one row per
- * lane: stored pair k of a block, for
- * all 16 rows, is one 16-byte load of indices that permute the block's 16 + 16 activations (held
- * in two registers) and one or two 16-byte loads of values. Per 16-row slice and 32-column block:
+ * lane: stored pair k of a block, for all 16 rows, is one 16-byte load of indices that permute the
+ * block's 16 + 16 activations (held in two registers) and one or two 16-byte loads of values. Per
+ * 16-row slice and 32-column block:
  * <pre>
  *   d[16]          f16   row l's scale at 2·l
  *   for k &lt; N:     Q8: idx[16] u8 (row l at l), a[16] int8, b[16] int8
@@ -16,6 +16,16 @@ import java.lang.foreign.MemorySegment;
  * </pre>
  * 16 · (2 + 3N) bytes (Q8) or 16 · (2 + 2N) (Q4): the 16 rows' bytes of the row layout (Q4's
  * levels re-biased so that the kernel sign-extends them instead of masking and subtracting 8).
+ *
+ * <p>Where a block's parts lie ({@link #scalesAt}, {@link #pairsAt}): each block's scales before its
+ * pairs, blocks in order, except for Q4 values below N = {@value #SCALES_LEAD_BELOW}, whose slices
+ * hold all their blocks' scales first ({@code d[B][16]}, block j's at 32·j) and then the blocks'
+ * pairs (block j's at 32·B + j·{@link #pairBytes}). The kernel converts those types' scales in a
+ * pass over the slice before its arithmetic (their blocks are too small to pay a conversion each):
+ * reading the scales together, 2 KiB in sequence for a 2048-column row instead of one line in three,
+ * made that pass cheap (Q4_I5, 5632 × 2048, one thread: 0.69–0.71 → 0.62–0.64 ms). The other types
+ * convert each block's scales where they are used, and lost 5–8% with the scales apart from their
+ * pairs (a second stream; docs/performance.md, session 28).
  */
 public final class SlicedIndexedEncoding extends SlicedEncoding {
     private static final int ID = 2352; // after the indexed encodings' 2320 + 2 · 16
@@ -23,11 +33,15 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     private static final SlicedIndexedEncoding[] ALL =
             IndexedSparseEncoding.encodings().stream().map(SlicedIndexedEncoding::new).toArray(SlicedIndexedEncoding[]::new);
 
+    /** Q4 values below this many stored pairs a block: the scales lead the slice. */
+    public static final int SCALES_LEAD_BELOW = 8;
+
     private final IndexedSparseEncoding source;
     private final boolean q8;
     private final int n;
     /** Bytes of one stored pair for all 16 rows. */
     private final int step;
+    private final boolean scalesLead;
 
     private SlicedIndexedEncoding(IndexedSparseEncoding source) {
         super(source);
@@ -35,6 +49,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         this.q8 = source.values() == SparseEncoding.Values.Q8;
         this.n = source.perGroup();
         this.step = q8 ? 3 * ROWS : 2 * ROWS;
+        this.scalesLead = !q8 && n < SCALES_LEAD_BELOW;
     }
 
     /** The sliced layout of {@code e}. */
@@ -52,19 +67,39 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         return step;
     }
 
+    /** Bytes of one block's stored pairs for the 16 rows: N steps. */
+    public int pairBytes() {
+        return n * step;
+    }
+
+    /** Whether a slice holds all its blocks' scales first, then their pairs (Q4 below N = {@value #SCALES_LEAD_BELOW}). */
+    public boolean scalesLead() {
+        return scalesLead;
+    }
+
+    /** Where block j's 16 scales start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks. */
+    public long scalesAt(long sliceBase, int rowBlocks, int j) {
+        return sliceBase + (scalesLead ? (long) SCALES * j : j * sliceBlockBytes());
+    }
+
+    /** Where block j's stored pairs start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks. */
+    public long pairsAt(long sliceBase, int rowBlocks, int j) {
+        return scalesLead ? sliceBase + (long) SCALES * rowBlocks + (long) j * pairBytes() : sliceBase + j * sliceBlockBytes() + SCALES;
+    }
+
     @Override public String name() { return source.name() + "_R"; }
     @Override public int ggmlType() { return ID + (q8 ? 0 : IndexedSparseEncoding.MAX_N) + n - 1; }
     @Override public WeightEncoding activationEncoding() { return F32Encoding.INSTANCE; }
 
     @Override
-    public void dequantizeBlocks(MemorySegment m, long sliceBase, int l, int block0, int blocks, float[] dst, int off) {
+    public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
         for (int j = 0; j < blocks; j++) {
-            long bo = sliceBase + (block0 + j) * sliceBlockBytes();
+            long po = pairsAt(sliceBase, rowBlocks, block0 + j);
             int out = off + j * IndexedSparseEncoding.QK;
             java.util.Arrays.fill(dst, out, out + IndexedSparseEncoding.QK, 0f);
-            float d = Half.f16(m, bo + 2L * l);
+            float d = Half.f16(m, scalesAt(sliceBase, rowBlocks, block0 + j) + 2L * l);
             for (int k = 0; k < n; k++) {
-                long s = bo + SCALES + (long) k * step;
+                long s = po + (long) k * step;
                 int idx = Half.u8(m, s + idxAt(l));
                 dst[out + (idx & 15)] += d * levelA(m, s, l);
                 dst[out + IndexedSparseEncoding.GROUP + (idx >>> 4)] += d * levelB(m, s, l);
@@ -75,20 +110,19 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     @Override
     public float dotRow(MemorySegment w, long rowBytes, int row, MemorySegment a, long aOffset, int cols) {
         long base = sliceOffset(rowBytes, row);
-        int l = row % ROWS;
-        long sb = sliceBlockBytes();
+        int l = row % ROWS, blocks = cols / IndexedSparseEncoding.QK;
         float sum = 0;
-        for (int j = 0; j < cols / IndexedSparseEncoding.QK; j++) {
-            long bo = base + j * sb;
+        for (int j = 0; j < blocks; j++) {
+            long po = pairsAt(base, blocks, j);
             long x = aOffset + 4L * IndexedSparseEncoding.QK * j;
             float s = 0;
             for (int k = 0; k < n; k++) {
-                long st = bo + SCALES + (long) k * step;
+                long st = po + (long) k * step;
                 int idx = Half.u8(w, st + idxAt(l));
                 s += levelA(w, st, l) * a.get(Half.FLOAT_LE, x + 4L * (idx & 15))
                         + levelB(w, st, l) * a.get(Half.FLOAT_LE, x + 4L * (IndexedSparseEncoding.GROUP + (idx >>> 4)));
             }
-            sum += s * Half.f16(w, bo + 2L * l);
+            sum += s * Half.f16(w, scalesAt(base, blocks, j) + 2L * l);
         }
         return sum;
     }
@@ -111,11 +145,12 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
         int bb = blockBytes();
         for (int j = 0; j < blocks; j++) {
-            copyScales(in, rowBytes, out, j);
+            copyScales(in, rowBytes, out, j, (int) scalesAt(0, blocks, j));
+            int po = (int) pairsAt(0, blocks, j);
             for (int l = 0; l < ROWS; l++) {
-                int so = l * rowBytes + j * bb, bo = j * ROWS * bb;
+                int so = l * rowBytes + j * bb;
                 for (int k = 0; k < n; k++) {
-                    int st = bo + SCALES + k * step;
+                    int st = po + k * step;
                     out[st + idxAt(l)] = in[so + IndexedSparseEncoding.IDX + k];
                     if (q8) { // A's and B's value arrays
                         out[st + ROWS + l] = in[so + source.valuesAt() + k];

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -175,6 +176,24 @@ class IndexedSparseEncodingTest {
                         for (int row = 0; row < rows; row++) {
                             assertEquals(e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols),
                                     s.dotRow(sl.data(), sl.rowBytes(), row, a, 0, cols), 0f, s.name() + " row " + row);
+                        }
+                        // Row l's scale of block j (the row layout's block's first bytes) at 2·l of the block's
+                        // 32 scale bytes: for Q4 below N = 8 all the slice's scales first, block j's at 32·j;
+                        // otherwise each block (16 rows' bytes) starts with its own.
+                        assertEquals(v == SparseEncoding.Values.Q4 && n < 8, s.scalesLead(), s.name());
+                        for (int row = 0; row < rows; row++) {
+                            for (int j = 0; j < cols / 32; j++) {
+                                long at = s.scalesLead() ? 32L * j : 16L * j * e.blockBytes();
+                                assertEquals(t.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, row * t.rowBytes() + j * e.blockBytes()),
+                                        sl.data().get(ValueLayout.JAVA_SHORT_UNALIGNED,
+                                                SlicedEncoding.sliceOffset(sl.rowBytes(), row) + at + 2 * (row % 16)), s.name());
+                            }
+                        }
+                        if (rows > 16) { // blocks 1-2 of row 21 alone, as the kernels' row decoder asks
+                            float[] part = new float[64], whole = new float[cols];
+                            s.dequantizeBlocks(sl.data(), SlicedEncoding.sliceOffset(sl.rowBytes(), 21), cols / 32, 5, 1, 2, part, 0);
+                            t.dequantizeRow(21, whole, 0);
+                            assertArrayEquals(java.util.Arrays.copyOfRange(whole, 32, 96), part, 0f, s.name());
                         }
                     }
                 }

@@ -79,7 +79,7 @@ class Q4_0SlicedEncodingTest {
                 }
                 if (rows > 16 && cols >= 96) { // blocks 1-2 of row 21 alone, as the kernels' row decoder asks
                     float[] part = new float[64], row = new float[cols];
-                    S.dequantizeBlocks(sl.data(), SlicedEncoding.sliceOffset(sl.rowBytes(), 21), 5, 1, 2, part, 0);
+                    S.dequantizeBlocks(sl.data(), SlicedEncoding.sliceOffset(sl.rowBytes(), 21), cols / 32, 5, 1, 2, part, 0);
                     t.dequantizeRow(21, row, 0);
                     assertArrayEquals(java.util.Arrays.copyOfRange(row, 32, 96), part, 0f);
                 }

@@ -206,7 +206,7 @@ abstract class FloatPathKernel implements EncodingKernel {
 
     /**
      * What {@link #decode} and the row decoders receive as row {@code r}'s offset: {@code r · rb},
-     * except in a layout whose rows are interleaved ({@code SlicedIndexedKernel}).
+     * except in a layout whose rows are interleaved, which gives a handle ({@code SlicedKernel}).
      */
     long rowOffset(long rb, int r) {
         return r * rb;

@@ -29,21 +29,21 @@ import jdk.incubator.vector.VectorOperators;
  * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles.
  */
 final class SlicedIndexedKernel extends SlicedKernel {
-    private static final int SCALES = SlicedIndexedEncoding.SCALES;
     private static final int QK = IndexedSparseEncoding.QK;
     private static final int G = IndexedSparseEncoding.GROUP;
-    /**
-     * From this many stored pairs per block, Q4 decode converts scales in its loop, a block a step
-     * ({@link #sliceQ4}); below, two blocks a step with the slice's scales converted first
-     * ({@link #sliceQ4Pairs}). System property {@code sieve.indexed.q4InlineN}, for measurements (at
-     * N = 5, 1 measured 26.0–27.3 against 28.9–29.6 tokens/s, docs/performance.md session 27).
-     */
-    private static final int Q4_INLINE_SCALES = Integer.getInteger("sieve.indexed.q4InlineN", 8);
-
     private final int n;
     private final boolean q8;
-    private final long bb;
+    private final SlicedIndexedEncoding sliced;
+    /**
+     * Q4 below N = 8, whose slices hold their scales first ({@link SlicedIndexedEncoding#scalesLead}):
+     * decode two blocks a step with the scales converted in a pass ({@link #sliceQ4Pairs}); the other
+     * types convert them in their loop, a block a step ({@link #sliceQ8}, {@link #sliceQ4}).
+     */
+    private final boolean scalesLead;
+    /** Bytes from one block's pairs (or scales) to the next block's. */
+    private final long pairStride, scaleStride;
     private final int step;
+    private static final int SCALES = SlicedIndexedEncoding.SCALES;
 
     /**
      * From this many stored values per 16 (half the weights or more) prompts of {@link
@@ -63,7 +63,10 @@ final class SlicedIndexedKernel extends SlicedKernel {
         this.n = e.source().perGroup();
         this.decodedPrompt = n >= DECODED_MIN_N;
         this.q8 = e.source().values() == SparseEncoding.Values.Q8;
-        this.bb = e.blockBytes();
+        this.sliced = e;
+        this.scalesLead = e.scalesLead();
+        this.pairStride = scalesLead ? e.pairBytes() : e.sliceBlockBytes();
+        this.scaleStride = scalesLead ? SlicedIndexedEncoding.SCALES : e.sliceBlockBytes();
         this.step = e.stepBytes();
     }
 
@@ -89,8 +92,10 @@ final class SlicedIndexedKernel extends SlicedKernel {
         float[] sc = s.scales(cols / QK * ROWS);
         int g = q8 ? 4 : 3;
         boolean decoded = decoded(x);
+        int blocks = cols / QK;
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
-            long base = SlicedIndexedEncoding.sliceOffset(rb, r);
+            long base = SlicedIndexedEncoding.sliceOffset(rb, r), pb = sliced.pairsAt(base, blocks, 0);
+            long sc0 = sliced.scalesAt(base, blocks, 0);
             if (decoded && r >= r0 && r + ROWS <= r1) {
                 int slices = r + 2 * ROWS <= r1 ? 2 : 1;
                 decoded(ws, base, rb, slices, xf, x.side(), 0, cols, x.tokens(), out, r, outStride);
@@ -99,17 +104,16 @@ final class SlicedIndexedKernel extends SlicedKernel {
             }
             int t = 0;
             boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g;
-            boolean pass = groups || !q8 && n < Q4_INLINE_SCALES; // the prompt kernels' and sliceQ4Pairs' scales
-            if (pass) {
-                scales(ws, base, cols / QK, sc);
+            if (groups || scalesLead) { // the prompt kernels' and sliceQ4Pairs' scales
+                scales(ws, sc0, blocks, sc);
             }
             if (groups) {
                 // Prompts: four tokens per pass share each load and widening of indices and values.
                 for (; t + g <= x.tokens(); t += g) {
                     if (q8) {
-                        sliceQ8x4(ws, base, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
+                        sliceQ8x4(ws, pb, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
                     } else {
-                        sliceQ4x3(ws, base, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
+                        sliceQ4x3(ws, pb, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
                     }
                 }
             }
@@ -119,11 +123,11 @@ final class SlicedIndexedKernel extends SlicedKernel {
                 float[] dst = whole ? out : part;
                 int d = whole ? t * outStride + r : 0;
                 if (q8) {
-                    sliceQ8(ws, base, xf, t * cols, cols, dst, d);
-                } else if (n >= Q4_INLINE_SCALES) {
-                    sliceQ4(ws, base, xf, t * cols, cols, dst, d);
+                    sliceQ8(ws, pb, xf, t * cols, cols, dst, d);
+                } else if (!scalesLead) {
+                    sliceQ4(ws, pb, xf, t * cols, cols, dst, d);
                 } else {
-                    sliceQ4Pairs(ws, base, xf, t * cols, cols, sc, dst, d);
+                    sliceQ4Pairs(ws, pb, xf, t * cols, cols, sc, dst, d);
                 }
                 if (!whole) {
                     keepOwnRows(part, out, t * outStride, r, r0, r1);
@@ -148,14 +152,13 @@ final class SlicedIndexedKernel extends SlicedKernel {
     private static final ThreadLocal<Scratch> SCRATCH_ROWS = ThreadLocal.withInitial(Scratch::new);
 
     /**
-     * For the prompt kernels: the slice's f16 scales as floats, block j's 16 at {@code sc[16j..]},
-     * converted once per slice for all its token groups, and out of their loops, which pass C2's
-     * inlining budget with the conversion inside.
+     * For the prompt kernels and {@link #sliceQ4Pairs}: the slice's f16 scales (its first 32 bytes
+     * per block) as floats, block j's 16 at {@code sc[16j..]}, converted once per slice for all its
+     * token groups, and out of their loops, which pass C2's inlining budget with the conversion inside.
      */
-    private void scales(MemorySegment w, long base, int blocks, float[] sc) {
-        long sb = ROWS * bb;
+    private void scales(MemorySegment w, long sc0, int blocks, float[] sc) {
         for (int j = 0; j < blocks; j++) {
-            Vec.f16(w, base + j * sb).intoArray(sc, ROWS * j);
+            Vec.f16(w, sc0 + j * scaleStride).intoArray(sc, ROWS * j);
         }
     }
 
@@ -173,13 +176,12 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * one block per step is 15-26% faster (tg64 Q8_I5 25.2 → 29.7-31.8, Q8_I4 28.7-30.2 → 34.7-37.4,
      * Q8_I2 44.8-45.3 → 52.2-53.5, alternating), with the block's body written out in the loop.
      */
-    private void sliceQ8(MemorySegment w, long base, float[] xf, int xo, int cols, float[] dst, int d) {
+    private void sliceQ8(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
-        long sb = ROWS * bb;
         for (int j = 0; j < cols / QK; j++) {
             // The block's body written here, not called: a helper compiled on its own first (as it
             // is when a prompt runs before decode) is too big to inline, and its result was boxed.
-            long b0 = base + j * sb, s0 = b0 + SCALES;
+            long b0 = pb + j * pairStride - SCALES, s0 = b0 + SCALES; // the block's scales, then its pairs
             int x0 = xo + QK * j;
             IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
             FloatVector p0 = FloatVector.zero(F), q0 = p0;
@@ -192,12 +194,11 @@ final class SlicedIndexedKernel extends SlicedKernel {
         }
     }
 
-    /** As {@link #sliceQ8} for Q4 values, from N = {@link #Q4_INLINE_SCALES} on (Q4_I8 tg64 20.3-21.7 → 25.4-25.8). */
-    private void sliceQ4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] dst, int d) {
+    /** As {@link #sliceQ8} for Q4 values, from N = 8 on (Q4_I8 tg64 20.3-21.7 → 25.4-25.8). */
+    private void sliceQ4(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
-        long sb = ROWS * bb;
         for (int j = 0; j < cols / QK; j++) {
-            long b0 = base + j * sb, s0 = b0 + SCALES; // the block's body written here, as in sliceQ8
+            long b0 = pb + j * pairStride - SCALES, s0 = b0 + SCALES; // the block's body written here, as in sliceQ8
             int x0 = xo + QK * j;
             IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
             FloatVector p0 = FloatVector.zero(F), q0 = p0;
@@ -211,23 +212,21 @@ final class SlicedIndexedKernel extends SlicedKernel {
     }
 
     /**
-     * Q4 below N = {@link #Q4_INLINE_SCALES} (a 16-bit lane per row and pair: the index byte, then the
+     * Q4 below N = 8, scales leading the slice (a 16-bit lane per row and pair: the index byte, then the
      * value byte with A's level low and B's high): two blocks per step, four FMA chains, the scales from
      * {@code sc} (the per-slice pass). With few pairs per block a conversion per block costs more than
      * the pass: converted in the loop, measured (tg64, alternating) −17% at N = 2 (two blocks a step),
      * and one block a step with the conversion −30% at N = 5, −50% at N = 2.
      */
-    private void sliceQ4Pairs(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] dst, int d) {
+    private void sliceQ4Pairs(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] sc, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d); // the running sum, in dst as in sliceQ8
         int blocks = cols / QK;
-        long sb = ROWS * bb;
         int j = 0;
         for (; j + 2 <= blocks; j += 2) {
-            long b0 = base + j * sb, b1 = b0 + sb;
             int x0 = xo + QK * j;
             IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G), xc = xi(xf, x0 + QK), xd = xi(xf, x0 + QK + G);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
-            long s0 = b0 + SCALES, s1 = b1 + SCALES;
+            long s0 = pb + j * pairStride, s1 = s0 + pairStride;
             for (int k = 0; k < n; k++, s0 += step, s1 += step) {
                 IntVector u0 = u16(w, s0), u1 = u16(w, s1);
                 p0 = lo4(u0).fma(pick(u0, xa), p0);
@@ -239,16 +238,15 @@ final class SlicedIndexedKernel extends SlicedKernel {
             p1.add(q1).fma(FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc).intoArray(dst, d);
         }
         if (j < blocks) {
-            lastQ4(w, base + j * sb, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d))
+            lastQ4(w, pb + j * pairStride, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d))
                     .intoArray(dst, d);
         }
     }
 
     /** A row's odd last block, unscaled (its own method: in the loop's, it passed C2's inlining budget). */
-    private FloatVector lastQ4(MemorySegment w, long b0, float[] xf, int x0) {
+    private FloatVector lastQ4(MemorySegment w, long s0, float[] xf, int x0) {
         IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
         FloatVector p0 = FloatVector.zero(F), q0 = p0;
-        long s0 = b0 + SCALES;
         for (int k = 0; k < n; k++, s0 += step) {
             IntVector u0 = u16(w, s0);
             p0 = lo4(u0).fma(pick(u0, xa), p0);
@@ -263,18 +261,17 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * serve four tokens' permutes and FMAs. 4 × 2 activation registers, 4 × 2 block sums and 4 row
      * sums: 24 of the 32 vector registers.
      */
-    private void sliceQ8x4(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
+    private void sliceQ8x4(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
         for (int i = 0; i < 4; i++) { // the running sums live in out (see sliceQ8)
             FloatVector.zero(F).intoArray(out, o + i * os);
         }
-        long sb = ROWS * bb;
         for (int j = 0; j < cols / QK; j++) {
             int x0 = xo + QK * j;
             IntVector a0 = xi(xf, x0), b0 = xi(xf, x0 + G), a1 = xi(xf, x0 + cols), b1 = xi(xf, x0 + cols + G);
             IntVector a2 = xi(xf, x0 + 2 * cols), b2 = xi(xf, x0 + 2 * cols + G);
             IntVector a3 = xi(xf, x0 + 3 * cols), b3 = xi(xf, x0 + 3 * cols + G);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0, p2 = p0, q2 = p0, p3 = p0, q3 = p0;
-            long s0 = base + j * sb + SCALES;
+            long s0 = pb + j * pairStride;
             for (int k = 0; k < n; k++, s0 += step) {
                 IntVector ia = u8(w, s0), ib = ia.lanewise(VectorOperators.LSHR, 4);
                 FloatVector va = s8f(w, s0 + ROWS), vb = s8f(w, s0 + 2 * ROWS);
@@ -300,17 +297,16 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * extra unpacking passed C2's inlining budget and boxed every vector: 8x slower). A copy of that
      * method's frame rather than one method branching on the value type, for the same budget.
      */
-    private void sliceQ4x3(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
+    private void sliceQ4x3(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
         for (int i = 0; i < 3; i++) { // the running sums live in out (see sliceQ8)
             FloatVector.zero(F).intoArray(out, o + i * os);
         }
-        long sb = ROWS * bb;
         for (int j = 0; j < cols / QK; j++) {
             int x0 = xo + QK * j;
             IntVector a0 = xi(xf, x0), b0 = xi(xf, x0 + G), a1 = xi(xf, x0 + cols), b1 = xi(xf, x0 + cols + G);
             IntVector a2 = xi(xf, x0 + 2 * cols), b2 = xi(xf, x0 + 2 * cols + G);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0, p2 = p0, q2 = p0;
-            long s0 = base + j * sb + SCALES;
+            long s0 = pb + j * pairStride;
             for (int k = 0; k < n; k++, s0 += step) {
                 IntVector ia = u16(w, s0), ib = ia.lanewise(VectorOperators.LSHR, 4);
                 FloatVector va = lo4(ia), vb = hi4(ia);
@@ -335,17 +331,17 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * as the format says).
      */
     @Override
-    void decodeChunk(MemorySegment w, long o, int blocks, float[] dec, int at, int stride) {
+    void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
         for (int c = 0; c < blocks * QK; c++) {
             FloatVector.zero(F).intoArray(dec, at + stride * c);
         }
         int[] off = OFFSETS.get();
         int sh = Integer.numberOfTrailingZeros(stride);
-        long sb = ROWS * bb;
-        for (int j = 0; j < blocks; j++, o += sb) {
-            FloatVector d = Vec.f16(w, o);
+        long p = sliced.pairsAt(base, rowBlocks, block0);
+        for (int j = 0; j < blocks; j++) {
+            FloatVector d = Vec.f16(w, sliced.scalesAt(base, rowBlocks, block0 + j));
             IntVector lane = LANE.add(at + stride * QK * j);
-            long p = o + SCALES;
+            p = sliced.pairsAt(base, rowBlocks, block0 + j);
             for (int k = 0; k < n; k++, p += step) {
                 IntVector idx = q8 ? u8(w, p) : u16(w, p);
                 FloatVector a = (q8 ? s8f(w, p + ROWS) : lo4(idx)).mul(d);

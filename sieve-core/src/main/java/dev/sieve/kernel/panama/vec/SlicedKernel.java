@@ -47,20 +47,26 @@ abstract class SlicedKernel extends FloatPathKernel {
     /** At 16 lanes: rows {@code [r0, r1)} of the sliced matrix at {@code ws} (rows of {@code rb} bytes) times the prepared {@code x}. */
     abstract void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1);
 
-    /** Row r's slice offset plus its lane (slices start at multiples of 16 bytes), for {@link #decode}. */
+    /**
+     * Row r's handle for {@link #decode}, below 16 lanes: the row and the row length packed, {@code
+     * r << 32 | rb}. An interleaved row has no offset of its own, and a layout may place a block's
+     * parts by the row's length ({@link dev.sieve.core.quant.SlicedIndexedEncoding}'s scales lead the slice).
+     */
     @Override
     final long rowOffset(long rb, int r) {
-        return SlicedEncoding.sliceOffset(rb, r) + r % ROWS;
+        return (long) r << 32 | Integer.toUnsignedLong(Math.toIntExact(rb));
     }
 
     /**
-     * Row {@code rowOff & 15} of the slice at {@code rowOff - lane}, for the tiles and row buffers
-     * (below 16 lanes only): the encoding's reference decoder, off the hot path.
+     * The row whose {@link #rowOffset} handle is {@code row}, for the tiles and row buffers (below 16
+     * lanes only): the encoding's reference decoder, off the hot path.
      */
     @Override
-    final void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
-        int l = (int) (rowOff & (ROWS - 1));
-        sliced.dequantizeBlocks(w, rowOff - l, l, k0 / sliced.blockSize(), kc / sliced.blockSize(), dst, dstOff);
+    final void decode(MemorySegment w, long row, int k0, int kc, float[] dst, int dstOff) {
+        int r = (int) (row >>> 32), bs = sliced.blockSize();
+        long rb = row & 0xFFFF_FFFFL;
+        sliced.dequantizeBlocks(w, SlicedEncoding.sliceOffset(rb, r), (int) (rb / sliced.blockBytes()), r % ROWS, k0 / bs,
+                kc / bs, dst, dstOff);
     }
 
     /** Copies rows {@code [max(r, r0), min(r + 16, r1))} of the slice at row r from {@code part} (its 16 results) to {@code out[o + row]}. */
@@ -82,10 +88,11 @@ abstract class SlicedKernel extends FloatPathKernel {
     private static final ThreadLocal<float[]> DECODED = ThreadLocal.withInitial(() -> new float[2 * ROWS * KCS]);
 
     /**
-     * {@code blocks} blocks of the slice from byte {@code o} as floats (the weights the encoding's
-     * reference decodes), column c's 16 rows at {@code dec[at + stride·c..]}, for {@link #decoded}.
+     * Blocks {@code [block0, block0 + blocks)} of the slice at {@code base} (rows of {@code rowBlocks}
+     * blocks) as floats (the weights the encoding's reference decodes), column c's 16 rows at {@code
+     * dec[at + stride·c..]}, for {@link #decoded}.
      */
-    abstract void decodeChunk(MemorySegment w, long o, int blocks, float[] dec, int at, int stride);
+    abstract void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride);
 
     /** Floats of {@link #transposeGroups}' copy of {@code tokens} tokens (whole groups of eight only). */
     static int transposedFloats(int tokens, int cols) {
@@ -172,11 +179,10 @@ abstract class SlicedKernel extends FloatPathKernel {
             int tokens, float[] out, int r, int os) {
         float[] dec = DECODED.get();
         int stride = ROWS * slices, bs = sliced.blockSize();
-        long sbb = sliced.sliceBlockBytes();
         for (int k0 = 0; k0 < cols; k0 += KCS) {
             int kc = Math.min(KCS, cols - k0);
             for (int sl = 0; sl < slices; sl++) {
-                decodeChunk(w, base + sl * ROWS * rb + (k0 / bs) * sbb, kc / bs, dec, ROWS * sl, stride);
+                decodeChunk(w, base + sl * ROWS * rb, cols / bs, k0 / bs, kc / bs, dec, ROWS * sl, stride);
             }
             boolean first = k0 == 0;
             int t = 0;

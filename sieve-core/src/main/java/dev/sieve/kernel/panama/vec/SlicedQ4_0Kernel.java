@@ -172,7 +172,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
 
     /** Q4_0's (q − 8)·d. */
     @Override
-    void decodeChunk(MemorySegment w, long o, int blocks, float[] dec, int at, int stride) {
+    void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
+        long o = base + block0 * SB;
         for (int j = 0; j < blocks; j++, o += SB) {
             FloatVector d = Vec.f16(w, o);
             long q = o + SCALES;
