@@ -9,6 +9,7 @@ import dev.sieve.core.quant.Q4_0SlicedEncoding;
 import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
+import dev.sieve.core.quant.SlicedNMEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.util.concurrent.ConcurrentHashMap;
@@ -105,6 +106,9 @@ public final class PanamaKernels implements Kernels {
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {
         if (e instanceof IndexedSparseEncoding i && bits == 512) {
             return SlicedIndexedEncoding.of(i); // a 16-row slice is one vector of 16 lanes
+        }
+        if (SlicedNMEncoding.slices(e) && bits == 512) {
+            return SlicedNMEncoding.of(e); // 2:4 with Q8 or Q4 values, likewise
         }
         if (e == Q4_KEncoding.INSTANCE && (bits < 512 || vendor == CpuVendor.INTEL)) {
             return Q4_KRepackedEncoding.INSTANCE;

@@ -9,7 +9,6 @@ import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -352,25 +351,6 @@ final class SlicedIndexedKernel extends SlicedKernel {
                 FloatVector.fromArray(F, dec, 0, off, 0).add(b).intoArray(dec, 0, off, 0);
             }
         }
-    }
-
-    /** 16 activations as int bits, for the permutes. */
-    private static IntVector xi(float[] xf, int at) {
-        return FloatVector.fromArray(F, xf, at).reinterpretAsInts();
-    }
-
-    /** Lane i: the activation at the low 4 bits of {@code idx}'s lane i (selectFrom wraps the index to 0..15). */
-    private static FloatVector pick(IntVector idx, IntVector x) {
-        return idx.selectFrom(x).reinterpretAsFloats();
-    }
-
-    private static IntVector u8(MemorySegment w, long off) {
-        return (IntVector) ByteVector.fromMemorySegment(Vec.BL, w, off, Vec.LE)
-                .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-    }
-
-    private static FloatVector s8f(MemorySegment w, long off) {
-        return (FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, off, Vec.LE).convertShape(VectorOperators.B2F, F, 0);
     }
 
     /**

@@ -1,13 +1,16 @@
 package dev.sieve.kernel.panama.vec;
 
 import static dev.sieve.kernel.panama.vec.Vec.F;
+import static dev.sieve.kernel.panama.vec.Vec.I;
 
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.SlicedEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * What the kernels of the 16-row sliced layouts ({@link SlicedEncoding}) share: at 16 lanes a slice
@@ -313,5 +316,26 @@ abstract class SlicedKernel extends FloatPathKernel {
 
     private static FloatVector start(float[] out, int o, boolean first) {
         return first ? FloatVector.zero(F) : FloatVector.fromArray(F, out, o);
+    }
+
+    // The one-row-per-lane kernels' common steps (16 lanes).
+
+    /** 16 activations as int bits, for the permutes. */
+    static IntVector xi(float[] xf, int at) {
+        return FloatVector.fromArray(F, xf, at).reinterpretAsInts();
+    }
+
+    /** Lane i: the activation at the low 4 bits of {@code idx}'s lane i (selectFrom wraps the index to 0..15). */
+    static FloatVector pick(IntVector idx, IntVector x) {
+        return idx.selectFrom(x).reinterpretAsFloats();
+    }
+
+    static IntVector u8(MemorySegment w, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(Vec.BL, w, off, Vec.LE)
+                .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+
+    static FloatVector s8f(MemorySegment w, long off) {
+        return (FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, off, Vec.LE).convertShape(VectorOperators.B2F, F, 0);
     }
 }

@@ -9,6 +9,7 @@ import dev.sieve.core.kernel.ScalarKernels;
 import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.OutlierEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
+import dev.sieve.core.quant.SlicedNMEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.WeightEncodings;
@@ -51,6 +52,9 @@ public final class VecKernels implements Kernels, KernelTable {
         // Sparse encodings: one kernel class, one instance per N:M type and per bitmap capacity.
         for (SparseEncoding s : SparseEncoding.nmEncodings()) {
             register(new SparseKernel(s));
+        }
+        for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) { // 2:4 Q8 and Q4 in 16-row slices, made at load
+            register(new SlicedNMKernel(s));
         }
         for (SparseEncoding s : SparseEncoding.bitmapEncodings()) {
             register(new SparseKernel(s));

@@ -1,0 +1,193 @@
+package dev.sieve.core.quant;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A 2:4 {@link SparseEncoding} with Q8 or Q4 values ({@code Q8_S24}, {@code Q4_S24}) with every 16
+ * consecutive rows interleaved (a {@link SlicedEncoding}, made at load at 512 bits), so that a
+ * kernel multiplies 16 rows at once, one row per lane, and does its work per stored value instead
+ * of per position: each 2:4 group's mask (4 bits, two of them set) becomes its two stored values'
+ * columns within the group, 2 bits each, the same 4 bits. Per 16-row slice and 32-column block, the
+ * 16 rows' bytes of the row layout (Q8: 16 · 22, Q4: 16 · 14):
+ * <pre>
+ *   d[16]       f16   row l's scale at 2·l
+ *   idx[16]     u32   row l's at 32 + 4·l: stored value s's column within its group (s / 2) at bits 2s, 2s + 1
+ *   Q8: v[16][16] int8  value s of row l at 96 + 16·s + l
+ *   Q4: v[8][16]  u8    values j (low nibble) and j + 8 (high nibble) of row l at 96 + 16·j + l, each as q ^ 8
+ *                       (q − 8 as a signed 4-bit number, as Q4_I's sliced layout stores it)
+ * </pre>
+ * Value s of a block is group s / 2's first (s even) or second set position's, holding the row
+ * layout's value for that set bit (value r for the r-th set bit, zero past the 16th), so every block
+ * whose groups have at most two set positions decodes exactly as the row layout's reference; a group
+ * with fewer fills its free slots with zeros at unset positions (no column named twice). A group with
+ * three or four set positions breaks the pattern: its first two keep their values and the others are
+ * dropped, where the reference decodes them all (the 8-lane N:M kernel also departs from the reference
+ * there; docs/formats.md).
+ */
+public final class SlicedNMEncoding extends SlicedEncoding {
+    /** Sieve's ids, after the sliced indexed encodings' 2352 + 32. */
+    private static final int ID = 2384;
+    private static final int QK = 32;
+    /** Bytes of a block's 16 rows' index words, after the scales. */
+    public static final int INDICES = 4 * ROWS;
+
+    private static final SlicedNMEncoding Q8 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q8));
+    private static final SlicedNMEncoding Q4 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q4));
+
+    private final SparseEncoding source;
+    private final boolean q8;
+
+    private SlicedNMEncoding(SparseEncoding source) {
+        super(source);
+        this.source = source;
+        this.q8 = source.values() == SparseEncoding.Values.Q8;
+    }
+
+    /** Whether {@code e} has a 16-row layout of this kind: 2:4 with Q8 or Q4 values. */
+    public static boolean slices(WeightEncoding e) {
+        return e == Q8.source || e == Q4.source;
+    }
+
+    /** The 16-row layout of {@code e}, a 2:4 encoding with Q8 or Q4 values ({@link #slices}). */
+    public static SlicedNMEncoding of(WeightEncoding e) {
+        if (e == Q8.source) {
+            return Q8;
+        }
+        if (e == Q4.source) {
+            return Q4;
+        }
+        throw new IllegalArgumentException("16-row N:M layouts hold Q8_S24 and Q4_S24, not " + e.name());
+    }
+
+    /** Both layouts, Q8 then Q4. */
+    public static java.util.List<SlicedNMEncoding> encodings() {
+        return java.util.List.of(Q8, Q4);
+    }
+
+    @Override
+    public SparseEncoding source() {
+        return source;
+    }
+
+    /** Whether the values are Q8 (else Q4). */
+    public boolean q8() {
+        return q8;
+    }
+
+    @Override public String name() { return source.name() + "_R"; }
+    @Override public int ggmlType() { return ID + (q8 ? 0 : 1); }
+    @Override public WeightEncoding activationEncoding() { return F32Encoding.INSTANCE; }
+
+    @Override
+    public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
+        for (int j = 0; j < blocks; j++) {
+            long bo = sliceBase + (block0 + j) * sliceBlockBytes(), io = bo + SCALES;
+            int out = off + j * QK;
+            java.util.Arrays.fill(dst, out, out + QK, 0f);
+            float d = Half.f16(m, bo + 2L * l);
+            int idx = m.get(Half.INT_LE, io + 4L * l);
+            for (int s = 0; s < 16; s++) {
+                dst[out + column(idx, s)] += d * level(m, io, l, s);
+            }
+        }
+    }
+
+    @Override
+    public float dotRow(MemorySegment w, long rowBytes, int row, MemorySegment a, long aOffset, int cols) {
+        long base = sliceOffset(rowBytes, row);
+        int l = row % ROWS;
+        float sum = 0;
+        for (int j = 0; j < cols / QK; j++) {
+            long bo = base + j * sliceBlockBytes(), io = bo + SCALES;
+            long x = aOffset + 4L * QK * j;
+            int idx = w.get(Half.INT_LE, io + 4L * l);
+            float s = 0;
+            for (int v = 0; v < 16; v++) {
+                s += level(w, io, l, v) * a.get(Half.FLOAT_LE, x + 4L * column(idx, v));
+            }
+            sum += s * Half.f16(w, bo + 2L * l);
+        }
+        return sum;
+    }
+
+    /** Value s's column in its block: its group's first, and its 2-bit place in the group. */
+    private static int column(int idx, int s) {
+        return 4 * (s / 2) + (idx >>> 2 * s & 3);
+    }
+
+    /** Value s of row l of the block whose index words are at {@code io}, unscaled: Q8's byte or Q4's signed nibble. */
+    private int level(MemorySegment m, long io, int l, int s) {
+        if (q8) {
+            return Half.i8(m, io + INDICES + ROWS * s + l);
+        }
+        int b = Half.u8(m, io + INDICES + ROWS * (s % 8) + l);
+        return (((s < 8 ? b : b >>> 4) & 15) ^ 8) - 8;
+    }
+
+    @Override
+    void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
+        int bb = blockBytes();
+        int[] level = new int[16];
+        for (int j = 0; j < blocks; j++) {
+            int bo = j * ROWS * bb, io = bo + SCALES;
+            copyScales(in, rowBytes, out, j, bo);
+            for (int l = 0; l < ROWS; l++) {
+                int so = l * rowBytes + j * bb;
+                int mask = (in[so + source.masksAt()] & 0xFF) | (in[so + source.masksAt() + 1] & 0xFF) << 8
+                        | (in[so + source.masksAt() + 2] & 0xFF) << 16 | (in[so + source.masksAt() + 3] & 0xFF) << 24;
+                int idx = 0;
+                for (int g = 0, r = 0; g < 8; g++) { // r: the row layout's value for the next set bit
+                    int m = mask >>> 4 * g & 15;
+                    int[] at = places(m);
+                    for (int k = 0; k < 2; k++) {
+                        int s = 2 * g + k;
+                        idx |= at[k] << 2 * s;
+                        boolean stored = k < Integer.bitCount(m) && r + k < 16;
+                        level[s] = stored ? rowLevel(in, so, r + k) : 0;
+                    }
+                    r += Integer.bitCount(m);
+                }
+                for (int b = 0; b < 4; b++) {
+                    out[io + 4 * l + b] = (byte) (idx >>> 8 * b);
+                }
+                for (int s = 0; s < 16; s++) {
+                    if (q8) {
+                        out[io + INDICES + ROWS * s + l] = (byte) level[s];
+                    } else if (s < 8) { // values s and s + 8 share a byte, each q − 8 as a signed nibble
+                        out[io + INDICES + ROWS * s + l] = (byte) (level[s] & 15 | (level[s + 8] & 15) << 4);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The two places a group's values take: its first two set positions; where fewer are set, its
+     * first unset ones after them (distinct, so that no column is named twice).
+     */
+    private static int[] places(int m) {
+        int[] at = new int[2];
+        int k = 0;
+        for (int p = 0; p < 4 && k < 2; p++) {
+            if ((m >>> p & 1) != 0) {
+                at[k++] = p;
+            }
+        }
+        for (int p = 0; p < 4 && k < 2; p++) {
+            if ((m >>> p & 1) == 0) {
+                at[k++] = p;
+            }
+        }
+        return at;
+    }
+
+    /** The row layout's value r of the block at {@code in[so..]}, unscaled (Q8's int8, Q4's q − 8). */
+    private int rowLevel(byte[] in, int so, int r) {
+        int v = so + source.valuesAt();
+        if (q8) {
+            return in[v + r];
+        }
+        int b = in[v + r % 8] & 0xFF;
+        return (r < 8 ? b & 15 : b >>> 4) - 8;
+    }
+}

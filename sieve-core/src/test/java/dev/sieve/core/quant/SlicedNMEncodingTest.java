@@ -1,0 +1,109 @@
+package dev.sieve.core.quant;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.sieve.core.quant.SparseEncoding.Values;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * 2:4 Q8 and Q4 in 16-row slices: the same weights as the row layout for every valid block (and
+ * for blocks whose groups hold fewer than two values), each row's dot product the row layout's,
+ * part of a row decoded alone, and a group with more than two set positions keeping its first two.
+ */
+class SlicedNMEncodingTest {
+    private static final int[][] SHAPES = {{16, 32}, {48, 96}, {32, 2080}};
+
+    @Test
+    void slicesHoldEveryRowBitForBit() {
+        Random r = new Random(5);
+        try (Arena arena = Arena.ofConfined()) {
+            for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) {
+                SparseEncoding e = s.source();
+                assertEquals(e.blockBytes(), s.blockBytes());
+                assertEquals(16, s.rowGroup());
+                for (int[] shape : SHAPES) {
+                    int rows = shape[0], cols = shape[1];
+                    float[] w = gaussian(r, rows * cols);
+                    e.prune(w, 0, w.length);
+                    for (int i = 0; i < w.length; i += 7) { // some groups with one value or none
+                        w[i] = 0;
+                    }
+                    Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+                    e.quantize(w, 0, t.data(), 0, w.length);
+                    Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+                    s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                    assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name());
+                    MemorySegment a = arena.allocate(4L * cols);
+                    F32Encoding.INSTANCE.quantize(gaussian(r, cols), 0, a, 0, cols);
+                    for (int row = 0; row < rows; row++) {
+                        assertEquals(e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols), s.dotRow(sl.data(), sl.rowBytes(), row, a, 0, cols),
+                                1e-5f * (1 + Math.abs(e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols))), s.name() + " row " + row);
+                    }
+                    if (rows > 16) { // blocks 1-2 of row 21 alone, as the kernels' row decoder asks
+                        float[] part = new float[64], whole = new float[cols];
+                        s.dequantizeBlocks(sl.data(), SlicedEncoding.sliceOffset(sl.rowBytes(), 21), cols / 32, 5, 1, 2, part, 0);
+                        t.dequantizeRow(21, whole, 0);
+                        assertArrayEquals(java.util.Arrays.copyOfRange(whole, 32, 96), part, 0f, s.name());
+                    }
+                }
+            }
+        }
+    }
+
+    /** A mask with three set positions in group 0 (the row layout gives values 0, 1, 2 to them): the slices keep values 0 and 1. */
+    @Test
+    void aGroupWithThreeSetPositionsKeepsItsFirstTwo() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) {
+                SparseEncoding e = s.source();
+                int rows = 16, cols = 32;
+                float[] w = new float[rows * cols];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = i % 4 < 2 ? (i % 5) - 2.5f : 0; // positions 0 and 1 of every group
+                }
+                Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+                e.quantize(w, 0, t.data(), 0, w.length);
+                int row = 3;
+                long mask = t.data().get(ValueLayout.JAVA_INT_UNALIGNED, row * t.rowBytes() + e.masksAt());
+                t.data().set(ValueLayout.JAVA_INT_UNALIGNED, row * t.rowBytes() + e.masksAt(), (int) (mask | 4)); // group 0: 0, 1, 2
+                float[] ref = new float[cols];
+                t.dequantizeRow(row, ref, 0);
+                Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+                s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                float[] got = new float[cols];
+                sl.dequantizeRow(row, got, 0);
+                assertEquals(ref[0], got[0], 0f);
+                assertEquals(ref[1], got[1], 0f);
+                assertEquals(0f, got[2], 0f, s.name() + ": the third set position is dropped");
+                assertEquals(ref[2] != 0 || ref[4] != 0, true, "the reference does decode position 2 and shifts the rest");
+            }
+        }
+    }
+
+    @Test
+    void onlyTwoToFourWithQ8OrQ4ValuesHasSlices() {
+        assertThrows(IllegalArgumentException.class, () -> SlicedNMEncoding.of(SparseEncoding.nm(4, 8, Values.Q8)));
+        assertThrows(IllegalArgumentException.class, () -> SlicedNMEncoding.of(SparseEncoding.nm(2, 4, Values.F16)));
+        SlicedNMEncoding s = SlicedNMEncoding.of(SparseEncoding.nm(2, 4, Values.Q4));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = arena.allocate(s.byteSize(8 * 64));
+            assertThrows(IllegalArgumentException.class, () -> s.repackMatrix(s.source(), m, arena.allocate(m.byteSize()), 8, 64));
+            assertThrows(UnsupportedOperationException.class, () -> s.dequantize(m, 0, new float[32], 0, 32));
+        }
+    }
+
+    private static float[] gaussian(Random r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return x;
+    }
+}

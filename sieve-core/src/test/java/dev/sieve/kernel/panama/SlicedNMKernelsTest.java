@@ -1,0 +1,44 @@
+package dev.sieve.kernel.panama;
+
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.quant.SlicedNMEncoding;
+import dev.sieve.core.quant.SparseEncoding;
+import dev.sieve.core.quant.SparseEncoding.Values;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * 2:4 with Q8 and Q4 values, in the row layout and in 16-row slices ({@link SlicedNMEncoding}), at
+ * every width, against the scalar reference and the dense F32 kernel on the same weights: one token
+ * (a lane per row), 2–5 tokens (the one-token product per token), 17 (the decoded chunks: two slices
+ * and an odd one, a group of eight tokens and a tail), an odd number of 32-column blocks, a row whose
+ * last chunk is one block (2080 columns), and thread ranges that start and end inside a slice
+ * ({@link IndexedSparseKernelsTest#bothLayoutsMatch}).
+ */
+class SlicedNMKernelsTest {
+    @TestFactory
+    Stream<DynamicTest> bothLayoutsMatchScalarAndDense() {
+        return SlicedNMEncoding.encodings().stream().map(s -> DynamicTest.dynamicTest(s.name(),
+                () -> IndexedSparseKernelsTest.bothLayoutsMatch(s.source(), s, new int[] {1, 2, 5, 16, 17},
+                        PanamaKernelsTest.NMSE_FLOAT)));
+    }
+
+    @Test
+    void the512BitKernelsAskForSlicesOf2To4WithQ8AndQ4ValuesOnly() {
+        for (Values v : new Values[] {Values.Q8, Values.Q4}) {
+            SparseEncoding e = SparseEncoding.nm(2, 4, v);
+            for (CpuVendor vendor : CpuVendor.values()) {
+                assertSame(SlicedNMEncoding.of(e), PanamaKernels.preferredLayout(e, 512, vendor));
+            }
+            assertTrue(SlicedNMEncoding.of(e).repacks(e));
+            assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL));
+            assertSame(SparseEncoding.nm(4, 8, v), PanamaKernels.preferredLayout(SparseEncoding.nm(4, 8, v), 512, CpuVendor.INTEL));
+        }
+        SparseEncoding f16 = SparseEncoding.nm(2, 4, Values.F16);
+        assertSame(f16, PanamaKernels.preferredLayout(f16, 512, CpuVendor.INTEL));
+    }
+}
