@@ -86,8 +86,8 @@ public final class SlicedNMEncoding extends SlicedEncoding {
             java.util.Arrays.fill(dst, out, out + QK, 0f);
             float d = Half.f16(m, bo + 2L * l);
             int idx = m.get(Half.INT_LE, io + 4L * l);
-            for (int s = 0; s < 16; s++) {
-                dst[out + column(idx, s)] += d * level(m, io, l, s);
+            for (int s = 0; s < 16; s++) { // the two columns of a group differ (a stored zero keeps its sign, as the reference's)
+                dst[out + column(idx, s)] = d * level(m, io, l, s);
             }
         }
     }

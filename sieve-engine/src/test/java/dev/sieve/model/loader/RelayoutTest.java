@@ -32,6 +32,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -181,12 +182,15 @@ class RelayoutTest {
      * decodes as before, and the 512-bit kernels on the converted model give the scalar reference's
      * logits on the file's (prompt: four-token passes and a remainder; decode: one token).
      */
-    @Test
-    void indexedSparseInterleavesWholeSlicesAt512Bits(@TempDir Path dir) throws Exception {
+    /** Indexed N:16 and 2:4 (Q8 and Q4 values): their 16-row layouts at 512 bits, for matrices of whole slices. */
+    @ParameterizedTest
+    @CsvSource({"5:16, 0.6875, q8, Q8_I5", "2:4, 0.5, q4, Q4_S24", "2:4, 0.5, q8, Q8_S24"})
+    void sparseTypesInterleaveWholeSlicesAt512Bits(String pattern, double sparsity, String values, String type, @TempDir Path dir)
+            throws Exception {
         ModelShape shape = new ModelShape("t-idx", "llama", 128, 1, 4, 2, 320, 520, 64, false, 10000f, 1e-5f, false, false, false);
         Path f = dir.resolve("idx.gguf");
         try (WorkerPool pool = new WorkerPool(2)) {
-            new SyntheticModelWriter(shape, SyntheticModelWriter.TypeMix.sparse("5:16", 0.6875, "q8"), 7).write(f, pool, (i, n, s) -> {});
+            new SyntheticModelWriter(shape, SyntheticModelWriter.TypeMix.sparse(pattern, sparsity, values), 7).write(f, pool, (i, n, s) -> {});
             try (Model file = ModelLoader.load(f)) {
                 Kernels k512 = PanamaKernels.create(512);
                 Model m = ModelLoader.relayout(file, k512, pool);
@@ -194,8 +198,8 @@ class RelayoutTest {
                 int sliced = 0;
                 for (int i = 1; i < before.size(); i++) { // 0: the token embedding, Q8_0
                     Tensor a = before.get(i), b = after.get(i);
-                    assertEquals("Q8_I5", a.encoding().name(), a.name());
-                    assertEquals(a.rows() % 16 == 0 ? "Q8_I5_R" : "Q8_I5", b.encoding().name(), a.name() + " " + a.rows() + " rows");
+                    assertEquals(type, a.encoding().name(), a.name());
+                    assertEquals(a.rows() % 16 == 0 ? type + "_R" : type, b.encoding().name(), a.name() + " " + a.rows() + " rows");
                     sliced += b.encoding().rowGroup() == 16 ? 1 : 0;
                     float[] x = new float[a.cols()], y = new float[b.cols()];
                     for (int r = 0; r < a.rows(); r++) {
