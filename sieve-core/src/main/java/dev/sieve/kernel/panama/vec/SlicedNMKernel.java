@@ -15,16 +15,17 @@ import jdk.incubator.vector.VectorShuffle;
 
 /**
  * {@link SlicedNMEncoding} (2:4, Q8 or Q4 values, 16 rows interleaved): decode multiplies 16 rows
- * at once, one row per lane, and works per stored value, as the indexed N:16 kernel does: for each
- * 2:4 group of a 32-column block, its four activations are copied to every quarter of a register
- * (one permute), and each of the group's two stored values takes its activation by a permute whose
- * index is its 2-bit column, shifted out of the row's 32-bit index word (the bits above it, the next
- * value's column, fall on the replicas and do not matter). Per 16 stored values: a shift, a permute,
- * a conversion and an FMA; Q4's levels are looked up by a permute from a 16-entry table instead of
- * converted (shifts and conversions share the one port that also runs the FMAs at 512 bits; the
- * permutes run on the other). Prompts of {@link #DECODED_TOKENS} tokens or more decode each chunk of
- * a slice to dense floats once and take the dense sliced kernel ({@link #decoded}); fewer tokens run
- * the one-token product per token.
+ * at once, one row per lane, and works per stored value, as the indexed N:16 kernel does: each 2:4
+ * group's four activations fill every quarter of a register (prepared once per product, {@link
+ * #replicateGroups}: a load per group instead of a permute and the index masking the Vector API adds
+ * to it), and each of the group's two stored values takes its activation by a permute whose index is
+ * its 2-bit column, shifted out of the row's 32-bit index word (the bits above it, the next value's
+ * column, fall on the replicas and do not matter). Per 16 stored values: a shift, a permute, a
+ * conversion (Q4: a permute from a 16-entry table of levels; even to 4% faster than shifts and a
+ * conversion) and an FMA. Model level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, Q4_S24 1.2× Q4_0
+ * (docs/performance.md, session 28). Prompts of {@link #DECODED_TOKENS} tokens or more decode each
+ * chunk of a slice to dense floats once and take the dense sliced kernel ({@link #decoded}); fewer
+ * tokens run the one-token product per token.
  */
 final class SlicedNMKernel extends SlicedKernel {
     private static final int QK = 32, G = 16;
@@ -143,8 +144,8 @@ final class SlicedNMKernel extends SlicedKernel {
     private static final ThreadLocal<float[]> PART = ThreadLocal.withInitial(() -> new float[ROWS]);
 
     /**
-     * The 16 rows of the slice at {@code base} times the activations at {@code xf[xo..]}, into {@code
-     * dst[d..d + 16)}. Groups g and g + 4 a step (halves A and B of the block), four FMA chains; the
+     * The 16 rows of the slice at {@code base} times one token's replicated activations ({@code
+     * xr[xo..]}, {@link #replicateGroups}), into {@code dst[d..d + 16)}. Groups g and g + 4 a step (halves A and B of the block), four FMA chains; the
      * running sum in {@code dst}, not in a register, as in the indexed kernel (a vector live across
      * the block loop was boxed).
      */
@@ -168,7 +169,12 @@ final class SlicedNMKernel extends SlicedKernel {
         }
     }
 
-    /** As {@link #sliceQ8} for Q4 values: byte k of a row holds values k (low nibble) and k + 8 (high). */
+    /**
+     * As {@link #sliceQ8} for Q4 values: byte k of a row holds values k (low nibble) and k + 8 (high).
+     * A copy of that method's frame, not one method branching on the value type, as in the indexed
+     * kernel: C2's node budget is tight here (with the groups' permutes in this loop, the scales'
+     * conversion was no longer inlined but called, its result boxed: 1.5× slower in L2).
+     */
     private void sliceQ4(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         for (int j = 0; j < cols / QK; j++) {
