@@ -160,6 +160,58 @@ public final class IndexedSparseEncoding implements WeightEncoding {
         return (h == 0 ? v & 15 : v >>> 4) - 8;
     }
 
+    /**
+     * One 4:8 block of this value type ({@code nm}, at {@code in[io..]}) as this encoding's block at
+     * {@code out[oo..]}, for N = 8: the same scale, and each half's stored values (value r of the
+     * block at the r-th set position, as the 4:8 reference decodes them) in column order with their
+     * columns. A valid 4:8 block has eight in each half, so it is the same weights; a block that breaks
+     * the pattern keeps a half's first eight and pads a half with fewer with zeros at free columns.
+     */
+    void fromFourOfEight(SparseEncoding nm, byte[] in, int io, byte[] out, int oo) {
+        if (n != 8 || nm != SparseEncoding.nm(4, 8, values)) {
+            throw new IllegalArgumentException(name + " holds 4:8 blocks of its own values only, not " + nm.name());
+        }
+        out[oo] = in[io];
+        out[oo + 1] = in[io + 1];
+        int m = io + nm.masksAt();
+        int mask = (in[m] & 0xFF) | (in[m + 1] & 0xFF) << 8 | (in[m + 2] & 0xFF) << 16 | (in[m + 3] & 0xFF) << 24;
+        int[] count = new int[2], used = new int[2];
+        int v = io + nm.valuesAt();
+        for (int p = 0, r = 0; p < QK; p++) {
+            if ((mask >>> p & 1) == 0) {
+                continue;
+            }
+            int h = p / GROUP, k = count[h];
+            if (r < nm.capacity() && k < n) {
+                int q = values == SparseEncoding.Values.Q8 ? in[v + r] : ((in[v + r % 8] & 0xFF) >>> (r < 8 ? 0 : 4)) & 15;
+                put(out, oo, h, k, p % GROUP, q);
+                count[h]++;
+                used[h] |= 1 << p % GROUP;
+            }
+            r++;
+        }
+        for (int h = 0; h < 2; h++) {
+            for (int c = 0; count[h] < n; c++) { // a zero at each free column (distinct columns, as quantize pads)
+                if ((used[h] >>> c & 1) == 0) {
+                    put(out, oo, h, count[h]++, c, values == SparseEncoding.Values.Q8 ? 0 : 8);
+                    used[h] |= 1 << c;
+                }
+            }
+        }
+    }
+
+    /** Stores value k of half h (raw: Q8's int8 or Q4's unsigned q) at column c of the block at {@code out[oo..]}. */
+    private void put(byte[] out, int oo, int h, int k, int c, int q) {
+        int ix = oo + IDX + k;
+        out[ix] = (byte) (h == 0 ? (out[ix] & 0xF0) | c : (out[ix] & 0x0F) | c << 4);
+        if (values == SparseEncoding.Values.Q8) {
+            out[oo + IDX + n + h * n + k] = (byte) q;
+        } else {
+            int vx = oo + IDX + n + k;
+            out[vx] = (byte) (h == 0 ? (out[vx] & 0xF0) | q : (out[vx] & 0x0F) | q << 4);
+        }
+    }
+
     /** Column (0..15) within half h of stored value k of the block at {@code o}. */
     static int column(MemorySegment s, long o, int h, int k) {
         int i = Half.u8(s, o + IDX + k);

@@ -89,25 +89,42 @@ public abstract sealed class SlicedEncoding implements WeightEncoding permits Sl
 
     /** Throws unless {@code rows × cols} in {@code from} can be interleaved: whole 16-row slices of whole blocks of {@link #source}. */
     final void checkShape(WeightEncoding from, int rows, int cols) {
-        if (from != source || rows % ROWS != 0 || cols % blockSize() != 0) {
+        if (!repacks(from) || rows % ROWS != 0 || cols % blockSize() != 0) {
             throw new IllegalArgumentException(name() + " is made from " + source.name() + " matrices of whole 16-row slices"
                     + " and 32-column blocks, not " + rows + " x " + cols + " " + from.name());
         }
     }
 
-    /** Interleaves every 16 rows of {@code src} (the row layout of {@link #source}); rows must be a multiple of 16. */
+    /**
+     * Interleaves every 16 rows of {@code src} (the row layout of {@link #source}, or of another
+     * encoding this layout {@link #repacks}, rewritten to the source's rows first); rows must be a
+     * multiple of 16.
+     */
     @Override
     public void repackMatrix(WeightEncoding from, MemorySegment src, MemorySegment dst, int rows, int cols) {
         checkShape(from, rows, cols);
         int rb = Math.toIntExact(source.byteSize(cols)), sliceBytes = ROWS * rb;
+        int fromRb = Math.toIntExact(from.byteSize(cols));
         // A slice at a time through heap arrays: one bulk copy in and out instead of a checked
         // segment access per byte (a 1.1B model's relayout: ~0.5 s that way).
-        byte[] in = new byte[sliceBytes], out = new byte[sliceBytes];
+        byte[] in = new byte[ROWS * fromRb], rowsIn = from == source ? in : new byte[sliceBytes], out = new byte[sliceBytes];
         for (int r0 = 0; r0 < rows; r0 += ROWS) {
-            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, (long) r0 * rb, in, 0, sliceBytes);
-            interleaveSlice(in, rb, out, cols / blockSize());
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, (long) r0 * fromRb, in, 0, in.length);
+            if (from != source) {
+                sourceRows(from, in, fromRb, rowsIn, rb, cols / blockSize());
+            }
+            interleaveSlice(rowsIn, rb, out, cols / blockSize());
             MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, (long) r0 * rb, sliceBytes);
         }
+    }
+
+    /**
+     * For a layout that also {@link #repacks} an encoding other than its source: 16 rows of {@code
+     * blocks} blocks in {@code from} ({@code in[l·inRowBytes..]}) rewritten as the source's rows
+     * ({@code out[l·rowBytes..]}).
+     */
+    void sourceRows(WeightEncoding from, byte[] in, int inRowBytes, byte[] out, int rowBytes, int blocks) {
+        throw new IllegalArgumentException(name() + " is made from " + source.name() + ", not " + from.name());
     }
 
     @Override

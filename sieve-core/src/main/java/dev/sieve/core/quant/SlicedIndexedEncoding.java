@@ -87,6 +87,28 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         return scalesLead ? sliceBase + (long) SCALES * rowBlocks + (long) j * pairBytes() : sliceBase + j * sliceBlockBytes() + SCALES;
     }
 
+    /**
+     * Its source's rows, and for N = 8 also 4:8 rows with the same value type, which every
+     * {@code Q8_I8}/{@code Q4_I8} block holds (four of each group of eight is eight of each half of
+     * 16): at 512 bits the loader makes {@code Q8_S48} and {@code Q4_S48} this layout, so that their
+     * decode works per stored value (docs/formats.md). The layout is larger than the 4:8 rows (Q8
+     * 26 bytes a block against 22, Q4 18 against 14).
+     */
+    @Override
+    public boolean repacks(WeightEncoding from) {
+        return from == source || n == 8 && from instanceof SparseEncoding s && s == SparseEncoding.nm(4, 8, source.values());
+    }
+
+    @Override
+    void sourceRows(WeightEncoding from, byte[] in, int inRowBytes, byte[] out, int rowBytes, int blocks) {
+        SparseEncoding nm = (SparseEncoding) from;
+        for (int l = 0; l < ROWS; l++) {
+            for (int j = 0; j < blocks; j++) {
+                source.fromFourOfEight(nm, in, l * inRowBytes + j * nm.blockBytes(), out, l * rowBytes + j * blockBytes());
+            }
+        }
+    }
+
     @Override public String name() { return source.name() + "_R"; }
     @Override public int ggmlType() { return ID + (q8 ? 0 : IndexedSparseEncoding.MAX_N) + n - 1; }
     @Override public WeightEncoding activationEncoding() { return F32Encoding.INSTANCE; }

@@ -10,6 +10,7 @@ import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SlicedNMEncoding;
+import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.util.concurrent.ConcurrentHashMap;
@@ -109,6 +110,13 @@ public final class PanamaKernels implements Kernels {
         }
         if (SlicedNMEncoding.slices(e) && bits == 512) {
             return SlicedNMEncoding.of(e); // 2:4 with Q8 or Q4 values, likewise
+        }
+        if (e instanceof SparseEncoding s && bits == 512) {
+            SlicedIndexedEncoding i8 = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, s.values() == SparseEncoding.Values.Q4
+                    ? SparseEncoding.Values.Q4 : SparseEncoding.Values.Q8));
+            if (i8.repacks(e)) {
+                return i8; // 4:8 with Q8 or Q4 values: as indexed 8:16, one row per lane (a larger layout)
+            }
         }
         if (e == Q4_KEncoding.INSTANCE && (bits < 512 || vendor == CpuVendor.INTEL)) {
             return Q4_KRepackedEncoding.INSTANCE;

@@ -2,6 +2,7 @@ package dev.sieve.core.quant;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -148,6 +149,39 @@ class IndexedSparseEncodingTest {
         MemorySegment a = MemorySegment.ofArray(new byte[32 * 4]);
         F32Encoding.INSTANCE.quantize(x, 0, a, 0, 32);
         assertEquals(3f - 40f, e.dotQuantized(q, 0, a, 0, 32));
+    }
+
+    /**
+     * 4:8 rows (Q8 and Q4 values) interleaved as {@code Q8_I8_R} / {@code Q4_I8_R}: the same weights
+     * as the 4:8 reference decodes them; only N = 8 of the same value type takes them.
+     */
+    @Test
+    void fourOfEightRowsBecomeIndexedSlicesOfTheSameWeights() {
+        Random r = new Random(9);
+        try (Arena arena = Arena.ofConfined()) {
+            for (SparseEncoding.Values v : new SparseEncoding.Values[] {SparseEncoding.Values.Q8, SparseEncoding.Values.Q4}) {
+                SparseEncoding e = SparseEncoding.nm(4, 8, v);
+                SlicedIndexedEncoding s = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v));
+                assertTrue(s.repacks(e));
+                assertFalse(s.repacks(SparseEncoding.nm(2, 4, v)));
+                assertFalse(SlicedIndexedEncoding.of(IndexedSparseEncoding.of(5, v)).repacks(e));
+                for (int[] shape : new int[][] {{16, 32}, {48, 96}, {32, 2080}}) {
+                    int rows = shape[0], cols = shape[1];
+                    float[] w = gaussian(r, rows * cols);
+                    e.prune(w, 0, w.length);
+                    Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+                    e.quantize(w, 0, t.data(), 0, w.length);
+                    Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+                    s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                    // Equal as numbers (a stored zero may lose its sign: the indexed layout adds its values into zeros).
+                    assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name() + " from " + e.name());
+                }
+            }
+            SlicedIndexedEncoding q8 = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, SparseEncoding.Values.Q8));
+            SparseEncoding q4 = SparseEncoding.nm(4, 8, SparseEncoding.Values.Q4);
+            MemorySegment m = arena.allocate(q4.byteSize(16 * 32));
+            assertThrows(IllegalArgumentException.class, () -> q8.repackMatrix(q4, m, arena.allocate(q8.byteSize(16 * 32)), 16, 32));
+        }
     }
 
     @Test

@@ -3,6 +3,8 @@ package dev.sieve.kernel.panama;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sieve.core.quant.IndexedSparseEncoding;
+import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SlicedNMEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.SparseEncoding.Values;
@@ -12,7 +14,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * 2:4 with Q8 and Q4 values, in the row layout and in 16-row slices ({@link SlicedNMEncoding}), at
+ * 2:4 with Q8 and Q4 values, in the row layout and in 16-row slices ({@link SlicedNMEncoding}), and
+ * 4:8 made indexed 8:16 in 16-row slices, at
  * every width, against the scalar reference and the dense F32 kernel on the same weights: one token
  * (a lane per row), 2–5 tokens (the one-token product per token), 17 (the decoded chunks: two slices
  * and an odd one, a group of eight tokens and a tail), an odd number of 32-column blocks, a row whose
@@ -27,8 +30,16 @@ class SlicedNMKernelsTest {
                         PanamaKernelsTest.NMSE_FLOAT)));
     }
 
+    /** 4:8 with Q8 and Q4 values, made indexed 8:16 in 16-row slices at load: the same paths and oracles. */
+    @TestFactory
+    Stream<DynamicTest> fourOfEightAsIndexedSlicesMatchesScalarAndDense() {
+        return Stream.of(Values.Q8, Values.Q4).map(v -> DynamicTest.dynamicTest(v.name(),
+                () -> IndexedSparseKernelsTest.bothLayoutsMatch(SparseEncoding.nm(4, 8, v),
+                        SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v)), new int[] {1, 2, 5, 16, 17}, PanamaKernelsTest.NMSE_FLOAT)));
+    }
+
     @Test
-    void the512BitKernelsAskForSlicesOf2To4WithQ8AndQ4ValuesOnly() {
+    void the512BitKernelsAskForSlicesOfNMWithQ8AndQ4ValuesOnly() {
         for (Values v : new Values[] {Values.Q8, Values.Q4}) {
             SparseEncoding e = SparseEncoding.nm(2, 4, v);
             for (CpuVendor vendor : CpuVendor.values()) {
@@ -36,9 +47,12 @@ class SlicedNMKernelsTest {
             }
             assertTrue(SlicedNMEncoding.of(e).repacks(e));
             assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL));
-            assertSame(SparseEncoding.nm(4, 8, v), PanamaKernels.preferredLayout(SparseEncoding.nm(4, 8, v), 512, CpuVendor.INTEL));
+            SparseEncoding e48 = SparseEncoding.nm(4, 8, v);
+            assertSame(SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v)), PanamaKernels.preferredLayout(e48, 512, CpuVendor.INTEL));
+            assertSame(e48, PanamaKernels.preferredLayout(e48, 256, CpuVendor.AMD));
         }
-        SparseEncoding f16 = SparseEncoding.nm(2, 4, Values.F16);
-        assertSame(f16, PanamaKernels.preferredLayout(f16, 512, CpuVendor.INTEL));
+        for (SparseEncoding f16 : new SparseEncoding[] {SparseEncoding.nm(2, 4, Values.F16), SparseEncoding.nm(4, 8, Values.BF16)}) {
+            assertSame(f16, PanamaKernels.preferredLayout(f16, 512, CpuVendor.INTEL));
+        }
     }
 }
