@@ -166,13 +166,8 @@ class IndexedSparseEncodingTest {
                 assertFalse(s.repacks(SparseEncoding.nm(2, 4, v)));
                 assertFalse(SlicedIndexedEncoding.of(IndexedSparseEncoding.of(5, v)).repacks(e));
                 for (int[] shape : new int[][] {{16, 32}, {48, 96}, {32, 2080}}) {
-                    int rows = shape[0], cols = shape[1];
-                    float[] w = gaussian(r, rows * cols);
-                    e.prune(w, 0, w.length);
-                    Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-                    e.quantize(w, 0, t.data(), 0, w.length);
-                    Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-                    s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                    Tensor[] ts = prunedAndSliced(e, s, shape[0], shape[1], r, arena);
+                    Tensor t = ts[0], sl = ts[1];
                     // Equal as numbers (a stored zero may lose its sign: the indexed layout adds its values into zeros).
                     assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name() + " from " + e.name());
                 }
@@ -197,12 +192,8 @@ class IndexedSparseEncodingTest {
                     assertEquals(16, s.rowGroup());
                     for (int[] shape : new int[][] {{16, 32}, {48, 96}, {32, 2080}}) {
                         int rows = shape[0], cols = shape[1];
-                        float[] w = gaussian(r, rows * cols);
-                        e.prune(w, 0, w.length);
-                        Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-                        e.quantize(w, 0, t.data(), 0, w.length);
-                        Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-                        s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                        Tensor[] ts = prunedAndSliced(e, s, rows, cols, r, arena);
+                        Tensor t = ts[0], sl = ts[1];
                         assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name());
                         float[] x = gaussian(r, cols);
                         MemorySegment a = arena.allocate(4L * cols);
@@ -238,6 +229,17 @@ class IndexedSparseEncodingTest {
                     () -> SlicedIndexedEncoding.of(e).repackMatrix(e, m, arena.allocate(m.byteSize()), 8, 64));
             assertThrows(UnsupportedOperationException.class, () -> SlicedIndexedEncoding.of(e).dequantize(m, 0, new float[32], 0, 32));
         }
+    }
+
+    /** Random weights pruned and quantized in {@code e} ({@code rows × cols}), and the same matrix in its sliced layout {@code s}. */
+    static Tensor[] prunedAndSliced(WeightEncoding e, SlicedEncoding s, int rows, int cols, Random r, Arena arena) {
+        float[] w = gaussian(r, rows * cols);
+        e.prune(w, 0, w.length);
+        Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+        e.quantize(w, 0, t.data(), 0, w.length);
+        Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+        s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+        return new Tensor[] {t, sl};
     }
 
     private static float[] gaussian(Random r, int n) {
