@@ -23,8 +23,8 @@ import jdk.incubator.vector.VectorShuffle;
  * column, fall on the replicas and do not matter). Per 16 stored values: a shift, a permute, a
  * conversion (Q4: a permute from a 16-entry table of levels; even to 4% faster than shifts and a
  * conversion) and an FMA. Model level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, Q4_S24 1.2× Q4_0
- * (docs/performance.md, session 28). Prompts of {@link #DECODED_TOKENS} tokens or more decode each
- * chunk of a slice to dense floats once and take the dense sliced kernel ({@link #decoded}); fewer
+ * (docs/performance.md, session 28). Prompts and batches of {@link #DECODED_FROM} tokens or more decode
+ * each chunk of a slice to dense floats once and take the dense sliced kernel ({@link #decoded}); fewer
  * tokens run the one-token product per token.
  */
 final class SlicedNMKernel extends SlicedKernel {
@@ -104,8 +104,16 @@ final class SlicedNMKernel extends SlicedKernel {
         }
     }
 
+    /**
+     * From this many tokens a slice's chunks are decoded once for all tokens ({@link #decoded}); fewer
+     * run the one-token product per token. Eight, where the sliced kernels' default is 16: a 2:4 block's
+     * one-token product costs more than Q4_0's (pp8 Q8_S24 32.4 → 56.5, Q4_S24 37.6 → 60.8; at four tokens
+     * the decoded chunks lost, 24.8 → 18.8). System property {@code sieve.nm.decodedTokens}, for measurements.
+     */
+    private static final int DECODED_FROM = Integer.getInteger("sieve.nm.decodedTokens", 8);
+
     private static boolean decoded(Activations x) {
-        return LANE_PER_ROW && x.tokens() >= DECODED_TOKENS;
+        return LANE_PER_ROW && x.tokens() >= DECODED_FROM;
     }
 
     @Override
