@@ -3,18 +3,19 @@ package dev.sieve.core.quant;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A 2:4 {@link SparseEncoding} with Q8 or Q4 values ({@code Q8_S24}, {@code Q4_S24}) with every 16
- * consecutive rows interleaved (a {@link SlicedEncoding}, made at load at 512 bits), so that a
- * kernel multiplies 16 rows at once, one row per lane, and does its work per stored value instead
- * of per position: each 2:4 group's mask (4 bits, two of them set) becomes its two stored values'
- * columns within the group, 2 bits each, the same 4 bits. Per 16-row slice and 32-column block, the
- * 16 rows' bytes of the row layout (Q8: 16 · 22, Q4: 16 · 14):
+ * A 2:4 {@link SparseEncoding} with Q8, Q4 or BF16 values ({@code Q8_S24}, {@code Q4_S24}, {@code
+ * BF16_S24}) with every 16 consecutive rows interleaved (a {@link SlicedEncoding}, made at load at 512
+ * bits), so that a kernel multiplies 16 rows at once, one row per lane, and does its work per stored
+ * value instead of per position: each 2:4 group's mask (4 bits, two of them set) becomes its two stored
+ * values' columns within the group, 2 bits each, the same 4 bits. Per 16-row slice and 32-column block,
+ * the 16 rows' bytes of the row layout (Q8: 16 · 22, Q4: 16 · 14, BF16: 16 · 36):
  * <pre>
- *   d[16]       f16   row l's scale at 2·l
- *   idx[16]     u32   row l's at 32 + 4·l: stored value s's column within its group (s / 2) at bits 2s, 2s + 1
- *   Q8: v[16][16] int8  value s of row l at 96 + 16·s + l
- *   Q4: v[8][16]  u8    values j (low nibble) and j + 8 (high nibble) of row l at 96 + 16·j + l, each as q ^ 8
- *                       (q − 8 as a signed 4-bit number, as Q4_I's sliced layout stores it)
+ *   d[16]       f16   row l's scale at 2·l (Q8 and Q4 only: {@link #scaleBytes})
+ *   idx[16]     u32   row l's at 4·l: stored value s's column within its group (s / 2) at bits 2s, 2s + 1
+ *   Q8:   v[16][16] int8  value s of row l at 64 + 16·s + l (after the index words)
+ *   Q4:   v[8][16]  u8    values j (low nibble) and j + 8 (high nibble) of row l at 64 + 16·j + l, each as q ^ 8
+ *                         (q − 8 as a signed 4-bit number, as Q4_I's sliced layout stores it)
+ *   BF16: v[16][16] bf16  value s of row l at 64 + 32·s + 2·l
  * </pre>
  * Value s of a block is group s / 2's first (s even) or second set position's, holding the row
  * layout's value for that set bit (value r for the r-th set bit, zero past the 16th), so every block
@@ -33,35 +34,47 @@ public final class SlicedNMEncoding extends SlicedEncoding {
 
     private static final SlicedNMEncoding Q8 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q8));
     private static final SlicedNMEncoding Q4 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q4));
+    private static final SlicedNMEncoding BF16 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.BF16));
+    private static final java.util.List<SlicedNMEncoding> ALL = java.util.List.of(Q8, Q4, BF16);
 
     private final SparseEncoding source;
+    private final SparseEncoding.Values values;
     private final boolean q8;
+    /** Bytes of a block's scales (none for BF16 values), before its index words. */
+    private final int scaleBytes;
 
     private SlicedNMEncoding(SparseEncoding source) {
         super(source);
         this.source = source;
-        this.q8 = source.values() == SparseEncoding.Values.Q8;
+        this.values = source.values();
+        this.q8 = values == SparseEncoding.Values.Q8;
+        this.scaleBytes = values == SparseEncoding.Values.BF16 ? 0 : SCALES;
     }
 
-    /** Whether {@code e} has a 16-row layout of this kind: 2:4 with Q8 or Q4 values. */
+    /** Whether {@code e} has a 16-row layout of this kind: 2:4 with Q8, Q4 or BF16 values. */
     public static boolean slices(WeightEncoding e) {
-        return e == Q8.source || e == Q4.source;
+        return ALL.stream().anyMatch(s -> s.source == e);
     }
 
-    /** The 16-row layout of {@code e}, a 2:4 encoding with Q8 or Q4 values ({@link #slices}). */
+    /** The 16-row layout of {@code e}, a 2:4 encoding with Q8, Q4 or BF16 values ({@link #slices}). */
     public static SlicedNMEncoding of(WeightEncoding e) {
-        if (e == Q8.source) {
-            return Q8;
-        }
-        if (e == Q4.source) {
-            return Q4;
-        }
-        throw new IllegalArgumentException("16-row N:M layouts hold Q8_S24 and Q4_S24, not " + e.name());
+        return ALL.stream().filter(s -> s.source == e).findFirst().orElseThrow(
+                () -> new IllegalArgumentException("16-row N:M layouts hold Q8_S24, Q4_S24 and BF16_S24, not " + e.name()));
     }
 
-    /** Both layouts, Q8 then Q4. */
+    /** Every such layout: Q8, Q4, BF16. */
     public static java.util.List<SlicedNMEncoding> encodings() {
-        return java.util.List.of(Q8, Q4);
+        return ALL;
+    }
+
+    /** The stored values' type. */
+    public SparseEncoding.Values values() {
+        return values;
+    }
+
+    /** Bytes from a slice block's start to its index words: its scales (32), or none for BF16 values. */
+    public int scaleBytes() {
+        return scaleBytes;
     }
 
     @Override
@@ -75,16 +88,16 @@ public final class SlicedNMEncoding extends SlicedEncoding {
     }
 
     @Override public String name() { return source.name() + "_R"; }
-    @Override public int ggmlType() { return ID + (q8 ? 0 : 1); }
+    @Override public int ggmlType() { return ID + ALL.indexOf(this); }
     @Override public WeightEncoding activationEncoding() { return F32Encoding.INSTANCE; }
 
     @Override
     public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
         for (int j = 0; j < blocks; j++) {
-            long bo = sliceBase + (block0 + j) * sliceBlockBytes(), io = bo + SCALES;
+            long bo = sliceBase + (block0 + j) * sliceBlockBytes(), io = bo + scaleBytes;
             int out = off + j * QK;
             java.util.Arrays.fill(dst, out, out + QK, 0f);
-            float d = Half.f16(m, bo + 2L * l);
+            float d = scaleBytes == 0 ? 1f : Half.f16(m, bo + 2L * l);
             int idx = m.get(Half.INT_LE, io + 4L * l);
             for (int s = 0; s < 16; s++) { // the two columns of a group differ (a stored zero keeps its sign, as the reference's)
                 dst[out + column(idx, s)] = d * level(m, io, l, s);
@@ -98,14 +111,14 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         int l = row % ROWS;
         float sum = 0;
         for (int j = 0; j < cols / QK; j++) {
-            long bo = base + j * sliceBlockBytes(), io = bo + SCALES;
+            long bo = base + j * sliceBlockBytes(), io = bo + scaleBytes;
             long x = aOffset + 4L * QK * j;
             int idx = w.get(Half.INT_LE, io + 4L * l);
             float s = 0;
             for (int v = 0; v < 16; v++) {
                 s += level(w, io, l, v) * a.get(Half.FLOAT_LE, x + 4L * column(idx, v));
             }
-            sum += s * Half.f16(w, bo + 2L * l);
+            sum += scaleBytes == 0 ? s : s * Half.f16(w, bo + 2L * l);
         }
         return sum;
     }
@@ -115,13 +128,16 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         return 4 * (s / 2) + (idx >>> 2 * s & 3);
     }
 
-    /** Value s of row l of the block whose index words are at {@code io}, unscaled: Q8's byte or Q4's signed nibble. */
-    private int level(MemorySegment m, long io, int l, int s) {
-        if (q8) {
-            return Half.i8(m, io + INDICES + ROWS * s + l);
-        }
-        int b = Half.u8(m, io + INDICES + ROWS * (s % 8) + l);
-        return (((s < 8 ? b : b >>> 4) & 15) ^ 8) - 8;
+    /** Value s of row l of the block whose index words are at {@code io}, unscaled: Q8's byte, Q4's signed nibble, BF16's value. */
+    private float level(MemorySegment m, long io, int l, int s) {
+        return switch (values) {
+            case Q8 -> Half.i8(m, io + INDICES + ROWS * s + l);
+            case Q4 -> {
+                int b = Half.u8(m, io + INDICES + ROWS * (s % 8) + l);
+                yield (((s < 8 ? b : b >>> 4) & 15) ^ 8) - 8;
+            }
+            default -> Half.bf16(m, io + INDICES + 2L * (ROWS * s + l));
+        };
     }
 
     @Override
@@ -129,8 +145,10 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         int bb = blockBytes();
         int[] level = new int[16];
         for (int j = 0; j < blocks; j++) {
-            int bo = j * ROWS * bb, io = bo + SCALES;
-            copyScales(in, rowBytes, out, j, bo);
+            int bo = j * ROWS * bb, io = bo + scaleBytes;
+            if (scaleBytes > 0) {
+                copyScales(in, rowBytes, out, j, bo);
+            }
             for (int l = 0; l < ROWS; l++) {
                 int so = l * rowBytes + j * bb;
                 int mask = (in[so + source.masksAt()] & 0xFF) | (in[so + source.masksAt() + 1] & 0xFF) << 8
@@ -151,7 +169,10 @@ public final class SlicedNMEncoding extends SlicedEncoding {
                     out[io + 4 * l + b] = (byte) (idx >>> 8 * b);
                 }
                 for (int s = 0; s < 16; s++) {
-                    if (q8) {
+                    if (values == SparseEncoding.Values.BF16) { // the value's two bytes as stored
+                        out[io + INDICES + 2 * (ROWS * s + l)] = (byte) level[s];
+                        out[io + INDICES + 2 * (ROWS * s + l) + 1] = (byte) (level[s] >>> 8);
+                    } else if (q8) {
                         out[io + INDICES + ROWS * s + l] = (byte) level[s];
                     } else if (s < 8) { // values s and s + 8 share a byte, each q − 8 as a signed nibble
                         out[io + INDICES + ROWS * s + l] = (byte) (level[s] & 15 | (level[s + 8] & 15) << 4);
@@ -181,9 +202,12 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         return at;
     }
 
-    /** The row layout's value r of the block at {@code in[so..]}, unscaled (Q8's int8, Q4's q − 8). */
+    /** The row layout's value r of the block at {@code in[so..]}, unscaled (Q8's int8, Q4's q − 8, BF16's 16 bits). */
     private int rowLevel(byte[] in, int so, int r) {
         int v = so + source.valuesAt();
+        if (values == SparseEncoding.Values.BF16) {
+            return (in[v + 2 * r] & 0xFF) | (in[v + 2 * r + 1] & 0xFF) << 8;
+        }
         if (q8) {
             return in[v + r];
         }

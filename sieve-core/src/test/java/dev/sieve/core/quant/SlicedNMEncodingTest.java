@@ -96,7 +96,7 @@ class SlicedNMEncodingTest {
     }
 
     @Test
-    void onlyTwoToFourWithQ8OrQ4ValuesHasSlices() {
+    void onlyTwoToFourWithQ8Q4OrBF16ValuesHasSlices() {
         assertThrows(IllegalArgumentException.class, () -> SlicedNMEncoding.of(SparseEncoding.nm(4, 8, Values.Q8)));
         assertThrows(IllegalArgumentException.class, () -> SlicedNMEncoding.of(SparseEncoding.nm(2, 4, Values.F16)));
         SlicedNMEncoding s = SlicedNMEncoding.of(SparseEncoding.nm(2, 4, Values.Q4));

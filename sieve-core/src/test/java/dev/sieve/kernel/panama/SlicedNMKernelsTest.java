@@ -39,7 +39,7 @@ class SlicedNMKernelsTest {
     }
 
     @Test
-    void the512BitKernelsAskForSlicesOfNMWithQ8AndQ4ValuesOnly() {
+    void the512BitKernelsAskForSlicesOfNMWithQ8Q4AndBF16ValuesOnly() {
         for (Values v : new Values[] {Values.Q8, Values.Q4}) {
             SparseEncoding e = SparseEncoding.nm(2, 4, v);
             for (CpuVendor vendor : CpuVendor.values()) {
@@ -51,6 +51,8 @@ class SlicedNMKernelsTest {
             assertSame(SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v)), PanamaKernels.preferredLayout(e48, 512, CpuVendor.INTEL));
             assertSame(e48, PanamaKernels.preferredLayout(e48, 256, CpuVendor.AMD));
         }
+        SparseEncoding bf16 = SparseEncoding.nm(2, 4, Values.BF16);
+        assertSame(SlicedNMEncoding.of(bf16), PanamaKernels.preferredLayout(bf16, 512, CpuVendor.INTEL));
         for (SparseEncoding f16 : new SparseEncoding[] {SparseEncoding.nm(2, 4, Values.F16), SparseEncoding.nm(4, 8, Values.BF16)}) {
             assertSame(f16, PanamaKernels.preferredLayout(f16, 512, CpuVendor.INTEL));
         }

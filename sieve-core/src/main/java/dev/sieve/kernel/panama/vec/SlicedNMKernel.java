@@ -14,16 +14,16 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 
 /**
- * {@link SlicedNMEncoding} (2:4, Q8 or Q4 values, 16 rows interleaved): decode multiplies 16 rows
+ * {@link SlicedNMEncoding} (2:4, Q8, Q4 or BF16 values, 16 rows interleaved): decode multiplies 16 rows
  * at once, one row per lane, and works per stored value, as the indexed N:16 kernel does: each 2:4
  * group's four activations fill every quarter of a register (prepared once per product, {@link
  * #replicateGroups}: a load per group instead of a permute and the index masking the Vector API adds
  * to it), and each of the group's two stored values takes its activation by a permute whose index is
  * its 2-bit column, shifted out of the row's 32-bit index word (the bits above it, the next value's
  * column, fall on the replicas and do not matter). Per 16 stored values: a shift, a permute, a
- * conversion (Q4: a permute from a 16-entry table of levels; even to 4% faster than shifts and a
- * conversion) and an FMA. Model level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, Q4_S24 1.2× Q4_0
- * (docs/performance.md, session 28). Prompts and batches of {@link #DECODED_FROM} tokens or more decode
+ * conversion (Q4: a permute from a 16-entry table of levels, even to 4% faster than shifts and a
+ * conversion; BF16: a shift) and an FMA. Model level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, Q4_S24
+ * 1.2× Q4_0, BF16_S24 1.6× BF16 (docs/performance.md, session 28). Prompts and batches of {@link #DECODED_FROM} tokens or more decode
  * each chunk of a slice to dense floats once and take the dense sliced kernel ({@link #decoded}); fewer
  * tokens run the one-token product per token.
  */
@@ -54,14 +54,16 @@ final class SlicedNMKernel extends SlicedKernel {
         return r;
     }
 
-    private final boolean q8;
-    /** Bytes of a slice's block (16 rows). */
-    private final long sb;
+    private final boolean q8, bf16;
+    /** Bytes of a slice's block (16 rows), and from its start to its index words (its scales; none for BF16). */
+    private final long sb, scaleBytes;
 
     SlicedNMKernel(SlicedNMEncoding e) {
         super(e);
         this.q8 = e.q8();
+        this.bf16 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.BF16;
         this.sb = e.sliceBlockBytes();
+        this.scaleBytes = e.scaleBytes();
     }
 
     /**
@@ -138,6 +140,8 @@ final class SlicedNMKernel extends SlicedKernel {
                 int d = whole ? t * outStride + r : 0;
                 if (q8) {
                     sliceQ8(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
+                } else if (bf16) {
+                    sliceBF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
                 } else {
                     sliceQ4(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
                 }
@@ -160,7 +164,7 @@ final class SlicedNMKernel extends SlicedKernel {
     private void sliceQ8(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         for (int j = 0; j < cols / QK; j++) {
-            long b0 = base + j * sb, io = b0 + SlicedEncoding.SCALES, v0 = io + INDICES;
+            long b0 = base + j * sb, io = b0 + scaleBytes, v0 = io + INDICES;
             int x0 = xo + 4 * QK * j; // block j's 8 replicated groups
             IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
@@ -177,6 +181,27 @@ final class SlicedNMKernel extends SlicedKernel {
         }
     }
 
+    /** As {@link #sliceQ8} for BF16 values (two bytes each, value s of the 16 rows at 32·s; no scales). */
+    private void sliceBF16(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
+        for (int j = 0; j < cols / QK; j++) {
+            long io = base + j * sb, v0 = io + INDICES;
+            int x0 = xo + 4 * QK * j; // block j's 8 replicated groups
+            IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
+            for (int g = 0; g < 4; g++) {
+                IntVector ga = xi(xr, x0 + ROWS * g), gb = xi(xr, x0 + ROWS * (g + 4)); // groups g and g + 4
+                IntVector ia = idx.lanewise(VectorOperators.LSHR, 4 * g), ib = idx.lanewise(VectorOperators.LSHR, 4 * g + 16);
+                long v = v0 + 4L * ROWS * g; // values 2g, 2g + 1 (group g) and 2g + 8, 2g + 9 (group g + 4)
+                p0 = Vec.bf16(w, v).fma(pick(ia, ga), p0);
+                q0 = Vec.bf16(w, v + 2 * ROWS).fma(pick(ia.lanewise(VectorOperators.LSHR, 2), ga), q0);
+                p1 = Vec.bf16(w, v + 16 * ROWS).fma(pick(ib, gb), p1);
+                q1 = Vec.bf16(w, v + 18 * ROWS).fma(pick(ib.lanewise(VectorOperators.LSHR, 2), gb), q1);
+            }
+            p0.add(q0).add(p1.add(q1)).add(FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+        }
+    }
+
     /**
      * As {@link #sliceQ8} for Q4 values: byte k of a row holds values k (low nibble) and k + 8 (high).
      * A copy of that method's frame, not one method branching on the value type, as in the indexed
@@ -186,7 +211,7 @@ final class SlicedNMKernel extends SlicedKernel {
     private void sliceQ4(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         for (int j = 0; j < cols / QK; j++) {
-            long b0 = base + j * sb, io = b0 + SlicedEncoding.SCALES, v0 = io + INDICES;
+            long b0 = base + j * sb, io = b0 + scaleBytes, v0 = io + INDICES;
             int x0 = xo + 4 * QK * j; // block j's 8 replicated groups
             IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
@@ -217,8 +242,8 @@ final class SlicedNMKernel extends SlicedKernel {
     @Override
     void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
         for (int j = 0; j < blocks; j++) {
-            long b0 = base + (block0 + j) * sb, io = b0 + SlicedEncoding.SCALES, v0 = io + INDICES;
-            FloatVector d = Vec.f16(w, b0);
+            long b0 = base + (block0 + j) * sb, io = b0 + scaleBytes, v0 = io + INDICES;
+            FloatVector d = bf16 ? FloatVector.broadcast(F, 1f) : Vec.f16(w, b0);
             IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
             for (int g = 0; g < 8; g++) {
                 FloatVector a = value(w, v0, 2 * g).mul(d), b = value(w, v0, 2 * g + 1).mul(d);
@@ -236,6 +261,9 @@ final class SlicedNMKernel extends SlicedKernel {
     private FloatVector value(MemorySegment w, long v0, int s) {
         if (q8) {
             return s8f(w, v0 + (long) ROWS * s);
+        }
+        if (bf16) {
+            return Vec.bf16(w, v0 + 2L * ROWS * s);
         }
         IntVector u = u8(w, v0 + (long) ROWS * (s % 8));
         return level(s < 8 ? u : u.lanewise(VectorOperators.LSHR, 4));
