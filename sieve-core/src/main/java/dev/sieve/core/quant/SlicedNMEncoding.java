@@ -3,19 +3,19 @@ package dev.sieve.core.quant;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A 2:4 {@link SparseEncoding} with Q8, Q4 or BF16 values ({@code Q8_S24}, {@code Q4_S24}, {@code
- * BF16_S24}) with every 16 consecutive rows interleaved (a {@link SlicedEncoding}, made at load at 512
+ * A 2:4 {@link SparseEncoding} with Q8, Q4, BF16 or F16 values ({@code Q8_S24}, {@code Q4_S24}, {@code
+ * BF16_S24}, {@code F16_S24}) with every 16 consecutive rows interleaved (a {@link SlicedEncoding}, made at load at 512
  * bits), so that a kernel multiplies 16 rows at once, one row per lane, and does its work per stored
  * value instead of per position: each 2:4 group's mask (4 bits, two of them set) becomes its two stored
  * values' columns within the group, 2 bits each, the same 4 bits. Per 16-row slice and 32-column block,
- * the 16 rows' bytes of the row layout (Q8: 16 · 22, Q4: 16 · 14, BF16: 16 · 36):
+ * the 16 rows' bytes of the row layout (Q8: 16 · 22, Q4: 16 · 14, BF16 and F16: 16 · 36):
  * <pre>
  *   d[16]       f16   row l's scale at 2·l (Q8 and Q4 only: {@link #scaleBytes})
  *   idx[16]     u32   row l's at 4·l: stored value s's column within its group (s / 2) at bits 2s, 2s + 1
  *   Q8:   v[16][16] int8  value s of row l at 64 + 16·s + l (after the index words)
  *   Q4:   v[8][16]  u8    values j (low nibble) and j + 8 (high nibble) of row l at 64 + 16·j + l, each as q ^ 8
  *                         (q − 8 as a signed 4-bit number, as Q4_I's sliced layout stores it)
- *   BF16: v[16][16] bf16  value s of row l at 64 + 32·s + 2·l
+ *   BF16, F16: v[16][16]  value s of row l at 64 + 32·s + 2·l, as stored
  * </pre>
  * Value s of a block is group s / 2's first (s even) or second set position's, holding the row
  * layout's value for that set bit (value r for the r-th set bit, zero past the 16th), so every block
@@ -35,7 +35,8 @@ public final class SlicedNMEncoding extends SlicedEncoding {
     private static final SlicedNMEncoding Q8 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q8));
     private static final SlicedNMEncoding Q4 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q4));
     private static final SlicedNMEncoding BF16 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.BF16));
-    private static final java.util.List<SlicedNMEncoding> ALL = java.util.List.of(Q8, Q4, BF16);
+    private static final SlicedNMEncoding F16 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.F16));
+    private static final java.util.List<SlicedNMEncoding> ALL = java.util.List.of(Q8, Q4, BF16, F16);
 
     private final SparseEncoding source;
     private final SparseEncoding.Values values;
@@ -48,23 +49,28 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         this.source = source;
         this.values = source.values();
         this.q8 = values == SparseEncoding.Values.Q8;
-        this.scaleBytes = values == SparseEncoding.Values.BF16 ? 0 : SCALES;
+        this.scaleBytes = halves() ? 0 : SCALES;
     }
 
-    /** Whether {@code e} has a 16-row layout of this kind: 2:4 with Q8, Q4 or BF16 values. */
+    /** Whether {@code e} has a 16-row layout of this kind: 2:4 with Q8, Q4, BF16 or F16 values. */
     public static boolean slices(WeightEncoding e) {
         return ALL.stream().anyMatch(s -> s.source == e);
     }
 
-    /** The 16-row layout of {@code e}, a 2:4 encoding with Q8, Q4 or BF16 values ({@link #slices}). */
+    /** The 16-row layout of {@code e}, a 2:4 encoding with Q8, Q4, BF16 or F16 values ({@link #slices}). */
     public static SlicedNMEncoding of(WeightEncoding e) {
         return ALL.stream().filter(s -> s.source == e).findFirst().orElseThrow(
-                () -> new IllegalArgumentException("16-row N:M layouts hold Q8_S24, Q4_S24 and BF16_S24, not " + e.name()));
+                () -> new IllegalArgumentException("16-row N:M layouts hold 2:4 with Q8, Q4, BF16 or F16 values, not " + e.name()));
     }
 
-    /** Every such layout: Q8, Q4, BF16. */
+    /** Every such layout: Q8, Q4, BF16, F16. */
     public static java.util.List<SlicedNMEncoding> encodings() {
         return ALL;
+    }
+
+    /** Whether the values are two-byte floats (BF16, F16), stored as they are, without scales. */
+    private boolean halves() {
+        return values == SparseEncoding.Values.BF16 || values == SparseEncoding.Values.F16;
     }
 
     /** The stored values' type. */
@@ -72,7 +78,7 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         return values;
     }
 
-    /** Bytes from a slice block's start to its index words: its scales (32), or none for BF16 values. */
+    /** Bytes from a slice block's start to its index words: its scales (32), or none for BF16 and F16 values. */
     public int scaleBytes() {
         return scaleBytes;
     }
@@ -136,7 +142,8 @@ public final class SlicedNMEncoding extends SlicedEncoding {
                 int b = Half.u8(m, io + INDICES + ROWS * (s % 8) + l);
                 yield (((s < 8 ? b : b >>> 4) & 15) ^ 8) - 8;
             }
-            default -> Half.bf16(m, io + INDICES + 2L * (ROWS * s + l));
+            case BF16 -> Half.bf16(m, io + INDICES + 2L * (ROWS * s + l));
+            case F16 -> Half.f16(m, io + INDICES + 2L * (ROWS * s + l));
         };
     }
 
@@ -169,7 +176,7 @@ public final class SlicedNMEncoding extends SlicedEncoding {
                     out[io + 4 * l + b] = (byte) (idx >>> 8 * b);
                 }
                 for (int s = 0; s < 16; s++) {
-                    if (values == SparseEncoding.Values.BF16) { // the value's two bytes as stored
+                    if (halves()) { // the value's two bytes as stored
                         out[io + INDICES + 2 * (ROWS * s + l)] = (byte) level[s];
                         out[io + INDICES + 2 * (ROWS * s + l) + 1] = (byte) (level[s] >>> 8);
                     } else if (q8) {
@@ -205,7 +212,7 @@ public final class SlicedNMEncoding extends SlicedEncoding {
     /** The row layout's value r of the block at {@code in[so..]}, unscaled (Q8's int8, Q4's q − 8, BF16's 16 bits). */
     private int rowLevel(byte[] in, int so, int r) {
         int v = so + source.valuesAt();
-        if (values == SparseEncoding.Values.BF16) {
+        if (halves()) {
             return (in[v + 2 * r] & 0xFF) | (in[v + 2 * r + 1] & 0xFF) << 8;
         }
         if (q8) {

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * 2:4 with Q8 and Q4 values, in the row layout and in 16-row slices ({@link SlicedNMEncoding}), and
+ * 2:4 with Q8, Q4, BF16 and F16 values, in the row layout and in 16-row slices ({@link SlicedNMEncoding}), and
  * 4:8 made indexed 8:16 in 16-row slices, at
  * every width, against the scalar reference and the dense F32 kernel on the same weights: one token
  * (a lane per row), 2–5 tokens (the one-token product per token), 8, 16 and 17 (the decoded chunks: two
@@ -39,7 +39,7 @@ class SlicedNMKernelsTest {
     }
 
     @Test
-    void the512BitKernelsAskForSlicesOfNMWithQ8Q4AndBF16ValuesOnly() {
+    void the512BitKernelsAskForSlicesOf2To4AndOf4To8WithQ8OrQ4Values() {
         for (Values v : new Values[] {Values.Q8, Values.Q4}) {
             SparseEncoding e = SparseEncoding.nm(2, 4, v);
             for (CpuVendor vendor : CpuVendor.values()) {
@@ -51,10 +51,10 @@ class SlicedNMKernelsTest {
             assertSame(SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v)), PanamaKernels.preferredLayout(e48, 512, CpuVendor.INTEL));
             assertSame(e48, PanamaKernels.preferredLayout(e48, 256, CpuVendor.AMD));
         }
-        SparseEncoding bf16 = SparseEncoding.nm(2, 4, Values.BF16);
-        assertSame(SlicedNMEncoding.of(bf16), PanamaKernels.preferredLayout(bf16, 512, CpuVendor.INTEL));
-        for (SparseEncoding f16 : new SparseEncoding[] {SparseEncoding.nm(2, 4, Values.F16), SparseEncoding.nm(4, 8, Values.BF16)}) {
-            assertSame(f16, PanamaKernels.preferredLayout(f16, 512, CpuVendor.INTEL));
+        for (Values v : new Values[] {Values.BF16, Values.F16}) { // 2:4 with two-byte values: slices; 4:8: the row layout
+            SparseEncoding e = SparseEncoding.nm(2, 4, v), e48 = SparseEncoding.nm(4, 8, v);
+            assertSame(SlicedNMEncoding.of(e), PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL));
+            assertSame(e48, PanamaKernels.preferredLayout(e48, 512, CpuVendor.INTEL));
         }
     }
 }

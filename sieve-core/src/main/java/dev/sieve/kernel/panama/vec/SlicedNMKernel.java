@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 
 /**
- * {@link SlicedNMEncoding} (2:4, Q8, Q4 or BF16 values, 16 rows interleaved): decode multiplies 16 rows
+ * {@link SlicedNMEncoding} (2:4, Q8, Q4, BF16 or F16 values, 16 rows interleaved): decode multiplies 16 rows
  * at once, one row per lane, and works per stored value, as the indexed N:16 kernel does: each 2:4
  * group's four activations fill every quarter of a register (prepared once per product, {@link
  * #replicateGroups}: a load per group instead of a permute and the index masking the Vector API adds
@@ -22,7 +22,7 @@ import jdk.incubator.vector.VectorShuffle;
  * its 2-bit column, shifted out of the row's 32-bit index word (the bits above it, the next value's
  * column, fall on the replicas and do not matter). Per 16 stored values: a shift, a permute, a
  * conversion (Q4: a permute from a 16-entry table of levels, even to 4% faster than shifts and a
- * conversion; BF16: a shift) and an FMA. Model level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, Q4_S24
+ * conversion; BF16: a shift; F16 converted per block into an array first) and an FMA. Model level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, Q4_S24
  * 1.2× Q4_0, BF16_S24 1.6× BF16 (docs/performance.md, session 28). Prompts and batches of {@link #DECODED_FROM} tokens or more decode
  * each chunk of a slice to dense floats once and take the dense sliced kernel ({@link #decoded}); fewer
  * tokens run the one-token product per token.
@@ -54,14 +54,15 @@ final class SlicedNMKernel extends SlicedKernel {
         return r;
     }
 
-    private final boolean q8, bf16;
-    /** Bytes of a slice's block (16 rows), and from its start to its index words (its scales; none for BF16). */
+    private final boolean q8, bf16, f16;
+    /** Bytes of a slice's block (16 rows), and from its start to its index words (its scales; none for BF16 and F16). */
     private final long sb, scaleBytes;
 
     SlicedNMKernel(SlicedNMEncoding e) {
         super(e);
         this.q8 = e.q8();
         this.bf16 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.BF16;
+        this.f16 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.F16;
         this.sb = e.sliceBlockBytes();
         this.scaleBytes = e.scaleBytes();
     }
@@ -142,6 +143,8 @@ final class SlicedNMKernel extends SlicedKernel {
                     sliceQ8(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
                 } else if (bf16) {
                     sliceBF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
+                } else if (f16) {
+                    sliceF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
                 } else {
                     sliceQ4(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
                 }
@@ -203,6 +206,44 @@ final class SlicedNMKernel extends SlicedKernel {
     }
 
     /**
+     * As {@link #sliceBF16} for F16 values, each block's 16 value vectors converted first into {@code
+     * buf} (by {@link #halvesToFloats}, a call that takes and returns no vector): with {@link Vec#f16} in
+     * the loop, C2's node budget left the conversion a call whose result was boxed (10.3 ms a 5632 × 2048
+     * matrix, 152 collections a run).
+     */
+    private void sliceF16(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
+        float[] buf = HALVES.get();
+        for (int j = 0; j < cols / QK; j++) {
+            long io = base + j * sb;
+            halvesToFloats(w, io + INDICES, buf);
+            int x0 = xo + 4 * QK * j; // block j's 8 replicated groups
+            IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
+            for (int g = 0; g < 4; g++) {
+                IntVector ga = xi(xr, x0 + ROWS * g), gb = xi(xr, x0 + ROWS * (g + 4)); // groups g and g + 4
+                IntVector ia = idx.lanewise(VectorOperators.LSHR, 4 * g), ib = idx.lanewise(VectorOperators.LSHR, 4 * g + 16);
+                int v = 2 * ROWS * g; // values 2g, 2g + 1 (group g) and 2g + 8, 2g + 9 (group g + 4)
+                p0 = FloatVector.fromArray(F, buf, v).fma(pick(ia, ga), p0);
+                q0 = FloatVector.fromArray(F, buf, v + ROWS).fma(pick(ia.lanewise(VectorOperators.LSHR, 2), ga), q0);
+                p1 = FloatVector.fromArray(F, buf, v + 8 * ROWS).fma(pick(ib, gb), p1);
+                q1 = FloatVector.fromArray(F, buf, v + 9 * ROWS).fma(pick(ib.lanewise(VectorOperators.LSHR, 2), gb), q1);
+            }
+            p0.add(q0).add(p1.add(q1)).add(FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+        }
+    }
+
+    /** Per thread: one block's 16 × 16 F16 values as floats. */
+    private static final ThreadLocal<float[]> HALVES = ThreadLocal.withInitial(() -> new float[ROWS * ROWS]);
+
+    /** The 16 × 16 F16 values at {@code v} as floats, value s of the 16 rows at {@code buf[16·s..]}. */
+    private static void halvesToFloats(MemorySegment w, long v, float[] buf) {
+        for (int s = 0; s < ROWS; s++) {
+            Vec.f16(w, v + 2L * ROWS * s).intoArray(buf, ROWS * s);
+        }
+    }
+
+    /**
      * As {@link #sliceQ8} for Q4 values: byte k of a row holds values k (low nibble) and k + 8 (high).
      * A copy of that method's frame, not one method branching on the value type, as in the indexed
      * kernel: C2's node budget is tight here (with the groups' permutes in this loop, the scales'
@@ -243,7 +284,7 @@ final class SlicedNMKernel extends SlicedKernel {
     void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
         for (int j = 0; j < blocks; j++) {
             long b0 = base + (block0 + j) * sb, io = b0 + scaleBytes, v0 = io + INDICES;
-            FloatVector d = bf16 ? FloatVector.broadcast(F, 1f) : Vec.f16(w, b0);
+            FloatVector d = scaleBytes == 0 ? FloatVector.broadcast(F, 1f) : Vec.f16(w, b0);
             IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
             for (int g = 0; g < 8; g++) {
                 FloatVector a = value(w, v0, 2 * g).mul(d), b = value(w, v0, 2 * g + 1).mul(d);
@@ -264,6 +305,9 @@ final class SlicedNMKernel extends SlicedKernel {
         }
         if (bf16) {
             return Vec.bf16(w, v0 + 2L * ROWS * s);
+        }
+        if (f16) {
+            return Vec.f16(w, v0 + 2L * ROWS * s);
         }
         IntVector u = u8(w, v0 + (long) ROWS * (s % 8));
         return level(s < 8 ? u : u.lanewise(VectorOperators.LSHR, 4));
