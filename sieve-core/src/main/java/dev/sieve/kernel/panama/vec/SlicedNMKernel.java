@@ -162,7 +162,9 @@ final class SlicedNMKernel extends SlicedKernel {
      * The 16 rows of the slice at {@code base} times one token's replicated activations ({@code
      * xr[xo..]}, {@link #replicateGroups}), into {@code dst[d..d + 16)}. Groups g and g + 4 a step (halves A and B of the block), four FMA chains; the
      * running sum in {@code dst}, not in a register, as in the indexed kernel (a vector live across
-     * the block loop was boxed).
+     * the block loop was boxed). {@link #sliceQ4}, {@link #sliceBF16} and {@link #sliceF16} repeat this
+     * frame with their own value loads, on purpose: one method branching on the value type would pass
+     * C2's node budget (see {@link #sliceQ4}).
      */
     private void sliceQ8(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
