@@ -169,7 +169,7 @@ final class SlicedNMKernel extends SlicedKernel {
     private void sliceQ8(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         for (int j = 0; j < cols / QK; j++) {
-            long b0 = base + j * sb, io = b0 + scaleBytes, v0 = io + INDICES;
+            long b0 = base + j * sb, io = b0 + SlicedEncoding.SCALES, v0 = io + INDICES; // Q8 and Q4 have scales
             int x0 = xo + 4 * QK * j; // block j's 8 replicated groups
             IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
@@ -254,7 +254,7 @@ final class SlicedNMKernel extends SlicedKernel {
     private void sliceQ4(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         for (int j = 0; j < cols / QK; j++) {
-            long b0 = base + j * sb, io = b0 + scaleBytes, v0 = io + INDICES;
+            long b0 = base + j * sb, io = b0 + SlicedEncoding.SCALES, v0 = io + INDICES; // Q8 and Q4 have scales
             int x0 = xo + 4 * QK * j; // block j's 8 replicated groups
             IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
