@@ -37,7 +37,7 @@ final class SynthCommand implements Callable<Integer> {
 
     @Option(names = "--pattern", defaultValue = "unstructured",
             description = "sparsity pattern: unstructured (bitmap), 2:4, 4:8, or indexed / N:16 (N of every 16 kept, each"
-                    + " with its column: the fast decode; q8 or q4 values) (default: ${DEFAULT-VALUE})")
+                    + " with its column: the fast decode) (default: ${DEFAULT-VALUE})")
     String pattern;
 
     @Option(names = "--values", defaultValue = "q8",

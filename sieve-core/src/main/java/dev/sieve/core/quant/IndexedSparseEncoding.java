@@ -14,12 +14,15 @@ import java.util.Optional;
  *
  * <p>Block of 32 weights (two halves A = columns 0..15 and B = 16..31), in this order:
  * <pre>
- *   d       f16      the block's scale (Q8: amax / 127, as Q8_0; Q4: max / −8, as Q4_0)
+ *   d       f16      the block's scale (Q8: amax / 127, as Q8_0; Q4: max / −8, as Q4_0; none for F16, BF16)
  *   idx[N]  u8       stored pair k: low nibble = column of A's value k, high nibble = column of B's
  *   Q8: a[N] int8, b[N] int8        value = d · q
  *   Q4: v[N] u8 (low = A's q, high = B's q)   value = d · (q − 8)
+ *   F16, BF16: a[N], b[N] two bytes each      value as stored
  * </pre>
- * Q8: 2 + 3N bytes per 32 weights (N = 5: 4.25 bits per weight); Q4: 2 + 2N (N = 5: 3.0). Quantize
+ * Q8: 2 + 3N bytes per 32 weights (N = 5: 4.25 bits per weight); Q4: 2 + 2N (N = 5: 3.0); F16 and
+ * BF16: 5N (N = 8: 10.0; these exist so that 4:8 rows with two-byte values decode per stored value,
+ * {@link SlicedIndexedEncoding#repacks}). Quantize
  * writes each half's values in column order, padding a half with fewer non-zeros with stored zeros
  * at its first zero columns, so indices within a half are distinct. Any bytes decode: a value adds
  * to the column its index names (a repeated index adds twice), so decoders need no checks.
@@ -31,16 +34,19 @@ public final class IndexedSparseEncoding implements WeightEncoding {
     /** Weights per indexed group: each half of a block. */
     public static final int GROUP = 16;
     public static final int MAX_N = GROUP;
-    /** Byte offset of the index bytes in a block. */
+    /** Byte offset of the index bytes in a block with a scale (Q8, Q4); F16 and BF16 blocks start with them. */
     public static final int IDX = 2;
     private static final int ID = 2320; // after Q4_0_R's 2307; Q8 N = 1..16, then Q4
-    private static final SparseEncoding.Values[] VALUES = {SparseEncoding.Values.Q8, SparseEncoding.Values.Q4};
-    private static final IndexedSparseEncoding[][] ALL = new IndexedSparseEncoding[2][MAX_N];
+    private static final int TWO_BYTE_ID = 2400; // after the 2:4 slices' 2384..2387; F16 N = 1..16, then BF16
+    /** The value types, in {@link #encodings()}'s order. */
+    private static final SparseEncoding.Values[] VALUES =
+            {SparseEncoding.Values.Q8, SparseEncoding.Values.Q4, SparseEncoding.Values.F16, SparseEncoding.Values.BF16};
+    private static final IndexedSparseEncoding[][] ALL = new IndexedSparseEncoding[VALUES.length][MAX_N];
 
     static {
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < VALUES.length; v++) {
             for (int n = 1; n <= MAX_N; n++) {
-                ALL[v][n - 1] = new IndexedSparseEncoding(VALUES[v], n, ID + v * MAX_N + n - 1);
+                ALL[v][n - 1] = new IndexedSparseEncoding(VALUES[v], n, (v < 2 ? ID + v * MAX_N : TWO_BYTE_ID + (v - 2) * MAX_N) + n - 1);
             }
         }
     }
@@ -50,25 +56,33 @@ public final class IndexedSparseEncoding implements WeightEncoding {
     private final int id;
     private final String name;
     private final int blockBytes;
+    /** Byte offset of the index bytes: after the scale, if the values have one. */
+    private final int idx;
 
     private IndexedSparseEncoding(SparseEncoding.Values values, int n, int id) {
         this.values = values;
         this.n = n;
         this.id = id;
         this.name = values.name() + "_I" + n;
-        this.blockBytes = IDX + (values == SparseEncoding.Values.Q8 ? 3 * n : 2 * n);
+        this.idx = values.scaled ? IDX : 0;
+        this.blockBytes = idx + n + switch (values) { // the index bytes, then A's and B's values
+            case Q8 -> 2 * n;
+            case Q4 -> n; // one byte holds pair k's two levels
+            case F16, BF16 -> 4 * n;
+        };
     }
 
-    /** N of every 16 weights stored, values Q8 or Q4. */
+    /** N of every 16 weights stored, values Q8, Q4, F16 or BF16. */
     public static IndexedSparseEncoding of(int n, SparseEncoding.Values values) {
         if (n < 1 || n > MAX_N) {
             throw new IllegalArgumentException("indexed sparsity stores 1..16 of every 16 weights, got " + n);
         }
-        return switch (values) {
-            case Q8 -> ALL[0][n - 1];
-            case Q4 -> ALL[1][n - 1];
-            default -> throw new IllegalArgumentException("indexed sparsity stores q8 or q4 values, not " + values);
-        };
+        return ALL[java.util.Arrays.asList(VALUES).indexOf(values)][n - 1];
+    }
+
+    /** This encoding's place in {@link #encodings()}: value type, then N. */
+    int ordinal() {
+        return java.util.Arrays.asList(VALUES).indexOf(values) * MAX_N + n - 1;
     }
 
     /** The N for a sparsity: the nearest whole number of 16 to keep (at least 1). */
@@ -79,7 +93,7 @@ public final class IndexedSparseEncoding implements WeightEncoding {
         return of(Math.max(1, (int) Math.round(GROUP * (1 - sparsity))), values);
     }
 
-    /** Every indexed encoding (Q8 and Q4, N = 1..16), for kernel registries. */
+    /** Every indexed encoding (Q8, Q4, F16 and BF16, N = 1..16), for kernel registries. */
     public static java.util.List<IndexedSparseEncoding> encodings() {
         return java.util.Arrays.stream(ALL).flatMap(java.util.Arrays::stream).toList();
     }
@@ -91,13 +105,15 @@ public final class IndexedSparseEncoding implements WeightEncoding {
 
     /**
      * The encoding for {@code sieve synth}: pattern "indexed" (N nearest to {@code sparsity}) or
-     * "N:16" ({@code sparsity} must be 1 − N/16 to within 1/32); values q8 or q4.
+     * "N:16" ({@code sparsity} must be 1 − N/16 to within 1/32); values q8, q4, f16 or bf16.
      */
     public static IndexedSparseEncoding forPattern(String pattern, double sparsity, String values) {
         SparseEncoding.Values v = switch (values.toLowerCase(Locale.ROOT)) {
             case "q8" -> SparseEncoding.Values.Q8;
             case "q4" -> SparseEncoding.Values.Q4;
-            default -> throw new IllegalArgumentException("indexed sparsity stores q8 or q4 values, got " + values);
+            case "f16" -> SparseEncoding.Values.F16;
+            case "bf16" -> SparseEncoding.Values.BF16;
+            default -> throw new IllegalArgumentException("indexed sparsity stores q8, q4, f16 or bf16 values, got " + values);
         };
         if (pattern.equalsIgnoreCase("indexed")) {
             return forSparsity(sparsity, v);
@@ -114,8 +130,9 @@ public final class IndexedSparseEncoding implements WeightEncoding {
     }
 
     static Optional<WeightEncoding> byGgmlType(int id) {
-        int i = id - ID;
-        return i >= 0 && i < 2 * MAX_N ? Optional.of(ALL[i / MAX_N][i % MAX_N]) : Optional.empty();
+        int i = id - ID, t = id - TWO_BYTE_ID;
+        return i >= 0 && i < 2 * MAX_N ? Optional.of(ALL[i / MAX_N][i % MAX_N])
+                : t >= 0 && t < 2 * MAX_N ? Optional.of(ALL[2 + t / MAX_N][t % MAX_N]) : Optional.empty();
     }
 
     static Optional<WeightEncoding> byName(String upper) {
@@ -138,9 +155,19 @@ public final class IndexedSparseEncoding implements WeightEncoding {
         return values;
     }
 
-    /** Byte offset of the Q8 A values (B's follow after N bytes), or of the Q4 value bytes. */
+    /** Byte offset of the index bytes ({@link #IDX} with a scale, 0 without). */
+    public int indexAt() {
+        return idx;
+    }
+
+    /** Byte offset of the Q8 and two-byte A values (B's follow after N values), or of the Q4 value bytes. */
     public int valuesAt() {
-        return IDX + n;
+        return idx + n;
+    }
+
+    /** Whether each block starts with an f16 scale (Q8, Q4). */
+    public boolean scaled() {
+        return values.scaled;
     }
 
     @Override public String name() { return name; }
@@ -152,12 +179,22 @@ public final class IndexedSparseEncoding implements WeightEncoding {
     @Override public WeightEncoding activationEncoding() { return F32Encoding.INSTANCE; }
 
     /** Value k of half h (0 = A, 1 = B) of the block at {@code o}, before the scale. */
-    int level(MemorySegment s, long o, int h, int k) {
-        if (values == SparseEncoding.Values.Q8) {
-            return Half.i8(s, o + IDX + n + (long) h * n + k);
-        }
-        int v = Half.u8(s, o + IDX + n + k);
-        return (h == 0 ? v & 15 : v >>> 4) - 8;
+    float level(MemorySegment s, long o, int h, int k) {
+        long a = o + idx + n;
+        return switch (values) {
+            case Q8 -> Half.i8(s, a + (long) h * n + k);
+            case Q4 -> {
+                int v = Half.u8(s, a + k);
+                yield (h == 0 ? v & 15 : v >>> 4) - 8;
+            }
+            case F16 -> Half.f16(s, a + 2L * (h * n + k));
+            case BF16 -> Half.bf16(s, a + 2L * (h * n + k));
+        };
+    }
+
+    /** The block's scale: its f16 d, or 1 for values stored as they are. */
+    float scale(MemorySegment s, long o) {
+        return values.scaled ? Half.f16(s, o) : 1f;
     }
 
     /**
@@ -171,8 +208,10 @@ public final class IndexedSparseEncoding implements WeightEncoding {
         if (n != 8 || nm != SparseEncoding.nm(4, 8, values)) {
             throw new IllegalArgumentException(name + " holds 4:8 blocks of its own values only, not " + nm.name());
         }
-        out[oo] = in[io];
-        out[oo + 1] = in[io + 1];
+        if (values.scaled) {
+            out[oo] = in[io];
+            out[oo + 1] = in[io + 1];
+        }
         int m = io + nm.masksAt();
         int mask = (in[m] & 0xFF) | (in[m + 1] & 0xFF) << 8 | (in[m + 2] & 0xFF) << 16 | (in[m + 3] & 0xFF) << 24;
         int[] count = new int[2], used = new int[2];
@@ -183,7 +222,11 @@ public final class IndexedSparseEncoding implements WeightEncoding {
             }
             int h = p / GROUP, k = count[h];
             if (r < nm.capacity() && k < n) {
-                int q = values == SparseEncoding.Values.Q8 ? in[v + r] : ((in[v + r % 8] & 0xFF) >>> (r < 8 ? 0 : 4)) & 15;
+                int q = switch (values) {
+                    case Q8 -> in[v + r];
+                    case Q4 -> ((in[v + r % 8] & 0xFF) >>> (r < 8 ? 0 : 4)) & 15;
+                    case F16, BF16 -> (in[v + 2 * r] & 0xFF) | (in[v + 2 * r + 1] & 0xFF) << 8;
+                };
                 put(out, oo, h, k, p % GROUP, q);
                 count[h]++;
                 used[h] |= 1 << p % GROUP;
@@ -193,28 +236,31 @@ public final class IndexedSparseEncoding implements WeightEncoding {
         for (int h = 0; h < 2; h++) {
             for (int c = 0; count[h] < n; c++) { // a zero at each free column (distinct columns, as quantize pads)
                 if ((used[h] >>> c & 1) == 0) {
-                    put(out, oo, h, count[h]++, c, values == SparseEncoding.Values.Q8 ? 0 : 8);
+                    put(out, oo, h, count[h]++, c, values == SparseEncoding.Values.Q4 ? 8 : 0);
                     used[h] |= 1 << c;
                 }
             }
         }
     }
 
-    /** Stores value k of half h (raw: Q8's int8 or Q4's unsigned q) at column c of the block at {@code out[oo..]}. */
+    /** Stores value k of half h (raw: Q8's int8, Q4's unsigned q, or the two-byte value's bits) at column c of the block at {@code out[oo..]}. */
     private void put(byte[] out, int oo, int h, int k, int c, int q) {
-        int ix = oo + IDX + k;
+        int ix = oo + idx + k;
         out[ix] = (byte) (h == 0 ? (out[ix] & 0xF0) | c : (out[ix] & 0x0F) | c << 4);
-        if (values == SparseEncoding.Values.Q8) {
-            out[oo + IDX + n + h * n + k] = (byte) q;
-        } else {
-            int vx = oo + IDX + n + k;
-            out[vx] = (byte) (h == 0 ? (out[vx] & 0xF0) | q : (out[vx] & 0x0F) | q << 4);
+        int vx = oo + idx + n;
+        switch (values) {
+            case Q8 -> out[vx + h * n + k] = (byte) q;
+            case Q4 -> out[vx + k] = (byte) (h == 0 ? (out[vx + k] & 0xF0) | q : (out[vx + k] & 0x0F) | q << 4);
+            case F16, BF16 -> {
+                out[vx + 2 * (h * n + k)] = (byte) q;
+                out[vx + 2 * (h * n + k) + 1] = (byte) (q >>> 8);
+            }
         }
     }
 
     /** Column (0..15) within half h of stored value k of the block at {@code o}. */
-    static int column(MemorySegment s, long o, int h, int k) {
-        int i = Half.u8(s, o + IDX + k);
+    int column(MemorySegment s, long o, int h, int k) {
+        int i = Half.u8(s, o + idx + k);
         return h == 0 ? i & 15 : i >>> 4;
     }
 
@@ -224,7 +270,7 @@ public final class IndexedSparseEncoding implements WeightEncoding {
             long o = srcOffset + (long) b * blockBytes;
             int out = dstOffset + b * QK;
             java.util.Arrays.fill(dst, out, out + QK, 0f);
-            float d = Half.f16(src, o);
+            float d = scale(src, o);
             for (int h = 0; h < 2; h++) {
                 for (int k = 0; k < n; k++) {
                     dst[out + GROUP * h + column(src, o, h, k)] += d * level(src, o, h, k);
@@ -244,7 +290,7 @@ public final class IndexedSparseEncoding implements WeightEncoding {
                 s += level(w, o, 0, k) * a.get(Half.FLOAT_LE, x + 4L * column(w, o, 0, k))
                         + level(w, o, 1, k) * a.get(Half.FLOAT_LE, x + 4L * (GROUP + column(w, o, 1, k)));
             }
-            sum += s * Half.f16(w, o);
+            sum += s * scale(w, o);
         }
         return sum;
     }
@@ -311,19 +357,34 @@ public final class IndexedSparseEncoding implements WeightEncoding {
                     }
                 }
             }
-            // Q8 follows Q8_0 (amax / 127, round half away), Q4 follows Q4_0 (max / −8).
+            // Q8 follows Q8_0 (amax / 127, round half away), Q4 follows Q4_0 (max / −8); F16 and
+            // BF16 store each value rounded to nearest even, as the dense types do.
             float d = values == SparseEncoding.Values.Q8 ? amax / 127f : max / -8f;
             float id = d != 0 ? 1f / d : 0f;
-            Half.putF16(dst, o, d);
+            if (values.scaled) {
+                Half.putF16(dst, o, d);
+            }
+            long vo = o + idx + n;
             for (int k = 0; k < n; k++) {
-                dst.set(ValueLayout.JAVA_BYTE, o + IDX + k, (byte) (cols[0][k] | cols[1][k] << 4));
+                dst.set(ValueLayout.JAVA_BYTE, o + idx + k, (byte) (cols[0][k] | cols[1][k] << 4));
                 float va = src[base + cols[0][k]], vb = src[base + GROUP + cols[1][k]];
-                if (values == SparseEncoding.Values.Q8) {
-                    dst.set(ValueLayout.JAVA_BYTE, o + IDX + n + k, (byte) QuantMath.roundAway(va * id));
-                    dst.set(ValueLayout.JAVA_BYTE, o + IDX + 2L * n + k, (byte) QuantMath.roundAway(vb * id));
-                } else {
-                    int qa = Math.min(15, (int) (va * id + 8.5f)), qb = Math.min(15, (int) (vb * id + 8.5f));
-                    dst.set(ValueLayout.JAVA_BYTE, o + IDX + n + k, (byte) (qa | qb << 4));
+                switch (values) {
+                    case Q8 -> {
+                        dst.set(ValueLayout.JAVA_BYTE, vo + k, (byte) QuantMath.roundAway(va * id));
+                        dst.set(ValueLayout.JAVA_BYTE, vo + n + k, (byte) QuantMath.roundAway(vb * id));
+                    }
+                    case Q4 -> {
+                        int qa = Math.min(15, (int) (va * id + 8.5f)), qb = Math.min(15, (int) (vb * id + 8.5f));
+                        dst.set(ValueLayout.JAVA_BYTE, vo + k, (byte) (qa | qb << 4));
+                    }
+                    case F16 -> {
+                        Half.putF16(dst, vo + 2L * k, va);
+                        Half.putF16(dst, vo + 2L * (n + k), vb);
+                    }
+                    case BF16 -> {
+                        dst.set(Half.SHORT_LE, vo + 2L * k, Half.toBf16(va));
+                        dst.set(Half.SHORT_LE, vo + 2L * (n + k), Half.toBf16(vb));
+                    }
                 }
             }
         }

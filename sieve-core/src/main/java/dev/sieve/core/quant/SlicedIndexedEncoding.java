@@ -13,9 +13,13 @@ import java.lang.foreign.MemorySegment;
  *   for k &lt; N:     Q8: idx[16] u8 (row l at l), a[16] int8, b[16] int8
  *                  Q4: (idx, v)[16] u8 pairs (row l's at 2·l: one 16-bit lane per row, one load);
  *                      v's nibbles are A's and B's q ^ 8, i.e. q − 8 as signed 4-bit numbers
+ *                  F16, BF16 (no scales): idx[16] u8, then (a, b)[16] two-byte pairs (row l's at
+ *                      4·l: one 32-bit lane per row holds both values, A's in the low half)
  * </pre>
- * 16 · (2 + 3N) bytes (Q8) or 16 · (2 + 2N) (Q4): the 16 rows' bytes of the row layout (Q4's
- * levels re-biased so that the kernel sign-extends them instead of masking and subtracting 8).
+ * 16 · (2 + 3N) bytes (Q8), 16 · (2 + 2N) (Q4) or 16 · 5N (F16, BF16): the 16 rows' bytes of the row
+ * layout (Q4's levels re-biased so that the kernel sign-extends them instead of masking and
+ * subtracting 8; a BF16 pair's A is its lane shifted left 16 and B its lane with the low half masked:
+ * one operation each, where two-byte values in their own arrays take a widening and a shift).
  *
  * <p>Where a block's parts lie ({@link #scalesAt}, {@link #pairsAt}): each block's scales before its
  * pairs, blocks in order, except for Q4 values below N = {@value #SCALES_LEAD_BELOW}, whose slices
@@ -29,7 +33,8 @@ import java.lang.foreign.MemorySegment;
  */
 public final class SlicedIndexedEncoding extends SlicedEncoding {
     private static final int ID = 2352; // after the indexed encodings' 2320 + 2 · 16
-    /** One per indexed encoding, in {@link IndexedSparseEncoding#encodings()}'s order (Q8 n = 1..16, then Q4). */
+    private static final int TWO_BYTE_ID = 2432; // after the two-byte indexed encodings' 2400 + 2 · 16
+    /** One per indexed encoding, in {@link IndexedSparseEncoding#encodings()}'s order (Q8 n = 1..16, then Q4, F16, BF16). */
     private static final SlicedIndexedEncoding[] ALL =
             IndexedSparseEncoding.encodings().stream().map(SlicedIndexedEncoding::new).toArray(SlicedIndexedEncoding[]::new);
 
@@ -37,7 +42,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     public static final int SCALES_LEAD_BELOW = 8;
 
     private final IndexedSparseEncoding source;
-    private final boolean q8;
+    private final boolean q8, twoByte;
     private final int n;
     /** Bytes of one stored pair for all 16 rows. */
     private final int step;
@@ -47,14 +52,15 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         super(source);
         this.source = source;
         this.q8 = source.values() == SparseEncoding.Values.Q8;
+        this.twoByte = !source.scaled();
         this.n = source.perGroup();
-        this.step = q8 ? 3 * ROWS : 2 * ROWS;
-        this.scalesLead = !q8 && n < SCALES_LEAD_BELOW;
+        this.step = q8 ? 3 * ROWS : twoByte ? 5 * ROWS : 2 * ROWS;
+        this.scalesLead = source.values() == SparseEncoding.Values.Q4 && n < SCALES_LEAD_BELOW;
     }
 
     /** The sliced layout of {@code e}. */
     public static SlicedIndexedEncoding of(IndexedSparseEncoding e) {
-        return ALL[(e.values() == SparseEncoding.Values.Q8 ? 0 : IndexedSparseEncoding.MAX_N) + e.perGroup() - 1];
+        return ALL[e.ordinal()];
     }
 
     @Override
@@ -77,22 +83,28 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         return scalesLead;
     }
 
-    /** Where block j's 16 scales start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks. */
+    /** Whether the blocks have scales (Q8, Q4; F16 and BF16 values are stored as they are). */
+    public boolean scaled() {
+        return !twoByte;
+    }
+
+    /** Where block j's 16 scales start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks (scaled types only). */
     public long scalesAt(long sliceBase, int rowBlocks, int j) {
         return sliceBase + (scalesLead ? (long) SCALES * j : j * sliceBlockBytes());
     }
 
     /** Where block j's stored pairs start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks. */
     public long pairsAt(long sliceBase, int rowBlocks, int j) {
-        return scalesLead ? sliceBase + (long) SCALES * rowBlocks + (long) j * pairBytes() : sliceBase + j * sliceBlockBytes() + SCALES;
+        return scalesLead ? sliceBase + (long) SCALES * rowBlocks + (long) j * pairBytes()
+                : sliceBase + j * sliceBlockBytes() + (twoByte ? 0 : SCALES);
     }
 
     /**
      * Its source's rows, and for N = 8 also 4:8 rows with the same value type, which every
-     * {@code Q8_I8}/{@code Q4_I8} block holds (four of each group of eight is eight of each half of
-     * 16): at 512 bits the loader makes {@code Q8_S48} and {@code Q4_S48} this layout, so that their
-     * decode works per stored value (docs/formats.md). The layout is larger than the 4:8 rows (Q8
-     * 26 bytes a block against 22, Q4 18 against 14).
+     * {@code Q8_I8}/{@code Q4_I8}/{@code F16_I8}/{@code BF16_I8} block holds (four of each group of
+     * eight is eight of each half of 16): at 512 bits the loader makes the 4:8 types this layout, so
+     * that their decode works per stored value (docs/formats.md). The layout is larger than the 4:8
+     * rows (Q8 26 bytes a block against 22, Q4 18 against 14, F16 and BF16 40 against 36).
      */
     @Override
     public boolean repacks(WeightEncoding from) {
@@ -110,7 +122,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     }
 
     @Override public String name() { return source.name() + "_R"; }
-    @Override public int ggmlType() { return ID + (q8 ? 0 : IndexedSparseEncoding.MAX_N) + n - 1; }
+    @Override public int ggmlType() { return twoByte ? TWO_BYTE_ID + source.ordinal() - 2 * IndexedSparseEncoding.MAX_N : ID + source.ordinal(); }
     @Override public WeightEncoding activationEncoding() { return F32Encoding.INSTANCE; }
 
     @Override
@@ -119,7 +131,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
             long po = pairsAt(sliceBase, rowBlocks, block0 + j);
             int out = off + j * IndexedSparseEncoding.QK;
             java.util.Arrays.fill(dst, out, out + IndexedSparseEncoding.QK, 0f);
-            float d = Half.f16(m, scalesAt(sliceBase, rowBlocks, block0 + j) + 2L * l);
+            float d = twoByte ? 1f : Half.f16(m, scalesAt(sliceBase, rowBlocks, block0 + j) + 2L * l);
             for (int k = 0; k < n; k++) {
                 long s = po + (long) k * step;
                 int idx = Half.u8(m, s + idxAt(l));
@@ -144,37 +156,54 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
                 s += levelA(w, st, l) * a.get(Half.FLOAT_LE, x + 4L * (idx & 15))
                         + levelB(w, st, l) * a.get(Half.FLOAT_LE, x + 4L * (IndexedSparseEncoding.GROUP + (idx >>> 4)));
             }
-            sum += s * Half.f16(w, scalesAt(base, blocks, j) + 2L * l);
+            sum += s * (twoByte ? 1f : Half.f16(w, scalesAt(base, blocks, j) + 2L * l));
         }
         return sum;
     }
 
     /** Byte offset, within a step, of row l's index byte. */
     private int idxAt(int l) {
-        return q8 ? l : 2 * l;
+        return q8 || twoByte ? l : 2 * l;
     }
 
-    /** A's level: Q8's byte, or Q4's low nibble read as a signed 4-bit number (stored as q ^ 8, which is q − 8 in 4 bits). */
-    private int levelA(MemorySegment m, long s, int l) {
-        return q8 ? Half.i8(m, s + ROWS + l) : (((Half.u8(m, s + 2 * l + 1) & 15) ^ 8) - 8);
+    /** Byte offset, within a step, of row l's two-byte A value (its B follows). */
+    private static int pairAt(int l) {
+        return ROWS + 4 * l;
     }
 
-    private int levelB(MemorySegment m, long s, int l) {
-        return q8 ? Half.i8(m, s + 2 * ROWS + l) : (((Half.u8(m, s + 2 * l + 1) >>> 4) ^ 8) - 8);
+    /** A's level: Q8's byte, Q4's low nibble read as a signed 4-bit number (stored as q ^ 8, which is q − 8 in 4 bits), or the two-byte value. */
+    private float levelA(MemorySegment m, long s, int l) {
+        return q8 ? Half.i8(m, s + ROWS + l) : twoByte ? twoByte(m, s + pairAt(l)) : (((Half.u8(m, s + 2 * l + 1) & 15) ^ 8) - 8);
+    }
+
+    private float levelB(MemorySegment m, long s, int l) {
+        return q8 ? Half.i8(m, s + 2 * ROWS + l) : twoByte ? twoByte(m, s + pairAt(l) + 2) : (((Half.u8(m, s + 2 * l + 1) >>> 4) ^ 8) - 8);
+    }
+
+    private float twoByte(MemorySegment m, long o) {
+        return source.values() == SparseEncoding.Values.F16 ? Half.f16(m, o) : Half.bf16(m, o);
     }
 
     @Override
     void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
         int bb = blockBytes();
         for (int j = 0; j < blocks; j++) {
-            copyScales(in, rowBytes, out, j, (int) scalesAt(0, blocks, j));
+            if (!twoByte) {
+                copyScales(in, rowBytes, out, j, (int) scalesAt(0, blocks, j));
+            }
             int po = (int) pairsAt(0, blocks, j);
             for (int l = 0; l < ROWS; l++) {
                 int so = l * rowBytes + j * bb;
                 for (int k = 0; k < n; k++) {
                     int st = po + k * step;
-                    out[st + idxAt(l)] = in[so + IndexedSparseEncoding.IDX + k];
-                    if (q8) { // A's and B's value arrays
+                    out[st + idxAt(l)] = in[so + source.indexAt() + k];
+                    if (twoByte) { // A's and B's two bytes side by side in row l's 32-bit lane
+                        int a = so + source.valuesAt() + 2 * k, b = a + 2 * n;
+                        out[st + pairAt(l)] = in[a];
+                        out[st + pairAt(l) + 1] = in[a + 1];
+                        out[st + pairAt(l) + 2] = in[b];
+                        out[st + pairAt(l) + 3] = in[b + 1];
+                    } else if (q8) { // A's and B's value arrays
                         out[st + ROWS + l] = in[so + source.valuesAt() + k];
                         out[st + 2 * ROWS + l] = in[so + source.valuesAt() + n + k];
                     } else { // one byte holds both levels, each q ^ 8: q − 8 as a signed nibble

@@ -112,10 +112,9 @@ public final class PanamaKernels implements Kernels {
             return SlicedNMEncoding.of(e); // 2:4 with Q8 or Q4 values, likewise
         }
         if (e instanceof SparseEncoding s && bits == 512) {
-            SlicedIndexedEncoding i8 = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, s.values() == SparseEncoding.Values.Q4
-                    ? SparseEncoding.Values.Q4 : SparseEncoding.Values.Q8));
+            SlicedIndexedEncoding i8 = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, s.values()));
             if (i8.repacks(e)) {
-                return i8; // 4:8 with Q8 or Q4 values: as indexed 8:16, one row per lane (a larger layout)
+                return i8; // 4:8 (every value type): as indexed 8:16, one row per lane (a larger layout)
             }
         }
         if (e == Q4_KEncoding.INSTANCE && (bits < 512 || vendor == CpuVendor.INTEL)) {

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Indexed N:16 sparsity: pruning keeps the N largest of every 16, quantizing stores exactly those
- * (Q8_0's or Q4_0's rounding, computed here independently), and the 16-row layout made at load
- * holds every value of the row layout, bit for bit.
+ * (Q8_0's or Q4_0's rounding, or F16's and BF16's round-to-nearest-even, computed here
+ * independently), and the 16-row layout made at load holds every value of the row layout, bit for bit.
  */
 class IndexedSparseEncodingTest {
     private static final int[] NS = {1, 2, 5, 8, 15, 16};
@@ -31,16 +31,29 @@ class IndexedSparseEncodingTest {
         assertEquals(5.0 / 16, q8.density(), 1e-12);
         IndexedSparseEncoding q4 = IndexedSparseEncoding.of(8, SparseEncoding.Values.Q4);
         assertEquals(2 + 2 * 8, q4.blockBytes());
+        IndexedSparseEncoding f16 = IndexedSparseEncoding.of(8, SparseEncoding.Values.F16);
+        assertEquals("F16_I8", f16.name());
+        assertEquals(5 * 8, f16.blockBytes()); // no scale: indices, then two bytes per value
+        assertEquals(10.0, f16.bitsPerWeight(), 1e-12);
+        assertEquals(0, f16.indexAt());
+        assertEquals("BF16_I3", IndexedSparseEncoding.of(3, SparseEncoding.Values.BF16).name());
+        java.util.Set<Integer> ids = new java.util.HashSet<>();
         for (IndexedSparseEncoding e : IndexedSparseEncoding.encodings()) {
             assertSame(e, WeightEncodings.byGgmlType(e.ggmlType()).orElseThrow());
             assertSame(e, WeightEncodings.byName(e.name().toLowerCase()).orElseThrow());
+            SlicedIndexedEncoding s = SlicedIndexedEncoding.of(e);
+            assertSame(e, s.source());
+            assertTrue(ids.add(e.ggmlType()) && ids.add(s.ggmlType()), e.name() + ": ids repeat");
         }
-        assertEquals(32, IndexedSparseEncoding.encodings().size());
+        assertEquals(64, IndexedSparseEncoding.encodings().size());
+        assertEquals(2320, IndexedSparseEncoding.of(1, SparseEncoding.Values.Q8).ggmlType()); // files written before the two-byte types
+        assertEquals(2351, IndexedSparseEncoding.of(16, SparseEncoding.Values.Q4).ggmlType());
         assertSame(IndexedSparseEncoding.of(5, SparseEncoding.Values.Q8),
                 IndexedSparseEncoding.forSparsity(0.7, SparseEncoding.Values.Q8));
         assertSame(IndexedSparseEncoding.of(8, SparseEncoding.Values.Q4), IndexedSparseEncoding.forPattern("8:16", 0.5, "q4"));
         assertThrows(IllegalArgumentException.class, () -> IndexedSparseEncoding.forPattern("8:16", 0.7, "q4"));
-        assertThrows(IllegalArgumentException.class, () -> IndexedSparseEncoding.forPattern("indexed", 0.5, "f16"));
+        assertSame(f16, IndexedSparseEncoding.forPattern("8:16", 0.5, "F16"));
+        assertThrows(IllegalArgumentException.class, () -> IndexedSparseEncoding.forPattern("indexed", 0.5, "q2"));
         assertThrows(IllegalArgumentException.class, () -> IndexedSparseEncoding.of(17, SparseEncoding.Values.Q8));
     }
 
@@ -106,6 +119,38 @@ class IndexedSparseEncodingTest {
         }
     }
 
+    /** F16 and BF16 values: each kept weight rounded to nearest even on its own (no scale), the pruned ones zero. */
+    @Test
+    void quantizeStoresTwoByteValuesRoundedToNearestEven() {
+        Random r = new Random(4);
+        for (SparseEncoding.Values v : new SparseEncoding.Values[] {SparseEncoding.Values.F16, SparseEncoding.Values.BF16}) {
+            for (int n : NS) {
+                IndexedSparseEncoding e = IndexedSparseEncoding.of(n, v);
+                float[] x = gaussian(r, 128);
+                e.prune(x, 0, x.length);
+                MemorySegment q = MemorySegment.ofArray(new byte[(int) e.byteSize(x.length)]);
+                e.quantize(x, 0, q, 0, x.length);
+                float[] y = new float[x.length];
+                e.dequantize(q, 0, y, 0, x.length);
+                for (int i = 0; i < x.length; i++) {
+                    float want = v == SparseEncoding.Values.F16 ? Float.float16ToFloat(Float.floatToFloat16(x[i])) : nearestBf16(x[i]);
+                    assertEquals(want, y[i], 0f, e.name() + " weight " + i);
+                }
+            }
+        }
+    }
+
+    /** The nearest bfloat16 (ties to an even last bit), by comparing the two candidates' distances in double. */
+    private static float nearestBf16(float x) {
+        int bits = Float.floatToRawIntBits(x);
+        float lo = Float.intBitsToFloat(bits & 0xFFFF0000), hi = Float.intBitsToFloat((bits & 0xFFFF0000) + 0x10000);
+        double dl = Math.abs((double) x - lo), dh = Math.abs((double) hi - x);
+        if (dl != dh) {
+            return dl < dh ? lo : hi;
+        }
+        return (Float.floatToRawIntBits(lo) & 0x10000) == 0 ? lo : hi;
+    }
+
     @Test
     void quantizeRejectsAGroupWithTooManyNonZerosAndPadsOneWithFewer() {
         IndexedSparseEncoding e = IndexedSparseEncoding.of(2, SparseEncoding.Values.Q8);
@@ -152,14 +197,14 @@ class IndexedSparseEncodingTest {
     }
 
     /**
-     * 4:8 rows (Q8 and Q4 values) interleaved as {@code Q8_I8_R} / {@code Q4_I8_R}: the same weights
+     * 4:8 rows (every value type) interleaved as {@code Q8_I8_R}, {@code Q4_I8_R}, ...: the same weights
      * as the 4:8 reference decodes them; only N = 8 of the same value type takes them.
      */
     @Test
     void fourOfEightRowsBecomeIndexedSlicesOfTheSameWeights() {
         Random r = new Random(9);
         try (Arena arena = Arena.ofConfined()) {
-            for (SparseEncoding.Values v : new SparseEncoding.Values[] {SparseEncoding.Values.Q8, SparseEncoding.Values.Q4}) {
+            for (SparseEncoding.Values v : SparseEncoding.Values.values()) {
                 SparseEncoding e = SparseEncoding.nm(4, 8, v);
                 SlicedIndexedEncoding s = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v));
                 assertTrue(s.repacks(e));
@@ -183,7 +228,7 @@ class IndexedSparseEncodingTest {
     void slicedLayoutHoldsEveryRowBitForBit() {
         Random r = new Random(3);
         try (Arena arena = Arena.ofConfined()) {
-            for (SparseEncoding.Values v : new SparseEncoding.Values[] {SparseEncoding.Values.Q8, SparseEncoding.Values.Q4}) {
+            for (SparseEncoding.Values v : SparseEncoding.Values.values()) {
                 for (int n : NS) {
                     IndexedSparseEncoding e = IndexedSparseEncoding.of(n, v);
                     SlicedIndexedEncoding s = SlicedIndexedEncoding.of(e);
@@ -206,7 +251,8 @@ class IndexedSparseEncodingTest {
                         // 32 scale bytes: for Q4 below N = 8 all the slice's scales first, block j's at 32·j;
                         // otherwise each block (16 rows' bytes) starts with its own.
                         assertEquals(v == SparseEncoding.Values.Q4 && n < 8, s.scalesLead(), s.name());
-                        for (int row = 0; row < rows; row++) {
+                        assertEquals(e.scaled(), s.scaled(), s.name());
+                        for (int row = 0; e.scaled() && row < rows; row++) {
                             for (int j = 0; j < cols / 32; j++) {
                                 long at = s.scalesLead() ? 32L * j : 16L * j * e.blockBytes();
                                 assertEquals(t.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, row * t.rowBytes() + j * e.blockBytes()),

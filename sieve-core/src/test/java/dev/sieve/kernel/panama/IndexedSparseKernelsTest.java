@@ -39,7 +39,7 @@ class IndexedSparseKernelsTest {
 
     static List<IndexedSparseEncoding> encodings() {
         List<IndexedSparseEncoding> l = new ArrayList<>();
-        for (Values v : new Values[] {Values.Q8, Values.Q4}) {
+        for (Values v : Values.values()) {
             for (int n : NS) {
                 l.add(IndexedSparseEncoding.of(n, v));
             }
@@ -119,12 +119,13 @@ class IndexedSparseKernelsTest {
         PanamaKernels k = PanamaKernels.create(512);
         try (Arena arena = Arena.ofConfined()) {
             for (IndexedSparseEncoding e : new IndexedSparseEncoding[] {IndexedSparseEncoding.of(8, Values.Q8),
-                    IndexedSparseEncoding.of(8, Values.Q4), IndexedSparseEncoding.of(2, Values.Q8)}) {
+                    IndexedSparseEncoding.of(8, Values.Q4), IndexedSparseEncoding.of(2, Values.Q8),
+                    IndexedSparseEncoding.of(8, Values.F16), IndexedSparseEncoding.of(8, Values.BF16)}) {
                 int rows = 32, cols = 64;
                 Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
                 for (long b = 0; b < (long) rows * cols / IndexedSparseEncoding.QK; b++) {
                     for (int i = 0; i < e.perGroup(); i++) {
-                        w.data().set(java.lang.foreign.ValueLayout.JAVA_BYTE, b * e.blockBytes() + IndexedSparseEncoding.IDX + i,
+                        w.data().set(java.lang.foreign.ValueLayout.JAVA_BYTE, b * e.blockBytes() + e.indexAt() + i,
                                 (byte) rnd.nextInt(256));
                     }
                 }

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.TestFactory;
 
 /**
  * 2:4 with Q8, Q4, BF16 and F16 values, in the row layout and in 16-row slices ({@link SlicedNMEncoding}), and
- * 4:8 made indexed 8:16 in 16-row slices, at
+ * 4:8 with the same value types made indexed 8:16 in 16-row slices, at
  * every width, against the scalar reference and the dense F32 kernel on the same weights: one token
  * (a lane per row), 2–5 tokens (the one-token product per token), 8, 16 and 17 (the decoded chunks: two
  * slices and an odd one, groups of eight tokens and a tail), an odd number of 32-column blocks, a row whose
@@ -30,17 +30,17 @@ class SlicedNMKernelsTest {
                         PanamaKernelsTest.NMSE_FLOAT)));
     }
 
-    /** 4:8 with Q8 and Q4 values, made indexed 8:16 in 16-row slices at load: the same paths and oracles. */
+    /** 4:8 with Q8, Q4, BF16 and F16 values, made indexed 8:16 in 16-row slices at load: the same paths and oracles. */
     @TestFactory
     Stream<DynamicTest> fourOfEightAsIndexedSlicesMatchesScalarAndDense() {
-        return Stream.of(Values.Q8, Values.Q4).map(v -> DynamicTest.dynamicTest(v.name(),
+        return Stream.of(Values.values()).map(v -> DynamicTest.dynamicTest(v.name(),
                 () -> IndexedSparseKernelsTest.bothLayoutsMatch(SparseEncoding.nm(4, 8, v),
                         SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v)), new int[] {1, 2, 5, 8, 16, 17}, PanamaKernelsTest.NMSE_FLOAT)));
     }
 
     @Test
-    void the512BitKernelsAskForSlicesOf2To4AndOf4To8WithQ8OrQ4Values() {
-        for (Values v : new Values[] {Values.Q8, Values.Q4}) {
+    void the512BitKernelsAskForSlicesOf2To4AndOf4To8() {
+        for (Values v : Values.values()) {
             SparseEncoding e = SparseEncoding.nm(2, 4, v);
             for (CpuVendor vendor : CpuVendor.values()) {
                 assertSame(SlicedNMEncoding.of(e), PanamaKernels.preferredLayout(e, 512, vendor));
@@ -50,11 +50,6 @@ class SlicedNMKernelsTest {
             SparseEncoding e48 = SparseEncoding.nm(4, 8, v);
             assertSame(SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v)), PanamaKernels.preferredLayout(e48, 512, CpuVendor.INTEL));
             assertSame(e48, PanamaKernels.preferredLayout(e48, 256, CpuVendor.AMD));
-        }
-        for (Values v : new Values[] {Values.BF16, Values.F16}) { // 2:4 with two-byte values: slices; 4:8: the row layout
-            SparseEncoding e = SparseEncoding.nm(2, 4, v), e48 = SparseEncoding.nm(4, 8, v);
-            assertSame(SlicedNMEncoding.of(e), PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL));
-            assertSame(e48, PanamaKernels.preferredLayout(e48, 512, CpuVendor.INTEL));
         }
     }
 }

@@ -31,7 +31,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
     private static final int QK = IndexedSparseEncoding.QK;
     private static final int G = IndexedSparseEncoding.GROUP;
     private final int n;
-    private final boolean q8;
+    private final boolean q8, bf16, f16;
     private final SlicedIndexedEncoding sliced;
     /**
      * Q4 below N = 8, whose slices hold their scales first ({@link SlicedIndexedEncoding#scalesLead}):
@@ -62,10 +62,12 @@ final class SlicedIndexedKernel extends SlicedKernel {
         this.n = e.source().perGroup();
         this.decodedPrompt = n >= DECODED_MIN_N;
         this.q8 = e.source().values() == SparseEncoding.Values.Q8;
+        this.bf16 = e.source().values() == SparseEncoding.Values.BF16;
+        this.f16 = e.source().values() == SparseEncoding.Values.F16;
         this.sliced = e;
         this.scalesLead = e.scalesLead();
         this.pairStride = scalesLead ? e.pairBytes() : e.sliceBlockBytes();
-        this.scaleStride = scalesLead ? SlicedIndexedEncoding.SCALES : e.sliceBlockBytes();
+        this.scaleStride = scalesLead ? SlicedIndexedEncoding.SCALES : e.sliceBlockBytes(); // (unused without scales)
         this.step = e.stepBytes();
     }
 
@@ -94,7 +96,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
         int blocks = cols / QK;
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedIndexedEncoding.sliceOffset(rb, r), pb = sliced.pairsAt(base, blocks, 0);
-            long sc0 = sliced.scalesAt(base, blocks, 0);
+            long sc0 = sliced.scaled() ? sliced.scalesAt(base, blocks, 0) : 0;
             if (decoded && r >= r0 && r + ROWS <= r1) {
                 int slices = r + 2 * ROWS <= r1 ? 2 : 1;
                 decoded(ws, base, rb, slices, xf, x.side(), 0, cols, x.tokens(), out, r, outStride);
@@ -102,9 +104,14 @@ final class SlicedIndexedKernel extends SlicedKernel {
                 continue;
             }
             int t = 0;
-            boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g;
+            // (F16 and BF16 have no token-group pass: their small batches run per token.)
+            boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g && sliced.scaled();
             if (groups || scalesLead) { // the prompt kernels' and sliceQ4Pairs' scales
                 scales(ws, sc0, blocks, sc);
+            }
+            float[] halves = f16 ? s.halves(blocks * n * 2 * ROWS) : null;
+            if (f16) { // the slice's values as floats, once for all its tokens
+                halfPairs(ws, pb, blocks * n, step, halves);
             }
             if (groups) {
                 // Prompts: four tokens per pass share each load and widening of indices and values.
@@ -123,6 +130,10 @@ final class SlicedIndexedKernel extends SlicedKernel {
                 int d = whole ? t * outStride + r : 0;
                 if (q8) {
                     sliceQ8(ws, pb, xf, t * cols, cols, dst, d);
+                } else if (bf16) {
+                    sliceBF16(ws, pb, xf, t * cols, cols, dst, d);
+                } else if (f16) {
+                    sliceF16(ws, pb, xf, t * cols, cols, dst, d, halves);
                 } else if (!scalesLead) {
                     sliceQ4(ws, pb, xf, t * cols, cols, dst, d);
                 } else {
@@ -135,16 +146,24 @@ final class SlicedIndexedKernel extends SlicedKernel {
         }
     }
 
-    /** Per thread: one slice's partial output, and one slice's scales as floats (grown to the widest row). */
+    /** Per thread: one slice's partial output, one slice's scales as floats, and one F16 slice's values as floats (grown to the widest row). */
     private static final class Scratch {
         final float[] part = new float[ROWS];
         float[] scales = new float[0];
+        float[] halves = new float[0];
 
         float[] scales(int n) {
             if (scales.length < n) {
                 scales = new float[n];
             }
             return scales;
+        }
+
+        float[] halves(int n) {
+            if (halves.length < n) {
+                halves = new float[n];
+            }
+            return halves;
         }
     }
 
@@ -208,6 +227,69 @@ final class SlicedIndexedKernel extends SlicedKernel {
             }
             p0.add(q0).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
         }
+    }
+
+    /**
+     * As {@link #sliceQ8} for BF16 values (no scales): a pair's two values share row l's 32-bit lane,
+     * A's bits in the low half, so A is the lane shifted left 16 and B the lane with its low half
+     * cleared: one operation a value.
+     */
+    private void sliceBF16(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
+        for (int j = 0; j < cols / QK; j++) {
+            long s0 = pb + j * pairStride; // the block's body written here, as in sliceQ8
+            int x0 = xo + QK * j;
+            IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0;
+            for (int k = 0; k < n; k++, s0 += step) {
+                IntVector i0 = u8(w, s0), u = IntVector.fromMemorySegment(I, w, s0 + ROWS, Vec.LE);
+                p0 = u.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(pick(i0, xa), p0);
+                q0 = u.and(0xFFFF0000).reinterpretAsFloats().fma(pick(i0.lanewise(VectorOperators.LSHR, 4), xb), q0);
+            }
+            p0.add(q0).add(FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+        }
+    }
+
+    /**
+     * As {@link #sliceBF16} for F16 values, read as floats from {@code buf}, where {@link #halfPairs}
+     * converted the whole slice first. Converted per block in this method (as {@link SlicedNMKernel}
+     * does), C2 inlined the conversion and ran out of its node budget before the permutes, whose
+     * vectors were then boxed: F16_S48 tg64 4.4-4.8 against 12 with C2 alone.
+     */
+    private void sliceF16(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] dst, int d, float[] buf) {
+        FloatVector.zero(F).intoArray(dst, d);
+        for (int j = 0; j < cols / QK; j++) {
+            long s0 = pb + j * pairStride;
+            int x0 = xo + QK * j, b0 = 2 * ROWS * n * j;
+            IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
+            FloatVector p0 = FloatVector.zero(F), q0 = p0;
+            for (int k = 0; k < n; k++, s0 += step) {
+                IntVector i0 = u8(w, s0);
+                p0 = FloatVector.fromArray(F, buf, b0 + 2 * ROWS * k).fma(pick(i0, xa), p0);
+                q0 = FloatVector.fromArray(F, buf, b0 + 2 * ROWS * k + ROWS).fma(pick(i0.lanewise(VectorOperators.LSHR, 4), xb), q0);
+            }
+            p0.add(q0).add(FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+        }
+    }
+
+    /**
+     * {@code pairs} F16 pairs (pair k at {@code s0 + k·step}: a slice's blocks' pairs follow each other
+     * without scales) as floats: pair k's A values at {@code buf[32k..]}, B's at {@code buf[32k + 16..]}.
+     */
+    private static void halfPairs(MemorySegment w, long s0, int pairs, int step, float[] buf) {
+        for (int k = 0; k < pairs; k++, s0 += step) {
+            IntVector u = IntVector.fromMemorySegment(I, w, s0 + ROWS, Vec.LE);
+            Vec.halfToFloat(u).intoArray(buf, 2 * ROWS * k);
+            Vec.halfToFloat(u.lanewise(VectorOperators.LSHR, 16)).intoArray(buf, 2 * ROWS * k + ROWS);
+        }
+    }
+
+    /** A pair of two-byte values (row l's 32-bit lane) as floats: A's (low half) or B's. */
+    private FloatVector twoByte(IntVector u, boolean b) {
+        if (bf16) {
+            return (b ? u.and(0xFFFF0000) : u.lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+        }
+        return Vec.halfToFloat(b ? u.lanewise(VectorOperators.LSHR, 16) : u);
     }
 
     /**
@@ -338,15 +420,23 @@ final class SlicedIndexedKernel extends SlicedKernel {
         int sh = Integer.numberOfTrailingZeros(stride);
         // Block j's scales and pairs by the kernel's strides, computed before the loop: the layout's
         // address methods called per block cost 20% of a Q4_I8 prompt (pp128 105-110 -> 84-89).
-        long s0 = sliced.scalesAt(base, rowBlocks, block0), p0 = sliced.pairsAt(base, rowBlocks, block0);
+        boolean scaled = sliced.scaled();
+        long s0 = scaled ? sliced.scalesAt(base, rowBlocks, block0) : 0, p0 = sliced.pairsAt(base, rowBlocks, block0);
         for (int j = 0; j < blocks; j++) {
-            FloatVector d = Vec.f16(w, s0 + j * scaleStride);
+            FloatVector d = scaled ? Vec.f16(w, s0 + j * scaleStride) : null;
             IntVector lane = LANE.add(at + stride * QK * j);
             long p = p0 + j * pairStride;
             for (int k = 0; k < n; k++, p += step) {
-                IntVector idx = q8 ? u8(w, p) : u16(w, p);
-                FloatVector a = (q8 ? s8f(w, p + ROWS) : lo4(idx)).mul(d);
-                FloatVector b = (q8 ? s8f(w, p + 2 * ROWS) : hi4(idx)).mul(d);
+                IntVector idx = q8 || !scaled ? u8(w, p) : u16(w, p);
+                FloatVector a, b;
+                if (scaled) {
+                    a = (q8 ? s8f(w, p + ROWS) : lo4(idx)).mul(d);
+                    b = (q8 ? s8f(w, p + 2 * ROWS) : hi4(idx)).mul(d);
+                } else {
+                    IntVector u = IntVector.fromMemorySegment(I, w, p + ROWS, Vec.LE);
+                    a = twoByte(u, false);
+                    b = twoByte(u, true);
+                }
                 idx.and(15).lanewise(VectorOperators.LSHL, sh).add(lane).intoArray(off, 0);
                 FloatVector.fromArray(F, dec, 0, off, 0).add(a).intoArray(dec, 0, off, 0);
                 idx.lanewise(VectorOperators.LSHR, 4).and(15).add(G).lanewise(VectorOperators.LSHL, sh).add(lane).intoArray(off, 0);
