@@ -13,13 +13,15 @@ import java.lang.foreign.MemorySegment;
  *   for k &lt; N:     Q8: idx[16] u8 (row l at l), a[16] int8, b[16] int8
  *                  Q4: (idx, v)[16] u8 pairs (row l's at 2·l: one 16-bit lane per row, one load);
  *                      v's nibbles are A's and B's q ^ 8, i.e. q − 8 as signed 4-bit numbers
- *                  F16, BF16 (no scales): idx[16] u8, then (a, b)[16] two-byte pairs (row l's at
+ *                  BF16 (no scales): idx[16] u8, then (a, b)[16] two-byte pairs (row l's at
  *                      4·l: one 32-bit lane per row holds both values, A's in the low half)
+ *                  F16 (no scales): idx[16] u8, a[16], b[16] two bytes each
  * </pre>
  * 16 · (2 + 3N) bytes (Q8), 16 · (2 + 2N) (Q4) or 16 · 5N (F16, BF16): the 16 rows' bytes of the row
  * layout (Q4's levels re-biased so that the kernel sign-extends them instead of masking and
  * subtracting 8; a BF16 pair's A is its lane shifted left 16 and B its lane with the low half masked:
- * one operation each, where two-byte values in their own arrays take a widening and a shift).
+ * one operation each, where two-byte values in their own arrays take a widening and a shift; F16's
+ * values stay in runs of 32 halves, which a plain loop converts with VCVTPH2PS).
  *
  * <p>Where a block's parts lie ({@link #scalesAt}, {@link #pairsAt}): each block's scales before its
  * pairs, blocks in order, except for Q4 values below N = {@value #SCALES_LEAD_BELOW}, whose slices
@@ -42,7 +44,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     public static final int SCALES_LEAD_BELOW = 8;
 
     private final IndexedSparseEncoding source;
-    private final boolean q8, twoByte;
+    private final boolean q8, twoByte, f16;
     private final int n;
     /** Bytes of one stored pair for all 16 rows. */
     private final int step;
@@ -53,6 +55,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         this.source = source;
         this.q8 = source.values() == SparseEncoding.Values.Q8;
         this.twoByte = !source.scaled();
+        this.f16 = source.values() == SparseEncoding.Values.F16;
         this.n = source.perGroup();
         this.step = q8 ? 3 * ROWS : twoByte ? 5 * ROWS : 2 * ROWS;
         this.scalesLead = source.values() == SparseEncoding.Values.Q4 && n < SCALES_LEAD_BELOW;
@@ -166,22 +169,27 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         return q8 || twoByte ? l : 2 * l;
     }
 
-    /** Byte offset, within a step, of row l's two-byte A value (its B follows). */
-    private static int pairAt(int l) {
-        return ROWS + 4 * l;
+    /** Byte offset, within a step, of row l's two-byte A value (BF16: its B follows in the same lane). */
+    private int aAt(int l) {
+        return f16 ? ROWS + 2 * l : ROWS + 4 * l;
+    }
+
+    /** Byte offset, within a step, of row l's two-byte B value. */
+    private int bAt(int l) {
+        return f16 ? 3 * ROWS + 2 * l : ROWS + 4 * l + 2;
     }
 
     /** A's level: Q8's byte, Q4's low nibble read as a signed 4-bit number (stored as q ^ 8, which is q − 8 in 4 bits), or the two-byte value. */
     private float levelA(MemorySegment m, long s, int l) {
-        return q8 ? Half.i8(m, s + ROWS + l) : twoByte ? twoByte(m, s + pairAt(l)) : (((Half.u8(m, s + 2 * l + 1) & 15) ^ 8) - 8);
+        return q8 ? Half.i8(m, s + ROWS + l) : twoByte ? twoByte(m, s + aAt(l)) : (((Half.u8(m, s + 2 * l + 1) & 15) ^ 8) - 8);
     }
 
     private float levelB(MemorySegment m, long s, int l) {
-        return q8 ? Half.i8(m, s + 2 * ROWS + l) : twoByte ? twoByte(m, s + pairAt(l) + 2) : (((Half.u8(m, s + 2 * l + 1) >>> 4) ^ 8) - 8);
+        return q8 ? Half.i8(m, s + 2 * ROWS + l) : twoByte ? twoByte(m, s + bAt(l)) : (((Half.u8(m, s + 2 * l + 1) >>> 4) ^ 8) - 8);
     }
 
     private float twoByte(MemorySegment m, long o) {
-        return source.values() == SparseEncoding.Values.F16 ? Half.f16(m, o) : Half.bf16(m, o);
+        return f16 ? Half.f16(m, o) : Half.bf16(m, o);
     }
 
     @Override
@@ -197,12 +205,12 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
                 for (int k = 0; k < n; k++) {
                     int st = po + k * step;
                     out[st + idxAt(l)] = in[so + source.indexAt() + k];
-                    if (twoByte) { // A's and B's two bytes side by side in row l's 32-bit lane
+                    if (twoByte) { // BF16: A's and B's two bytes side by side in row l's 32-bit lane; F16: A's and B's arrays
                         int a = so + source.valuesAt() + 2 * k, b = a + 2 * n;
-                        out[st + pairAt(l)] = in[a];
-                        out[st + pairAt(l) + 1] = in[a + 1];
-                        out[st + pairAt(l) + 2] = in[b];
-                        out[st + pairAt(l) + 3] = in[b + 1];
+                        out[st + aAt(l)] = in[a];
+                        out[st + aAt(l) + 1] = in[a + 1];
+                        out[st + bAt(l)] = in[b];
+                        out[st + bAt(l) + 1] = in[b + 1];
                     } else if (q8) { // A's and B's value arrays
                         out[st + ROWS + l] = in[so + source.valuesAt() + k];
                         out[st + 2 * ROWS + l] = in[so + source.valuesAt() + n + k];

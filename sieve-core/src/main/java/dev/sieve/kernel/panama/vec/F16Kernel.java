@@ -1,20 +1,18 @@
 package dev.sieve.kernel.panama.vec;
 
-import static dev.sieve.kernel.panama.vec.Vec.F;
-import static dev.sieve.kernel.panama.vec.Vec.N;
-
 import dev.sieve.core.quant.F16Encoding;
 import dev.sieve.core.quant.Half;
 import java.lang.foreign.MemorySegment;
 
-/** F16 weights, converted in registers (decode, then multiply: see {@link FloatPathKernel#dot2}); activations rounded to half as ggml (and the reference) do. */
+/**
+ * F16 weights, converted a piece of a row at a time into floats by a loop C2 vectorizes (VCVTPH2PS,
+ * {@link Vec#halvesToFloats}), then multiplied ({@link FloatPathKernel#dot2}): tg64 5.2 → 7.9
+ * tokens/s against the Vector API conversion (tinyllama shape, docs/performance.md, session 29);
+ * activations rounded to half as ggml (and the reference) do.
+ */
 final class F16Kernel extends FloatPathKernel {
     F16Kernel() {
         super(F16Encoding.INSTANCE);
-    }
-
-    private static float at(MemorySegment w, long off) {
-        return Vec.scale(w, off);
     }
 
     @Override
@@ -26,14 +24,6 @@ final class F16Kernel extends FloatPathKernel {
 
     @Override
     void decode(MemorySegment w, long rowOff, int k0, int kc, float[] dst, int dstOff) {
-        long base = rowOff + 2L * k0;
-        int bound = F.loopBound(kc);
-        int k = 0;
-        for (; k < bound; k += N) {
-            Vec.f16(w, base + 2L * k).intoArray(dst, dstOff + k);
-        }
-        for (; k < kc; k++) {
-            dst[dstOff + k] = at(w, base + 2L * k);
-        }
+        Vec.halvesToFloats(w, rowOff + 2L * k0, dst, dstOff, kc);
     }
 }

@@ -109,7 +109,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
             if (groups || scalesLead) { // the prompt kernels' and sliceQ4Pairs' scales
                 scales(ws, sc0, blocks, sc);
             }
-            float[] halves = f16 ? s.halves(blocks * n * 2 * ROWS) : null;
+            float[] halves = f16 ? s.halves(blocks * n * step / 2) : null;
             if (f16) { // the slice's values as floats, once for all its tokens
                 halfPairs(ws, pb, blocks * n, step, halves);
             }
@@ -252,44 +252,45 @@ final class SlicedIndexedKernel extends SlicedKernel {
 
     /**
      * As {@link #sliceBF16} for F16 values, read as floats from {@code buf}, where {@link #halfPairs}
-     * converted the whole slice first. Converted per block in this method (as {@link SlicedNMKernel}
-     * does), C2 inlined the conversion and ran out of its node budget before the permutes, whose
-     * vectors were then boxed: F16_S48 tg64 4.4-4.8 against 12 with C2 alone.
+     * converted the whole slice first (step k's A values at {@code buf[40k + 8..]}, B's at {@code
+     * [40k + 24..]}). Converted per block in this method (as {@link SlicedNMKernel} does), C2 inlined
+     * the conversion and ran out of its node budget before the permutes, whose vectors were then
+     * boxed: F16_S48 tg64 4.4-4.8 against 12 with C2 alone.
      */
     private void sliceF16(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] dst, int d, float[] buf) {
         FloatVector.zero(F).intoArray(dst, d);
         for (int j = 0; j < cols / QK; j++) {
             long s0 = pb + j * pairStride;
-            int x0 = xo + QK * j, b0 = 2 * ROWS * n * j;
+            int x0 = xo + QK * j, b0 = step / 2 * n * j + ROWS / 2;
             IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
             FloatVector p0 = FloatVector.zero(F), q0 = p0;
             for (int k = 0; k < n; k++, s0 += step) {
                 IntVector i0 = u8(w, s0);
-                p0 = FloatVector.fromArray(F, buf, b0 + 2 * ROWS * k).fma(pick(i0, xa), p0);
-                q0 = FloatVector.fromArray(F, buf, b0 + 2 * ROWS * k + ROWS).fma(pick(i0.lanewise(VectorOperators.LSHR, 4), xb), q0);
+                p0 = FloatVector.fromArray(F, buf, b0 + step / 2 * k).fma(pick(i0, xa), p0);
+                q0 = FloatVector.fromArray(F, buf, b0 + step / 2 * k + ROWS).fma(pick(i0.lanewise(VectorOperators.LSHR, 4), xb), q0);
             }
             p0.add(q0).add(FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
         }
     }
 
     /**
-     * {@code pairs} F16 pairs (pair k at {@code s0 + k·step}: a slice's blocks' pairs follow each other
-     * without scales) as floats: pair k's A values at {@code buf[32k..]}, B's at {@code buf[32k + 16..]}.
+     * {@code pairs} F16 steps of {@code step} bytes from {@code s0} (a slice's blocks' steps follow each
+     * other without scales) as floats, every two bytes, the index bytes too: one run that C2's vectorized
+     * loop converts ({@link Vec#halvesToFloats}; a call per step's 32 halves was too short for its
+     * vector loop: F16_S48 tg64 7.0-7.2 against 10.0-10.3 with the Vector API's conversion). Step k's
+     * A values land at {@code buf[k·step/2 + 8..]}, its B values 16 floats later.
      */
     private static void halfPairs(MemorySegment w, long s0, int pairs, int step, float[] buf) {
-        for (int k = 0; k < pairs; k++, s0 += step) {
-            IntVector u = IntVector.fromMemorySegment(I, w, s0 + ROWS, Vec.LE);
-            Vec.halfToFloat(u).intoArray(buf, 2 * ROWS * k);
-            Vec.halfToFloat(u.lanewise(VectorOperators.LSHR, 16)).intoArray(buf, 2 * ROWS * k + ROWS);
-        }
+        Vec.halvesToFloats(w, s0, buf, 0, pairs * step / 2);
     }
 
-    /** A pair of two-byte values (row l's 32-bit lane) as floats: A's (low half) or B's. */
-    private FloatVector twoByte(IntVector u, boolean b) {
+    /** Stored pair's A (or B) values of the 16 rows at the step {@code p}, two-byte types. */
+    private FloatVector twoByte(MemorySegment w, long p, boolean b) {
         if (bf16) {
+            IntVector u = IntVector.fromMemorySegment(I, w, p + ROWS, Vec.LE);
             return (b ? u.and(0xFFFF0000) : u.lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
         }
-        return Vec.halfToFloat(b ? u.lanewise(VectorOperators.LSHR, 16) : u);
+        return Vec.f16(w, p + (b ? 3 : 1) * ROWS);
     }
 
     /**
@@ -433,9 +434,8 @@ final class SlicedIndexedKernel extends SlicedKernel {
                     a = (q8 ? s8f(w, p + ROWS) : lo4(idx)).mul(d);
                     b = (q8 ? s8f(w, p + 2 * ROWS) : hi4(idx)).mul(d);
                 } else {
-                    IntVector u = IntVector.fromMemorySegment(I, w, p + ROWS, Vec.LE);
-                    a = twoByte(u, false);
-                    b = twoByte(u, true);
+                    a = twoByte(w, p, false);
+                    b = twoByte(w, p, true);
                 }
                 idx.and(15).lanewise(VectorOperators.LSHL, sh).add(lane).intoArray(off, 0);
                 FloatVector.fromArray(F, dec, 0, off, 0).add(a).intoArray(dec, 0, off, 0);

@@ -124,6 +124,7 @@ final class SlicedNMKernel extends SlicedKernel {
         int cols = x.cols();
         float[] xf = x.floats();
         float[] part = PART.get();
+        float[] halves = f16 ? halves(cols / QK * (int) sb / 2) : null;
         boolean decoded = decoded(x);
         int rep = replicatedAt(x);
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
@@ -135,6 +136,9 @@ final class SlicedNMKernel extends SlicedKernel {
                 r += (slices - 1) * ROWS;
                 continue;
             }
+            if (f16) { // the slice as floats, once for all its tokens
+                Vec.halvesToFloats(ws, base, halves, 0, cols / QK * (int) sb / 2);
+            }
             for (int t = 0; t < x.tokens(); t++) {
                 // A thread's range that starts or ends inside a slice: its own rows only, through part.
                 float[] dst = whole ? out : part;
@@ -144,7 +148,7 @@ final class SlicedNMKernel extends SlicedKernel {
                 } else if (bf16) {
                     sliceBF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
                 } else if (f16) {
-                    sliceF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
+                    sliceF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d, halves);
                 } else {
                     sliceQ4(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
                 }
@@ -209,24 +213,26 @@ final class SlicedNMKernel extends SlicedKernel {
     }
 
     /**
-     * As {@link #sliceBF16} for F16 values, each block's 16 value vectors converted first into {@code
-     * buf} (by {@link #halvesToFloats}, a call that takes and returns no vector): with {@link Vec#f16} in
-     * the loop, C2's node budget left the conversion a call whose result was boxed (10.3 ms a 5632 × 2048
-     * matrix, 152 collections a run).
+     * As {@link #sliceBF16} for F16 values, read as floats from {@code buf}: the whole slice converted
+     * first, every two bytes (the index words too, never read as values), by one loop that C2 vectorizes
+     * ({@link Vec#halvesToFloats}); block j's value s of the 16 rows at {@code buf[j·sb/2 + 32 + 16·s..]}.
+     * Converted per block with {@link Vec#f16} in the loop, C2's node budget left the conversion a call
+     * whose result was boxed (10.3 ms a 5632 × 2048 matrix, 152 collections a run); per block through
+     * an array, 1.87 ms; C2's loop per block of 256 halves ran F16_S24 tg64 9.9-12.6, the whole slice at
+     * once 12.5 and up (docs/performance.md, session 29).
      */
-    private void sliceF16(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
+    private void sliceF16(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d, float[] buf) {
         FloatVector.zero(F).intoArray(dst, d);
-        float[] buf = HALVES.get();
         for (int j = 0; j < cols / QK; j++) {
             long io = base + j * sb;
-            halvesToFloats(w, io + INDICES, buf);
+            int b0 = j * (int) sb / 2 + INDICES / 2; // block j's values in buf
             int x0 = xo + 4 * QK * j; // block j's 8 replicated groups
             IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
             for (int g = 0; g < 4; g++) {
                 IntVector ga = xi(xr, x0 + ROWS * g), gb = xi(xr, x0 + ROWS * (g + 4)); // groups g and g + 4
                 IntVector ia = idx.lanewise(VectorOperators.LSHR, 4 * g), ib = idx.lanewise(VectorOperators.LSHR, 4 * g + 16);
-                int v = 2 * ROWS * g; // values 2g, 2g + 1 (group g) and 2g + 8, 2g + 9 (group g + 4)
+                int v = b0 + 2 * ROWS * g; // values 2g, 2g + 1 (group g) and 2g + 8, 2g + 9 (group g + 4)
                 p0 = FloatVector.fromArray(F, buf, v).fma(pick(ia, ga), p0);
                 q0 = FloatVector.fromArray(F, buf, v + ROWS).fma(pick(ia.lanewise(VectorOperators.LSHR, 2), ga), q0);
                 p1 = FloatVector.fromArray(F, buf, v + 8 * ROWS).fma(pick(ib, gb), p1);
@@ -236,14 +242,15 @@ final class SlicedNMKernel extends SlicedKernel {
         }
     }
 
-    /** Per thread: one block's 16 × 16 F16 values as floats. */
-    private static final ThreadLocal<float[]> HALVES = ThreadLocal.withInitial(() -> new float[ROWS * ROWS]);
+    /** Per thread: one F16 slice as floats (grown to the widest row). */
+    private static final ThreadLocal<float[][]> HALVES = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
-    /** The 16 × 16 F16 values at {@code v} as floats, value s of the 16 rows at {@code buf[16·s..]}. */
-    private static void halvesToFloats(MemorySegment w, long v, float[] buf) {
-        for (int s = 0; s < ROWS; s++) {
-            Vec.f16(w, v + 2L * ROWS * s).intoArray(buf, ROWS * s);
+    private static float[] halves(int n) {
+        float[][] h = HALVES.get();
+        if (h[0].length < n) {
+            h[0] = new float[n];
         }
+        return h[0];
     }
 
     /**
