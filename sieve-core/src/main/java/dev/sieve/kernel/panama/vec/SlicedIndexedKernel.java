@@ -19,7 +19,8 @@ import jdk.incubator.vector.VectorOperators;
  * stored pair k of a 32-column block, one 16-byte load gives the 16 rows' column indices, which
  * select (VPERMD) from the block's activations held in two registers, and one or two 16-byte loads
  * give the 16 rows' values: per 16 stored values a widening, a permute, a conversion and an FMA,
- * and nothing per pruned weight. Decode takes a block a step (Q4 below N = 8: two blocks a step
+ * and nothing per pruned weight (BF16 values: a shift or a mask; F16: the slice converted to
+ * floats first). Decode takes a block a step (Q4 below N = 8: two blocks a step
  * with the scales converted per slice; see {@link #sliceQ8} for why). The work is per stored value, so it falls with density where the bitmap kernels' (per position) does
  * not. Prompts and decode batches run four tokens per pass (Q4: three), sharing each pair's loads
  * and conversions; from {@link #DECODED_MIN_N} stored of 16 and {@link #DECODED_TOKENS} tokens the

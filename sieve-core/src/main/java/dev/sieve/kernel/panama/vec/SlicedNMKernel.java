@@ -22,7 +22,7 @@ import jdk.incubator.vector.VectorShuffle;
  * its 2-bit column, shifted out of the row's 32-bit index word (the bits above it, the next value's
  * column, fall on the replicas and do not matter). Per 16 stored values: a shift, a permute, a
  * conversion (Q4: a permute from a 16-entry table of levels, even to 4% faster than shifts and a
- * conversion; BF16: a shift; F16 converted per block into an array first) and an FMA. Model level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, Q4_S24
+ * conversion; BF16: a shift; F16 converted a slice at a time into an array first) and an FMA. Model level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, Q4_S24
  * 1.2× Q4_0, BF16_S24 1.6× BF16 (docs/performance.md, session 28). Prompts and batches of {@link #DECODED_FROM} tokens or more decode
  * each chunk of a slice to dense floats once and take the dense sliced kernel ({@link #decoded}); fewer
  * tokens run the one-token product per token.
