@@ -37,7 +37,11 @@ import jdk.incubator.vector.VectorOperators;
  *       shifts, against activations laid out once per token so that vector k of a tile holds
  *       positions 4i + k ({@link #strided}): no widening across lanes, no per-chunk bookkeeping.
  *       Per position it costs less than the compaction below and than dense Q8_0's decoder
- *       (5632 × 2048, one thread: 1.25 ms against the compaction's 1.87 and Q8_0's 1.54).
+ *       (5632 × 2048, one thread: 1.25 ms against the compaction's 1.87 and Q8_0's 1.54). Q4 up
+ *       to 128 stored of 256 takes the same path from each block's levels unpacked into signed
+ *       bytes ({@link #q4Levels}); BF16 expands 32 halves at a time (VPEXPANDW), each 32-bit lane
+ *       two floats by a shift and a mask ({@link #rowExpandBF16}); F16 converts a block's halves
+ *       first (C2's VCVTPH2PS loop), then expands floats 16 at a time ({@link #rowExpandF16}).
  *   <li><b>Everything else</b> (bitmap at every width, N:M at 4 and 16 lanes): per row, the
  *       activations are compacted into a per-thread buffer (the whole row before its dot, so the
  *       dot's loads never wait on the overlapping stores), N positions at a time ({@code vpermd}
@@ -120,6 +124,8 @@ final class SparseKernel extends FloatPathKernel {
         }
 
         float[] xs = new float[0];
+        /** One Q4 block's levels (at most 128) and the 64-byte loads' reach past them. */
+        final byte[] levels = new byte[2 * 64 + 64];
 
         float[] strided(int cols) {
             if (xs.length < cols) {
@@ -145,8 +151,8 @@ final class SparseKernel extends FloatPathKernel {
     private final boolean sparsePrompt;
     /** N:M with 8 lanes: the register path. */
     private final boolean nm8;
-    /** Bitmap with Q8 values at 16 lanes on VBMI2: decode by {@link #rowExpandQ8}. */
-    private final boolean expandQ8;
+    /** Bitmap with Q8 (BF16) values at 16 lanes on VBMI2: decode by {@link #rowExpandQ8} ({@link #rowExpandBF16}). */
+    private final boolean expandQ8, expandQ4, expandBF16, expandF16;
     /** Values in full vectors (F16/BF16/Q8), and the tail's lane count. */
     private final int full;
     private final int tail;
@@ -170,6 +176,10 @@ final class SparseKernel extends FloatPathKernel {
         this.cap = e.capacity();
         this.nm8 = N == 8 && e.isNM();
         this.expandQ8 = EXPAND_Q8 && !e.isNM() && values == SparseEncoding.Values.Q8;
+        this.expandBF16 = EXPAND_Q8 && !e.isNM() && values == SparseEncoding.Values.BF16;
+        this.expandF16 = EXPAND_Q8 && !e.isNM() && values == SparseEncoding.Values.F16;
+        // Q4 up to 128 stored of 256 (50% and sparser): one 64-byte load holds a block's packed levels.
+        this.expandQ4 = EXPAND_Q8 && !e.isNM() && values == SparseEncoding.Values.Q4 && cap <= 128;
         this.sparsePrompt = e.density() <= SPARSE_PROMPT_DENSITY;
         this.full = cap - cap % N;
         this.tail = cap % N;
@@ -219,10 +229,16 @@ final class SparseKernel extends FloatPathKernel {
      * block (up to 64 bytes; the caller's {@code safe} bound leaves {@link #SLACK}); set bits past the
      * block's capacity are dropped from the mask, as the reference gives them zero.
      */
-    private float rowExpandQ8(MemorySegment w, long o, int nb, float[] xs) {
+    private float rowExpandQ8(MemorySegment w, long o, int nb, float[] xs, byte[] levels) {
         float sum = 0;
         for (int b = 0; b < nb; b++) {
             long blk = o + bb * b, v = blk + valuesAt;
+            MemorySegment src = w;
+            if (levels != null) { // Q4: the block's levels as signed bytes, in value order
+                q4Levels(w, v, levels);
+                src = MemorySegment.ofArray(levels);
+                v = 0;
+            }
             FloatVector acc = FloatVector.zero(F);
             int left = cap; // values not yet met: set bits past the capacity decode to zero
             for (int t = 0; t < 4; t++) {
@@ -233,7 +249,7 @@ final class SparseKernel extends FloatPathKernel {
                     pc = left;
                 }
                 left -= pc;
-                IntVector u = jdk.incubator.vector.ByteVector.fromMemorySegment(B64, w, v, Vec.LE)
+                IntVector u = jdk.incubator.vector.ByteVector.fromMemorySegment(B64, src, v, Vec.LE)
                         .expand(VectorMask.fromLong(B64, m)).reinterpretAsInts();
                 v += pc;
                 int xo = BITMAP * b + 64 * t;
@@ -245,6 +261,96 @@ final class SparseKernel extends FloatPathKernel {
                 acc = p.fma(FloatVector.broadcast(F, Vec.scale(w, blk + 2L * t)), acc);
             }
             sum += acc.reduceLanes(VectorOperators.ADD);
+        }
+        return sum;
+    }
+
+    private static final jdk.incubator.vector.VectorSpecies<Short> S32 = jdk.incubator.vector.ShortVector.SPECIES_512;
+
+    /**
+     * A Q4 bitmap block's levels (q − 8, so that an expanded zero is a zero weight) as signed bytes in
+     * value order: the low nibbles of its first h = cap/2 bytes, then the high nibbles (one 64-byte
+     * load: capacities up to 128, {@link #expandQ4}), into {@code levels[0..cap)}.
+     */
+    private void q4Levels(MemorySegment w, long v, byte[] levels) {
+        jdk.incubator.vector.ByteVector q = jdk.incubator.vector.ByteVector.fromMemorySegment(B64, w, v, Vec.LE);
+        q.and((byte) 15).sub((byte) 8).intoArray(levels, 0);
+        q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).intoArray(levels, h);
+    }
+
+    /** As {@link #strided} for two-byte values: in each 32 columns, the even ones first, then the odd ones. */
+    static void strided2(float[] x, int xo, int cols, float[] xs) {
+        for (int t = 0; t < cols; t += 32) {
+            for (int i = 0; i < 16; i++) {
+                xs[t + i] = x[xo + t + 2 * i];
+                xs[t + 16 + i] = x[xo + t + 2 * i + 1];
+            }
+        }
+    }
+
+    /**
+     * Row {@code o} of a bitmap BF16 matrix times the {@link #strided2} activations: per 32 positions
+     * the stored halves expanded to their places (VPEXPANDW), then each 32-bit lane's low half
+     * (shifted up) and high half (masked) are the even and odd positions' floats.
+     */
+    private float rowExpandBF16(MemorySegment w, long o, int nb, float[] xs) {
+        float sum = 0;
+        for (int b = 0; b < nb; b++) {
+            long blk = o + bb * b, v = blk + valuesAt;
+            FloatVector acc = FloatVector.zero(F), acc2 = acc;
+            int left = cap;
+            for (int t = 0; t < 4; t++) {
+                long m = w.get(LONG_LE, blk + masksAt + 8L * t);
+                int pc = Long.bitCount(m);
+                if (pc > left) { // never in a valid block: keep the tile's first `left` set bits
+                    m = Long.expand((1L << left) - 1, m);
+                }
+                left -= Long.bitCount(m);
+                int xo = BITMAP * b + 64 * t;
+                IntVector u = jdk.incubator.vector.ShortVector.fromMemorySegment(S32, w, v, Vec.LE)
+                        .expand(VectorMask.fromLong(S32, m & 0xFFFF_FFFFL)).reinterpretAsInts();
+                v += 2L * Long.bitCount(m & 0xFFFF_FFFFL);
+                acc = u.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xo), acc);
+                acc2 = u.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xo + 16), acc2);
+                u = jdk.incubator.vector.ShortVector.fromMemorySegment(S32, w, v, Vec.LE)
+                        .expand(VectorMask.fromLong(S32, m >>> 32)).reinterpretAsInts();
+                v += 2L * Long.bitCount(m >>> 32);
+                acc = u.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xo + 32), acc);
+                acc2 = u.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xo + 48), acc2);
+            }
+            sum += acc.add(acc2).reduceLanes(VectorOperators.ADD);
+        }
+        return sum;
+    }
+
+    /**
+     * Row {@code o} of a bitmap F16 matrix times the activations at {@code x[xo..]}: each block's
+     * stored halves converted to floats first ({@link Vec#halvesToFloats}, C2's VCVTPH2PS loop), then
+     * spread to their positions 16 at a time (VEXPANDPS by the mask's 16 bits) and multiplied.
+     */
+    private float rowExpandF16(MemorySegment w, long o, float[] x, int xo, int nb, float[] buf) {
+        float sum = 0;
+        for (int b = 0; b < nb; b++) {
+            long blk = o + bb * b;
+            Vec.halvesToFloats(w, blk + valuesAt, buf, 0, cap);
+            FloatVector acc = FloatVector.zero(F), acc2 = acc;
+            int r = 0;
+            for (int t = 0; t < 4; t++) {
+                long m = w.get(LONG_LE, blk + masksAt + 8L * t);
+                int pc = Long.bitCount(m);
+                if (pc > cap - r) { // never in a valid block: keep the tile's first cap − r set bits
+                    m = Long.expand((1L << (cap - r)) - 1, m);
+                }
+                int x0 = xo + BITMAP * b + 64 * t;
+                for (int c = 0; c < 64; c += 32) {
+                    long lo = (m >>> c) & 0xFFFF, hi = (m >>> (c + 16)) & 0xFFFF;
+                    acc = FloatVector.fromArray(F, buf, r).expand(VectorMask.fromLong(F, lo)).fma(FloatVector.fromArray(F, x, x0 + c), acc);
+                    r += Long.bitCount(lo);
+                    acc2 = FloatVector.fromArray(F, buf, r).expand(VectorMask.fromLong(F, hi)).fma(FloatVector.fromArray(F, x, x0 + c + 16), acc2);
+                    r += Long.bitCount(hi);
+                }
+            }
+            sum += acc.add(acc2).reduceLanes(VectorOperators.ADD);
         }
         return sum;
     }
@@ -300,14 +406,30 @@ final class SparseKernel extends FloatPathKernel {
         int nb = cols / bs;
         float[] xf = x.floats();
         float[] xc = BUF.get().compacted(nb * cap + bs); // + bs: a last block with too many bits
-        if (expandQ8) {
-            float[] xs = BUF.get().strided(cols);
+        if (expandF16) {
+            float[] buf = BUF.get().values(cap + N);
             for (int t = 0; t < x.tokens(); t++) {
-                strided(xf, t * cols, cols, xs);
                 for (int r = r0; r < r1; r++) {
                     long o = r * rb;
-                    out[t * outStride + r] = o + nb * bb + SLACK <= ws.byteSize() ? rowExpandQ8(ws, o, nb, xs)
-                            : e.dotQuantized(ws, o, x.encoded(), 4L * t * cols, cols);
+                    out[t * outStride + r] = o + nb * bb + SLACK > ws.byteSize() ? e.dotQuantized(ws, o, x.encoded(), 4L * t * cols, cols)
+                            : rowExpandF16(ws, o, xf, t * cols, nb, buf);
+                }
+            }
+            return;
+        }
+        if (expandQ8 || expandQ4 || expandBF16) {
+            float[] xs = BUF.get().strided(cols);
+            byte[] levels = expandQ4 ? BUF.get().levels : null;
+            for (int t = 0; t < x.tokens(); t++) {
+                if (!expandBF16) {
+                    strided(xf, t * cols, cols, xs);
+                } else {
+                    strided2(xf, t * cols, cols, xs);
+                }
+                for (int r = r0; r < r1; r++) {
+                    long o = r * rb;
+                    out[t * outStride + r] = o + nb * bb + SLACK > ws.byteSize() ? e.dotQuantized(ws, o, x.encoded(), 4L * t * cols, cols)
+                            : expandBF16 ? rowExpandBF16(ws, o, nb, xs) : rowExpandQ8(ws, o, nb, xs, levels);
                 }
             }
             return;
