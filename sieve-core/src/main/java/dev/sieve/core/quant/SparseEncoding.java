@@ -65,16 +65,21 @@ public final class SparseEncoding implements WeightEncoding {
 
     private static final SparseEncoding[] NM = new SparseEncoding[8];
     private static final SparseEncoding[][] BITMAP = new SparseEncoding[BITMAP_VALUES.length][BITMAP_BLOCK];
+    /** In-memory layouts of the bitmap types with their blocks padded ({@link #padded()}): ids from here. */
+    private static final int PADDED_ID = 2464; // after the two-byte indexed slices' 2432 + 2 · 16
+    private static final SparseEncoding[][] PADDED = new SparseEncoding[BITMAP_VALUES.length][BITMAP_BLOCK];
 
     static {
         for (Values v : Values.values()) {
-            NM[v.ordinal()] = new SparseEncoding(v.name() + "_S24", NM_ID + v.ordinal(), v, 32, 1, 32, 16, 2, 4);
-            NM[4 + v.ordinal()] = new SparseEncoding(v.name() + "_S48", NM_ID + 4 + v.ordinal(), v, 32, 1, 32, 16, 4, 8);
+            NM[v.ordinal()] = new SparseEncoding(v.name() + "_S24", NM_ID + v.ordinal(), v, 32, 1, 32, 16, 2, 4, false);
+            NM[4 + v.ordinal()] = new SparseEncoding(v.name() + "_S48", NM_ID + 4 + v.ordinal(), v, 32, 1, 32, 16, 4, 8, false);
         }
         for (int i = 0; i < BITMAP_VALUES.length; i++) {
             for (int c = 1; c <= BITMAP_BLOCK; c++) {
                 BITMAP[i][c - 1] = new SparseEncoding(BITMAP_VALUES[i].name() + "_B" + c,
-                        BITMAP_ID + i * BITMAP_BLOCK + c - 1, BITMAP_VALUES[i], BITMAP_BLOCK, 4, 64, c, c, BITMAP_BLOCK);
+                        BITMAP_ID + i * BITMAP_BLOCK + c - 1, BITMAP_VALUES[i], BITMAP_BLOCK, 4, 64, c, c, BITMAP_BLOCK, false);
+                PADDED[i][c - 1] = new SparseEncoding(BITMAP_VALUES[i].name() + "_B" + c + "_P",
+                        PADDED_ID + i * BITMAP_BLOCK + c - 1, BITMAP_VALUES[i], BITMAP_BLOCK, 4, 64, c, c, BITMAP_BLOCK, true);
             }
         }
     }
@@ -91,9 +96,12 @@ public final class SparseEncoding implements WeightEncoding {
     private final int masksAt;
     private final int valuesAt;
     private final int blockBytes;
+    /** The bytes of a block's fields; {@link #blockBytes} adds the padding of a {@link #padded()} layout. */
+    private final int fieldBytes;
+    private final boolean isPadded;
 
     private SparseEncoding(String name, int id, Values values, int blockSize, int tiles, int tileBits, int capacity,
-            int groupN, int groupM) {
+            int groupN, int groupM, boolean padded) {
         this.name = name;
         this.id = id;
         this.values = values;
@@ -105,7 +113,49 @@ public final class SparseEncoding implements WeightEncoding {
         this.groupM = groupM;
         this.masksAt = values.scaled ? 2 * tiles : 0;
         this.valuesAt = masksAt + tiles * tileBits / 8;
-        this.blockBytes = valuesAt + values.bytes(capacity) + (values == Values.Q4 ? capacity % 2 : 0);
+        this.fieldBytes = valuesAt + values.bytes(capacity) + (values == Values.Q4 ? capacity % 2 : 0);
+        this.isPadded = padded;
+        // Padded: to whole 64-byte lines where that adds at most an eighth, else to 8 bytes.
+        int lines = (fieldBytes + 63) / 64 * 64;
+        this.blockBytes = !padded ? fieldBytes : 8 * lines <= 9 * fieldBytes ? lines : (fieldBytes + 7) / 8 * 8;
+    }
+
+    /**
+     * This bitmap type's in-memory layout with each block padded ({@code Q8_B77_P}: 117 bytes to 128),
+     * never written to a file: the decode kernels' loads of masks, scales and values start at
+     * aligned offsets. At 512 bits the loader makes odd-sized bitmap blocks this layout
+     * ({@code ModelLoader.relayout}): misaligned, Q8_B77 decoded a 5632 × 2048 matrix in 1.51 ms, 8-byte
+     * aligned in 1.19, padded to 128 bytes in 1.04 (one thread; docs/performance.md, session 29).
+     */
+    public SparseEncoding padded() {
+        if (isNM()) {
+            throw new UnsupportedOperationException(name + " is N:M: only bitmap types have a padded layout");
+        }
+        return isPadded ? this : PADDED[Arrays.asList(BITMAP_VALUES).indexOf(values)][capacity - 1];
+    }
+
+    /** Whether this is a {@link #padded()} layout. */
+    public boolean isPadded() {
+        return isPadded;
+    }
+
+    /** A padded layout is made from its unpadded type, block by block. */
+    @Override
+    public boolean repacks(WeightEncoding from) {
+        return isPadded && from instanceof SparseEncoding s && !s.isPadded && !s.isNM() && s.padded() == this;
+    }
+
+    @Override
+    public void repack(WeightEncoding from, MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long n) {
+        if (!repacks(from)) {
+            throw new IllegalArgumentException(name + " is made from " + name.substring(0, name.length() - 2) + ", not " + from.name());
+        }
+        long blocks = n / blockSize;
+        for (long b = 0; b < blocks; b++) {
+            long o = dstOffset + b * blockBytes;
+            MemorySegment.copy(src, srcOffset + b * fieldBytes, dst, o, fieldBytes);
+            dst.asSlice(o + fieldBytes, blockBytes - fieldBytes).fill((byte) 0);
+        }
     }
 
     /** N:M sparsity, {@code n:m} one of 2:4 and 4:8. */
@@ -179,6 +229,11 @@ public final class SparseEncoding implements WeightEncoding {
         return Arrays.stream(BITMAP).flatMap(Arrays::stream).toList();
     }
 
+    /** Every padded bitmap layout ({@link #padded()}), for kernel registries. */
+    public static java.util.List<SparseEncoding> paddedBitmapEncodings() {
+        return Arrays.stream(PADDED).flatMap(Arrays::stream).toList();
+    }
+
     static Optional<WeightEncoding> byGgmlType(int id) {
         if (id >= NM_ID && id < NM_ID + NM.length) {
             return Optional.of(NM[id - NM_ID]);
@@ -186,6 +241,10 @@ public final class SparseEncoding implements WeightEncoding {
         int b = id - BITMAP_ID;
         if (b >= 0 && b < BITMAP.length * BITMAP_BLOCK) {
             return Optional.of(BITMAP[b / BITMAP_BLOCK][b % BITMAP_BLOCK]);
+        }
+        int p = id - PADDED_ID;
+        if (p >= 0 && p < PADDED.length * BITMAP_BLOCK) {
+            return Optional.of(PADDED[p / BITMAP_BLOCK][p % BITMAP_BLOCK]);
         }
         return Optional.empty();
     }
@@ -199,11 +258,13 @@ public final class SparseEncoding implements WeightEncoding {
         }
         for (int i = 0; i < BITMAP_VALUES.length; i++) {
             String p = BITMAP_VALUES[i].name() + "_B";
-            if (n.startsWith(p) && n.length() > p.length() && n.substring(p.length()).chars().allMatch(Character::isDigit)
-                    && n.length() - p.length() <= 3) {
-                int c = Integer.parseInt(n.substring(p.length()));
+            boolean pad = n.endsWith("_P");
+            String m = pad ? n.substring(0, n.length() - 2) : n;
+            if (m.startsWith(p) && m.length() > p.length() && m.substring(p.length()).chars().allMatch(Character::isDigit)
+                    && m.length() - p.length() <= 3) {
+                int c = Integer.parseInt(m.substring(p.length()));
                 if (c >= 1 && c <= BITMAP_BLOCK) {
-                    return Optional.of(BITMAP[i][c - 1]);
+                    return Optional.of((pad ? PADDED : BITMAP)[i][c - 1]);
                 }
             }
         }

@@ -111,6 +111,9 @@ public final class PanamaKernels implements Kernels {
         if (SlicedNMEncoding.slices(e) && bits == 512) {
             return SlicedNMEncoding.of(e); // 2:4 with Q8 or Q4 values, likewise
         }
+        if (e instanceof SparseEncoding s && !s.isNM() && !s.isPadded() && bits == 512 && s.blockBytes() % 8 != 0) {
+            return s.padded(); // bitmap blocks of odd sizes: aligned, for the decoders' loads (a slightly larger layout)
+        }
         if (e instanceof SparseEncoding s && bits == 512) {
             SlicedIndexedEncoding i8 = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, s.values()));
             if (i8.repacks(e)) {

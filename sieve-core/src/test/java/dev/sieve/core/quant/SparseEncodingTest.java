@@ -141,4 +141,49 @@ class SparseEncodingTest {
         assertTrue(WeightEncodings.byName("Q4_B0").isEmpty());
         assertThrows(IllegalArgumentException.class, () -> SparseEncoding.nm(3, 4, SparseEncoding.Values.Q8));
     }
+
+    /**
+     * The padded in-memory bitmap layouts: blocks to whole 64-byte lines where that adds at most an
+     * eighth, else to 8 bytes; made only from their own type, they decode to the same weights, bit for
+     * bit, with zeros in the padding.
+     */
+    @Test
+    void paddedBitmapLayoutsHoldTheSameWeights() {
+        SparseEncoding q8 = SparseEncoding.bitmap(SparseEncoding.Values.Q8, 77), q8p = q8.padded();
+        assertEquals("Q8_B77_P", q8p.name());
+        assertEquals(128, q8p.blockBytes()); // 117 → 128: 9% more
+        assertEquals(80, SparseEncoding.bitmap(SparseEncoding.Values.Q4, 77).padded().blockBytes()); // 79 → 128 would add 62%: to 8
+        assertEquals(168, SparseEncoding.bitmap(SparseEncoding.Values.Q8, 128).padded().blockBytes()); // aligned already
+        assertEquals(192, SparseEncoding.bitmap(SparseEncoding.Values.F16, 77).padded().blockBytes()); // 186 → 192
+        assertSame(q8p, WeightEncodings.byName("q8_b77_p").orElseThrow());
+        assertSame(q8p, WeightEncodings.byGgmlType(q8p.ggmlType()).orElseThrow());
+        assertSame(q8p, q8p.padded());
+        assertTrue(q8p.isPadded() && !q8.isPadded());
+        assertTrue(q8p.repacks(q8));
+        assertTrue(!q8p.repacks(SparseEncoding.bitmap(SparseEncoding.Values.Q8, 78)) && !q8.repacks(q8p) && !q8p.repacks(q8p));
+        assertThrows(UnsupportedOperationException.class, () -> SparseEncoding.nm(2, 4, SparseEncoding.Values.Q8).padded());
+        Random r = new Random(12);
+        for (SparseEncoding.Values v : SparseEncoding.Values.values()) {
+            for (int c : new int[] {1, 26, 77, 128, 255}) {
+                SparseEncoding e = SparseEncoding.bitmap(v, c), p = e.padded();
+                int n = 3 * 256;
+                float[] x = pruned(e, n, r);
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment q = arena.allocate(e.byteSize(n)), qp = arena.allocate(p.byteSize(n));
+                    qp.fill((byte) 0x5A); // the repack must zero the padding
+                    e.quantize(x, 0, q, 0, n);
+                    p.repackMatrix(e, q, qp, 3, 256);
+                    float[] a = new float[n], b = new float[n];
+                    e.dequantize(q, 0, a, 0, n);
+                    p.dequantize(qp, 0, b, 0, n);
+                    assertEquals(java.util.Arrays.toString(a), java.util.Arrays.toString(b), p.name());
+                    for (int blk = 0; blk < 3; blk++) {
+                        for (long i = e.blockBytes(); i < p.blockBytes(); i++) {
+                            assertEquals(0, qp.get(java.lang.foreign.ValueLayout.JAVA_BYTE, blk * p.blockBytes() + i), p.name() + " padding");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

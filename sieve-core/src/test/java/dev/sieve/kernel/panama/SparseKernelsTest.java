@@ -1,6 +1,7 @@
 package dev.sieve.kernel.panama;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sieve.core.kernel.ScalarKernels;
@@ -100,6 +101,38 @@ class SparseKernelsTest {
                         }
                     }
                 }));
+    }
+
+    /**
+     * The padded bitmap layouts ({@code Q8_B77_P}, ...) that the loader makes at 512 bits follow the
+     * scalar reference on the unpadded file layout at every width: decode (1, 2 tokens), prompt tiles
+     * and the stored-values prompts; 512-bit kernels ask for them only for odd-sized blocks.
+     */
+    @TestFactory
+    Stream<DynamicTest> paddedBitmapLayoutsFollowTheReference() {
+        return Stream.of(Values.values()).map(v -> DynamicTest.dynamicTest(v.name(), () -> {
+            Random rnd = new Random(23 + v.ordinal());
+            for (int c : new int[] {77, 26}) {
+                SparseEncoding e = SparseEncoding.bitmap(v, c), p = e.padded();
+                try (Arena arena = Arena.ofConfined()) {
+                    int rows = 11, cols = 768;
+                    Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
+                    Tensor wp = Tensor.allocate("p", p, arena, cols, rows);
+                    p.repackMatrix(e, w.data(), wp.data(), rows, cols);
+                    for (int tokens : new int[] {1, 2, 5, 70}) {
+                        float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
+                        float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, 0, rows);
+                        for (int bits : new int[] {128, 256, 512}) {
+                            float[] got = PanamaKernelsTest.run(PanamaKernels.create(bits), wp, x, tokens, 0, rows);
+                            double err = PanamaKernelsTest.nmse(got, ref, w, x, tokens, 0, rows);
+                            assertTrue(err <= PanamaKernelsTest.NMSE_FLOAT, bits + " " + p.name() + " tokens=" + tokens + ": nmse " + err);
+                        }
+                    }
+                    assertSame(e.blockBytes() % 8 != 0 ? p : e, PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL), e.name());
+                    assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL), e.name());
+                }
+            }
+        }));
     }
 
     /**

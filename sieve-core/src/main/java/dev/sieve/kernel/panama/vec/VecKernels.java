@@ -56,6 +56,9 @@ public final class VecKernels implements Kernels, KernelTable {
         for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) { // 2:4 Q8 and Q4 in 16-row slices, made at load
             register(new SlicedNMKernel(s));
         }
+        for (SparseEncoding s : SparseEncoding.paddedBitmapEncodings()) { // their in-memory layouts with aligned blocks
+            register(new SparseKernel(s));
+        }
         for (SparseEncoding s : SparseEncoding.bitmapEncodings()) {
             register(new SparseKernel(s));
         }
