@@ -33,6 +33,9 @@ import java.util.Optional;
  * docs/formats.md). Bitmap types exist for every value type, Q4 included: the kernels walk a
  * block's masks in order, so a tile whose values start mid-byte costs nothing.
  *
+ * <p>Each bitmap type has an in-memory twin with its blocks padded ({@link #padded()}, {@code Q8_B77_P}),
+ * which the loader makes at 512 bits for blocks whose size is not a multiple of 8 bytes.
+ *
  * <p>Activations are F32: the dot product runs on floats, so there is no activation rounding.
  */
 public final class SparseEncoding implements WeightEncoding {

@@ -90,12 +90,8 @@ class IndexedSparseEncodingTest {
         for (SparseEncoding.Values v : new SparseEncoding.Values[] {SparseEncoding.Values.Q8, SparseEncoding.Values.Q4}) {
             for (int n : NS) {
                 IndexedSparseEncoding e = IndexedSparseEncoding.of(n, v);
-                float[] x = gaussian(r, 128);
-                e.prune(x, 0, x.length);
-                MemorySegment q = MemorySegment.ofArray(new byte[(int) e.byteSize(x.length)]);
-                e.quantize(x, 0, q, 0, x.length);
-                float[] y = new float[x.length];
-                e.dequantize(q, 0, y, 0, x.length);
+                float[][] xy = prunedRoundTrip(e, r);
+                float[] x = xy[0], y = xy[1];
                 for (int b = 0; b < x.length / 32; b++) {
                     float amax = 0, max = 0;
                     for (int i = 32 * b; i < 32 * b + 32; i++) {
@@ -126,18 +122,25 @@ class IndexedSparseEncodingTest {
         for (SparseEncoding.Values v : new SparseEncoding.Values[] {SparseEncoding.Values.F16, SparseEncoding.Values.BF16}) {
             for (int n : NS) {
                 IndexedSparseEncoding e = IndexedSparseEncoding.of(n, v);
-                float[] x = gaussian(r, 128);
-                e.prune(x, 0, x.length);
-                MemorySegment q = MemorySegment.ofArray(new byte[(int) e.byteSize(x.length)]);
-                e.quantize(x, 0, q, 0, x.length);
-                float[] y = new float[x.length];
-                e.dequantize(q, 0, y, 0, x.length);
+                float[][] xy = prunedRoundTrip(e, r);
+                float[] x = xy[0], y = xy[1];
                 for (int i = 0; i < x.length; i++) {
                     float want = v == SparseEncoding.Values.F16 ? Float.float16ToFloat(Float.floatToFloat16(x[i])) : nearestBf16(x[i]);
                     assertEquals(want, y[i], 0f, e.name() + " weight " + i);
                 }
             }
         }
+    }
+
+    /** 128 random weights pruned for {@code e}, and what quantizing and dequantizing them gives. */
+    private static float[][] prunedRoundTrip(IndexedSparseEncoding e, Random r) {
+        float[] x = gaussian(r, 128);
+        e.prune(x, 0, x.length);
+        MemorySegment q = MemorySegment.ofArray(new byte[(int) e.byteSize(x.length)]);
+        e.quantize(x, 0, q, 0, x.length);
+        float[] y = new float[x.length];
+        e.dequantize(q, 0, y, 0, x.length);
+        return new float[][] {x, y};
     }
 
     /** The nearest bfloat16 (ties to an even last bit), by comparing the two candidates' distances in double. */

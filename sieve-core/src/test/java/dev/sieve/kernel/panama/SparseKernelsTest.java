@@ -120,13 +120,7 @@ class SparseKernelsTest {
                     Tensor wp = Tensor.allocate("p", p, arena, cols, rows);
                     p.repackMatrix(e, w.data(), wp.data(), rows, cols);
                     for (int tokens : new int[] {1, 2, 5, 70}) {
-                        float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
-                        float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, 0, rows);
-                        for (int bits : new int[] {128, 256, 512}) {
-                            float[] got = PanamaKernelsTest.run(PanamaKernels.create(bits), wp, x, tokens, 0, rows);
-                            double err = PanamaKernelsTest.nmse(got, ref, w, x, tokens, 0, rows);
-                            assertTrue(err <= PanamaKernelsTest.NMSE_FLOAT, bits + " " + p.name() + " tokens=" + tokens + ": nmse " + err);
-                        }
+                        everyWidthFollowsTheReference(w, wp, PanamaKernelsTest.gaussian(rnd, tokens * cols), tokens, rows);
                     }
                     assertSame(e.blockBytes() % 8 != 0 ? p : e, PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL), e.name());
                     assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL), e.name());
@@ -159,15 +153,19 @@ class SparseKernelsTest {
                     }
                 }
                 for (int tokens : TOKENS) {
-                    float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
-                    float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, 0, rows);
-                    for (int bits : new int[] {128, 256, 512}) {
-                        float[] got = PanamaKernelsTest.run(PanamaKernels.create(bits), w, x, tokens, 0, rows);
-                        double err = PanamaKernelsTest.nmse(got, ref, w, x, tokens, 0, rows);
-                        assertTrue(err <= PanamaKernelsTest.NMSE_FLOAT, bits + " " + e.name() + " tokens=" + tokens + ": nmse " + err);
-                    }
+                    everyWidthFollowsTheReference(w, w, PanamaKernelsTest.gaussian(rnd, tokens * cols), tokens, rows);
                 }
             }
         }));
+    }
+
+    /** {@code t} (the same weights as {@code w}, maybe another layout) at 128, 256 and 512 bits against the scalar reference on {@code w}. */
+    private static void everyWidthFollowsTheReference(Tensor w, Tensor t, float[] x, int tokens, int rows) {
+        float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, 0, rows);
+        for (int bits : new int[] {128, 256, 512}) {
+            float[] got = PanamaKernelsTest.run(PanamaKernels.create(bits), t, x, tokens, 0, rows);
+            double err = PanamaKernelsTest.nmse(got, ref, w, x, tokens, 0, rows);
+            assertTrue(err <= PanamaKernelsTest.NMSE_FLOAT, bits + " " + t.encoding().name() + " tokens=" + tokens + ": nmse " + err);
+        }
     }
 }
