@@ -14,7 +14,10 @@
  *       dev.sieve.core.quant.Q4_KRepackedEncoding} (Q4_K_R, id 2306) and {@link
  *       dev.sieve.core.quant.Q4_0RepackedEncoding} (Q4_0_R, id 2307): Q4_K's and Q4_0's values in the
  *       layouts of the 16-bit decode kernels, made at load through {@code WeightEncoding.repack};
- *       docs/formats.md.
+ *       indexed N:16 ({@link dev.sieve.core.quant.IndexedSparseEncoding}: Q8 and Q4 from 2320, F16 and
+ *       BF16 from 2400) and the in-memory layouts made from the sparse types at 512 bits: 16-row
+ *       slices ({@link dev.sieve.core.quant.SlicedEncoding}'s subclasses, from 2308) and padded bitmap
+ *       blocks ({@link dev.sieve.core.quant.SparseEncoding#padded()}, from 2464); docs/formats.md.
  *   <li>{@link dev.sieve.core.quant.BlockGrid}: an encoding's grid of representable values, for
  *       quantizers that choose values themselves (GPTQ, AWQ); {@link dev.sieve.core.quant.Half}:
  *       little-endian scalar reads and half/bfloat conversions; {@link dev.sieve.core.quant.GgmlTypes}:
