@@ -230,7 +230,7 @@ final class SparseKernel extends FloatPathKernel {
      * block's capacity are dropped from the mask, as the reference gives them zero.
      */
     private float rowExpandQ8(MemorySegment w, long o, int nb, float[] xs, byte[] levels) {
-        float sum = 0;
+        FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < nb; b++) {
             long blk = o + bb * b, v = blk + valuesAt;
             MemorySegment src = w;
@@ -239,7 +239,6 @@ final class SparseKernel extends FloatPathKernel {
                 src = MemorySegment.ofArray(levels);
                 v = 0;
             }
-            FloatVector acc = FloatVector.zero(F);
             int left = cap; // values not yet met: set bits past the capacity decode to zero
             for (int t = 0; t < 4; t++) {
                 long m = w.get(LONG_LE, blk + masksAt + 8L * t);
@@ -260,9 +259,8 @@ final class SparseKernel extends FloatPathKernel {
                 p = Vec.i2f(u.lanewise(VectorOperators.ASHR, 24)).fma(FloatVector.fromArray(F, xs, xo + 48), p);
                 acc = p.fma(FloatVector.broadcast(F, Vec.scale(w, blk + 2L * t)), acc);
             }
-            sum += acc.reduceLanes(VectorOperators.ADD);
         }
-        return sum;
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     private static final jdk.incubator.vector.VectorSpecies<Short> S32 = jdk.incubator.vector.ShortVector.SPECIES_512;
