@@ -292,10 +292,9 @@ final class SparseKernel extends FloatPathKernel {
      * (shifted up) and high half (masked) are the even and odd positions' floats.
      */
     private float rowExpandBF16(MemorySegment w, long o, int nb, float[] xs) {
-        float sum = 0;
+        FloatVector acc = FloatVector.zero(F), acc2 = acc;
         for (int b = 0; b < nb; b++) {
             long blk = o + bb * b, v = blk + valuesAt;
-            FloatVector acc = FloatVector.zero(F), acc2 = acc;
             int left = cap;
             for (int t = 0; t < 4; t++) {
                 long m = w.get(LONG_LE, blk + masksAt + 8L * t);
@@ -316,9 +315,8 @@ final class SparseKernel extends FloatPathKernel {
                 acc = u.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xo + 32), acc);
                 acc2 = u.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xo + 48), acc2);
             }
-            sum += acc.add(acc2).reduceLanes(VectorOperators.ADD);
         }
-        return sum;
+        return acc.add(acc2).reduceLanes(VectorOperators.ADD);
     }
 
     /**
@@ -327,11 +325,10 @@ final class SparseKernel extends FloatPathKernel {
      * spread to their positions 16 at a time (VEXPANDPS by the mask's 16 bits) and multiplied.
      */
     private float rowExpandF16(MemorySegment w, long o, float[] x, int xo, int nb, float[] buf) {
-        float sum = 0;
+        FloatVector acc = FloatVector.zero(F), acc2 = acc;
         for (int b = 0; b < nb; b++) {
             long blk = o + bb * b;
             Vec.halvesToFloats(w, blk + valuesAt, buf, 0, cap);
-            FloatVector acc = FloatVector.zero(F), acc2 = acc;
             int r = 0;
             for (int t = 0; t < 4; t++) {
                 long m = w.get(LONG_LE, blk + masksAt + 8L * t);
@@ -348,9 +345,8 @@ final class SparseKernel extends FloatPathKernel {
                     r += Long.bitCount(hi);
                 }
             }
-            sum += acc.add(acc2).reduceLanes(VectorOperators.ADD);
         }
-        return sum;
+        return acc.add(acc2).reduceLanes(VectorOperators.ADD);
     }
 
     // ---- conversions of stored values (each one its own small method, so C2 inlines them) ----
