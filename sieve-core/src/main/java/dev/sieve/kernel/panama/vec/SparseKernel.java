@@ -31,7 +31,7 @@ import jdk.incubator.vector.VectorOperators;
  *       the high byte 4 of the next 8 into lanes 4–7 (two {@code vpermd} from 256-entry tables and
  *       one blend), then one FMA against 8 stored values. No stores, no data-dependent offsets.
  *   <li><b>Bitmap with Q8 values at 16 lanes, where AVX-512 VBMI2 makes byte {@code expand} one
- *       instruction</b> ({@link #EXPAND_Q8}): the exception to the rule above. Per 64-weight tile
+ *       instruction</b> ({@link #EXPAND}): the exception to the rule above. Per 64-weight tile
  *       one VPEXPANDB puts the tile's stored bytes at their positions (zeros elsewhere), and the
  *       tile is multiplied as a dense one: byte k of each 32-bit lane, sign-extended by two
  *       shifts, against activations laid out once per token so that vector k of a tile holds
@@ -151,8 +151,8 @@ final class SparseKernel extends FloatPathKernel {
     private final boolean sparsePrompt;
     /** N:M with 8 lanes: the register path. */
     private final boolean nm8;
-    /** Bitmap with Q8 (BF16) values at 16 lanes on VBMI2: decode by {@link #rowExpandQ8} ({@link #rowExpandBF16}). */
-    private final boolean expandQ8, expandQ4, expandBF16, expandF16;
+    /** Bitmap at 16 lanes on VBMI2 (Q4 up to 128 of 256): decode by expand ({@link #rowExpandQ8}, {@link #rowExpandBF16}, {@link #rowExpandF16}). */
+    private final boolean expand;
     /** Values in full vectors (F16/BF16/Q8), and the tail's lane count. */
     private final int full;
     private final int tail;
@@ -175,11 +175,8 @@ final class SparseKernel extends FloatPathKernel {
         this.scaled = values == SparseEncoding.Values.Q8 || values == SparseEncoding.Values.Q4;
         this.cap = e.capacity();
         this.nm8 = N == 8 && e.isNM();
-        this.expandQ8 = EXPAND_Q8 && !e.isNM() && values == SparseEncoding.Values.Q8;
-        this.expandBF16 = EXPAND_Q8 && !e.isNM() && values == SparseEncoding.Values.BF16;
-        this.expandF16 = EXPAND_Q8 && !e.isNM() && values == SparseEncoding.Values.F16;
-        // Q4 up to 128 stored of 256 (50% and sparser): one 64-byte load holds a block's packed levels.
-        this.expandQ4 = EXPAND_Q8 && !e.isNM() && values == SparseEncoding.Values.Q4 && cap <= 128;
+        // Q4 only up to 128 stored of 256 (50% and sparser): one 64-byte load holds a block's packed levels.
+        this.expand = EXPAND && !e.isNM() && (values != SparseEncoding.Values.Q4 || cap <= 128);
         this.sparsePrompt = e.density() <= SPARSE_PROMPT_DENSITY;
         this.full = cap - cap % N;
         this.tail = cap % N;
@@ -203,7 +200,7 @@ final class SparseKernel extends FloatPathKernel {
      * with AVX-512 VBMI2 (without it C2 has no VPEXPANDB and {@code expand} falls back to Java).
      * System property {@code sieve.sparse.expand=false} turns it off, for measurements.
      */
-    static final boolean EXPAND_Q8 = N == 16 && Vec.cpuFlag("avx512_vbmi2")
+    static final boolean EXPAND = N == 16 && Vec.cpuFlag("avx512_vbmi2")
             && Boolean.parseBoolean(System.getProperty("sieve.sparse.expand", "true"));
     private static final jdk.incubator.vector.VectorSpecies<Byte> B64 = jdk.incubator.vector.ByteVector.SPECIES_512;
 
@@ -236,6 +233,9 @@ final class SparseKernel extends FloatPathKernel {
             MemorySegment src = w;
             if (levels != null) { // Q4: the block's levels as signed bytes, in value order
                 q4Levels(w, v, levels);
+                // A segment over the array per block, not one kept: C2 does away with this one, and one
+                // kept in the buffers (stores through it too) made Q4_B128 decode 20% slower (tg64 12.2,
+                // 11.8 against 15.0, 15.9, alternating).
                 src = MemorySegment.ofArray(levels);
                 v = 0;
             }
@@ -268,7 +268,7 @@ final class SparseKernel extends FloatPathKernel {
     /**
      * A Q4 bitmap block's levels (q − 8, so that an expanded zero is a zero weight) as signed bytes in
      * value order: the low nibbles of its first h = cap/2 bytes, then the high nibbles (one 64-byte
-     * load: capacities up to 128, {@link #expandQ4}), into {@code levels[0..cap)}.
+     * load: capacities up to 128, {@link #expand}), into {@code levels[0..cap)}.
      */
     private void q4Levels(MemorySegment w, long v, byte[] levels) {
         jdk.incubator.vector.ByteVector q = jdk.incubator.vector.ByteVector.fromMemorySegment(B64, w, v, Vec.LE);
@@ -399,35 +399,30 @@ final class SparseKernel extends FloatPathKernel {
         int cols = x.cols();
         int nb = cols / bs;
         float[] xf = x.floats();
+        if (expand) {
+            Buffers buf = BUF.get();
+            float[] xs = buf.strided(cols), vals = buf.values(cap + N);
+            for (int t = 0; t < x.tokens(); t++) {
+                switch (values) { // the activations in the order of the expanded values' lanes (F16: as they are)
+                    case Q8, Q4 -> strided(xf, t * cols, cols, xs);
+                    case BF16 -> strided2(xf, t * cols, cols, xs);
+                    case F16 -> { }
+                }
+                for (int r = r0; r < r1; r++) {
+                    long o = r * rb;
+                    // The tensor's last rows: vector loads could run off the segment, so take the reference.
+                    out[t * outStride + r] = o + nb * bb + SLACK > ws.byteSize() ? e.dotQuantized(ws, o, x.encoded(), 4L * t * cols, cols)
+                            : switch (values) {
+                                case Q8 -> rowExpandQ8(ws, o, nb, xs, null);
+                                case Q4 -> rowExpandQ8(ws, o, nb, xs, buf.levels);
+                                case BF16 -> rowExpandBF16(ws, o, nb, xs);
+                                case F16 -> rowExpandF16(ws, o, xf, t * cols, nb, vals);
+                            };
+                }
+            }
+            return;
+        }
         float[] xc = BUF.get().compacted(nb * cap + bs); // + bs: a last block with too many bits
-        if (expandF16) {
-            float[] buf = BUF.get().values(cap + N);
-            for (int t = 0; t < x.tokens(); t++) {
-                for (int r = r0; r < r1; r++) {
-                    long o = r * rb;
-                    out[t * outStride + r] = o + nb * bb + SLACK > ws.byteSize() ? e.dotQuantized(ws, o, x.encoded(), 4L * t * cols, cols)
-                            : rowExpandF16(ws, o, xf, t * cols, nb, buf);
-                }
-            }
-            return;
-        }
-        if (expandQ8 || expandQ4 || expandBF16) {
-            float[] xs = BUF.get().strided(cols);
-            byte[] levels = expandQ4 ? BUF.get().levels : null;
-            for (int t = 0; t < x.tokens(); t++) {
-                if (!expandBF16) {
-                    strided(xf, t * cols, cols, xs);
-                } else {
-                    strided2(xf, t * cols, cols, xs);
-                }
-                for (int r = r0; r < r1; r++) {
-                    long o = r * rb;
-                    out[t * outStride + r] = o + nb * bb + SLACK > ws.byteSize() ? e.dotQuantized(ws, o, x.encoded(), 4L * t * cols, cols)
-                            : expandBF16 ? rowExpandBF16(ws, o, nb, xs) : rowExpandQ8(ws, o, nb, xs, levels);
-                }
-            }
-            return;
-        }
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
             boolean safe = o + nb * bb + SLACK <= ws.byteSize();
