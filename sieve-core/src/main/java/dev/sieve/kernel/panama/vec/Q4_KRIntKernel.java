@@ -13,6 +13,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -33,6 +34,10 @@ import jdk.incubator.vector.VectorSpecies;
  * packs them (unpacked per row, scalar or through a scratch vector) it was no faster than Q4_K's own
  * decoder, hence the byte scales. Two accumulators (two pairs of sub-blocks per pass) exceeded C2's
  * inlining node budget and boxed every vector.
+ *
+ * <p>At 512 bits ({@link #sums512}) one load is two pairs of sub-blocks, against the activations
+ * regrouped to match: one thread, 5632 × 2048 out of DRAM 1.4–1.8 ms against 1.8–3.0, in L3 0.90–1.12
+ * against 1.2–1.6 (Intel AVX-512 host, session 30).
  */
 final class Q4_KRIntKernel extends FloatPathKernel {
     private static final int QK = 256;
@@ -70,10 +75,14 @@ final class Q4_KRIntKernel extends FloatPathKernel {
         long rb = w.rowBytes(), ab = Int16Activations.quadRowBytes(cols), sb = Int16Activations.scalesBytes(cols);
         long a0 = Int16Activations.quadOffset(x), s0 = Int16Activations.quadScalesOffset(x);
         float[][] holder = SCALES.get();
-        if (holder[0].length < cols / SUB + 8) {
-            holder[0] = new float[cols / SUB + 8]; // + the lanes of a reduction
+        if (holder[0].length < cols / SUB + 16) {
+            holder[0] = new float[cols / SUB + 16]; // + the lanes of a reduction, or of sums512's last load
         }
         float[] scales = holder[0];
+        if (WIDE) {
+            matmul512(ws, rb, x, out, outStride, r0, r1, scales);
+            return;
+        }
         for (int r = r0; r < r1; r++) {
             for (int t = 0; t < x.tokens(); t++) { // the row stays in L1 for the next token
                 out[t * outStride + r] = dot(ws, r * rb, a, a0 + t * ab, s, s0 + t * sb, cols, scales);
@@ -138,6 +147,89 @@ final class Q4_KRIntKernel extends FloatPathKernel {
             }
         }
         return Vec.sumW(acc, scales, subs);
+    }
+
+    /**
+     * At 512 bits: a 64-byte load is two pairs of sub-blocks (32 lanes of four nibbles, 128 weights).
+     * Each step has the same operations as {@link #sums} at 256 bits on twice the lanes, so per weight
+     * half the loads, bounds checks and address arithmetic, which outnumbered the vector operations
+     * there (C2's loop for one pair: 17 vector instructions and ~45 scalar ones, docs/performance.md,
+     * session 30). The activations are regrouped once per call to match ({@link #wide}).
+     */
+    static final boolean WIDE = Vec.BITS == 512 && Boolean.parseBoolean(System.getProperty("sieve.q4k.wide", "true"));
+    private static final VectorSpecies<Short> S32 = ShortVector.SPECIES_512;
+    private static final VectorSpecies<Float> F16 = FloatVector.SPECIES_512;
+    /** Four sub-blocks' scales (A, B, C, D, …) → A in lanes 0–3, B in 4–7, C in 8–11, D in 12–15. */
+    private static final VectorShuffle<Float> QUARTERS = VectorShuffle.fromOp(F16, i -> i / 4);
+    /** Bytes of {@link #wide}'s layout per 128 weights: four vectors of 32 shorts. */
+    private static final long WB = 256;
+
+    /** Per thread: the activations in {@link #wide}'s layout. */
+    private static final ThreadLocal<MemorySegment[]> WIDE_ACT = ThreadLocal.withInitial(() -> new MemorySegment[] {MemorySegment.NULL});
+
+    private static void matmul512(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1,
+            float[] scales) {
+        int cols = x.cols(), tokens = x.tokens();
+        MemorySegment a = x.encoded();
+        long sb = Int16Activations.scalesBytes(cols), s0 = Int16Activations.quadScalesOffset(x), wr = WB * (cols / 128);
+        MemorySegment[] holder = WIDE_ACT.get();
+        if (holder[0].byteSize() < wr * tokens) {
+            // Off the heap, as the activations they come from: a heap segment here made C2 test the
+            // segment's kind at every load of the kernel (its profile saw both kinds), 1.3× slower.
+            holder[0] = java.lang.foreign.Arena.ofAuto().allocate(wr * tokens, 64);
+        }
+        MemorySegment wa = holder[0];
+        for (int t = 0; t < tokens; t++) {
+            wide(a, Int16Activations.quadOffset(x) + t * Int16Activations.quadRowBytes(cols), cols, wa, t * wr);
+        }
+        for (int r = r0; r < r1; r++) {
+            for (int t = 0; t < tokens; t++) { // the row stays in L1 for the next token
+                float mins = scales(ws, r * rb, a, s0 + t * sb, cols, scales);
+                out[t * outStride + r] = sums512(ws, r * rb, wa, t * wr, cols, scales) - mins;
+            }
+        }
+    }
+
+    /**
+     * One token's {@link Int16Activations#prepareQuads} rows (per pair of sub-blocks five vectors of
+     * 16 shorts: a0, a1 − 16·a0, a2 − 16·a1, a3 − 16·a2, and Q4_0's −8 term, unused here) regrouped
+     * per two pairs: vector k of pair 2h, then vector k of pair 2h + 1, for k = 0..3.
+     */
+    static void wide(MemorySegment a, long from, int cols, MemorySegment dst, long to) {
+        long pair = Int16Activations.QUAD_PAIR;
+        for (int h = 0; h < cols / 128; h++) {
+            for (int k = 0; k < 4; k++) {
+                MemorySegment.copy(a, from + pair * 2 * h + 32 * k, dst, to + WB * h + 64 * k, 32);
+                MemorySegment.copy(a, from + pair * (2 * h + 1) + 32 * k, dst, to + WB * h + 64 * k + 32, 32);
+            }
+        }
+    }
+
+    /** {@link #sums} at 512 bits against {@link #wide}'s layout at {@code a[ao..]}: a block is two steps. */
+    private static float sums512(MemorySegment w, long o, MemorySegment a, long ao, int cols, float[] scales) {
+        FloatVector acc = FloatVector.zero(F16), acc2 = acc;
+        for (int b = 0; b < cols / QK; b++) {
+            long q = o + BB * b + QS, ab = ao + 2 * WB * b;
+            ShortVector u = ShortVector.fromMemorySegment(S32, w, q, Vec.LE);
+            IntVector t = u.mul(ShortVector.fromMemorySegment(S32, a, ab, Vec.LE))
+                    .add(u.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromMemorySegment(S32, a, ab + 64, Vec.LE)))
+                    .add(u.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromMemorySegment(S32, a, ab + 128, Vec.LE)))
+                    .add(u.lanewise(VectorOperators.LSHR, 12).mul(ShortVector.fromMemorySegment(S32, a, ab + 192, Vec.LE)))
+                    .reinterpretAsInts();
+            // Pairs of 16-bit lanes summed: the high half of t + (t << 16) is lo + hi (mod 2^16), and
+            // |lo + hi| < 2^15, so an arithmetic shift gives it (two shifts and an add, not three and one).
+            acc = ((FloatVector) t.add(t.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
+                    .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F16, scales, 8 * b).rearrange(QUARTERS), acc);
+            u = ShortVector.fromMemorySegment(S32, w, q + 64, Vec.LE);
+            t = u.mul(ShortVector.fromMemorySegment(S32, a, ab + WB, Vec.LE))
+                    .add(u.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromMemorySegment(S32, a, ab + WB + 64, Vec.LE)))
+                    .add(u.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromMemorySegment(S32, a, ab + WB + 128, Vec.LE)))
+                    .add(u.lanewise(VectorOperators.LSHR, 12).mul(ShortVector.fromMemorySegment(S32, a, ab + WB + 192, Vec.LE)))
+                    .reinterpretAsInts();
+            acc2 = ((FloatVector) t.add(t.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
+                    .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F16, scales, 8 * b + 4).rearrange(QUARTERS), acc2);
+        }
+        return acc.add(acc2).reduceLanes(VectorOperators.ADD);
     }
 
     /** Tiles: sub-block j's 16 bytes give weights 32j + i (low nibbles) and 32j + 16 + i (high), as Q4_0's. */
