@@ -13,6 +13,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -35,9 +36,9 @@ import jdk.incubator.vector.VectorSpecies;
  * decoder, hence the byte scales. Two accumulators (two pairs of sub-blocks per pass) exceeded C2's
  * inlining node budget and boxed every vector.
  *
- * <p>At 512 bits ({@link #sums512}) one load is two pairs of sub-blocks, against the activations
- * regrouped to match: one thread, 5632 × 2048 out of DRAM 1.4–1.8 ms against 1.8–3.0, in L3 0.90–1.12
- * against 1.2–1.6 (Intel AVX-512 host, session 30).
+ * <p>At 512 bits ({@link #row512}) one load is two pairs of sub-blocks against activations regrouped
+ * to match, and each block's scales are formed in the same pass: Q4_K_M tg64 +40% (Intel AVX-512 host,
+ * session 30, docs/performance.md).
  */
 final class Q4_KRIntKernel extends FloatPathKernel {
     private static final int QK = 256;
@@ -75,12 +76,12 @@ final class Q4_KRIntKernel extends FloatPathKernel {
         long rb = w.rowBytes(), ab = Int16Activations.quadRowBytes(cols), sb = Int16Activations.scalesBytes(cols);
         long a0 = Int16Activations.quadOffset(x), s0 = Int16Activations.quadScalesOffset(x);
         float[][] holder = SCALES.get();
-        if (holder[0].length < cols / SUB + 16) {
-            holder[0] = new float[cols / SUB + 16]; // + the lanes of a reduction, or of sums512's last load
+        if (holder[0].length < cols / SUB + 8) {
+            holder[0] = new float[cols / SUB + 8]; // + the lanes of a reduction
         }
         float[] scales = holder[0];
         if (WIDE) {
-            matmul512(ws, rb, x, out, outStride, r0, r1, scales);
+            matmul512(ws, rb, x, out, outStride, r0, r1);
             return;
         }
         for (int r = r0; r < r1; r++) {
@@ -150,11 +151,12 @@ final class Q4_KRIntKernel extends FloatPathKernel {
     }
 
     /**
-     * At 512 bits: a 64-byte load is two pairs of sub-blocks (32 lanes of four nibbles, 128 weights).
-     * Each step has the same operations as {@link #sums} at 256 bits on twice the lanes, so per weight
-     * half the loads, bounds checks and address arithmetic, which outnumbered the vector operations
-     * there (C2's loop for one pair: 17 vector instructions and ~45 scalar ones, docs/performance.md,
-     * session 30). The activations are regrouped once per call to match ({@link #wide}).
+     * At 512 bits ({@link #row512}): a 64-byte load is two pairs of sub-blocks (32 lanes of four
+     * nibbles, 128 weights), so per weight half the loads, bounds checks and address arithmetic of the
+     * 256-bit loop, where they outnumbered the vector operations (C2's loop for one pair: 17 vector
+     * instructions and ~45 scalar ones, docs/performance.md, session 30); and a block's scales are
+     * formed in the same pass, in memory order. The activations and their scales are regrouped once per
+     * call to match ({@link #wide}). {@code -Dsieve.q4k.wide=false} keeps the 256-bit loop.
      */
     static final boolean WIDE = Vec.BITS == 512 && Boolean.parseBoolean(System.getProperty("sieve.q4k.wide", "true"));
     private static final VectorSpecies<Short> S32 = ShortVector.SPECIES_512;
@@ -167,25 +169,29 @@ final class Q4_KRIntKernel extends FloatPathKernel {
     /** Per thread: the activations in {@link #wide}'s layout. */
     private static final ThreadLocal<MemorySegment[]> WIDE_ACT = ThreadLocal.withInitial(() -> new MemorySegment[] {MemorySegment.NULL});
 
-    private static void matmul512(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1,
-            float[] scales) {
+    private static void matmul512(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols(), tokens = x.tokens();
         MemorySegment a = x.encoded();
         long sb = Int16Activations.scalesBytes(cols), s0 = Int16Activations.quadScalesOffset(x), wr = WB * (cols / 128);
         MemorySegment[] holder = WIDE_ACT.get();
-        if (holder[0].byteSize() < wr * tokens) {
+        if (holder[0].byteSize() < (wr + 64L * (cols / QK)) * tokens) {
             // Off the heap, as the activations they come from: a heap segment here made C2 test the
             // segment's kind at every load of the kernel (its profile saw both kinds), 1.3× slower.
-            holder[0] = java.lang.foreign.Arena.ofAuto().allocate(wr * tokens, 64);
+            holder[0] = java.lang.foreign.Arena.ofAuto().allocate((wr + 64L * (cols / QK)) * tokens, 64);
         }
         MemorySegment wa = holder[0];
+        int blocks = cols / QK, subs = cols / SUB;
+        long sw = 64L * blocks, wsOff = wr * tokens; // the regrouped scales follow the activations
         for (int t = 0; t < tokens; t++) {
             wide(a, Int16Activations.quadOffset(x) + t * Int16Activations.quadRowBytes(cols), cols, wa, t * wr);
+            for (int b = 0; b < blocks; b++) { // per block: its 8 sub-blocks' a_d, then their a_d·Σa
+                MemorySegment.copy(a, s0 + t * sb + 32L * b, wa, wsOff + t * sw + 64L * b, 32);
+                MemorySegment.copy(a, s0 + t * sb + 4L * subs + 32L * b, wa, wsOff + t * sw + 64L * b + 32, 32);
+            }
         }
         for (int r = r0; r < r1; r++) {
             for (int t = 0; t < tokens; t++) { // the row stays in L1 for the next token
-                float mins = scales(ws, r * rb, a, s0 + t * sb, cols, scales);
-                out[t * outStride + r] = sums512(ws, r * rb, wa, t * wr, cols, scales) - mins;
+                out[t * outStride + r] = row512(ws, r * rb, wa, t * wr, wsOff + t * sw, cols);
             }
         }
     }
@@ -205,11 +211,29 @@ final class Q4_KRIntKernel extends FloatPathKernel {
         }
     }
 
-    /** {@link #sums} at 512 bits against {@link #wide}'s layout at {@code a[ao..]}: a block is two steps. */
-    private static float sums512(MemorySegment w, long o, MemorySegment a, long ao, int cols, float[] scales) {
-        FloatVector acc = FloatVector.zero(F16), acc2 = acc;
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    private static final VectorMask<Float> HIGH8 = VectorMask.fromLong(F16, 0xFF00L);
+    /** (A, B, C, D, E, F, G, H, …) → E in lanes 0–3, F in 4–7, G in 8–11, H in 12–15. */
+    private static final VectorShuffle<Float> QUARTERS_HI = VectorShuffle.fromOp(F16, i -> 4 + i / 4);
+
+    /**
+     * The row at {@code o} times one token at 512 bits, each block in one pass, in memory order: its
+     * d and dmin, its 16 bytes of sub-block scales and mins as one load and one conversion times (d ×8,
+     * dmin ×8) and the block's regrouped activation scales (a_d ×8, a_d·Σa ×8, at {@code a[so + 64b..]}),
+     * so that lanes 0–7 are the sub-block scales d·sc·a_d and lanes 8–15 the min terms
+     * dmin·m·(a_d·Σa); then its 128 nibble bytes as two loads of 32 lanes of four nibbles against the
+     * {@link #wide} activations at {@code a[ao..]}, each step's four sub-block sums scaled by its
+     * quarter of the scales. Returns Σ sums·scales − Σ min terms.
+     */
+    private static float row512(MemorySegment w, long o, MemorySegment a, long ao, long so, int cols) {
+        FloatVector acc = FloatVector.zero(F16), acc2 = acc, mins = acc;
         for (int b = 0; b < cols / QK; b++) {
-            long q = o + BB * b + QS, ab = ao + 2 * WB * b;
+            long blk = o + BB * b, q = blk + QS, ab = ao + 2 * WB * b;
+            FloatVector dd = FloatVector.broadcast(F16, Vec.superScale(w, blk)).blend(Vec.superScale(w, blk + 2), HIGH8);
+            FloatVector v = ((FloatVector) ByteVector.fromMemorySegment(B16, w, blk + SC, Vec.LE)
+                    .convertShape(VectorOperators.B2F, F16, 0)).mul(dd)
+                    .mul(FloatVector.fromMemorySegment(F16, a, so + 64L * b, Vec.LE));
+            mins = mins.add(v);
             ShortVector u = ShortVector.fromMemorySegment(S32, w, q, Vec.LE);
             IntVector t = u.mul(ShortVector.fromMemorySegment(S32, a, ab, Vec.LE))
                     .add(u.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromMemorySegment(S32, a, ab + 64, Vec.LE)))
@@ -219,7 +243,7 @@ final class Q4_KRIntKernel extends FloatPathKernel {
             // Pairs of 16-bit lanes summed: the high half of t + (t << 16) is lo + hi (mod 2^16), and
             // |lo + hi| < 2^15, so an arithmetic shift gives it (two shifts and an add, not three and one).
             acc = ((FloatVector) t.add(t.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
-                    .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F16, scales, 8 * b).rearrange(QUARTERS), acc);
+                    .convert(VectorOperators.I2F, 0)).fma(v.rearrange(QUARTERS), acc);
             u = ShortVector.fromMemorySegment(S32, w, q + 64, Vec.LE);
             t = u.mul(ShortVector.fromMemorySegment(S32, a, ab + WB, Vec.LE))
                     .add(u.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromMemorySegment(S32, a, ab + WB + 64, Vec.LE)))
@@ -227,9 +251,9 @@ final class Q4_KRIntKernel extends FloatPathKernel {
                     .add(u.lanewise(VectorOperators.LSHR, 12).mul(ShortVector.fromMemorySegment(S32, a, ab + WB + 192, Vec.LE)))
                     .reinterpretAsInts();
             acc2 = ((FloatVector) t.add(t.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
-                    .convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F16, scales, 8 * b + 4).rearrange(QUARTERS), acc2);
+                    .convert(VectorOperators.I2F, 0)).fma(v.rearrange(QUARTERS_HI), acc2);
         }
-        return acc.add(acc2).reduceLanes(VectorOperators.ADD);
+        return acc.add(acc2).reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD, HIGH8);
     }
 
     /** Tiles: sub-block j's 16 bytes give weights 32j + i (low nibbles) and 32j + 16 + i (high), as Q4_0's. */
