@@ -6,14 +6,15 @@ import static dev.sieve.kernel.panama.vec.Vec.SW;
 
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
+import dev.sieve.core.quant.Q8_0Encoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -37,8 +38,8 @@ import jdk.incubator.vector.VectorSpecies;
  * inlining node budget and boxed every vector.
  *
  * <p>At 512 bits ({@link #row512}) one load is two pairs of sub-blocks against activations regrouped
- * to match, and each block's scales are formed in the same pass: Q4_K_M tg64 +40% (Intel AVX-512 host,
- * session 30, docs/performance.md).
+ * to match, and each block's scales are formed in the same pass: Q4_K_M tg64 +35–42% (Intel AVX-512
+ * host, session 30, docs/performance.md).
  */
 final class Q4_KRIntKernel extends FloatPathKernel {
     private static final int QK = 256;
@@ -64,13 +65,28 @@ final class Q4_KRIntKernel extends FloatPathKernel {
         return x.tokens() < TILE_TOKENS;
     }
 
+    /**
+     * {@link Int16Activations#prepareQuads}; at 512 bits ({@link #WIDE}) followed by the same
+     * activations regrouped for {@link #row512} ({@link #wide}), once for every thread and for every
+     * matrix {@code Linear.applyAgain} sends the same input to.
+     */
     @Override
     void prepareInt16(Activations x) {
+        if (WIDE) { // room for both layouts first: prepareQuads' own reserve then keeps the segment
+            x.reserve(Q8_0Encoding.INSTANCE, wideOffset(x) + (WB * (x.cols() / 128) + 64L * (x.cols() / QK)) * x.tokens());
+        }
         Int16Activations.prepareQuads(x);
+        if (WIDE) {
+            wide(x);
+        }
     }
 
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (WIDE) {
+            matmul512(w.data(), w.rowBytes(), x, out, outStride, r0, r1);
+            return;
+        }
         int cols = x.cols();
         MemorySegment ws = w.data(), a = x.encoded(), s = a;
         long rb = w.rowBytes(), ab = Int16Activations.quadRowBytes(cols), sb = Int16Activations.scalesBytes(cols);
@@ -80,10 +96,6 @@ final class Q4_KRIntKernel extends FloatPathKernel {
             holder[0] = new float[cols / SUB + 8]; // + the lanes of a reduction
         }
         float[] scales = holder[0];
-        if (WIDE) {
-            matmul512(ws, rb, x, out, outStride, r0, r1);
-            return;
-        }
         for (int r = r0; r < r1; r++) {
             for (int t = 0; t < x.tokens(); t++) { // the row stays in L1 for the next token
                 out[t * outStride + r] = dot(ws, r * rb, a, a0 + t * ab, s, s0 + t * sb, cols, scales);
@@ -155,8 +167,8 @@ final class Q4_KRIntKernel extends FloatPathKernel {
      * nibbles, 128 weights), so per weight half the loads, bounds checks and address arithmetic of the
      * 256-bit loop, where they outnumbered the vector operations (C2's loop for one pair: 17 vector
      * instructions and ~45 scalar ones, docs/performance.md, session 30); and a block's scales are
-     * formed in the same pass, in memory order. The activations and their scales are regrouped once per
-     * call to match ({@link #wide}). {@code -Dsieve.q4k.wide=false} keeps the 256-bit loop.
+     * formed in the same pass, in memory order. The activations and their scales are regrouped once, at
+     * {@link #prepareInt16}, to match ({@link #wide}). {@code -Dsieve.q4k.wide=false} keeps the 256-bit loop.
      */
     static final boolean WIDE = Vec.BITS == 512 && Boolean.parseBoolean(System.getProperty("sieve.q4k.wide", "true"));
     private static final VectorSpecies<Short> S32 = ShortVector.SPECIES_512;
@@ -166,47 +178,45 @@ final class Q4_KRIntKernel extends FloatPathKernel {
     /** Bytes of {@link #wide}'s layout per 128 weights: four vectors of 32 shorts. */
     private static final long WB = 256;
 
-    /** Per thread: the activations in {@link #wide}'s layout. */
-    private static final ThreadLocal<MemorySegment[]> WIDE_ACT = ThreadLocal.withInitial(() -> new MemorySegment[] {MemorySegment.NULL});
+    /** Where {@link #wide}'s layout starts in the prepared activations: after prepareQuads' rows and scales. */
+    private static long wideOffset(Activations x) {
+        return (Int16Activations.quadScalesOffset(x) + Int16Activations.scalesBytes(x.cols()) * x.tokens() + 63) & ~63L;
+    }
 
     private static void matmul512(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols(), tokens = x.tokens();
         MemorySegment a = x.encoded();
-        long sb = Int16Activations.scalesBytes(cols), s0 = Int16Activations.quadScalesOffset(x), wr = WB * (cols / 128);
-        MemorySegment[] holder = WIDE_ACT.get();
-        if (holder[0].byteSize() < (wr + 64L * (cols / QK)) * tokens) {
-            // Off the heap, as the activations they come from: a heap segment here made C2 test the
-            // segment's kind at every load of the kernel (its profile saw both kinds), 1.3× slower.
-            holder[0] = java.lang.foreign.Arena.ofAuto().allocate((wr + 64L * (cols / QK)) * tokens, 64);
-        }
-        MemorySegment wa = holder[0];
-        int blocks = cols / QK, subs = cols / SUB;
-        long sw = 64L * blocks, wsOff = wr * tokens; // the regrouped scales follow the activations
-        for (int t = 0; t < tokens; t++) {
-            wide(a, Int16Activations.quadOffset(x) + t * Int16Activations.quadRowBytes(cols), cols, wa, t * wr);
-            for (int b = 0; b < blocks; b++) { // per block: its 8 sub-blocks' a_d, then their a_d·Σa
-                MemorySegment.copy(a, s0 + t * sb + 32L * b, wa, wsOff + t * sw + 64L * b, 32);
-                MemorySegment.copy(a, s0 + t * sb + 4L * subs + 32L * b, wa, wsOff + t * sw + 64L * b + 32, 32);
-            }
-        }
+        long wr = WB * (cols / 128), sw = 64L * (cols / QK), at = wideOffset(x), sat = at + wr * tokens;
         for (int r = r0; r < r1; r++) {
             for (int t = 0; t < tokens; t++) { // the row stays in L1 for the next token
-                out[t * outStride + r] = row512(ws, r * rb, wa, t * wr, wsOff + t * sw, cols);
+                out[t * outStride + r] = row512(ws, r * rb, a, at + t * wr, sat + t * sw, cols);
             }
         }
     }
 
     /**
-     * One token's {@link Int16Activations#prepareQuads} rows (per pair of sub-blocks five vectors of
+     * Each token's {@link Int16Activations#prepareQuads} rows (per pair of sub-blocks five vectors of
      * 16 shorts: a0, a1 − 16·a0, a2 − 16·a1, a3 − 16·a2, and Q4_0's −8 term, unused here) regrouped
-     * per two pairs: vector k of pair 2h, then vector k of pair 2h + 1, for k = 0..3.
+     * per two pairs, vector k of pair 2h then vector k of pair 2h + 1 for k = 0..3, at {@link
+     * #wideOffset}; then each token's scales per block: its 8 sub-blocks' a_d, then their a_d·Σa.
      */
-    static void wide(MemorySegment a, long from, int cols, MemorySegment dst, long to) {
-        long pair = Int16Activations.QUAD_PAIR;
-        for (int h = 0; h < cols / 128; h++) {
-            for (int k = 0; k < 4; k++) {
-                MemorySegment.copy(a, from + pair * 2 * h + 32 * k, dst, to + WB * h + 64 * k, 32);
-                MemorySegment.copy(a, from + pair * (2 * h + 1) + 32 * k, dst, to + WB * h + 64 * k + 32, 32);
+    private static void wide(Activations x) {
+        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, subs = cols / SUB;
+        MemorySegment a = x.encoded();
+        long pair = Int16Activations.QUAD_PAIR, wr = WB * (cols / 128), sw = 64L * blocks;
+        long at = wideOffset(x), sat = at + wr * tokens;
+        long sb = Int16Activations.scalesBytes(cols), s0 = Int16Activations.quadScalesOffset(x);
+        for (int t = 0; t < tokens; t++) {
+            long from = Int16Activations.quadOffset(x) + t * Int16Activations.quadRowBytes(cols), to = at + t * wr;
+            for (int h = 0; h < cols / 128; h++) {
+                for (int k = 0; k < 4; k++) {
+                    MemorySegment.copy(a, from + pair * 2 * h + 32 * k, a, to + WB * h + 64 * k, 32);
+                    MemorySegment.copy(a, from + pair * (2 * h + 1) + 32 * k, a, to + WB * h + 64 * k + 32, 32);
+                }
+            }
+            for (int b = 0; b < blocks; b++) {
+                MemorySegment.copy(a, s0 + t * sb + 32L * b, a, sat + t * sw + 64L * b, 32);
+                MemorySegment.copy(a, s0 + t * sb + 4L * subs + 32L * b, a, sat + t * sw + 64L * b + 32, 32);
             }
         }
     }
