@@ -4,6 +4,7 @@ import static dev.sieve.kernel.panama.vec.Vec.F;
 import static dev.sieve.kernel.panama.vec.Vec.I;
 
 import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.Q8_0Encoding;
 import dev.sieve.core.quant.SlicedEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -35,6 +36,10 @@ abstract class SlicedKernel extends FloatPathKernel {
     public final void matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         if (!LANE_PER_ROW) {
             super.matmul(w, x, out, outStride, r0, r1);
+            return;
+        }
+        if (x.encoding() == Q8_0Encoding.INSTANCE && int16Path(x)) {
+            int16Matmul(w, x, out, outStride, r0, r1);
             return;
         }
         requirePrepared(x);
