@@ -6,7 +6,6 @@ import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.Q4_0Encoding;
 import dev.sieve.core.quant.Q4_0RepackedEncoding;
 import dev.sieve.core.quant.Q4_0SlicedEncoding;
-import dev.sieve.core.quant.Q4_KSlicedEncoding;
 import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
@@ -121,10 +120,7 @@ public final class PanamaKernels implements Kernels {
                 return i8; // 4:8 (every value type): as indexed 8:16, one row per lane (a larger layout)
             }
         }
-        if (e == Q4_KEncoding.INSTANCE && bits == 512 && vendor == CpuVendor.INTEL) {
-            return Q4_KSlicedEncoding.INSTANCE;
-        }
-        if (e == Q4_KEncoding.INSTANCE && bits < 512) {
+        if (e == Q4_KEncoding.INSTANCE && (bits < 512 || vendor == CpuVendor.INTEL)) {
             return Q4_KRepackedEncoding.INSTANCE;
         }
         if (e == Q4_0Encoding.INSTANCE) {

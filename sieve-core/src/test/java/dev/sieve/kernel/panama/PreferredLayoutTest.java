@@ -30,7 +30,7 @@ class PreferredLayoutTest {
 
     @Test
     void atFiveTwelveBitsOnlyIntelRepacksQ4_KAndQ4_0IsInterleavedBy16Rows() {
-        assertEquals(dev.sieve.core.quant.Q4_KSlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.INTEL));
+        assertEquals(Q4_KRepackedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.INTEL));
         assertEquals(Q4_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.AMD));
         assertEquals(Q4_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.OTHER));
         for (CpuVendor v : CpuVendor.values()) {

@@ -31,8 +31,10 @@ import jdk.incubator.vector.VectorOperators;
  * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles by
  * the encoding's reference.
  */
-final class SlicedQ4_0Kernel extends SlicedInt16Kernel {
+final class SlicedQ4_0Kernel extends SlicedKernel {
     private static final int SCALES = SlicedEncoding.SCALES;
+    private static final int QK = Q4_0Encoding.QK;
+    private static final int HALF = QK / 2;
     /** Bytes of one 32-column block of a slice. */
     private static final long SB = (long) ROWS * Q4_0Encoding.BLOCK_BYTES;
     /** Tokens per pass of {@link #slice4}. */
@@ -42,17 +44,46 @@ final class SlicedQ4_0Kernel extends SlicedInt16Kernel {
         super(Q4_0SlicedEncoding.INSTANCE);
     }
 
-    /** At 16 lanes: {@link #prepareFloats}, transposed from {@link #DECODED_TOKENS} tokens on; below four tokens the 16-bit patterns. */
+    /** Per thread: one slice's partial output. */
+    private static final class Scratch {
+        final float[] part = new float[ROWS];
+    }
+
+    /**
+     * At 16 lanes: the activations as Q4_0's kernels multiply them (rounded to Q8_0's values), on the
+     * heap for the broadcasts, followed by each block's 8·Σx for Q4_0's −8, once for all threads. A
+     * copy per {@link #matmul} call instead (one per thread and chunk, 8 per matrix) cost 19% of a
+     * 2048 × 5632 product at 128 tokens. From {@link #DECODED_TOKENS} tokens on, each full group of
+     * eight tokens follows, transposed: column c's eight activations at {@code 8·(g·cols + c)..} for
+     * group g (see {@link #decoded}).
+     */
     @Override
     public void prepare(Tensor w, Activations x) {
         if (!LANE_PER_ROW) {
             super.prepare(w, x);
-        } else if (int16Path(x)) {
+            return;
+        }
+        if (int16Path(x)) {
             prepareInt16(x);
-        } else {
-            prepareFloats(x, x.tokens() >= DECODED_TOKENS);
+            return;
+        }
+        int n = x.tokens() * x.cols();
+        // Rounded into the off-heap buffer first: the rounding's vector stores into a heap segment
+        // ran as slow Java code, and prepare runs on one thread.
+        MemorySegment rounded = x.reserve(F32Encoding.INSTANCE, 4L * n);
+        storeActivations(x.floats(), rounded, n);
+        boolean decoded = x.tokens() >= DECODED_TOKENS;
+        float[] xf = x.reserveFloats(F32Encoding.INSTANCE, n + n / QK + (decoded ? transposedFloats(x.tokens(), x.cols()) : 0));
+        MemorySegment.copy(rounded, Half.FLOAT_LE, 0, xf, 0, n);
+        for (int i = 0; i < n / QK; i++) {
+            xf[n + i] = 8 * Vec.sum(FloatVector.fromArray(F, xf, QK * i).add(FloatVector.fromArray(F, xf, QK * i + HALF)));
+        }
+        if (decoded) {
+            transposeGroups(xf, x.tokens(), x.cols(), xf, n + n / QK);
         }
     }
+
+    private static final ThreadLocal<Scratch> SCRATCH_ROWS = ThreadLocal.withInitial(Scratch::new);
 
     @Override
     void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
@@ -148,17 +179,121 @@ final class SlicedQ4_0Kernel extends SlicedInt16Kernel {
         }
     }
 
+    // Decode in 16-bit lanes (fewer than GROUP tokens).
+
+    /**
+     * Below {@link #GROUP} tokens (decode, and the last tokens of a speculative batch) at 16 lanes:
+     * {@link #sliceInt16} against the Q8_0 activations as 16-bit patterns ({@link #prepareInt16}).
+     */
     @Override
-    void slice16(MemorySegment w, long base, MemorySegment a, long ao, long so, int cols, Scratch s, float[] dst, int d) {
-        slice16(w, base, a, ao, so, cols / QK, s.scales(ROWS), dst, d);
+    boolean int16Path(Activations x) {
+        return LANE_PER_ROW && x.tokens() < GROUP;
+    }
+
+    /** Bytes of {@link #prepareInt16}'s patterns per 32-column block: four steps of two 32-short vectors. */
+    private static final long PB = 512;
+    private static final VectorSpecies<Short> S32 = ShortVector.SPECIES_512;
+    /** Step s's low-nibble columns 4s .. 4s + 3, each in eight consecutive lanes (lane k: column 4s + k / 8). */
+    private static final VectorShuffle<Short>[] LOW_COLUMNS = columnShuffles(0);
+    /** The high-nibble columns 16 + 4s .. 16 + 4s + 3, the same way. */
+    private static final VectorShuffle<Short>[] HIGH_COLUMNS = columnShuffles(HALF);
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Short>[] columnShuffles(int first) {
+        VectorShuffle<Short>[] s = new VectorShuffle[4];
+        for (int step = 0; step < 4; step++) {
+            int c = first + 4 * step;
+            s[step] = LANE_PER_ROW ? VectorShuffle.fromOp(S32, k -> c + k / 8) : null;
+        }
+        return s;
+    }
+
+    /** Where the scales of {@link #prepareInt16} start: after every token's patterns. */
+    private static long int16Scales(int tokens, int cols) {
+        return PB * (cols / QK) * tokens;
     }
 
     /**
-     * {@link SlicedInt16Kernel}'s 16-bit decode for one slice, blocks in memory order: per block d_w (the
-     * 16 rows' f16 scales) times d_x scales the int sums, and Q4_0's −8 is d_w·8Σx, one FMA.
+     * Each token's activations rounded to Q8_0 as the reference rounds them (q·d, d the f16 scale),
+     * then per 32-column block and step s (its byte positions 4s .. 4s + 3, {@link #sliceInt16}) two
+     * vectors of 32 shorts: P, lane k the level q of column 4s + k/8, and Q, lane k the level of column
+     * 16 + 4s + k/8 minus 16·P's (so that e·P + (e >>> 4)·Q = lo·P + hi·q_hi for a byte e = lo + 16·hi,
+     * without a mask); after all tokens' patterns each block's d and 8·Σ q·d (Q4_0's −8, per token).
+     * The levels come back from the rounded floats exactly: a block's largest |q·d| is 127·d (the block
+     * maximum rounds to ±127, and the product is exact in float), so d = max / 127 and q = (q·d) / d.
      */
-    private static void slice16(MemorySegment w, long base, MemorySegment a, long ao, long so, int blocks,
-            float[] scales, float[] dst, int d) {
+    @Override
+    void prepareInt16(Activations x) {
+        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, n = tokens * cols;
+        long patterns = (4L * n + 63) & ~63L, scales = patterns + int16Scales(tokens, cols);
+        MemorySegment a = x.reserve(Q8_0Encoding.INSTANCE, scales + 8L * blocks * tokens);
+        storeActivations(x.floats(), a, n);
+        for (int i = 0; i < n / QK; i++) {
+            FloatVector v0 = FloatVector.fromMemorySegment(F, a, 4L * QK * i, Vec.LE);
+            FloatVector v1 = FloatVector.fromMemorySegment(F, a, 4L * QK * i + 4L * HALF, Vec.LE);
+            float d = v0.abs().max(v1.abs()).reduceLanes(VectorOperators.MAX) / 127f;
+            ShortVector q = ShortVector.zero(S32);
+            if (d != 0) {
+                q = ((ShortVector) v0.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, 0))
+                        .or((ShortVector) v1.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, -1));
+            }
+            long p = patterns + PB * i;
+            for (int step = 0; step < 4; step++) {
+                ShortVector lo = q.rearrange(LOW_COLUMNS[step]);
+                lo.intoMemorySegment(a, p + 128L * step, Vec.LE);
+                q.rearrange(HIGH_COLUMNS[step]).sub(lo.lanewise(VectorOperators.LSHL, 4))
+                        .intoMemorySegment(a, p + 128L * step + 64, Vec.LE);
+            }
+            a.set(Half.FLOAT_LE, scales + 8L * i, d);
+            a.set(Half.FLOAT_LE, scales + 8L * i + 4, 8 * Vec.sum(v0.add(v1)));
+        }
+    }
+
+    @Override
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, n = tokens * cols;
+        MemorySegment ws = w.data(), a = x.encoded();
+        long rb = w.rowBytes(), patterns = (4L * n + 63) & ~63L, scales = patterns + int16Scales(tokens, cols);
+        Scratch s = SCRATCH_ROWS.get();
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            boolean whole = r >= r0 && r + ROWS <= r1;
+            for (int t = 0; t < tokens; t++) { // the slice stays in L1 for the next token
+                long at = patterns + PB * blocks * t, so = scales + 8L * blocks * t;
+                if (whole) {
+                    sliceInt16(ws, base, a, at, so, blocks, out, t * outStride + r);
+                } else { // a thread's range that starts or ends inside a slice: keep its own rows only
+                    sliceInt16(ws, base, a, at, so, blocks, s.part, 0);
+                    keepOwnRows(s.part, out, t * outStride, r, r0, r1);
+                }
+            }
+        }
+    }
+
+    /** Lane m → m + 8 (mod 16). */
+    private static final VectorShuffle<Float> SWAP_HALVES = LANE_PER_ROW ? VectorShuffle.fromOp(F, m -> (m + 8) % 16) : null;
+    /** Lane m → row 2·(m % 8) (the even rows, twice), and → 2·(m % 8) + 1. */
+    private static final VectorShuffle<Float> EVEN_ROWS = LANE_PER_ROW ? VectorShuffle.fromOp(F, m -> 2 * (m % 8)) : null;
+    private static final VectorShuffle<Float> ODD_ROWS = LANE_PER_ROW ? VectorShuffle.fromOp(F, m -> 2 * (m % 8) + 1) : null;
+    /** Lane l → l / 2. */
+    private static final VectorShuffle<Float> HALF_LANES = LANE_PER_ROW ? VectorShuffle.fromOp(F, l -> l / 2) : null;
+    private static final VectorMask<Float> ODD_LANES = LANE_PER_ROW ? VectorMask.fromLong(F, 0xAAAAL) : null;
+
+    /**
+     * The slice at {@code base} times one token in 16-bit lanes: its patterns at {@code a[ao..]}, its
+     * blocks' d and 8·Σx at {@code a[so..]} ({@link #prepareInt16}), into {@code dst[d..d + 16)}. A
+     * block's 256 nibble bytes are four 64-byte loads (byte positions 4s .. 4s + 3 of its 16 rows);
+     * read as 32 shorts, lane k holds rows 2·(k % 8) (low byte, e) and 2·(k % 8) + 1 (high byte, o) at
+     * position 4s + k/8, so e = u & 0xFF and o = u >>> 8 need one mask and one shift, and each of
+     * them times P plus its high nibble times Q is its two columns' products: three shifts, one
+     * mask, four multiplies and four adds per 128 weights (the float decoder: 28 vector operations).
+     * Eight products a lane per block stay below 2^15 (15·127·8), so the 16-bit sums are exact. Per
+     * block the two sums widen to int (the four positions folded to two), are converted and scaled by
+     * d_w·d_x permuted to their rows; Q4_0's −8 is d_w·8Σx, one FMA; the halves and the even and odd
+     * rows are joined once per slice.
+     */
+    private static void sliceInt16(MemorySegment w, long base, MemorySegment a, long ao, long so, int blocks,
+            float[] dst, int d) {
         FloatVector fe = FloatVector.zero(F), fo = fe, corr = fe;
         long o = base;
         for (int j = 0; j < blocks; j++, o += SB) {
@@ -194,9 +329,15 @@ final class SlicedQ4_0Kernel extends SlicedInt16Kernel {
                     .add((IntVector) se.convertShape(VectorOperators.S2I, Vec.I, 1));
             IntVector io = ((IntVector) sd.convertShape(VectorOperators.S2I, Vec.I, 0))
                     .add((IntVector) sd.convertShape(VectorOperators.S2I, Vec.I, 1));
-            Vec.f16(w, o, scales, 0); // through an array: a vector-returning call C2 did not inline boxed its result
-            FloatVector dw = FloatVector.fromArray(F, scales, 0);
-            corr = dw.fma(FloatVector.broadcast(F, 8 * a.get(Half.FLOAT_LE, so + 8L * j + 4)), corr);
+            // Vec.f16 written out: called, it was not inlined (compiled on its own first, too large),
+            // and its boxed result and the spills around the call cost more than the block's sums.
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+            IntVector m = h.and(0x7FFF);
+            IntVector bits = m.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(m.lanewise(VectorOperators.LSHL, 13).or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00));
+            FloatVector dw = bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            corr = dw.fma(FloatVector.broadcast(F, a.get(Half.FLOAT_LE, so + 8L * j + 4)), corr);
             dw = dw.mul(a.get(Half.FLOAT_LE, so + 8L * j));
             fe = ((FloatVector) ie.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(EVEN_ROWS), fe);
             fo = ((FloatVector) io.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(ODD_ROWS), fo);

@@ -47,7 +47,6 @@ public final class VecKernels implements Kernels, KernelTable {
         register(new Q4_KRIntKernel());
         register(new Q4_0RIntKernel());
         register(new SlicedQ4_0Kernel());
-        register(new SlicedQ4_KKernel());
         register(new Q5_KKernel());
         register(new Q6_KKernel());
         // Sparse encodings: one kernel class, one instance per N:M type and per bitmap capacity.
