@@ -327,7 +327,8 @@ class PanamaKernelsTest {
 
     @Test
     void fastKernelsAreRegisteredAndTheRestFallBack() {
-        List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_0_R", "Q3_K", "Q4_K", "Q4_K_R", "Q5_K", "Q6_K");
+        List<String> fast = List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_0_R", "Q3_K", "Q4_K", "Q4_K_R", "Q5_K",
+                "Q6_K");
         for (PanamaKernels k : variants()) {
             for (WeightEncoding e : WeightEncodings.all()) {
                 // Every sparse and dense-and-sparse encoding has its kernel.

@@ -48,6 +48,9 @@ public final class VecKernels implements Kernels, KernelTable {
         register(new Q4_0RIntKernel());
         register(new SlicedQ4_0Kernel());
         register(new Q5_KKernel());
+        for (FloatPathKernel k : Q5Kernels.all()) { // Q4_1, Q5_0, Q5_1
+            register(k);
+        }
         register(new Q6_KKernel());
         // Sparse encodings: one kernel class, one instance per N:M type and per bitmap capacity.
         for (SparseEncoding s : SparseEncoding.nmEncodings()) {
