@@ -107,7 +107,11 @@ final class Q5Kernels {
         return Vec.sum(s) + k;
     }
 
-    /** {@code blocks} blocks from byte {@code first} as floats into {@code dst[dstOff..]}, rounded as the references round them. */
+    /**
+     * {@code blocks} blocks from byte {@code first} as floats into {@code dst[dstOff..]}, rounded as the
+     * references round them. The nibble and fifth-bit steps repeat {@link #dot1}'s in the loop rather than
+     * in a helper returning vectors: a helper C2 does not inline boxes what it returns.
+     */
     static void decode(MemorySegment w, long first, int blocks, float[] dst, int dstOff, long bb, int min, int qhOff,
             int qsOff) {
         for (int b = 0; b < blocks; b++) {

@@ -298,6 +298,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         long o = base;
         for (int j = 0; j < blocks; j++, o += SB) {
             long q = o + SCALES, p = ao + PB * j;
+            // The four steps written out: as an inner loop the block loop would hold a loop, C2 would keep
+            // its safepoint, and fe, fo and corr, live across it, would be boxed at every block (see slice).
             ShortVector u = ShortVector.fromMemorySegment(S32, w, q, Vec.LE);
             ShortVector lo = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
             ShortVector hi = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
