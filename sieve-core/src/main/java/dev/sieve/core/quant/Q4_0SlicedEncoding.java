@@ -87,13 +87,21 @@ public final class Q4_0SlicedEncoding extends SlicedEncoding {
         }
     }
 
-    /** Q4_0's own decoder on each block put back in Q4_0's layout, so the values are Q4_0's, bit for bit. */
+    /**
+     * Q4_0's reference decode read in place, (q − 8)·d with Q4_0's rounding, so the values are Q4_0's bit
+     * for bit (a tied head in this layout is also the token embedding: a row is decoded per token).
+     */
     @Override
     public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
-        MemorySegment blk = MemorySegment.ofArray(new byte[Q4_0Encoding.BLOCK_BYTES]);
         for (int j = 0; j < blocks; j++) {
-            rowBlock(m, sliceBase + (block0 + j) * sliceBlockBytes(), l, blk);
-            Q4_0Encoding.INSTANCE.dequantize(blk, 0, dst, off + j * QK, QK);
+            long bo = sliceBase + (block0 + j) * sliceBlockBytes();
+            float d = Half.f16(m, bo + 2L * l);
+            int out = off + j * QK;
+            for (int k = 0; k < QK / 2; k++) {
+                int q = Half.u8(m, bo + SCALES + (long) ROWS * k + l);
+                dst[out + k] = ((q & 0x0F) - 8) * d;
+                dst[out + k + QK / 2] = ((q >>> 4) - 8) * d;
+            }
         }
     }
 
