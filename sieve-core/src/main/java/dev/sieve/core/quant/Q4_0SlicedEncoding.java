@@ -45,15 +45,23 @@ public final class Q4_0SlicedEncoding extends SlicedEncoding {
         for (int j = 0; j < blocks; j++) {
             int blk = j * bb, bo = j * ROWS * bb;
             copyScales(in, rowBytes, out, j, bo);
-            for (int h = 0; h < 2; h++) { // rows 8h .. 8h + 7
-                for (int half = 0; half < 2; half++) { // their bytes 8·half .. 8·half + 7
-                    for (int i = 0; i < 8; i++) {
-                        r[i] = (long) LONGS.get(in, blk + (8 * h + i) * rowBytes + 2 + 8 * half);
-                    }
-                    transpose8(r);
-                    for (int c = 0; c < 8; c++) { // byte 8·half + c of the 8 rows
-                        LONGS.set(out, bo + SCALES + ROWS * (8 * half + c) + 8 * h, r[c]);
-                    }
+            transpose16(in, blk + 2, rowBytes, out, bo + SCALES, r);
+        }
+    }
+
+    /**
+     * 16 rows' 16 bytes ({@code in[at + l·stride + j]} for row l) to {@code out[to + 16·j + l]}, through
+     * {@code r} (eight longs of scratch): four 8 × 8 transposes.
+     */
+    static void transpose16(byte[] in, int at, int stride, byte[] out, int to, long[] r) {
+        for (int h = 0; h < 2; h++) { // rows 8h .. 8h + 7
+            for (int half = 0; half < 2; half++) { // their bytes 8·half .. 8·half + 7
+                for (int i = 0; i < 8; i++) {
+                    r[i] = (long) LONGS.get(in, at + (8 * h + i) * stride + 8 * half);
+                }
+                transpose8(r);
+                for (int c = 0; c < 8; c++) { // byte 8·half + c of the 8 rows
+                    LONGS.set(out, to + ROWS * (8 * half + c) + 8 * h, r[c]);
                 }
             }
         }

@@ -6,6 +6,8 @@ import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.Q4_0Encoding;
 import dev.sieve.core.quant.Q4_0RepackedEncoding;
 import dev.sieve.core.quant.Q4_0SlicedEncoding;
+import dev.sieve.core.quant.Q8_0Encoding;
+import dev.sieve.core.quant.Q8_0SlicedEncoding;
 import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
@@ -104,6 +106,9 @@ public final class PanamaKernels implements Kernels {
         return preferredLayout(e, bits, CpuVendor.current());
     }
 
+    /** Q8_0 → Q8_0_R16 at 512 bits ({@code -Dsieve.q8.sliced=false} keeps Q8_0's rows, for measurements). */
+    private static final boolean SLICED_Q8_0 = Boolean.parseBoolean(System.getProperty("sieve.q8.sliced", "true"));
+
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {
         if (e instanceof IndexedSparseEncoding i && bits == 512) {
             return SlicedIndexedEncoding.of(i); // a 16-row slice is one vector of 16 lanes
@@ -125,6 +130,9 @@ public final class PanamaKernels implements Kernels {
         }
         if (e == Q4_0Encoding.INSTANCE) {
             return bits < 512 ? Q4_0RepackedEncoding.INSTANCE : Q4_0SlicedEncoding.INSTANCE;
+        }
+        if (e == Q8_0Encoding.INSTANCE && bits == 512 && SLICED_Q8_0) {
+            return Q8_0SlicedEncoding.INSTANCE;
         }
         return e;
     }

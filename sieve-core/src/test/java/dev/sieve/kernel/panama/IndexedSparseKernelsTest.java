@@ -66,6 +66,18 @@ class IndexedSparseKernelsTest {
                 PanamaKernelsTest.NMSE_QUANTIZED_ACTIVATIONS);
     }
 
+    /**
+     * Dense Q8_0 in its 16-row layout ({@link dev.sieve.core.quant.Q8_0SlicedEncoding}): the 16-bit decode
+     * (1-3 tokens: column pairs of 16 rows as shorts), the decoded-chunk prompts (4, 5 one token at a time;
+     * 16, 17, 25 with groups of eight), an odd slice and part slices, against the scalar reference (float
+     * rounding only: both multiply Q8_0 activations) and dense F32 (the activations' rounding).
+     */
+    @Test
+    void q8_0InSixteenRowSlicesMatchesScalarAndDense() {
+        bothLayoutsMatch(dev.sieve.core.quant.Q8_0Encoding.INSTANCE, dev.sieve.core.quant.Q8_0SlicedEncoding.INSTANCE,
+                new int[] {1, 2, 3, 4, 5, 16, 17, 25}, PanamaKernelsTest.NMSE_QUANTIZED_ACTIVATIONS);
+    }
+
     /** {@code e} and its sliced layout {@code s} at every width, against the scalar reference and against dense F32 (within {@code denseTol}). */
     static void bothLayoutsMatch(WeightEncoding e, WeightEncoding s, int[] tokenCounts, double denseTol) {
         Random rnd = new Random(e.ggmlType());

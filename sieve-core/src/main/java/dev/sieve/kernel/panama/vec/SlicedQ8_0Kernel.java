@@ -1,0 +1,216 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.F32Encoding;
+import dev.sieve.core.quant.Half;
+import dev.sieve.core.quant.Q8_0Encoding;
+import dev.sieve.core.quant.Q8_0SlicedEncoding;
+import dev.sieve.core.quant.SlicedEncoding;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link Q8_0SlicedEncoding} (Q8_0 with 16 rows interleaved, a row's weights in pairs): 16 rows at once,
+ * one row per lane. Below {@link #INT16_TOKENS} tokens a 64-byte load is two column pairs of the 16 rows
+ * as 32 shorts; its low bytes (sign-extended by two shifts) times the even columns' activations plus its
+ * high bytes (one shift) times the odd columns' is each row's pair in 16 bits (at most 2·128·127), and
+ * the two pairs widen into the rows' int sums: per 64 weights one load, three shifts, two multiplies, an
+ * add, two conversions and two adds, against the activations laid out once per call as 16-bit patterns
+ * ({@link #prepareInt16}). Per block the int sums are scaled by the rows' d times the activations' d.
+ * Larger batches decode each chunk of one or two slices to floats once ({@link #decoded}).
+ */
+final class SlicedQ8_0Kernel extends SlicedKernel {
+    private static final int QK = Q8_0Encoding.QK;
+    /** Bytes of one 32-column block of a slice. */
+    private static final long SB = (long) ROWS * Q8_0Encoding.BLOCK_BYTES;
+    private static final int SCALES = SlicedEncoding.SCALES;
+    static final int INT16_TOKENS = 4;
+    /** Bytes of the patterns per block: eight loads' two vectors of 32 shorts. */
+    private static final long PB = 1024;
+    private static final VectorSpecies<Short> S32 = ShortVector.SPECIES_512;
+    private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
+    /** Load i's even columns (lane k: column 4i + 2·(k / 16)) and odd ones (the next column). */
+    private static final VectorShuffle<Short>[] EVEN = shuffles(0), ODD = shuffles(1);
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Short>[] shuffles(int odd) {
+        VectorShuffle<Short>[] s = new VectorShuffle[8];
+        for (int i = 0; i < 8; i++) {
+            int c = 4 * i + odd;
+            s[i] = LANE_PER_ROW ? VectorShuffle.fromOp(S32, k -> c + 2 * (k / 16)) : null;
+        }
+        return s;
+    }
+
+    SlicedQ8_0Kernel() {
+        super(Q8_0SlicedEncoding.INSTANCE);
+    }
+
+    @Override
+    boolean int16Path(Activations x) {
+        return LANE_PER_ROW && x.tokens() < INT16_TOKENS;
+    }
+
+    /** At 16 lanes: the 16-bit patterns below four tokens; else the rounded floats, transposed from eight tokens (see {@link #decoded}). */
+    @Override
+    public void prepare(Tensor w, Activations x) {
+        if (!LANE_PER_ROW) {
+            super.prepare(w, x);
+            return;
+        }
+        if (int16Path(x)) {
+            prepareInt16(x);
+            return;
+        }
+        int n = x.tokens() * x.cols();
+        MemorySegment rounded = x.reserve(F32Encoding.INSTANCE, 4L * n);
+        storeActivations(x.floats(), rounded, n);
+        boolean transposed = x.tokens() >= 8;
+        float[] xf = x.reserveFloats(F32Encoding.INSTANCE, n + (transposed ? transposedFloats(x.tokens(), x.cols()) : 0));
+        MemorySegment.copy(rounded, Half.FLOAT_LE, 0, xf, 0, n);
+        if (transposed) {
+            transposeGroups(xf, x.tokens(), x.cols(), xf, n);
+        }
+    }
+
+    private static long patternsOffset(int n) {
+        return (4L * n + 63) & ~63L;
+    }
+
+    /**
+     * Each token's activations rounded to Q8_0 as the reference rounds them (q·d), then per block and
+     * load i two vectors of 32 shorts, lane k the level of column 4i + 2·(k/16) and of the column after
+     * it; after all tokens' patterns each block's d. The levels come back from the rounded floats
+     * exactly (see {@code SlicedQ4_0Kernel.prepareInt16}).
+     */
+    @Override
+    void prepareInt16(Activations x) {
+        int n = x.tokens() * x.cols();
+        long patterns = patternsOffset(n), scales = patterns + PB * (n / QK);
+        MemorySegment a = x.reserve(Q8_0Encoding.INSTANCE, scales + 4L * (n / QK));
+        storeActivations(x.floats(), a, n);
+        for (int b = 0; b < n / QK; b++) {
+            FloatVector v0 = FloatVector.fromMemorySegment(F, a, 4L * QK * b, Vec.LE);
+            FloatVector v1 = FloatVector.fromMemorySegment(F, a, 4L * QK * b + 64, Vec.LE);
+            float d = v0.abs().max(v1.abs()).reduceLanes(VectorOperators.MAX) / 127f;
+            ShortVector q = ShortVector.zero(S32);
+            if (d != 0) {
+                q = ((ShortVector) v0.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, 0))
+                        .or((ShortVector) v1.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, -1));
+            }
+            long p = patterns + PB * b;
+            for (int i = 0; i < 8; i++) {
+                q.rearrange(EVEN[i]).intoMemorySegment(a, p + 128L * i, Vec.LE);
+                q.rearrange(ODD[i]).intoMemorySegment(a, p + 128L * i + 64, Vec.LE);
+            }
+            a.set(Half.FLOAT_LE, scales + 4L * b, d);
+        }
+    }
+
+    /** Per thread: one slice's partial output, and a slice's outputs for all tokens. */
+    private static final ThreadLocal<float[][]> PART = ThreadLocal.withInitial(() -> new float[][] {new float[ROWS], new float[0]});
+
+    @Override
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols, blocks = cols / QK;
+        MemorySegment ws = w.data(), a = x.encoded();
+        long rb = w.rowBytes(), patterns = patternsOffset(n), scales = patterns + PB * (n / QK);
+        float[] part = PART.get()[0];
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            boolean whole = r >= r0 && r + ROWS <= r1;
+            for (int t = 0; t < tokens; t++) { // the slice stays in L1 for the next token
+                long at = patterns + PB * blocks * t, so = scales + 4L * blocks * t;
+                if (whole) {
+                    slice16(ws, base, a, at, so, blocks, out, t * outStride + r);
+                } else { // a thread's range that starts or ends inside a slice: keep its own rows only
+                    slice16(ws, base, a, at, so, blocks, part, 0);
+                    keepOwnRows(part, out, t * outStride, r, r0, r1);
+                }
+            }
+        }
+    }
+
+    /**
+     * The slice at {@code base} times one token in 16-bit lanes (see the class comment), into {@code
+     * dst[d..d + 16)}. The running sum lives in {@code dst} (the block loop holds a loop: a vector live
+     * across it would be boxed); the scales' conversion is written out (a vector-returning helper C2 does
+     * not inline boxes its result).
+     */
+    private static void slice16(MemorySegment w, long base, MemorySegment a, long ao, long so, int blocks, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
+        long o = base;
+        for (int j = 0; j < blocks; j++, o += SB) {
+            long q = o + SCALES, p = ao + PB * j;
+            IntVector sum = IntVector.zero(Vec.I);
+            for (int i = 0; i < 8; i++) {
+                ShortVector u = ShortVector.fromMemorySegment(S32, w, q + 64L * i, Vec.LE);
+                ShortVector s = u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8)
+                        .mul(ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE))
+                        .add(u.lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE)));
+                sum = sum.add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
+                        .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1));
+            }
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+            IntVector m = h.and(0x7FFF);
+            IntVector bits = m.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(m.lanewise(VectorOperators.LSHL, 13).or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00));
+            FloatVector dw = bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.get(Half.FLOAT_LE, so + 4L * j)),
+                    FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+        }
+    }
+
+    /** Prompts (four tokens or more): whole slices through {@link #decoded}; a part slice decoded whole into a per-thread buffer. */
+    @Override
+    void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols;
+        float[] xf = x.heapFloats();
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            if (r >= r0 && r + ROWS <= r1) {
+                int slices = r + 2 * ROWS <= r1 ? 2 : 1;
+                decoded(ws, base, rb, slices, xf, xf, n, cols, tokens, out, r, outStride);
+                r += (slices - 1) * ROWS;
+                continue;
+            }
+            float[][] bufs = PART.get();
+            if (bufs[1].length < ROWS * tokens) {
+                bufs[1] = new float[ROWS * tokens];
+            }
+            float[] part = bufs[1];
+            decoded(ws, base, rb, 1, xf, xf, n, cols, tokens, part, 0, ROWS);
+            for (int t = 0; t < tokens; t++) {
+                for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
+                    out[t * outStride + i] = part[t * ROWS + i - r];
+                }
+            }
+        }
+    }
+
+    /** Q8_0's q·d, as its reference decodes it: each column pair's 32 bytes split into the two columns' 16 rows. */
+    @Override
+    void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
+        long o = base + block0 * SB;
+        for (int j = 0; j < blocks; j++, o += SB) {
+            FloatVector d = Vec.f16(w, o);
+            int c0 = at + stride * QK * j;
+            for (int pr = 0; pr < QK / 2; pr++) {
+                ShortVector u = ShortVector.fromMemorySegment(S16, w, o + SCALES + 2L * ROWS * pr, Vec.LE);
+                ((FloatVector) u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8)
+                        .convertShape(VectorOperators.S2F, F, 0)).mul(d).intoArray(dec, c0 + stride * 2 * pr);
+                ((FloatVector) u.lanewise(VectorOperators.ASHR, 8).convertShape(VectorOperators.S2F, F, 0)).mul(d)
+                        .intoArray(dec, c0 + stride * (2 * pr + 1));
+            }
+        }
+    }
+}
