@@ -61,7 +61,7 @@ final class BenchCommand implements Callable<Integer> {
                     + " comma list: the throughput of batched decode, as a server with B streams gets it")
     List<Integer> parallel;
 
-    @Option(names = "--keep-layout", description = "multiply the weights in the file's own layout (no conversion at load to the layouts of the faster decoders: Q4_K_R, Q4_0_R, Q4_0_R16, 16-row sliced sparse)")
+    @Option(names = "--keep-layout", description = "multiply the weights in the file's own layout (no conversion at load to the layouts of the faster decoders: Q4_K_R, Q4_0_R, Q4_0_R16, Q8_0_R16, 16-row sliced sparse)")
     boolean keepLayout;
 
     @Option(names = "--json", description = "print a JSON list, one object per test (llama-bench's field names)")
