@@ -11,7 +11,9 @@ import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * What the kernels of the 16-row sliced layouts ({@link SlicedEncoding}) share: at 16 lanes a slice
@@ -26,6 +28,51 @@ abstract class SlicedKernel extends FloatPathKernel {
     static final boolean LANE_PER_ROW = Vec.N == ROWS;
 
     private final SlicedEncoding sliced;
+
+    /**
+     * For the dense sliced kernels' float path: the activations rounded as the reference rounds them,
+     * copied to the heap for the broadcasts ({@code xf[0..n)}), room for {@code side} floats of the
+     * kernel's own after them, and with {@code transposed} each full group of eight tokens transposed
+     * from {@code n + side} (see {@link #decoded}). Once for all threads. Rounded into the off-heap
+     * buffer first: the rounding's vector stores into a heap segment ran as slow Java code.
+     */
+    final float[] roundedOnHeap(Activations x, int side, boolean transposed) {
+        int n = x.tokens() * x.cols();
+        MemorySegment rounded = x.reserve(dev.sieve.core.quant.F32Encoding.INSTANCE, 4L * n);
+        storeActivations(x.floats(), rounded, n);
+        float[] xf = x.reserveFloats(dev.sieve.core.quant.F32Encoding.INSTANCE,
+                n + side + (transposed ? transposedFloats(x.tokens(), x.cols()) : 0));
+        MemorySegment.copy(rounded, dev.sieve.core.quant.Half.FLOAT_LE, 0, xf, 0, n);
+        if (transposed) {
+            transposeGroups(xf, x.tokens(), x.cols(), xf, n + side);
+        }
+        return xf;
+    }
+
+    /** 32 shorts, for the 16-bit decode kernels (Q4_0_R16, Q8_0_R16). */
+    static final VectorSpecies<Short> S32 = ShortVector.SPECIES_512;
+    /** Per thread: one block's activation levels (see {@link #levels}). */
+    static final ThreadLocal<short[]> LEVELS = ThreadLocal.withInitial(() -> new short[32]);
+
+    /**
+     * The Q8_0 levels of the 32 rounded activations at {@code a[off..]} (q·d, as {@link
+     * #storeActivations} rounds them) into {@code q[0..32)}; returns d. A block's largest |q·d| is 127·d
+     * (its maximum rounds to ±127 and the product is exact in float), so d = max / 127 and q = (q·d) / d,
+     * exactly. For the 16-bit kernels' activation patterns; the vector goes to the array, not back to
+     * the caller (a vector returned from a method C2 does not inline is boxed).
+     */
+    static float levels(MemorySegment a, long off, short[] q) {
+        FloatVector v0 = FloatVector.fromMemorySegment(Vec.F, a, off, Vec.LE);
+        FloatVector v1 = FloatVector.fromMemorySegment(Vec.F, a, off + 64, Vec.LE);
+        float d = v0.abs().max(v1.abs()).reduceLanes(VectorOperators.MAX) / 127f;
+        ShortVector s = ShortVector.zero(S32);
+        if (d != 0) {
+            s = ((ShortVector) v0.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, 0))
+                    .or((ShortVector) v1.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, -1));
+        }
+        s.intoArray(q, 0);
+        return d;
+    }
 
     SlicedKernel(SlicedEncoding e) {
         super(e);

@@ -3,7 +3,6 @@ package dev.sieve.kernel.panama.vec;
 import static dev.sieve.kernel.panama.vec.Vec.F;
 
 import dev.sieve.core.kernel.Activations;
-import dev.sieve.core.quant.F32Encoding;
 import dev.sieve.core.quant.Half;
 import dev.sieve.core.quant.Q4_0Encoding;
 import dev.sieve.core.quant.Q4_0SlicedEncoding;
@@ -16,7 +15,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
-import jdk.incubator.vector.VectorSpecies;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -47,6 +45,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
     /** Per thread: one slice's partial output. */
     private static final class Scratch {
         final float[] part = new float[ROWS];
+        /** A block's 16 row scales, for {@link #sliceInt16}. */
+        final float[] scales = new float[ROWS];
     }
 
     /**
@@ -68,18 +68,9 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             return;
         }
         int n = x.tokens() * x.cols();
-        // Rounded into the off-heap buffer first: the rounding's vector stores into a heap segment
-        // ran as slow Java code, and prepare runs on one thread.
-        MemorySegment rounded = x.reserve(F32Encoding.INSTANCE, 4L * n);
-        storeActivations(x.floats(), rounded, n);
-        boolean decoded = x.tokens() >= DECODED_TOKENS;
-        float[] xf = x.reserveFloats(F32Encoding.INSTANCE, n + n / QK + (decoded ? transposedFloats(x.tokens(), x.cols()) : 0));
-        MemorySegment.copy(rounded, Half.FLOAT_LE, 0, xf, 0, n);
+        float[] xf = roundedOnHeap(x, n / QK, x.tokens() >= DECODED_TOKENS);
         for (int i = 0; i < n / QK; i++) {
             xf[n + i] = 8 * Vec.sum(FloatVector.fromArray(F, xf, QK * i).add(FloatVector.fromArray(F, xf, QK * i + HALF)));
-        }
-        if (decoded) {
-            transposeGroups(xf, x.tokens(), x.cols(), xf, n + n / QK);
         }
     }
 
@@ -192,7 +183,6 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
 
     /** Bytes of {@link #prepareInt16}'s patterns per 32-column block: four steps of two 32-short vectors. */
     private static final long PB = 512;
-    private static final VectorSpecies<Short> S32 = ShortVector.SPECIES_512;
     /** Step s's low-nibble columns 4s .. 4s + 3, each in eight consecutive lanes (lane k: column 4s + k / 8). */
     private static final VectorShuffle<Short>[] LOW_COLUMNS = columnShuffles(0);
     /** The high-nibble columns 16 + 4s .. 16 + 4s + 3, the same way. */
@@ -228,15 +218,12 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         long patterns = (4L * n + 63) & ~63L, scales = patterns + int16Scales(tokens, cols);
         MemorySegment a = x.reserve(Q8_0Encoding.INSTANCE, scales + 8L * blocks * tokens);
         storeActivations(x.floats(), a, n);
+        short[] qs = LEVELS.get();
         for (int i = 0; i < n / QK; i++) {
-            FloatVector v0 = FloatVector.fromMemorySegment(F, a, 4L * QK * i, Vec.LE);
-            FloatVector v1 = FloatVector.fromMemorySegment(F, a, 4L * QK * i + 4L * HALF, Vec.LE);
-            float d = v0.abs().max(v1.abs()).reduceLanes(VectorOperators.MAX) / 127f;
-            ShortVector q = ShortVector.zero(S32);
-            if (d != 0) {
-                q = ((ShortVector) v0.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, 0))
-                        .or((ShortVector) v1.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, -1));
-            }
+            float d = levels(a, 4L * QK * i, qs);
+            ShortVector q = ShortVector.fromArray(S32, qs, 0);
+            FloatVector v = FloatVector.fromMemorySegment(F, a, 4L * QK * i, Vec.LE)
+                    .add(FloatVector.fromMemorySegment(F, a, 4L * QK * i + 4L * HALF, Vec.LE));
             long p = patterns + PB * i;
             for (int step = 0; step < 4; step++) {
                 ShortVector lo = q.rearrange(LOW_COLUMNS[step]);
@@ -245,7 +232,7 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
                         .intoMemorySegment(a, p + 128L * step + 64, Vec.LE);
             }
             a.set(Half.FLOAT_LE, scales + 8L * i, d);
-            a.set(Half.FLOAT_LE, scales + 8L * i + 4, 8 * Vec.sum(v0.add(v1)));
+            a.set(Half.FLOAT_LE, scales + 8L * i + 4, 8 * Vec.sum(v));
         }
     }
 
@@ -261,9 +248,9 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             for (int t = 0; t < tokens; t++) { // the slice stays in L1 for the next token
                 long at = patterns + PB * blocks * t, so = scales + 8L * blocks * t;
                 if (whole) {
-                    sliceInt16(ws, base, a, at, so, blocks, out, t * outStride + r);
+                    sliceInt16(ws, base, a, at, so, blocks, s.scales, out, t * outStride + r);
                 } else { // a thread's range that starts or ends inside a slice: keep its own rows only
-                    sliceInt16(ws, base, a, at, so, blocks, s.part, 0);
+                    sliceInt16(ws, base, a, at, so, blocks, s.scales, s.part, 0);
                     keepOwnRows(s.part, out, t * outStride, r, r0, r1);
                 }
             }
@@ -293,7 +280,7 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
      * rows are joined once per slice.
      */
     private static void sliceInt16(MemorySegment w, long base, MemorySegment a, long ao, long so, int blocks,
-            float[] dst, int d) {
+            float[] scales, float[] dst, int d) {
         FloatVector fe = FloatVector.zero(F), fo = fe, corr = fe;
         long o = base;
         for (int j = 0; j < blocks; j++, o += SB) {
@@ -331,14 +318,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
                     .add((IntVector) se.convertShape(VectorOperators.S2I, Vec.I, 1));
             IntVector io = ((IntVector) sd.convertShape(VectorOperators.S2I, Vec.I, 0))
                     .add((IntVector) sd.convertShape(VectorOperators.S2I, Vec.I, 1));
-            // Vec.f16 written out: called, it was not inlined (compiled on its own first, too large),
-            // and its boxed result and the spills around the call cost more than the block's sums.
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
-            IntVector m = h.and(0x7FFF);
-            IntVector bits = m.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
-                    .blend(m.lanewise(VectorOperators.LSHL, 13).or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00));
-            FloatVector dw = bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            Vec.f16(w, o, scales, 0); // through an array: a vector-returning call C2 did not inline boxed its result
+            FloatVector dw = FloatVector.fromArray(F, scales, 0);
             corr = dw.fma(FloatVector.broadcast(F, a.get(Half.FLOAT_LE, so + 8L * j + 4)), corr);
             dw = dw.mul(a.get(Half.FLOAT_LE, so + 8L * j));
             fe = ((FloatVector) ie.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(EVEN_ROWS), fe);

@@ -3,7 +3,6 @@ package dev.sieve.kernel.panama.vec;
 import static dev.sieve.kernel.panama.vec.Vec.F;
 
 import dev.sieve.core.kernel.Activations;
-import dev.sieve.core.quant.F32Encoding;
 import dev.sieve.core.quant.Half;
 import dev.sieve.core.quant.Q8_0Encoding;
 import dev.sieve.core.quant.Q8_0SlicedEncoding;
@@ -35,7 +34,6 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
     static final int INT16_TOKENS = 4;
     /** Bytes of the patterns per block: eight loads' two vectors of 32 shorts. */
     private static final long PB = 1024;
-    private static final VectorSpecies<Short> S32 = ShortVector.SPECIES_512;
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
     /** Load i's even columns (lane k: column 4i + 2·(k / 16)) and odd ones (the next column). */
     private static final VectorShuffle<Short>[] EVEN = shuffles(0), ODD = shuffles(1);
@@ -70,15 +68,7 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
             prepareInt16(x);
             return;
         }
-        int n = x.tokens() * x.cols();
-        MemorySegment rounded = x.reserve(F32Encoding.INSTANCE, 4L * n);
-        storeActivations(x.floats(), rounded, n);
-        boolean transposed = x.tokens() >= 8;
-        float[] xf = x.reserveFloats(F32Encoding.INSTANCE, n + (transposed ? transposedFloats(x.tokens(), x.cols()) : 0));
-        MemorySegment.copy(rounded, Half.FLOAT_LE, 0, xf, 0, n);
-        if (transposed) {
-            transposeGroups(xf, x.tokens(), x.cols(), xf, n);
-        }
+        roundedOnHeap(x, 0, x.tokens() >= 8);
     }
 
     private static long patternsOffset(int n) {
@@ -88,8 +78,7 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
     /**
      * Each token's activations rounded to Q8_0 as the reference rounds them (q·d), then per block and
      * load i two vectors of 32 shorts, lane k the level of column 4i + 2·(k/16) and of the column after
-     * it; after all tokens' patterns each block's d. The levels come back from the rounded floats
-     * exactly (see {@code SlicedQ4_0Kernel.prepareInt16}).
+     * it; after all tokens' patterns each block's d (the levels from the rounded floats by {@link #levels}).
      */
     @Override
     void prepareInt16(Activations x) {
@@ -97,15 +86,10 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         long patterns = patternsOffset(n), scales = patterns + PB * (n / QK);
         MemorySegment a = x.reserve(Q8_0Encoding.INSTANCE, scales + 4L * (n / QK));
         storeActivations(x.floats(), a, n);
+        short[] qs = LEVELS.get();
         for (int b = 0; b < n / QK; b++) {
-            FloatVector v0 = FloatVector.fromMemorySegment(F, a, 4L * QK * b, Vec.LE);
-            FloatVector v1 = FloatVector.fromMemorySegment(F, a, 4L * QK * b + 64, Vec.LE);
-            float d = v0.abs().max(v1.abs()).reduceLanes(VectorOperators.MAX) / 127f;
-            ShortVector q = ShortVector.zero(S32);
-            if (d != 0) {
-                q = ((ShortVector) v0.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, 0))
-                        .or((ShortVector) v1.div(d).convert(VectorOperators.F2I, 0).convertShape(VectorOperators.I2S, S32, -1));
-            }
+            float d = levels(a, 4L * QK * b, qs);
+            ShortVector q = ShortVector.fromArray(S32, qs, 0);
             long p = patterns + PB * b;
             for (int i = 0; i < 8; i++) {
                 q.rearrange(EVEN[i]).intoMemorySegment(a, p + 128L * i, Vec.LE);
@@ -116,23 +100,24 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
     }
 
     /** Per thread: one slice's partial output, and a slice's outputs for all tokens. */
-    private static final ThreadLocal<float[][]> PART = ThreadLocal.withInitial(() -> new float[][] {new float[ROWS], new float[0]});
+    private static final ThreadLocal<float[][]> PART =
+            ThreadLocal.withInitial(() -> new float[][] {new float[ROWS], new float[0], new float[ROWS]});
 
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols(), tokens = x.tokens(), n = tokens * cols, blocks = cols / QK;
         MemorySegment ws = w.data(), a = x.encoded();
         long rb = w.rowBytes(), patterns = patternsOffset(n), scales = patterns + PB * (n / QK);
-        float[] part = PART.get()[0];
+        float[] part = PART.get()[0], sc = PART.get()[2];
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedEncoding.sliceOffset(rb, r);
             boolean whole = r >= r0 && r + ROWS <= r1;
             for (int t = 0; t < tokens; t++) { // the slice stays in L1 for the next token
                 long at = patterns + PB * blocks * t, so = scales + 4L * blocks * t;
                 if (whole) {
-                    slice16(ws, base, a, at, so, blocks, out, t * outStride + r);
+                    slice16(ws, base, a, at, so, blocks, sc, out, t * outStride + r);
                 } else { // a thread's range that starts or ends inside a slice: keep its own rows only
-                    slice16(ws, base, a, at, so, blocks, part, 0);
+                    slice16(ws, base, a, at, so, blocks, sc, part, 0);
                     keepOwnRows(part, out, t * outStride, r, r0, r1);
                 }
             }
@@ -142,10 +127,10 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
     /**
      * The slice at {@code base} times one token in 16-bit lanes (see the class comment), into {@code
      * dst[d..d + 16)}. The running sum lives in {@code dst} (the block loop holds a loop: a vector live
-     * across it would be boxed); the scales' conversion is written out (a vector-returning helper C2 does
-     * not inline boxes its result).
+     * across it would be boxed); the scales come through {@code scales} (16 floats).
      */
-    private static void slice16(MemorySegment w, long base, MemorySegment a, long ao, long so, int blocks, float[] dst, int d) {
+    private static void slice16(MemorySegment w, long base, MemorySegment a, long ao, long so, int blocks, float[] scales,
+            float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         long o = base;
         for (int j = 0; j < blocks; j++, o += SB) {
@@ -159,12 +144,8 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
                 sum = sum.add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
                         .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1));
             }
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
-            IntVector m = h.and(0x7FFF);
-            IntVector bits = m.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
-                    .blend(m.lanewise(VectorOperators.LSHL, 13).or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00));
-            FloatVector dw = bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            Vec.f16(w, o, scales, 0); // through an array: a vector-returning call C2 did not inline boxed its result
+            FloatVector dw = FloatVector.fromArray(F, scales, 0);
             ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.get(Half.FLOAT_LE, so + 4L * j)),
                     FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
         }

@@ -276,6 +276,21 @@ final class Vec {
         return halfToFloat(halves(s, off));
     }
 
+    /**
+     * {@link #f16} into {@code dst[at..at + N)}, written out ({@link #halves}, {@link #halfToFloat}): for
+     * kernels that keep the values in an array. No vector leaves this method and it calls none that
+     * returns one, so wherever C2 stops inlining (as it did with {@code f16} at a call site it did not
+     * count as hot: "callee is too large") nothing is boxed.
+     */
+    static void f16(MemorySegment s, long off, float[] dst, int at) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(SN, s, off, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+        IntVector e = h.and(0x7FFF);
+        FloatVector v = e.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
+        IntVector bits = v.reinterpretAsInts()
+                .blend(e.lanewise(VectorOperators.LSHL, 13).or(0x7F800000), e.compare(VectorOperators.GE, 0x7C00));
+        bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().intoArray(dst, at);
+    }
+
     /** N bfloat16 at {@code off} as floats: the stored bits are the top half of the float. */
     static FloatVector bf16(MemorySegment s, long off) {
         return halves(s, off).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
