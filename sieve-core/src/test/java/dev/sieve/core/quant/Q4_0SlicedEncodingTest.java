@@ -3,9 +3,6 @@ package dev.sieve.core.quant;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.Test;
 
 /** Q4_0_R16 is Q4_0 with 16 rows interleaved: the same values, bytes where its layout says, nothing else. */
@@ -26,26 +23,7 @@ class Q4_0SlicedEncodingTest {
     /** Byte j of row l's block b lands at slice block b, offset 32 + 16·j + l; its scale at 2·l. */
     @Test
     void everyByteLandsWhereTheLayoutSays() {
-        int rows = 32, cols = 64;
-        try (Arena arena = Arena.ofConfined()) {
-            long rb = Q.byteSize(cols);
-            MemorySegment src = arena.allocate(rows * rb), dst = arena.allocate(rows * rb);
-            for (long i = 0; i < src.byteSize(); i++) {
-                src.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 131 + 7));
-            }
-            S.repackMatrix(Q, src, dst, rows, cols);
-            for (int r = 0; r < rows; r++) {
-                for (int b = 0; b < cols / 32; b++) {
-                    long from = r * rb + 18L * b, slice = (r / 16) * 16 * rb + 288L * b;
-                    int l = r % 16;
-                    assertEquals(src.get(ValueLayout.JAVA_SHORT_UNALIGNED, from), dst.get(ValueLayout.JAVA_SHORT_UNALIGNED, slice + 2L * l));
-                    for (int j = 0; j < 16; j++) {
-                        assertEquals(src.get(ValueLayout.JAVA_BYTE, from + 2 + j), dst.get(ValueLayout.JAVA_BYTE, slice + 32 + 16L * j + l),
-                                "row " + r + " block " + b + " byte " + j);
-                    }
-                }
-            }
-        }
+        SlicedEncodingChecks.everyByteLandsAt(Q, S, (j, l) -> 32 + 16 * j + l);
     }
 
     @Test

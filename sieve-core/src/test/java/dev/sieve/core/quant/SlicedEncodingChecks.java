@@ -53,6 +53,36 @@ final class SlicedEncodingChecks {
         }
     }
 
+    /**
+     * Every byte of two slices of a patterned source matrix (rows × 64 columns, 32-column blocks whose
+     * first two bytes are an f16 scale) lands where the layout says: row l's scale of block b at slice
+     * block b, offset 2·l; its byte j after the scale at {@code where.applyAsInt(j, l)}.
+     */
+    static void everyByteLandsAt(WeightEncoding source, SlicedEncoding sliced, java.util.function.IntBinaryOperator where) {
+        int rows = 32, cols = 64, bb = source.blockBytes();
+        try (Arena arena = Arena.ofConfined()) {
+            long rb = source.byteSize(cols);
+            MemorySegment src = arena.allocate(rows * rb), dst = arena.allocate(rows * rb);
+            for (long i = 0; i < src.byteSize(); i++) {
+                src.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte) (i * 131 + 7));
+            }
+            sliced.repackMatrix(source, src, dst, rows, cols);
+            for (int r = 0; r < rows; r++) {
+                for (int b = 0; b < cols / 32; b++) {
+                    long from = r * rb + (long) bb * b, slice = (r / 16) * 16 * rb + 16L * bb * b;
+                    int l = r % 16;
+                    assertEquals(src.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, from),
+                            dst.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, slice + 2L * l), "row " + r + " block " + b + " scale");
+                    for (int j = 0; j < bb - 2; j++) {
+                        assertEquals(src.get(java.lang.foreign.ValueLayout.JAVA_BYTE, from + 2 + j),
+                                dst.get(java.lang.foreign.ValueLayout.JAVA_BYTE, slice + where.applyAsInt(j, l)),
+                                "row " + r + " block " + b + " byte " + j);
+                    }
+                }
+            }
+        }
+    }
+
     /** Part slices, another source and the row-less sequence calls are refused with a clear error. */
     static void refusesPartialSlicesOtherSourcesAndRowlessCalls(WeightEncoding source, SlicedEncoding sliced, WeightEncoding other) {
         try (Arena arena = Arena.ofConfined()) {

@@ -59,12 +59,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
      */
     @Override
     public void prepare(Tensor w, Activations x) {
-        if (!LANE_PER_ROW) {
+        if (!LANE_PER_ROW || int16Path(x)) { // the reference's rows below 16 lanes; FloatPathKernel dispatches to prepareInt16
             super.prepare(w, x);
-            return;
-        }
-        if (int16Path(x)) {
-            prepareInt16(x);
             return;
         }
         int n = x.tokens() * x.cols();

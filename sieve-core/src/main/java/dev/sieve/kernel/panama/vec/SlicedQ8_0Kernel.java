@@ -60,12 +60,8 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
     /** At 16 lanes: the 16-bit patterns below four tokens; else the rounded floats, transposed from eight tokens (see {@link #decoded}). */
     @Override
     public void prepare(Tensor w, Activations x) {
-        if (!LANE_PER_ROW) {
+        if (!LANE_PER_ROW || int16Path(x)) { // the reference's rows below 16 lanes; FloatPathKernel dispatches to prepareInt16
             super.prepare(w, x);
-            return;
-        }
-        if (int16Path(x)) {
-            prepareInt16(x);
             return;
         }
         roundedOnHeap(x, 0, x.tokens() >= 8);
