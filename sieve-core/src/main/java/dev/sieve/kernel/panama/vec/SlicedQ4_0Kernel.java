@@ -47,6 +47,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         final float[] part = new float[ROWS];
         /** A block's 16 row scales, for {@link #sliceInt16}. */
         final float[] scales = new float[ROWS];
+        /** Two slices' outputs, for a slice {@link #sliceInt16} takes alone. */
+        final float[] pair = new float[2 * ROWS];
     }
 
     /**
@@ -178,7 +180,7 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
     }
 
     /** Bytes of {@link #prepareInt16}'s patterns per 32-column block: four steps of two 32-short vectors. */
-    private static final long PB = 512;
+    static final long PB = 512;
     /** Step s's low-nibble columns 4s .. 4s + 3, each in eight consecutive lanes (lane k: column 4s + k / 8). */
     private static final VectorShuffle<Short>[] LOW_COLUMNS = columnShuffles(0);
     /** The high-nibble columns 16 + 4s .. 16 + 4s + 3, the same way. */
@@ -195,7 +197,7 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
     }
 
     /** Where the scales of {@link #prepareInt16} start: after every token's patterns. */
-    private static long int16Scales(int tokens, int cols) {
+    static long int16Scales(int tokens, int cols) {
         return PB * (cols / QK) * tokens;
     }
 
@@ -210,10 +212,18 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
      */
     @Override
     void prepareInt16(Activations x) {
+        nibblePatterns(this, x);
+    }
+
+    /**
+     * {@link #prepareInt16} for the layouts whose 32-column units are Q4_0_R16 blocks (Q4_0_R16, and
+     * Q4_K_R16's sub-blocks: {@link SlicedQ4_KKernel}), with {@code k}'s rounding.
+     */
+    static void nibblePatterns(FloatPathKernel k, Activations x) {
         int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, n = tokens * cols;
         long patterns = (4L * n + 63) & ~63L, scales = patterns + int16Scales(tokens, cols);
         MemorySegment a = x.reserve(Q8_0Encoding.INSTANCE, scales + 8L * blocks * tokens);
-        storeActivations(x.floats(), a, n);
+        k.storeActivations(x.floats(), a, n);
         short[] qs = LEVELS.get();
         for (int i = 0; i < n / QK; i++) {
             float d = levels(a, 4L * QK * i, qs);
@@ -232,6 +242,10 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         }
     }
 
+    /**
+     * Two slices a pass ({@link #sliceInt16}); a last single slice, or one a thread's range starts or
+     * ends inside, goes through the same kernel given twice, its rows kept from the first half.
+     */
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, n = tokens * cols;
@@ -240,32 +254,35 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         Scratch s = SCRATCH_ROWS.get();
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedEncoding.sliceOffset(rb, r);
-            boolean whole = r >= r0 && r + ROWS <= r1;
-            for (int t = 0; t < tokens; t++) { // the slice stays in L1 for the next token
+            boolean two = r >= r0 && r + 2 * ROWS <= r1;
+            for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
                 long at = patterns + PB * blocks * t, so = scales + 8L * blocks * t;
-                if (whole) {
-                    sliceInt16(ws, base, a, at, so, blocks, s.scales, out, t * outStride + r);
-                } else { // a thread's range that starts or ends inside a slice: keep its own rows only
-                    sliceInt16(ws, base, a, at, so, blocks, s.scales, s.part, 0);
-                    keepOwnRows(s.part, out, t * outStride, r, r0, r1);
+                if (two) {
+                    sliceInt16(ws, base, base + ROWS * rb, a, at, so, blocks, s.scales, out, t * outStride + r);
+                } else {
+                    sliceInt16(ws, base, base, a, at, so, blocks, s.scales, s.pair, 0);
+                    keepOwnRows(s.pair, out, t * outStride, r, r0, r1);
                 }
+            }
+            if (two) {
+                r += ROWS;
             }
         }
     }
 
     /** Lane m → m + 8 (mod 16). */
-    private static final VectorShuffle<Float> SWAP_HALVES = LANE_PER_ROW ? VectorShuffle.fromOp(F, m -> (m + 8) % 16) : null;
+    static final VectorShuffle<Float> SWAP_HALVES = LANE_PER_ROW ? VectorShuffle.fromOp(F, m -> (m + 8) % 16) : null;
     /** Lane m → row 2·(m % 8) (the even rows, twice), and → 2·(m % 8) + 1. */
-    private static final VectorShuffle<Float> EVEN_ROWS = LANE_PER_ROW ? VectorShuffle.fromOp(F, m -> 2 * (m % 8)) : null;
-    private static final VectorShuffle<Float> ODD_ROWS = LANE_PER_ROW ? VectorShuffle.fromOp(F, m -> 2 * (m % 8) + 1) : null;
+    static final VectorShuffle<Float> EVEN_ROWS = LANE_PER_ROW ? VectorShuffle.fromOp(F, m -> 2 * (m % 8)) : null;
+    static final VectorShuffle<Float> ODD_ROWS = LANE_PER_ROW ? VectorShuffle.fromOp(F, m -> 2 * (m % 8) + 1) : null;
     /** Lane l → l / 2. */
-    private static final VectorShuffle<Float> HALF_LANES = LANE_PER_ROW ? VectorShuffle.fromOp(F, l -> l / 2) : null;
-    private static final VectorMask<Float> ODD_LANES = LANE_PER_ROW ? VectorMask.fromLong(F, 0xAAAAL) : null;
+    static final VectorShuffle<Float> HALF_LANES = LANE_PER_ROW ? VectorShuffle.fromOp(F, l -> l / 2) : null;
+    static final VectorMask<Float> ODD_LANES = LANE_PER_ROW ? VectorMask.fromLong(F, 0xAAAAL) : null;
 
     /**
-     * The slice at {@code base} times one token in 16-bit lanes: its patterns at {@code a[ao..]}, its
-     * blocks' d and 8·Σx at {@code a[so..]} ({@link #prepareInt16}), into {@code dst[d..d + 16)}. A
-     * block's 256 nibble bytes are four 64-byte loads (byte positions 4s .. 4s + 3 of its 16 rows);
+     * The slices at {@code base} and {@code base1} times one token in 16-bit lanes: its patterns at {@code
+     * a[ao..]}, its blocks' d and 8·Σx at {@code a[so..]} ({@link #prepareInt16}), into {@code dst[d..d +
+     * 32)}. A block's 256 nibble bytes are four 64-byte loads (byte positions 4s .. 4s + 3 of its 16 rows);
      * read as 32 shorts, lane k holds rows 2·(k % 8) (low byte, e) and 2·(k % 8) + 1 (high byte, o) at
      * position 4s + k/8, so e = u & 0xFF and o = u >>> 8 need one mask and one shift, and each of
      * them times P plus its high nibble times Q is its two columns' products: three shifts, one
@@ -274,55 +291,96 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
      * block the two sums widen to int (the four positions folded to two), are converted and scaled by
      * d_w·d_x permuted to their rows; Q4_0's −8 is d_w·8Σx, one FMA; the halves and the even and odd
      * rows are joined once per slice.
+     *
+     * <p>Two slices a pass, each pattern load serving both: with one, the two pattern loads per weight
+     * load kept the core from overlapping its arithmetic with the weights' transfer from memory (a probe
+     * streaming 1 GB with 16-bit work per load: 8.7–9.2 GB/s without pattern loads, 6.2–6.7 with two per
+     * load, against 11–13 from L3), and Q4_0's decode ran at 17.2–18.2 tokens/s against 20.1–21.3 in pairs
+     * (docs/performance.md, session 32). The four steps are written out: as an inner loop the block loop
+     * would hold a loop, C2 would keep its safepoint, and the float sums, live across it, would be boxed
+     * at every block (see {@link #slice}).
      */
-    private static void sliceInt16(MemorySegment w, long base, MemorySegment a, long ao, long so, int blocks,
+    private static void sliceInt16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
             float[] scales, float[] dst, int d) {
-        FloatVector fe = FloatVector.zero(F), fo = fe, corr = fe;
-        long o = base;
-        for (int j = 0; j < blocks; j++, o += SB) {
-            long q = o + SCALES, p = ao + PB * j;
-            // The four steps written out: as an inner loop the block loop would hold a loop, C2 would keep
-            // its safepoint, and fe, fo and corr, live across it, would be boxed at every block (see slice).
-            ShortVector u = ShortVector.fromMemorySegment(S32, w, q, Vec.LE);
+        FloatVector fe = FloatVector.zero(F), fo = fe, corr = fe, ge = fe, go = fe, corr1 = fe;
+        long o = base, o1 = base1;
+        for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
+            long q = o + SCALES, q1 = o1 + SCALES, p = ao + PB * j;
             ShortVector lo = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
             ShortVector hi = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
-            ShortVector e = u.and((short) 0xFF), od = u.lanewise(VectorOperators.LSHR, 8);
+            ShortVector u = ShortVector.fromMemorySegment(S32, w, q, Vec.LE);
+            ShortVector v = ShortVector.fromMemorySegment(S32, w, q1, Vec.LE);
+            ShortVector e = u.and((short) 0xFF);
+            ShortVector od = u.lanewise(VectorOperators.LSHR, 8);
+            ShortVector e1 = v.and((short) 0xFF);
+            ShortVector od1 = v.lanewise(VectorOperators.LSHR, 8);
             ShortVector se = e.mul(lo).add(e.lanewise(VectorOperators.LSHR, 4).mul(hi));
             ShortVector sd = od.mul(lo).add(od.lanewise(VectorOperators.LSHR, 4).mul(hi));
-            u = ShortVector.fromMemorySegment(S32, w, q + 64, Vec.LE);
+            ShortVector te = e1.mul(lo).add(e1.lanewise(VectorOperators.LSHR, 4).mul(hi));
+            ShortVector td = od1.mul(lo).add(od1.lanewise(VectorOperators.LSHR, 4).mul(hi));
             lo = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
             hi = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 64, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 64, Vec.LE);
             e = u.and((short) 0xFF);
             od = u.lanewise(VectorOperators.LSHR, 8);
+            e1 = v.and((short) 0xFF);
+            od1 = v.lanewise(VectorOperators.LSHR, 8);
             se = se.add(e.mul(lo)).add(e.lanewise(VectorOperators.LSHR, 4).mul(hi));
             sd = sd.add(od.mul(lo)).add(od.lanewise(VectorOperators.LSHR, 4).mul(hi));
-            u = ShortVector.fromMemorySegment(S32, w, q + 128, Vec.LE);
+            te = te.add(e1.mul(lo)).add(e1.lanewise(VectorOperators.LSHR, 4).mul(hi));
+            td = td.add(od1.mul(lo)).add(od1.lanewise(VectorOperators.LSHR, 4).mul(hi));
             lo = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
             hi = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 128, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 128, Vec.LE);
             e = u.and((short) 0xFF);
             od = u.lanewise(VectorOperators.LSHR, 8);
+            e1 = v.and((short) 0xFF);
+            od1 = v.lanewise(VectorOperators.LSHR, 8);
             se = se.add(e.mul(lo)).add(e.lanewise(VectorOperators.LSHR, 4).mul(hi));
             sd = sd.add(od.mul(lo)).add(od.lanewise(VectorOperators.LSHR, 4).mul(hi));
-            u = ShortVector.fromMemorySegment(S32, w, q + 192, Vec.LE);
+            te = te.add(e1.mul(lo)).add(e1.lanewise(VectorOperators.LSHR, 4).mul(hi));
+            td = td.add(od1.mul(lo)).add(od1.lanewise(VectorOperators.LSHR, 4).mul(hi));
             lo = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
             hi = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 192, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 192, Vec.LE);
             e = u.and((short) 0xFF);
             od = u.lanewise(VectorOperators.LSHR, 8);
+            e1 = v.and((short) 0xFF);
+            od1 = v.lanewise(VectorOperators.LSHR, 8);
             se = se.add(e.mul(lo)).add(e.lanewise(VectorOperators.LSHR, 4).mul(hi));
             sd = sd.add(od.mul(lo)).add(od.lanewise(VectorOperators.LSHR, 4).mul(hi));
+            te = te.add(e1.mul(lo)).add(e1.lanewise(VectorOperators.LSHR, 4).mul(hi));
+            td = td.add(od1.mul(lo)).add(od1.lanewise(VectorOperators.LSHR, 4).mul(hi));
             IntVector ie = ((IntVector) se.convertShape(VectorOperators.S2I, Vec.I, 0))
                     .add((IntVector) se.convertShape(VectorOperators.S2I, Vec.I, 1));
             IntVector io = ((IntVector) sd.convertShape(VectorOperators.S2I, Vec.I, 0))
                     .add((IntVector) sd.convertShape(VectorOperators.S2I, Vec.I, 1));
-            Vec.f16(w, o, scales, 0); // through an array: a vector-returning call C2 did not inline boxed its result
+            IntVector je = ((IntVector) te.convertShape(VectorOperators.S2I, Vec.I, 0))
+                    .add((IntVector) te.convertShape(VectorOperators.S2I, Vec.I, 1));
+            IntVector jo = ((IntVector) td.convertShape(VectorOperators.S2I, Vec.I, 0))
+                    .add((IntVector) td.convertShape(VectorOperators.S2I, Vec.I, 1));
+            float dx = a.get(Half.FLOAT_LE, so + 8L * j), sx = a.get(Half.FLOAT_LE, so + 8L * j + 4);
+            Vec.f16(w, o, scales, 0);
             FloatVector dw = FloatVector.fromArray(F, scales, 0);
-            corr = dw.fma(FloatVector.broadcast(F, a.get(Half.FLOAT_LE, so + 8L * j + 4)), corr);
-            dw = dw.mul(a.get(Half.FLOAT_LE, so + 8L * j));
+            corr = dw.fma(FloatVector.broadcast(F, sx), corr);
+            dw = dw.mul(dx);
             fe = ((FloatVector) ie.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(EVEN_ROWS), fe);
             fo = ((FloatVector) io.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(ODD_ROWS), fo);
+            Vec.f16(w, o1, scales, 0);
+            FloatVector dv = FloatVector.fromArray(F, scales, 0);
+            corr1 = dv.fma(FloatVector.broadcast(F, sx), corr1);
+            dv = dv.mul(dx);
+            ge = ((FloatVector) je.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(EVEN_ROWS), ge);
+            go = ((FloatVector) jo.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(ODD_ROWS), go);
         }
         FloatVector re = fe.add(fe.rearrange(SWAP_HALVES)), ro = fo.add(fo.rearrange(SWAP_HALVES));
         re.rearrange(HALF_LANES).blend(ro.rearrange(HALF_LANES), ODD_LANES).sub(corr).intoArray(dst, d);
+        re = ge.add(ge.rearrange(SWAP_HALVES));
+        ro = go.add(go.rearrange(SWAP_HALVES));
+        re.rearrange(HALF_LANES).blend(ro.rearrange(HALF_LANES), ODD_LANES).sub(corr1).intoArray(dst, d + ROWS);
     }
 
     /** Q4_0's (q − 8)·d. */

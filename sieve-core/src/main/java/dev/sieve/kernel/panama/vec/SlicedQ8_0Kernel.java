@@ -33,7 +33,7 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
     private static final int SCALES = SlicedEncoding.SCALES;
     static final int INT16_TOKENS = 4;
     /** Bytes of the patterns per block: eight loads' two vectors of 32 shorts. */
-    private static final long PB = 1024;
+    static final long PB = 1024;
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
     /** Load i's even columns (lane k: column 4i + 2·(k / 16)) and odd ones (the next column). */
     private static final VectorShuffle<Short>[] EVEN = shuffles(0), ODD = shuffles(1);
@@ -67,7 +67,7 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         roundedOnHeap(x, 0, x.tokens() >= 8);
     }
 
-    private static long patternsOffset(int n) {
+    static long patternsOffset(int n) {
         return (4L * n + 63) & ~63L;
     }
 
@@ -78,10 +78,15 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
      */
     @Override
     void prepareInt16(Activations x) {
+        pairPatterns(this, x);
+    }
+
+    /** {@link #prepareInt16} for the layouts whose codes are placed as Q8_0_R16's (Q8_0_R16, Q6_K_R16: {@link SlicedQ6_KKernel}), with {@code k}'s rounding. */
+    static void pairPatterns(FloatPathKernel k, Activations x) {
         int n = x.tokens() * x.cols();
         long patterns = patternsOffset(n), scales = patterns + PB * (n / QK);
         MemorySegment a = x.reserve(Q8_0Encoding.INSTANCE, scales + 4L * (n / QK));
-        storeActivations(x.floats(), a, n);
+        k.storeActivations(x.floats(), a, n);
         short[] qs = LEVELS.get();
         for (int b = 0; b < n / QK; b++) {
             float d = levels(a, 4L * QK * b, qs);
@@ -95,10 +100,14 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         }
     }
 
-    /** Per thread: one slice's partial output, and a slice's outputs for all tokens. */
+    /** Per thread: two slices' outputs (for a slice taken alone), a slice's outputs for all tokens, and 16 scales. */
     private static final ThreadLocal<float[][]> PART =
-            ThreadLocal.withInitial(() -> new float[][] {new float[ROWS], new float[0], new float[ROWS]});
+            ThreadLocal.withInitial(() -> new float[][] {new float[2 * ROWS], new float[0], new float[ROWS]});
 
+    /**
+     * Two slices a pass ({@link #slice16}); a last single slice, or one a thread's range starts or ends
+     * inside, goes through the same kernel given twice, its rows kept from the first half.
+     */
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols(), tokens = x.tokens(), n = tokens * cols, blocks = cols / QK;
@@ -107,43 +116,57 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         float[] part = PART.get()[0], sc = PART.get()[2];
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedEncoding.sliceOffset(rb, r);
-            boolean whole = r >= r0 && r + ROWS <= r1;
-            for (int t = 0; t < tokens; t++) { // the slice stays in L1 for the next token
+            boolean two = r >= r0 && r + 2 * ROWS <= r1;
+            for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
                 long at = patterns + PB * blocks * t, so = scales + 4L * blocks * t;
-                if (whole) {
-                    slice16(ws, base, a, at, so, blocks, sc, out, t * outStride + r);
-                } else { // a thread's range that starts or ends inside a slice: keep its own rows only
-                    slice16(ws, base, a, at, so, blocks, sc, part, 0);
+                if (two) {
+                    slice16(ws, base, base + ROWS * rb, a, at, so, blocks, sc, out, t * outStride + r);
+                } else {
+                    slice16(ws, base, base, a, at, so, blocks, sc, part, 0);
                     keepOwnRows(part, out, t * outStride, r, r0, r1);
                 }
+            }
+            if (two) {
+                r += ROWS;
             }
         }
     }
 
     /**
-     * The slice at {@code base} times one token in 16-bit lanes (see the class comment), into {@code
-     * dst[d..d + 16)}. The running sum lives in {@code dst} (the block loop holds a loop: a vector live
-     * across it would be boxed); the scales come through {@code scales} (16 floats).
+     * The slices at {@code base} and {@code base1} times one token in 16-bit lanes (see the class
+     * comment), into {@code dst[d..d + 32)}, each pattern load serving both slices (why two: {@link
+     * SlicedQ4_0Kernel}'s {@code sliceInt16}). The running sums live in {@code dst} (the block loop holds a
+     * loop: a vector live across it would be boxed); the scales come through {@code scales} (16 floats).
      */
-    private static void slice16(MemorySegment w, long base, MemorySegment a, long ao, long so, int blocks, float[] scales,
-            float[] dst, int d) {
+    private static void slice16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
+            float[] scales, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
-        long o = base;
-        for (int j = 0; j < blocks; j++, o += SB) {
-            long q = o + SCALES, p = ao + PB * j;
-            IntVector sum = IntVector.zero(Vec.I);
+        FloatVector.zero(F).intoArray(dst, d + ROWS);
+        long o = base, o1 = base1;
+        for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
+            long q = o + SCALES, q1 = o1 + SCALES, p = ao + PB * j;
+            IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
             for (int i = 0; i < 8; i++) {
+                ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
+                ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
                 ShortVector u = ShortVector.fromMemorySegment(S32, w, q + 64L * i, Vec.LE);
-                ShortVector s = u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8)
-                        .mul(ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE))
-                        .add(u.lanewise(VectorOperators.ASHR, 8).mul(ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE)));
+                ShortVector v = ShortVector.fromMemorySegment(S32, w, q1 + 64L * i, Vec.LE);
+                ShortVector s = u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(even)
+                        .add(u.lanewise(VectorOperators.ASHR, 8).mul(odd));
+                ShortVector s1 = v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(even)
+                        .add(v.lanewise(VectorOperators.ASHR, 8).mul(odd));
                 sum = sum.add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
                         .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1));
+                sum1 = sum1.add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0))
+                        .add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1));
             }
+            float dx = a.get(Half.FLOAT_LE, so + 4L * j);
             Vec.f16(w, o, scales, 0); // through an array: a vector-returning call C2 did not inline boxed its result
-            FloatVector dw = FloatVector.fromArray(F, scales, 0);
-            ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.get(Half.FLOAT_LE, so + 4L * j)),
+            ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scales, 0).mul(dx),
                     FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+            Vec.f16(w, o1, scales, 0);
+            ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scales, 0).mul(dx),
+                    FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
         }
     }
 
