@@ -37,6 +37,13 @@ public final class Q6_KEncoding implements WeightEncoding {
         return (low | (high << 4)) - 32;
     }
 
+    /** The signed levels (−32..31) of the block at {@code o}, in weight order, into {@code dst[0..256)}. */
+    static void levels(MemorySegment s, long o, float[] dst) {
+        for (int e = 0; e < QK; e++) {
+            dst[e] = level(s, o, e);
+        }
+    }
+
     @Override
     public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int n) {
         for (int b = 0; b < n / QK; b++) {

@@ -7,13 +7,13 @@ import java.lang.foreign.ValueLayout;
  * A layout that interleaves every 16 consecutive rows of a matrix stored in another encoding (its
  * {@link #source}), with the same bytes, so that a 512-bit kernel multiplies 16 rows at once, one
  * row per vector lane. Made at load by {@link #repackMatrix} (in memory only, never written to a
- * file); a tensor's size is unchanged. A slice holds, for each 32-column block, the 16 rows' f16
- * scales ({@code d[16]}, row l's at 2·l) and the rest of the 16 rows' blocks, interleaved and
- * placed as each subclass says. Rows are not contiguous: they are read
+ * file); a tensor's size is unchanged. A slice holds, for each block (32 columns; Q4_K_R16's 256),
+ * the 16 rows' f16 scales ({@code d[16]}, row l's at 2·l) and the rest of the 16 rows' blocks,
+ * interleaved and placed as each subclass says. Rows are not contiguous: they are read
  * through {@link #dequantizeRow} and {@link #dotRow}; the sequence methods, which cannot know the
  * row length, refuse.
  */
-public abstract sealed class SlicedEncoding implements WeightEncoding permits SlicedIndexedEncoding, SlicedNMEncoding, Q4_0SlicedEncoding, Q8_0SlicedEncoding {
+public abstract sealed class SlicedEncoding implements WeightEncoding permits SlicedIndexedEncoding, SlicedNMEncoding, Q4_0SlicedEncoding, Q8_0SlicedEncoding, Q4_KSlicedEncoding, Q6_KSlicedEncoding {
     public static final int ROWS = 16;
     /** Bytes of a slice block's scales. */
     public static final int SCALES = 2 * ROWS;
@@ -21,8 +21,8 @@ public abstract sealed class SlicedEncoding implements WeightEncoding permits Sl
     private final WeightEncoding source;
 
     SlicedEncoding(WeightEncoding source) {
-        if (source.blockSize() != 32) {
-            throw new IllegalArgumentException("a sliced layout holds 32-column blocks, not " + source.name() + "'s");
+        if (source.blockSize() % 32 != 0) {
+            throw new IllegalArgumentException("a sliced layout holds blocks of 32-column multiples, not " + source.name() + "'s");
         }
         this.source = source;
     }
@@ -53,7 +53,7 @@ public abstract sealed class SlicedEncoding implements WeightEncoding permits Sl
         return (long) (row / ROWS) * ROWS * rowBytes;
     }
 
-    /** Bytes of one 32-column block of a whole slice (16 rows' blocks). */
+    /** Bytes of one block of a whole slice (16 rows' blocks). */
     public final long sliceBlockBytes() {
         return (long) ROWS * blockBytes();
     }

@@ -9,6 +9,9 @@ import dev.sieve.core.quant.Q4_0SlicedEncoding;
 import dev.sieve.core.quant.Q8_0Encoding;
 import dev.sieve.core.quant.Q8_0SlicedEncoding;
 import dev.sieve.core.quant.Q4_KEncoding;
+import dev.sieve.core.quant.Q4_KSlicedEncoding;
+import dev.sieve.core.quant.Q6_KEncoding;
+import dev.sieve.core.quant.Q6_KSlicedEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SlicedNMEncoding;
@@ -108,6 +111,7 @@ public final class PanamaKernels implements Kernels {
 
     /** Q8_0 → Q8_0_R16 at 512 bits ({@code -Dsieve.q8.sliced=false} keeps Q8_0's rows, for measurements). */
     private static final boolean SLICED_Q8_0 = Boolean.parseBoolean(System.getProperty("sieve.q8.sliced", "true"));
+    private static final boolean SLICED_Q6_K = Boolean.parseBoolean(System.getProperty("sieve.q6.sliced", "true"));
 
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {
         if (e instanceof IndexedSparseEncoding i && bits == 512) {
@@ -125,7 +129,10 @@ public final class PanamaKernels implements Kernels {
                 return i8; // 4:8 (every value type): as indexed 8:16, one row per lane (a larger layout)
             }
         }
-        if (e == Q4_KEncoding.INSTANCE && (bits < 512 || vendor == CpuVendor.INTEL)) {
+        if (e == Q4_KEncoding.INSTANCE && bits == 512 && vendor == CpuVendor.INTEL) {
+            return Q4_KSlicedEncoding.INSTANCE;
+        }
+        if (e == Q4_KEncoding.INSTANCE && bits < 512) {
             return Q4_KRepackedEncoding.INSTANCE;
         }
         if (e == Q4_0Encoding.INSTANCE) {
@@ -133,6 +140,9 @@ public final class PanamaKernels implements Kernels {
         }
         if (e == Q8_0Encoding.INSTANCE && bits == 512 && SLICED_Q8_0) {
             return Q8_0SlicedEncoding.INSTANCE;
+        }
+        if (e == Q6_KEncoding.INSTANCE && bits == 512 && SLICED_Q6_K) {
+            return Q6_KSlicedEncoding.INSTANCE; // a larger layout: 8.56 bits a weight against 6.56
         }
         return e;
     }

@@ -30,7 +30,7 @@ class PreferredLayoutTest {
 
     @Test
     void atFiveTwelveBitsOnlyIntelRepacksQ4_KAndQ4_0IsInterleavedBy16Rows() {
-        assertEquals(Q4_KRepackedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.INTEL));
+        assertEquals(dev.sieve.core.quant.Q4_KSlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.INTEL));
         assertEquals(Q4_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.AMD));
         assertEquals(Q4_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_KEncoding.INSTANCE, 512, CpuVendor.OTHER));
         for (CpuVendor v : CpuVendor.values()) {
@@ -39,12 +39,13 @@ class PreferredLayoutTest {
     }
 
     @Test
-    void otherEncodingsKeepTheirLayout() {
+    void q8_0AndQ6_KAreInterleavedAtFiveTwelveBitsAndOthersKeepTheirLayout() {
         for (CpuVendor v : CpuVendor.values()) {
             for (int bits : new int[] {128, 256, 512}) {
                 assertEquals(bits == 512 ? dev.sieve.core.quant.Q8_0SlicedEncoding.INSTANCE : Q8_0Encoding.INSTANCE,
                         PanamaKernels.preferredLayout(Q8_0Encoding.INSTANCE, bits, v));
-                assertEquals(Q6_KEncoding.INSTANCE, PanamaKernels.preferredLayout(Q6_KEncoding.INSTANCE, bits, v));
+                assertEquals(bits == 512 ? dev.sieve.core.quant.Q6_KSlicedEncoding.INSTANCE : Q6_KEncoding.INSTANCE,
+                        PanamaKernels.preferredLayout(Q6_KEncoding.INSTANCE, bits, v));
                 assertEquals(F16Encoding.INSTANCE, PanamaKernels.preferredLayout(F16Encoding.INSTANCE, bits, v));
             }
         }

@@ -47,6 +47,8 @@ public final class VecKernels implements Kernels, KernelTable {
         register(new Q4_KRIntKernel());
         register(new Q4_0RIntKernel());
         register(new SlicedQ4_0Kernel());
+        register(new SlicedQ4_KKernel());
+        register(new SlicedQ6_KKernel());
         register(new SlicedQ8_0Kernel());
         register(new Q5_KKernel());
         for (FloatPathKernel k : Q5Kernels.all()) { // Q4_1, Q5_0, Q5_1

@@ -1,0 +1,213 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.Half;
+import dev.sieve.core.quant.Q6_KSlicedEncoding;
+import dev.sieve.core.quant.SlicedEncoding;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link Q6_KSlicedEncoding} (Q6_K's levels as signed bytes, 16 rows interleaved): 16 rows at once,
+ * one row per lane. Below {@link #INT16_TOKENS} tokens each 16-column sub-block is four 64-byte loads
+ * multiplied in 16-bit lanes exactly as {@link SlicedQ8_0Kernel} multiplies Q8_0_R16's (against the same
+ * column patterns): a load's low bytes (sign-extended) times the even columns' activations plus its high
+ * bytes times the odd ones'; four loads' sums stay in 16 bits (|q − 32| ≤ 32, so at most 8·32·127), are
+ * widened into the rows' int sums and multiplied by the rows' sub-block scales (one 16-byte load), and
+ * per 32 columns converted and scaled by the rows' d times the activations' d. Two slices a pass, each
+ * pattern load serving both (why: {@link SlicedQ4_0Kernel}'s {@code sliceInt16}). Larger batches decode
+ * each block of one or two slices to floats once ({@link #decoded}).
+ */
+final class SlicedQ6_KKernel extends SlicedKernel {
+    private static final int QK = 32;
+    private static final int QKK = 256;
+    static final int INT16_TOKENS = 4;
+    /** Bytes of one 256-column block of a slice. */
+    private static final long SBB = Q6_KSlicedEncoding.INSTANCE.sliceBlockBytes();
+    private static final long SC = Q6_KSlicedEncoding.SC;
+    private static final long CODES = Q6_KSlicedEncoding.CODES;
+    private static final long PB = SlicedQ8_0Kernel.PB;
+    private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
+
+    SlicedQ6_KKernel() {
+        super(Q6_KSlicedEncoding.INSTANCE);
+    }
+
+    /** Per thread: two slices' d per block as floats, two slices' outputs, and a slice's outputs for all tokens. */
+    private static final class Scratch {
+        float[] heads = new float[0];
+        final float[] pair = new float[2 * ROWS];
+        float[] outputs = new float[0];
+
+        float[] heads(int n) {
+            if (heads.length < n) {
+                heads = new float[n];
+            }
+            return heads;
+        }
+
+        float[] outputs(int n) {
+            if (outputs.length < n) {
+                outputs = new float[n];
+            }
+            return outputs;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    @Override
+    boolean int16Path(Activations x) {
+        return LANE_PER_ROW && x.tokens() < INT16_TOKENS;
+    }
+
+    /** At 16 lanes: Q8_0_R16's 16-bit patterns below four tokens; else the rounded floats, transposed from eight tokens. */
+    @Override
+    public void prepare(Tensor w, Activations x) {
+        if (!LANE_PER_ROW || int16Path(x)) { // the reference's rows below 16 lanes; FloatPathKernel dispatches to prepareInt16
+            super.prepare(w, x);
+            return;
+        }
+        roundedOnHeap(x, 0, x.tokens() >= 8);
+    }
+
+    @Override
+    void prepareInt16(Activations x) {
+        SlicedQ8_0Kernel.pairPatterns(this, x);
+    }
+
+    /**
+     * Two slices a pass ({@link #slice16}); a last single slice, or one a thread's range starts or ends
+     * inside, goes through the same kernel given twice, its rows kept from the first half.
+     */
+    @Override
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), units = cols / QK, blocks = cols / QKK, n = tokens * cols;
+        MemorySegment ws = w.data(), a = x.encoded();
+        long rb = w.rowBytes(), patterns = SlicedQ8_0Kernel.patternsOffset(n), scales = patterns + PB * (n / QK);
+        Scratch s = SCRATCH.get();
+        float[] heads = s.heads(2 * ROWS * blocks);
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            boolean two = r >= r0 && r + 2 * ROWS <= r1;
+            long base1 = two ? base + ROWS * rb : base;
+            for (int b = 0; b < blocks; b++) { // each block's d as floats, the two slices side by side
+                Vec.f16(ws, base + SBB * b, heads, 2 * ROWS * b);
+                Vec.f16(ws, base1 + SBB * b, heads, 2 * ROWS * b + ROWS);
+            }
+            for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
+                long at = patterns + PB * units * t, so = scales + 4L * units * t;
+                if (two) {
+                    slice16(ws, base, base1, a, at, so, units, heads, out, t * outStride + r);
+                } else {
+                    slice16(ws, base, base1, a, at, so, units, heads, s.pair, 0);
+                    keepOwnRows(s.pair, out, t * outStride, r, r0, r1);
+                }
+            }
+            if (two) {
+                r += ROWS;
+            }
+        }
+    }
+
+    /**
+     * The slices at {@code base} and {@code base1} times one token in 16-bit lanes (see the class
+     * comment), into {@code dst[d..d + 32)}: per 32 columns j, patterns at {@code a[ao + 1024·j..]} and
+     * d_x at {@code a[so + 4·j]}; {@code heads} holds each block's d of both slices. The running sums live
+     * in {@code dst} (the loop holds loops: a vector live across them would be boxed).
+     */
+    private static void slice16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int units,
+            float[] heads, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
+        FloatVector.zero(F).intoArray(dst, d + ROWS);
+        for (int j = 0; j < units; j++) {
+            long blk = SBB * (j >> 3), o = base + blk, o1 = base1 + blk, k0 = 32 * (j & 7);
+            long q = o + CODES + 16 * k0, q1 = o1 + CODES + 16 * k0, p = ao + PB * j;
+            IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
+            for (int h = 0; h < 2; h++) { // the two 16-column sub-blocks
+                ShortVector s = ShortVector.zero(S32), s1 = s;
+                for (int i = 4 * h; i < 4 * h + 4; i++) {
+                    ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
+                    ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
+                    ShortVector u = ShortVector.fromMemorySegment(S32, w, q + 64L * i, Vec.LE);
+                    ShortVector v = ShortVector.fromMemorySegment(S32, w, q1 + 64L * i, Vec.LE);
+                    s = s.add(u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(even))
+                            .add(u.lanewise(VectorOperators.ASHR, 8).mul(odd));
+                    s1 = s1.add(v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(even))
+                            .add(v.lanewise(VectorOperators.ASHR, 8).mul(odd));
+                }
+                long sc = SC + ROWS * (2 * (j & 7) + h);
+                IntVector scale = (IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o + sc, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0);
+                IntVector scale1 = (IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o1 + sc, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0);
+                sum = sum.add(((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
+                        .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1)).mul(scale));
+                sum1 = sum1.add(((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0))
+                        .add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1)).mul(scale1));
+            }
+            float dx = a.get(Half.FLOAT_LE, so + 4L * j);
+            int h = 2 * ROWS * (j >> 3);
+            ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, heads, h).mul(dx),
+                    FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+            ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, heads, h + ROWS).mul(dx),
+                    FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+        }
+    }
+
+    /**
+     * Prompts: whole slices, two at a time where the range has them, through {@link #decoded}; a
+     * slice the range starts or ends inside is decoded whole into a per-thread buffer and only the
+     * range's rows are kept.
+     */
+    @Override
+    void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols;
+        float[] xf = x.heapFloats();
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            if (r >= r0 && r + ROWS <= r1) {
+                int slices = r + 2 * ROWS <= r1 ? 2 : 1;
+                decoded(ws, base, rb, slices, xf, xf, n, cols, tokens, out, r, outStride);
+                r += (slices - 1) * ROWS;
+                continue;
+            }
+            float[] part = SCRATCH.get().outputs(ROWS * tokens);
+            decoded(ws, base, rb, 1, xf, xf, n, cols, tokens, part, 0, ROWS);
+            for (int t = 0; t < tokens; t++) {
+                for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
+                    out[t * outStride + i] = part[t * ROWS + i - r];
+                }
+            }
+        }
+    }
+
+    /** Q6_K's (d·sc)·(q − 32), as its reference decodes it: each column pair's 32 bytes split into the two columns' 16 rows. */
+    @Override
+    void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
+        float[] heads = SCRATCH.get().heads(ROWS);
+        for (int b = 0; b < blocks; b++) {
+            long o = base + SBB * (block0 + b);
+            Vec.f16(w, o, heads, 0);
+            FloatVector dd = FloatVector.fromArray(F, heads, 0);
+            int c0 = at + stride * QKK * b;
+            for (int sub = 0; sub < QKK / 16; sub++) {
+                FloatVector dl = dd.mul((FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, o + SC + ROWS * sub, Vec.LE)
+                        .convertShape(VectorOperators.B2F, F, 0));
+                for (int pr = 8 * sub; pr < 8 * sub + 8; pr++) {
+                    ShortVector u = ShortVector.fromMemorySegment(S16, w, o + CODES + 2L * ROWS * pr, Vec.LE);
+                    ((FloatVector) u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8)
+                            .convertShape(VectorOperators.S2F, F, 0)).mul(dl).intoArray(dec, c0 + stride * 2 * pr);
+                    ((FloatVector) u.lanewise(VectorOperators.ASHR, 8).convertShape(VectorOperators.S2F, F, 0)).mul(dl)
+                            .intoArray(dec, c0 + stride * (2 * pr + 1));
+                }
+            }
+        }
+    }
+}
