@@ -10,6 +10,7 @@ import dev.sieve.core.quant.F32Encoding;
 import dev.sieve.core.quant.Q4_KEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.Q4_KSlicedEncoding;
+import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.util.Random;
@@ -30,15 +31,25 @@ class SlicedQ4_KKernelTest {
 
     @Test
     void matchesTheScalarReferenceAndDenseAtEveryWidth() {
-        Random rnd = new Random(9);
+        slicedMatches(Q4_KEncoding.INSTANCE, Q4_KSlicedEncoding.INSTANCE, Q4_KRepackedEncoding.INSTANCE, 9);
+    }
+
+    /**
+     * {@code sliced} made from random {@code file} matrices, at every width, against the scalar reference
+     * on the same values in {@code rowLayout} (the layout whose activations {@code sliced} declares; the
+     * scalar reference gives the same floats on both) and against the dense F32 kernel on the decoded
+     * weights, over {@link #SHAPES}, {@link #TOKENS} and {@link #RANGES}.
+     */
+    static void slicedMatches(WeightEncoding file, WeightEncoding sliced, WeightEncoding rowLayout, long seed) {
+        Random rnd = new Random(seed);
         try (Arena arena = Arena.ofConfined()) {
             for (int[] shape : SHAPES) {
                 int rows = shape[0], cols = shape[1];
-                Tensor w = PanamaKernelsTest.randomTensor(Q4_KEncoding.INSTANCE, rows, cols, rnd, arena);
-                Tensor rowLayout = Tensor.allocate("r", Q4_KRepackedEncoding.INSTANCE, arena, cols, rows);
-                Q4_KRepackedEncoding.INSTANCE.repackMatrix(Q4_KEncoding.INSTANCE, w.data(), rowLayout.data(), rows, cols);
-                Tensor sliced = Tensor.allocate("s", Q4_KSlicedEncoding.INSTANCE, arena, cols, rows);
-                Q4_KSlicedEncoding.INSTANCE.repackMatrix(Q4_KEncoding.INSTANCE, w.data(), sliced.data(), rows, cols);
+                Tensor w = PanamaKernelsTest.randomTensor(file, rows, cols, rnd, arena);
+                Tensor rowsT = Tensor.allocate("r", rowLayout, arena, cols, rows);
+                rowLayout.repackMatrix(file, w.data(), rowsT.data(), rows, cols);
+                Tensor s = Tensor.allocate("s", sliced, arena, cols, rows);
+                sliced.repackMatrix(file, w.data(), s.data(), rows, cols);
                 Tensor dense = Tensor.allocate("d", F32Encoding.INSTANCE, arena, cols, rows);
                 float[] all = w.toFloatArray();
                 F32Encoding.INSTANCE.quantize(all, 0, dense.data(), 0, all.length);
@@ -46,14 +57,15 @@ class SlicedQ4_KKernelTest {
                     float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
                     for (int[] range : RANGES) {
                         int r0 = rows * range[0] / 16, r1 = rows * range[1] / 16;
-                        float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, rowLayout, x, tokens, r0, r1);
-                        assertArrayEquals(ref, PanamaKernelsTest.run(ScalarKernels.INSTANCE, sliced, x, tokens, r0, r1), 0f,
+                        float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, rowsT, x, tokens, r0, r1);
+                        assertArrayEquals(ref, PanamaKernelsTest.run(ScalarKernels.INSTANCE, s, x, tokens, r0, r1), 0f,
                                 "scalar reference on both layouts, " + rows + "x" + cols + " tokens=" + tokens);
                         for (int bits : new int[] {128, 256, 512}) {
                             PanamaKernels k = PanamaKernels.create(bits);
                             float[] den = PanamaKernelsTest.run(k, dense, x, tokens, r0, r1);
-                            float[] got = PanamaKernelsTest.run(k, sliced, x, tokens, r0, r1);
-                            String where = bits + " " + rows + "x" + cols + " tokens=" + tokens + " rows " + r0 + ".." + r1;
+                            float[] got = PanamaKernelsTest.run(k, s, x, tokens, r0, r1);
+                            String where = bits + " " + sliced.name() + " " + rows + "x" + cols + " tokens=" + tokens
+                                    + " rows " + r0 + ".." + r1;
                             for (int i = 0; i < got.length; i++) {
                                 int row = i % rows;
                                 assertEquals(row >= r0 && row < r1, !Float.isNaN(got[i]), where + ": output " + i);

@@ -132,6 +132,69 @@ abstract class SlicedKernel extends FloatPathKernel {
     }
 
     /**
+     * Per thread, for the 16-bit decode kernels that take two slices a pass: each block's scales of the
+     * two slices as floats ({@link #heads}), the two slices' outputs ({@link #pair}, for a slice taken
+     * alone), and one slice's outputs for all tokens ({@link #outputs}, for {@link #decodedRows}).
+     */
+    static final class PairScratch {
+        private float[] heads = new float[0];
+        final float[] pair = new float[2 * ROWS];
+        private float[] outputs = new float[0];
+
+        float[] heads(int n) {
+            if (heads.length < n) {
+                heads = new float[n];
+            }
+            return heads;
+        }
+
+        float[] outputs(int n) {
+            if (outputs.length < n) {
+                outputs = new float[n];
+            }
+            return outputs;
+        }
+    }
+
+    static final ThreadLocal<PairScratch> PAIR_SCRATCH = ThreadLocal.withInitial(PairScratch::new);
+
+    /**
+     * Prompts through {@link #decoded} for the layouts whose float path needs no side sums (the
+     * activations {@link #roundedOnHeap} with no side floats): whole slices two at a time where the
+     * range has them; a slice the range starts or ends inside is decoded whole into a per-thread buffer
+     * and only the range's rows are kept.
+     */
+    final void decodedRows(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols;
+        float[] xf = x.heapFloats();
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            if (r >= r0 && r + ROWS <= r1) {
+                int slices = r + 2 * ROWS <= r1 ? 2 : 1;
+                decoded(ws, base, rb, slices, xf, xf, n, cols, tokens, out, r, outStride);
+                r += (slices - 1) * ROWS;
+                continue;
+            }
+            float[] part = PAIR_SCRATCH.get().outputs(ROWS * tokens);
+            decoded(ws, base, rb, 1, xf, xf, n, cols, tokens, part, 0, ROWS);
+            for (int t = 0; t < tokens; t++) {
+                for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
+                    out[t * outStride + i] = part[t * ROWS + i - r];
+                }
+            }
+        }
+    }
+
+    /** {@link #prepare} of the layouts that take {@link #decodedRows}: the 16-bit path's own below its threshold, else the rounded floats, transposed from eight tokens. */
+    final void prepareDecodedRows(Tensor w, Activations x) {
+        if (!LANE_PER_ROW || int16Path(x)) { // the reference's rows below 16 lanes; FloatPathKernel dispatches to prepareInt16
+            super.prepare(w, x);
+            return;
+        }
+        roundedOnHeap(x, 0, x.tokens() >= 8);
+    }
+
+    /**
      * From this many tokens a whole slice is decoded once per column chunk and multiplied by {@link
      * #micro8x2} (Q4_0_R16, 5632 × 2048, one thread: at 8 tokens the four-token passes 2.57 ms against
      * 2.81, at 16 4.71 against 4.28; system property {@code sieve.sliced.decoded}, for measurements).

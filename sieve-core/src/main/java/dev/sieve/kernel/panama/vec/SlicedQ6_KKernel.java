@@ -41,42 +41,14 @@ final class SlicedQ6_KKernel extends SlicedKernel {
         super(Q6_KSlicedEncoding.INSTANCE);
     }
 
-    /** Per thread: two slices' d per block as floats, two slices' outputs, and a slice's outputs for all tokens. */
-    private static final class Scratch {
-        float[] heads = new float[0];
-        final float[] pair = new float[2 * ROWS];
-        float[] outputs = new float[0];
-
-        float[] heads(int n) {
-            if (heads.length < n) {
-                heads = new float[n];
-            }
-            return heads;
-        }
-
-        float[] outputs(int n) {
-            if (outputs.length < n) {
-                outputs = new float[n];
-            }
-            return outputs;
-        }
-    }
-
-    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-
     @Override
     boolean int16Path(Activations x) {
         return LANE_PER_ROW && x.tokens() < INT16_TOKENS;
     }
 
-    /** At 16 lanes: Q8_0_R16's 16-bit patterns below four tokens; else the rounded floats, transposed from eight tokens. */
     @Override
     public void prepare(Tensor w, Activations x) {
-        if (!LANE_PER_ROW || int16Path(x)) { // the reference's rows below 16 lanes; FloatPathKernel dispatches to prepareInt16
-            super.prepare(w, x);
-            return;
-        }
-        roundedOnHeap(x, 0, x.tokens() >= 8);
+        prepareDecodedRows(w, x);
     }
 
     @Override
@@ -93,7 +65,7 @@ final class SlicedQ6_KKernel extends SlicedKernel {
         int cols = x.cols(), tokens = x.tokens(), units = cols / QK, blocks = cols / QKK, n = tokens * cols;
         MemorySegment ws = w.data(), a = x.encoded();
         long rb = w.rowBytes(), patterns = SlicedQ8_0Kernel.patternsOffset(n), scales = patterns + PB * (n / QK);
-        Scratch s = SCRATCH.get();
+        PairScratch s = PAIR_SCRATCH.get();
         float[] heads = s.heads(2 * ROWS * blocks);
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedEncoding.sliceOffset(rb, r);
@@ -161,37 +133,16 @@ final class SlicedQ6_KKernel extends SlicedKernel {
         }
     }
 
-    /**
-     * Prompts: whole slices, two at a time where the range has them, through {@link #decoded}; a
-     * slice the range starts or ends inside is decoded whole into a per-thread buffer and only the
-     * range's rows are kept.
-     */
+    /** Prompts through {@link #decodedRows}. */
     @Override
     void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
-        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols;
-        float[] xf = x.heapFloats();
-        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
-            long base = SlicedEncoding.sliceOffset(rb, r);
-            if (r >= r0 && r + ROWS <= r1) {
-                int slices = r + 2 * ROWS <= r1 ? 2 : 1;
-                decoded(ws, base, rb, slices, xf, xf, n, cols, tokens, out, r, outStride);
-                r += (slices - 1) * ROWS;
-                continue;
-            }
-            float[] part = SCRATCH.get().outputs(ROWS * tokens);
-            decoded(ws, base, rb, 1, xf, xf, n, cols, tokens, part, 0, ROWS);
-            for (int t = 0; t < tokens; t++) {
-                for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
-                    out[t * outStride + i] = part[t * ROWS + i - r];
-                }
-            }
-        }
+        decodedRows(ws, rb, x, out, outStride, r0, r1);
     }
 
     /** Q6_K's (d·sc)·(q − 32), as its reference decodes it: each column pair's 32 bytes split into the two columns' 16 rows. */
     @Override
     void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
-        float[] heads = SCRATCH.get().heads(ROWS);
+        float[] heads = PAIR_SCRATCH.get().heads(ROWS);
         for (int b = 0; b < blocks; b++) {
             long o = base + SBB * (block0 + b);
             Vec.f16(w, o, heads, 0);

@@ -57,14 +57,9 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         return LANE_PER_ROW && x.tokens() < INT16_TOKENS;
     }
 
-    /** At 16 lanes: the 16-bit patterns below four tokens; else the rounded floats, transposed from eight tokens (see {@link #decoded}). */
     @Override
     public void prepare(Tensor w, Activations x) {
-        if (!LANE_PER_ROW || int16Path(x)) { // the reference's rows below 16 lanes; FloatPathKernel dispatches to prepareInt16
-            super.prepare(w, x);
-            return;
-        }
-        roundedOnHeap(x, 0, x.tokens() >= 8);
+        prepareDecodedRows(w, x);
     }
 
     static long patternsOffset(int n) {
@@ -100,10 +95,6 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         }
     }
 
-    /** Per thread: two slices' outputs (for a slice taken alone), a slice's outputs for all tokens, and 16 scales. */
-    private static final ThreadLocal<float[][]> PART =
-            ThreadLocal.withInitial(() -> new float[][] {new float[2 * ROWS], new float[0], new float[ROWS]});
-
     /**
      * Two slices a pass ({@link #slice16}); a last single slice, or one a thread's range starts or ends
      * inside, goes through the same kernel given twice, its rows kept from the first half.
@@ -113,7 +104,8 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         int cols = x.cols(), tokens = x.tokens(), n = tokens * cols, blocks = cols / QK;
         MemorySegment ws = w.data(), a = x.encoded();
         long rb = w.rowBytes(), patterns = patternsOffset(n), scales = patterns + PB * (n / QK);
-        float[] part = PART.get()[0], sc = PART.get()[2];
+        PairScratch scratch = PAIR_SCRATCH.get();
+        float[] part = scratch.pair, sc = scratch.heads(ROWS);
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedEncoding.sliceOffset(rb, r);
             boolean two = r >= r0 && r + 2 * ROWS <= r1;
@@ -170,31 +162,10 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         }
     }
 
-    /** Prompts (four tokens or more): whole slices through {@link #decoded}; a part slice decoded whole into a per-thread buffer. */
+    /** Prompts through {@link #decodedRows}. */
     @Override
     void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
-        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols;
-        float[] xf = x.heapFloats();
-        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
-            long base = SlicedEncoding.sliceOffset(rb, r);
-            if (r >= r0 && r + ROWS <= r1) {
-                int slices = r + 2 * ROWS <= r1 ? 2 : 1;
-                decoded(ws, base, rb, slices, xf, xf, n, cols, tokens, out, r, outStride);
-                r += (slices - 1) * ROWS;
-                continue;
-            }
-            float[][] bufs = PART.get();
-            if (bufs[1].length < ROWS * tokens) {
-                bufs[1] = new float[ROWS * tokens];
-            }
-            float[] part = bufs[1];
-            decoded(ws, base, rb, 1, xf, xf, n, cols, tokens, part, 0, ROWS);
-            for (int t = 0; t < tokens; t++) {
-                for (int i = Math.max(r, r0); i < Math.min(r + ROWS, r1); i++) {
-                    out[t * outStride + i] = part[t * ROWS + i - r];
-                }
-            }
-        }
+        decodedRows(ws, rb, x, out, outStride, r0, r1);
     }
 
     /** Q8_0's q·d, as its reference decodes it: each column pair's 32 bytes split into the two columns' 16 rows. */
