@@ -21,14 +21,14 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Measures prompt processing (pp) and generation (tg) throughput like llama-bench:",
-            "after one warm-up run, each test repeats -r times; the table gives mean ± standard deviation.",
-            "eff GB/s is the weight bytes streamed per generated token times tokens/s (decode is bound by",
-            "memory bandwidth); peak RSS is the process's high-water mark. With --depth, tg runs after D",
-            "tokens already in the cache (llama-bench's -d), once per --cache-type in a comma list,",
-            "interleaved token by token so the cache types see the same machine load. With --parallel, tg also",
-            "runs B sequences decoding together, one token each per step (continuous batching, as in",
-            "llama-batched-bench): t/s counts all B streams' tokens; eff GB/s counts the weights once per step."},
+        description = {"Measures prompt processing (pp) and generation (tg) throughput like llama-bench: after one warm-up"
+                + " run, each test repeats -r times; the table gives mean ± standard deviation.",
+            "eff GB/s is the weight bytes streamed per generated token times tokens/s (decode is bound by memory"
+                + " bandwidth); peak RSS is the process's high-water mark.",
+            "With --depth, tg runs after D tokens already in the cache (llama-bench's -d), once per --cache-type in a"
+                + " comma list, interleaved token by token so the cache types see the same machine load.",
+            "With --parallel, tg also runs B sequences decoding together, one token each per step (continuous batching,"
+                + " as in llama-batched-bench): t/s counts all B streams' tokens; eff GB/s counts the weights once per step."},
         footer = {"%nExamples:", "  sieve bench -m tinyllama-q4_0.gguf -p 128 -n 64 -t 2 -r 3",
             "  sieve bench -m tl.gguf -p 0 -n 16 --depth 512,2048 --cache-type f32,q8,q4",
             "  sieve bench -m tl.gguf -p 0 -n 32 --parallel 1,4,8,16",

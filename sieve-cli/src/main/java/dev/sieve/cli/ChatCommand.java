@@ -17,8 +17,8 @@ import picocli.CommandLine.Option;
 
 @Command(name = "chat", mixinStandardHelpOptions = true,
         description = {"An interactive conversation using the model's chat template.",
-            "Each line you type is a user turn; the KV cache is kept between turns, so only the new",
-            "text is evaluated. Type /reset to start over, /exit (or end of input) to quit."},
+            "Each line you type is a user turn; the KV cache is kept between turns, so only the new text is evaluated.",
+            "Type /reset to start over, /exit (or end of input) to quit."},
         footer = {"%nExample:", "  sieve chat -m qwen2.5-0.5b-instruct-q4_0.gguf -sys \"You are terse.\""})
 final class ChatCommand implements Callable<Integer> {
     @Mixin ModelOptions modelOptions = new ModelOptions();

@@ -23,8 +23,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "compress", mixinStandardHelpOptions = true,
-        description = {"Compresses a model by a recipe (YAML) or by flags for one method: quantization",
-            "(rtn, gptq, awq), pruning (magnitude, wanda, sparsegpt) or low rank (svd, whitened-svd).",
+        description = {"Compresses a model by a recipe (YAML) or by flags for one method: quantization (rtn, gptq, awq),"
+                + " pruning (magnitude, wanda, sparsegpt) or low rank (svd, whitened-svd).",
             "Calibrated methods read --calib text and run the model one block at a time.",
             "The same model, recipe and calibration text write the same file, byte for byte, in every run."},
         footer = {"%nExamples:", "  sieve compress -m f32.gguf -o q4.gguf --quant gptq --type Q4_K --calib calib.txt",

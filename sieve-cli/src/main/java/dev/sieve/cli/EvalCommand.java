@@ -21,10 +21,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Measures what a model (e.g. a compressed one) costs in quality:",
-            "perplexity over a text with llama-perplexity's protocol (chunks of -c tokens, each starting",
-            "with BOS, the second half of each chunk scored), and with --ref the mean KL divergence",
-            "KL(ref || model) and the top-1 agreement with a reference model, plus bits per weight.",
+        description = {"Measures what a model (e.g. a compressed one) costs in quality: perplexity, and against a"
+                + " reference model KL divergence and top-1 agreement; plus bits per weight.",
+            "Perplexity follows llama-perplexity's protocol (chunks of -c tokens, each starting with BOS, the second half"
+                + " of each chunk scored); with --ref, the mean KL(ref || model) and how often the two models' top tokens agree.",
             "The figures are bit-reproducible: the same inputs print the same numbers in every run."},
         footer = {"%nExamples:", "  sieve eval -m model-q4.gguf --text eval.txt",
             "  sieve eval -m model-q4.gguf --ref model-f32.gguf --text eval.txt --json"})

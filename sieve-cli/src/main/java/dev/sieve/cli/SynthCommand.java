@@ -11,8 +11,8 @@ import picocli.CommandLine.Option;
 @Command(name = "synth", mixinStandardHelpOptions = true,
         description = {"Writes a model of a named shape with random weights N(0, 0.02), for tests and benchmarks.",
             "Shapes: tiny, 135m, tinyllama-1.1b, llama3.2-1b, qwen2.5-0.5b.",
-            "Types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q4_K_M (llama-quantize's mix),",
-            "Q4_0_O and Q8_0_O (dense-and-sparse: one f16 outlier per 64 weights; rows of whole 64s)."},
+            "Types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, Q4_K_M (llama-quantize's mix), Q4_0_O and Q8_0_O"
+                + " (dense-and-sparse: one f16 outlier per 64 weights; rows of whole 64s)."},
         footer = {"%nExamples:", "  sieve synth --shape tinyllama-1.1b --type Q4_0 -o tinyllama-q4_0.gguf",
             "  sieve synth --shape tinyllama-1.1b --sparsity 0.7 --pattern unstructured --values q8 -o tl-q8-70.gguf",
             "  sieve synth --shape tinyllama-1.1b --sparsity 0.5 --pattern 2:4 --values q4 -o tl-q4-24.gguf",
