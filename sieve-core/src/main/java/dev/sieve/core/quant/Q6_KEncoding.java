@@ -37,10 +37,20 @@ public final class Q6_KEncoding implements WeightEncoding {
         return (low | (high << 4)) - 32;
     }
 
-    /** The signed levels (−32..31) of the block at {@code o}, in weight order, into {@code dst[0..256)}. */
-    static void levels(MemorySegment s, long o, float[] dst) {
-        for (int e = 0; e < QK; e++) {
-            dst[e] = level(s, o, e);
+    /**
+     * The signed levels (−32..31) of the block at {@code in[o..]}, in weight order, into {@code dst[0..256)}:
+     * {@link #level} for every weight, a half and a lane at a time (ggml's dequantization order), for
+     * converting whole matrices at load.
+     */
+    static void levels(byte[] in, int o, byte[] dst) {
+        for (int h = 0; h < 2; h++) {
+            for (int l = 0; l < 32; l++) {
+                int q0 = in[o + 64 * h + l] & 0xFF, q1 = in[o + 64 * h + 32 + l] & 0xFF, hi = in[o + QH + 32 * h + l] & 0xFF;
+                dst[128 * h + l] = (byte) (((q0 & 0xF) | (hi & 3) << 4) - 32);
+                dst[128 * h + 32 + l] = (byte) (((q1 & 0xF) | (hi >> 2 & 3) << 4) - 32);
+                dst[128 * h + 64 + l] = (byte) (((q0 >> 4) | (hi >> 4 & 3) << 4) - 32);
+                dst[128 * h + 96 + l] = (byte) (((q1 >> 4) | (hi >> 6 & 3) << 4) - 32);
+            }
         }
     }
 

@@ -51,8 +51,7 @@ public final class Q6_KSlicedEncoding extends SlicedEncoding {
         checkShape(from, rows, cols);
         int blocks = cols / QK, inRb = blocks * SOURCE_BB, sliceBytes = ROWS * blocks * BB;
         byte[] in = new byte[ROWS * inRb], out = new byte[sliceBytes];
-        float[] levels = new float[QK];
-        MemorySegment inSeg = MemorySegment.ofArray(in);
+        byte[] levels = new byte[QK];
         for (int r0 = 0; r0 < rows; r0 += ROWS) {
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, (long) r0 * inRb, in, 0, in.length);
             for (int b = 0; b < blocks; b++) {
@@ -64,9 +63,11 @@ public final class Q6_KSlicedEncoding extends SlicedEncoding {
                     for (int s = 0; s < QK / 16; s++) {
                         out[bo + SC + ROWS * s + l] = in[blk + 192 + s];
                     }
-                    Q6_KEncoding.levels(inSeg, blk, levels);
-                    for (int k = 0; k < QK; k++) {
-                        out[bo + (int) at(k, l)] = (byte) levels[k];
+                    Q6_KEncoding.levels(in, blk, levels);
+                    for (int k = 0; k < QK; k += 2) { // weights k and k + 1 of row l side by side
+                        int to = bo + CODES + 2 * ROWS * (k / 2) + 2 * l;
+                        out[to] = levels[k];
+                        out[to + 1] = levels[k + 1];
                     }
                 }
             }
