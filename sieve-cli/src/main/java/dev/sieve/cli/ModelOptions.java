@@ -65,8 +65,9 @@ final class ModelOptions {
 
     /**
      * Below this many generated tokens {@code run} keeps the file's layout: converting at load costs
-     * ~0.4-0.7 s (1.1B Q4_0 or Q4_K_M, 2 threads) and saves ~17 ms a decoded token (16 → 22 tokens/s),
-     * so it pays back after ~30 tokens.
+     * ~0.4-0.7 s for a 1.1B Q4_0 (2 threads) and saves ~17 ms a decoded token, so it pays back after
+     * ~30 tokens; a 1.1B Q4_K_M (Q4_K_R16 and Q6_K_R16) takes ~0.9 s more than the file layout and pays
+     * back after ~55, a 1.1B Q8_0 ~1.1 s and ~140 (docs/performance.md, sessions 31-32).
      */
     static final int CONVERT_FROM_TOKENS = 32;
 
