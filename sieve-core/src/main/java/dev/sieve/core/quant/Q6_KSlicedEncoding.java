@@ -45,39 +45,25 @@ public final class Q6_KSlicedEncoding extends SlicedEncoding {
         return CODES + 2L * ROWS * (k / 2) + 2L * l + k % 2;
     }
 
-    /** Q6_K rows are 210 bytes a block and these 274: the base class's same-size copy does not apply. */
-    @Override
-    public void repackMatrix(WeightEncoding from, MemorySegment src, MemorySegment dst, int rows, int cols) {
-        checkShape(from, rows, cols);
-        int blocks = cols / QK, inRb = blocks * SOURCE_BB, sliceBytes = ROWS * blocks * BB;
-        byte[] in = new byte[ROWS * inRb], out = new byte[sliceBytes];
-        byte[] levels = new byte[QK];
-        for (int r0 = 0; r0 < rows; r0 += ROWS) {
-            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, (long) r0 * inRb, in, 0, in.length);
-            for (int b = 0; b < blocks; b++) {
-                int bo = b * ROWS * BB;
-                for (int l = 0; l < ROWS; l++) {
-                    int blk = l * inRb + b * SOURCE_BB;
-                    out[bo + 2 * l] = in[blk + 208]; // d
-                    out[bo + 2 * l + 1] = in[blk + 209];
-                    for (int s = 0; s < QK / 16; s++) {
-                        out[bo + SC + ROWS * s + l] = in[blk + 192 + s];
-                    }
-                    Q6_KEncoding.levels(in, blk, levels);
-                    for (int k = 0; k < QK; k += 2) { // weights k and k + 1 of row l side by side
-                        int to = bo + CODES + 2 * ROWS * (k / 2) + 2 * l;
-                        out[to] = levels[k];
-                        out[to + 1] = levels[k + 1];
-                    }
-                }
-            }
-            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, (long) r0 / ROWS * sliceBytes, sliceBytes);
-        }
-    }
-
+    /** Each row's blocks: d to the slice's d[16], its 16 scales to sc, its levels (−32 each) to the pairs. */
     @Override
     void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
-        throw new UnsupportedOperationException("Q6_K_R16 is made by repackMatrix"); // not a same-size interleave
+        byte[] levels = new byte[QK];
+        for (int b = 0; b < blocks; b++) {
+            int bo = b * ROWS * BB;
+            for (int l = 0; l < ROWS; l++) {
+                int blk = l * rowBytes + b * SOURCE_BB;
+                out[bo + 2 * l] = in[blk + SOURCE_BB - 2]; // d, Q6_K's last two bytes
+                out[bo + 2 * l + 1] = in[blk + SOURCE_BB - 1];
+                for (int s = 0; s < QK / 16; s++) {
+                    out[bo + SC + ROWS * s + l] = in[blk + QK / 2 + QK / 4 + s];
+                }
+                Q6_KEncoding.levels(in, blk, levels);
+                for (int k = 0; k < QK; k++) {
+                    out[bo + (int) at(k, l)] = levels[k];
+                }
+            }
+        }
     }
 
     /** d·sc·(q − 32), rounded as Q6_K's reference decoder rounds it (d·sc first). */

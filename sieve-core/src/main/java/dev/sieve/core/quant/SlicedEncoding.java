@@ -74,13 +74,14 @@ public abstract sealed class SlicedEncoding implements WeightEncoding permits Sl
 
     /**
      * Interleaves one slice: the 16 rows' {@code blocks} blocks in the row layout at {@code
-     * in[l·rowBytes..]} into {@code out} as this layout orders them (the scales by {@link #copyScales}).
+     * in[l·rowBytes..]} into {@code out} (16 rows of this layout's bytes, which may be more than the
+     * source's) as this layout orders them (the scales by {@link #copyScales}).
      */
     abstract void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks);
 
     /** Block j's 16 f16 scales (each row layout block starts with its scale) to {@code out[bo..bo + 32)}. */
     final void copyScales(byte[] in, int rowBytes, byte[] out, int j, int bo) {
-        int bb = blockBytes();
+        int bb = source.blockBytes();
         for (int l = 0; l < ROWS; l++) {
             out[bo + 2 * l] = in[l * rowBytes + j * bb];
             out[bo + 2 * l + 1] = in[l * rowBytes + j * bb + 1];
@@ -103,18 +104,18 @@ public abstract sealed class SlicedEncoding implements WeightEncoding permits Sl
     @Override
     public void repackMatrix(WeightEncoding from, MemorySegment src, MemorySegment dst, int rows, int cols) {
         checkShape(from, rows, cols);
-        int rb = Math.toIntExact(source.byteSize(cols)), sliceBytes = ROWS * rb;
+        int rb = Math.toIntExact(source.byteSize(cols)), sliceBytes = ROWS * Math.toIntExact(byteSize(cols));
         int fromRb = Math.toIntExact(from.byteSize(cols));
         // A slice at a time through heap arrays: one bulk copy in and out instead of a checked
         // segment access per byte (a 1.1B model's relayout: ~0.5 s that way).
-        byte[] in = new byte[ROWS * fromRb], rowsIn = from == source ? in : new byte[sliceBytes], out = new byte[sliceBytes];
+        byte[] in = new byte[ROWS * fromRb], rowsIn = from == source ? in : new byte[ROWS * rb], out = new byte[sliceBytes];
         for (int r0 = 0; r0 < rows; r0 += ROWS) {
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, (long) r0 * fromRb, in, 0, in.length);
             if (from != source) {
                 sourceRows(from, in, fromRb, rowsIn, rb, cols / blockSize());
             }
             interleaveSlice(rowsIn, rb, out, cols / blockSize());
-            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, (long) r0 * rb, sliceBytes);
+            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, (long) r0 / ROWS * sliceBytes, sliceBytes);
         }
     }
 

@@ -98,11 +98,11 @@ public final class PanamaKernels implements Kernels {
      * 30.0-30.2 GFLOP/s (9.0 / 9.4 GB/s of its 5-bit layout) against Q4_0's 23.6 / 25.0; end to end
      * tinyllama Q4_0 tg64 15.8-16.1 → 22.0-22.2 tokens/s (docs/performance.md, session 20).
      *
-     * <p>At 512 bits Q4_0 stays (Intel Xeon, session 21: Q4_0_R 7.0 / 8.5 GB/s against 5.9 / 6.6 in
-     * the probe, but end to end tg64 within the host's drift, 16.0 / 15.2 against 15.5 / 15.0 / 12.4,
-     * and four streams slower, 22.2 / 21.8 against 24.5 / 23.5). Q4_K becomes Q4_K_R on Intel cores, where
-     * the float decoder streamed 3.6 GB/s and Q4_K_R 5.8 (Q4_K_M tg64 11.7-11.8 → 14.2-14.4), and
-     * stays on AMD's, where the float decoder streamed 7.3-7.5 GB/s and Q4_K_R is unmeasured.
+     * <p>At 512 bits the 16-row layouts (one row per lane, 16-bit decode two slices a pass): Q4_0 →
+     * Q4_0_R16, Q8_0 → Q8_0_R16, Q6_K → Q6_K_R16 (levels as bytes, a larger layout), and Q4_K → Q4_K_R16
+     * on Intel cores (where Q4_K's float decoder streamed 3.6 GB/s and Q4_K_R 5.8); Q4_K stays on AMD's,
+     * where the float decoder streamed 7.3-7.5 GB/s and the 16-row layout is unmeasured
+     * (docs/performance.md, sessions 26-32).
      */
     @Override
     public WeightEncoding preferredLayout(WeightEncoding e) {
@@ -111,6 +111,7 @@ public final class PanamaKernels implements Kernels {
 
     /** Q8_0 → Q8_0_R16 at 512 bits ({@code -Dsieve.q8.sliced=false} keeps Q8_0's rows, for measurements). */
     private static final boolean SLICED_Q8_0 = Boolean.parseBoolean(System.getProperty("sieve.q8.sliced", "true"));
+    /** Q6_K → Q6_K_R16 at 512 bits ({@code -Dsieve.q6.sliced=false} keeps Q6_K's rows: for a model mostly in Q6_K, whose 30% growth would pass the memory budget). */
     private static final boolean SLICED_Q6_K = Boolean.parseBoolean(System.getProperty("sieve.q6.sliced", "true"));
 
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {

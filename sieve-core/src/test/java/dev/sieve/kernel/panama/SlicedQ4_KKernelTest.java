@@ -30,6 +30,19 @@ class SlicedQ4_KKernelTest {
     static final int[][] RANGES = {{0, 16}, {5, 13}};
 
     @Test
+    void rowsDecodeToQ4_KsValuesBitForBit() {
+        Random rnd = new Random(5);
+        try (Arena arena = Arena.ofConfined()) {
+            int rows = 48, cols = 768;
+            Tensor w = PanamaKernelsTest.randomTensor(Q4_KEncoding.INSTANCE, rows, cols, rnd, arena);
+            Tensor sliced = Tensor.allocate("s", Q4_KSlicedEncoding.INSTANCE, arena, cols, rows);
+            Q4_KSlicedEncoding.INSTANCE.repackMatrix(Q4_KEncoding.INSTANCE, w.data(), sliced.data(), rows, cols);
+            assertEquals(Q4_KRepackedEncoding.INSTANCE.byteSize((long) rows * cols), sliced.byteSize(), "Q4_K_R's bytes, interleaved");
+            assertArrayEquals(w.toFloatArray(), sliced.toFloatArray(), 0f);
+        }
+    }
+
+    @Test
     void matchesTheScalarReferenceAndDenseAtEveryWidth() {
         slicedMatches(Q4_KEncoding.INSTANCE, Q4_KSlicedEncoding.INSTANCE, Q4_KRepackedEncoding.INSTANCE, 9);
     }

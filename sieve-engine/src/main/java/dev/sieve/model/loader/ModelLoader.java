@@ -49,10 +49,10 @@ public final class ModelLoader {
 
     /**
      * {@code m} with every matrix the forward pass multiplies in the layout {@code kernels} multiply
-     * fastest ({@link Kernels#preferredLayout}; Q4_K becomes Q4_K_R below 512 bits and on Intel cores at 512), converted
+     * fastest ({@link Kernels#preferredLayout}: below 512 bits Q4_K_R and Q4_0_R, at 512 the 16-row layouts), converted
      * losslessly on {@code pool}'s threads (a tensor per task) into memory owned by the file, whose
      * pages of each converted matrix are then released, so resident memory stays about the file's
-     * size. Returns {@code m} itself when no matrix changes. For inference only: compression and
+     * size (Q6_K_R16, the one larger layout, adds 30% of the Q6_K matrices). Returns {@code m} itself when no matrix changes. For inference only: compression and
      * writing read the file's own layout. The token embedding, read a row at a time by the scalar
      * decoders, stays as stored unless it is also the output head.
      */
