@@ -13,10 +13,18 @@ import java.lang.foreign.MemorySegment;
  *   d[16]       f16   row l's scale at 2·l (Q8 and Q4 only: {@link #scaleBytes})
  *   idx[16]     u32   row l's at 4·l: stored value s's column within its group (s / 2) at bits 2s, 2s + 1
  *   Q8:   v[16][16] int8  value s of row l at 64 + 16·s + l (after the index words)
- *   Q4:   v[8][16]  u8    values j (low nibble) and j + 8 (high nibble) of row l at 64 + 16·j + l, each as q ^ 8
- *                         (q − 8 as a signed 4-bit number, as Q4_I's sliced layout stores it)
  *   BF16, F16: v[16][16]  value s of row l at 64 + 32·s + 2·l, as stored
  * </pre>
+ * Q4 values are laid out for a 16-bit kernel instead ({@link #activationEncoding}: Q8_0), in four steps of two
+ * groups (2t and 2t + 1), lane j = 16·h + l holding group 2t + h of row l; in place of the index words:
+ * <pre>
+ *   code[2][32] u8   at 32·u + j: step 2u's code of lane j (low nibble), step 2u + 1's (high nibble); a code is
+ *                    the group's pattern, its two columns a &lt; b as {@link #PAIRS} lists them, plus 8·h
+ *   v[4][32]    u8   at 64 + 32·t + j: column a's level + 8 (low nibble), column b's level as a signed nibble (high)
+ * </pre>
+ * so that, with per-step tables of the pattern's activations x_a and x_b − 16·x_a (a permute by the
+ * code), the value byte read as a signed byte e gives e·x_a + (e &gt;&gt; 4)·(x_b − 16·x_a) = (a's level + 8)·x_a +
+ * b's level·x_b in 16-bit lanes, and the +8 is taken off once per block from the sum of the x_a.
  * Value s of a block is group s / 2's first (s even) or second set position's, holding the row
  * layout's value for that set bit (value r for the r-th set bit, zero past the 16th), so every block
  * whose groups have at most two set positions decodes exactly as the row layout's reference; a group
@@ -29,8 +37,10 @@ public final class SlicedNMEncoding extends SlicedEncoding {
     /** Sieve's ids, after the sliced indexed encodings' 2352 + 32. */
     private static final int ID = 2384;
     private static final int QK = 32;
-    /** Bytes of a block's 16 rows' index words, after the scales. */
+    /** Bytes of a block's 16 rows' index words, after the scales (Q4: its codes, the same size). */
     public static final int INDICES = 4 * ROWS;
+    /** A Q4 group's patterns: its two columns, ascending. */
+    public static final int[][] PAIRS = {{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}};
 
     private static final SlicedNMEncoding Q8 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q8));
     private static final SlicedNMEncoding Q4 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q4));
@@ -95,7 +105,10 @@ public final class SlicedNMEncoding extends SlicedEncoding {
 
     @Override public String name() { return source.name() + "_R"; }
     @Override public int ggmlType() { return ID + ALL.indexOf(this); }
-    @Override public WeightEncoding activationEncoding() { return F32Encoding.INSTANCE; }
+    /** Q8_0 for Q4 values (their 16-bit kernel multiplies the activations' levels), else F32. */
+    @Override public WeightEncoding activationEncoding() {
+        return values == SparseEncoding.Values.Q4 ? Q8_0Encoding.INSTANCE : F32Encoding.INSTANCE;
+    }
 
     @Override
     public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
@@ -104,6 +117,14 @@ public final class SlicedNMEncoding extends SlicedEncoding {
             int out = off + j * QK;
             java.util.Arrays.fill(dst, out, out + QK, 0f);
             float d = scaleBytes == 0 ? 1f : Half.f16(m, bo + 2L * l);
+            if (values == SparseEncoding.Values.Q4) {
+                for (int g = 0; g < 8; g++) {
+                    int[] ab = PAIRS[q4Code(m, io, l, g)];
+                    dst[out + 4 * g + ab[0]] = d * q4Level(m, io, l, g, 0);
+                    dst[out + 4 * g + ab[1]] = d * q4Level(m, io, l, g, 1);
+                }
+                continue;
+            }
             int idx = m.get(Half.INT_LE, io + 4L * l);
             for (int s = 0; s < 16; s++) { // the two columns of a group differ (a stored zero keeps its sign, as the reference's)
                 dst[out + column(idx, s)] = d * level(m, io, l, s);
@@ -111,11 +132,26 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         }
     }
 
+    /** Q4: the pattern of group g of row l in the block whose codes are at {@code io} (an index into {@link #PAIRS}). */
+    private static int q4Code(MemorySegment m, long io, int l, int g) {
+        int t = g / 2, j = ROWS * (g % 2) + l;
+        return Half.u8(m, io + 32L * (t / 2) + j) >>> 4 * (t % 2) & 7;
+    }
+
+    /** Q4: the level of group g's column a (k = 0) or b (k = 1), row l. */
+    private static int q4Level(MemorySegment m, long io, int l, int g, int k) {
+        int b = Half.u8(m, io + INDICES + 32L * (g / 2) + ROWS * (g % 2) + l);
+        return k == 0 ? (b & 15) - 8 : ((b >>> 4) ^ 8) - 8;
+    }
+
     @Override
     public float dotRow(MemorySegment w, long rowBytes, int row, MemorySegment a, long aOffset, int cols) {
         long base = sliceOffset(rowBytes, row);
         int l = row % ROWS;
         float sum = 0;
+        if (values == SparseEncoding.Values.Q4) {
+            return dotRowQ4(w, base, l, a, aOffset, cols);
+        }
         for (int j = 0; j < cols / QK; j++) {
             long bo = base + j * sliceBlockBytes(), io = bo + scaleBytes;
             long x = aOffset + 4L * QK * j;
@@ -129,19 +165,32 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         return sum;
     }
 
+    /** Q4 against Q8_0 activations: per block the integer sum of levels times the activations' levels, scaled by both scales. */
+    private float dotRowQ4(MemorySegment w, long base, int l, MemorySegment a, long aOffset, int cols) {
+        float sum = 0;
+        for (int j = 0; j < cols / QK; j++) {
+            long bo = base + j * sliceBlockBytes(), io = bo + SCALES, ab = aOffset + (long) Q8_0Encoding.BLOCK_BYTES * j;
+            int s = 0;
+            for (int g = 0; g < 8; g++) {
+                int[] pair = PAIRS[q4Code(w, io, l, g)];
+                s += q4Level(w, io, l, g, 0) * a.get(java.lang.foreign.ValueLayout.JAVA_BYTE, ab + 2 + 4 * g + pair[0])
+                        + q4Level(w, io, l, g, 1) * a.get(java.lang.foreign.ValueLayout.JAVA_BYTE, ab + 2 + 4 * g + pair[1]);
+            }
+            sum += s * Half.f16(w, bo + 2L * l) * Half.f16(a, ab);
+        }
+        return sum;
+    }
+
     /** Value s's column in its block: its group's first, and its 2-bit place in the group. */
     private static int column(int idx, int s) {
         return 4 * (s / 2) + (idx >>> 2 * s & 3);
     }
 
-    /** Value s of row l of the block whose index words are at {@code io}, unscaled: Q8's byte, Q4's signed nibble, BF16's value. */
+    /** Value s of row l of the block whose index words are at {@code io}, unscaled: Q8's byte, BF16's or F16's value (Q4: {@link #q4Level}). */
     private float level(MemorySegment m, long io, int l, int s) {
         return switch (values) {
             case Q8 -> Half.i8(m, io + INDICES + ROWS * s + l);
-            case Q4 -> {
-                int b = Half.u8(m, io + INDICES + ROWS * (s % 8) + l);
-                yield (((s < 8 ? b : b >>> 4) & 15) ^ 8) - 8;
-            }
+            case Q4 -> throw new AssertionError("Q4 levels are read per group (q4Level)");
             case BF16 -> Half.bf16(m, io + INDICES + 2L * (ROWS * s + l));
             case F16 -> Half.f16(m, io + INDICES + 2L * (ROWS * s + l));
         };
@@ -172,6 +221,10 @@ public final class SlicedNMEncoding extends SlicedEncoding {
                     }
                     r += Integer.bitCount(m);
                 }
+                if (values == SparseEncoding.Values.Q4) {
+                    q4Lanes(idx, level, out, io, l);
+                    continue;
+                }
                 for (int b = 0; b < 4; b++) {
                     out[io + 4 * l + b] = (byte) (idx >>> 8 * b);
                 }
@@ -181,11 +234,35 @@ public final class SlicedNMEncoding extends SlicedEncoding {
                         out[io + INDICES + 2 * (ROWS * s + l) + 1] = (byte) (level[s] >>> 8);
                     } else if (q8) {
                         out[io + INDICES + ROWS * s + l] = (byte) level[s];
-                    } else if (s < 8) { // values s and s + 8 share a byte, each q − 8 as a signed nibble
-                        out[io + INDICES + ROWS * s + l] = (byte) (level[s] & 15 | (level[s + 8] & 15) << 4);
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Q4: row l's eight groups (value s's column within its group at bits 2s of {@code idx}, its level
+     * {@code level[s]}) as codes and value bytes, each group's columns ascending.
+     */
+    private static void q4Lanes(int idx, int[] level, byte[] out, int io, int l) {
+        for (int g = 0; g < 8; g++) {
+            int p0 = idx >>> 4 * g & 3, p1 = idx >>> 4 * g + 2 & 3, v0 = level[2 * g], v1 = level[2 * g + 1];
+            if (p0 > p1) {
+                int t = p0;
+                p0 = p1;
+                p1 = t;
+                t = v0;
+                v0 = v1;
+                v1 = t;
+            }
+            int code = 0;
+            while (PAIRS[code][0] != p0 || PAIRS[code][1] != p1) {
+                code++;
+            }
+            int t = g / 2, h = g % 2, j = ROWS * h + l, c = io + 32 * (t / 2) + j;
+            int shift = 4 * (t % 2);
+            out[c] = (byte) (out[c] & ~(15 << shift) | (code + 8 * h) << shift);
+            out[io + INDICES + 32 * t + j] = (byte) ((v0 + 8) | (v1 & 15) << 4);
         }
     }
 

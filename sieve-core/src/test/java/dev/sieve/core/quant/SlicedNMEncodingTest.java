@@ -41,11 +41,17 @@ class SlicedNMEncodingTest {
                     Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
                     s.repackMatrix(e, t.data(), sl.data(), rows, cols);
                     assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), s.name()); // exactly, the sign of a stored zero too
-                    MemorySegment a = arena.allocate(4L * cols);
-                    F32Encoding.INSTANCE.quantize(gaussian(r, cols), 0, a, 0, cols);
+                    // Each layout's activations in its own encoding (Q4's slices take Q8_0), the row layout
+                    // given the values those hold.
+                    float[] x = gaussian(r, cols), held = x.clone();
+                    WeightEncoding act = s.activationEncoding();
+                    MemorySegment as = arena.allocate(act.byteSize(cols)), a = arena.allocate(4L * cols);
+                    act.quantize(x, 0, as, 0, cols);
+                    act.dequantize(as, 0, held, 0, cols);
+                    F32Encoding.INSTANCE.quantize(held, 0, a, 0, cols);
                     for (int row = 0; row < rows; row++) {
-                        assertEquals(e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols), s.dotRow(sl.data(), sl.rowBytes(), row, a, 0, cols),
-                                1e-5f * (1 + Math.abs(e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols))), s.name() + " row " + row);
+                        float want = e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols);
+                        assertEquals(want, s.dotRow(sl.data(), sl.rowBytes(), row, as, 0, cols), 1e-5f * (1 + Math.abs(want)), s.name() + " row " + row);
                     }
                     if (rows > 16) { // blocks 1-2 of row 21 alone, as the kernels' row decoder asks
                         float[] part = new float[64], whole = new float[cols];

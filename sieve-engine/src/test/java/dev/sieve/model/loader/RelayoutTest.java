@@ -241,24 +241,17 @@ class RelayoutTest {
                 assertEquals(7, sliced, "q, k, v, o, gate, up, down; not the 520-row head");
                 int vocab = file.config().vocabSize();
                 int[] tokens = {1, 5, 9, 200, 301, 7, 44, 90, 3};
-                Transformer ref = new Transformer(file.config(), file.weights(), new Linear(ScalarKernels.INSTANCE, pool), 16);
-                Transformer fast = new Transformer(m.config(), m.weights(), new Linear(k512, pool), 16);
-                float[] la = new float[tokens.length * vocab], lb = new float[tokens.length * vocab];
-                KvCache ca = ref.newCache(16), cb = fast.newCache(16);
-                ref.forward(tokens, 0, 7, ca, la, 7);
-                fast.forward(tokens, 0, 7, cb, lb, 7);
-                for (int i = 7; i < tokens.length; i++) {
-                    ref.forward(tokens, i, 1, ca, la, 1);
-                    fast.forward(tokens, i, 1, cb, lb, 1);
+                float[] ref = lastLogits(file, new Linear(ScalarKernels.INSTANCE, pool), tokens);
+                float[] fast = lastLogits(m, new Linear(k512, pool), tokens);
+                // A layout whose kernels round the activations to Q8_0 where the file's type does not (Q4_S24_R):
+                // within the rounding's cost of the file's reference, and its own reference to float precision.
+                boolean rounds = after.get(1).encoding().activationEncoding() != before.get(1).encoding().activationEncoding();
+                assertTrue(relative(fast, ref) < (rounds ? 2e-2 : 1e-5), "relative logit difference " + relative(fast, ref));
+                if (rounds) {
+                    float[] own = lastLogits(m, new Linear(ScalarKernels.INSTANCE, pool), tokens);
+                    assertTrue(relative(fast, own) < 1e-5, "relative logit difference to the layout's reference " + relative(fast, own));
                 }
-                // la/lb hold the last decode step's logits, after the prompt's went through the same cache.
-                double err = 0, norm = 0;
-                for (int v = 0; v < vocab; v++) {
-                    err += (la[v] - lb[v]) * (double) (la[v] - lb[v]);
-                    norm += la[v] * (double) la[v];
-                }
-                assertTrue(Math.sqrt(err / norm) < 1e-5, "relative logit difference " + Math.sqrt(err / norm));
-                assertEquals(argmax(la, vocab), argmax(lb, vocab));
+                assertEquals(argmax(ref, vocab), argmax(fast, vocab));
             }
         }
     }
@@ -354,5 +347,28 @@ class RelayoutTest {
             }
         }
         return best;
+    }
+
+    /** The logits after a 7-token prompt and two decode steps (tokens 7, 8) through one cache. */
+    private static float[] lastLogits(Model model, Linear linear, int[] tokens) {
+        int vocab = model.config().vocabSize();
+        Transformer t = new Transformer(model.config(), model.weights(), linear, 16);
+        float[] logits = new float[tokens.length * vocab];
+        KvCache cache = t.newCache(16);
+        t.forward(tokens, 0, 7, cache, logits, 7);
+        for (int i = 7; i < tokens.length; i++) {
+            t.forward(tokens, i, 1, cache, logits, 1);
+        }
+        return java.util.Arrays.copyOf(logits, vocab);
+    }
+
+    /** ‖a − b‖ / ‖b‖. */
+    private static double relative(float[] a, float[] b) {
+        double err = 0, norm = 0;
+        for (int v = 0; v < b.length; v++) {
+            err += (a[v] - b[v]) * (double) (a[v] - b[v]);
+            norm += b[v] * (double) b[v];
+        }
+        return Math.sqrt(err / norm);
     }
 }

@@ -8,24 +8,35 @@ import dev.sieve.core.quant.SlicedEncoding;
 import dev.sieve.core.quant.SlicedNMEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorSpecies;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 
 /**
  * {@link SlicedNMEncoding} (2:4, Q8, Q4, BF16 or F16 values, 16 rows interleaved): decode multiplies 16 rows
- * at once, one row per lane, and works per stored value, as the indexed N:16 kernel does: each 2:4
+ * at once, one row per lane. Q8, BF16 and F16 work per stored value, as the indexed N:16 kernel does: each 2:4
  * group's four activations fill every quarter of a register (prepared once per product, {@link
  * #replicateGroups}: a load per group instead of a permute and the index masking the Vector API adds
  * to it), and each of the group's two stored values takes its activation by a permute whose index is
  * its 2-bit column, shifted out of the row's 32-bit index word (the bits above it, the next value's
  * column, fall on the replicas and do not matter). Per 16 stored values: a shift, a permute, a
- * conversion (Q4: a permute from a 16-entry table of levels, even to 4% faster than shifts and a
- * conversion; BF16: a shift; F16 converted a slice at a time into an array first) and an FMA. Model level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, Q4_S24
- * 1.2× Q4_0, BF16_S24 1.6× BF16 (docs/performance.md, session 28). Prompts and batches of {@link #DECODED_FROM} tokens or more decode
- * each chunk of a slice to dense floats once and take the dense sliced kernel ({@link #decoded}); fewer
- * tokens run the one-token product per token.
+ * conversion (BF16: a shift; F16 converted a slice at a time into an array first) and an FMA. Model
+ * level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, BF16_S24 1.6× BF16 (docs/performance.md, session 28).
+ *
+ * <p>Q4 runs in 16-bit lanes against Q8_0 activations ({@link #sliceQ4Int16}, two slices a pass, the
+ * layout in {@link SlicedNMEncoding}): per-step tables of each pattern's activations, indexed by the
+ * lanes' codes, so that two stored values cost two permutes, a shift, two multiplies and three adds for
+ * 32 lanes. The float kernel per stored value (as Q8's) had fallen behind the dense Q4_0_R16 16-bit
+ * kernel (0.86–1.04× against the rule's 1.14, sessions 31–32); this one runs Q4_S24 tg64 at 1.2–1.5×
+ * Q4_0 (docs/performance.md, session 33).
+ *
+ * <p>Prompts and batches of {@link #DECODED_FROM} tokens or more decode each chunk of a slice to dense
+ * floats once and take the dense sliced kernel ({@link #decoded}); fewer tokens run the one-token
+ * product per token.
  */
 final class SlicedNMKernel extends SlicedKernel {
     private static final int QK = 32, G = 16;
@@ -33,16 +44,6 @@ final class SlicedNMKernel extends SlicedKernel {
     /** Lane l of REP[g]: 4g + l % 4, group g's four columns (of 16) in every quarter. */
     private static final VectorShuffle<Float>[] REP = shuffles();
     private static final VectorShuffle<Float> REP0 = REP[0], REP1 = REP[1], REP2 = REP[2], REP3 = REP[3];
-    /** Q4's levels: a stored nibble n is the signed 4-bit number (n ^ 8) − 8. */
-    private static final FloatVector LEVELS;
-
-    static {
-        float[] lv = new float[ROWS];
-        for (int i = 0; i < ROWS; i++) {
-            lv[i] = (i ^ 8) - 8;
-        }
-        LEVELS = LANE_PER_ROW ? FloatVector.fromArray(F, lv, 0) : null;
-    }
 
     @SuppressWarnings("unchecked")
     private static VectorShuffle<Float>[] shuffles() {
@@ -54,13 +55,14 @@ final class SlicedNMKernel extends SlicedKernel {
         return r;
     }
 
-    private final boolean q8, bf16, f16;
+    private final boolean q8, q4, bf16, f16;
     /** Bytes of a slice's block (16 rows), and from its start to its index words (its scales; none for BF16 and F16). */
     private final long sb, scaleBytes;
 
     SlicedNMKernel(SlicedNMEncoding e) {
         super(e);
         this.q8 = e.q8();
+        this.q4 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.Q4;
         this.bf16 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.BF16;
         this.f16 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.F16;
         this.sb = e.sliceBlockBytes();
@@ -75,6 +77,10 @@ final class SlicedNMKernel extends SlicedKernel {
      */
     @Override
     public void prepare(Tensor w, Activations x) {
+        if (q4) {
+            prepareDecodedRows(w, x);
+            return;
+        }
         super.prepare(w, x);
         if (!LANE_PER_ROW) {
             return;
@@ -121,6 +127,10 @@ final class SlicedNMKernel extends SlicedKernel {
 
     @Override
     void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
+        if (q4) { // fewer tokens take the 16-bit path
+            decodedRows(ws, rb, x, out, outStride, r0, r1);
+            return;
+        }
         int cols = x.cols();
         float[] xf = x.floats();
         float[] part = PART.get();
@@ -147,10 +157,8 @@ final class SlicedNMKernel extends SlicedKernel {
                     sliceQ8(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
                 } else if (bf16) {
                     sliceBF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
-                } else if (f16) {
-                    sliceF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d, halves);
                 } else {
-                    sliceQ4(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
+                    sliceF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d, halves);
                 }
                 if (!whole) {
                     keepOwnRows(part, out, t * outStride, r, r0, r1);
@@ -166,9 +174,10 @@ final class SlicedNMKernel extends SlicedKernel {
      * The 16 rows of the slice at {@code base} times one token's replicated activations ({@code
      * xr[xo..]}, {@link #replicateGroups}), into {@code dst[d..d + 16)}. Groups g and g + 4 a step (halves A and B of the block), four FMA chains; the
      * running sum in {@code dst}, not in a register, as in the indexed kernel (a vector live across
-     * the block loop was boxed). {@link #sliceQ4}, {@link #sliceBF16} and {@link #sliceF16} repeat this
+     * the block loop was boxed). {@link #sliceBF16} and {@link #sliceF16} repeat this
      * frame with their own value loads, on purpose: one method branching on the value type would pass
-     * C2's node budget (see {@link #sliceQ4}); and BF16 sent through F16's per-block buffer to share its
+     * C2's node budget (with the groups' permutes in the loop, a Q4 copy's scale conversion was no longer
+     * inlined but called, its result boxed: 1.5× slower in L2); and BF16 sent through F16's per-block buffer to share its
      * loop ran 1.44–1.48 ms a 5632 × 2048 matrix against 1.18 (alternating), too slow for its rule.
      */
     private void sliceQ8(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
@@ -254,44 +263,16 @@ final class SlicedNMKernel extends SlicedKernel {
     }
 
     /**
-     * As {@link #sliceQ8} for Q4 values: byte k of a row holds values k (low nibble) and k + 8 (high).
-     * A copy of that method's frame, not one method branching on the value type, as in the indexed
-     * kernel: C2's node budget is tight here (with the groups' permutes in this loop, the scales'
-     * conversion was no longer inlined but called, its result boxed: 1.5× slower in L2).
-     */
-    private void sliceQ4(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
-        FloatVector.zero(F).intoArray(dst, d);
-        for (int j = 0; j < cols / QK; j++) {
-            long b0 = base + j * sb, io = b0 + SlicedEncoding.SCALES, v0 = io + INDICES; // Q8 and Q4 have scales
-            int x0 = xo + 4 * QK * j; // block j's 8 replicated groups
-            IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
-            FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
-            for (int g = 0; g < 4; g++) {
-                IntVector ga = xi(xr, x0 + ROWS * g), gb = xi(xr, x0 + ROWS * (g + 4)); // groups g and g + 4
-                IntVector ia = idx.lanewise(VectorOperators.LSHR, 4 * g), ib = idx.lanewise(VectorOperators.LSHR, 4 * g + 16);
-                long v = v0 + 2L * ROWS * g;
-                IntVector u0 = u8(w, v), u1 = u8(w, v + ROWS); // values 2g, 2g + 8 and 2g + 1, 2g + 9
-                p0 = level(u0).fma(pick(ia, ga), p0);
-                q0 = level(u1).fma(pick(ia.lanewise(VectorOperators.LSHR, 2), ga), q0);
-                p1 = level(u0.lanewise(VectorOperators.LSHR, 4)).fma(pick(ib, gb), p1);
-                q1 = level(u1.lanewise(VectorOperators.LSHR, 4)).fma(pick(ib.lanewise(VectorOperators.LSHR, 2), gb), q1);
-            }
-            p0.add(q0).add(p1.add(q1)).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
-        }
-    }
-
-    /** The level of the nibble in the low 4 bits of each lane (the bits above are ignored), by a table permute. */
-    private static FloatVector level(IntVector u) {
-        return u.selectFrom(LEVELS.reinterpretAsInts()).reinterpretAsFloats();
-    }
-
-    /**
      * The stored values as dense floats (d·level, as the reference decodes them): column 4g + p of a
      * block takes value 2g where that value's 2-bit column is p, value 2g + 1 where its is, else zero
      * (a compare and a blend per value and column; the two columns of a group differ by construction).
      */
     @Override
     void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
+        if (q4) {
+            decodeChunkQ4(w, base, block0, blocks, dec, at, stride);
+            return;
+        }
         for (int j = 0; j < blocks; j++) {
             long b0 = base + (block0 + j) * sb, io = b0 + scaleBytes, v0 = io + INDICES;
             FloatVector d = scaleBytes == 0 ? FloatVector.broadcast(F, 1f) : Vec.f16(w, b0);
@@ -316,10 +297,187 @@ final class SlicedNMKernel extends SlicedKernel {
         if (bf16) {
             return Vec.bf16(w, v0 + 2L * ROWS * s);
         }
-        if (f16) {
-            return Vec.f16(w, v0 + 2L * ROWS * s);
-        }
-        IntVector u = u8(w, v0 + (long) ROWS * (s % 8));
-        return level(s < 8 ? u : u.lanewise(VectorOperators.LSHR, 4));
+        return Vec.f16(w, v0 + 2L * ROWS * s);
     }
+
+    /** Lane p of A (B): the first (second) column of pattern p ({@link SlicedNMEncoding#PAIRS}; p below 8). */
+    private static final IntVector PAIR_A = pairColumns(0), PAIR_B = pairColumns(1);
+
+    private static IntVector pairColumns(int k) {
+        int[] c = new int[ROWS];
+        for (int p = 0; p < ROWS; p++) {
+            c[p] = SlicedNMEncoding.PAIRS[Math.min(p % 8, 5)][k];
+        }
+        return LANE_PER_ROW ? IntVector.fromArray(I, c, 0) : null;
+    }
+
+    /**
+     * {@link #decodeChunk} for Q4's 16-bit layout: per group (step t, half h) the 16 rows' codes and
+     * value bytes, each pattern's two columns found by a permute, every column of the group a blend
+     * of the two scaled levels (columns a pattern leaves out get zero).
+     */
+    private void decodeChunkQ4(MemorySegment w, long base, int block0, int blocks, float[] dec, int at, int stride) {
+        for (int j = 0; j < blocks; j++) {
+            long b0 = base + (block0 + j) * sb, io = b0 + SlicedEncoding.SCALES;
+            FloatVector d = Vec.f16(w, b0);
+            for (int g = 0; g < 8; g++) {
+                int t = g / 2, h = g % 2;
+                IntVector code = u8(w, io + 32L * (t / 2) + ROWS * h).lanewise(VectorOperators.LSHR, 4 * (t % 2)).and(7);
+                IntVector ca = code.selectFrom(PAIR_A), cb = code.selectFrom(PAIR_B);
+                IntVector v = u8(w, io + INDICES + 32L * t + ROWS * h);
+                FloatVector a = Vec.i2f(v.and(15).sub(8)).mul(d);
+                FloatVector b = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4).lanewise(VectorOperators.XOR, 8).sub(8)).mul(d);
+                for (int p = 0; p < 4; p++) {
+                    FloatVector.zero(F).blend(a, ca.eq(p).cast(F)).blend(b, cb.eq(p).cast(F))
+                            .intoArray(dec, at + stride * (QK * j + 4 * g + p));
+                }
+            }
+        }
+    }
+
+    // Q4 below DECODED_FROM tokens: 16-bit lanes against per-step pattern tables.
+
+    @Override
+    boolean int16Path(Activations x) {
+        return LANE_PER_ROW && q4 && x.tokens() < DECODED_FROM;
+    }
+
+    /** Bytes of {@link #prepareInt16}'s tables per 32-column block: four steps of two 32-short tables. */
+    private static final long TB = 512;
+    /** Lane e of step t's first table: the level of column 8t + 4h + a of pattern p (h = bit 3 of e, p = its low 3 bits; e and e + 16 alike). */
+    private static final VectorShuffle<Short>[] FIRST = tableShuffles(0), SECOND = tableShuffles(1);
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Short>[] tableShuffles(int k) {
+        VectorShuffle<Short>[] s = new VectorShuffle[4];
+        for (int step = 0; step < 4; step++) {
+            int t = step;
+            s[step] = LANE_PER_ROW ? VectorShuffle.fromOp(S32, e -> 8 * t + 4 * (e >> 3 & 1) + SlicedNMEncoding.PAIRS[Math.min(e & 7, 5)][k]) : null;
+        }
+        return s;
+    }
+
+    /**
+     * Each token's activations rounded to Q8_0 as the reference rounds them, then per 32-column block
+     * and step t two tables of 32 shorts indexed by a lane's code (pattern p + 8h, the index's bit 4
+     * ignored by doubling): P, the level x_a of the pattern's first column in group 2t + h, and Q,
+     * x_b − 16·x_a (|Q| ≤ 2159); after all tokens' tables each block's d. The levels come back from the
+     * rounded floats exactly ({@link #levels}).
+     */
+    @Override
+    void prepareInt16(Activations x) {
+        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols;
+        long tables = (4L * n + 63) & ~63L, scales = tables + TB * (n / QK);
+        MemorySegment a = x.reserve(dev.sieve.core.quant.Q8_0Encoding.INSTANCE, scales + 4L * (n / QK));
+        storeActivations(x.floats(), a, n);
+        short[] qs = LEVELS.get();
+        for (int i = 0; i < n / QK; i++) {
+            float d = levels(a, 4L * QK * i, qs);
+            ShortVector q = ShortVector.fromArray(S32, qs, 0);
+            for (int step = 0; step < 4; step++) {
+                ShortVector p = q.rearrange(FIRST[step]);
+                p.intoMemorySegment(a, tables + TB * i + 128L * step, Vec.LE);
+                q.rearrange(SECOND[step]).sub(p.lanewise(VectorOperators.LSHL, 4)).intoMemorySegment(a, tables + TB * i + 128L * step + 64, Vec.LE);
+            }
+            a.set(dev.sieve.core.quant.Half.FLOAT_LE, scales + 4L * i, d);
+        }
+    }
+
+    /** Two slices a pass ({@link #sliceQ4Int16}); a last single slice, or one a thread's range starts or ends inside, given twice, its rows kept from the first half. */
+    @Override
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, n = tokens * cols;
+        MemorySegment ws = w.data(), a = x.encoded();
+        long rb = w.rowBytes(), tables = (4L * n + 63) & ~63L, scales = tables + TB * (n / QK);
+        PairScratch s = PAIR_SCRATCH.get();
+        float[] heads = s.heads(ROWS);
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            boolean two = r >= r0 && r + 2 * ROWS <= r1;
+            for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
+                long at = tables + TB * blocks * t, so = scales + 4L * blocks * t;
+                if (two) {
+                    sliceQ4Int16(ws, base, base + ROWS * rb, a, at, so, blocks, heads, out, t * outStride + r);
+                } else {
+                    sliceQ4Int16(ws, base, base, a, at, so, blocks, heads, s.pair, 0);
+                    keepOwnRows(s.pair, out, t * outStride, r, r0, r1);
+                }
+            }
+            if (two) {
+                r += ROWS;
+            }
+        }
+    }
+
+    /**
+     * The slices at {@code base} and {@code base1} times one token: its tables at {@code a[ao..]}, its
+     * blocks' d at {@code a[so..]} ({@link #prepareInt16}), into {@code dst[d..d + 32)}. Per step and
+     * slice: the 32 value bytes sign-extended to shorts (e), the codes (zero-extended once per two
+     * steps; the second step's shifted down, the first's high bits fall on the doubled table), two
+     * permutes (P, Q), e·P + (e >> 4)·Q added to the 16-bit sum and P to the sum of x_a; per block
+     * the sum less 8·Σx_a (the first level's +8) is exact in 16 bits (|·| ≤ 4·2921 + 8·508), folded to
+     * the 16 rows (lanes j and j + 16), converted and scaled. Two slices share each table load (see
+     * {@link SlicedQ4_0Kernel}); the steps are written out (an inner loop would box the float sums).
+     */
+    private static void sliceQ4Int16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
+            float[] scales, float[] dst, int d) {
+        FloatVector f0 = FloatVector.zero(F), f1 = f0;
+        long o = base, o1 = base1;
+        for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
+            long p = ao + TB * j, c0 = o + CODES, c1 = o1 + CODES, v0 = c0 + INDICES, v1 = c1 + INDICES;
+            ShortVector c = (ShortVector) ByteVector.fromMemorySegment(B32, w, c0, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0), cc = (ShortVector) ByteVector.fromMemorySegment(B32, w, c1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            ShortVector tp = ShortVector.fromMemorySegment(S32, a, p, Vec.LE), tq = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
+            ShortVector e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0, Vec.LE).convertShape(VectorOperators.B2S, S32, 0), ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
+            ShortVector x = c.selectFrom(tp), y = cc.selectFrom(tp);
+            ShortVector s0 = e.mul(x).add(e.lanewise(VectorOperators.ASHR, 4).mul(c.selectFrom(tq))), x0 = x;
+            ShortVector s1 = ee.mul(y).add(ee.lanewise(VectorOperators.ASHR, 4).mul(cc.selectFrom(tq))), x1 = y;
+            c = c.lanewise(VectorOperators.LSHR, 4);
+            cc = cc.lanewise(VectorOperators.LSHR, 4);
+            tp = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
+            tq = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
+            e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0 + 32, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
+            ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1 + 32, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
+            x = c.selectFrom(tp);
+            y = cc.selectFrom(tp);
+            s0 = s0.add(e.mul(x)).add(e.lanewise(VectorOperators.ASHR, 4).mul(c.selectFrom(tq)));
+            s1 = s1.add(ee.mul(y)).add(ee.lanewise(VectorOperators.ASHR, 4).mul(cc.selectFrom(tq)));
+            x0 = x0.add(x);
+            x1 = x1.add(y);
+            c = (ShortVector) ByteVector.fromMemorySegment(B32, w, c0 + 32, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            cc = (ShortVector) ByteVector.fromMemorySegment(B32, w, c1 + 32, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            tp = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
+            tq = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
+            e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0 + 64, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
+            ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1 + 64, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
+            x = c.selectFrom(tp);
+            y = cc.selectFrom(tp);
+            s0 = s0.add(e.mul(x)).add(e.lanewise(VectorOperators.ASHR, 4).mul(c.selectFrom(tq)));
+            s1 = s1.add(ee.mul(y)).add(ee.lanewise(VectorOperators.ASHR, 4).mul(cc.selectFrom(tq)));
+            x0 = x0.add(x);
+            x1 = x1.add(y);
+            c = c.lanewise(VectorOperators.LSHR, 4);
+            cc = cc.lanewise(VectorOperators.LSHR, 4);
+            tp = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
+            tq = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
+            e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0 + 96, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
+            ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1 + 96, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
+            x = c.selectFrom(tp);
+            y = cc.selectFrom(tp);
+            s0 = s0.add(e.mul(x)).add(e.lanewise(VectorOperators.ASHR, 4).mul(c.selectFrom(tq))).sub(x0.add(x).lanewise(VectorOperators.LSHL, 3));
+            s1 = s1.add(ee.mul(y)).add(ee.lanewise(VectorOperators.ASHR, 4).mul(cc.selectFrom(tq))).sub(x1.add(y).lanewise(VectorOperators.LSHL, 3));
+            IntVector i0 = ((IntVector) s0.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s0.convertShape(VectorOperators.S2I, I, 1));
+            IntVector i1 = ((IntVector) s1.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, I, 1));
+            float dx = a.get(dev.sieve.core.quant.Half.FLOAT_LE, so + 4L * j);
+            Vec.f16(w, o, scales, 0);
+            f0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scales, 0).mul(dx), f0);
+            Vec.f16(w, o1, scales, 0);
+            f1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scales, 0).mul(dx), f1);
+        }
+        f0.intoArray(dst, d);
+        f1.intoArray(dst, d + ROWS);
+    }
+
+    /** Bytes of a Q4 slice block (scales, codes, values); where its codes start. */
+    private static final long SB = SlicedEncoding.SCALES + INDICES + 128, CODES = SlicedEncoding.SCALES;
+    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
 }
