@@ -126,7 +126,17 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
 
     @Override public String name() { return source.name() + "_R"; }
     @Override public int ggmlType() { return twoByte ? TWO_BYTE_ID + source.ordinal() - 2 * IndexedSparseEncoding.MAX_N : ID + source.ordinal(); }
-    @Override public WeightEncoding activationEncoding() { return F32Encoding.INSTANCE; }
+    /** Q8_0 for Q4 values with an even N (their 16-bit kernel multiplies the activations' levels: {@link #sixteenBit}), else F32. */
+    @Override public WeightEncoding activationEncoding() { return sixteenBit() ? Q8_0Encoding.INSTANCE : F32Encoding.INSTANCE; }
+
+    /**
+     * Whether decode runs in 16-bit lanes against Q8_0 activations: Q4 values with an even N, whose
+     * blocks are whole 64-byte steps of two stored pairs (an odd N's last pair would share a load with
+     * the next block's first).
+     */
+    public boolean sixteenBit() {
+        return source.values() == SparseEncoding.Values.Q4 && n % 2 == 0;
+    }
 
     @Override
     public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
@@ -149,6 +159,20 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         long base = sliceOffset(rowBytes, row);
         int l = row % ROWS, blocks = cols / IndexedSparseEncoding.QK;
         float sum = 0;
+        if (sixteenBit()) { // against Q8_0 blocks: the integer sum of levels, scaled by both scales
+            for (int j = 0; j < blocks; j++) {
+                long po = pairsAt(base, blocks, j), x = aOffset + (long) Q8_0Encoding.BLOCK_BYTES * j;
+                int s = 0;
+                for (int k = 0; k < n; k++) {
+                    long st = po + (long) k * step;
+                    int idx = Half.u8(w, st + idxAt(l));
+                    s += (int) levelA(w, st, l) * a.get(java.lang.foreign.ValueLayout.JAVA_BYTE, x + 2 + (idx & 15))
+                            + (int) levelB(w, st, l) * a.get(java.lang.foreign.ValueLayout.JAVA_BYTE, x + 2 + IndexedSparseEncoding.GROUP + (idx >>> 4));
+                }
+                sum += s * Half.f16(w, scalesAt(base, blocks, j) + 2L * l) * Half.f16(a, x);
+            }
+            return sum;
+        }
         for (int j = 0; j < blocks; j++) {
             long po = pairsAt(base, blocks, j);
             long x = aOffset + 4L * IndexedSparseEncoding.QK * j;

@@ -243,12 +243,19 @@ class IndexedSparseEncodingTest {
                         Tensor[] ts = prunedAndSliced(e, s, rows, cols, r, arena);
                         Tensor t = ts[0], sl = ts[1];
                         assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name());
-                        float[] x = gaussian(r, cols);
-                        MemorySegment a = arena.allocate(4L * cols);
-                        F32Encoding.INSTANCE.quantize(x, 0, a, 0, cols);
+                        // Each layout's activations in its own encoding (Q4 with an even N: Q8_0), the row
+                        // layout given the values those hold; bit for bit where both are F32.
+                        float[] x = gaussian(r, cols), held = x.clone();
+                        WeightEncoding act = s.activationEncoding();
+                        MemorySegment as = arena.allocate(act.byteSize(cols)), a = arena.allocate(4L * cols);
+                        act.quantize(x, 0, as, 0, cols);
+                        act.dequantize(as, 0, held, 0, cols);
+                        F32Encoding.INSTANCE.quantize(held, 0, a, 0, cols);
+                        assertEquals(s.sixteenBit() ? Q8_0Encoding.INSTANCE : F32Encoding.INSTANCE, act);
                         for (int row = 0; row < rows; row++) {
-                            assertEquals(e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols),
-                                    s.dotRow(sl.data(), sl.rowBytes(), row, a, 0, cols), 0f, s.name() + " row " + row);
+                            float want = e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols);
+                            assertEquals(want, s.dotRow(sl.data(), sl.rowBytes(), row, as, 0, cols),
+                                    s.sixteenBit() ? 1e-5f * (1 + Math.abs(want)) : 0f, s.name() + " row " + row);
                         }
                         // Row l's scale of block j (the row layout's block's first bytes) at 2·l of the block's
                         // 32 scale bytes: for Q4 below N = 8 all the slice's scales first, block j's at 32·j;

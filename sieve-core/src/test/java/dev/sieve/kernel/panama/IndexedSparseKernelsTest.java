@@ -160,6 +160,11 @@ class IndexedSparseKernelsTest {
                 for (int tokens : new int[] {1, 5, 17}) {
                     float[] x = PanamaKernelsTest.gaussian(rnd, tokens * cols);
                     float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, tokens, 0, rows);
+                    if (s.sixteenBit()) { // Q8_0 activations: the layout's own reference, itself within their rounding of the row layout's
+                        float[] own = PanamaKernelsTest.run(ScalarKernels.INSTANCE, sliced, x, tokens, 0, rows);
+                        assertTrue(PanamaKernelsTest.nmse(own, ref, w, x, tokens, 0, rows) <= PanamaKernelsTest.NMSE_QUANTIZED_ACTIVATIONS);
+                        ref = own;
+                    }
                     float[] got = PanamaKernelsTest.run(k, sliced, x, tokens, 0, rows);
                     double err = PanamaKernelsTest.nmse(got, ref, w, x, tokens, 0, rows);
                     assertTrue(err <= PanamaKernelsTest.NMSE_FLOAT, e.name() + " tokens=" + tokens + ": nmse " + err);

@@ -33,6 +33,8 @@ final class SlicedIndexedKernel extends SlicedKernel {
     private static final int G = IndexedSparseEncoding.GROUP;
     private final int n;
     private final boolean q8, bf16, f16;
+    /** Q4 with an even N: decode in 16-bit lanes ({@link #sliceQ4Int16}), every path on Q8_0-rounded activations. */
+    private final boolean int16;
     private final SlicedIndexedEncoding sliced;
     /**
      * Q4 below N = 8, whose slices hold their scales first ({@link SlicedIndexedEncoding#scalesLead}):
@@ -66,6 +68,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
         this.bf16 = e.source().values() == SparseEncoding.Values.BF16;
         this.f16 = e.source().values() == SparseEncoding.Values.F16;
         this.sliced = e;
+        this.int16 = e.sixteenBit();
         this.scalesLead = e.scalesLead();
         this.pairStride = scalesLead ? e.pairBytes() : e.sliceBlockBytes();
         this.scaleStride = scalesLead ? SlicedIndexedEncoding.SCALES : e.sliceBlockBytes(); // (unused without scales)
@@ -75,7 +78,11 @@ final class SlicedIndexedKernel extends SlicedKernel {
     /** As the float path prepares, and for {@link #decoded} prompts every group of eight tokens transposed beside. */
     @Override
     public void prepare(Tensor w, Activations x) {
-        super.prepare(w, x);
+        if (int16 && LANE_PER_ROW && !int16Path(x)) { // the rounded activations on the heap (and transposed for decoded prompts)
+            roundedOnHeap(x, 0, decoded(x));
+            return;
+        }
+        super.prepare(w, x); // (below 16 lanes, and the 16-bit path: prepareInt16)
         if (decoded(x)) {
             transposeGroups(x.floats(), x.tokens(), x.cols(), x.side(transposedFloats(x.tokens(), x.cols())), 0);
         }
@@ -88,7 +95,9 @@ final class SlicedIndexedKernel extends SlicedKernel {
     @Override
     void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols();
-        float[] xf = x.floats();
+        float[] xf = int16 ? x.heapFloats() : x.floats();
+        float[] xt = int16 ? xf : x.side(); // the transposed groups of a decoded prompt, and where they start
+        int xto = int16 ? x.tokens() * cols : 0;
         Scratch s = SCRATCH_ROWS.get();
         float[] part = s.part;
         float[] sc = s.scales(cols / QK * ROWS);
@@ -100,7 +109,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
             long sc0 = sliced.scaled() ? sliced.scalesAt(base, blocks, 0) : 0;
             if (decoded && r >= r0 && r + ROWS <= r1) {
                 int slices = r + 2 * ROWS <= r1 ? 2 : 1;
-                decoded(ws, base, rb, slices, xf, x.side(), 0, cols, x.tokens(), out, r, outStride);
+                decoded(ws, base, rb, slices, xf, xt, xto, cols, x.tokens(), out, r, outStride);
                 r += (slices - 1) * ROWS;
                 continue;
             }
@@ -108,7 +117,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
             // (F16 and BF16 have no token-group pass: their small batches run per token.)
             boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g && sliced.scaled();
             if (groups || scalesLead) { // the prompt kernels' and sliceQ4Pairs' scales
-                scales(ws, sc0, blocks, sc);
+                scales(ws, sc0, blocks, sc, 0);
             }
             float[] halves = f16 ? s.halves(blocks * n * step / 2) : null;
             if (f16) { // the slice's values as floats, once for all its tokens
@@ -175,9 +184,9 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * per block) as floats, block j's 16 at {@code sc[16j..]}, converted once per slice for all its
      * token groups, and out of their loops, which pass C2's inlining budget with the conversion inside.
      */
-    private void scales(MemorySegment w, long sc0, int blocks, float[] sc) {
+    private void scales(MemorySegment w, long sc0, int blocks, float[] sc, int at) {
         for (int j = 0; j < blocks; j++) {
-            Vec.f16(w, sc0 + j * scaleStride).intoArray(sc, ROWS * j);
+            Vec.f16(w, sc0 + j * scaleStride).intoArray(sc, at + ROWS * j);
         }
     }
 
@@ -462,5 +471,107 @@ final class SlicedIndexedKernel extends SlicedKernel {
     /** B's level: the high nibble, already sign-extended by {@link #u16}: one shift (with masking and −8: three operations). */
     private static FloatVector hi4(IntVector u) {
         return Vec.i2f(u.lanewise(VectorOperators.ASHR, 12));
+    }
+
+    // Q4 with an even N, fewer than three tokens: 16-bit lanes.
+
+    @Override
+    boolean int16Path(Activations x) {
+        return LANE_PER_ROW && int16 && x.tokens() < 3;
+    }
+
+    /** Lane e of a block's A table: its level of column e % 16 (the first half); of its B table, column 16 + e % 16. */
+    private static final jdk.incubator.vector.VectorShuffle<Short> HALF_A = LANE_PER_ROW ? jdk.incubator.vector.VectorShuffle.fromOp(S32, e -> e % G) : null,
+            HALF_B = LANE_PER_ROW ? jdk.incubator.vector.VectorShuffle.fromOp(S32, e -> G + e % G) : null;
+    /** Bytes of {@link #prepareInt16}'s tables per block: A's and B's, 32 shorts each. */
+    private static final long TB = 128;
+
+    /**
+     * Each token's activations rounded to Q8_0 as the reference rounds them, then per 32-column block its
+     * levels as two tables of 32 shorts (half A's 16, twice, and half B's): a lane's index byte permutes
+     * them directly, its other bits falling on the copy or above the index; after all tokens' tables
+     * each block's d. The levels come back from the rounded floats exactly ({@link #levels}).
+     */
+    @Override
+    void prepareInt16(Activations x) {
+        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols;
+        long tables = (4L * n + 63) & ~63L, scales = tables + TB * (n / QK);
+        MemorySegment a = x.reserve(dev.sieve.core.quant.Q8_0Encoding.INSTANCE, scales + 4L * (n / QK));
+        storeActivations(x.floats(), a, n);
+        short[] qs = LEVELS.get();
+        for (int i = 0; i < n / QK; i++) {
+            float d = levels(a, 4L * QK * i, qs);
+            ShortVector q = ShortVector.fromArray(S32, qs, 0);
+            q.rearrange(HALF_A).intoMemorySegment(a, tables + TB * i, Vec.LE);
+            q.rearrange(HALF_B).intoMemorySegment(a, tables + TB * i + 64, Vec.LE);
+            a.set(dev.sieve.core.quant.Half.FLOAT_LE, scales + 4L * i, d);
+        }
+    }
+
+    /** Two slices a pass ({@link #sliceQ4Int16}); a last single slice, or one a thread's range starts or ends inside, given twice, its rows kept from the first half. */
+    @Override
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, n = tokens * cols;
+        MemorySegment ws = w.data(), a = x.encoded();
+        long rb = w.rowBytes(), tables = (4L * n + 63) & ~63L, scales = tables + TB * (n / QK);
+        PairScratch s = PAIR_SCRATCH.get();
+        float[] heads = s.heads(ROWS), pair = s.pair;
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedIndexedEncoding.sliceOffset(rb, r);
+            boolean two = r >= r0 && r + 2 * ROWS <= r1;
+            long base1 = two ? base + ROWS * rb : base;
+            long pb = sliced.pairsAt(base, blocks, 0), pb1 = sliced.pairsAt(base1, blocks, 0);
+            long sc0 = sliced.scalesAt(base, blocks, 0), sc1 = sliced.scalesAt(base1, blocks, 0);
+            for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
+                long at = tables + TB * blocks * t, so = scales + 4L * blocks * t;
+                if (two) {
+                    sliceQ4Int16(ws, pb, pb1, sc0, sc1, a, at, so, blocks, heads, out, t * outStride + r);
+                } else {
+                    sliceQ4Int16(ws, pb, pb1, sc0, sc1, a, at, so, blocks, heads, pair, 0);
+                    keepOwnRows(pair, out, t * outStride, r, r0, r1);
+                }
+            }
+            if (two) {
+                r += ROWS;
+            }
+        }
+    }
+
+    /**
+     * The slices whose pairs start at {@code pb} and {@code pb1} and scales at {@code sc0} and {@code
+     * sc1} (converted per block where used: a pass over the slices first read them from memory before
+     * any arithmetic, 32% of Q4_S48's decode) times one token: its tables at {@code a[ao..]}, its blocks' d at
+     * {@code a[so..]}, into {@code dst[d..d + 32)}. Two stored pairs of 16 rows are one 64-byte load, a
+     * 16-bit lane per row and pair (index byte low, value byte high): the index permutes A's table as it
+     * is and B's shifted down 4, the levels are the value byte's nibbles sign-extended by shifts
+     * ({@code u << 4 >> 12}, {@code u >> 12}), two multiplies and two adds; per block the sum (|·| ≤
+     * N/2 · 2032, exact in 16 bits for N ≤ 16) folds to the 16 rows, converts and adds, scaled, into
+     * {@code dst}: the running sums live there, as in {@link #sliceQ8} (the block loop holds the pairs' loop).
+     */
+    private void sliceQ4Int16(MemorySegment w, long pb, long pb1, long sc0, long sc1, MemorySegment a, long ao, long so, int blocks,
+            float[] sc, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
+        FloatVector.zero(F).intoArray(dst, d + ROWS);
+        for (int j = 0; j < blocks; j++) {
+            long p = pb + j * pairStride, p1 = pb1 + j * pairStride, t = ao + TB * j;
+            ShortVector ta = ShortVector.fromMemorySegment(S32, a, t, Vec.LE), tb = ShortVector.fromMemorySegment(S32, a, t + 64, Vec.LE);
+            ShortVector s0 = ShortVector.zero(S32), s1 = s0;
+            for (int k = 0; k < n; k += 2, p += 2L * step, p1 += 2L * step) {
+                ShortVector u = ShortVector.fromMemorySegment(S32, w, p, Vec.LE), v = ShortVector.fromMemorySegment(S32, w, p1, Vec.LE);
+                s0 = s0.add(u.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.ASHR, 12).mul(u.selectFrom(ta)))
+                        .add(u.lanewise(VectorOperators.ASHR, 12).mul(u.lanewise(VectorOperators.LSHR, 4).selectFrom(tb)));
+                s1 = s1.add(v.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.ASHR, 12).mul(v.selectFrom(ta)))
+                        .add(v.lanewise(VectorOperators.ASHR, 12).mul(v.lanewise(VectorOperators.LSHR, 4).selectFrom(tb)));
+            }
+            IntVector i0 = ((IntVector) s0.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s0.convertShape(VectorOperators.S2I, I, 1));
+            IntVector i1 = ((IntVector) s1.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, I, 1));
+            float dx = a.get(dev.sieve.core.quant.Half.FLOAT_LE, so + 4L * j);
+            Vec.f16(w, sc0 + j * scaleStride, sc, 0);
+            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, 0).mul(dx), FloatVector.fromArray(F, dst, d))
+                    .intoArray(dst, d);
+            Vec.f16(w, sc1 + j * scaleStride, sc, 0);
+            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, 0).mul(dx),
+                    FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+        }
     }
 }
