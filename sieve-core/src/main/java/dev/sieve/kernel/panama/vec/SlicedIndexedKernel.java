@@ -515,7 +515,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
         MemorySegment ws = w.data(), a = x.encoded();
         long rb = w.rowBytes(), tables = (4L * n + 63) & ~63L, scales = tables + TB * (n / QK);
         PairScratch s = PAIR_SCRATCH.get();
-        float[] heads = s.heads(ROWS), pair = s.pair;
+        float[] pair = s.pair;
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedIndexedEncoding.sliceOffset(rb, r);
             boolean two = r >= r0 && r + 2 * ROWS <= r1;
@@ -525,9 +525,9 @@ final class SlicedIndexedKernel extends SlicedKernel {
             for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
                 long at = tables + TB * blocks * t, so = scales + 4L * blocks * t;
                 if (two) {
-                    sliceQ4Int16(ws, pb, pb1, sc0, sc1, a, at, so, blocks, heads, out, t * outStride + r);
+                    sliceQ4Int16(ws, pb, pb1, sc0, sc1, a, at, so, blocks, out, t * outStride + r);
                 } else {
-                    sliceQ4Int16(ws, pb, pb1, sc0, sc1, a, at, so, blocks, heads, pair, 0);
+                    sliceQ4Int16(ws, pb, pb1, sc0, sc1, a, at, so, blocks, pair, 0);
                     keepOwnRows(pair, out, t * outStride, r, r0, r1);
                 }
             }
@@ -549,7 +549,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * {@code dst}: the running sums live there, as in {@link #sliceQ8} (the block loop holds the pairs' loop).
      */
     private void sliceQ4Int16(MemorySegment w, long pb, long pb1, long sc0, long sc1, MemorySegment a, long ao, long so, int blocks,
-            float[] sc, float[] dst, int d) {
+            float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         FloatVector.zero(F).intoArray(dst, d + ROWS);
         for (int j = 0; j < blocks; j++) {
@@ -566,12 +566,18 @@ final class SlicedIndexedKernel extends SlicedKernel {
             IntVector i0 = ((IntVector) s0.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s0.convertShape(VectorOperators.S2I, I, 1));
             IntVector i1 = ((IntVector) s1.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, I, 1));
             float dx = a.get(dev.sieve.core.quant.Half.FLOAT_LE, so + 4L * j);
-            Vec.f16(w, sc0 + j * scaleStride, sc, 0);
-            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, 0).mul(dx), FloatVector.fromArray(F, dst, d))
-                    .intoArray(dst, d);
-            Vec.f16(w, sc1 + j * scaleStride, sc, 0);
-            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, 0).mul(dx),
-                    FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+// The scales' f16 → f32 written out (as Vec.f16): a call, past C2's inlining cutoff here, spilled the live vectors around it.
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, sc0 + j * scaleStride, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+            IntVector m = h.and(0x7FFF), b = m.lanewise(VectorOperators.LSHL, 13);
+            FloatVector dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+            h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, sc1 + j * scaleStride, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+            m = h.and(0x7FFF);
+            b = m.lanewise(VectorOperators.LSHL, 13);
+            FloatVector dv = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(dv.mul(dx), FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
         }
     }
 }

@@ -390,16 +390,15 @@ final class SlicedNMKernel extends SlicedKernel {
         MemorySegment ws = w.data(), a = x.encoded();
         long rb = w.rowBytes(), tables = (4L * n + 63) & ~63L, scales = tables + TB * (n / QK);
         PairScratch s = PAIR_SCRATCH.get();
-        float[] heads = s.heads(ROWS);
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedEncoding.sliceOffset(rb, r);
             boolean two = r >= r0 && r + 2 * ROWS <= r1;
             for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
                 long at = tables + TB * blocks * t, so = scales + 4L * blocks * t;
                 if (two) {
-                    sliceQ4Int16(ws, base, base + ROWS * rb, a, at, so, blocks, heads, out, t * outStride + r);
+                    sliceQ4Int16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
                 } else {
-                    sliceQ4Int16(ws, base, base, a, at, so, blocks, heads, s.pair, 0);
+                    sliceQ4Int16(ws, base, base, a, at, so, blocks, s.pair, 0);
                     keepOwnRows(s.pair, out, t * outStride, r, r0, r1);
                 }
             }
@@ -420,7 +419,7 @@ final class SlicedNMKernel extends SlicedKernel {
      * {@link SlicedQ4_0Kernel}); the steps are written out (an inner loop would box the float sums).
      */
     private static void sliceQ4Int16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
-            float[] scales, float[] dst, int d) {
+            float[] dst, int d) {
         FloatVector f0 = FloatVector.zero(F), f1 = f0;
         long o = base, o1 = base1;
         for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
@@ -468,10 +467,19 @@ final class SlicedNMKernel extends SlicedKernel {
             IntVector i0 = ((IntVector) s0.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s0.convertShape(VectorOperators.S2I, I, 1));
             IntVector i1 = ((IntVector) s1.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, I, 1));
             float dx = a.get(dev.sieve.core.quant.Half.FLOAT_LE, so + 4L * j);
-            Vec.f16(w, o, scales, 0);
-            f0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scales, 0).mul(dx), f0);
-            Vec.f16(w, o1, scales, 0);
-            f1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scales, 0).mul(dx), f1);
+            // The scales' f16 → f32 written out (as Vec.f16): a call, which C2 made here past its inlining
+            // cutoff, spilled the live vectors around it (8% of Q4_S24's decode in the call alone).
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+            IntVector m = h.and(0x7FFF), b = m.lanewise(VectorOperators.LSHL, 13);
+            FloatVector dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            f0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), f0);
+            h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+            m = h.and(0x7FFF);
+            b = m.lanewise(VectorOperators.LSHL, 13);
+            dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            f1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), f1);
         }
         f0.intoArray(dst, d);
         f1.intoArray(dst, d + ROWS);

@@ -45,8 +45,6 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
     /** Per thread: one slice's partial output. */
     private static final class Scratch {
         final float[] part = new float[ROWS];
-        /** A block's 16 row scales, for {@link #sliceInt16}. */
-        final float[] scales = new float[ROWS];
         /** Two slices' outputs, for a slice {@link #sliceInt16} takes alone. */
         final float[] pair = new float[2 * ROWS];
     }
@@ -258,9 +256,9 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
                 long at = patterns + PB * blocks * t, so = scales + 8L * blocks * t;
                 if (two) {
-                    sliceInt16(ws, base, base + ROWS * rb, a, at, so, blocks, s.scales, out, t * outStride + r);
+                    sliceInt16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
                 } else {
-                    sliceInt16(ws, base, base, a, at, so, blocks, s.scales, s.pair, 0);
+                    sliceInt16(ws, base, base, a, at, so, blocks, s.pair, 0);
                     keepOwnRows(s.pair, out, t * outStride, r, r0, r1);
                 }
             }
@@ -301,7 +299,7 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
      * at every block (see {@link #slice}).
      */
     private static void sliceInt16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
-            float[] scales, float[] dst, int d) {
+            float[] dst, int d) {
         FloatVector fe = FloatVector.zero(F), fo = fe, corr = fe, ge = fe, go = fe, corr1 = fe;
         long o = base, o1 = base1;
         for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
@@ -363,14 +361,20 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             IntVector jo = ((IntVector) td.convertShape(VectorOperators.S2I, Vec.I, 0))
                     .add((IntVector) td.convertShape(VectorOperators.S2I, Vec.I, 1));
             float dx = a.get(Half.FLOAT_LE, so + 8L * j), sx = a.get(Half.FLOAT_LE, so + 8L * j + 4);
-            Vec.f16(w, o, scales, 0);
-            FloatVector dw = FloatVector.fromArray(F, scales, 0);
+// The scales' f16 → f32 written out (as Vec.f16): a call, past C2's inlining cutoff here, spilled the live vectors around it.
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+            IntVector m = h.and(0x7FFF), b = m.lanewise(VectorOperators.LSHL, 13);
+            FloatVector dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
             corr = dw.fma(FloatVector.broadcast(F, sx), corr);
             dw = dw.mul(dx);
             fe = ((FloatVector) ie.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(EVEN_ROWS), fe);
             fo = ((FloatVector) io.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(ODD_ROWS), fo);
-            Vec.f16(w, o1, scales, 0);
-            FloatVector dv = FloatVector.fromArray(F, scales, 0);
+h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+            m = h.and(0x7FFF);
+            b = m.lanewise(VectorOperators.LSHL, 13);
+            FloatVector dv = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
             corr1 = dv.fma(FloatVector.broadcast(F, sx), corr1);
             dv = dv.mul(dx);
             ge = ((FloatVector) je.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(EVEN_ROWS), ge);

@@ -105,16 +105,16 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         MemorySegment ws = w.data(), a = x.encoded();
         long rb = w.rowBytes(), patterns = patternsOffset(n), scales = patterns + PB * (n / QK);
         PairScratch scratch = PAIR_SCRATCH.get();
-        float[] part = scratch.pair, sc = scratch.heads(ROWS);
+        float[] part = scratch.pair;
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedEncoding.sliceOffset(rb, r);
             boolean two = r >= r0 && r + 2 * ROWS <= r1;
             for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
                 long at = patterns + PB * blocks * t, so = scales + 4L * blocks * t;
                 if (two) {
-                    slice16(ws, base, base + ROWS * rb, a, at, so, blocks, sc, out, t * outStride + r);
+                    slice16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
                 } else {
-                    slice16(ws, base, base, a, at, so, blocks, sc, part, 0);
+                    slice16(ws, base, base, a, at, so, blocks, part, 0);
                     keepOwnRows(part, out, t * outStride, r, r0, r1);
                 }
             }
@@ -128,10 +128,10 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
      * The slices at {@code base} and {@code base1} times one token in 16-bit lanes (see the class
      * comment), into {@code dst[d..d + 32)}, each pattern load serving both slices (why two: {@link
      * SlicedQ4_0Kernel}'s {@code sliceInt16}). The running sums live in {@code dst} (the block loop holds a
-     * loop: a vector live across it would be boxed); the scales come through {@code scales} (16 floats).
+     * loop: a vector live across it would be boxed); the scales' f16 conversion is written out in it.
      */
     private static void slice16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
-            float[] scales, float[] dst, int d) {
+            float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         FloatVector.zero(F).intoArray(dst, d + ROWS);
         long o = base, o1 = base1;
@@ -153,12 +153,18 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
                         .add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1));
             }
             float dx = a.get(Half.FLOAT_LE, so + 4L * j);
-            Vec.f16(w, o, scales, 0); // through an array: a vector-returning call C2 did not inline boxed its result
-            ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scales, 0).mul(dx),
-                    FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
-            Vec.f16(w, o1, scales, 0);
-            ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scales, 0).mul(dx),
-                    FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+// The scales' f16 → f32 written out (as Vec.f16): a call, past C2's inlining cutoff here, spilled the live vectors around it.
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+            IntVector m = h.and(0x7FFF), b = m.lanewise(VectorOperators.LSHL, 13);
+            FloatVector dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+            h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+            m = h.and(0x7FFF);
+            b = m.lanewise(VectorOperators.LSHL, 13);
+            FloatVector dv = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(dv.mul(dx), FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
         }
     }
 
