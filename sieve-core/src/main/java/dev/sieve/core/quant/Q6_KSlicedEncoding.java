@@ -17,7 +17,9 @@ import java.lang.foreign.ValueLayout;
  * values bit for bit. Activations Q8_0 (where Q6_K's are Q8_K): the 16-bit decode kernel shares
  * Q8_0_R16's column patterns. Why a larger layout: Q6_K's row decoder assembles each level from a
  * nibble and two high bits before it can multiply, about twice llama.cpp's time in cache; bytes
- * multiply as Q8_0_R16's do (docs/performance.md, session 32).
+ * multiply as Q8_0_R16's do (docs/performance.md, session 32). The d[16] of all a slice's blocks lead
+ * it ({@link #headAt}: 32·b), the blocks' sc and q follow ({@link #blockAt}, the offsets above less the
+ * 32 bytes of d), as Q4_K_R16's heads do: the decode kernel converts a slice's d before its sub-blocks.
  */
 public final class Q6_KSlicedEncoding extends SlicedEncoding {
     public static final Q6_KSlicedEncoding INSTANCE = new Q6_KSlicedEncoding();
@@ -40,7 +42,20 @@ public final class Q6_KSlicedEncoding extends SlicedEncoding {
     @Override public int blockBytes() { return BB; }
     @Override public WeightEncoding activationEncoding() { return Q8_0Encoding.INSTANCE; }
 
-    /** Offset of weight k (of 256) of lane l in a slice block. */
+    /** Where block b's d[16] lies in the slice at {@code sliceBase}: the slice's heads lead it (as {@link Q4_KSlicedEncoding}'s). */
+    public static long headAt(long sliceBase, int b) {
+        return sliceBase + (long) SCALES * b;
+    }
+
+    /**
+     * Block b's origin for {@link #SC} and {@link #CODES} in the slice at {@code sliceBase} (rows of {@code
+     * rowBlocks} blocks): its body (scales, then levels) starts {@link #SCALES} bytes after it.
+     */
+    public static long blockAt(long sliceBase, int rowBlocks, int b) {
+        return sliceBase + (long) SCALES * rowBlocks + (long) (ROWS * BB - SCALES) * b - SCALES;
+    }
+
+    /** Offset of weight k (of 256) of lane l from a block's origin ({@link #blockAt}). */
     private static long at(int k, int l) {
         return CODES + 2L * ROWS * (k / 2) + 2L * l + k % 2;
     }
@@ -50,11 +65,11 @@ public final class Q6_KSlicedEncoding extends SlicedEncoding {
     void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
         byte[] levels = new byte[QK];
         for (int b = 0; b < blocks; b++) {
-            int bo = b * ROWS * BB;
+            int ho = (int) headAt(0, b), bo = (int) blockAt(0, blocks, b);
             for (int l = 0; l < ROWS; l++) {
                 int blk = l * rowBytes + b * SOURCE_BB;
-                out[bo + 2 * l] = in[blk + SOURCE_BB - 2]; // d, Q6_K's last two bytes
-                out[bo + 2 * l + 1] = in[blk + SOURCE_BB - 1];
+                out[ho + 2 * l] = in[blk + SOURCE_BB - 2]; // d, Q6_K's last two bytes
+                out[ho + 2 * l + 1] = in[blk + SOURCE_BB - 1];
                 for (int s = 0; s < QK / 16; s++) {
                     out[bo + SC + ROWS * s + l] = in[blk + QK / 2 + QK / 4 + s];
                 }
@@ -70,8 +85,8 @@ public final class Q6_KSlicedEncoding extends SlicedEncoding {
     @Override
     public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
         for (int j = 0; j < blocks; j++) {
-            long bo = sliceBase + (block0 + j) * sliceBlockBytes();
-            float d = Half.f16(m, bo + 2L * l);
+            long bo = blockAt(sliceBase, rowBlocks, block0 + j);
+            float d = Half.f16(m, headAt(sliceBase, block0 + j) + 2L * l);
             for (int s = 0; s < QK / 16; s++) {
                 float dl = d * m.get(ValueLayout.JAVA_BYTE, bo + SC + ROWS * s + l);
                 for (int k = 16 * s; k < 16 * s + 16; k++) {
@@ -92,7 +107,7 @@ public final class Q6_KSlicedEncoding extends SlicedEncoding {
         int l = row % ROWS;
         float sum = 0;
         for (int c0 = 0; c0 < cols; c0 += 32) {
-            long bo = base + (c0 / QK) * sliceBlockBytes(), ab = aOffset + (long) (c0 / 32) * Q8_0Encoding.BLOCK_BYTES;
+            long bo = blockAt(base, cols / QK, c0 / QK), ab = aOffset + (long) (c0 / 32) * Q8_0Encoding.BLOCK_BYTES;
             int k0 = c0 % QK, block = 0;
             for (int s = k0 / 16; s < k0 / 16 + 2; s++) {
                 int sub = 0;
@@ -101,7 +116,7 @@ public final class Q6_KSlicedEncoding extends SlicedEncoding {
                 }
                 block += sub * w.get(ValueLayout.JAVA_BYTE, bo + SC + ROWS * s + l);
             }
-            sum += block * (Half.f16(w, bo + 2L * l) * Half.f16(a, ab));
+            sum += block * (Half.f16(w, headAt(base, c0 / QK) + 2L * l) * Half.f16(a, ab));
         }
         return sum;
     }

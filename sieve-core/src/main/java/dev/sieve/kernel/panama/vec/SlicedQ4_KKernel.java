@@ -30,8 +30,8 @@ final class SlicedQ4_KKernel extends SlicedKernel {
     private static final int QKK = 256;
     static final int INT16_TOKENS = 4;
     /** Bytes of one 256-column block of a slice. */
-    private static final long SBB = Q4_KSlicedEncoding.INSTANCE.sliceBlockBytes();
     private static final long HEAD = Q4_KSlicedEncoding.HEAD;
+    private static final long BODY = Q4_KSlicedEncoding.BODY;
     private static final long SUB = Q4_KSlicedEncoding.SUB;
     private static final long NIBBLES = Q4_KSlicedEncoding.NIBBLES;
     private static final long PB = SlicedQ4_0Kernel.PB;
@@ -71,10 +71,11 @@ final class SlicedQ4_KKernel extends SlicedKernel {
             boolean two = r >= r0 && r + 2 * ROWS <= r1;
             long base1 = two ? base + ROWS * rb : base;
             for (int b = 0; b < blocks; b++) { // each block's d and dmin as floats, the two slices side by side
-                Vec.f16(ws, base + SBB * b, heads, 4 * ROWS * b);
-                Vec.f16(ws, base + SBB * b + 2 * ROWS, heads, 4 * ROWS * b + ROWS);
-                Vec.f16(ws, base1 + SBB * b, heads, 4 * ROWS * b + 2 * ROWS);
-                Vec.f16(ws, base1 + SBB * b + 2 * ROWS, heads, 4 * ROWS * b + 3 * ROWS);
+                long h = Q4_KSlicedEncoding.headAt(base, b), h1 = Q4_KSlicedEncoding.headAt(base1, b); // the slices' heads lead them
+                Vec.f16(ws, h, heads, 4 * ROWS * b);
+                Vec.f16(ws, h + 2 * ROWS, heads, 4 * ROWS * b + ROWS);
+                Vec.f16(ws, h1, heads, 4 * ROWS * b + 2 * ROWS);
+                Vec.f16(ws, h1 + 2 * ROWS, heads, 4 * ROWS * b + 3 * ROWS);
             }
             for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
                 long at = patterns + PB * units * t, so = scales + 8L * units * t;
@@ -103,7 +104,7 @@ final class SlicedQ4_KKernel extends SlicedKernel {
             float[] heads, float[] dst, int d) {
         FloatVector fe = FloatVector.zero(F), fo = fe, corr = fe, ge = fe, go = fe, corr1 = fe;
         for (int j = 0; j < units; j++) {
-            long in = SBB * (j >> 3) + HEAD + SUB * (j & 7), o = base + in, o1 = base1 + in;
+            long in = HEAD * (units >> 3) + BODY * (j >> 3) + SUB * (j & 7), o = base + in, o1 = base1 + in;
             long q = o + NIBBLES, q1 = o1 + NIBBLES, p = ao + PB * j;
             ShortVector lo = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
             ShortVector hi = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
@@ -194,12 +195,12 @@ final class SlicedQ4_KKernel extends SlicedKernel {
     void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
         float[] heads = PAIR_SCRATCH.get().heads(2 * ROWS);
         for (int b = 0; b < blocks; b++) {
-            long o = base + SBB * (block0 + b);
+            long o = Q4_KSlicedEncoding.headAt(base, block0 + b), body = Q4_KSlicedEncoding.bodyAt(base, rowBlocks, block0 + b);
             Vec.f16(w, o, heads, 0);
             Vec.f16(w, o + 2 * ROWS, heads, ROWS);
             FloatVector dd = FloatVector.fromArray(F, heads, 0), dm = FloatVector.fromArray(F, heads, ROWS);
             for (int j = 0; j < 8; j++) {
-                long sub = o + HEAD + SUB * j;
+                long sub = body + SUB * j;
                 FloatVector dl = dd.mul((FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, sub, Vec.LE)
                         .convertShape(VectorOperators.B2F, F, 0));
                 FloatVector ml = dm.mul((FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, sub + ROWS, Vec.LE)

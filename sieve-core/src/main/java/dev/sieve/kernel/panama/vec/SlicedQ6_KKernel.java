@@ -31,7 +31,6 @@ final class SlicedQ6_KKernel extends SlicedKernel {
     private static final int QKK = 256;
     static final int INT16_TOKENS = 4;
     /** Bytes of one 256-column block of a slice. */
-    private static final long SBB = Q6_KSlicedEncoding.INSTANCE.sliceBlockBytes();
     private static final long SC = Q6_KSlicedEncoding.SC;
     private static final long CODES = Q6_KSlicedEncoding.CODES;
     private static final long PB = SlicedQ8_0Kernel.PB;
@@ -72,8 +71,8 @@ final class SlicedQ6_KKernel extends SlicedKernel {
             boolean two = r >= r0 && r + 2 * ROWS <= r1;
             long base1 = two ? base + ROWS * rb : base;
             for (int b = 0; b < blocks; b++) { // each block's d as floats, the two slices side by side
-                Vec.f16(ws, base + SBB * b, heads, 2 * ROWS * b);
-                Vec.f16(ws, base1 + SBB * b, heads, 2 * ROWS * b + ROWS);
+                Vec.f16(ws, Q6_KSlicedEncoding.headAt(base, b), heads, 2 * ROWS * b); // the slices' heads lead them
+                Vec.f16(ws, Q6_KSlicedEncoding.headAt(base1, b), heads, 2 * ROWS * b + ROWS);
             }
             for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
                 long at = patterns + PB * units * t, so = scales + 4L * units * t;
@@ -101,7 +100,7 @@ final class SlicedQ6_KKernel extends SlicedKernel {
         FloatVector.zero(F).intoArray(dst, d);
         FloatVector.zero(F).intoArray(dst, d + ROWS);
         for (int j = 0; j < units; j++) {
-            long blk = SBB * (j >> 3), o = base + blk, o1 = base1 + blk, k0 = 32 * (j & 7);
+            long blk = Q6_KSlicedEncoding.blockAt(0, units >> 3, j >> 3), o = base + blk, o1 = base1 + blk, k0 = 32 * (j & 7);
             long q = o + CODES + 16 * k0, q1 = o1 + CODES + 16 * k0, p = ao + PB * j;
             IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
             for (int h = 0; h < 2; h++) { // the two 16-column sub-blocks
@@ -144,8 +143,8 @@ final class SlicedQ6_KKernel extends SlicedKernel {
     void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
         float[] heads = PAIR_SCRATCH.get().heads(ROWS);
         for (int b = 0; b < blocks; b++) {
-            long o = base + SBB * (block0 + b);
-            Vec.f16(w, o, heads, 0);
+            long o = Q6_KSlicedEncoding.blockAt(base, rowBlocks, block0 + b);
+            Vec.f16(w, Q6_KSlicedEncoding.headAt(base, block0 + b), heads, 0);
             FloatVector dd = FloatVector.fromArray(F, heads, 0);
             int c0 = at + stride * QKK * b;
             for (int sub = 0; sub < QKK / 16; sub++) {
