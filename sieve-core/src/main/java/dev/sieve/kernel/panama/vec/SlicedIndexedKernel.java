@@ -27,6 +27,11 @@ import jdk.incubator.vector.VectorOperators;
  * slices are decoded to dense floats and take the dense sliced kernel ({@link #decodeChunk}), which
  * at half density wins (Q4_I8 pp128 0.81 → 0.97 of its dense twin's). Below 16 lanes (a 16-row slice does not fit a vector; the loader makes this
  * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles.
+ *
+ * <p>Q4 with an even N decodes one and two tokens in 16-bit lanes instead ({@link #sliceQ4Int16}, two
+ * slices a pass, against Q8_0 activations: {@link SlicedIndexedEncoding#sixteenBit}); its other paths
+ * multiply the same rounded activations. Q4_I8 5632 × 2048, one thread in cache: 0.54–0.72 ms against the
+ * float kernel's 0.69–1.16; Q4_S48 (loaded as Q4_I8_R) tg64 +15–27% (docs/performance.md, session 33).
  */
 final class SlicedIndexedKernel extends SlicedKernel {
     private static final int QK = IndexedSparseEncoding.QK;
