@@ -11,20 +11,22 @@ import java.lang.foreign.MemorySegment;
  * the 16 rows' bytes of the row layout (Q8: 16 · 22, Q4: 16 · 14, BF16 and F16: 16 · 36):
  * <pre>
  *   d[16]       f16   row l's scale at 2·l (Q8 and Q4 only: {@link #scaleBytes})
- *   idx[16]     u32   row l's at 4·l: stored value s's column within its group (s / 2) at bits 2s, 2s + 1
- *   Q8:   v[16][16] int8  value s of row l at 64 + 16·s + l (after the index words)
+ *   idx[16]     u32   BF16, F16: row l's at 4·l: stored value s's column within its group (s / 2) at bits 2s, 2s + 1
  *   BF16, F16: v[16][16]  value s of row l at 64 + 32·s + 2·l, as stored
  * </pre>
- * Q4 values are laid out for a 16-bit kernel instead ({@link #activationEncoding}: Q8_0), in four steps of two
- * groups (2t and 2t + 1), lane j = 16·h + l holding group 2t + h of row l; in place of the index words:
+ * Q4 and Q8 values are laid out for 16-bit kernels instead ({@link #patterned}; {@link #activationEncoding}:
+ * Q8_0), in four steps of two groups (2t and 2t + 1), lane j = 16·h + l holding group 2t + h of row l; in
+ * place of the index words:
  * <pre>
  *   code[2][32] u8   at 32·u + j: step 2u's code of lane j (low nibble), step 2u + 1's (high nibble); a code is
  *                    the group's pattern, its two columns a &lt; b as {@link #PAIRS} lists them, plus 8·h
- *   v[4][32]    u8   at 64 + 32·t + j: column a's level + 8 (low nibble), column b's level as a signed nibble (high)
+ *   Q4: v[4][32]     u8   at 64 + 32·t + j: column a's level + 8 (low nibble), column b's level as a signed nibble (high)
+ *   Q8: v[4][32][2]  i8   at 64 + 64·t + 2·j: column a's level, then column b's
  * </pre>
- * so that, with per-step tables of the pattern's activations x_a and x_b − 16·x_a (a permute by the
- * code), the value byte read as a signed byte e gives e·x_a + (e &gt;&gt; 4)·(x_b − 16·x_a) = (a's level + 8)·x_a +
- * b's level·x_b in 16-bit lanes, and the +8 is taken off once per block from the sum of the x_a.
+ * With per-step tables of each pattern's activation levels, a permute by the code: for Q4, x_a and x_b −
+ * 16·x_a, so the value byte read as a signed byte e gives e·x_a + (e &gt;&gt; 4)·(x_b − 16·x_a) = (a's level
+ * + 8)·x_a + b's level·x_b in 16-bit lanes, and the +8 is taken off once per block from the sum of the x_a;
+ * for Q8, x_a and x_b, the lane's two bytes a·x_a + b·x_b (at most 2·128·127, in 16 bits).
  * Value s of a block is group s / 2's first (s even) or second set position's, holding the row
  * layout's value for that set bit (value r for the r-th set bit, zero past the 16th), so every block
  * whose groups have at most two set positions decodes exactly as the row layout's reference; a group
@@ -105,9 +107,9 @@ public final class SlicedNMEncoding extends SlicedEncoding {
 
     @Override public String name() { return source.name() + "_R"; }
     @Override public int ggmlType() { return ID + ALL.indexOf(this); }
-    /** Q8_0 for Q4 values (their 16-bit kernel multiplies the activations' levels), else F32. */
+    /** Q8_0 for Q4 and Q8 values (their 16-bit kernels multiply the activations' levels: {@link #patterned}), else F32. */
     @Override public WeightEncoding activationEncoding() {
-        return values == SparseEncoding.Values.Q4 ? Q8_0Encoding.INSTANCE : F32Encoding.INSTANCE;
+        return patterned() ? Q8_0Encoding.INSTANCE : F32Encoding.INSTANCE;
     }
 
     @Override
@@ -117,11 +119,11 @@ public final class SlicedNMEncoding extends SlicedEncoding {
             int out = off + j * QK;
             java.util.Arrays.fill(dst, out, out + QK, 0f);
             float d = scaleBytes == 0 ? 1f : Half.f16(m, bo + 2L * l);
-            if (values == SparseEncoding.Values.Q4) {
+            if (patterned()) {
                 for (int g = 0; g < 8; g++) {
-                    int[] ab = PAIRS[q4Code(m, io, l, g)];
-                    dst[out + 4 * g + ab[0]] = d * q4Level(m, io, l, g, 0);
-                    dst[out + 4 * g + ab[1]] = d * q4Level(m, io, l, g, 1);
+                    int[] ab = PAIRS[code(m, io, l, g)];
+                    dst[out + 4 * g + ab[0]] = d * patternLevel(m, io, l, g, 0);
+                    dst[out + 4 * g + ab[1]] = d * patternLevel(m, io, l, g, 1);
                 }
                 continue;
             }
@@ -132,15 +134,27 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         }
     }
 
-    /** Q4: the pattern of group g of row l in the block whose codes are at {@code io} (an index into {@link #PAIRS}). */
-    private static int q4Code(MemorySegment m, long io, int l, int g) {
+    /**
+     * Whether the layout is the 16-bit kernels' (Q4 and Q8 values): per group a pattern code and its two
+     * values (see the class comment); BF16 and F16 keep the index words.
+     */
+    public boolean patterned() {
+        return values == SparseEncoding.Values.Q4 || q8;
+    }
+
+    /** Q4 and Q8: the pattern of group g of row l in the block whose codes are at {@code io} (an index into {@link #PAIRS}). */
+    private static int code(MemorySegment m, long io, int l, int g) {
         int t = g / 2, j = ROWS * (g % 2) + l;
         return Half.u8(m, io + 32L * (t / 2) + j) >>> 4 * (t % 2) & 7;
     }
 
-    /** Q4: the level of group g's column a (k = 0) or b (k = 1), row l. */
-    private static int q4Level(MemorySegment m, long io, int l, int g, int k) {
-        int b = Half.u8(m, io + INDICES + 32L * (g / 2) + ROWS * (g % 2) + l);
+    /** Q4 and Q8: the level of group g's column a (k = 0) or b (k = 1), row l. */
+    private int patternLevel(MemorySegment m, long io, int l, int g, int k) {
+        int j = ROWS * (g % 2) + l;
+        if (q8) { // the lane's two bytes: a's level, then b's
+            return Half.i8(m, io + INDICES + 64L * (g / 2) + 2L * j + k);
+        }
+        int b = Half.u8(m, io + INDICES + 32L * (g / 2) + j);
         return k == 0 ? (b & 15) - 8 : ((b >>> 4) ^ 8) - 8;
     }
 
@@ -149,8 +163,8 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         long base = sliceOffset(rowBytes, row);
         int l = row % ROWS;
         float sum = 0;
-        if (values == SparseEncoding.Values.Q4) {
-            return dotRowQ4(w, base, l, a, aOffset, cols);
+        if (patterned()) {
+            return dotRowPatterned(w, base, l, a, aOffset, cols);
         }
         for (int j = 0; j < cols / QK; j++) {
             long bo = base + j * sliceBlockBytes(), io = bo + scaleBytes;
@@ -165,16 +179,16 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         return sum;
     }
 
-    /** Q4 against Q8_0 activations: per block the integer sum of levels times the activations' levels, scaled by both scales. */
-    private float dotRowQ4(MemorySegment w, long base, int l, MemorySegment a, long aOffset, int cols) {
+    /** Q4 and Q8 against Q8_0 activations: per block the integer sum of levels times the activations' levels, scaled by both scales. */
+    private float dotRowPatterned(MemorySegment w, long base, int l, MemorySegment a, long aOffset, int cols) {
         float sum = 0;
         for (int j = 0; j < cols / QK; j++) {
             long bo = base + j * sliceBlockBytes(), io = bo + SCALES, ab = aOffset + (long) Q8_0Encoding.BLOCK_BYTES * j;
             int s = 0;
             for (int g = 0; g < 8; g++) {
-                int[] pair = PAIRS[q4Code(w, io, l, g)];
-                s += q4Level(w, io, l, g, 0) * a.get(java.lang.foreign.ValueLayout.JAVA_BYTE, ab + 2 + 4 * g + pair[0])
-                        + q4Level(w, io, l, g, 1) * a.get(java.lang.foreign.ValueLayout.JAVA_BYTE, ab + 2 + 4 * g + pair[1]);
+                int[] pair = PAIRS[code(w, io, l, g)];
+                s += patternLevel(w, io, l, g, 0) * a.get(java.lang.foreign.ValueLayout.JAVA_BYTE, ab + 2 + 4 * g + pair[0])
+                        + patternLevel(w, io, l, g, 1) * a.get(java.lang.foreign.ValueLayout.JAVA_BYTE, ab + 2 + 4 * g + pair[1]);
             }
             sum += s * Half.f16(w, bo + 2L * l) * Half.f16(a, ab);
         }
@@ -186,11 +200,11 @@ public final class SlicedNMEncoding extends SlicedEncoding {
         return 4 * (s / 2) + (idx >>> 2 * s & 3);
     }
 
-    /** Value s of row l of the block whose index words are at {@code io}, unscaled: Q8's byte, BF16's or F16's value (Q4: {@link #q4Level}). */
+    /** Value s of row l of the block whose index words are at {@code io}, unscaled: BF16's or F16's value (Q4, Q8: {@link #patternLevel}). */
     private float level(MemorySegment m, long io, int l, int s) {
         return switch (values) {
-            case Q8 -> Half.i8(m, io + INDICES + ROWS * s + l);
-            case Q4 -> throw new AssertionError("Q4 levels are read per group (q4Level)");
+            case Q8 -> throw new AssertionError("Q8 levels are read per group (patternLevel)");
+            case Q4 -> throw new AssertionError("Q4 levels are read per group (patternLevel)");
             case BF16 -> Half.bf16(m, io + INDICES + 2L * (ROWS * s + l));
             case F16 -> Half.f16(m, io + INDICES + 2L * (ROWS * s + l));
         };
@@ -221,8 +235,8 @@ public final class SlicedNMEncoding extends SlicedEncoding {
                     }
                     r += Integer.bitCount(m);
                 }
-                if (values == SparseEncoding.Values.Q4) {
-                    q4Lanes(idx, level, out, io, l);
+                if (patterned()) {
+                    patternLanes(idx, level, out, io, l);
                     continue;
                 }
                 for (int b = 0; b < 4; b++) {
@@ -232,8 +246,6 @@ public final class SlicedNMEncoding extends SlicedEncoding {
                     if (halves()) { // the value's two bytes as stored
                         out[io + INDICES + 2 * (ROWS * s + l)] = (byte) level[s];
                         out[io + INDICES + 2 * (ROWS * s + l) + 1] = (byte) (level[s] >>> 8);
-                    } else if (q8) {
-                        out[io + INDICES + ROWS * s + l] = (byte) level[s];
                     }
                 }
             }
@@ -241,10 +253,10 @@ public final class SlicedNMEncoding extends SlicedEncoding {
     }
 
     /**
-     * Q4: row l's eight groups (value s's column within its group at bits 2s of {@code idx}, its level
-     * {@code level[s]}) as codes and value bytes, each group's columns ascending.
+     * Q4 and Q8: row l's eight groups (value s's column within its group at bits 2s of {@code idx}, its
+     * level {@code level[s]}) as codes and values, each group's columns ascending.
      */
-    private static void q4Lanes(int idx, int[] level, byte[] out, int io, int l) {
+    private void patternLanes(int idx, int[] level, byte[] out, int io, int l) {
         for (int g = 0; g < 8; g++) {
             int p0 = idx >>> 4 * g & 3, p1 = idx >>> 4 * g + 2 & 3, v0 = level[2 * g], v1 = level[2 * g + 1];
             if (p0 > p1) {
@@ -262,7 +274,12 @@ public final class SlicedNMEncoding extends SlicedEncoding {
             int t = g / 2, h = g % 2, j = ROWS * h + l, c = io + 32 * (t / 2) + j;
             int shift = 4 * (t % 2);
             out[c] = (byte) (out[c] & ~(15 << shift) | (code + 8 * h) << shift);
-            out[io + INDICES + 32 * t + j] = (byte) ((v0 + 8) | (v1 & 15) << 4);
+            if (q8) {
+                out[io + INDICES + 64 * t + 2 * j] = (byte) v0;
+                out[io + INDICES + 64 * t + 2 * j + 1] = (byte) v1;
+            } else {
+                out[io + INDICES + 32 * t + j] = (byte) ((v0 + 8) | (v1 & 15) << 4);
+            }
         }
     }
 

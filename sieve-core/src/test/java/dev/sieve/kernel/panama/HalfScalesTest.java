@@ -30,7 +30,8 @@ class HalfScalesTest {
 
     @TestFactory
     Stream<DynamicTest> edgeScalesDecodeAsTheReference() {
-        return Stream.of(Q4_0Encoding.INSTANCE, Q8_0Encoding.INSTANCE, SparseEncoding.nm(2, 4, Values.Q4), IndexedSparseEncoding.of(8, Values.Q4))
+        return Stream.of(Q4_0Encoding.INSTANCE, Q8_0Encoding.INSTANCE, SparseEncoding.nm(2, 4, Values.Q4), SparseEncoding.nm(2, 4, Values.Q8),
+                        IndexedSparseEncoding.of(8, Values.Q4))
                 .map(e -> DynamicTest.dynamicTest(e.name(), () -> check(e)));
     }
 

@@ -55,14 +55,16 @@ final class SlicedNMKernel extends SlicedKernel {
         return r;
     }
 
-    private final boolean q8, q4, bf16, f16;
+    private final boolean q8, bf16, f16;
+    /** Q4 and Q8 values: the pattern layout and its 16-bit decode ({@link SlicedNMEncoding#patterned}). */
+    private final boolean patterned;
     /** Bytes of a slice's block (16 rows), and from its start to its index words (its scales; none for BF16 and F16). */
     private final long sb, scaleBytes;
 
     SlicedNMKernel(SlicedNMEncoding e) {
         super(e);
         this.q8 = e.q8();
-        this.q4 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.Q4;
+        this.patterned = e.patterned();
         this.bf16 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.BF16;
         this.f16 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.F16;
         this.sb = e.sliceBlockBytes();
@@ -77,7 +79,7 @@ final class SlicedNMKernel extends SlicedKernel {
      */
     @Override
     public void prepare(Tensor w, Activations x) {
-        if (q4) {
+        if (patterned) {
             prepareDecodedRows(w, x);
             return;
         }
@@ -127,7 +129,7 @@ final class SlicedNMKernel extends SlicedKernel {
 
     @Override
     void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
-        if (q4) { // fewer tokens take the 16-bit path
+        if (patterned) { // fewer tokens take the 16-bit path
             decodedRows(ws, rb, x, out, outStride, r0, r1);
             return;
         }
@@ -153,9 +155,7 @@ final class SlicedNMKernel extends SlicedKernel {
                 // A thread's range that starts or ends inside a slice: its own rows only, through part.
                 float[] dst = whole ? out : part;
                 int d = whole ? t * outStride + r : 0;
-                if (q8) {
-                    sliceQ8(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
-                } else if (bf16) {
+                if (bf16) {
                     sliceBF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d);
                 } else {
                     sliceF16(ws, base, x.side(), rep + 4 * t * cols, cols, dst, d, halves);
@@ -171,36 +171,16 @@ final class SlicedNMKernel extends SlicedKernel {
     private static final ThreadLocal<float[]> PART = ThreadLocal.withInitial(() -> new float[ROWS]);
 
     /**
-     * The 16 rows of the slice at {@code base} times one token's replicated activations ({@code
+     * BF16 values (two bytes each, value s of the 16 rows at 32·s; no scales): the 16 rows of the slice at {@code base} times one token's replicated activations ({@code
      * xr[xo..]}, {@link #replicateGroups}), into {@code dst[d..d + 16)}. Groups g and g + 4 a step (halves A and B of the block), four FMA chains; the
      * running sum in {@code dst}, not in a register, as in the indexed kernel (a vector live across
-     * the block loop was boxed). {@link #sliceBF16} and {@link #sliceF16} repeat this
-     * frame with their own value loads, on purpose: one method branching on the value type would pass
+     * the block loop was boxed). {@link #sliceF16} repeats this
+     * frame with its own value loads, on purpose: one method branching on the value type would pass
      * C2's node budget (with the groups' permutes in the loop, a Q4 copy's scale conversion was no longer
      * inlined but called, its result boxed: 1.5× slower in L2); and BF16 sent through F16's per-block buffer to share its
      * loop ran 1.44–1.48 ms a 5632 × 2048 matrix against 1.18 (alternating), too slow for its rule.
      */
-    private void sliceQ8(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
-        FloatVector.zero(F).intoArray(dst, d);
-        for (int j = 0; j < cols / QK; j++) {
-            long b0 = base + j * sb, io = b0 + SlicedEncoding.SCALES, v0 = io + INDICES; // Q8 and Q4 have scales
-            int x0 = xo + 4 * QK * j; // block j's 8 replicated groups
-            IntVector idx = IntVector.fromMemorySegment(I, w, io, Vec.LE);
-            FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
-            for (int g = 0; g < 4; g++) {
-                IntVector ga = xi(xr, x0 + ROWS * g), gb = xi(xr, x0 + ROWS * (g + 4)); // groups g and g + 4
-                IntVector ia = idx.lanewise(VectorOperators.LSHR, 4 * g), ib = idx.lanewise(VectorOperators.LSHR, 4 * g + 16);
-                long v = v0 + 2L * ROWS * g; // values 2g, 2g + 1 (group g) and 2g + 8, 2g + 9 (group g + 4)
-                p0 = s8f(w, v).fma(pick(ia, ga), p0);
-                q0 = s8f(w, v + ROWS).fma(pick(ia.lanewise(VectorOperators.LSHR, 2), ga), q0);
-                p1 = s8f(w, v + 8 * ROWS).fma(pick(ib, gb), p1);
-                q1 = s8f(w, v + 9 * ROWS).fma(pick(ib.lanewise(VectorOperators.LSHR, 2), gb), q1);
-            }
-            p0.add(q0).add(p1.add(q1)).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
-        }
-    }
 
-    /** As {@link #sliceQ8} for BF16 values (two bytes each, value s of the 16 rows at 32·s; no scales). */
     private void sliceBF16(MemorySegment w, long base, float[] xr, int xo, int cols, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         for (int j = 0; j < cols / QK; j++) {
@@ -269,8 +249,8 @@ final class SlicedNMKernel extends SlicedKernel {
      */
     @Override
     void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
-        if (q4) {
-            decodeChunkQ4(w, base, block0, blocks, dec, at, stride);
+        if (patterned) {
+            decodeChunkPatterned(w, base, block0, blocks, dec, at, stride);
             return;
         }
         for (int j = 0; j < blocks; j++) {
@@ -291,9 +271,6 @@ final class SlicedNMKernel extends SlicedKernel {
 
     /** Stored value s of the 16 rows at the slice block's values {@code v0}, unscaled. */
     private FloatVector value(MemorySegment w, long v0, int s) {
-        if (q8) {
-            return s8f(w, v0 + (long) ROWS * s);
-        }
         if (bf16) {
             return Vec.bf16(w, v0 + 2L * ROWS * s);
         }
@@ -312,11 +289,11 @@ final class SlicedNMKernel extends SlicedKernel {
     }
 
     /**
-     * {@link #decodeChunk} for Q4's 16-bit layout: per group (step t, half h) the 16 rows' codes and
-     * value bytes, each pattern's two columns found by a permute, every column of the group a blend
-     * of the two scaled levels (columns a pattern leaves out get zero).
+     * {@link #decodeChunk} for the pattern layout (Q4, Q8): per group (step t, half h) the 16 rows' codes
+     * and values, each pattern's two columns found by a permute, every column of the group a blend of
+     * the two scaled levels (columns a pattern leaves out get zero).
      */
-    private void decodeChunkQ4(MemorySegment w, long base, int block0, int blocks, float[] dec, int at, int stride) {
+    private void decodeChunkPatterned(MemorySegment w, long base, int block0, int blocks, float[] dec, int at, int stride) {
         for (int j = 0; j < blocks; j++) {
             long b0 = base + (block0 + j) * sb, io = b0 + SlicedEncoding.SCALES;
             FloatVector d = Vec.f16(w, b0);
@@ -324,9 +301,17 @@ final class SlicedNMKernel extends SlicedKernel {
                 int t = g / 2, h = g % 2;
                 IntVector code = u8(w, io + 32L * (t / 2) + ROWS * h).lanewise(VectorOperators.LSHR, 4 * (t % 2)).and(7);
                 IntVector ca = code.selectFrom(PAIR_A), cb = code.selectFrom(PAIR_B);
-                IntVector v = u8(w, io + INDICES + 32L * t + ROWS * h);
-                FloatVector a = Vec.i2f(v.and(15).sub(8)).mul(d);
-                FloatVector b = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4).lanewise(VectorOperators.XOR, 8).sub(8)).mul(d);
+                FloatVector a, b;
+                if (q8) { // a lane's two bytes, a's level low
+                    IntVector v = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, io + INDICES + 64L * t + 2L * ROWS * h, Vec.LE)
+                            .convertShape(VectorOperators.S2I, I, 0);
+                    a = Vec.i2f(v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24)).mul(d);
+                    b = Vec.i2f(v.lanewise(VectorOperators.ASHR, 8)).mul(d);
+                } else {
+                    IntVector v = u8(w, io + INDICES + 32L * t + ROWS * h);
+                    a = Vec.i2f(v.and(15).sub(8)).mul(d);
+                    b = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4).lanewise(VectorOperators.XOR, 8).sub(8)).mul(d);
+                }
                 for (int p = 0; p < 4; p++) {
                     FloatVector.zero(F).blend(a, ca.eq(p).cast(F)).blend(b, cb.eq(p).cast(F))
                             .intoArray(dec, at + stride * (QK * j + 4 * g + p));
@@ -335,11 +320,11 @@ final class SlicedNMKernel extends SlicedKernel {
         }
     }
 
-    // Q4 below DECODED_FROM tokens: 16-bit lanes against per-step pattern tables.
+    // Q4 and Q8 below DECODED_FROM tokens: 16-bit lanes against per-step pattern tables.
 
     @Override
     boolean int16Path(Activations x) {
-        return LANE_PER_ROW && q4 && x.tokens() < DECODED_FROM;
+        return LANE_PER_ROW && patterned && x.tokens() < DECODED_FROM;
     }
 
     /** Bytes of {@link #prepareInt16}'s tables per 32-column block: four steps of two 32-short tables. */
@@ -375,9 +360,9 @@ final class SlicedNMKernel extends SlicedKernel {
             float d = levels(a, 4L * QK * i, qs);
             ShortVector q = ShortVector.fromArray(S32, qs, 0);
             for (int step = 0; step < 4; step++) {
-                ShortVector p = q.rearrange(FIRST[step]);
+                ShortVector p = q.rearrange(FIRST[step]), b = q.rearrange(SECOND[step]);
                 p.intoMemorySegment(a, tables + TB * i + 128L * step, Vec.LE);
-                q.rearrange(SECOND[step]).sub(p.lanewise(VectorOperators.LSHL, 4)).intoMemorySegment(a, tables + TB * i + 128L * step + 64, Vec.LE);
+                (q8 ? b : b.sub(p.lanewise(VectorOperators.LSHL, 4))).intoMemorySegment(a, tables + TB * i + 128L * step + 64, Vec.LE);
             }
             a.set(dev.sieve.core.quant.Half.FLOAT_LE, scales + 4L * i, d);
         }
@@ -396,9 +381,17 @@ final class SlicedNMKernel extends SlicedKernel {
             for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
                 long at = tables + TB * blocks * t, so = scales + 4L * blocks * t;
                 if (two) {
-                    sliceQ4Int16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
+                    if (q8) {
+                        sliceQ8Int16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
+                    } else {
+                        sliceQ4Int16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
+                    }
                 } else {
-                    sliceQ4Int16(ws, base, base, a, at, so, blocks, s.pair, 0);
+                    if (q8) {
+                        sliceQ8Int16(ws, base, base, a, at, so, blocks, s.pair, 0);
+                    } else {
+                        sliceQ4Int16(ws, base, base, a, at, so, blocks, s.pair, 0);
+                    }
                     keepOwnRows(s.pair, out, t * outStride, r, r0, r1);
                 }
             }
@@ -485,7 +478,83 @@ final class SlicedNMKernel extends SlicedKernel {
         f1.intoArray(dst, d + ROWS);
     }
 
-    /** Bytes of a Q4 slice block (scales, codes, values); where its codes start. */
-    private static final long SB = SlicedEncoding.SCALES + INDICES + 128, CODES = SlicedEncoding.SCALES;
+    /**
+     * As {@link #sliceQ4Int16} for Q8 values: per step and slice the 32 lanes' value pairs (one 64-byte
+     * load: a's level the low byte, b's the high), a·P + b·Q (P, Q the pattern's x_a and x_b; at most
+     * 2·128·127, exact in 16 bits) widened to int at once (a third product could overflow) and added to
+     * the block's int sums, lanes j and j + 16 (the same row) into one.
+     */
+    private static void sliceQ8Int16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
+            float[] dst, int d) {
+        FloatVector f0 = FloatVector.zero(F), f1 = f0;
+        long o = base, o1 = base1;
+        for (int j = 0; j < blocks; j++, o += SB8, o1 += SB8) {
+            long p = ao + TB * j, c0 = o + CODES, c1 = o1 + CODES, v0 = c0 + INDICES, v1 = c1 + INDICES;
+            IntVector s0 = IntVector.zero(I), s1 = s0;
+            ShortVector c, cc, tp, tq, u, v, e, ee;
+            c = (ShortVector) ByteVector.fromMemorySegment(B32, w, c0, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            cc = (ShortVector) ByteVector.fromMemorySegment(B32, w, c1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            tp = ShortVector.fromMemorySegment(S32, a, p + 0, Vec.LE);
+            tq = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, v0 + 0, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, v1 + 0, Vec.LE);
+            e = u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(c.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, 8).mul(c.selectFrom(tq)));
+            ee = v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(cc.selectFrom(tp)).add(v.lanewise(VectorOperators.ASHR, 8).mul(cc.selectFrom(tq)));
+            s0 = s0.add((IntVector) e.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) e.convertShape(VectorOperators.S2I, I, 1));
+            s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
+            c = c.lanewise(VectorOperators.LSHR, 4);
+            cc = cc.lanewise(VectorOperators.LSHR, 4);
+            tp = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
+            tq = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, v0 + 64, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, v1 + 64, Vec.LE);
+            e = u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(c.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, 8).mul(c.selectFrom(tq)));
+            ee = v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(cc.selectFrom(tp)).add(v.lanewise(VectorOperators.ASHR, 8).mul(cc.selectFrom(tq)));
+            s0 = s0.add((IntVector) e.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) e.convertShape(VectorOperators.S2I, I, 1));
+            s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
+            c = (ShortVector) ByteVector.fromMemorySegment(B32, w, c0 + 32, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            cc = (ShortVector) ByteVector.fromMemorySegment(B32, w, c1 + 32, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            tp = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
+            tq = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, v0 + 128, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, v1 + 128, Vec.LE);
+            e = u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(c.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, 8).mul(c.selectFrom(tq)));
+            ee = v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(cc.selectFrom(tp)).add(v.lanewise(VectorOperators.ASHR, 8).mul(cc.selectFrom(tq)));
+            s0 = s0.add((IntVector) e.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) e.convertShape(VectorOperators.S2I, I, 1));
+            s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
+            c = c.lanewise(VectorOperators.LSHR, 4);
+            cc = cc.lanewise(VectorOperators.LSHR, 4);
+            tp = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
+            tq = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, v0 + 192, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, v1 + 192, Vec.LE);
+            e = u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(c.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, 8).mul(c.selectFrom(tq)));
+            ee = v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(cc.selectFrom(tp)).add(v.lanewise(VectorOperators.ASHR, 8).mul(cc.selectFrom(tq)));
+            s0 = s0.add((IntVector) e.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) e.convertShape(VectorOperators.S2I, I, 1));
+            s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
+            float dx = a.get(dev.sieve.core.quant.Half.FLOAT_LE, so + 4L * j);
+            // The scales' f16 → f32 written out (as Vec.f16), as in sliceQ4Int16.
+            IntVector h, m, b;
+            FloatVector dw;
+            h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+            m = h.and(0x7FFF);
+            b = m.lanewise(VectorOperators.LSHL, 13);
+            dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            f0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), f0);
+            h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+            m = h.and(0x7FFF);
+            b = m.lanewise(VectorOperators.LSHL, 13);
+            dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            f1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), f1);
+        }
+        f0.intoArray(dst, d);
+        f1.intoArray(dst, d + ROWS);
+    }
+
+    /** Bytes of a Q4 and of a Q8 slice block (scales, codes, values); where their codes start. */
+    private static final long SB = SlicedEncoding.SCALES + INDICES + 128, SB8 = SlicedEncoding.SCALES + INDICES + 256,
+            CODES = SlicedEncoding.SCALES;
     private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
 }
