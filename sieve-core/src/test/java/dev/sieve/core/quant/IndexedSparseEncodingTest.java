@@ -245,13 +245,9 @@ class IndexedSparseEncodingTest {
                         assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name());
                         // Each layout's activations in its own encoding (Q4 with an even N: Q8_0), the row
                         // layout given the values those hold; bit for bit where both are F32.
-                        float[] x = gaussian(r, cols), held = x.clone();
-                        WeightEncoding act = s.activationEncoding();
-                        MemorySegment as = arena.allocate(act.byteSize(cols)), a = arena.allocate(4L * cols);
-                        act.quantize(x, 0, as, 0, cols);
-                        act.dequantize(as, 0, held, 0, cols);
-                        F32Encoding.INSTANCE.quantize(held, 0, a, 0, cols);
-                        assertEquals(s.sixteenBit() ? Q8_0Encoding.INSTANCE : F32Encoding.INSTANCE, act);
+                        MemorySegment[] acts = SlicedNMEncodingTest.activations(s, gaussian(r, cols), new float[cols], arena);
+                        MemorySegment as = acts[0], a = acts[1];
+                        assertEquals(s.sixteenBit() ? Q8_0Encoding.INSTANCE : F32Encoding.INSTANCE, s.activationEncoding());
                         for (int row = 0; row < rows; row++) {
                             float want = e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols);
                             assertEquals(want, s.dotRow(sl.data(), sl.rowBytes(), row, as, 0, cols),

@@ -43,12 +43,9 @@ class SlicedNMEncodingTest {
                     assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), s.name()); // exactly, the sign of a stored zero too
                     // Each layout's activations in its own encoding (Q4's slices take Q8_0), the row layout
                     // given the values those hold.
-                    float[] x = gaussian(r, cols), held = x.clone();
-                    WeightEncoding act = s.activationEncoding();
-                    MemorySegment as = arena.allocate(act.byteSize(cols)), a = arena.allocate(4L * cols);
-                    act.quantize(x, 0, as, 0, cols);
-                    act.dequantize(as, 0, held, 0, cols);
-                    F32Encoding.INSTANCE.quantize(held, 0, a, 0, cols);
+                    float[] held = new float[cols];
+                    MemorySegment[] acts = activations(s, gaussian(r, cols), held, arena);
+                    MemorySegment as = acts[0], a = acts[1];
                     float[] wr = new float[cols];
                     for (int row = 0; row < rows; row++) {
                         float want = e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols);
@@ -117,6 +114,19 @@ class SlicedNMEncodingTest {
             assertThrows(IllegalArgumentException.class, () -> s.repackMatrix(s.source(), m, arena.allocate(m.byteSize()), 8, 64));
             assertThrows(UnsupportedOperationException.class, () -> s.dequantize(m, 0, new float[32], 0, 32));
         }
+    }
+
+    /**
+     * {@code x} in {@code s}'s activation encoding, and as F32 the values that encoding holds ({@code
+     * held}, for the row layout's reference): {encoded, held as F32}.
+     */
+    static MemorySegment[] activations(WeightEncoding s, float[] x, float[] held, Arena arena) {
+        WeightEncoding act = s.activationEncoding();
+        MemorySegment as = arena.allocate(act.byteSize(x.length)), a = arena.allocate(4L * x.length);
+        act.quantize(x, 0, as, 0, x.length);
+        act.dequantize(as, 0, held, 0, x.length);
+        F32Encoding.INSTANCE.quantize(held, 0, a, 0, x.length);
+        return new MemorySegment[] {as, a};
     }
 
     private static float[] gaussian(Random r, int n) {
