@@ -18,21 +18,21 @@ import jdk.incubator.vector.VectorShuffle;
 
 /**
  * {@link SlicedNMEncoding} (2:4, Q8, Q4, BF16 or F16 values, 16 rows interleaved): decode multiplies 16 rows
- * at once, one row per lane. Q8, BF16 and F16 work per stored value, as the indexed N:16 kernel does: each 2:4
+ * at once, one row per lane. BF16 and F16 work per stored value, as the indexed N:16 kernel does: each 2:4
  * group's four activations fill every quarter of a register (prepared once per product, {@link
  * #replicateGroups}: a load per group instead of a permute and the index masking the Vector API adds
  * to it), and each of the group's two stored values takes its activation by a permute whose index is
  * its 2-bit column, shifted out of the row's 32-bit index word (the bits above it, the next value's
  * column, fall on the replicas and do not matter). Per 16 stored values: a shift, a permute, a
  * conversion (BF16: a shift; F16 converted a slice at a time into an array first) and an FMA. Model
- * level (tinyllama shape, tg64): Q8_S24 1.8× Q8_0, BF16_S24 1.6× BF16 (docs/performance.md, session 28).
+ * level (tinyllama shape, tg64): BF16_S24 1.6× BF16 (docs/performance.md, session 28).
  *
- * <p>Q4 runs in 16-bit lanes against Q8_0 activations ({@link #sliceQ4Int16}, two slices a pass, the
- * layout in {@link SlicedNMEncoding}): per-step tables of each pattern's activations, indexed by the
- * lanes' codes, so that two stored values cost two permutes, a shift, two multiplies and three adds for
- * 32 lanes. The float kernel per stored value (as Q8's) had fallen behind the dense Q4_0_R16 16-bit
- * kernel (0.86–1.04× against the rule's 1.14, sessions 31–32); this one runs Q4_S24 tg64 at 1.2–1.5×
- * Q4_0 (docs/performance.md, session 33).
+ * <p>Q4 and Q8 run in 16-bit lanes against Q8_0 activations ({@link #sliceQ4Int16}, {@link #sliceQ8Int16},
+ * two slices a pass, the pattern layout in {@link SlicedNMEncoding}): per-step tables of each pattern's
+ * activations, indexed by the lanes' codes, so that two stored values of 32 lanes cost two permutes, a
+ * shift or two, two multiplies and two or three adds. The float kernels per stored value had fallen
+ * behind the dense 16-bit kernels (Q4_S24 0.86–1.04× Q4_0, sessions 31–32); session 33 (docs/performance.md):
+ * Q4_S24 tg64 1.03–1.14× the faster Q4_0, Q8_S24 1.55–1.83× Q8_0.
  *
  * <p>Prompts and batches of {@link #DECODED_FROM} tokens or more decode each chunk of a slice to dense
  * floats once and take the dense sliced kernel ({@link #decoded}); fewer tokens run the one-token
