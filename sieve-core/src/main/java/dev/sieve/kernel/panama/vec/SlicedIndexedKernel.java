@@ -122,7 +122,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
             // (F16 and BF16 have no token-group pass: their small batches run per token.)
             boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g && sliced.scaled();
             if (groups || scalesLead) { // the prompt kernels' and sliceQ4Pairs' scales
-                scales(ws, sc0, blocks, sc, 0);
+                scales(ws, sc0, blocks, sc);
             }
             float[] halves = f16 ? s.halves(blocks * n * step / 2) : null;
             if (f16) { // the slice's values as floats, once for all its tokens
@@ -189,9 +189,9 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * per block) as floats, block j's 16 at {@code sc[16j..]}, converted once per slice for all its
      * token groups, and out of their loops, which pass C2's inlining budget with the conversion inside.
      */
-    private void scales(MemorySegment w, long sc0, int blocks, float[] sc, int at) {
+    private void scales(MemorySegment w, long sc0, int blocks, float[] sc) {
         for (int j = 0; j < blocks; j++) {
-            Vec.f16(w, sc0 + j * scaleStride).intoArray(sc, at + ROWS * j);
+            Vec.f16(w, sc0 + j * scaleStride).intoArray(sc, ROWS * j);
         }
     }
 

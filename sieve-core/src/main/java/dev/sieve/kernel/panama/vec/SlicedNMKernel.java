@@ -39,7 +39,7 @@ import jdk.incubator.vector.VectorShuffle;
  * product per token.
  */
 final class SlicedNMKernel extends SlicedKernel {
-    private static final int QK = 32, G = 16;
+    private static final int QK = 32;
     private static final int INDICES = SlicedNMEncoding.INDICES;
     /** Lane l of REP[g]: 4g + l % 4, group g's four columns (of 16) in every quarter. */
     private static final VectorShuffle<Float>[] REP = shuffles();
