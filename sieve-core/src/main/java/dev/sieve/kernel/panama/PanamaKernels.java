@@ -13,6 +13,7 @@ import dev.sieve.core.quant.Q4_KSlicedEncoding;
 import dev.sieve.core.quant.Q6_KEncoding;
 import dev.sieve.core.quant.Q6_KSlicedEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
+import dev.sieve.core.quant.SlicedBitmapEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SlicedNMEncoding;
 import dev.sieve.core.quant.SparseEncoding;
@@ -106,8 +107,16 @@ public final class PanamaKernels implements Kernels {
      */
     @Override
     public WeightEncoding preferredLayout(WeightEncoding e) {
-        return preferredLayout(e, bits, CpuVendor.current());
+        return preferredLayout(e, bits, CpuVendor.current(), EXPANDS_BYTES);
     }
+
+    /**
+     * Whether the CPU expands bytes by a mask in one instruction (AVX-512 VBMI2's VPEXPANDB; without it
+     * the Vector API's {@code expand} runs as Java code) and bitmap Q8 may take its 16-row layout
+     * ({@code -Dsieve.bitmap.sliced=false} keeps the rows, for measurements).
+     */
+    private static final boolean EXPANDS_BYTES = CpuVendor.hasFlag("avx512_vbmi2")
+            && Boolean.parseBoolean(System.getProperty("sieve.bitmap.sliced", "true"));
 
     /** Q8_0 → Q8_0_R16 at 512 bits ({@code -Dsieve.q8.sliced=false} keeps Q8_0's rows, for measurements). */
     private static final boolean SLICED_Q8_0 = Boolean.parseBoolean(System.getProperty("sieve.q8.sliced", "true"));
@@ -115,6 +124,14 @@ public final class PanamaKernels implements Kernels {
     private static final boolean SLICED_Q6_K = Boolean.parseBoolean(System.getProperty("sieve.q6.sliced", "true"));
 
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {
+        return preferredLayout(e, bits, vendor, false);
+    }
+
+    /** As {@link #preferredLayout(WeightEncoding, int, CpuVendor)} on a CPU that expands bytes by a mask in one instruction, or not. */
+    static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor, boolean expandsBytes) {
+        if (SlicedBitmapEncoding.slices(e) && bits == 512 && expandsBytes) {
+            return SlicedBitmapEncoding.of(e); // bitmap Q8: 16 rows a vector, each step's values expanded by its mask
+        }
         if (e instanceof IndexedSparseEncoding i && bits == 512) {
             return SlicedIndexedEncoding.of(i); // a 16-row slice is one vector of 16 lanes
         }

@@ -81,9 +81,14 @@ class IndexedSparseKernelsTest {
 
     /** {@code e} and its sliced layout {@code s} at every width, against the scalar reference and against dense F32 (within {@code denseTol}). */
     static void bothLayoutsMatch(WeightEncoding e, WeightEncoding s, int[] tokenCounts, double denseTol) {
+        bothLayoutsMatch(e, s, tokenCounts, denseTol, SHAPES);
+    }
+
+    /** As {@link #bothLayoutsMatch(WeightEncoding, WeightEncoding, int[], double)} on the given {rows, cols} shapes. */
+    static void bothLayoutsMatch(WeightEncoding e, WeightEncoding s, int[] tokenCounts, double denseTol, int[][] shapes) {
         Random rnd = new Random(e.ggmlType());
         try (Arena arena = Arena.ofConfined()) {
-            for (int[] shape : SHAPES) {
+            for (int[] shape : shapes) {
                 int rows = shape[0], cols = shape[1];
                 Tensor w = PanamaKernelsTest.randomTensor(e, rows, cols, rnd, arena);
                 Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);

@@ -563,10 +563,10 @@ final class SlicedIndexedKernel extends SlicedKernel {
             ShortVector s0 = ShortVector.zero(S32), s1 = s0;
             for (int k = 0; k < n; k += 2, p += 2L * step, p1 += 2L * step) {
                 ShortVector u = ShortVector.fromMemorySegment(S32, w, p, Vec.LE), v = ShortVector.fromMemorySegment(S32, w, p1, Vec.LE);
-                s0 = s0.add(u.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.ASHR, 12).mul(u.selectFrom(ta)))
-                        .add(u.lanewise(VectorOperators.ASHR, 12).mul(u.lanewise(VectorOperators.LSHR, 4).selectFrom(tb)));
-                s1 = s1.add(v.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.ASHR, 12).mul(v.selectFrom(ta)))
-                        .add(v.lanewise(VectorOperators.ASHR, 12).mul(v.lanewise(VectorOperators.LSHR, 4).selectFrom(tb)));
+                s0 = s0.add(u.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(u.selectFrom(ta)))
+                        .add(u.lanewise(VectorOperators.ASHR, 12).mul(u.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
+                s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(v.selectFrom(ta)))
+                        .add(v.lanewise(VectorOperators.ASHR, 12).mul(v.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
             }
             IntVector i0 = ((IntVector) s0.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s0.convertShape(VectorOperators.S2I, I, 1));
             IntVector i1 = ((IntVector) s1.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, I, 1));

@@ -110,10 +110,10 @@ final class SlicedQ6_KKernel extends SlicedKernel {
                     ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
                     ShortVector u = ShortVector.fromMemorySegment(S32, w, q + 64L * i, Vec.LE);
                     ShortVector v = ShortVector.fromMemorySegment(S32, w, q1 + 64L * i, Vec.LE);
-                    s = s.add(u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(even))
-                            .add(u.lanewise(VectorOperators.ASHR, 8).mul(odd));
-                    s1 = s1.add(v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(even))
-                            .add(v.lanewise(VectorOperators.ASHR, 8).mul(odd));
+                    s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even))
+                            .add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+                    s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even))
+                            .add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
                 }
                 long sc = SC + ROWS * (2 * (j & 7) + h);
                 IntVector scale = (IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o + sc, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0);

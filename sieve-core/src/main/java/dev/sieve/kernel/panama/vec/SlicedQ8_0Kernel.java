@@ -143,10 +143,10 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
                 ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
                 ShortVector u = ShortVector.fromMemorySegment(S32, w, q + 64L * i, Vec.LE);
                 ShortVector v = ShortVector.fromMemorySegment(S32, w, q1 + 64L * i, Vec.LE);
-                ShortVector s = u.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(even)
-                        .add(u.lanewise(VectorOperators.ASHR, 8).mul(odd));
-                ShortVector s1 = v.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8).mul(even)
-                        .add(v.lanewise(VectorOperators.ASHR, 8).mul(odd));
+                ShortVector s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
+                        .add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+                ShortVector s1 = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
+                        .add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
                 sum = sum.add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
                         .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1));
                 sum1 = sum1.add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0))

@@ -9,6 +9,7 @@ import dev.sieve.core.kernel.ScalarKernels;
 import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.OutlierEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
+import dev.sieve.core.quant.SlicedBitmapEncoding;
 import dev.sieve.core.quant.SlicedNMEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
@@ -67,6 +68,9 @@ public final class VecKernels implements Kernels, KernelTable {
         }
         for (SparseEncoding s : SparseEncoding.bitmapEncodings()) {
             register(new SparseKernel(s));
+            if (SlicedBitmapEncoding.slices(s)) { // bitmap Q8 in 16-row slices, made at load
+                register(new SlicedBitmapKernel(SlicedBitmapEncoding.of(s)));
+            }
         }
         // Indexed N:16: the row layout (every width), and the 16-row layout made from it at load.
         for (IndexedSparseEncoding e : IndexedSparseEncoding.encodings()) {

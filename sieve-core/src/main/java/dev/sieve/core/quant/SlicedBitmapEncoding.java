@@ -1,0 +1,190 @@
+package dev.sieve.core.quant;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A bitmap {@link SparseEncoding} with Q8 values ({@code Q8_B<c>}) with every 16 consecutive rows
+ * interleaved ({@code Q8_B<c>_R}, a {@link SlicedEncoding} made at load at 512 bits where the CPU
+ * expands bytes by a mask in one instruction, AVX-512 VBMI2's VPEXPANDB), so that a kernel multiplies
+ * 16 rows at once, one row per lane, as {@link Q8_0SlicedEncoding}'s does: each step's 64 weights
+ * (four columns of 16 rows) are one 64-bit mask and the step's stored values packed; expanded by the
+ * mask they are Q8_0_R16's 64 bytes for the same columns, zeros at the unset positions. Per 16-row
+ * slice, the 16 rows' bytes of the row layout (16 · (40 + c) a block), each block's masks and values
+ * first, all blocks' scales after them:
+ * <pre>
+ *   per block b, at b · (512 + 16c):
+ *     m[64]     u64   at 8·s: step s, columns 4s .. 4s + 3: bit 2l + e is row l's column 4s + e, bit 32 + 2l + e
+ *                     row l's column 4s + 2 + e (e = 0, 1)
+ *     v[16c]    i8    at 512: the 64 steps' stored values, step after step, each step's in the order of its
+ *                     mask's bits; bytes past the last stored value are zero
+ *   then per block b, at nb · (512 + 16c) + 128·b (nb blocks a row):
+ *     d[4][16]  f16   at 32·t + 2·l: row l's scale of tile t (columns 64t .. 64t + 63)
+ * </pre>
+ * Why this order: a step's mask is read before its values (the values' place is the running count of
+ * the masks' bits), so the masks lead their values in the stream; with the masks after the values
+ * (2 KiB ahead of them at 50%) the kernel waited on each block's first mask lines from memory (5632 ×
+ * 2048 beyond the L3: 1.9–2.5 ms against 1.26–1.33). The scales trail the slice, so that a 64-byte load
+ * from any value's place stays inside the slice, also in the matrix's last block, and they stream
+ * beside the blocks, a line each second block. A row's set bits past the block's capacity, which the
+ * reference decodes to zero, are cleared; every block then holds the reference's weights exactly.
+ * Activations: Q8_0, as for Q8_0_R16 (the same 16-bit patterns), so a product differs from the row
+ * layout's float-activation reference by the activations' rounding.
+ */
+public final class SlicedBitmapEncoding extends SlicedEncoding {
+    /** Sieve's ids: 3500 + c − 1, after the padded bitmaps' 2464 + 4 · 256. */
+    private static final int ID = 3500;
+    private static final int BLOCK = SparseEncoding.BITMAP_BLOCK;
+    /** Steps per block: four columns of 16 rows each. */
+    public static final int STEPS = BLOCK / 4;
+    private static final SlicedBitmapEncoding[] Q8 = new SlicedBitmapEncoding[BLOCK];
+    private static final ValueLayout.OfLong LONG_LE =
+            ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    private final SparseEncoding source;
+    private final int capacity;
+
+    private SlicedBitmapEncoding(SparseEncoding source) {
+        super(source);
+        this.source = source;
+        this.capacity = source.capacity();
+    }
+
+    /** Whether {@code e} has this layout: a bitmap encoding with Q8 values (not its padded form). */
+    public static boolean slices(WeightEncoding e) {
+        return e instanceof SparseEncoding s && !s.isNM() && !s.isPadded() && s.values() == SparseEncoding.Values.Q8;
+    }
+
+    /** The 16-row layout of {@code e}, a bitmap encoding with Q8 values ({@link #slices}). */
+    public static SlicedBitmapEncoding of(WeightEncoding e) {
+        if (!slices(e)) {
+            throw new IllegalArgumentException("16-row bitmap layouts hold bitmap blocks with Q8 values, not " + e.name());
+        }
+        SparseEncoding s = (SparseEncoding) e;
+        synchronized (Q8) {
+            if (Q8[s.capacity() - 1] == null) {
+                Q8[s.capacity() - 1] = new SlicedBitmapEncoding(s);
+            }
+            return Q8[s.capacity() - 1];
+        }
+    }
+
+    @Override public SparseEncoding source() { return source; }
+    @Override public String name() { return source.name() + "_R"; }
+    @Override public int ggmlType() { return ID + capacity - 1; }
+    /** Q8_0: the kernel multiplies the activations' levels in 16-bit lanes, as Q8_0_R16's does. */
+    @Override public WeightEncoding activationEncoding() { return Q8_0Encoding.INSTANCE; }
+
+    /** Bytes of a block's masks, which lead its values. */
+    public static final int MASKS = 8 * STEPS;
+
+    /** Bytes of a block's masks and values. */
+    public long bodyBytes() {
+        return MASKS + (long) ROWS * capacity;
+    }
+
+    /** Byte offset, from its slice's start, of block b's masks (its values follow them). */
+    public long bodyAt(int b) {
+        return b * bodyBytes();
+    }
+
+    /** Byte offset, from its slice's start, of block b's scales in a row of {@code nb} blocks. */
+    public long scalesAt(int nb, int b) {
+        return nb * bodyBytes() + (long) SCALES * source.tiles() * b;
+    }
+
+    /** Row (lane) of bit p of a step's mask. */
+    static int rowOf(int p) {
+        return p % 32 / 2;
+    }
+
+    /** Column within its step (0..3) of bit p of a step's mask. */
+    static int columnOf(int p) {
+        return 2 * (p / 32) + p % 2;
+    }
+
+    @Override
+    public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
+        for (int j = 0; j < blocks; j++) {
+            long bo = sliceBase + bodyAt(block0 + j), v = bo + MASKS, so = sliceBase + scalesAt(rowBlocks, block0 + j);
+            int out = off + j * BLOCK;
+            java.util.Arrays.fill(dst, out, out + BLOCK, 0f);
+            for (int s = 0; s < STEPS; s++) {
+                for (long mask = m.get(LONG_LE, bo + 8L * s); mask != 0; mask &= mask - 1, v++) {
+                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p);
+                    if (rowOf(p) == l) {
+                        dst[out + c] = Half.i8(m, v) * Half.f16(m, so + 32L * (c / 64) + 2L * l);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Against Q8_0 activations: per 32-column block the integer sum of levels times activation levels, times both scales. */
+    @Override
+    public float dotRow(MemorySegment w, long rowBytes, int row, MemorySegment a, long aOffset, int cols) {
+        long base = sliceOffset(rowBytes, row);
+        int l = row % ROWS;
+        float sum = 0;
+        int nb = cols / BLOCK;
+        for (int j = 0; j < nb; j++) {
+            long bo = base + bodyAt(j), v = bo + MASKS, so = base + scalesAt(nb, j);
+            int[] sums = new int[BLOCK / Q8_0Encoding.QK];
+            for (int s = 0; s < STEPS; s++) {
+                for (long mask = w.get(LONG_LE, bo + 8L * s); mask != 0; mask &= mask - 1, v++) {
+                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p);
+                    if (rowOf(p) == l) {
+                        long ab = aOffset + (long) Q8_0Encoding.BLOCK_BYTES * ((BLOCK * j + c) / Q8_0Encoding.QK);
+                        sums[c / Q8_0Encoding.QK] += Half.i8(w, v) * Half.i8(a, ab + 2 + c % Q8_0Encoding.QK);
+                    }
+                }
+            }
+            for (int k = 0; k < sums.length; k++) {
+                long ab = aOffset + (long) Q8_0Encoding.BLOCK_BYTES * (BLOCK / Q8_0Encoding.QK * j + k);
+                sum += sums[k] * Half.f16(w, so + 32L * (k / 2) + 2L * l) * Half.f16(a, ab);
+            }
+        }
+        return sum;
+    }
+
+    @Override
+    void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
+        int bb = blockBytes(), tiles = source.tiles();
+        int[][] level = new int[ROWS][BLOCK];
+        boolean[][] set = new boolean[ROWS][BLOCK];
+        java.util.Arrays.fill(out, 0, ROWS * bb * blocks, (byte) 0);
+        for (int j = 0; j < blocks; j++) {
+            int bo = (int) bodyAt(j), v = bo + MASKS, so = (int) scalesAt(blocks, j);
+            for (int l = 0; l < ROWS; l++) {
+                int ro = l * rowBytes + j * bb, r = 0;
+                java.util.Arrays.fill(set[l], false);
+                for (int t = 0; t < tiles; t++) {
+                    long mask = 0;
+                    for (int b = 0; b < 8; b++) {
+                        mask |= (in[ro + source.masksAt() + 8 * t + b] & 0xFFL) << 8 * b;
+                    }
+                    for (; mask != 0 && r < capacity; mask &= mask - 1, r++) { // set bits past the capacity are zeros: dropped
+                        int c = 64 * t + Long.numberOfTrailingZeros(mask);
+                        set[l][c] = true;
+                        level[l][c] = in[ro + source.valuesAt() + r];
+                    }
+                    out[so + 32 * t + 2 * l] = in[ro + 2 * t];
+                    out[so + 32 * t + 2 * l + 1] = in[ro + 2 * t + 1];
+                }
+            }
+            for (int s = 0; s < STEPS; s++) {
+                long mask = 0;
+                for (int p = 0; p < 64; p++) {
+                    int l = rowOf(p), c = 4 * s + columnOf(p);
+                    if (set[l][c]) {
+                        mask |= 1L << p;
+                        out[v++] = (byte) level[l][c];
+                    }
+                }
+                for (int b = 0; b < 8; b++) {
+                    out[bo + 8 * s + b] = (byte) (mask >>> 8 * b);
+                }
+            }
+        }
+    }
+}

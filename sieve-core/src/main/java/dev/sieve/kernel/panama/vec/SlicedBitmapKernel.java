@@ -1,0 +1,181 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.Half;
+import dev.sieve.core.quant.SlicedBitmapEncoding;
+import dev.sieve.core.quant.SlicedEncoding;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link SlicedBitmapEncoding} (bitmap Q8 with 16 rows interleaved): per step one VPEXPANDB puts the
+ * step's stored values at their places in Q8_0_R16's 64 bytes for the same four columns, and the step
+ * is multiplied as {@link SlicedQ8_0Kernel} multiplies its own (low bytes by two shifts times the even
+ * columns' activation levels, high bytes by one shift times the odd columns', widened into the rows' int
+ * sums), two slices a pass, against the same 16-bit activation patterns; per 32 columns the sums are
+ * scaled by the rows' tile scale times the activations' d. The row-layout kernel ({@link SparseKernel})
+ * expands each row's tile into float lanes, so its work per weight is four times the lanes; here the work
+ * per position is Q8_0_R16's plus the expansion, and the bytes are the bitmap's. Prompts decode each
+ * block of two slices to floats once ({@link #decodeChunk}) and take the dense sliced kernel.
+ */
+final class SlicedBitmapKernel extends SlicedKernel {
+    private static final int QK = 32;
+    private static final long PB = SlicedQ8_0Kernel.PB;
+    private static final int STEPS = SlicedBitmapEncoding.STEPS;
+    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_512;
+    private static final ValueLayout.OfLong LONG_LE =
+            ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    private static final int MASKS = SlicedBitmapEncoding.MASKS;
+    /** Bytes of a block's scales: four tiles of 16 rows' f16. */
+    private static final long BLOCK_SCALES = 4L * SlicedEncoding.SCALES;
+    private final SlicedBitmapEncoding layout;
+    /** Bytes of a block's masks and values (16 rows). */
+    private final long body;
+
+    SlicedBitmapKernel(SlicedBitmapEncoding e) {
+        super(e);
+        this.layout = e;
+        this.body = e.bodyBytes();
+    }
+
+    @Override
+    boolean int16Path(Activations x) {
+        return LANE_PER_ROW && x.tokens() < SlicedQ8_0Kernel.INT16_TOKENS;
+    }
+
+    @Override
+    public void prepare(Tensor w, Activations x) {
+        prepareDecodedRows(w, x);
+    }
+
+    /** Q8_0_R16's activation patterns: the expanded steps are its loads. */
+    @Override
+    void prepareInt16(Activations x) {
+        SlicedQ8_0Kernel.pairPatterns(this, x);
+    }
+
+    /** Two slices a pass; a last single slice, or one a thread's range starts or ends inside, given twice, its rows kept from the first half. */
+    @Override
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols, blocks = cols / QK;
+        MemorySegment ws = w.data(), a = x.encoded();
+        long rb = w.rowBytes(), patterns = SlicedQ8_0Kernel.patternsOffset(n), scales = patterns + PB * (n / QK);
+        float[] part = PAIR_SCRATCH.get().pair;
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            boolean two = r >= r0 && r + 2 * ROWS <= r1;
+            for (int t = 0; t < tokens; t++) {
+                long at = patterns + PB * blocks * t, so = scales + 4L * blocks * t;
+                if (two) {
+                    slice16(ws, base, base + ROWS * rb, a, at, so, cols / dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK, out, t * outStride + r);
+                } else {
+                    slice16(ws, base, base, a, at, so, cols / dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK, part, 0);
+                    keepOwnRows(part, out, t * outStride, r, r0, r1);
+                }
+            }
+            if (two) {
+                r += ROWS;
+            }
+        }
+    }
+
+    /**
+     * The slices at {@code base} and {@code base1} ({@code nb} blocks of 256 columns) times one token, into
+     * {@code dst[d..d + 32)}. Per 32 columns (eight steps) the int sums; the running float sums live in
+     * {@code dst}, as in {@link SlicedQ8_0Kernel}'s kernel (a vector live across the step loop would be
+     * boxed), and the tile scales' f16 conversion is written out for the same reason.
+     */
+    private void slice16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int nb, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
+        FloatVector.zero(F).intoArray(dst, d + ROWS);
+        long o = base, o1 = base1, sc = base + layout.scalesAt(nb, 0), sc1 = base1 + layout.scalesAt(nb, 0);
+        for (int b = 0; b < nb; b++, o += body, o1 += body, sc += BLOCK_SCALES, sc1 += BLOCK_SCALES) {
+            long v = o + MASKS, v1 = o1 + MASKS; // the masks lead the block's values
+            for (int h = 0; h < 8; h++) {
+                long p = ao + PB * (8 * b + h), mo = o + 64L * h, mo1 = o1 + 64L * h;
+                IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
+                for (int i = 0; i < 8; i++) {
+                    ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
+                    ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
+                    long m = w.get(LONG_LE, mo + 8L * i), m1 = w.get(LONG_LE, mo1 + 8L * i);
+                    ShortVector u = ByteVector.fromMemorySegment(B64, w, v, Vec.LE).expand(VectorMask.fromLong(B64, m)).reinterpretAsShorts();
+                    ShortVector u1 = ByteVector.fromMemorySegment(B64, w, v1, Vec.LE).expand(VectorMask.fromLong(B64, m1)).reinterpretAsShorts();
+                    v += Long.bitCount(m);
+                    v1 += Long.bitCount(m1);
+                    ShortVector s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
+                            .add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+                    ShortVector s1 = u1.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
+                            .add(u1.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+                    sum = sum.add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
+                            .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1));
+                    sum1 = sum1.add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0))
+                            .add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1));
+                }
+                float dx = a.get(Half.FLOAT_LE, so + 4L * (8 * b + h));
+                long q = sc + 32L * (h / 2), q1 = sc1 + 32L * (h / 2);
+                IntVector hh = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, q, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+                IntVector mm = hh.and(0x7FFF), bb = mm.lanewise(VectorOperators.LSHL, 13);
+                FloatVector dw = bb.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(bb.or(0x7F800000), mm.compare(VectorOperators.GE, 0x7C00))
+                        .or(hh.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+                ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+                hh = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, q1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+                mm = hh.and(0x7FFF);
+                bb = mm.lanewise(VectorOperators.LSHL, 13);
+                FloatVector dv = bb.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(bb.or(0x7F800000), mm.compare(VectorOperators.GE, 0x7C00))
+                        .or(hh.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+                ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(dv.mul(dx), FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+            }
+        }
+    }
+
+    /** Prompts through {@link #decodedRows}. */
+    @Override
+    void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
+        decodedRows(ws, rb, x, out, outStride, r0, r1);
+    }
+
+    /**
+     * The weights as the reference decodes them: per step the stored values expanded to the step's 64
+     * bytes, whose 32 shorts are the 16 rows' column pairs (4s, 4s + 1) then (4s + 2, 4s + 3), each byte
+     * times its row's tile scale.
+     */
+    @Override
+    void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
+        float[] d = TILE_SCALES.get();
+        for (int j = 0; j < blocks; j++) {
+            long o = base + layout.bodyAt(block0 + j), v = o + MASKS;
+            for (int t = 0; t < 4; t++) {
+                Vec.f16(w, base + layout.scalesAt(rowBlocks, block0 + j) + 32L * t, d, ROWS * t);
+            }
+            for (int s = 0; s < STEPS; s++) {
+                long m = w.get(LONG_LE, o + 8L * s);
+                ShortVector u = ByteVector.fromMemorySegment(B64, w, v, Vec.LE).expand(VectorMask.fromLong(B64, m)).reinterpretAsShorts();
+                v += Long.bitCount(m);
+                FloatVector dw = FloatVector.fromArray(F, d, ROWS * (s / 16));
+                int c = at + stride * (dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK * j + 4 * s);
+                IntVector lo = (IntVector) u.convertShape(VectorOperators.S2I, Vec.I, 0);
+                IntVector hi = (IntVector) u.convertShape(VectorOperators.S2I, Vec.I, 1);
+                ((FloatVector) lo.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0))
+                        .mul(dw).intoArray(dec, c);
+                ((FloatVector) lo.lanewise(VectorOperators.ASHR, 8).convert(VectorOperators.I2F, 0)).mul(dw).intoArray(dec, c + stride);
+                ((FloatVector) hi.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0))
+                        .mul(dw).intoArray(dec, c + 2 * stride);
+                ((FloatVector) hi.lanewise(VectorOperators.ASHR, 8).convert(VectorOperators.I2F, 0)).mul(dw).intoArray(dec, c + 3 * stride);
+            }
+        }
+    }
+
+    /** Per thread: a block's four tiles' scales of 16 rows, as floats. */
+    private static final ThreadLocal<float[]> TILE_SCALES = ThreadLocal.withInitial(() -> new float[4 * ROWS]);
+}
