@@ -147,44 +147,51 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
         return sum;
     }
 
+    /**
+     * Per block: each row's tile masks (set bits past the capacity cleared, as the reference decodes
+     * them to zero) spread into the steps' masks four columns at a time, then each step's values taken
+     * in its mask's order, which is each row's value order (a row's columns come in ascending order
+     * across a block's steps), so a pointer per row finds them. A position at a time, a 1.1B model's
+     * relayout took 8 s.
+     */
     @Override
     void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
         int bb = blockBytes(), tiles = source.tiles();
-        int[][] level = new int[ROWS][BLOCK];
-        boolean[][] set = new boolean[ROWS][BLOCK];
-        java.util.Arrays.fill(out, 0, ROWS * bb * blocks, (byte) 0);
+        long[] masks = new long[ROWS * tiles];
+        int[] next = new int[ROWS];
         for (int j = 0; j < blocks; j++) {
             int bo = (int) bodyAt(j), v = bo + MASKS, so = (int) scalesAt(blocks, j);
             for (int l = 0; l < ROWS; l++) {
-                int ro = l * rowBytes + j * bb, r = 0;
-                java.util.Arrays.fill(set[l], false);
+                int ro = l * rowBytes + j * bb, left = capacity;
+                next[l] = ro + source.valuesAt();
                 for (int t = 0; t < tiles; t++) {
                     long mask = 0;
                     for (int b = 0; b < 8; b++) {
                         mask |= (in[ro + source.masksAt() + 8 * t + b] & 0xFFL) << 8 * b;
                     }
-                    for (; mask != 0 && r < capacity; mask &= mask - 1, r++) { // set bits past the capacity are zeros: dropped
-                        int c = 64 * t + Long.numberOfTrailingZeros(mask);
-                        set[l][c] = true;
-                        level[l][c] = in[ro + source.valuesAt() + r];
+                    if (Long.bitCount(mask) > left) { // set bits past the capacity are zeros: dropped
+                        mask = Long.expand((1L << left) - 1, mask);
                     }
+                    left -= Long.bitCount(mask);
+                    masks[tiles * l + t] = mask;
                     out[so + 32 * t + 2 * l] = in[ro + 2 * t];
                     out[so + 32 * t + 2 * l + 1] = in[ro + 2 * t + 1];
                 }
             }
             for (int s = 0; s < STEPS; s++) {
                 long mask = 0;
-                for (int p = 0; p < 64; p++) {
-                    int l = rowOf(p), c = 4 * s + columnOf(p);
-                    if (set[l][c]) {
-                        mask |= 1L << p;
-                        out[v++] = (byte) level[l][c];
-                    }
+                for (int l = 0; l < ROWS; l++) {
+                    long four = masks[tiles * l + s / 16] >>> 4 * (s % 16);
+                    mask |= (four & 3) << 2 * l | (four >>> 2 & 3) << 32 + 2 * l;
                 }
                 for (int b = 0; b < 8; b++) {
                     out[bo + 8 * s + b] = (byte) (mask >>> 8 * b);
                 }
+                for (long m = mask; m != 0; m &= m - 1) {
+                    out[v++] = in[next[rowOf(Long.numberOfTrailingZeros(m))]++];
+                }
             }
+            java.util.Arrays.fill(out, v, bo + (int) bodyBytes(), (byte) 0);
         }
     }
 }
