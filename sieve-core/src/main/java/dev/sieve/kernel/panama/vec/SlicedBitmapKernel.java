@@ -65,30 +65,16 @@ final class SlicedBitmapKernel extends SlicedKernel {
         SlicedQ8_0Kernel.pairPatterns(this, x);
     }
 
-    /** Two slices a pass; a last single slice, or one a thread's range starts or ends inside, given twice, its rows kept from the first half. */
+    /** Two slices a pass ({@link #slice16}, {@link #slicePairs}); rows of 256-column blocks. */
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
-        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols, blocks = cols / QK;
-        MemorySegment ws = w.data(), a = x.encoded();
-        long rb = w.rowBytes(), patterns = SlicedQ8_0Kernel.patternsOffset(n), scales = patterns + PB * (n / QK);
-        float[] part = PAIR_SCRATCH.get().pair;
-        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
-            long base = SlicedEncoding.sliceOffset(rb, r);
-            boolean two = r >= r0 && r + 2 * ROWS <= r1;
-            for (int t = 0; t < tokens; t++) {
-                long at = patterns + PB * blocks * t, so = scales + 4L * blocks * t;
-                if (two) {
-                    slice16(ws, base, base + ROWS * rb, a, at, so, cols / dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK, out, t * outStride + r);
-                } else {
-                    slice16(ws, base, base, a, at, so, cols / dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK, part, 0);
-                    keepOwnRows(part, out, t * outStride, r, r0, r1);
-                }
-            }
-            if (two) {
-                r += ROWS;
-            }
-        }
+        int cols = x.cols(), n = x.tokens() * cols, blocks = cols / QK;
+        long patterns = SlicedQ8_0Kernel.patternsOffset(n);
+        slicePairs(w, x, out, outStride, r0, r1, patterns, PB * blocks, patterns + PB * (n / QK), 4L * blocks,
+                cols / dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK, pass);
     }
+
+    private final PairPass pass = this::slice16;
 
     /**
      * The slices at {@code base} and {@code base1} ({@code nb} blocks of 256 columns) times one token, into

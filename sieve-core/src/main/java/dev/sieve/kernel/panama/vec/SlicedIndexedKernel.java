@@ -513,33 +513,20 @@ final class SlicedIndexedKernel extends SlicedKernel {
         }
     }
 
-    /** Two slices a pass ({@link #sliceQ4Int16}); a last single slice, or one a thread's range starts or ends inside, given twice, its rows kept from the first half. */
+    /** Two slices a pass ({@link #sliceQ4Int16}, {@link #slicePairs}). */
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
-        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, n = tokens * cols;
-        MemorySegment ws = w.data(), a = x.encoded();
-        long rb = w.rowBytes(), tables = (4L * n + 63) & ~63L, scales = tables + TB * (n / QK);
-        PairScratch s = PAIR_SCRATCH.get();
-        float[] pair = s.pair;
-        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
-            long base = SlicedIndexedEncoding.sliceOffset(rb, r);
-            boolean two = r >= r0 && r + 2 * ROWS <= r1;
-            long base1 = two ? base + ROWS * rb : base;
-            long pb = sliced.pairsAt(base, blocks, 0), pb1 = sliced.pairsAt(base1, blocks, 0);
-            long sc0 = sliced.scalesAt(base, blocks, 0), sc1 = sliced.scalesAt(base1, blocks, 0);
-            for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
-                long at = tables + TB * blocks * t, so = scales + 4L * blocks * t;
-                if (two) {
-                    sliceQ4Int16(ws, pb, pb1, sc0, sc1, a, at, so, blocks, out, t * outStride + r);
-                } else {
-                    sliceQ4Int16(ws, pb, pb1, sc0, sc1, a, at, so, blocks, pair, 0);
-                    keepOwnRows(pair, out, t * outStride, r, r0, r1);
-                }
-            }
-            if (two) {
-                r += ROWS;
-            }
-        }
+        int cols = x.cols(), blocks = cols / QK, n = x.tokens() * cols;
+        long tables = (4L * n + 63) & ~63L;
+        slicePairs(w, x, out, outStride, r0, r1, tables, TB * blocks, tables + TB * (n / QK), 4L * blocks, blocks, pairPass);
+    }
+
+    private final PairPass pairPass = this::slicesQ4Int16;
+
+    /** {@link #sliceQ4Int16} given the slices' starts: their pairs and scales found from them. */
+    private void slicesQ4Int16(MemorySegment w, long base, long base1, MemorySegment a, long at, long so, int blocks, float[] dst, int d) {
+        sliceQ4Int16(w, sliced.pairsAt(base, blocks, 0), sliced.pairsAt(base1, blocks, 0), sliced.scalesAt(base, blocks, 0),
+                sliced.scalesAt(base1, blocks, 0), a, at, so, blocks, dst, d);
     }
 
     /**

@@ -168,6 +168,45 @@ abstract class SlicedKernel extends FloatPathKernel {
     static final ThreadLocal<PairScratch> PAIR_SCRATCH = ThreadLocal.withInitial(PairScratch::new);
 
     /**
+     * A 16-bit kernel's pass: the slices at {@code base} and {@code base1} (one slice given twice when it
+     * is taken alone) times one token, whose tables or patterns are at {@code a[at..]} and block scales at
+     * {@code a[so..]}, rows of {@code blocks} blocks, into {@code dst[d..d + 32)}.
+     */
+    @FunctionalInterface
+    interface PairPass {
+        void run(MemorySegment w, long base, long base1, MemorySegment a, long at, long so, int blocks, float[] dst, int d);
+    }
+
+    /**
+     * The 16-bit kernels' loop over rows {@code [r0, r1)}: two slices a pass, each token in turn (the
+     * slices stay in L1 for the next token); a last single slice, or one the range starts or ends
+     * inside, goes through the same pass given twice, its rows kept from the first half. Token t's
+     * tables start at {@code tables + tableBytes·t}, its scales at {@code scales + scaleBytes·t}.
+     */
+    static void slicePairs(Tensor w, Activations x, float[] out, int outStride, int r0, int r1, long tables, long tableBytes,
+            long scales, long scaleBytes, int blocks, PairPass pass) {
+        MemorySegment ws = w.data(), a = x.encoded();
+        long rb = w.rowBytes();
+        float[] pair = PAIR_SCRATCH.get().pair;
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedEncoding.sliceOffset(rb, r);
+            boolean two = r >= r0 && r + 2 * ROWS <= r1;
+            for (int t = 0; t < x.tokens(); t++) {
+                long at = tables + tableBytes * t, so = scales + scaleBytes * t;
+                if (two) {
+                    pass.run(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
+                } else {
+                    pass.run(ws, base, base, a, at, so, blocks, pair, 0);
+                    keepOwnRows(pair, out, t * outStride, r, r0, r1);
+                }
+            }
+            if (two) {
+                r += ROWS;
+            }
+        }
+    }
+
+    /**
      * Prompts through {@link #decoded} for the layouts whose float path needs no side sums (the
      * activations {@link #roundedOnHeap} with no side floats): whole slices two at a time where the
      * range has them; a slice the range starts or ends inside is decoded whole into a per-thread buffer

@@ -368,37 +368,13 @@ final class SlicedNMKernel extends SlicedKernel {
         }
     }
 
-    /** Two slices a pass ({@link #sliceQ4Int16}); a last single slice, or one a thread's range starts or ends inside, given twice, its rows kept from the first half. */
+    /** Two slices a pass ({@link #sliceQ8Int16}, {@link #sliceQ4Int16}, {@link #slicePairs}). */
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
-        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, n = tokens * cols;
-        MemorySegment ws = w.data(), a = x.encoded();
-        long rb = w.rowBytes(), tables = (4L * n + 63) & ~63L, scales = tables + TB * (n / QK);
-        PairScratch s = PAIR_SCRATCH.get();
-        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
-            long base = SlicedEncoding.sliceOffset(rb, r);
-            boolean two = r >= r0 && r + 2 * ROWS <= r1;
-            for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
-                long at = tables + TB * blocks * t, so = scales + 4L * blocks * t;
-                if (two) {
-                    if (q8) {
-                        sliceQ8Int16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
-                    } else {
-                        sliceQ4Int16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
-                    }
-                } else {
-                    if (q8) {
-                        sliceQ8Int16(ws, base, base, a, at, so, blocks, s.pair, 0);
-                    } else {
-                        sliceQ4Int16(ws, base, base, a, at, so, blocks, s.pair, 0);
-                    }
-                    keepOwnRows(s.pair, out, t * outStride, r, r0, r1);
-                }
-            }
-            if (two) {
-                r += ROWS;
-            }
-        }
+        int cols = x.cols(), blocks = cols / QK, n = x.tokens() * cols;
+        long tables = (4L * n + 63) & ~63L;
+        slicePairs(w, x, out, outStride, r0, r1, tables, TB * blocks, tables + TB * (n / QK), 4L * blocks, blocks,
+                q8 ? SlicedNMKernel::sliceQ8Int16 : SlicedNMKernel::sliceQ4Int16);
     }
 
     /**

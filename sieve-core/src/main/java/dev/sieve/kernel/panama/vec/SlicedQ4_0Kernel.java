@@ -45,8 +45,6 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
     /** Per thread: one slice's partial output. */
     private static final class Scratch {
         final float[] part = new float[ROWS];
-        /** Two slices' outputs, for a slice {@link #sliceInt16} takes alone. */
-        final float[] pair = new float[2 * ROWS];
     }
 
     /**
@@ -240,32 +238,13 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         }
     }
 
-    /**
-     * Two slices a pass ({@link #sliceInt16}); a last single slice, or one a thread's range starts or
-     * ends inside, goes through the same kernel given twice, its rows kept from the first half.
-     */
+    /** Two slices a pass ({@link #sliceInt16}, {@link #slicePairs}). */
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
-        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK, n = tokens * cols;
-        MemorySegment ws = w.data(), a = x.encoded();
-        long rb = w.rowBytes(), patterns = (4L * n + 63) & ~63L, scales = patterns + int16Scales(tokens, cols);
-        Scratch s = SCRATCH_ROWS.get();
-        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
-            long base = SlicedEncoding.sliceOffset(rb, r);
-            boolean two = r >= r0 && r + 2 * ROWS <= r1;
-            for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
-                long at = patterns + PB * blocks * t, so = scales + 8L * blocks * t;
-                if (two) {
-                    sliceInt16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
-                } else {
-                    sliceInt16(ws, base, base, a, at, so, blocks, s.pair, 0);
-                    keepOwnRows(s.pair, out, t * outStride, r, r0, r1);
-                }
-            }
-            if (two) {
-                r += ROWS;
-            }
-        }
+        int cols = x.cols(), tokens = x.tokens(), blocks = cols / QK;
+        long patterns = (4L * tokens * cols + 63) & ~63L;
+        slicePairs(w, x, out, outStride, r0, r1, patterns, PB * blocks, patterns + int16Scales(tokens, cols), 8L * blocks, blocks,
+                SlicedQ4_0Kernel::sliceInt16);
     }
 
     /** Lane m → m + 8 (mod 16). */

@@ -95,33 +95,13 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         }
     }
 
-    /**
-     * Two slices a pass ({@link #slice16}); a last single slice, or one a thread's range starts or ends
-     * inside, goes through the same kernel given twice, its rows kept from the first half.
-     */
+    /** Two slices a pass ({@link #slice16}, {@link #slicePairs}). */
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
-        int cols = x.cols(), tokens = x.tokens(), n = tokens * cols, blocks = cols / QK;
-        MemorySegment ws = w.data(), a = x.encoded();
-        long rb = w.rowBytes(), patterns = patternsOffset(n), scales = patterns + PB * (n / QK);
-        PairScratch scratch = PAIR_SCRATCH.get();
-        float[] part = scratch.pair;
-        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
-            long base = SlicedEncoding.sliceOffset(rb, r);
-            boolean two = r >= r0 && r + 2 * ROWS <= r1;
-            for (int t = 0; t < tokens; t++) { // the slices stay in L1 for the next token
-                long at = patterns + PB * blocks * t, so = scales + 4L * blocks * t;
-                if (two) {
-                    slice16(ws, base, base + ROWS * rb, a, at, so, blocks, out, t * outStride + r);
-                } else {
-                    slice16(ws, base, base, a, at, so, blocks, part, 0);
-                    keepOwnRows(part, out, t * outStride, r, r0, r1);
-                }
-            }
-            if (two) {
-                r += ROWS;
-            }
-        }
+        int cols = x.cols(), n = x.tokens() * cols, blocks = cols / QK;
+        long patterns = patternsOffset(n);
+        slicePairs(w, x, out, outStride, r0, r1, patterns, PB * blocks, patterns + PB * (n / QK), 4L * blocks, blocks,
+                SlicedQ8_0Kernel::slice16);
     }
 
     /**
