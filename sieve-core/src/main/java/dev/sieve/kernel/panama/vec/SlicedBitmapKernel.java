@@ -28,7 +28,7 @@ import jdk.incubator.vector.VectorSpecies;
  * per position is Q8_0_R16's plus the expansion, and the bytes are the bitmap's. Prompts decode each
  * block of two slices to floats once ({@link #decodeChunk}) and take the dense sliced kernel.
  */
-final class SlicedBitmapKernel extends SlicedKernel {
+final class SlicedBitmapKernel extends PairPatternKernel {
     private static final int QK = 32;
     private static final long PB = SlicedQ8_0Kernel.PB;
     private static final int STEPS = SlicedBitmapEncoding.STEPS;
@@ -49,21 +49,8 @@ final class SlicedBitmapKernel extends SlicedKernel {
         this.body = e.bodyBytes();
     }
 
-    @Override
-    boolean int16Path(Activations x) {
-        return LANE_PER_ROW && x.tokens() < SlicedQ8_0Kernel.INT16_TOKENS;
-    }
 
-    @Override
-    public void prepare(Tensor w, Activations x) {
-        prepareDecodedRows(w, x);
-    }
 
-    /** Q8_0_R16's activation patterns: the expanded steps are its loads. */
-    @Override
-    void prepareInt16(Activations x) {
-        SlicedQ8_0Kernel.pairPatterns(this, x);
-    }
 
     /** Two slices a pass ({@link #slice16}, {@link #slicePairs}); rows of 256-column blocks. */
     @Override

@@ -26,10 +26,9 @@ import jdk.incubator.vector.VectorSpecies;
  * pattern load serving both (why: {@link SlicedQ4_0Kernel}'s {@code sliceInt16}). Larger batches decode
  * each block of one or two slices to floats once ({@link #decoded}).
  */
-final class SlicedQ6_KKernel extends SlicedKernel {
+final class SlicedQ6_KKernel extends PairPatternKernel {
     private static final int QK = 32;
     private static final int QKK = 256;
-    static final int INT16_TOKENS = 4;
     /** Bytes of one 256-column block of a slice. */
     private static final long SC = Q6_KSlicedEncoding.SC;
     private static final long CODES = Q6_KSlicedEncoding.CODES;
@@ -40,20 +39,8 @@ final class SlicedQ6_KKernel extends SlicedKernel {
         super(Q6_KSlicedEncoding.INSTANCE);
     }
 
-    @Override
-    boolean int16Path(Activations x) {
-        return LANE_PER_ROW && x.tokens() < INT16_TOKENS;
-    }
 
-    @Override
-    public void prepare(Tensor w, Activations x) {
-        prepareDecodedRows(w, x);
-    }
 
-    @Override
-    void prepareInt16(Activations x) {
-        SlicedQ8_0Kernel.pairPatterns(this, x);
-    }
 
     /**
      * Two slices a pass ({@link #slice16}); a last single slice, or one a thread's range starts or ends

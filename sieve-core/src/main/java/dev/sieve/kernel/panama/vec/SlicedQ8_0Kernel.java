@@ -26,12 +26,11 @@ import jdk.incubator.vector.VectorSpecies;
  * ({@link #prepareInt16}). Per block the int sums are scaled by the rows' d times the activations' d.
  * Larger batches decode each chunk of one or two slices to floats once ({@link #decoded}).
  */
-final class SlicedQ8_0Kernel extends SlicedKernel {
+final class SlicedQ8_0Kernel extends PairPatternKernel {
     private static final int QK = Q8_0Encoding.QK;
     /** Bytes of one 32-column block of a slice. */
     private static final long SB = (long) ROWS * Q8_0Encoding.BLOCK_BYTES;
     private static final int SCALES = SlicedEncoding.SCALES;
-    static final int INT16_TOKENS = 4;
     /** Bytes of the patterns per block: eight loads' two vectors of 32 shorts. */
     static final long PB = 1024;
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
@@ -52,31 +51,19 @@ final class SlicedQ8_0Kernel extends SlicedKernel {
         super(Q8_0SlicedEncoding.INSTANCE);
     }
 
-    @Override
-    boolean int16Path(Activations x) {
-        return LANE_PER_ROW && x.tokens() < INT16_TOKENS;
-    }
 
-    @Override
-    public void prepare(Tensor w, Activations x) {
-        prepareDecodedRows(w, x);
-    }
 
     static long patternsOffset(int n) {
         return (4L * n + 63) & ~63L;
     }
 
+
     /**
-     * Each token's activations rounded to Q8_0 as the reference rounds them (q·d), then per block and
+     * The 16-bit path's activations for the layouts read as Q8_0_R16's ({@link PairPatternKernel}): each
+     * token's activations rounded to Q8_0 as {@code k}'s reference rounds them (q·d), then per block and
      * load i two vectors of 32 shorts, lane k the level of column 4i + 2·(k/16) and of the column after
      * it; after all tokens' patterns each block's d (the levels from the rounded floats by {@link #levels}).
      */
-    @Override
-    void prepareInt16(Activations x) {
-        pairPatterns(this, x);
-    }
-
-    /** {@link #prepareInt16} for the layouts whose codes are placed as Q8_0_R16's (Q8_0_R16, Q6_K_R16: {@link SlicedQ6_KKernel}), with {@code k}'s rounding. */
     static void pairPatterns(FloatPathKernel k, Activations x) {
         int n = x.tokens() * x.cols();
         long patterns = patternsOffset(n), scales = patterns + PB * (n / QK);
