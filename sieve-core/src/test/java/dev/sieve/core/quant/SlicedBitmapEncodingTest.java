@@ -45,18 +45,7 @@ class SlicedBitmapEncodingTest {
                     Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
                     s.repackMatrix(e, t.data(), sl.data(), rows, cols);
                     assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), s.name());
-                    float[] held = new float[cols];
-                    MemorySegment[] acts = SlicedNMEncodingTest.activations(s, gaussian(r, cols), held, arena);
-                    float[] wr = new float[cols];
-                    for (int row = 0; row < rows; row++) {
-                        float want = e.dotRow(t.data(), t.rowBytes(), row, acts[1], 0, cols);
-                        t.dequantizeRow(row, wr, 0);
-                        double mass = 0;
-                        for (int k = 0; k < cols; k++) {
-                            mass += Math.abs(wr[k] * held[k]);
-                        }
-                        assertEquals(want, s.dotRow(sl.data(), sl.rowBytes(), row, acts[0], 0, cols), 1e-5 * (1 + mass), s.name() + " row " + row);
-                    }
+                    SlicedNMEncodingTest.rowsAgree(e, t, s, sl, gaussian(r, cols), arena);
                     if (cols >= 768) { // blocks 1-2 of row 21 alone, as the kernels' row decoder asks
                         float[] part = new float[512], whole = new float[cols];
                         s.dequantizeBlocks(sl.data(), SlicedEncoding.sliceOffset(sl.rowBytes(), 21), cols / 256, 5, 1, 2, part, 0);

@@ -41,21 +41,7 @@ class SlicedNMEncodingTest {
                     Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
                     s.repackMatrix(e, t.data(), sl.data(), rows, cols);
                     assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), s.name()); // exactly, the sign of a stored zero too
-                    // Each layout's activations in its own encoding (Q4's slices take Q8_0), the row layout
-                    // given the values those hold.
-                    float[] held = new float[cols];
-                    MemorySegment[] acts = activations(s, gaussian(r, cols), held, arena);
-                    MemorySegment as = acts[0], a = acts[1];
-                    float[] wr = new float[cols];
-                    for (int row = 0; row < rows; row++) {
-                        float want = e.dotRow(t.data(), t.rowBytes(), row, a, 0, cols);
-                        t.dequantizeRow(row, wr, 0);
-                        double mass = 0; // the float summation's error bound scales with Σ|w·x|, not with the sum
-                        for (int c = 0; c < cols; c++) {
-                            mass += Math.abs(wr[c] * held[c]);
-                        }
-                        assertEquals(want, s.dotRow(sl.data(), sl.rowBytes(), row, as, 0, cols), 1e-5 * (1 + mass), s.name() + " row " + row);
-                    }
+                    rowsAgree(e, t, s, sl, gaussian(r, cols), arena);
                     if (rows > 16) { // blocks 1-2 of row 21 alone, as the kernels' row decoder asks
                         float[] part = new float[64], whole = new float[cols];
                         s.dequantizeBlocks(sl.data(), SlicedEncoding.sliceOffset(sl.rowBytes(), 21), cols / 32, 5, 1, 2, part, 0);
@@ -113,6 +99,27 @@ class SlicedNMEncodingTest {
             MemorySegment m = arena.allocate(s.byteSize(8 * 64));
             assertThrows(IllegalArgumentException.class, () -> s.repackMatrix(s.source(), m, arena.allocate(m.byteSize()), 8, 64));
             assertThrows(UnsupportedOperationException.class, () -> s.dequantize(m, 0, new float[32], 0, 32));
+        }
+    }
+
+    /**
+     * Every row of {@code t} (row layout {@code e}) and of {@code sl} (its layout {@code s}, which may
+     * take other activations: Q8_0 for the 16-bit kernels), and {@code x}: each row's product in the
+     * sliced layout with {@code x} in its own activation encoding equals the row layout's with the values
+     * that encoding holds, to float summation's error (bounded by Σ|w·x|, not by the sum).
+     */
+    static void rowsAgree(WeightEncoding e, Tensor t, WeightEncoding s, Tensor sl, float[] x, Arena arena) {
+        int cols = t.cols();
+        float[] held = new float[cols], wr = new float[cols];
+        MemorySegment[] acts = activations(s, x, held, arena);
+        for (int row = 0; row < t.rows(); row++) {
+            float want = e.dotRow(t.data(), t.rowBytes(), row, acts[1], 0, cols);
+            t.dequantizeRow(row, wr, 0);
+            double mass = 0;
+            for (int c = 0; c < cols; c++) {
+                mass += Math.abs(wr[c] * held[c]);
+            }
+            assertEquals(want, s.dotRow(sl.data(), sl.rowBytes(), row, acts[0], 0, cols), 1e-5 * (1 + mass), s.name() + " row " + row);
         }
     }
 
