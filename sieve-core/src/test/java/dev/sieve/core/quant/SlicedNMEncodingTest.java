@@ -42,11 +42,8 @@ class SlicedNMEncodingTest {
                     s.repackMatrix(e, t.data(), sl.data(), rows, cols);
                     assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), s.name()); // exactly, the sign of a stored zero too
                     rowsAgree(e, t, s, sl, gaussian(r, cols), arena);
-                    if (rows > 16) { // blocks 1-2 of row 21 alone, as the kernels' row decoder asks
-                        float[] part = new float[64], whole = new float[cols];
-                        s.dequantizeBlocks(sl.data(), SlicedEncoding.sliceOffset(sl.rowBytes(), 21), cols / 32, 5, 1, 2, part, 0);
-                        t.dequantizeRow(21, whole, 0);
-                        assertArrayEquals(java.util.Arrays.copyOfRange(whole, 32, 96), part, s.name());
+                    if (rows > 16) {
+                        partOfRowAgrees(s, sl, t);
                     }
                 }
             }
@@ -121,6 +118,15 @@ class SlicedNMEncodingTest {
             }
             assertEquals(want, s.dotRow(sl.data(), sl.rowBytes(), row, acts[0], 0, cols), 1e-5 * (1 + mass), s.name() + " row " + row);
         }
+    }
+
+    /** Blocks 1–2 of row 21 decoded alone, as the kernels' row decoder asks, are the row layout's columns. */
+    static void partOfRowAgrees(SlicedEncoding s, Tensor sl, Tensor t) {
+        int cols = t.cols(), bs = s.blockSize();
+        float[] part = new float[2 * bs], whole = new float[cols];
+        s.dequantizeBlocks(sl.data(), SlicedEncoding.sliceOffset(sl.rowBytes(), 21), cols / bs, 5, 1, 2, part, 0);
+        t.dequantizeRow(21, whole, 0);
+        assertArrayEquals(java.util.Arrays.copyOfRange(whole, bs, 3 * bs), part, s.name());
     }
 
     /**
