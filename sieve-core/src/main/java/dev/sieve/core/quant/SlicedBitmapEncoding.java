@@ -4,8 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * A bitmap {@link SparseEncoding} with Q8 values ({@code Q8_B<c>}) with every 16 consecutive rows
- * interleaved ({@code Q8_B<c>_R}, a {@link SlicedEncoding} made at load at 512 bits where the CPU
+ * A bitmap {@link SparseEncoding} with Q8 or Q4 values ({@code Q8_B<c>}, {@code Q4_B<c>}) with every 16
+ * consecutive rows interleaved ({@code Q8_B<c>_R}, {@code Q4_B<c>_R}, a {@link SlicedEncoding} made at load at 512 bits where the CPU
  * expands bytes by a mask in one instruction, AVX-512 VBMI2's VPEXPANDB), so that a kernel multiplies
  * 16 rows at once, one row per lane, as {@link Q8_0SlicedEncoding}'s does: each step's 64 weights
  * (four columns of 16 rows) are one 64-bit mask and the step's stored values packed; expanded by the
@@ -30,57 +30,79 @@ import java.lang.foreign.ValueLayout;
  * reference decodes to zero, are cleared; every block then holds the reference's weights exactly.
  * Activations: Q8_0, as for Q8_0_R16 (the same 16-bit patterns), so a product differs from the row
  * layout's float-activation reference by the activations' rounding.
+ *
+ * <p>Q4 values: a byte holds two, and the two must come from streams that advance together block by
+ * block, so rows 0–7 pair with rows 8–15, each half holding exactly 8c values a block (a row with fewer
+ * set bits than c gets set bits at its first unset positions, holding zeros). The 8c value bytes hold
+ * value k of rows 0–7 (in the order their bits come in the steps' masks) in the low nibble of byte k and
+ * value k of rows 8–15 in the high nibble, each as a signed level q − 8; a step's values for each half are
+ * found at that half's running count, expanded by the mask's bits of the half's rows (the low 16 of each
+ * 32 bits for rows 0–7).
  */
 public final class SlicedBitmapEncoding extends SlicedEncoding {
-    /** Sieve's ids: 3500 + c − 1, after the padded bitmaps' 2464 + 4 · 256. */
+    /** Sieve's ids: 3500 + c − 1 for Q8, 3756 + c − 1 for Q4, after the padded bitmaps' 2464 + 4 · 256. */
     private static final int ID = 3500;
     private static final int BLOCK = SparseEncoding.BITMAP_BLOCK;
     /** Steps per block: four columns of 16 rows each. */
     public static final int STEPS = BLOCK / 4;
-    private static final SlicedBitmapEncoding[] Q8 = new SlicedBitmapEncoding[BLOCK];
+    private static final SlicedBitmapEncoding[] Q8 = new SlicedBitmapEncoding[BLOCK], Q4 = new SlicedBitmapEncoding[BLOCK];
+    /** A step's mask bits of rows 0–7 (the low 16 of each 32), for Q4's low-nibble stream. */
+    public static final long LOW_ROWS = 0x0000_FFFF_0000_FFFFL;
     private static final ValueLayout.OfLong LONG_LE =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private final SparseEncoding source;
     private final int capacity;
+    private final boolean q4;
+    /** Bytes of the row layout's values a block (Q8: c; Q4: c / 2 rounded up). */
+    private final int valueBytes;
 
     private SlicedBitmapEncoding(SparseEncoding source) {
         super(source);
         this.source = source;
         this.capacity = source.capacity();
+        this.q4 = source.values() == SparseEncoding.Values.Q4;
+        this.valueBytes = source.blockBytes() - source.valuesAt();
     }
 
-    /** Whether {@code e} has this layout: a bitmap encoding with Q8 values (not its padded form). */
+    /** Whether {@code e} has this layout: a bitmap encoding with Q8 or Q4 values (not its padded form). */
     public static boolean slices(WeightEncoding e) {
-        return e instanceof SparseEncoding s && !s.isNM() && !s.isPadded() && s.values() == SparseEncoding.Values.Q8;
+        return e instanceof SparseEncoding s && !s.isNM() && !s.isPadded()
+                && (s.values() == SparseEncoding.Values.Q8 || s.values() == SparseEncoding.Values.Q4);
     }
 
-    /** The 16-row layout of {@code e}, a bitmap encoding with Q8 values ({@link #slices}). */
+    /** The 16-row layout of {@code e}, a bitmap encoding with Q8 or Q4 values ({@link #slices}). */
     public static SlicedBitmapEncoding of(WeightEncoding e) {
         if (!slices(e)) {
-            throw new IllegalArgumentException("16-row bitmap layouts hold bitmap blocks with Q8 values, not " + e.name());
+            throw new IllegalArgumentException("16-row bitmap layouts hold bitmap blocks with Q8 or Q4 values, not " + e.name());
         }
         SparseEncoding s = (SparseEncoding) e;
-        synchronized (Q8) {
-            if (Q8[s.capacity() - 1] == null) {
-                Q8[s.capacity() - 1] = new SlicedBitmapEncoding(s);
+        SlicedBitmapEncoding[] all = s.values() == SparseEncoding.Values.Q4 ? Q4 : Q8;
+        synchronized (all) {
+            if (all[s.capacity() - 1] == null) {
+                all[s.capacity() - 1] = new SlicedBitmapEncoding(s);
             }
-            return Q8[s.capacity() - 1];
+            return all[s.capacity() - 1];
         }
     }
 
     @Override public SparseEncoding source() { return source; }
     @Override public String name() { return source.name() + "_R"; }
-    @Override public int ggmlType() { return ID + capacity - 1; }
+    @Override public int ggmlType() { return ID + (q4 ? BLOCK : 0) + capacity - 1; }
+
+    /** Whether the values are Q4 (two a byte, rows 0–7 low, rows 8–15 high), else Q8. */
+    public boolean q4() {
+        return q4;
+    }
     /** Q8_0: the kernel multiplies the activations' levels in 16-bit lanes, as Q8_0_R16's does. */
     @Override public WeightEncoding activationEncoding() { return Q8_0Encoding.INSTANCE; }
 
     /** Bytes of a block's masks, which lead its values. */
     public static final int MASKS = 8 * STEPS;
 
-    /** Bytes of a block's masks and values. */
+    /** Bytes of a block's masks and values (Q8: 16c; Q4: 8c, within the row layout's bytes). */
     public long bodyBytes() {
-        return MASKS + (long) ROWS * capacity;
+        return MASKS + (long) ROWS * valueBytes;
     }
 
     /** Byte offset, from its slice's start, of block b's masks (its values follow them). */
@@ -106,14 +128,15 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
     @Override
     public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
         for (int j = 0; j < blocks; j++) {
-            long bo = sliceBase + bodyAt(block0 + j), v = bo + MASKS, so = sliceBase + scalesAt(rowBlocks, block0 + j);
+            long bo = sliceBase + bodyAt(block0 + j), so = sliceBase + scalesAt(rowBlocks, block0 + j);
+            long[] v = {bo + MASKS, bo + MASKS};
             int out = off + j * BLOCK;
             java.util.Arrays.fill(dst, out, out + BLOCK, 0f);
             for (int s = 0; s < STEPS; s++) {
-                for (long mask = m.get(LONG_LE, bo + 8L * s); mask != 0; mask &= mask - 1, v++) {
-                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p);
+                for (long mask = m.get(LONG_LE, bo + 8L * s); mask != 0; mask &= mask - 1) {
+                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p), q = nextLevel(m, v, p);
                     if (rowOf(p) == l) {
-                        dst[out + c] = Half.i8(m, v) * Half.f16(m, so + 32L * (c / 64) + 2L * l);
+                        dst[out + c] = q * Half.f16(m, so + 32L * (c / 64) + 2L * l);
                     }
                 }
             }
@@ -121,6 +144,17 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
     }
 
     /** Against Q8_0 activations: per 32-column block the integer sum of levels times activation levels, times both scales. */
+    /**
+     * The level of mask bit p's value, advancing its stream: Q8 one stream ({@code v[0]}); Q4 rows 0–7's
+     * low nibbles at {@code v[0]}, rows 8–15's high nibbles at {@code v[1]}.
+     */
+    private int nextLevel(MemorySegment m, long[] v, int p) {
+        if (!q4) {
+            return Half.i8(m, v[0]++);
+        }
+        return rowOf(p) < 8 ? (byte) (Half.u8(m, v[0]++) << 4) >> 4 : (byte) Half.u8(m, v[1]++) >> 4;
+    }
+
     @Override
     public float dotRow(MemorySegment w, long rowBytes, int row, MemorySegment a, long aOffset, int cols) {
         long base = sliceOffset(rowBytes, row);
@@ -128,14 +162,15 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
         float sum = 0;
         int nb = cols / BLOCK;
         for (int j = 0; j < nb; j++) {
-            long bo = base + bodyAt(j), v = bo + MASKS, so = base + scalesAt(nb, j);
+            long bo = base + bodyAt(j), so = base + scalesAt(nb, j);
+            long[] v = {bo + MASKS, bo + MASKS};
             int[] sums = new int[BLOCK / Q8_0Encoding.QK];
             for (int s = 0; s < STEPS; s++) {
-                for (long mask = w.get(LONG_LE, bo + 8L * s); mask != 0; mask &= mask - 1, v++) {
-                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p);
+                for (long mask = w.get(LONG_LE, bo + 8L * s); mask != 0; mask &= mask - 1) {
+                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p), q = nextLevel(w, v, p);
                     if (rowOf(p) == l) {
                         long ab = aOffset + (long) Q8_0Encoding.BLOCK_BYTES * ((BLOCK * j + c) / Q8_0Encoding.QK);
-                        sums[c / Q8_0Encoding.QK] += Half.i8(w, v) * Half.i8(a, ab + 2 + c % Q8_0Encoding.QK);
+                        sums[c / Q8_0Encoding.QK] += q * Half.i8(a, ab + 2 + c % Q8_0Encoding.QK);
                     }
                 }
             }
@@ -159,6 +194,7 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
         int bb = blockBytes(), tiles = source.tiles();
         long[] masks = new long[ROWS * tiles];
         int[] next = new int[ROWS];
+        byte[][] levels = q4 ? new byte[ROWS][BLOCK] : null;
         for (int j = 0; j < blocks; j++) {
             int bo = (int) bodyAt(j), v = bo + MASKS, so = (int) scalesAt(blocks, j);
             for (int l = 0; l < ROWS; l++) {
@@ -177,6 +213,13 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
                     out[so + 32 * t + 2 * l] = in[ro + 2 * t];
                     out[so + 32 * t + 2 * l + 1] = in[ro + 2 * t + 1];
                 }
+                if (q4) {
+                    q4Levels(in, ro, masks, l, left, levels[l]);
+                }
+            }
+            if (q4) {
+                q4Steps(masks, levels, out, bo);
+                continue;
             }
             for (int s = 0; s < STEPS; s++) {
                 long mask = 0;
@@ -192,6 +235,53 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
                 }
             }
             java.util.Arrays.fill(out, v, bo + (int) bodyBytes(), (byte) 0);
+        }
+    }
+
+    /**
+     * Q4: row l's levels (q − 8) at their columns, from the row layout's block at {@code in[ro..]}
+     * (value r in byte r's low nibble below c / 2, else in byte r − c / 2's high nibble), and, where the
+     * row holds {@code missing} values fewer than c, set bits added at its first unset columns (level 0)
+     * so that rows 0–7 and rows 8–15 each hold 8c values.
+     */
+    private void q4Levels(byte[] in, int ro, long[] masks, int l, int missing, byte[] level) {
+        java.util.Arrays.fill(level, (byte) 0);
+        int tiles = source.tiles(), half = capacity / 2, r = 0;
+        for (int t = 0; t < tiles; t++) {
+            for (long m = masks[tiles * l + t]; m != 0; m &= m - 1, r++) {
+                int b = in[ro + source.valuesAt() + (r < half ? r : r - half)] & 0xFF;
+                level[64 * t + Long.numberOfTrailingZeros(m)] = (byte) ((r < half ? b & 15 : b >>> 4) - 8);
+            }
+        }
+        for (int t = 0; t < tiles && missing > 0; t++) {
+            long free = ~masks[tiles * l + t];
+            int add = Math.min(missing, Long.bitCount(free));
+            masks[tiles * l + t] |= add == 64 ? free : Long.expand((1L << add) - 1, free);
+            missing -= add;
+        }
+    }
+
+    /** Q4: the block's step masks, then rows 0–7's levels in the low nibbles and rows 8–15's in the high, each half in its bits' order. */
+    private void q4Steps(long[] masks, byte[][] levels, byte[] out, int bo) {
+        int tiles = source.tiles(), lo = bo + MASKS, hi = lo;
+        java.util.Arrays.fill(out, lo, bo + (int) bodyBytes(), (byte) 0);
+        for (int s = 0; s < STEPS; s++) {
+            long mask = 0;
+            for (int l = 0; l < ROWS; l++) {
+                long four = masks[tiles * l + s / 16] >>> 4 * (s % 16);
+                mask |= (four & 3) << 2 * l | (four >>> 2 & 3) << 32 + 2 * l;
+            }
+            for (int b = 0; b < 8; b++) {
+                out[bo + 8 * s + b] = (byte) (mask >>> 8 * b);
+            }
+            for (long m = mask; m != 0; m &= m - 1) {
+                int p = Long.numberOfTrailingZeros(m), l = rowOf(p), q = levels[l][4 * s + columnOf(p)] & 15;
+                if (l < 8) {
+                    out[lo++] |= (byte) q;
+                } else {
+                    out[hi++] |= (byte) (q << 4);
+                }
+            }
         }
     }
 }

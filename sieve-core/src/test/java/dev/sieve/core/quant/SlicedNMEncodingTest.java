@@ -126,7 +126,7 @@ class SlicedNMEncodingTest {
         float[] part = new float[2 * bs], whole = new float[cols];
         s.dequantizeBlocks(sl.data(), SlicedEncoding.sliceOffset(sl.rowBytes(), 21), cols / bs, 5, 1, 2, part, 0);
         t.dequantizeRow(21, whole, 0);
-        assertArrayEquals(java.util.Arrays.copyOfRange(whole, bs, 3 * bs), part, s.name());
+        assertArrayEquals(java.util.Arrays.copyOfRange(whole, bs, 3 * bs), part, 0f, s.name());
     }
 
     /**

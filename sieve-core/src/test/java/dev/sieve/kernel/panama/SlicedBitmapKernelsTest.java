@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * Bitmap Q8 (50%, 70% and a nearly empty capacity) in the row layout and in 16-row slices ({@link
+ * Bitmap Q8 and Q4 (50%, 70% and a nearly empty capacity) in the row layout and in 16-row slices ({@link
  * SlicedBitmapEncoding}), at every width, against the scalar reference and the dense F32 kernel on the
  * same weights: one to three tokens (the 16-bit expanded steps, two slices a pass, an odd slice), four
  * and five (the decoded blocks one token at a time), 16, 17 and 25 (groups of eight and tails), an odd
@@ -23,22 +23,25 @@ class SlicedBitmapKernelsTest {
 
     @TestFactory
     Stream<DynamicTest> bothLayoutsMatchScalarAndDense() {
-        return Stream.of(128, 77, 3).map(c -> SparseEncoding.bitmap(Values.Q8, c)).map(e -> DynamicTest.dynamicTest(e.name(),
+        return Stream.of(Values.Q8, Values.Q4).flatMap(v -> Stream.of(128, 77, 3).map(c -> SparseEncoding.bitmap(v, c)))
+                .map(e -> DynamicTest.dynamicTest(e.name(),
                 () -> IndexedSparseKernelsTest.bothLayoutsMatch(e, SlicedBitmapEncoding.of(e), new int[] {1, 2, 3, 4, 5, 16, 17, 25},
                         PanamaKernelsTest.NMSE_FLOAT, SHAPES)));
     }
 
     @Test
-    void the512BitKernelsAskForSlicesOfBitmapQ8WhereBytesExpandInOneInstruction() {
+    void the512BitKernelsAskForSlicesOfBitmapQ8AndQ4WhereBytesExpandInOneInstruction() {
         for (int c : new int[] {1, 77, 128, 256}) {
-            SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
+          for (Values v : new Values[] {Values.Q8, Values.Q4}) {
+            SparseEncoding e = SparseEncoding.bitmap(v, c);
             for (CpuVendor vendor : CpuVendor.values()) {
                 assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, vendor, true));
             }
             assertSame(e.blockBytes() % 8 == 0 ? e : e.padded(), PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL, false));
             assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL, true));
+          }
         }
-        for (Values v : new Values[] {Values.Q4, Values.F16, Values.BF16}) { // the other value types keep their rows
+        for (Values v : new Values[] {Values.F16, Values.BF16}) { // the two-byte value types keep their rows
             SparseEncoding e = SparseEncoding.bitmap(v, 128);
             assertSame(e, PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL, true));
         }

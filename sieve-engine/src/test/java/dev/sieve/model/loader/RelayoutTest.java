@@ -208,12 +208,13 @@ class RelayoutTest {
      * decodes as before, and the 512-bit kernels on the converted model give the scalar reference's
      * logits on the file's (prompt: four-token passes and a remainder; decode: one token).
      */
-    /** Indexed N:16, 2:4, 4:8 (Q8, Q4, BF16, F16 values) and bitmap Q8: their 16-row layouts at 512 bits, for matrices of whole slices. */
+    /** Indexed N:16, 2:4, 4:8 (Q8, Q4, BF16, F16 values) and bitmap Q8 and Q4: their 16-row layouts at 512 bits, for matrices of whole slices. */
     @ParameterizedTest
     @CsvSource({"5:16, 0.6875, q8, Q8_I5, Q8_I5_R", "2:4, 0.5, q4, Q4_S24, Q4_S24_R", "2:4, 0.5, q8, Q8_S24, Q8_S24_R",
             "4:8, 0.5, q4, Q4_S48, Q4_I8_R", "4:8, 0.5, q8, Q8_S48, Q8_I8_R", "2:4, 0.5, bf16, BF16_S24, BF16_S24_R",
             "2:4, 0.5, f16, F16_S24, F16_S24_R", "4:8, 0.5, bf16, BF16_S48, BF16_I8_R", "4:8, 0.5, f16, F16_S48, F16_I8_R",
-            "8:16, 0.5, f16, F16_I8, F16_I8_R", "unstructured, 0.5, q8, Q8_B128, Q8_B128_R"})
+            "8:16, 0.5, f16, F16_I8, F16_I8_R", "unstructured, 0.5, q8, Q8_B128, Q8_B128_R",
+            "unstructured, 0.5, q4, Q4_B128, Q4_B128_R"})
     void sparseTypesInterleaveWholeSlicesAt512Bits(String pattern, double sparsity, String values, String type, String slicedType,
             @TempDir Path dir) throws Exception {
         // Bitmap blocks are 256 columns: that model is twice as wide. Its 16-row layout needs a CPU that

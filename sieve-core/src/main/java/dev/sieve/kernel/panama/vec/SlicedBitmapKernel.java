@@ -39,13 +39,31 @@ final class SlicedBitmapKernel extends PairPatternKernel {
     private static final int MASKS = SlicedBitmapEncoding.MASKS;
     /** Bytes of a block's scales: four tiles of 16 rows' f16. */
     private static final long BLOCK_SCALES = 4L * SlicedEncoding.SCALES;
+    private static final long LOW_ROWS = SlicedBitmapEncoding.LOW_ROWS;
+    /** Q4: per lane, the shifts that bring its row's nibble of the low byte (then of the high byte) to the top: rows 0–7 hold low nibbles, rows 8–15 high ones. */
+    private static final ShortVector LOW_NIBBLE = nibbleShifts(12, 8), HIGH_NIBBLE = nibbleShifts(4, 0);
+    private static final ShortVector BY12 = LANE_PER_ROW ? ShortVector.broadcast(S32, (short) 12) : null;
+
+    private static ShortVector nibbleShifts(int lowRows, int highRows) {
+        if (!LANE_PER_ROW) {
+            return null;
+        }
+        short[] k = new short[2 * ROWS];
+        for (int lane = 0; lane < k.length; lane++) {
+            k[lane] = (short) (lane % ROWS < 8 ? lowRows : highRows);
+        }
+        return ShortVector.fromArray(S32, k, 0);
+    }
+
     private final SlicedBitmapEncoding layout;
+    private final boolean q4;
     /** Bytes of a block's masks and values (16 rows). */
     private final long body;
 
     SlicedBitmapKernel(SlicedBitmapEncoding e) {
         super(e);
         this.layout = e;
+        this.q4 = e.q4();
         this.body = e.bodyBytes();
     }
 
@@ -61,7 +79,11 @@ final class SlicedBitmapKernel extends PairPatternKernel {
                 cols / dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK, pass);
     }
 
-    private final PairPass pass = this::slice16;
+    private final PairPass pass = q4() ? this::slice16Q4 : this::slice16;
+
+    private boolean q4() {
+        return ((SlicedBitmapEncoding) encoding()).q4();
+    }
 
     /**
      * The slices at {@code base} and {@code base1} ({@code nb} blocks of 256 columns) times one token, into
@@ -112,6 +134,61 @@ final class SlicedBitmapKernel extends PairPatternKernel {
         }
     }
 
+    /**
+     * {@link #slice16} for Q4 values: per step rows 0–7's values from their stream and rows 8–15's from
+     * theirs, each expanded by its rows' mask bits and joined by an OR; each lane's level is its row's
+     * nibble of each byte, brought to the top and back by per-lane shift counts. The four streams' places
+     * and masks spill from the general registers every step; one slice a pass (no spills, but two pattern
+     * loads per weight load) was slower from memory (5632 × 2048: 1.8–2.24 ms against 1.66–2.0): not kept.
+     */
+    private void slice16Q4(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int nb, float[] dst, int d) {
+        FloatVector.zero(F).intoArray(dst, d);
+        FloatVector.zero(F).intoArray(dst, d + ROWS);
+        long o = base, o1 = base1, sc = base + layout.scalesAt(nb, 0), sc1 = base1 + layout.scalesAt(nb, 0);
+        for (int b = 0; b < nb; b++, o += body, o1 += body, sc += BLOCK_SCALES, sc1 += BLOCK_SCALES) {
+            long v = o + MASKS, v1 = o1 + MASKS, w0 = v, w1 = v1; // each half's stream: rows 0-7 (v), rows 8-15 (w)
+            for (int h = 0; h < 8; h++) {
+                long p = ao + PB * (8 * b + h), mo = o + 64L * h, mo1 = o1 + 64L * h;
+                IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
+                for (int i = 0; i < 8; i++) {
+                    ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
+                    ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
+                    long m = w.get(LONG_LE, mo + 8L * i), m1 = w.get(LONG_LE, mo1 + 8L * i);
+                    long lo = m & LOW_ROWS, hi = m & ~LOW_ROWS, lo1 = m1 & LOW_ROWS, hi1 = m1 & ~LOW_ROWS;
+                    ShortVector u = ByteVector.fromMemorySegment(B64, w, v, Vec.LE).expand(VectorMask.fromLong(B64, lo))
+                            .or(ByteVector.fromMemorySegment(B64, w, w0, Vec.LE).expand(VectorMask.fromLong(B64, hi))).reinterpretAsShorts();
+                    ShortVector u1 = ByteVector.fromMemorySegment(B64, w, v1, Vec.LE).expand(VectorMask.fromLong(B64, lo1))
+                            .or(ByteVector.fromMemorySegment(B64, w, w1, Vec.LE).expand(VectorMask.fromLong(B64, hi1))).reinterpretAsShorts();
+                    v += Long.bitCount(lo);
+                    w0 += Long.bitCount(hi);
+                    v1 += Long.bitCount(lo1);
+                    w1 += Long.bitCount(hi1);
+                    ShortVector s = u.lanewise(VectorOperators.LSHL, LOW_NIBBLE).lanewise(VectorOperators.ASHR, BY12).mul(even)
+                            .add(u.lanewise(VectorOperators.LSHL, HIGH_NIBBLE).lanewise(VectorOperators.ASHR, BY12).mul(odd));
+                    ShortVector s1 = u1.lanewise(VectorOperators.LSHL, LOW_NIBBLE).lanewise(VectorOperators.ASHR, BY12).mul(even)
+                            .add(u1.lanewise(VectorOperators.LSHL, HIGH_NIBBLE).lanewise(VectorOperators.ASHR, BY12).mul(odd));
+                    sum = sum.add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
+                            .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1));
+                    sum1 = sum1.add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0))
+                            .add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1));
+                }
+                float dx = a.get(Half.FLOAT_LE, so + 4L * (8 * b + h));
+                long q = sc + 32L * (h / 2), q1 = sc1 + 32L * (h / 2);
+                IntVector hh = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, q, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+                IntVector mm = hh.and(0x7FFF), bb = mm.lanewise(VectorOperators.LSHL, 13);
+                FloatVector dw = bb.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(bb.or(0x7F800000), mm.compare(VectorOperators.GE, 0x7C00))
+                        .or(hh.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+                ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+                hh = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, q1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
+                mm = hh.and(0x7FFF);
+                bb = mm.lanewise(VectorOperators.LSHL, 13);
+                FloatVector dv = bb.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(bb.or(0x7F800000), mm.compare(VectorOperators.GE, 0x7C00))
+                        .or(hh.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+                ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(dv.mul(dx), FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+            }
+        }
+    }
+
     /** Prompts through {@link #decodedRows}. */
     @Override
     void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
@@ -127,16 +204,30 @@ final class SlicedBitmapKernel extends PairPatternKernel {
     void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
         float[] d = TILE_SCALES.get();
         for (int j = 0; j < blocks; j++) {
-            long o = base + layout.bodyAt(block0 + j), v = o + MASKS;
+            long o = base + layout.bodyAt(block0 + j), v = o + MASKS, v2 = v;
             for (int t = 0; t < 4; t++) {
                 Vec.f16(w, base + layout.scalesAt(rowBlocks, block0 + j) + 32L * t, d, ROWS * t);
             }
             for (int s = 0; s < STEPS; s++) {
                 long m = w.get(LONG_LE, o + 8L * s);
-                ShortVector u = ByteVector.fromMemorySegment(B64, w, v, Vec.LE).expand(VectorMask.fromLong(B64, m)).reinterpretAsShorts();
-                v += Long.bitCount(m);
                 FloatVector dw = FloatVector.fromArray(F, d, ROWS * (s / 16));
                 int c = at + stride * (dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK * j + 4 * s);
+                if (q4) { // each half's stream, each lane's nibbles as levels: the even columns', then the odd ones'
+                    long lo = m & LOW_ROWS, hi = m & ~LOW_ROWS;
+                    ShortVector u = ByteVector.fromMemorySegment(B64, w, v, Vec.LE).expand(VectorMask.fromLong(B64, lo))
+                            .or(ByteVector.fromMemorySegment(B64, w, v2, Vec.LE).expand(VectorMask.fromLong(B64, hi))).reinterpretAsShorts();
+                    v += Long.bitCount(lo);
+                    v2 += Long.bitCount(hi);
+                    ShortVector e = u.lanewise(VectorOperators.LSHL, LOW_NIBBLE).lanewise(VectorOperators.ASHR, BY12);
+                    ShortVector od = u.lanewise(VectorOperators.LSHL, HIGH_NIBBLE).lanewise(VectorOperators.ASHR, BY12);
+                    ((FloatVector) e.convertShape(VectorOperators.S2F, F, 0)).mul(dw).intoArray(dec, c);
+                    ((FloatVector) od.convertShape(VectorOperators.S2F, F, 0)).mul(dw).intoArray(dec, c + stride);
+                    ((FloatVector) e.convertShape(VectorOperators.S2F, F, 1)).mul(dw).intoArray(dec, c + 2 * stride);
+                    ((FloatVector) od.convertShape(VectorOperators.S2F, F, 1)).mul(dw).intoArray(dec, c + 3 * stride);
+                    continue;
+                }
+                ShortVector u = ByteVector.fromMemorySegment(B64, w, v, Vec.LE).expand(VectorMask.fromLong(B64, m)).reinterpretAsShorts();
+                v += Long.bitCount(m);
                 IntVector lo = (IntVector) u.convertShape(VectorOperators.S2I, Vec.I, 0);
                 IntVector hi = (IntVector) u.convertShape(VectorOperators.S2I, Vec.I, 1);
                 ((FloatVector) lo.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0))

@@ -68,7 +68,7 @@ public final class VecKernels implements Kernels, KernelTable {
         }
         for (SparseEncoding s : SparseEncoding.bitmapEncodings()) {
             register(new SparseKernel(s));
-            if (SlicedBitmapEncoding.slices(s)) { // bitmap Q8 in 16-row slices, made at load
+            if (SlicedBitmapEncoding.slices(s)) { // bitmap Q8 and Q4 in 16-row slices, made at load
                 register(new SlicedBitmapKernel(SlicedBitmapEncoding.of(s)));
             }
         }
