@@ -17,8 +17,8 @@
  *       indexed N:16 ({@link dev.sieve.core.quant.IndexedSparseEncoding}: Q8 and Q4 from 2320, F16 and
  *       BF16 from 2400) and the in-memory layouts made from the sparse types at 512 bits: 16-row
  *       slices ({@link dev.sieve.core.quant.SlicedEncoding}'s subclasses, from 2308) and padded bitmap
- *       blocks ({@link dev.sieve.core.quant.SparseEncoding#padded()}, from 2464); bitmap Q8 in 16-row
- *       slices ({@link dev.sieve.core.quant.SlicedBitmapEncoding}, from 3500); docs/formats.md.
+ *       blocks ({@link dev.sieve.core.quant.SparseEncoding#padded()}, from 2464); bitmap Q8 and Q4 in
+ *       16-row slices ({@link dev.sieve.core.quant.SlicedBitmapEncoding}, from 3500); docs/formats.md.
  *   <li>{@link dev.sieve.core.quant.BlockGrid}: an encoding's grid of representable values, for
  *       quantizers that choose values themselves (GPTQ, AWQ); {@link dev.sieve.core.quant.Half}:
  *       little-endian scalar reads and half/bfloat conversions; {@link dev.sieve.core.quant.GgmlTypes}:

@@ -112,7 +112,7 @@ public final class PanamaKernels implements Kernels {
 
     /**
      * Whether the CPU expands bytes by a mask in one instruction (AVX-512 VBMI2's VPEXPANDB; without it
-     * the Vector API's {@code expand} runs as Java code) and bitmap Q8 may take its 16-row layout
+     * the Vector API's {@code expand} runs as Java code) and bitmap Q8 and Q4 may take their 16-row layout
      * ({@code -Dsieve.bitmap.sliced=false} keeps the rows, for measurements).
      */
     private static final boolean EXPANDS_BYTES = CpuVendor.hasFlag("avx512_vbmi2")
@@ -130,7 +130,7 @@ public final class PanamaKernels implements Kernels {
     /** As {@link #preferredLayout(WeightEncoding, int, CpuVendor)} on a CPU that expands bytes by a mask in one instruction, or not. */
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor, boolean expandsBytes) {
         if (SlicedBitmapEncoding.slices(e) && bits == 512 && expandsBytes) {
-            return SlicedBitmapEncoding.of(e); // bitmap Q8: 16 rows a vector, each step's values expanded by its mask
+            return SlicedBitmapEncoding.of(e); // bitmap Q8, Q4: 16 rows a vector, each step's values expanded by its mask
         }
         if (e instanceof IndexedSparseEncoding i && bits == 512) {
             return SlicedIndexedEncoding.of(i); // a 16-row slice is one vector of 16 lanes

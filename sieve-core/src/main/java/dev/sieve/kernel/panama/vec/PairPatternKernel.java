@@ -7,7 +7,7 @@ import dev.sieve.core.tensor.Tensor;
 /**
  * The 16-row kernels that read 64 bytes as two column pairs of 16 rows, each short one row's pair, and
  * multiply them against Q8_0_R16's activation patterns ({@link SlicedQ8_0Kernel#pairPatterns}): Q8_0_R16,
- * Q6_K_R16 (its levels placed as Q8_0_R16's bytes) and bitmap Q8 (its steps expanded into them). Below
+ * Q6_K_R16 (its levels placed as Q8_0_R16's bytes) and bitmap Q8 and Q4 (their steps expanded into them). Below
  * {@link #INT16_TOKENS} tokens they decode in 16-bit lanes; prompts take the decoded chunks.
  */
 abstract class PairPatternKernel extends SlicedKernel {

@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link SlicedBitmapEncoding} (bitmap Q8 with 16 rows interleaved): per step one VPEXPANDB puts the
+ * {@link SlicedBitmapEncoding} (bitmap Q8 or Q4 with 16 rows interleaved): per step one VPEXPANDB (Q4: one per half of the rows, {@link #slice16Q4}) puts the
  * step's stored values at their places in Q8_0_R16's 64 bytes for the same four columns, and the step
  * is multiplied as {@link SlicedQ8_0Kernel} multiplies its own (low bytes by two shifts times the even
  * columns' activation levels, high bytes by one shift times the odd columns', widened into the rows' int

@@ -38,7 +38,7 @@ import jdk.incubator.vector.VectorOperators;
  *       positions 4i + k ({@link #strided}): no widening across lanes, no per-chunk bookkeeping.
  *       Per position it costs less than the compaction below and than dense Q8_0's decoder
  *       (5632 × 2048, one thread: 1.25 ms against the compaction's 1.87 and Q8_0's 1.54; the loader
- *       gives bitmap Q8 matrices of whole 16-row slices the 16-row layout instead, {@link
+ *       gives bitmap Q8 and Q4 matrices of whole 16-row slices the 16-row layout instead, {@link
  *       SlicedBitmapKernel}: 1.3–1.5× this path's decode). Q4 up
  *       to 128 stored of 256 takes the same path from each block's levels unpacked into signed
  *       bytes ({@link #q4Levels}); BF16 expands 32 halves at a time (VPEXPANDW), each 32-bit lane
