@@ -222,20 +222,27 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
                 continue;
             }
             for (int s = 0; s < STEPS; s++) {
-                long mask = 0;
-                for (int l = 0; l < ROWS; l++) {
-                    long four = masks[tiles * l + s / 16] >>> 4 * (s % 16);
-                    mask |= (four & 3) << 2 * l | (four >>> 2 & 3) << 32 + 2 * l;
-                }
-                for (int b = 0; b < 8; b++) {
-                    out[bo + 8 * s + b] = (byte) (mask >>> 8 * b);
-                }
+                long mask = stepMask(masks, out, bo, s);
                 for (long m = mask; m != 0; m &= m - 1) {
                     out[v++] = in[next[rowOf(Long.numberOfTrailingZeros(m))]++];
                 }
             }
             java.util.Arrays.fill(out, v, bo + (int) bodyBytes(), (byte) 0);
         }
+    }
+
+    /** Step s's mask from the 16 rows' tile masks (four columns of each), also written to the block at {@code out[bo + 8s..]}. */
+    private long stepMask(long[] masks, byte[] out, int bo, int s) {
+        int tiles = source.tiles();
+        long mask = 0;
+        for (int l = 0; l < ROWS; l++) {
+            long four = masks[tiles * l + s / 16] >>> 4 * (s % 16);
+            mask |= (four & 3) << 2 * l | (four >>> 2 & 3) << 32 + 2 * l;
+        }
+        for (int b = 0; b < 8; b++) {
+            out[bo + 8 * s + b] = (byte) (mask >>> 8 * b);
+        }
+        return mask;
     }
 
     /**
@@ -263,17 +270,10 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
 
     /** Q4: the block's step masks, then rows 0–7's levels in the low nibbles and rows 8–15's in the high, each half in its bits' order. */
     private void q4Steps(long[] masks, byte[][] levels, byte[] out, int bo) {
-        int tiles = source.tiles(), lo = bo + MASKS, hi = lo;
+        int lo = bo + MASKS, hi = lo;
         java.util.Arrays.fill(out, lo, bo + (int) bodyBytes(), (byte) 0);
         for (int s = 0; s < STEPS; s++) {
-            long mask = 0;
-            for (int l = 0; l < ROWS; l++) {
-                long four = masks[tiles * l + s / 16] >>> 4 * (s % 16);
-                mask |= (four & 3) << 2 * l | (four >>> 2 & 3) << 32 + 2 * l;
-            }
-            for (int b = 0; b < 8; b++) {
-                out[bo + 8 * s + b] = (byte) (mask >>> 8 * b);
-            }
+            long mask = stepMask(masks, out, bo, s);
             for (long m = mask; m != 0; m &= m - 1) {
                 int p = Long.numberOfTrailingZeros(m), l = rowOf(p), q = levels[l][4 * s + columnOf(p)] & 15;
                 if (l < 8) {
