@@ -94,6 +94,7 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
     public boolean q4() {
         return q4;
     }
+
     /** Q8_0: the kernel multiplies the activations' levels in 16-bit lanes, as Q8_0_R16's does. */
     @Override public WeightEncoding activationEncoding() { return Q8_0Encoding.INSTANCE; }
 

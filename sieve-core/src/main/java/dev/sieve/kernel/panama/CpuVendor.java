@@ -31,17 +31,6 @@ enum CpuVendor {
         }
     }
 
-    /** Whether the first {@code flags} line of /proc/cpuinfo names {@code flag} (false where it cannot be read). */
-    static boolean hasFlag(String flag) {
-        try (Stream<String> lines = Files.lines(Path.of("/proc/cpuinfo"))) {
-            return lines.filter(l -> l.startsWith("flags")).findFirst()
-                    .map(l -> java.util.Arrays.asList(l.substring(l.indexOf(':') + 1).trim().split("\\s+")).contains(flag))
-                    .orElse(false);
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
-    }
-
     static CpuVendor of(String vendorLine) {
         String v = vendorLine.substring(vendorLine.indexOf(':') + 1).trim();
         return switch (v) {

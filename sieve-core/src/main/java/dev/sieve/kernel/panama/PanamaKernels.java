@@ -115,7 +115,7 @@ public final class PanamaKernels implements Kernels {
      * the Vector API's {@code expand} runs as Java code) and bitmap Q8 and Q4 may take their 16-row layout
      * ({@code -Dsieve.bitmap.sliced=false} keeps the rows, for measurements).
      */
-    private static final boolean EXPANDS_BYTES = CpuVendor.hasFlag("avx512_vbmi2")
+    private static final boolean EXPANDS_BYTES = CpuFlags.has("avx512_vbmi2")
             && Boolean.parseBoolean(System.getProperty("sieve.bitmap.sliced", "true"));
 
     /** Q8_0 → Q8_0_R16 at 512 bits ({@code -Dsieve.q8.sliced=false} keeps Q8_0's rows, for measurements). */
@@ -123,6 +123,7 @@ public final class PanamaKernels implements Kernels {
     /** Q6_K → Q6_K_R16 at 512 bits ({@code -Dsieve.q6.sliced=false} keeps Q6_K's rows: for a model mostly in Q6_K, whose 30% growth would pass the memory budget). */
     private static final boolean SLICED_Q6_K = Boolean.parseBoolean(System.getProperty("sieve.q6.sliced", "true"));
 
+    /** The layout {@code e} takes at {@code bits} on a {@code vendor} CPU without VPEXPANDB (bitmap types keep their rows). */
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {
         return preferredLayout(e, bits, vendor, false);
     }

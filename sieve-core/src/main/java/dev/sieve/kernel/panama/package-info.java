@@ -11,6 +11,9 @@
  *       {@link dev.sieve.kernel.panama.PanamaKernels#create(int, boolean, boolean)} with {@code
  *       exact} gives the reproducible copy ({@code KernelProvider.reproducible()}: compress, eval),
  *       whose lane sums have one fixed order in every execution mode (docs/architecture.md).
+ *   <li>{@link dev.sieve.kernel.panama.CpuFlags}: the CPU's feature flags, read once, for the choices
+ *       that need an instruction the Vector API compiles to only where it exists (bitmap types' 16-row
+ *       layout and expand paths: VPEXPANDB).
  *   <li>{@link dev.sieve.kernel.panama.EncodingKernel}: the matrix product for one encoding. The
  *       registry ({@code vec.VecKernels}) maps encoding instances to kernels; every encoding without
  *       one gets {@link dev.sieve.kernel.panama.ScalarFallback} (the reference {@code

@@ -18,8 +18,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link SlicedBitmapEncoding} (bitmap Q8 or Q4 with 16 rows interleaved): per step one VPEXPANDB (Q4: one per half of the rows, {@link #slice16Q4}) puts the
- * step's stored values at their places in Q8_0_R16's 64 bytes for the same four columns, and the step
+ * {@link SlicedBitmapEncoding} (bitmap Q8 or Q4 with 16 rows interleaved): per step one VPEXPANDB (Q4: one
+ * per half of the rows, {@link #slice16Q4}) puts the step's stored values at their places in Q8_0_R16's 64 bytes for the same four columns, and the step
  * is multiplied as {@link SlicedQ8_0Kernel} multiplies its own (low bytes by two shifts times the even
  * columns' activation levels, high bytes by one shift times the odd columns', widened into the rows' int
  * sums), two slices a pass, against the same 16-bit activation patterns; per 32 columns the sums are
@@ -65,10 +65,8 @@ final class SlicedBitmapKernel extends PairPatternKernel {
         this.layout = e;
         this.q4 = e.q4();
         this.body = e.bodyBytes();
+        this.pass = q4 ? this::slice16Q4 : this::slice16;
     }
-
-
-
 
     /** Two slices a pass ({@link #slice16}, {@link #slicePairs}); rows of 256-column blocks. */
     @Override
@@ -79,11 +77,8 @@ final class SlicedBitmapKernel extends PairPatternKernel {
                 cols / dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK, pass);
     }
 
-    private final PairPass pass = q4() ? this::slice16Q4 : this::slice16;
-
-    private boolean q4() {
-        return ((SlicedBitmapEncoding) encoding()).q4();
-    }
+    /** This layout's one-token pass: {@link #slice16} (Q8) or {@link #slice16Q4}. */
+    private final PairPass pass;
 
     /**
      * The slices at {@code base} and {@code base1} ({@code nb} blocks of 256 columns) times one token, into

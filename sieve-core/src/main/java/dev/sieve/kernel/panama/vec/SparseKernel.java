@@ -202,7 +202,7 @@ final class SparseKernel extends FloatPathKernel {
      * with AVX-512 VBMI2 (without it C2 has no VPEXPANDB and {@code expand} falls back to Java).
      * System property {@code sieve.sparse.expand=false} turns it off, for measurements.
      */
-    static final boolean EXPAND = N == 16 && Vec.cpuFlag("avx512_vbmi2")
+    static final boolean EXPAND = N == 16 && dev.sieve.kernel.panama.CpuFlags.has("avx512_vbmi2")
             && Boolean.parseBoolean(System.getProperty("sieve.sparse.expand", "true"));
     private static final jdk.incubator.vector.VectorSpecies<Byte> B64 = jdk.incubator.vector.ByteVector.SPECIES_512;
 

@@ -297,20 +297,6 @@ final class Vec {
     }
 
     /**
-     * Whether the first {@code flags} line of /proc/cpuinfo names {@code flag} (false where the file is
-     * absent or unreadable: the kernels then keep their portable paths).
-     */
-    static boolean cpuFlag(String flag) {
-        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
-            return lines.filter(l -> l.startsWith("flags")).findFirst()
-                    .map(l -> java.util.Arrays.asList(l.substring(l.indexOf(':') + 1).trim().split("\\s+")).contains(flag))
-                    .orElse(false);
-        } catch (java.io.IOException | RuntimeException e) {
-            return false;
-        }
-    }
-
-    /**
      * {@code n} IEEE halves at {@code off} to {@code dst[d..d + n)}, exact. A plain loop on purpose:
      * C2 vectorizes it with VCVTPH2PS (one instruction per 16 halves), which the Vector API of JDK 25
      * cannot name; {@link #halfToFloat}'s eight operations ran 0.105 ns a value against this loop's
