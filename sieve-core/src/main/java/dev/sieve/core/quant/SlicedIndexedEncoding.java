@@ -23,15 +23,16 @@ import java.lang.foreign.MemorySegment;
  * one operation each, where two-byte values in their own arrays take a widening and a shift; F16's
  * values stay in runs of 32 halves, which a plain loop converts with VCVTPH2PS).
  *
- * <p>Where a block's parts lie ({@link #scalesAt}, {@link #pairsAt}): each block's scales before its
- * pairs, blocks in order, except for Q4 values below N = {@value #SCALES_LEAD_BELOW}, whose slices
- * hold all their blocks' scales first ({@code d[B][16]}, block j's at 32·j) and then the blocks'
- * pairs (block j's at 32·B + j·{@link #pairBytes}). The kernel converts those types' scales in a
- * pass over the slice before its arithmetic (their blocks are too small to pay a conversion each):
- * reading the scales together, 2 KiB in sequence for a 2048-column row instead of one line in three,
- * made that pass cheap (Q4_I5, 5632 × 2048, one thread: 0.69–0.71 → 0.62–0.64 ms). The other types
- * convert each block's scales where they are used, and lost 5–8% with the scales apart from their
- * pairs (a second stream; docs/performance.md, session 28).
+ * <p>Where a block's parts lie ({@link #scalesAt}, {@link #pairsAt}): for Q4 values the slice holds all
+ * its blocks' scales first ({@code d[B][16]}, block j's at 32·j) and then the blocks' pairs (block j's
+ * at 32·B + j·{@link #pairBytes}); for the other types each block's scales come before its pairs,
+ * blocks in order. The Q4 kernel converts a slice's scales in one pass before its arithmetic (a
+ * plain loop that C2 turns into VCVTPH2PS: 2 KiB in sequence for a 2048-column row instead of one
+ * line in three), so that its blocks, a few 64-byte loads each, carry no conversion (Q4_I5 tg64 with
+ * the conversion written out per block 34.4-37.1, with the pass 36.4-36.5; Q4_S48, loaded as Q4_I8_R,
+ * 23.8-24.1 against 25.2-25.5; docs/performance.md, session 35). Q8 converts each block's scales
+ * where they are used, and lost 5–8% with the scales apart from their pairs (a second stream;
+ * session 28).
  */
 public final class SlicedIndexedEncoding extends SlicedEncoding {
     private static final int ID = 2352; // after the indexed encodings' 2320 + 2 · 16
@@ -39,9 +40,6 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     /** One per indexed encoding, in {@link IndexedSparseEncoding#encodings()}'s order (Q8 n = 1..16, then Q4, F16, BF16). */
     private static final SlicedIndexedEncoding[] ALL =
             IndexedSparseEncoding.encodings().stream().map(SlicedIndexedEncoding::new).toArray(SlicedIndexedEncoding[]::new);
-
-    /** Q4 values below this many stored pairs a block: the scales lead the slice. */
-    public static final int SCALES_LEAD_BELOW = 8;
 
     private final IndexedSparseEncoding source;
     private final boolean q8, twoByte, f16;
@@ -58,7 +56,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         this.f16 = source.values() == SparseEncoding.Values.F16;
         this.n = source.perGroup();
         this.step = q8 ? 3 * ROWS : twoByte ? 5 * ROWS : 2 * ROWS;
-        this.scalesLead = source.values() == SparseEncoding.Values.Q4 && n < SCALES_LEAD_BELOW;
+        this.scalesLead = source.values() == SparseEncoding.Values.Q4;
     }
 
     /** The sliced layout of {@code e}. */
@@ -81,7 +79,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         return n * step;
     }
 
-    /** Whether a slice holds all its blocks' scales first, then their pairs (Q4 below N = {@value #SCALES_LEAD_BELOW}). */
+    /** Whether a slice holds all its blocks' scales first, then their pairs (Q4 values). */
     public boolean scalesLead() {
         return scalesLead;
     }
@@ -126,16 +124,16 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
 
     @Override public String name() { return source.name() + "_R"; }
     @Override public int ggmlType() { return twoByte ? TWO_BYTE_ID + source.ordinal() - 2 * IndexedSparseEncoding.MAX_N : ID + source.ordinal(); }
-    /** Q8_0 for Q4 values with an even N (their 16-bit kernel multiplies the activations' levels: {@link #sixteenBit}), else F32. */
+    /** Q8_0 for Q4 values (their 16-bit kernel multiplies the activations' levels: {@link #sixteenBit}), else F32. */
     @Override public WeightEncoding activationEncoding() { return sixteenBit() ? Q8_0Encoding.INSTANCE : F32Encoding.INSTANCE; }
 
     /**
-     * Whether decode runs in 16-bit lanes against Q8_0 activations: Q4 values with an even N, whose
-     * blocks are whole 64-byte steps of two stored pairs (an odd N's last pair would share a load with
-     * the next block's first).
+     * Whether decode runs in 16-bit lanes against Q8_0 activations: Q4 values, two stored pairs to a
+     * 64-byte load (an odd N's last pair a 32-byte one). Until session 35 an odd N took the float
+     * decoder: Q4_I5 tg64 26.6-27.3 tokens/s, in 16-bit lanes 31.6-36.5 (Q4_0 24.8-27.3).
      */
     public boolean sixteenBit() {
-        return source.values() == SparseEncoding.Values.Q4 && n % 2 == 0;
+        return source.values() == SparseEncoding.Values.Q4;
     }
 
     @Override

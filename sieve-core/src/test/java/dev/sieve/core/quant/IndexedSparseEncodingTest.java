@@ -243,7 +243,7 @@ class IndexedSparseEncodingTest {
                         Tensor[] ts = prunedAndSliced(e, s, rows, cols, r, arena);
                         Tensor t = ts[0], sl = ts[1];
                         assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name());
-                        // Each layout's activations in its own encoding (Q4 with an even N: Q8_0), the row
+                        // Each layout's activations in its own encoding (Q4: Q8_0), the row
                         // layout given the values those hold; bit for bit where both are F32.
                         MemorySegment[] acts = SlicedNMEncodingTest.activations(s, gaussian(r, cols), new float[cols], arena);
                         MemorySegment as = acts[0], a = acts[1];
@@ -254,9 +254,10 @@ class IndexedSparseEncodingTest {
                                     s.sixteenBit() ? 1e-5f * (1 + Math.abs(want)) : 0f, s.name() + " row " + row);
                         }
                         // Row l's scale of block j (the row layout's block's first bytes) at 2·l of the block's
-                        // 32 scale bytes: for Q4 below N = 8 all the slice's scales first, block j's at 32·j;
-                        // otherwise each block (16 rows' bytes) starts with its own.
-                        assertEquals(v == SparseEncoding.Values.Q4 && n < 8, s.scalesLead(), s.name());
+                        // 32 scale bytes: for Q4 all the slice's scales first, block j's at 32·j; otherwise
+                        // each block (16 rows' bytes) starts with its own.
+                        assertEquals(v == SparseEncoding.Values.Q4, s.scalesLead(), s.name());
+                        assertEquals(v == SparseEncoding.Values.Q4, s.sixteenBit(), s.name());
                         assertEquals(e.scaled(), s.scaled(), s.name());
                         for (int row = 0; e.scaled() && row < rows; row++) {
                             for (int j = 0; j < cols / 32; j++) {

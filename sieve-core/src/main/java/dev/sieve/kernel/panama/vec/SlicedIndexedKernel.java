@@ -20,15 +20,14 @@ import jdk.incubator.vector.VectorOperators;
  * select (VPERMD) from the block's activations held in two registers, and one or two 16-byte loads
  * give the 16 rows' values: per 16 stored values a widening, a permute, a conversion and an FMA,
  * and nothing per pruned weight (BF16 values: a shift or a mask; F16: the slice converted to
- * floats first). Decode takes a block a step (Q4 below N = 8: two blocks a step
- * with the scales converted per slice; see {@link #sliceQ8} for why). The work is per stored value, so it falls with density where the bitmap kernels' (per position) does
+ * floats first). Decode takes a block a step (see {@link #sliceQ8} for why). The work is per stored value, so it falls with density where the bitmap kernels' (per position) does
  * not. Prompts and decode batches run four tokens per pass (Q4: three), sharing each pair's loads
  * and conversions; from {@link #DECODED_MIN_N} stored of 16 and {@link #DECODED_TOKENS} tokens the
  * slices are decoded to dense floats and take the dense sliced kernel ({@link #decodeChunk}), which
  * at half density wins (Q4_I8 pp128 0.81 → 0.97 of its dense twin's). Below 16 lanes (a 16-row slice does not fit a vector; the loader makes this
  * layout at 512 bits only) rows are decoded one at a time into {@link FloatPathKernel}'s tiles.
  *
- * <p>Q4 with an even N decodes one and two tokens in 16-bit lanes instead ({@link #sliceQ4Int16}, two
+ * <p>Q4 decodes one and two tokens in 16-bit lanes instead ({@link #sliceQ4Int16}, two
  * slices a pass, against Q8_0 activations: {@link SlicedIndexedEncoding#sixteenBit}); its other paths
  * multiply the same rounded activations. Q4_I8 5632 × 2048, one thread in cache: 0.54–0.72 ms against the
  * float kernel's 0.69–1.16; Q4_S48 (loaded as Q4_I8_R) tg64 +15–27% (docs/performance.md, session 33).
@@ -38,13 +37,13 @@ final class SlicedIndexedKernel extends SlicedKernel {
     private static final int G = IndexedSparseEncoding.GROUP;
     private final int n;
     private final boolean q8, bf16, f16;
-    /** Q4 with an even N: decode in 16-bit lanes ({@link #sliceQ4Int16}), every path on Q8_0-rounded activations. */
+    /** Q4: decode in 16-bit lanes ({@link #sliceQ4Int16}), every path on Q8_0-rounded activations. */
     private final boolean int16;
     private final SlicedIndexedEncoding sliced;
     /**
-     * Q4 below N = 8, whose slices hold their scales first ({@link SlicedIndexedEncoding#scalesLead}):
-     * decode two blocks a step with the scales converted in a pass ({@link #sliceQ4Pairs}); the other
-     * types convert them in their loop, a block a step ({@link #sliceQ8}, {@link #sliceQ4}).
+     * Q4, whose slices hold their scales first ({@link SlicedIndexedEncoding#scalesLead}): the scales
+     * converted in a pass per slice ({@link #slicesQ4Int16}, {@link #sliceQ4Pairs}); the other types
+     * convert them in their loop, a block a step ({@link #sliceQ8}).
      */
     private final boolean scalesLead;
     /** Bytes from one block's pairs (or scales) to the next block's. */
@@ -149,8 +148,6 @@ final class SlicedIndexedKernel extends SlicedKernel {
                     sliceBF16(ws, pb, xf, t * cols, cols, dst, d);
                 } else if (f16) {
                     sliceF16(ws, pb, xf, t * cols, cols, dst, d, halves);
-                } else if (!scalesLead) {
-                    sliceQ4(ws, pb, xf, t * cols, cols, dst, d);
                 } else {
                     sliceQ4Pairs(ws, pb, xf, t * cols, cols, sc, dst, d);
                 }
@@ -227,23 +224,6 @@ final class SlicedIndexedKernel extends SlicedKernel {
         }
     }
 
-    /** As {@link #sliceQ8} for Q4 values, from N = 8 on (Q4_I8 tg64 20.3-21.7 → 25.4-25.8). */
-    private void sliceQ4(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] dst, int d) {
-        FloatVector.zero(F).intoArray(dst, d);
-        for (int j = 0; j < cols / QK; j++) {
-            long b0 = pb + j * pairStride - SCALES, s0 = b0 + SCALES; // the block's body written here, as in sliceQ8
-            int x0 = xo + QK * j;
-            IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G);
-            FloatVector p0 = FloatVector.zero(F), q0 = p0;
-            for (int k = 0; k < n; k++, s0 += step) {
-                IntVector u0 = u16(w, s0);
-                p0 = lo4(u0).fma(pick(u0, xa), p0);
-                q0 = hi4(u0).fma(pick(u0.lanewise(VectorOperators.LSHR, 4), xb), q0);
-            }
-            p0.add(q0).fma(Vec.f16(w, b0), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
-        }
-    }
-
     /**
      * As {@link #sliceQ8} for BF16 values (no scales): a pair's two values share row l's 32-bit lane,
      * A's bits in the low half, so A is the lane shifted left 16 and B the lane with its low half
@@ -309,8 +289,9 @@ final class SlicedIndexedKernel extends SlicedKernel {
     }
 
     /**
-     * Q4 below N = 8, scales leading the slice (a 16-bit lane per row and pair: the index byte, then the
-     * value byte with A's level low and B's high): two blocks per step, four FMA chains, the scales from
+     * Q4 (scales leading the slice; a 16-bit lane per row and pair: the index byte, then the value byte
+     * with A's level low and B's high) on the rounded activations, the tokens past the prompt kernels'
+     * groups: two blocks per step, four FMA chains, the scales from
      * {@code sc} (the per-slice pass). With few pairs per block a conversion per block costs more than
      * the pass: converted in the loop, measured (tg64, alternating) −17% at N = 2 (two blocks a step),
      * and one block a step with the conversion −30% at N = 5, −50% at N = 2.
@@ -390,7 +371,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
     }
 
     /**
-     * {@link #sliceQ4} for three tokens at once, as {@link #sliceQ8x4} (four tokens' worth of Q4's
+     * {@link #sliceQ4Pairs} for three tokens at once, as {@link #sliceQ8x4} (four tokens' worth of Q4's
      * extra unpacking passed C2's inlining budget and boxed every vector: 8x slower). A copy of that
      * method's frame rather than one method branching on the value type, for the same budget.
      */
@@ -523,24 +504,33 @@ final class SlicedIndexedKernel extends SlicedKernel {
 
     private final PairPass pairPass = this::slicesQ4Int16;
 
-    /** {@link #sliceQ4Int16} given the slices' starts: their pairs and scales found from them. */
+    /**
+     * {@link #sliceQ4Int16} given the slices' starts: their pairs found from them, and their scales (which
+     * lead each slice) converted first into {@code sc}, the first slice's then the second's, by a plain
+     * loop that C2 turns into VCVTPH2PS (written out per block the conversion is ten vector operations
+     * per slice and block, as much as two stored pairs' arithmetic).
+     */
     private void slicesQ4Int16(MemorySegment w, long base, long base1, MemorySegment a, long at, long so, int blocks, float[] dst, int d) {
-        sliceQ4Int16(w, sliced.pairsAt(base, blocks, 0), sliced.pairsAt(base1, blocks, 0), sliced.scalesAt(base, blocks, 0),
-                sliced.scalesAt(base1, blocks, 0), a, at, so, blocks, dst, d);
+        float[] sc = SCRATCH_ROWS.get().scales(2 * ROWS * blocks);
+        Vec.halvesToFloats(w, sliced.scalesAt(base, blocks, 0), sc, 0, ROWS * blocks);
+        Vec.halvesToFloats(w, sliced.scalesAt(base1, blocks, 0), sc, ROWS * blocks, ROWS * blocks);
+        sliceQ4Int16(w, sliced.pairsAt(base, blocks, 0), sliced.pairsAt(base1, blocks, 0), sc, a, at, so, blocks, dst, d);
     }
 
+    private static final jdk.incubator.vector.VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
+
     /**
-     * The slices whose pairs start at {@code pb} and {@code pb1} and scales at {@code sc0} and {@code
-     * sc1} (converted per block where used: a pass over the slices first read them from memory before
-     * any arithmetic, 32% of Q4_S48's decode) times one token: its tables at {@code a[ao..]}, its blocks' d at
-     * {@code a[so..]}, into {@code dst[d..d + 32)}. Two stored pairs of 16 rows are one 64-byte load, a
-     * 16-bit lane per row and pair (index byte low, value byte high): the index permutes A's table as it
-     * is and B's shifted down 4, the levels are the value byte's nibbles sign-extended by shifts
-     * ({@code u << 4 >> 12}, {@code u >> 12}), two multiplies and two adds; per block the sum (|·| ≤
-     * N/2 · 2032, exact in 16 bits for N ≤ 16) folds to the 16 rows, converts and adds, scaled, into
-     * {@code dst}: the running sums live there, as in {@link #sliceQ8} (the block loop holds the pairs' loop).
+     * The slices whose pairs start at {@code pb} and {@code pb1} (scales at {@code sc[16j..]} and {@code
+     * sc[16(blocks + j)..]}) times one token: its tables at {@code a[ao..]}, its blocks' d at {@code
+     * a[so..]}, into {@code dst[d..d + 32)}. Two stored pairs of 16 rows are one 64-byte load, a 16-bit
+     * lane per row and pair (index byte low, value byte high), an odd N's last pair a 32-byte load whose
+     * upper lanes are zero (level 0): the index permutes A's table as it is and B's shifted down 4, the
+     * levels are the value byte's nibbles sign-extended by shifts ({@code u << 4 >> 12}, {@code u >> 12}),
+     * two multiplies and two adds; per block the sum (|·| ≤ N/2 · 2032, exact in 16 bits for N ≤ 16)
+     * folds to the 16 rows, converts and adds, scaled, into {@code dst}: the running sums live there,
+     * as in {@link #sliceQ8} (the block loop holds the pairs' loop).
      */
-    private void sliceQ4Int16(MemorySegment w, long pb, long pb1, long sc0, long sc1, MemorySegment a, long ao, long so, int blocks,
+    private void sliceQ4Int16(MemorySegment w, long pb, long pb1, float[] sc, MemorySegment a, long ao, long so, int blocks,
             float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         FloatVector.zero(F).intoArray(dst, d + ROWS);
@@ -548,8 +538,16 @@ final class SlicedIndexedKernel extends SlicedKernel {
             long p = pb + j * pairStride, p1 = pb1 + j * pairStride, t = ao + TB * j;
             ShortVector ta = ShortVector.fromMemorySegment(S32, a, t, Vec.LE), tb = ShortVector.fromMemorySegment(S32, a, t + 64, Vec.LE);
             ShortVector s0 = ShortVector.zero(S32), s1 = s0;
-            for (int k = 0; k < n; k += 2, p += 2L * step, p1 += 2L * step) {
+            for (int k = 0; k + 1 < n; k += 2, p += 2L * step, p1 += 2L * step) {
                 ShortVector u = ShortVector.fromMemorySegment(S32, w, p, Vec.LE), v = ShortVector.fromMemorySegment(S32, w, p1, Vec.LE);
+                s0 = s0.add(u.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(u.selectFrom(ta)))
+                        .add(u.lanewise(VectorOperators.ASHR, 12).mul(u.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
+                s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(v.selectFrom(ta)))
+                        .add(v.lanewise(VectorOperators.ASHR, 12).mul(v.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
+            }
+            if ((n & 1) != 0) {
+                ShortVector u = (ShortVector) ShortVector.fromMemorySegment(S16, w, p, Vec.LE).reinterpretShape(S32, 0);
+                ShortVector v = (ShortVector) ShortVector.fromMemorySegment(S16, w, p1, Vec.LE).reinterpretShape(S32, 0);
                 s0 = s0.add(u.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(u.selectFrom(ta)))
                         .add(u.lanewise(VectorOperators.ASHR, 12).mul(u.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
                 s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(v.selectFrom(ta)))
@@ -558,18 +556,10 @@ final class SlicedIndexedKernel extends SlicedKernel {
             IntVector i0 = ((IntVector) s0.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s0.convertShape(VectorOperators.S2I, I, 1));
             IntVector i1 = ((IntVector) s1.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, I, 1));
             float dx = a.get(dev.sieve.core.quant.Half.FLOAT_LE, so + 4L * j);
-// The scales' f16 → f32 written out (as Vec.f16): a call, past C2's inlining cutoff here, spilled the live vectors around it.
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, sc0 + j * scaleStride, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
-            IntVector m = h.and(0x7FFF), b = m.lanewise(VectorOperators.LSHL, 13);
-            FloatVector dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
-                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
-            h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, sc1 + j * scaleStride, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
-            m = h.and(0x7FFF);
-            b = m.lanewise(VectorOperators.LSHL, 13);
-            FloatVector dv = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
-                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(dv.mul(dx), FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, ROWS * j).mul(dx), FloatVector.fromArray(F, dst, d))
+                    .intoArray(dst, d);
+            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, ROWS * (blocks + j)).mul(dx),
+                    FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
         }
     }
 }
