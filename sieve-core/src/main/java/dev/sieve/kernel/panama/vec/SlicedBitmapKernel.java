@@ -5,7 +5,6 @@ import static dev.sieve.kernel.panama.vec.Vec.F;
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.quant.Half;
 import dev.sieve.core.quant.SlicedBitmapEncoding;
-import dev.sieve.core.quant.SlicedEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -37,8 +36,6 @@ final class SlicedBitmapKernel extends PairPatternKernel {
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private static final int MASKS = SlicedBitmapEncoding.MASKS;
-    /** Bytes of a block's scales: four tiles of 16 rows' f16. */
-    private static final long BLOCK_SCALES = 4L * SlicedEncoding.SCALES;
     private static final long LOW_ROWS = SlicedBitmapEncoding.LOW_ROWS;
     /** Q4: per lane, the shifts that bring its row's nibble of the low byte (then of the high byte) to the top: rows 0–7 hold low nibbles, rows 8–15 high ones. */
     private static final ShortVector LOW_NIBBLE = nibbleShifts(12, 8), HIGH_NIBBLE = nibbleShifts(4, 0);
