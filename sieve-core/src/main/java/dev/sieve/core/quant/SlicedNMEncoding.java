@@ -43,6 +43,27 @@ public final class SlicedNMEncoding extends SlicedEncoding {
     public static final int INDICES = 4 * ROWS;
     /** A Q4 group's patterns: its two columns, ascending. */
     public static final int[][] PAIRS = {{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}};
+    /** Per 4-bit group mask: the places its two values take ({@link #places}). */
+    private static final int[][] PLACES = new int[16][];
+    /**
+     * Per 4-bit group mask: the {@link #PAIRS} index of its places in ascending order, plus 8 where the
+     * first value takes the later column (a mask with fewer than two bits set), so that the relayout
+     * looks each group up instead of searching (a 1.1B 2:4 model: ~10 s to relayout by search and
+     * allocation per group; docs/performance.md, session 35).
+     */
+    private static final int[] PATTERN = new int[16];
+
+    static {
+        for (int m = 0; m < 16; m++) {
+            int[] at = places(m);
+            int a = Math.min(at[0], at[1]), b = Math.max(at[0], at[1]), code = 0;
+            while (PAIRS[code][0] != a || PAIRS[code][1] != b) {
+                code++;
+            }
+            PLACES[m] = at;
+            PATTERN[m] = code | (at[0] > at[1] ? 8 : 0);
+        }
+    }
 
     private static final SlicedNMEncoding Q8 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q8));
     private static final SlicedNMEncoding Q4 = new SlicedNMEncoding(SparseEncoding.nm(2, 4, SparseEncoding.Values.Q4));
@@ -225,61 +246,49 @@ public final class SlicedNMEncoding extends SlicedEncoding {
                         | (in[so + source.masksAt() + 2] & 0xFF) << 16 | (in[so + source.masksAt() + 3] & 0xFF) << 24;
                 int idx = 0;
                 for (int g = 0, r = 0; g < 8; g++) { // r: the row layout's value for the next set bit
-                    int m = mask >>> 4 * g & 15;
-                    int[] at = places(m);
-                    for (int k = 0; k < 2; k++) {
-                        int s = 2 * g + k;
-                        idx |= at[k] << 2 * s;
-                        boolean stored = k < Integer.bitCount(m) && r + k < 16;
-                        level[s] = stored ? rowLevel(in, so, r + k) : 0;
+                    int m = mask >>> 4 * g & 15, n = Integer.bitCount(m);
+                    int v0 = n > 0 && r < 16 ? rowLevel(in, so, r) : 0, v1 = n > 1 && r + 1 < 16 ? rowLevel(in, so, r + 1) : 0;
+                    r += n;
+                    if (patterned()) {
+                        patternGroup(PATTERN[m], v0, v1, out, io, l, g);
+                        continue;
                     }
-                    r += Integer.bitCount(m);
+                    idx |= PLACES[m][0] << 4 * g | PLACES[m][1] << 4 * g + 2;
+                    level[2 * g] = v0;
+                    level[2 * g + 1] = v1;
                 }
                 if (patterned()) {
-                    patternLanes(idx, level, out, io, l);
                     continue;
                 }
                 for (int b = 0; b < 4; b++) {
                     out[io + 4 * l + b] = (byte) (idx >>> 8 * b);
                 }
-                for (int s = 0; s < 16; s++) {
-                    if (halves()) { // the value's two bytes as stored
-                        out[io + INDICES + 2 * (ROWS * s + l)] = (byte) level[s];
-                        out[io + INDICES + 2 * (ROWS * s + l) + 1] = (byte) (level[s] >>> 8);
-                    }
+                for (int s = 0; s < 16; s++) { // the value's two bytes as stored
+                    out[io + INDICES + 2 * (ROWS * s + l)] = (byte) level[s];
+                    out[io + INDICES + 2 * (ROWS * s + l) + 1] = (byte) (level[s] >>> 8);
                 }
             }
         }
     }
 
     /**
-     * Q4 and Q8: row l's eight groups (value s's column within its group at bits 2s of {@code idx}, its
-     * level {@code level[s]}) as codes and values, each group's columns ascending.
+     * Q4 and Q8: group g of row l, its pattern {@code pattern} ({@link #PATTERN}) and its two values'
+     * levels in the row layout's order, as a code and values, the group's columns ascending.
      */
-    private void patternLanes(int idx, int[] level, byte[] out, int io, int l) {
-        for (int g = 0; g < 8; g++) {
-            int p0 = idx >>> 4 * g & 3, p1 = idx >>> 4 * g + 2 & 3, v0 = level[2 * g], v1 = level[2 * g + 1];
-            if (p0 > p1) {
-                int t = p0;
-                p0 = p1;
-                p1 = t;
-                t = v0;
-                v0 = v1;
-                v1 = t;
-            }
-            int code = 0;
-            while (PAIRS[code][0] != p0 || PAIRS[code][1] != p1) {
-                code++;
-            }
-            int t = g / 2, h = g % 2, j = ROWS * h + l, c = io + 32 * (t / 2) + j;
-            int shift = 4 * (t % 2);
-            out[c] = (byte) (out[c] & ~(15 << shift) | (code + 8 * h) << shift);
-            if (q8) {
-                out[io + INDICES + 64 * t + 2 * j] = (byte) v0;
-                out[io + INDICES + 64 * t + 2 * j + 1] = (byte) v1;
-            } else {
-                out[io + INDICES + 32 * t + j] = (byte) ((v0 + 8) | (v1 & 15) << 4);
-            }
+    private void patternGroup(int pattern, int v0, int v1, byte[] out, int io, int l, int g) {
+        if (pattern >= 8) {
+            int t = v0;
+            v0 = v1;
+            v1 = t;
+        }
+        int t = g / 2, h = g % 2, j = ROWS * h + l, c = io + 32 * (t / 2) + j;
+        int shift = 4 * (t % 2);
+        out[c] = (byte) (out[c] & ~(15 << shift) | ((pattern & 7) + 8 * h) << shift);
+        if (q8) {
+            out[io + INDICES + 64 * t + 2 * j] = (byte) v0;
+            out[io + INDICES + 64 * t + 2 * j + 1] = (byte) v1;
+        } else {
+            out[io + INDICES + 32 * t + j] = (byte) ((v0 + 8) | (v1 & 15) << 4);
         }
     }
 

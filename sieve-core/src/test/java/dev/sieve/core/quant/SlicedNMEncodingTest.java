@@ -87,6 +87,42 @@ class SlicedNMEncodingTest {
         }
     }
 
+    /**
+     * A mask whose groups hold fewer than two set positions (no valid file has one, but any bytes
+     * decode): group 0 one at position 2, group 1 none, group 2 one at position 1. The reference gives
+     * value r to the r-th set bit; the slices place a lone value at its set position and a zero at the
+     * first unset one (the first value then takes the later column: the relayout swaps the pair), and
+     * decode every column as the reference does.
+     */
+    @Test
+    void groupsWithFewerThanTwoSetPositionsDecodeAsTheReference() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) {
+                SparseEncoding e = s.source();
+                int rows = 16, cols = 32;
+                float[] w = new float[rows * cols];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = i % 4 < 2 ? (i % 7) - 3.5f : 0; // positions 0 and 1 of every group
+                }
+                Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+                e.quantize(w, 0, t.data(), 0, w.length);
+                int row = 5;
+                long at = row * t.rowBytes() + e.masksAt();
+                int mask = t.data().get(ValueLayout.JAVA_INT_UNALIGNED, at);
+                mask = mask & ~0xFFF | 0x4 | 0x0 << 4 | 0x2 << 8;
+                t.data().set(ValueLayout.JAVA_INT_UNALIGNED, at, mask);
+                float[] ref = new float[cols];
+                t.dequantizeRow(row, ref, 0);
+                Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+                s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                float[] got = new float[cols];
+                sl.dequantizeRow(row, got, 0);
+                assertNotEquals(0f, ref[2], "the reference gives position 2 the block's value 0");
+                assertArrayEquals(ref, got, 0f, s.name());
+            }
+        }
+    }
+
     @Test
     void onlyTwoToFourHasSlices() {
         assertThrows(IllegalArgumentException.class, () -> SlicedNMEncoding.of(SparseEncoding.nm(4, 8, Values.Q8)));
