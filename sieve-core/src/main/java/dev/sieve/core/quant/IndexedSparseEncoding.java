@@ -214,31 +214,38 @@ public final class IndexedSparseEncoding implements WeightEncoding {
         }
         int m = io + nm.masksAt();
         int mask = (in[m] & 0xFF) | (in[m + 1] & 0xFF) << 8 | (in[m + 2] & 0xFF) << 16 | (in[m + 3] & 0xFF) << 24;
-        int[] count = new int[2], used = new int[2];
-        int v = io + nm.valuesAt();
-        for (int p = 0, r = 0; p < QK; p++) {
-            if ((mask >>> p & 1) == 0) {
+        // The set bits one at a time (value r at the r-th), none past the capacity; per half its count
+        // and used columns in locals (a walk over all 32 positions with arrays per block took ~5 s of
+        // a 1.1B model's relayout; docs/performance.md, session 35).
+        int v = io + nm.valuesAt(), cap = nm.capacity();
+        int count0 = 0, count1 = 0, used0 = 0, used1 = 0;
+        for (int bits = mask, r = 0; bits != 0 && r < cap; bits &= bits - 1, r++) {
+            int p = Integer.numberOfTrailingZeros(bits), c = p % GROUP;
+            if (p < GROUP ? count0 >= n : count1 >= n) {
                 continue;
             }
-            int h = p / GROUP, k = count[h];
-            if (r < nm.capacity() && k < n) {
-                int q = switch (values) {
-                    case Q8 -> in[v + r];
-                    case Q4 -> ((in[v + r % 8] & 0xFF) >>> (r < 8 ? 0 : 4)) & 15;
-                    case F16, BF16 -> (in[v + 2 * r] & 0xFF) | (in[v + 2 * r + 1] & 0xFF) << 8;
-                };
-                put(out, oo, h, k, p % GROUP, q);
-                count[h]++;
-                used[h] |= 1 << p % GROUP;
+            int q = switch (values) {
+                case Q8 -> in[v + r];
+                case Q4 -> ((in[v + r % 8] & 0xFF) >>> (r < 8 ? 0 : 4)) & 15;
+                case F16, BF16 -> (in[v + 2 * r] & 0xFF) | (in[v + 2 * r + 1] & 0xFF) << 8;
+            };
+            if (p < GROUP) {
+                put(out, oo, 0, count0++, c, q);
+                used0 |= 1 << c;
+            } else {
+                put(out, oo, 1, count1++, c, q);
+                used1 |= 1 << c;
             }
-            r++;
         }
-        for (int h = 0; h < 2; h++) {
-            for (int c = 0; count[h] < n; c++) { // a zero at each free column (distinct columns, as quantize pads)
-                if ((used[h] >>> c & 1) == 0) {
-                    put(out, oo, h, count[h]++, c, values == SparseEncoding.Values.Q4 ? 8 : 0);
-                    used[h] |= 1 << c;
-                }
+        int zero = values == SparseEncoding.Values.Q4 ? 8 : 0;
+        for (int c = 0; count0 < n; c++) { // a zero at each free column (distinct columns, as quantize pads)
+            if ((used0 >>> c & 1) == 0) {
+                put(out, oo, 0, count0++, c, zero);
+            }
+        }
+        for (int c = 0; count1 < n; c++) {
+            if ((used1 >>> c & 1) == 0) {
+                put(out, oo, 1, count1++, c, zero);
             }
         }
     }

@@ -2,6 +2,7 @@ package dev.sieve.core.quant;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -224,6 +225,42 @@ class IndexedSparseEncodingTest {
             SparseEncoding q4 = SparseEncoding.nm(4, 8, SparseEncoding.Values.Q4);
             MemorySegment m = arena.allocate(q4.byteSize(16 * 32));
             assertThrows(IllegalArgumentException.class, () -> q8.repackMatrix(q4, m, arena.allocate(q8.byteSize(16 * 32)), 16, 32));
+        }
+    }
+
+    /**
+     * A 4:8 block whose mask breaks the pattern (no valid file has one, but any bytes decode): the
+     * first half with ten set positions, the second with six. The 4:8 reference gives value r to the
+     * r-th set bit; the indexed layout keeps the first half's first eight (positions 8 and 9 become
+     * zero), the second half's six, and pads it with zeros: every other column as the reference.
+     */
+    @Test
+    void aFourOfEightBlockThatBreaksThePatternKeepsEightAHalf() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (SparseEncoding.Values v : SparseEncoding.Values.values()) {
+                SparseEncoding e = SparseEncoding.nm(4, 8, v);
+                SlicedIndexedEncoding s = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v));
+                int rows = 16, cols = 32;
+                float[] w = new float[rows * cols];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = i % 8 < 4 ? (i % 7) - 3.5f : 0; // positions 0-3 of every group of eight
+                }
+                Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+                e.quantize(w, 0, t.data(), 0, w.length);
+                int row = 7;
+                long at = row * t.rowBytes() + e.masksAt();
+                t.data().set(ValueLayout.JAVA_INT_UNALIGNED, at, 0x3FF | 0x3F << 16); // ten set in cols 0-15, six in 16-31
+                float[] ref = new float[cols];
+                t.dequantizeRow(row, ref, 0);
+                Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+                s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                float[] got = new float[cols];
+                sl.dequantizeRow(row, got, 0);
+                assertNotEquals(0f, ref[8], v + ": the reference gives position 8 the block's value 8");
+                for (int c = 0; c < cols; c++) {
+                    assertEquals(c == 8 || c == 9 ? 0f : ref[c], got[c], 0f, s.name() + " column " + c);
+                }
+            }
         }
     }
 
