@@ -79,16 +79,29 @@ final class ModelOptions {
      */
     static final int LARGE_PAGES_FROM_TOKENS = 512;
 
-    /** As {@link #load()}, for a run that decodes at most {@code tokens}: too few to repay converting keep the file layout. */
+    /**
+     * Below this many generated tokens {@code run} keeps even the matrices that its kernels would
+     * otherwise multiply by their scalar reference ({@link ModelLoader#convertsForAnyRun}): a 1.1B Q4_I5
+     * model, {@code run -n 1} 2.5-2.8 s in its rows against 3.8-4.1 s converted; {@code -n 16} 11.6-15.4 s
+     * against 4.8-5.4 s (docs/performance.md, session 35).
+     */
+    static final int CONVERT_REFERENCE_FROM_TOKENS = 4;
+
+    /**
+     * As {@link #load()}, for a run that decodes at most {@code tokens}: too few to repay converting keep
+     * the file layout ({@link #CONVERT_FROM_TOKENS}), except matrices that would otherwise be multiplied by
+     * their scalar reference, which pay back within a few ({@link #CONVERT_REFERENCE_FROM_TOKENS}).
+     */
     Loaded load(int tokens) throws IOException {
-        return load(keepLayout || tokens < CONVERT_FROM_TOKENS, tokens >= LARGE_PAGES_FROM_TOKENS);
+        return load(keepLayout || tokens < CONVERT_REFERENCE_FROM_TOKENS, tokens < CONVERT_FROM_TOKENS,
+                tokens >= LARGE_PAGES_FROM_TOKENS);
     }
 
     Loaded load() throws IOException {
-        return load(keepLayout, true);
+        return load(keepLayout, false, true);
     }
 
-    private Loaded load(boolean keep, boolean largePages) throws IOException {
+    private Loaded load(boolean keep, boolean shortRun, boolean largePages) throws IOException {
         if (threads != null && threads < 1) {
             throw new UserException("--threads must be at least 1");
         }
@@ -104,7 +117,8 @@ final class ModelOptions {
             Tokenizer tok = Tokenizers.fromGguf(m.metadata());
             pool = new WorkerPool(threads != null ? threads : Runtime.getRuntime().availableProcessors());
             Linear linear = new Linear(KernelProvider.get(), pool);
-            return new Loaded(keep ? m : ModelLoader.relayout(m, linear.kernels(), pool, largePages), tok, pool, linear);
+            boolean convert = !keep && (!shortRun || ModelLoader.convertsForAnyRun(m, linear.kernels()));
+            return new Loaded(convert ? ModelLoader.relayout(m, linear.kernels(), pool, largePages) : m, tok, pool, linear);
         } catch (RuntimeException e) {
             if (pool != null) {
                 pool.close();

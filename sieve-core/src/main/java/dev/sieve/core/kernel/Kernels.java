@@ -23,6 +23,15 @@ public interface Kernels {
         return e;
     }
 
+    /**
+     * Whether these kernels multiply {@code e} in its own layout only through its scalar reference
+     * decoder, so that converting it to {@link #preferredLayout} pays back within a few tokens: a
+     * caller that keeps the file's layout for short runs converts such matrices anyway.
+     */
+    default boolean decodesOnlyByReference(WeightEncoding e) {
+        return false;
+    }
+
     String name();
 
     /**

@@ -189,5 +189,9 @@ class IndexedSparseKernelsTest {
         for (CpuVendor v : CpuVendor.values()) {
             assertSame(Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_0Encoding.INSTANCE, 512, v));
         }
+        // Their rows are decoded by the reference only: callers convert them even for short runs.
+        assertTrue(PanamaKernels.create(512).decodesOnlyByReference(e));
+        assertFalse(PanamaKernels.create(512).decodesOnlyByReference(Q4_0Encoding.INSTANCE));
+        assertFalse(PanamaKernels.create(512).decodesOnlyByReference(SlicedIndexedEncoding.of(e)));
     }
 }

@@ -111,6 +111,24 @@ public final class ModelLoader {
         return new Model(m.file(), m.config(), new ModelWeights(embd, layers, w.outputNorm(), output, w.ropeFreqFactors()));
     }
 
+    /**
+     * Whether {@link #relayout} would convert a matrix that {@code kernels} otherwise multiply only by its
+     * scalar reference ({@link Kernels#decodesOnlyByReference}): then converting pays back within a few
+     * tokens, and a short run should convert too (a 1.1B Q4_I5 model, {@code run -n 16} in its rows: 13.2 s;
+     * converted, twice the tokens: 7.1 s; docs/performance.md, session 35).
+     */
+    public static boolean convertsForAnyRun(Model m, Kernels kernels) {
+        ModelWeights w = m.weights();
+        List<Tensor> all = new ArrayList<>();
+        for (LayerWeights l : w.layers()) {
+            for (Projection p : l.projections()) {
+                all.addAll(p.tensors());
+            }
+        }
+        all.add(w.output());
+        return all.stream().anyMatch(t -> target(t, kernels) != t.encoding() && kernels.decodesOnlyByReference(t.encoding()));
+    }
+
     private static WeightEncoding target(Tensor t, Kernels kernels) {
         WeightEncoding preferred = kernels.preferredLayout(t.encoding());
         // A row must hold whole blocks of the new layout (Q4_0_R: 64 weights; Q4_0 rows need only 32).

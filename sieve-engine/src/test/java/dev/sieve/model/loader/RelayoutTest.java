@@ -2,6 +2,7 @@ package dev.sieve.model.loader;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -229,6 +230,9 @@ class RelayoutTest {
             new SyntheticModelWriter(shape, SyntheticModelWriter.TypeMix.sparse(pattern, sparsity, values), 7).write(f, pool, (i, n, s) -> {});
             try (Model file = ModelLoader.load(f)) {
                 Kernels k512 = PanamaKernels.create(512);
+                // Indexed rows have only their reference decoder: a run of any length converts them.
+                assertEquals(type.contains("_I"), ModelLoader.convertsForAnyRun(file, k512), type);
+                assertFalse(ModelLoader.convertsForAnyRun(file, ScalarKernels.INSTANCE), "the scalar kernels prefer the file's layout");
                 Model m = ModelLoader.relayout(file, k512, pool);
                 List<Tensor> before = file.weights().matrices(), after = m.weights().matrices();
                 int sliced = 0;
