@@ -38,7 +38,7 @@ final class ModelOptions {
                     + " 512-bit vectors Q4_K and Q4_0 as Q4_K_R and Q4_0_R (11%% more memory); at 512 bits Q4_0 and Q8_0"
                     + " as Q4_0_R16 and Q8_0_R16 and the indexed sparse types with 16 rows interleaved, and Q4_K as Q4_K_R on"
                     + " Intel CPUs; it costs ~0.4 s of loading a 1.1B Q4_0 model, ~1.1 s a Q8_0 one; run converts only from"
-                    + " -n 32 on; on Linux chat, serve"
+                    + " -n 32 on (indexed sparse types, whose rows have only a reference decoder, from -n 4); on Linux chat, serve"
                     + " and runs from -n 512 put the converted matrices in 2 MiB pages: decode up to 20%% faster, 1-3 s"
                     + " more loading)")
     boolean keepLayout;
