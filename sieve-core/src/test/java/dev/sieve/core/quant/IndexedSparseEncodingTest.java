@@ -240,24 +240,11 @@ class IndexedSparseEncodingTest {
             for (SparseEncoding.Values v : SparseEncoding.Values.values()) {
                 SparseEncoding e = SparseEncoding.nm(4, 8, v);
                 SlicedIndexedEncoding s = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v));
-                int rows = 16, cols = 32;
-                float[] w = new float[rows * cols];
-                for (int i = 0; i < w.length; i++) {
-                    w[i] = i % 8 < 4 ? (i % 7) - 3.5f : 0; // positions 0-3 of every group of eight
-                }
-                Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-                e.quantize(w, 0, t.data(), 0, w.length);
-                int row = 7;
-                long at = row * t.rowBytes() + e.masksAt();
-                t.data().set(ValueLayout.JAVA_INT_UNALIGNED, at, 0x3FF | 0x3F << 16); // ten set in cols 0-15, six in 16-31
-                float[] ref = new float[cols];
-                t.dequantizeRow(row, ref, 0);
-                Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-                s.repackMatrix(e, t.data(), sl.data(), rows, cols);
-                float[] got = new float[cols];
-                sl.dequantizeRow(row, got, 0);
+                // positions 0-3 of every group of eight; row 7: ten set in columns 0-15, six in 16-31
+                float[][] rg = SlicedNMEncodingTest.rowBothWays(e, s, SlicedNMEncodingTest.keptAt(8, 4, 7), 7, mask -> 0x3FF | 0x3F << 16, arena);
+                float[] ref = rg[0], got = rg[1];
                 assertNotEquals(0f, ref[8], v + ": the reference gives position 8 the block's value 8");
-                for (int c = 0; c < cols; c++) {
+                for (int c = 0; c < ref.length; c++) {
                     assertEquals(c == 8 || c == 9 ? 0f : ref[c], got[c], 0f, s.name() + " column " + c);
                 }
             }

@@ -59,26 +59,12 @@ class SlicedNMEncodingTest {
     void aGroupWithThreeSetPositionsKeepsItsFirstTwo() {
         try (Arena arena = Arena.ofConfined()) {
             for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) {
-                SparseEncoding e = s.source();
-                int rows = 16, cols = 32;
-                float[] w = new float[rows * cols];
-                for (int i = 0; i < w.length; i++) {
-                    w[i] = i % 4 < 2 ? (i % 5) - 2.5f : 0; // positions 0 and 1 of every group
-                }
-                Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-                e.quantize(w, 0, t.data(), 0, w.length);
-                int row = 3;
-                long mask = t.data().get(ValueLayout.JAVA_INT_UNALIGNED, row * t.rowBytes() + e.masksAt());
-                t.data().set(ValueLayout.JAVA_INT_UNALIGNED, row * t.rowBytes() + e.masksAt(), (int) (mask | 4)); // group 0: 0, 1, 2
-                float[] ref = new float[cols];
-                t.dequantizeRow(row, ref, 0);
-                Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-                s.repackMatrix(e, t.data(), sl.data(), rows, cols);
-                float[] got = new float[cols];
-                sl.dequantizeRow(row, got, 0);
+                // positions 0 and 1 of every group; group 0 of row 3 also 2
+                float[][] rg = rowBothWays(s.source(), s, keptAt(4, 2, 5), 3, mask -> mask | 4, arena);
+                float[] ref = rg[0], got = rg[1];
                 assertNotEquals(0f, ref[2], "the reference gives position 2 the block's value 2");
                 assertEquals(0f, got[2], 0f, s.name() + ": the third set position is dropped");
-                for (int c = 0; c < cols; c++) { // every other position as the reference: values 3.. follow the set bits
+                for (int c = 0; c < ref.length; c++) { // every other position as the reference: values 3.. follow the set bits
                     if (c != 2) {
                         assertEquals(ref[c], got[c], 0f, s.name() + " column " + c);
                     }
@@ -98,29 +84,40 @@ class SlicedNMEncodingTest {
     void groupsWithFewerThanTwoSetPositionsDecodeAsTheReference() {
         try (Arena arena = Arena.ofConfined()) {
             for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) {
-                SparseEncoding e = s.source();
-                int rows = 16, cols = 32;
-                float[] w = new float[rows * cols];
-                for (int i = 0; i < w.length; i++) {
-                    w[i] = i % 4 < 2 ? (i % 7) - 3.5f : 0; // positions 0 and 1 of every group
-                }
-                Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-                e.quantize(w, 0, t.data(), 0, w.length);
-                int row = 5;
-                long at = row * t.rowBytes() + e.masksAt();
-                int mask = t.data().get(ValueLayout.JAVA_INT_UNALIGNED, at);
-                mask = mask & ~0xFFF | 0x4 | 0x0 << 4 | 0x2 << 8;
-                t.data().set(ValueLayout.JAVA_INT_UNALIGNED, at, mask);
-                float[] ref = new float[cols];
-                t.dequantizeRow(row, ref, 0);
-                Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-                s.repackMatrix(e, t.data(), sl.data(), rows, cols);
-                float[] got = new float[cols];
-                sl.dequantizeRow(row, got, 0);
-                assertNotEquals(0f, ref[2], "the reference gives position 2 the block's value 0");
-                assertArrayEquals(ref, got, 0f, s.name());
+                float[][] rg = rowBothWays(s.source(), s, keptAt(4, 2, 7), 5, mask -> mask & ~0xFFF | 0x4 | 0x0 << 4 | 0x2 << 8, arena);
+                assertNotEquals(0f, rg[0][2], "the reference gives position 2 the block's value 0");
+                assertArrayEquals(rg[0], rg[1], 0f, s.name());
             }
         }
+    }
+
+    /** 16 × 32 weights, non-zero at the first {@code kept} positions of every group of {@code group} (values cycling over {@code period}). */
+    static float[] keptAt(int group, int kept, int period) {
+        float[] w = new float[16 * 32];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = i % group < kept ? (i % period) - period / 2f : 0;
+        }
+        return w;
+    }
+
+    /**
+     * The 16 × 32 weights {@code w} quantized in {@code e}, row {@code row}'s first 32-bit mask rewritten
+     * by {@code mask}: that row as {@code e}'s reference decodes it, and as the slices of {@code s} made
+     * from it do.
+     */
+    static float[][] rowBothWays(SparseEncoding e, SlicedEncoding s, float[] w, int row, java.util.function.IntUnaryOperator mask,
+            Arena arena) {
+        int rows = 16, cols = 32;
+        Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+        e.quantize(w, 0, t.data(), 0, w.length);
+        long at = row * t.rowBytes() + e.masksAt();
+        t.data().set(ValueLayout.JAVA_INT_UNALIGNED, at, mask.applyAsInt(t.data().get(ValueLayout.JAVA_INT_UNALIGNED, at)));
+        float[] ref = new float[cols], got = new float[cols];
+        t.dequantizeRow(row, ref, 0);
+        Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+        s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+        sl.dequantizeRow(row, got, 0);
+        return new float[][] {ref, got};
     }
 
     @Test

@@ -68,13 +68,7 @@ public final class ModelLoader {
      */
     public static Model relayout(Model m, Kernels kernels, WorkerPool pool, boolean largePages) {
         ModelWeights w = m.weights();
-        List<Tensor> all = new ArrayList<>();
-        for (LayerWeights l : w.layers()) {
-            for (Projection p : l.projections()) {
-                all.addAll(p.tensors());
-            }
-        }
-        all.add(w.output());
+        List<Tensor> all = products(w);
         // A tied head is also the embedding, read a row at a time: a 16-row layout serves that too
         // (Tensor.dequantizeRow through the layout's reference, one row a token), and the head is the
         // larger use (135M Q4_0: the tied head's row decoder took 16% of decode).
@@ -118,7 +112,12 @@ public final class ModelLoader {
      * converted, twice the tokens: 7.1 s; docs/performance.md, session 35).
      */
     public static boolean convertsForAnyRun(Model m, Kernels kernels) {
-        ModelWeights w = m.weights();
+        return products(m.weights()).stream()
+                .anyMatch(t -> target(t, kernels) != t.encoding() && kernels.decodesOnlyByReference(t.encoding()));
+    }
+
+    /** The matrices {@link #relayout} may convert: every layer's projections, then the head. */
+    private static List<Tensor> products(ModelWeights w) {
         List<Tensor> all = new ArrayList<>();
         for (LayerWeights l : w.layers()) {
             for (Projection p : l.projections()) {
@@ -126,7 +125,7 @@ public final class ModelLoader {
             }
         }
         all.add(w.output());
-        return all.stream().anyMatch(t -> target(t, kernels) != t.encoding() && kernels.decodesOnlyByReference(t.encoding()));
+        return all;
     }
 
     private static WeightEncoding target(Tensor t, Kernels kernels) {
