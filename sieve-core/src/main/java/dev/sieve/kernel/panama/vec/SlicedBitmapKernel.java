@@ -81,19 +81,17 @@ final class SlicedBitmapKernel extends PairPatternKernel {
      * The slices at {@code base} and {@code base1} ({@code nb} blocks of 256 columns) times one token, into
      * {@code dst[d..d + 32)}. Per 32 columns (eight steps) the int sums; the running float sums live in
      * {@code dst}, as in {@link SlicedQ8_0Kernel}'s kernel (a vector live across the step loop would be
-     * boxed). The two slices' tile scales, which trail each slice in one run, are converted first by a
-     * plain loop that C2 turns into VCVTPH2PS (written out per 32 columns the conversion was ten vector
+     * boxed). The two slices' tile scales, which trail each slice in one run, are converted first
+     * ({@link #pairScales}; written out per 32 columns the conversion was ten vector
      * operations a slice; decode-shaped harness, 22 layers of the 1.1B matrices, Q8_B128 16.9-19.0
      * against 13.8-18.0 passes/s, Q4_B128 13.2-14.6 against 12.9-13.1; session 35).
      */
     private void slice16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int nb, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         FloatVector.zero(F).intoArray(dst, d + ROWS);
-        long o = base, o1 = base1, sc = base + layout.scalesAt(nb, 0), sc1 = base1 + layout.scalesAt(nb, 0);
+        long o = base, o1 = base1;
         int half = 4 * ROWS * nb;
-        float[] scf = SCALES_F.get().floats(2 * half);
-        Vec.halvesToFloats(w, sc, scf, 0, half);
-        Vec.halvesToFloats(w, sc1, scf, half, half);
+        float[] scf = pairScales(w, base + layout.scalesAt(nb, 0), base1 + layout.scalesAt(nb, 0), half);
         for (int b = 0; b < nb; b++, o += body, o1 += body) {
             long v = o + MASKS, v1 = o1 + MASKS; // the masks lead the block's values
             for (int h = 0; h < 8; h++) {
@@ -130,15 +128,16 @@ final class SlicedBitmapKernel extends PairPatternKernel {
      * nibble of each byte, brought to the top and back by per-lane shift counts. The four streams' places
      * and masks spill from the general registers every step; one slice a pass (no spills, but two pattern
      * loads per weight load) was slower from memory (5632 × 2048: 1.8–2.24 ms against 1.66–2.0): not kept.
+     * Its frame repeats {@link #slice16}'s on purpose: the two differ inside each step, a step helper is a
+     * call C2 does not inline there (and a call spills the live vectors), and one method branching per
+     * step would hold both passes' loops.
      */
     private void slice16Q4(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int nb, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d);
         FloatVector.zero(F).intoArray(dst, d + ROWS);
-        long o = base, o1 = base1, sc = base + layout.scalesAt(nb, 0), sc1 = base1 + layout.scalesAt(nb, 0);
+        long o = base, o1 = base1;
         int half = 4 * ROWS * nb;
-        float[] scf = SCALES_F.get().floats(2 * half);
-        Vec.halvesToFloats(w, sc, scf, 0, half);
-        Vec.halvesToFloats(w, sc1, scf, half, half);
+        float[] scf = pairScales(w, base + layout.scalesAt(nb, 0), base1 + layout.scalesAt(nb, 0), half);
         for (int b = 0; b < nb; b++, o += body, o1 += body) {
             long v = o + MASKS, v1 = o1 + MASKS, w0 = v, w1 = v1; // each half's stream: rows 0-7 (v), rows 8-15 (w)
             for (int h = 0; h < 8; h++) {
@@ -222,20 +221,6 @@ final class SlicedBitmapKernel extends PairPatternKernel {
                         .mul(dw).intoArray(dec, c + 2 * stride);
                 ((FloatVector) hi.lanewise(VectorOperators.ASHR, 8).convert(VectorOperators.I2F, 0)).mul(dw).intoArray(dec, c + 3 * stride);
             }
-        }
-    }
-
-    /** Per thread: two slices' tile scales as floats, grown to the widest row. */
-    private static final ThreadLocal<Floats> SCALES_F = ThreadLocal.withInitial(Floats::new);
-
-    private static final class Floats {
-        float[] a = new float[0];
-
-        float[] floats(int n) {
-            if (a.length < n) {
-                a = new float[n];
-            }
-            return a;
         }
     }
 

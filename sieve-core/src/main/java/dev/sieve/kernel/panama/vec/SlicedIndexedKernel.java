@@ -506,14 +506,11 @@ final class SlicedIndexedKernel extends SlicedKernel {
 
     /**
      * {@link #sliceQ4Int16} given the slices' starts: their pairs found from them, and their scales (which
-     * lead each slice) converted first into {@code sc}, the first slice's then the second's, by a plain
-     * loop that C2 turns into VCVTPH2PS (written out per block the conversion is ten vector operations
-     * per slice and block, as much as two stored pairs' arithmetic).
+     * lead each slice) converted first ({@link #pairScales}; written out per block the conversion is ten
+     * vector operations per slice and block, as much as two stored pairs' arithmetic).
      */
     private void slicesQ4Int16(MemorySegment w, long base, long base1, MemorySegment a, long at, long so, int blocks, float[] dst, int d) {
-        float[] sc = SCRATCH_ROWS.get().scales(2 * ROWS * blocks);
-        Vec.halvesToFloats(w, sliced.scalesAt(base, blocks, 0), sc, 0, ROWS * blocks);
-        Vec.halvesToFloats(w, sliced.scalesAt(base1, blocks, 0), sc, ROWS * blocks, ROWS * blocks);
+        float[] sc = pairScales(w, sliced.scalesAt(base, blocks, 0), sliced.scalesAt(base1, blocks, 0), ROWS * blocks);
         sliceQ4Int16(w, sliced.pairsAt(base, blocks, 0), sliced.pairsAt(base1, blocks, 0), sc, a, at, so, blocks, dst, d);
     }
 

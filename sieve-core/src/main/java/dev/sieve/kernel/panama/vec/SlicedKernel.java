@@ -168,6 +168,19 @@ abstract class SlicedKernel extends FloatPathKernel {
     static final ThreadLocal<PairScratch> PAIR_SCRATCH = ThreadLocal.withInitial(PairScratch::new);
 
     /**
+     * The two slices' runs of {@code n} f16 scales at {@code s0} and {@code s1} as floats, the first's
+     * then the second's, in this thread's {@link PairScratch#heads}: a plain loop each, which C2 compiles
+     * to VCVTPH2PS, once per slice pair instead of ten written-out vector operations per block and slice
+     * (the indexed Q4 and bitmap kernels, whose scales lead or trail each slice in one run).
+     */
+    static float[] pairScales(MemorySegment w, long s0, long s1, int n) {
+        float[] f = PAIR_SCRATCH.get().heads(2 * n);
+        Vec.halvesToFloats(w, s0, f, 0, n);
+        Vec.halvesToFloats(w, s1, f, n, n);
+        return f;
+    }
+
+    /**
      * A 16-bit kernel's pass: the slices at {@code base} and {@code base1} (one slice given twice when it
      * is taken alone) times one token, whose tables or patterns are at {@code a[at..]} and block scales at
      * {@code a[so..]}, rows of {@code blocks} blocks, into {@code dst[d..d + 32)}.
