@@ -46,7 +46,6 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     private final int n;
     /** Bytes of one stored pair for all 16 rows. */
     private final int step;
-    private final boolean scalesLead;
 
     private SlicedIndexedEncoding(IndexedSparseEncoding source) {
         super(source);
@@ -56,7 +55,6 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         this.f16 = source.values() == SparseEncoding.Values.F16;
         this.n = source.perGroup();
         this.step = q8 ? 3 * ROWS : twoByte ? 5 * ROWS : 2 * ROWS;
-        this.scalesLead = source.values() == SparseEncoding.Values.Q4;
     }
 
     /** The sliced layout of {@code e}. */
@@ -79,9 +77,9 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         return n * step;
     }
 
-    /** Whether a slice holds all its blocks' scales first, then their pairs (Q4 values). */
+    /** Whether a slice holds all its blocks' scales first, then their pairs: the 16-bit layouts (Q4 values), whose kernel converts them in a pass. */
     public boolean scalesLead() {
-        return scalesLead;
+        return sixteenBit();
     }
 
     /** Whether the blocks have scales (Q8, Q4; F16 and BF16 values are stored as they are). */
@@ -91,12 +89,12 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
 
     /** Where block j's 16 scales start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks (scaled types only). */
     public long scalesAt(long sliceBase, int rowBlocks, int j) {
-        return sliceBase + (scalesLead ? (long) SCALES * j : j * sliceBlockBytes());
+        return sliceBase + (scalesLead() ? (long) SCALES * j : j * sliceBlockBytes());
     }
 
     /** Where block j's stored pairs start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks. */
     public long pairsAt(long sliceBase, int rowBlocks, int j) {
-        return scalesLead ? sliceBase + (long) SCALES * rowBlocks + (long) j * pairBytes()
+        return scalesLead() ? sliceBase + (long) SCALES * rowBlocks + (long) j * pairBytes()
                 : sliceBase + j * sliceBlockBytes() + (twoByte ? 0 : SCALES);
     }
 
