@@ -265,6 +265,8 @@ abstract class SlicedKernel extends FloatPathKernel {
     static final int KCS = 256;
     /** Per thread: a decoded chunk of two slices. */
     private static final ThreadLocal<float[]> DECODED = ThreadLocal.withInitial(() -> new float[2 * ROWS * KCS]);
+    /** Per thread: the micro-kernels' sums, token t's rows of slice s at {@code 2·16·t + 16·s} (grown to the longest batch). */
+    private static final ThreadLocal<float[][]> SUMS = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
     /**
      * Blocks {@code [block0, block0 + blocks)} of the slice at {@code base} (rows of {@code rowBlocks}
@@ -357,40 +359,54 @@ abstract class SlicedKernel extends FloatPathKernel {
     final void decoded(MemorySegment w, long base, long rb, int slices, float[] xf, float[] xt, int xto, int cols,
             int tokens, float[] out, int r, int os) {
         float[] dec = DECODED.get();
-        int stride = ROWS * slices, bs = sliced.blockSize();
+        int stride = ROWS * slices, bs = sliced.blockSize(), grouped = tokens / 8 * 8;
+        float[] sums = sums(grouped);
+        java.util.Arrays.fill(sums, 0, 2 * ROWS * grouped, 0f);
         for (int k0 = 0; k0 < cols; k0 += KCS) {
             int kc = Math.min(KCS, cols - k0);
             for (int sl = 0; sl < slices; sl++) {
                 decodeChunk(w, base + sl * ROWS * rb, cols / bs, k0 / bs, kc / bs, dec, ROWS * sl, stride);
             }
-            boolean first = k0 == 0;
-            int t = 0;
-            for (; t + 8 <= tokens; t += 8) {
+            for (int t = 0; t < grouped; t += 8) {
                 if (slices == 2) {
-                    micro8x2(dec, kc, xt, xto + t * cols + 8 * k0, out, t * os + r, os, first);
+                    micro8x2(dec, kc, xt, xto + t * cols + 8 * k0, sums, 2 * ROWS * t);
                 } else {
-                    micro8(dec, kc, xt, xto + t * cols + 8 * k0, out, t * os + r, os, first);
+                    micro8(dec, kc, xt, xto + t * cols + 8 * k0, sums, 2 * ROWS * t);
                 }
             }
-            for (; t < tokens; t++) {
+            for (int t = grouped; t < tokens; t++) {
                 for (int sl = 0; sl < slices; sl++) {
-                    micro1(dec, ROWS * sl, stride, kc, xf, t * cols + k0, out, t * os + r + ROWS * sl, first);
+                    micro1(dec, ROWS * sl, stride, kc, xf, t * cols + k0, out, t * os + r + ROWS * sl, k0 == 0);
                 }
+            }
+        }
+        for (int t = 0; t < grouped; t++) {
+            for (int sl = 0; sl < slices; sl++) {
+                FloatVector.fromArray(F, sums, 2 * ROWS * t + ROWS * sl).intoArray(out, t * os + r + ROWS * sl);
             }
         }
     }
 
-    /** 32 rows (two decoded slices) × 8 tokens (column c's at {@code xf[xo + 8·c..]}) over one chunk, into (or, after the first chunk, onto) {@code out[o + i·os..]}. */
-    private static void micro8x2(float[] dec, int kc, float[] xf, int xo, float[] out, int o, int os, boolean first) {
-        // The sums start from the earlier chunks' (a helper adding them at the end, given the vectors
-        // as arguments and not inlined, boxed them).
-        FloatVector a0 = start(out, o, first), a1 = start(out, o + os, first), a2 = start(out, o + 2 * os, first);
-        FloatVector a3 = start(out, o + 3 * os, first), a4 = start(out, o + 4 * os, first), a5 = start(out, o + 5 * os, first);
-        FloatVector a6 = start(out, o + 6 * os, first), a7 = start(out, o + 7 * os, first);
-        FloatVector b0 = start(out, o + ROWS, first), b1 = start(out, o + os + ROWS, first), b2 = start(out, o + 2 * os + ROWS, first);
-        FloatVector b3 = start(out, o + 3 * os + ROWS, first), b4 = start(out, o + 4 * os + ROWS, first);
-        FloatVector b5 = start(out, o + 5 * os + ROWS, first), b6 = start(out, o + 6 * os + ROWS, first);
-        FloatVector b7 = start(out, o + 7 * os + ROWS, first);
+    /**
+     * This thread's sums for {@code tokens} tokens. The micro-kernels add onto them rather than onto {@code
+     * out}: given {@code out}'s offsets, a kernel held its eight row addresses across its loop, C2 moved one
+     * of its own registers out to a vector register and back at every column, and the loop ran at 55
+     * GMAC/s a core instead of 87 (docs/performance.md, session 36).
+     */
+    private static float[] sums(int tokens) {
+        float[][] holder = SUMS.get();
+        if (holder[0].length < 2 * ROWS * tokens) {
+            holder[0] = new float[2 * ROWS * tokens];
+        }
+        return holder[0];
+    }
+
+    /** 32 rows (two decoded slices) × 8 tokens (column c's at {@code xf[xo + 8·c..]}) over one chunk, onto {@code sums[so..]} ({@link #sums}). */
+    private static void micro8x2(float[] dec, int kc, float[] xf, int xo, float[] sums, int so) {
+        FloatVector a0 = sum(sums, so, 0, 0), a1 = sum(sums, so, 1, 0), a2 = sum(sums, so, 2, 0), a3 = sum(sums, so, 3, 0);
+        FloatVector a4 = sum(sums, so, 4, 0), a5 = sum(sums, so, 5, 0), a6 = sum(sums, so, 6, 0), a7 = sum(sums, so, 7, 0);
+        FloatVector b0 = sum(sums, so, 0, 1), b1 = sum(sums, so, 1, 1), b2 = sum(sums, so, 2, 1), b3 = sum(sums, so, 3, 1);
+        FloatVector b4 = sum(sums, so, 4, 1), b5 = sum(sums, so, 5, 1), b6 = sum(sums, so, 6, 1), b7 = sum(sums, so, 7, 1);
         for (int c = 0; c < kc; c++) {
             FloatVector v = FloatVector.fromArray(F, dec, 2 * ROWS * c), u = FloatVector.fromArray(F, dec, 2 * ROWS * c + ROWS);
             int x = xo + 8 * c;
@@ -419,32 +435,37 @@ abstract class SlicedKernel extends FloatPathKernel {
             a7 = v.fma(x7, a7);
             b7 = u.fma(x7, b7);
         }
-        a0.intoArray(out, o);
-        a1.intoArray(out, o + os);
-        a2.intoArray(out, o + 2 * os);
-        a3.intoArray(out, o + 3 * os);
-        a4.intoArray(out, o + 4 * os);
-        a5.intoArray(out, o + 5 * os);
-        a6.intoArray(out, o + 6 * os);
-        a7.intoArray(out, o + 7 * os);
-        b0.intoArray(out, o + ROWS);
-        b1.intoArray(out, o + os + ROWS);
-        b2.intoArray(out, o + 2 * os + ROWS);
-        b3.intoArray(out, o + 3 * os + ROWS);
-        b4.intoArray(out, o + 4 * os + ROWS);
-        b5.intoArray(out, o + 5 * os + ROWS);
-        b6.intoArray(out, o + 6 * os + ROWS);
-        b7.intoArray(out, o + 7 * os + ROWS);
+        a0.intoArray(sums, so);
+        a1.intoArray(sums, so + 2 * ROWS);
+        a2.intoArray(sums, so + 4 * ROWS);
+        a3.intoArray(sums, so + 6 * ROWS);
+        a4.intoArray(sums, so + 8 * ROWS);
+        a5.intoArray(sums, so + 10 * ROWS);
+        a6.intoArray(sums, so + 12 * ROWS);
+        a7.intoArray(sums, so + 14 * ROWS);
+        b0.intoArray(sums, so + ROWS);
+        b1.intoArray(sums, so + 3 * ROWS);
+        b2.intoArray(sums, so + 5 * ROWS);
+        b3.intoArray(sums, so + 7 * ROWS);
+        b4.intoArray(sums, so + 9 * ROWS);
+        b5.intoArray(sums, so + 11 * ROWS);
+        b6.intoArray(sums, so + 13 * ROWS);
+        b7.intoArray(sums, so + 15 * ROWS);
+    }
+
+    /** Token so / 32 + t's sums of slice s ({@link #sums}). */
+    private static FloatVector sum(float[] sums, int so, int t, int s) {
+        return FloatVector.fromArray(F, sums, so + 2 * ROWS * t + ROWS * s);
     }
 
     /**
-     * One decoded slice (column stride 16) × 8 tokens: two columns a step into two sets of sums, so
-     * no FMA waits for the last (an FMA's latency is four cycles; the eight of one column take four).
+     * One decoded slice (column stride 16) × 8 tokens onto {@code sums[so..]} ({@link #sums}): two columns a step
+     * into two sets of sums, so no FMA waits for the last (an FMA's latency is four cycles; the eight of
+     * one column take four).
      */
-    private static void micro8(float[] dec, int kc, float[] xf, int xo, float[] out, int o, int os, boolean first) {
-        FloatVector a0 = start(out, o, first), a1 = start(out, o + os, first), a2 = start(out, o + 2 * os, first);
-        FloatVector a3 = start(out, o + 3 * os, first), a4 = start(out, o + 4 * os, first), a5 = start(out, o + 5 * os, first);
-        FloatVector a6 = start(out, o + 6 * os, first), a7 = start(out, o + 7 * os, first);
+    private static void micro8(float[] dec, int kc, float[] xf, int xo, float[] sums, int so) {
+        FloatVector a0 = sum(sums, so, 0, 0), a1 = sum(sums, so, 1, 0), a2 = sum(sums, so, 2, 0), a3 = sum(sums, so, 3, 0);
+        FloatVector a4 = sum(sums, so, 4, 0), a5 = sum(sums, so, 5, 0), a6 = sum(sums, so, 6, 0), a7 = sum(sums, so, 7, 0);
         FloatVector b0 = FloatVector.zero(F), b1 = b0, b2 = b0, b3 = b0, b4 = b0, b5 = b0, b6 = b0, b7 = b0;
         for (int c = 0; c < kc; c += 2) {
             FloatVector v = FloatVector.fromArray(F, dec, ROWS * c), u = FloatVector.fromArray(F, dec, ROWS * c + ROWS);
@@ -466,14 +487,14 @@ abstract class SlicedKernel extends FloatPathKernel {
             a7 = v.fma(FloatVector.broadcast(F, xf[x + 7]), a7);
             b7 = u.fma(FloatVector.broadcast(F, xf[x + 15]), b7);
         }
-        a0.add(b0).intoArray(out, o);
-        a1.add(b1).intoArray(out, o + os);
-        a2.add(b2).intoArray(out, o + 2 * os);
-        a3.add(b3).intoArray(out, o + 3 * os);
-        a4.add(b4).intoArray(out, o + 4 * os);
-        a5.add(b5).intoArray(out, o + 5 * os);
-        a6.add(b6).intoArray(out, o + 6 * os);
-        a7.add(b7).intoArray(out, o + 7 * os);
+        a0.add(b0).intoArray(sums, so);
+        a1.add(b1).intoArray(sums, so + 2 * ROWS);
+        a2.add(b2).intoArray(sums, so + 4 * ROWS);
+        a3.add(b3).intoArray(sums, so + 6 * ROWS);
+        a4.add(b4).intoArray(sums, so + 8 * ROWS);
+        a5.add(b5).intoArray(sums, so + 10 * ROWS);
+        a6.add(b6).intoArray(sums, so + 12 * ROWS);
+        a7.add(b7).intoArray(sums, so + 14 * ROWS);
     }
 
     /** One token over one decoded slice (its rows at {@code dec[at + stride·c..]}), four columns a step. */
