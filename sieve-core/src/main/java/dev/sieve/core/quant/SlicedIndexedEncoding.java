@@ -23,16 +23,20 @@ import java.lang.foreign.MemorySegment;
  * one operation each, where two-byte values in their own arrays take a widening and a shift; F16's
  * values stay in runs of 32 halves, which a plain loop converts with VCVTPH2PS).
  *
- * <p>Where a block's parts lie ({@link #scalesAt}, {@link #pairsAt}): for Q4 values the slice holds all
- * its blocks' scales first ({@code d[B][16]}, block j's at 32·j) and then the blocks' pairs (block j's
- * at 32·B + j·{@link #pairBytes}); for the other types each block's scales come before its pairs,
- * blocks in order. The Q4 kernel converts a slice's scales in one pass before its arithmetic (a
- * plain loop that C2 turns into VCVTPH2PS: 2 KiB in sequence for a 2048-column row instead of one
- * line in three), so that its blocks, a few 64-byte loads each, carry no conversion (Q4_I5 tg64 with
- * the conversion written out per block 34.4-37.1, with the pass 36.4-36.5; Q4_S48, loaded as Q4_I8_R,
- * 23.8-24.1 against 25.2-25.5; docs/performance.md, session 35). Q8 converts each block's scales
- * where they are used, and lost 5–8% with the scales apart from their pairs (a second stream;
- * session 28).
+ * <p>Where a block's parts lie ({@link #scalesAt}, {@link #pairsAt}): for Q4 values the slice holds its
+ * blocks in groups of {@link #SCALE_GROUP} (32), each group its blocks' scales first ({@code d[32][16]},
+ * block j's at 32·(j mod 32)) and then their pairs (block j's at 32·m + (j mod 32)·{@link #pairBytes},
+ * m the group's blocks: 32, or fewer in a row's last group); for the other types each block's scales
+ * come before its pairs, blocks in order. The Q4 kernel converts a group's scales before its
+ * arithmetic, so that its blocks, a few 64-byte loads each, carry no conversion (Q4_I5 tg64 with the
+ * conversion written out per block 34.4-37.1, with a pass over the slice's scales 36.4-36.5;
+ * docs/performance.md, session 35). Groups rather than the whole slice's scales first (session 36): read
+ * ahead of all the pairs, a slice's scales came from memory with no arithmetic to overlap (a sixth of
+ * Q4_I5's bytes; that pass took 19% of a single-threaded product beyond the caches against 6% within
+ * them); a group's scales lie in the stream that its pairs continue. Groups of 8 blocks lost 17–30% in
+ * decode beyond the caches, 32 gained 4–10% (alternating, 22 layers, 2 threads). Q8 converts each
+ * block's scales where they are used, and lost 5–8% with the scales apart from their pairs (a second
+ * stream; session 28).
  */
 public final class SlicedIndexedEncoding extends SlicedEncoding {
     private static final int ID = 2352; // after the indexed encodings' 2320 + 2 · 16
@@ -46,6 +50,10 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     private final int n;
     /** Bytes of one stored pair for all 16 rows. */
     private final int step;
+    /** Q4 values: scales in groups ahead of their pairs ({@link #scalesLead}). */
+    private final boolean grouped;
+    /** Blocks per group of a Q4 slice ({@link #scalesAt}). */
+    public static final int SCALE_GROUP = 32;
 
     private SlicedIndexedEncoding(IndexedSparseEncoding source) {
         super(source);
@@ -55,6 +63,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         this.f16 = source.values() == SparseEncoding.Values.F16;
         this.n = source.perGroup();
         this.step = q8 ? 3 * ROWS : twoByte ? 5 * ROWS : 2 * ROWS;
+        this.grouped = source.values() == SparseEncoding.Values.Q4;
     }
 
     /** The sliced layout of {@code e}. */
@@ -77,9 +86,12 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         return n * step;
     }
 
-    /** Whether a slice holds all its blocks' scales first, then their pairs: the 16-bit layouts (Q4 values), whose kernel converts them in a pass. */
+    /**
+     * Whether a slice holds its blocks in groups of {@link #SCALE_GROUP}, each group's scales first and then
+     * its pairs: the 16-bit layouts (Q4 values), whose kernel converts a group's scales in one pass.
+     */
     public boolean scalesLead() {
-        return sixteenBit();
+        return grouped;
     }
 
     /** Whether the blocks have scales (Q8, Q4; F16 and BF16 values are stored as they are). */
@@ -89,12 +101,14 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
 
     /** Where block j's 16 scales start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks (scaled types only). */
     public long scalesAt(long sliceBase, int rowBlocks, int j) {
-        return sliceBase + (scalesLead() ? (long) SCALES * j : j * sliceBlockBytes());
+        // Q4: the groups before j's are whole, SCALE_GROUP · (32 + pairBytes) bytes each.
+        return grouped ? sliceBase + (long) SCALES * j + (long) SCALE_GROUP * pairBytes() * (j / SCALE_GROUP) : sliceBase + j * sliceBlockBytes();
     }
 
     /** Where block j's stored pairs start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks. */
     public long pairsAt(long sliceBase, int rowBlocks, int j) {
-        return scalesLead() ? sliceBase + (long) SCALES * rowBlocks + (long) j * pairBytes()
+        // Q4: after the scales of every block up to the end of j's group.
+        return grouped ? sliceBase + (long) j * pairBytes() + (long) SCALES * Math.min(j / SCALE_GROUP * SCALE_GROUP + SCALE_GROUP, rowBlocks)
                 : sliceBase + j * sliceBlockBytes() + (twoByte ? 0 : SCALES);
     }
 

@@ -278,14 +278,15 @@ class IndexedSparseEncodingTest {
                                     s.sixteenBit() ? 1e-5f * (1 + Math.abs(want)) : 0f, s.name() + " row " + row);
                         }
                         // Row l's scale of block j (the row layout's block's first bytes) at 2·l of the block's
-                        // 32 scale bytes: for Q4 all the slice's scales first, block j's at 32·j; otherwise
-                        // each block (16 rows' bytes) starts with its own.
+                        // 32 scale bytes: for Q4 in groups of 32 blocks, each group's scales first (block
+                        // j's at 32·(j mod 32) in its group, after j / 32 whole groups of 32 · 16 blocks' bytes);
+                        // otherwise each block (16 rows' bytes) starts with its own.
                         assertEquals(v == SparseEncoding.Values.Q4, s.scalesLead(), s.name());
                         assertEquals(v == SparseEncoding.Values.Q4, s.sixteenBit(), s.name());
                         assertEquals(e.scaled(), s.scaled(), s.name());
                         for (int row = 0; e.scaled() && row < rows; row++) {
                             for (int j = 0; j < cols / 32; j++) {
-                                long at = s.scalesLead() ? 32L * j : 16L * j * e.blockBytes();
+                                long at = s.scalesLead() ? 32L * (j % 32) + j / 32 * 32 * 16L * e.blockBytes() : 16L * j * e.blockBytes();
                                 assertEquals(t.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, row * t.rowBytes() + j * e.blockBytes()),
                                         sl.data().get(ValueLayout.JAVA_SHORT_UNALIGNED,
                                                 SlicedEncoding.sliceOffset(sl.rowBytes(), row) + at + 2 * (row % 16)), s.name());

@@ -41,12 +41,13 @@ final class SlicedIndexedKernel extends SlicedKernel {
     private final boolean int16;
     private final SlicedIndexedEncoding sliced;
     /**
-     * Q4, whose slices hold their scales first ({@link SlicedIndexedEncoding#scalesLead}): the scales
-     * converted in a pass per slice ({@link #slicesQ4Int16}, {@link #sliceQ4Pairs}); the other types
+     * Q4, whose slices hold their blocks' scales ahead of their pairs, a group of blocks at a time
+     * ({@link SlicedIndexedEncoding#scalesLead}): the scales converted a group at a time ({@link
+     * #sliceQ4Int16}) or a slice at a time ({@link #sliceQ4Pairs}, the prompt passes); the other types
      * convert them in their loop, a block a step ({@link #sliceQ8}).
      */
     private final boolean scalesLead;
-    /** Bytes from one block's pairs (or scales) to the next block's. */
+    /** Bytes from one block's pairs (or scales) to the next block's (Q4: within a group). */
     private final long pairStride, scaleStride;
     private final int step;
     private static final int SCALES = SlicedIndexedEncoding.SCALES;
@@ -110,7 +111,6 @@ final class SlicedIndexedKernel extends SlicedKernel {
         int blocks = cols / QK;
         for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
             long base = SlicedIndexedEncoding.sliceOffset(rb, r), pb = sliced.pairsAt(base, blocks, 0);
-            long sc0 = sliced.scaled() ? sliced.scalesAt(base, blocks, 0) : 0;
             if (decoded && r >= r0 && r + ROWS <= r1) {
                 int slices = r + 2 * ROWS <= r1 ? 2 : 1;
                 decoded(ws, base, rb, slices, xf, xt, xto, cols, x.tokens(), out, r, outStride);
@@ -121,7 +121,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
             // (F16 and BF16 have no token-group pass: their small batches run per token.)
             boolean groups = r >= r0 && r + ROWS <= r1 && x.tokens() >= g && sliced.scaled();
             if (groups || scalesLead) { // the prompt kernels' and sliceQ4Pairs' scales
-                scales(ws, sc0, blocks, sc);
+                scales(ws, base, blocks, sc);
             }
             float[] halves = f16 ? s.halves(blocks * n * step / 2) : null;
             if (f16) { // the slice's values as floats, once for all its tokens
@@ -133,7 +133,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
                     if (q8) {
                         sliceQ8x4(ws, pb, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
                     } else {
-                        sliceQ4x3(ws, pb, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
+                        sliceQ4x3(ws, base, xf, t * cols, cols, sc, out, t * outStride + r, outStride);
                     }
                 }
             }
@@ -149,7 +149,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
                 } else if (f16) {
                     sliceF16(ws, pb, xf, t * cols, cols, dst, d, halves);
                 } else {
-                    sliceQ4Pairs(ws, pb, xf, t * cols, cols, sc, dst, d);
+                    sliceQ4Pairs(ws, base, xf, t * cols, cols, sc, dst, d);
                 }
                 if (!whole) {
                     keepOwnRows(part, out, t * outStride, r, r0, r1);
@@ -186,9 +186,9 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * per block) as floats, block j's 16 at {@code sc[16j..]}, converted once per slice for all its
      * token groups, and out of their loops, which pass C2's inlining budget with the conversion inside.
      */
-    private void scales(MemorySegment w, long sc0, int blocks, float[] sc) {
+    private void scales(MemorySegment w, long base, int blocks, float[] sc) {
         for (int j = 0; j < blocks; j++) {
-            Vec.f16(w, sc0 + j * scaleStride).intoArray(sc, ROWS * j);
+            Vec.f16(w, sliced.scalesAt(base, blocks, j)).intoArray(sc, ROWS * j);
         }
     }
 
@@ -296,7 +296,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * the pass: converted in the loop, measured (tg64, alternating) −17% at N = 2 (two blocks a step),
      * and one block a step with the conversion −30% at N = 5, −50% at N = 2.
      */
-    private void sliceQ4Pairs(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] sc, float[] dst, int d) {
+    private void sliceQ4Pairs(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] dst, int d) {
         FloatVector.zero(F).intoArray(dst, d); // the running sum, in dst as in sliceQ8
         int blocks = cols / QK;
         int j = 0;
@@ -304,7 +304,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
             int x0 = xo + QK * j;
             IntVector xa = xi(xf, x0), xb = xi(xf, x0 + G), xc = xi(xf, x0 + QK), xd = xi(xf, x0 + QK + G);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0;
-            long s0 = pb + j * pairStride, s1 = s0 + pairStride;
+            long s0 = sliced.pairsAt(base, blocks, j), s1 = s0 + pairStride; // (j even: j + 1 in the same group)
             for (int k = 0; k < n; k++, s0 += step, s1 += step) {
                 IntVector u0 = u16(w, s0), u1 = u16(w, s1);
                 p0 = lo4(u0).fma(pick(u0, xa), p0);
@@ -316,7 +316,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
             p1.add(q1).fma(FloatVector.fromArray(F, sc, ROWS * j + ROWS), acc).intoArray(dst, d);
         }
         if (j < blocks) {
-            lastQ4(w, pb + j * pairStride, xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d))
+            lastQ4(w, sliced.pairsAt(base, blocks, j), xf, xo + QK * j).fma(FloatVector.fromArray(F, sc, ROWS * j), FloatVector.fromArray(F, dst, d))
                     .intoArray(dst, d);
         }
     }
@@ -375,7 +375,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
      * extra unpacking passed C2's inlining budget and boxed every vector: 8x slower). A copy of that
      * method's frame rather than one method branching on the value type, for the same budget.
      */
-    private void sliceQ4x3(MemorySegment w, long pb, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
+    private void sliceQ4x3(MemorySegment w, long base, float[] xf, int xo, int cols, float[] sc, float[] out, int o, int os) {
         for (int i = 0; i < 3; i++) { // the running sums live in out (see sliceQ8)
             FloatVector.zero(F).intoArray(out, o + i * os);
         }
@@ -384,7 +384,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
             IntVector a0 = xi(xf, x0), b0 = xi(xf, x0 + G), a1 = xi(xf, x0 + cols), b1 = xi(xf, x0 + cols + G);
             IntVector a2 = xi(xf, x0 + 2 * cols), b2 = xi(xf, x0 + 2 * cols + G);
             FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0, p2 = p0, q2 = p0;
-            long s0 = pb + j * pairStride;
+            long s0 = sliced.pairsAt(base, cols / QK, j);
             for (int k = 0; k < n; k++, s0 += step) {
                 IntVector ia = u16(w, s0), ib = ia.lanewise(VectorOperators.LSHR, 4);
                 FloatVector va = lo4(ia), vb = hi4(ia);
@@ -420,6 +420,10 @@ final class SlicedIndexedKernel extends SlicedKernel {
         boolean scaled = sliced.scaled();
         long s0 = scaled ? sliced.scalesAt(base, rowBlocks, block0) : 0, p0 = sliced.pairsAt(base, rowBlocks, block0);
         for (int j = 0; j < blocks; j++) {
+            if (scalesLead && (block0 + j) % SlicedIndexedEncoding.SCALE_GROUP == 0) { // a Q4 group's first block
+                s0 = sliced.scalesAt(base, rowBlocks, block0 + j) - j * scaleStride;
+                p0 = sliced.pairsAt(base, rowBlocks, block0 + j) - j * pairStride;
+            }
             FloatVector d = scaled ? Vec.f16(w, s0 + j * scaleStride) : null;
             IntVector lane = LANE.add(at + stride * QK * j);
             long p = p0 + j * pairStride;
@@ -502,61 +506,76 @@ final class SlicedIndexedKernel extends SlicedKernel {
         slicePairs(w, x, out, outStride, r0, r1, tables, TB * blocks, tables + TB * (n / QK), 4L * blocks, blocks, pairPass);
     }
 
-    private final PairPass pairPass = this::slicesQ4Int16;
+    private final PairPass pairPass = this::sliceQ4Int16;
 
-    /**
-     * {@link #sliceQ4Int16} given the slices' starts: their pairs found from them, and their scales (which
-     * lead each slice) converted first ({@link #pairScales}; written out per block the conversion is ten
-     * vector operations per slice and block, as much as two stored pairs' arithmetic).
-     */
-    private void slicesQ4Int16(MemorySegment w, long base, long base1, MemorySegment a, long at, long so, int blocks, float[] dst, int d) {
-        float[] sc = pairScales(w, sliced.scalesAt(base, blocks, 0), sliced.scalesAt(base1, blocks, 0), ROWS * blocks);
-        sliceQ4Int16(w, sliced.pairsAt(base, blocks, 0), sliced.pairsAt(base1, blocks, 0), sc, a, at, so, blocks, dst, d);
-    }
-
+    /** Lane l: lane l of the first of two vectors (l < 16) or of the second (l ≥ 16, lane l − 16); and 16 lanes on. */
+    private static final ShortVector FOLD_A = LANE_PER_ROW ? ShortVector.fromArray(S32, lanes(0), 0) : null,
+            FOLD_B = LANE_PER_ROW ? ShortVector.fromArray(S32, lanes(ROWS), 0) : null;
     private static final jdk.incubator.vector.VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
 
-    /**
-     * The slices whose pairs start at {@code pb} and {@code pb1} (scales at {@code sc[16j..]} and {@code
-     * sc[16(blocks + j)..]}) times one token: its tables at {@code a[ao..]}, its blocks' d at {@code
-     * a[so..]}, into {@code dst[d..d + 32)}. Two stored pairs of 16 rows are one 64-byte load, a 16-bit
-     * lane per row and pair (index byte low, value byte high), an odd N's last pair a 32-byte load whose
-     * upper lanes are zero (level 0): the index permutes A's table as it is and B's shifted down 4, the
-     * levels are the value byte's nibbles sign-extended by shifts ({@code u << 4 >> 12}, {@code u >> 12}),
-     * two multiplies and two adds; per block the sum (|·| ≤ N/2 · 2032, exact in 16 bits for N ≤ 16)
-     * folds to the 16 rows, converts and adds, scaled, into {@code dst}: the running sums live there,
-     * as in {@link #sliceQ8} (the block loop holds the pairs' loop).
-     */
-    private void sliceQ4Int16(MemorySegment w, long pb, long pb1, float[] sc, MemorySegment a, long ao, long so, int blocks,
-            float[] dst, int d) {
-        FloatVector.zero(F).intoArray(dst, d);
-        FloatVector.zero(F).intoArray(dst, d + ROWS);
-        for (int j = 0; j < blocks; j++) {
-            long p = pb + j * pairStride, p1 = pb1 + j * pairStride, t = ao + TB * j;
-            ShortVector ta = ShortVector.fromMemorySegment(S32, a, t, Vec.LE), tb = ShortVector.fromMemorySegment(S32, a, t + 64, Vec.LE);
-            ShortVector s0 = ShortVector.zero(S32), s1 = s0;
-            for (int k = 0; k + 1 < n; k += 2, p += 2L * step, p1 += 2L * step) {
-                ShortVector u = ShortVector.fromMemorySegment(S32, w, p, Vec.LE), v = ShortVector.fromMemorySegment(S32, w, p1, Vec.LE);
-                s0 = s0.add(u.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(u.selectFrom(ta)))
-                        .add(u.lanewise(VectorOperators.ASHR, 12).mul(u.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
-                s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(v.selectFrom(ta)))
-                        .add(v.lanewise(VectorOperators.ASHR, 12).mul(v.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
-            }
-            if ((n & 1) != 0) {
-                ShortVector u = (ShortVector) ShortVector.fromMemorySegment(S16, w, p, Vec.LE).reinterpretShape(S32, 0);
-                ShortVector v = (ShortVector) ShortVector.fromMemorySegment(S16, w, p1, Vec.LE).reinterpretShape(S32, 0);
-                s0 = s0.add(u.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(u.selectFrom(ta)))
-                        .add(u.lanewise(VectorOperators.ASHR, 12).mul(u.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
-                s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(v.selectFrom(ta)))
-                        .add(v.lanewise(VectorOperators.ASHR, 12).mul(v.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
-            }
-            IntVector i0 = ((IntVector) s0.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s0.convertShape(VectorOperators.S2I, I, 1));
-            IntVector i1 = ((IntVector) s1.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, I, 1));
-            float dx = a.get(dev.sieve.core.quant.Half.FLOAT_LE, so + 4L * j);
-            ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, ROWS * j).mul(dx), FloatVector.fromArray(F, dst, d))
-                    .intoArray(dst, d);
-            ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, ROWS * (blocks + j)).mul(dx),
-                    FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+    private static short[] lanes(int from) {
+        short[] l = new short[2 * ROWS];
+        for (int i = 0; i < ROWS; i++) {
+            l[i] = (short) (from + i);
+            l[ROWS + i] = (short) (2 * ROWS + from + i);
         }
+        return l;
+    }
+
+    /**
+     * The slices at {@code base} and {@code base1} times one token: its tables at {@code a[ao..]}, its
+     * blocks' d at {@code a[so..]}, into {@code dst[d..d + 32)}. Per group of blocks both slices' scales
+     * are converted first, into an array its blocks read ({@link SlicedIndexedEncoding#scalesAt}: a
+     * group's scales come in the stream just ahead of its pairs; a pass over a whole slice's scales,
+     * first in the slice, read them from memory with no arithmetic to overlap, and converted inside
+     * the block loop they cost as much as two stored pairs' arithmetic). Two stored pairs of 16 rows are
+     * one 64-byte load, a 16-bit lane per row and pair (index byte low, value byte high): the index
+     * permutes A's table as it is and B's shifted down 4, the levels are the value byte's nibbles
+     * sign-extended by shifts ({@code u << 4 >> 12}, {@code u >> 12}), two multiplies and two adds. Per
+     * block the sums fold to both slices' rows in one vector, an odd N's last pairs of both slices (32
+     * bytes each) join in one more, and the rows' sums convert and add, scaled, onto two running sums
+     * held in registers (docs/performance.md, session 36).
+     */
+    private void sliceQ4Int16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks, float[] dst, int d) {
+        final int gb = SlicedIndexedEncoding.SCALE_GROUP;
+        float[] sc = PAIR_SCRATCH.get().heads(2 * ROWS * gb);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int g = 0; g < blocks; g += gb) {
+            int m = Math.min(gb, blocks - g);
+            long sg = sliced.scalesAt(base, blocks, g), sg1 = sliced.scalesAt(base1, blocks, g);
+            for (int i = 0; i < m; i++) {
+                Vec.f16(w, sg + SCALES * i, sc, ROWS * i);
+                Vec.f16(w, sg1 + SCALES * i, sc, ROWS * (gb + i));
+            }
+            long pg = sliced.pairsAt(base, blocks, g), pg1 = sliced.pairsAt(base1, blocks, g);
+            for (int i = 0; i < m; i++) {
+                int j = g + i;
+                long p = pg + i * pairStride, p1 = pg1 + i * pairStride, t = ao + TB * j;
+                ShortVector ta = ShortVector.fromMemorySegment(S32, a, t, Vec.LE), tb = ShortVector.fromMemorySegment(S32, a, t + 64, Vec.LE);
+                ShortVector s0 = ShortVector.zero(S32), s1 = s0;
+                for (int k = 0; k + 1 < n; k += 2, p += 2L * step, p1 += 2L * step) {
+                    ShortVector u = ShortVector.fromMemorySegment(S32, w, p, Vec.LE), v = ShortVector.fromMemorySegment(S32, w, p1, Vec.LE);
+                    s0 = s0.add(u.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(u.selectFrom(ta)))
+                            .add(u.lanewise(VectorOperators.ASHR, 12).mul(u.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
+                    s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(v.selectFrom(ta)))
+                            .add(v.lanewise(VectorOperators.ASHR, 12).mul(v.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
+                }
+                // Both slices' sums folded to their 16 rows in one vector (slice 0's rows, then slice 1's; each
+                // row's sum |·| ≤ N · 2032, exact in 16 bits), the odd N's last pairs of both slices one load.
+                ShortVector f = FOLD_A.selectFrom(s0, s1).add(FOLD_B.selectFrom(s0, s1));
+                if ((n & 1) != 0) {
+                    ShortVector u = FOLD_A.selectFrom(ShortVector.fromMemorySegment(S16, w, p, Vec.LE).reinterpretShape(S32, 0),
+                            ShortVector.fromMemorySegment(S16, w, p1, Vec.LE).reinterpretShape(S32, 0));
+                    f = f.add(u.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, 12).mul(u.selectFrom(ta)))
+                            .add(u.lanewise(VectorOperators.ASHR, 12).mul(u.lanewise(VectorOperators.LSHR, BY4).selectFrom(tb)));
+                }
+                IntVector i0 = (IntVector) f.convertShape(VectorOperators.S2I, I, 0), i1 = (IntVector) f.convertShape(VectorOperators.S2I, I, 1);
+                float dx = a.get(dev.sieve.core.quant.Half.FLOAT_LE, so + 4L * j);
+                acc0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, ROWS * i).mul(dx), acc0);
+                acc1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, ROWS * (gb + i)).mul(dx), acc1);
+            }
+        }
+        acc0.intoArray(dst, d);
+        acc1.intoArray(dst, d + ROWS);
     }
 }
