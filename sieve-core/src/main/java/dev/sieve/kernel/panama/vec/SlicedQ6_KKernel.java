@@ -79,44 +79,82 @@ final class SlicedQ6_KKernel extends PairPatternKernel {
     /**
      * The slices at {@code base} and {@code base1} times one token in 16-bit lanes (see the class
      * comment), into {@code dst[d..d + 32)}: per 32 columns j, patterns at {@code a[ao + 1024·j..]} and
-     * d_x at {@code a[so + 4·j]}; {@code heads} holds each block's d of both slices. The running sums live
-     * in {@code dst} (the loop holds loops: a vector live across them would be boxed).
+     * d_x at {@code a[so + 4·j]}; {@code heads} holds each block's d of both slices. The eight 64-byte
+     * steps of 32 columns are written out, so that the loop holds no loop and its running sums stay in
+     * registers (as loops, the unit's two sub-blocks and four steps kept the sums in {@code dst}, a
+     * vector live across an inner loop being boxed, and C2 moved the loops' addresses between general
+     * and vector registers at every unit; docs/performance.md, session 36).
      */
     private static void slice16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int units,
             float[] heads, float[] dst, int d) {
-        FloatVector.zero(F).intoArray(dst, d);
-        FloatVector.zero(F).intoArray(dst, d + ROWS);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
         for (int j = 0; j < units; j++) {
             long blk = Q6_KSlicedEncoding.blockAt(0, units >> 3, j >> 3), o = base + blk, o1 = base1 + blk, k0 = 32 * (j & 7);
-            long q = o + CODES + 16 * k0, q1 = o1 + CODES + 16 * k0, p = ao + PB * j;
-            IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
-            for (int h = 0; h < 2; h++) { // the two 16-column sub-blocks
-                ShortVector s = ShortVector.zero(S32), s1 = s;
-                for (int i = 4 * h; i < 4 * h + 4; i++) {
-                    ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
-                    ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
-                    ShortVector u = ShortVector.fromMemorySegment(S32, w, q + 64L * i, Vec.LE);
-                    ShortVector v = ShortVector.fromMemorySegment(S32, w, q1 + 64L * i, Vec.LE);
-                    s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even))
-                            .add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-                    s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even))
-                            .add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-                }
-                long sc = SC + ROWS * (2 * (j & 7) + h);
-                IntVector scale = (IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o + sc, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0);
-                IntVector scale1 = (IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o1 + sc, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0);
-                sum = sum.add(((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
-                        .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1)).mul(scale));
-                sum1 = sum1.add(((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0))
-                        .add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1)).mul(scale1));
-            }
+            long q = o + CODES + 16 * k0, q1 = o1 + CODES + 16 * k0, p = ao + PB * j, sc = SC + ROWS * (2 * (j & 7));
+            ShortVector even, odd, u, v, s, s1;
+            even = ShortVector.fromMemorySegment(S32, a, p + 0, Vec.LE);
+            odd = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 0, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 0, Vec.LE);
+            s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            s1 = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            even = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
+            odd = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 64, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 64, Vec.LE);
+            s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            even = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
+            odd = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 128, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 128, Vec.LE);
+            s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            even = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
+            odd = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 192, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 192, Vec.LE);
+            s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            IntVector sum = ((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0)).add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1))
+                    .mul((IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o + sc + 0, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0));
+            IntVector sum1 = ((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1))
+                    .mul((IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o1 + sc + 0, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0));
+            even = ShortVector.fromMemorySegment(S32, a, p + 512, Vec.LE);
+            odd = ShortVector.fromMemorySegment(S32, a, p + 576, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 256, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 256, Vec.LE);
+            s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            s1 = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            even = ShortVector.fromMemorySegment(S32, a, p + 640, Vec.LE);
+            odd = ShortVector.fromMemorySegment(S32, a, p + 704, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 320, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 320, Vec.LE);
+            s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            even = ShortVector.fromMemorySegment(S32, a, p + 768, Vec.LE);
+            odd = ShortVector.fromMemorySegment(S32, a, p + 832, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 384, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 384, Vec.LE);
+            s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            even = ShortVector.fromMemorySegment(S32, a, p + 896, Vec.LE);
+            odd = ShortVector.fromMemorySegment(S32, a, p + 960, Vec.LE);
+            u = ShortVector.fromMemorySegment(S32, w, q + 448, Vec.LE);
+            v = ShortVector.fromMemorySegment(S32, w, q1 + 448, Vec.LE);
+            s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
+            IntVector sum2 = ((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0)).add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1))
+                    .mul((IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o + sc + 16, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0));
+            IntVector sum3 = ((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1))
+                    .mul((IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o1 + sc + 16, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0));
             float dx = a.get(Half.FLOAT_LE, so + 4L * j);
             int h = 2 * ROWS * (j >> 3);
-            ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, heads, h).mul(dx),
-                    FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
-            ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, heads, h + ROWS).mul(dx),
-                    FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+            acc0 = ((FloatVector) sum.add(sum2).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, heads, h).mul(dx), acc0);
+            acc1 = ((FloatVector) sum1.add(sum3).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, heads, h + ROWS).mul(dx), acc1);
         }
+        acc0.intoArray(dst, d);
+        acc1.intoArray(dst, d + ROWS);
     }
 
     /** Prompts through {@link #decodedRows}. */
