@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Measures prompt processing (pp) and generation (tg) throughput like llama-bench: after one warm-up"
-                + " run, each test repeats -r times; the table gives mean ± standard deviation.",
+                + " run (--warmup), each test repeats -r times; the table gives mean ± standard deviation.",
             "eff GB/s is the weight bytes streamed per generated token times tokens/s (decode is bound by memory"
                 + " bandwidth); peak RSS is the process's high-water mark.",
             "With --depth, tg runs after D tokens already in the cache (llama-bench's -d), once per --cache-type in a"
@@ -45,6 +45,12 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
     Integer threads;
+
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "N",
+            description = {"untimed runs of each test before its repetitions (default: ${DEFAULT-VALUE}, as llama-bench). The JIT"
+                    + " compiles a kernel once it is hot: one called once per forward pass (the output head in a"
+                    + " prompt-only run) may need a few more runs before its timings settle"})
+    int warmup;
 
     @Option(names = {"-r", "--repetitions"}, defaultValue = "3", description = "repetitions (default: ${DEFAULT-VALUE})")
     int reps;
@@ -73,6 +79,9 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (nPrompt < 0 || nGen < 0 || reps < 1 || (nPrompt == 0 && nGen == 0)) {
             throw new UserException("need -p ≥ 0, -n ≥ 0 (not both 0) and -r ≥ 1");
+        }
+        if (warmup < 0 || warmup > 100) {
+            throw new UserException("--warmup takes 0 to 100 runs, not " + warmup);
         }
         List<Integer> streams = parallel == null ? List.of() : parallel;
         for (int b : streams) {
@@ -114,7 +123,7 @@ final class BenchCommand implements Callable<Integer> {
             if (nPrompt > 0) {
                 int[] prompt = rng.ints(nPrompt, 0, vocab).toArray();
                 double[] s = new double[reps];
-                for (int r = -1; r < reps; r++) {
+                for (int r = -warmup; r < reps; r++) {
                     kv.truncate(0);
                     long t0 = System.nanoTime();
                     tf.forward(prompt, 0, nPrompt, kv, logits, 1);
@@ -128,7 +137,7 @@ final class BenchCommand implements Callable<Integer> {
             if (nGen > 0 && (depths == null || depths.isEmpty())) {
                 double[] s = new double[reps];
                 int[] tok = {1};
-                for (int r = -1; r < reps; r++) {
+                for (int r = -warmup; r < reps; r++) {
                     kv.truncate(0);
                     long t0 = System.nanoTime();
                     for (int i = 0; i < nGen; i++) {
@@ -224,7 +233,7 @@ final class BenchCommand implements Callable<Integer> {
             // Interleaved token by token (type 0, 1, 2, 0, 1, 2, ...), so that a load change on a shared
             // machine hits every type alike; a repetition's tokens/s is nGen over its summed step times.
             double[][] s = new double[types.size()][reps];
-            for (int r = -1; r < reps; r++) {
+            for (int r = -warmup; r < reps; r++) {
                 long[] nanos = new long[types.size()];
                 int[][] tok = new int[types.size()][];
                 for (int i = 0; i < types.size(); i++) {
@@ -265,7 +274,7 @@ final class BenchCommand implements Callable<Integer> {
             caches[i] = tf.newCache(nGen + 1, encodings().get(0), cache.residual());
         }
         double[] s = new double[reps];
-        for (int r = -1; r < reps; r++) {
+        for (int r = -warmup; r < reps; r++) {
             entries.clear();
             for (int i = 0; i < b; i++) {
                 caches[i].truncate(0);

@@ -155,6 +155,15 @@ class CliTest {
     }
 
     @Test
+    void benchWarmsUpAsToldAndRejectsANegativeCount() {
+        Result r = sieve("", "bench", "-m", tiny.toString(), "-p", "0", "-n", "4", "-r", "2", "--warmup", "0", "--json");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().matches("(?s).*\"samples_ts\": \\[[0-9.]+, [0-9.]+\\].*"), r.out());
+        assertCleanError(sieve("", "bench", "-m", tiny.toString(), "-p", "0", "-n", "4", "--warmup", "-1"),
+                "--warmup takes 0 to 100 runs, not -1");
+    }
+
+    @Test
     void benchParallelRejectsAZeroCount() {
         assertCleanError(sieve("", "bench", "-m", tiny.toString(), "-p", "0", "-n", "4", "--parallel", "0"),
                 "--parallel takes sequence counts from 1 to 256, not 0");
