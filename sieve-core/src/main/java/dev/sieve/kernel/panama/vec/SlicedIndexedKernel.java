@@ -508,7 +508,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
 
     private final PairPass pairPass = this::sliceQ4Int16;
 
-    /** Lane l: lane l of the first of two vectors (l < 16) or of the second (l ≥ 16, lane l − 16); and 16 lanes on. */
+    /** Two-vector {@code selectFrom} indices: FOLD_A takes lanes 0–15 of the first vector, then lanes 0–15 of the second; FOLD_B lanes 16–31 of each. */
     private static final ShortVector FOLD_A = LANE_PER_ROW ? ShortVector.fromArray(S32, lanes(0), 0) : null,
             FOLD_B = LANE_PER_ROW ? ShortVector.fromArray(S32, lanes(ROWS), 0) : null;
     private static final jdk.incubator.vector.VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
