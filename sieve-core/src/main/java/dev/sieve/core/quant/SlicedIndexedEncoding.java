@@ -50,8 +50,8 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     private final int n;
     /** Bytes of one stored pair for all 16 rows. */
     private final int step;
-    /** Q4 values: scales in groups ahead of their pairs ({@link #scalesLead}). */
-    private final boolean grouped;
+    /** Q4 values: decoded in 16-bit lanes ({@link #sixteenBit}), scales in groups ahead of their pairs ({@link #scalesLead}). */
+    private final boolean q4;
     /** Blocks per group of a Q4 slice ({@link #scalesAt}). */
     public static final int SCALE_GROUP = 32;
 
@@ -63,7 +63,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
         this.f16 = source.values() == SparseEncoding.Values.F16;
         this.n = source.perGroup();
         this.step = q8 ? 3 * ROWS : twoByte ? 5 * ROWS : 2 * ROWS;
-        this.grouped = source.values() == SparseEncoding.Values.Q4;
+        this.q4 = source.values() == SparseEncoding.Values.Q4;
     }
 
     /** The sliced layout of {@code e}. */
@@ -91,7 +91,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
      * its pairs: the 16-bit layouts (Q4 values), whose kernel converts a group's scales in one pass.
      */
     public boolean scalesLead() {
-        return grouped;
+        return q4;
     }
 
     /** Whether the blocks have scales (Q8, Q4; F16 and BF16 values are stored as they are). */
@@ -102,13 +102,13 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     /** Where block j's 16 scales start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks (scaled types only). */
     public long scalesAt(long sliceBase, int rowBlocks, int j) {
         // Q4: the groups before j's are whole, SCALE_GROUP · (32 + pairBytes) bytes each.
-        return grouped ? sliceBase + (long) SCALES * j + (long) SCALE_GROUP * pairBytes() * (j / SCALE_GROUP) : sliceBase + j * sliceBlockBytes();
+        return q4 ? sliceBase + (long) SCALES * j + (long) SCALE_GROUP * pairBytes() * (j / SCALE_GROUP) : sliceBase + j * sliceBlockBytes();
     }
 
     /** Where block j's stored pairs start in the slice at {@code sliceBase}, whose rows hold {@code rowBlocks} blocks. */
     public long pairsAt(long sliceBase, int rowBlocks, int j) {
         // Q4: after the scales of every block up to the end of j's group.
-        return grouped ? sliceBase + (long) j * pairBytes() + (long) SCALES * Math.min(j / SCALE_GROUP * SCALE_GROUP + SCALE_GROUP, rowBlocks)
+        return q4 ? sliceBase + (long) j * pairBytes() + (long) SCALES * Math.min(j / SCALE_GROUP * SCALE_GROUP + SCALE_GROUP, rowBlocks)
                 : sliceBase + j * sliceBlockBytes() + (twoByte ? 0 : SCALES);
     }
 
@@ -145,7 +145,7 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
      * decoder: Q4_I5 tg64 26.6-27.3 tokens/s, in 16-bit lanes 31.6-36.5 (Q4_0 24.8-27.3).
      */
     public boolean sixteenBit() {
-        return source.values() == SparseEncoding.Values.Q4;
+        return q4;
     }
 
     @Override

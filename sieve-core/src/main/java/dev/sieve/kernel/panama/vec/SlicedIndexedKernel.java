@@ -51,6 +51,16 @@ final class SlicedIndexedKernel extends SlicedKernel {
     private final long pairStride, scaleStride;
     private final int step;
     private static final int SCALES = SlicedIndexedEncoding.SCALES;
+    /** Q4 decodeChunk's strides hold within a chunk only if a group of blocks is whole chunks. */
+    private static final boolean CHUNK_IN_GROUP = checkChunkInGroup();
+
+    private static boolean checkChunkInGroup() {
+        if (SlicedIndexedEncoding.SCALE_GROUP % (KCS / QK) != 0) {
+            throw new IllegalStateException("a Q4 scale group of " + SlicedIndexedEncoding.SCALE_GROUP + " blocks is not whole "
+                    + KCS + "-column chunks");
+        }
+        return true;
+    }
 
     /**
      * From this many stored values per 16 (half the weights or more) prompts of {@link
@@ -416,14 +426,11 @@ final class SlicedIndexedKernel extends SlicedKernel {
         int[] off = OFFSETS.get();
         int sh = Integer.numberOfTrailingZeros(stride);
         // Block j's scales and pairs by the kernel's strides, computed before the loop: the layout's
-        // address methods called per block cost 20% of a Q4_I8 prompt (pp128 105-110 -> 84-89).
+        // address methods called per block cost 20% of a Q4_I8 prompt (pp128 105-110 -> 84-89). A chunk
+        // (KCS columns, starting at a multiple of KCS) lies within one Q4 group of blocks (CHUNK_IN_GROUP).
         boolean scaled = sliced.scaled();
         long s0 = scaled ? sliced.scalesAt(base, rowBlocks, block0) : 0, p0 = sliced.pairsAt(base, rowBlocks, block0);
         for (int j = 0; j < blocks; j++) {
-            if (scalesLead && (block0 + j) % SlicedIndexedEncoding.SCALE_GROUP == 0) { // a Q4 group's first block
-                s0 = sliced.scalesAt(base, rowBlocks, block0 + j) - j * scaleStride;
-                p0 = sliced.pairsAt(base, rowBlocks, block0 + j) - j * pairStride;
-            }
             FloatVector d = scaled ? Vec.f16(w, s0 + j * scaleStride) : null;
             IntVector lane = LANE.add(at + stride * QK * j);
             long p = p0 + j * pairStride;

@@ -91,6 +91,8 @@ final class SlicedQ6_KKernel extends PairPatternKernel {
         for (int j = 0; j < units; j++) {
             long blk = Q6_KSlicedEncoding.blockAt(0, units >> 3, j >> 3), o = base + blk, o1 = base1 + blk, k0 = 32 * (j & 7);
             long q = o + CODES + 16 * k0, q1 = o1 + CODES + 16 * k0, p = ao + PB * j, sc = SC + ROWS * (2 * (j & 7));
+            // Eight steps, alike but for their offsets, written out on purpose (see above): as a loop, or a
+            // helper C2 does not inline here, the sums leave the registers.
             ShortVector even, odd, u, v, s, s1;
             even = ShortVector.fromMemorySegment(S32, a, p + 0, Vec.LE);
             odd = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
