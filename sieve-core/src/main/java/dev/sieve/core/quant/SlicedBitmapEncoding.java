@@ -17,7 +17,7 @@ import java.lang.foreign.ValueLayout;
  *     m[64]     u64   at 8·s: step s, columns 4s .. 4s + 3: bit 2l + e is row l's column 4s + e, bit 32 + 2l + e
  *                     row l's column 4s + 2 + e (e = 0, 1)
  *     v[16c]    i8    at 512: the 64 steps' stored values, step after step, each step's in the order of its
- *                     mask's bits; bytes past the last stored value are zero
+ *                     mask's bits; bytes past the last stored value are zero (Q4: nibbles, below, in 8c + 32 bytes)
  *   then per block b, at nb · (512 + 16c) + 128·b (nb blocks a row):
  *     d[4][16]  f16   at 32·t + 2·l: row l's scale of tile t (columns 64t .. 64t + 63)
  * </pre>
@@ -31,13 +31,15 @@ import java.lang.foreign.ValueLayout;
  * Activations: Q8_0, as for Q8_0_R16 (the same 16-bit patterns), so a product differs from the row
  * layout's float-activation reference by the activations' rounding.
  *
- * <p>Q4 values: a byte holds two, and the two must come from streams that advance together block by
- * block, so rows 0–7 pair with rows 8–15, each half holding exactly 8c values a block (a row with fewer
- * set bits than c gets set bits at its first unset positions, holding zeros). The 8c value bytes hold
- * value k of rows 0–7 (in the order their bits come in the steps' masks) in the low nibble of byte k and
- * value k of rows 8–15 in the high nibble, each as a signed level q − 8; a step's values for each half are
- * found at that half's running count, expanded by the mask's bits of the half's rows (the low 16 of each
- * 32 bits for rows 0–7).
+ * <p>Q4 values: each step's values in its mask's bit order as signed levels q − 8 in nibbles, two a
+ * byte (the first in the low nibble), a step's run starting on a whole byte (after a step with an odd
+ * count the last high nibble is zero). A kernel zero-extends a step's 32 value bytes to shorts, ORs each
+ * with itself shifted up four (so every byte's low nibble is the next value), and expands those 64 bytes
+ * by the mask in one instruction: one expansion a step, where two streams of half the rows each (one
+ * nibble of each byte) took two and four stream places (decode-shaped harness: docs/performance.md,
+ * session 37). The byte alignment costs at most 32 bytes a block of 16 rows ({@link #blockBytes}: the
+ * row layout's plus two a row). Rows with fewer set bits than c get set bits at their first unset
+ * positions, holding zeros, so that a block holds exactly 16c values.
  */
 public final class SlicedBitmapEncoding extends SlicedEncoding {
     /** Sieve's ids: 3500 + c − 1 for Q8, 3756 + c − 1 for Q4, after the padded bitmaps' 2464 + 4 · 256. */
@@ -46,8 +48,6 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
     /** Steps per block: four columns of 16 rows each. */
     public static final int STEPS = BLOCK / 4;
     private static final SlicedBitmapEncoding[] Q8 = new SlicedBitmapEncoding[BLOCK], Q4 = new SlicedBitmapEncoding[BLOCK];
-    /** A step's mask bits of rows 0–7 (the low 16 of each 32), for Q4's low-nibble stream. */
-    public static final long LOW_ROWS = 0x0000_FFFF_0000_FFFFL;
     private static final ValueLayout.OfLong LONG_LE =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
@@ -90,7 +90,7 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
     @Override public String name() { return source.name() + "_R"; }
     @Override public int ggmlType() { return ID + (q4 ? BLOCK : 0) + capacity - 1; }
 
-    /** Whether the values are Q4 (two a byte, rows 0–7 low, rows 8–15 high), else Q8. */
+    /** Whether the values are Q4 (two a byte, each step's run on whole bytes), else Q8. */
     public boolean q4() {
         return q4;
     }
@@ -101,9 +101,18 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
     /** Bytes of a block's masks, which lead its values. */
     public static final int MASKS = 8 * STEPS;
 
-    /** Bytes of a block's masks and values (Q8: 16c; Q4: 8c, within the row layout's bytes). */
+    /** Q4: the row layout's bytes plus two a row, room for the steps' runs to start on whole bytes. */
+    @Override
+    public int blockBytes() {
+        return source.blockBytes() + (q4 ? Q4_ALIGN / ROWS : 0);
+    }
+
+    /** Q4: bytes a block may need beyond its 8c for its 64 steps' runs to start on whole bytes. */
+    private static final int Q4_ALIGN = STEPS / 2;
+
+    /** Bytes of a block's masks and values (Q8: 16c; Q4: 8c, rounded up, plus 32). */
     public long bodyBytes() {
-        return MASKS + (long) ROWS * valueBytes;
+        return MASKS + (long) ROWS * valueBytes + (q4 ? Q4_ALIGN : 0);
     }
 
     /** Byte offset, from its slice's start, of block b's masks (its values follow them). */
@@ -130,12 +139,13 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
     public void dequantizeBlocks(MemorySegment m, long sliceBase, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
         for (int j = 0; j < blocks; j++) {
             long bo = sliceBase + bodyAt(block0 + j), so = sliceBase + scalesAt(rowBlocks, block0 + j);
-            long[] v = {bo + MASKS, bo + MASKS};
+            long[] v = {bo + MASKS, 0};
             int out = off + j * BLOCK;
             java.util.Arrays.fill(dst, out, out + BLOCK, 0f);
             for (int s = 0; s < STEPS; s++) {
+                alignStep(v);
                 for (long mask = m.get(LONG_LE, bo + 8L * s); mask != 0; mask &= mask - 1) {
-                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p), q = nextLevel(m, v, p);
+                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p), q = nextLevel(m, v);
                     if (rowOf(p) == l) {
                         dst[out + c] = q * Half.f16(m, so + 32L * (c / 64) + 2L * l);
                     }
@@ -146,14 +156,29 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
 
     /** Against Q8_0 activations: per 32-column block the integer sum of levels times activation levels, times both scales. */
     /**
-     * The level of mask bit p's value, advancing its stream: Q8 one stream ({@code v[0]}); Q4 rows 0–7's
-     * low nibbles at {@code v[0]}, rows 8–15's high nibbles at {@code v[1]}.
+     * The level of the next value, advancing the stream: Q8 the byte at {@code v[0]}; Q4 the nibble
+     * {@code v[1]} (0 low, 1 high) of the byte at {@code v[0]}.
      */
-    private int nextLevel(MemorySegment m, long[] v, int p) {
+    private int nextLevel(MemorySegment m, long[] v) {
         if (!q4) {
             return Half.i8(m, v[0]++);
         }
-        return rowOf(p) < 8 ? (byte) (Half.u8(m, v[0]++) << 4) >> 4 : (byte) Half.u8(m, v[1]++) >> 4;
+        int b = Half.u8(m, v[0]);
+        if (v[1] == 0) {
+            v[1] = 1;
+            return (byte) (b << 4) >> 4;
+        }
+        v[1] = 0;
+        v[0]++;
+        return (byte) b >> 4;
+    }
+
+    /** Q4: a step's run starts on a whole byte. */
+    private void alignStep(long[] v) {
+        if (q4 && v[1] != 0) {
+            v[0]++;
+            v[1] = 0;
+        }
     }
 
     @Override
@@ -164,11 +189,12 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
         int nb = cols / BLOCK;
         for (int j = 0; j < nb; j++) {
             long bo = base + bodyAt(j), so = base + scalesAt(nb, j);
-            long[] v = {bo + MASKS, bo + MASKS};
+            long[] v = {bo + MASKS, 0};
             int[] sums = new int[BLOCK / Q8_0Encoding.QK];
             for (int s = 0; s < STEPS; s++) {
+                alignStep(v);
                 for (long mask = w.get(LONG_LE, bo + 8L * s); mask != 0; mask &= mask - 1) {
-                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p), q = nextLevel(w, v, p);
+                    int p = Long.numberOfTrailingZeros(mask), c = 4 * s + columnOf(p), q = nextLevel(w, v);
                     if (rowOf(p) == l) {
                         long ab = aOffset + (long) Q8_0Encoding.BLOCK_BYTES * ((BLOCK * j + c) / Q8_0Encoding.QK);
                         sums[c / Q8_0Encoding.QK] += q * Half.i8(a, ab + 2 + c % Q8_0Encoding.QK);
@@ -192,7 +218,7 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
      */
     @Override
     void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
-        int bb = blockBytes(), tiles = source.tiles();
+        int bb = source.blockBytes(), tiles = source.tiles();
         long[] masks = new long[ROWS * tiles];
         int[] next = new int[ROWS];
         byte[][] levels = q4 ? new byte[ROWS][BLOCK] : null;
@@ -269,20 +295,18 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
         }
     }
 
-    /** Q4: the block's step masks, then rows 0–7's levels in the low nibbles and rows 8–15's in the high, each half in its bits' order. */
+    /** Q4: the block's step masks, then each step's levels in its mask's order, two a byte, each step's run from a whole byte. */
     private void q4Steps(long[] masks, byte[][] levels, byte[] out, int bo) {
-        int lo = bo + MASKS, hi = lo;
-        java.util.Arrays.fill(out, lo, bo + (int) bodyBytes(), (byte) 0);
+        int v = bo + MASKS;
+        java.util.Arrays.fill(out, v, bo + (int) bodyBytes(), (byte) 0);
         for (int s = 0; s < STEPS; s++) {
             long mask = stepMask(masks, out, bo, s);
-            for (long m = mask; m != 0; m &= m - 1) {
-                int p = Long.numberOfTrailingZeros(m), l = rowOf(p), q = levels[l][4 * s + columnOf(p)] & 15;
-                if (l < 8) {
-                    out[lo++] |= (byte) q;
-                } else {
-                    out[hi++] |= (byte) (q << 4);
-                }
+            int k = 0;
+            for (long m = mask; m != 0; m &= m - 1, k++) {
+                int p = Long.numberOfTrailingZeros(m), q = levels[rowOf(p)][4 * s + columnOf(p)] & 15;
+                out[v + k / 2] |= (byte) (q << 4 * (k % 2));
             }
+            v += (k + 1) / 2;
         }
     }
 }

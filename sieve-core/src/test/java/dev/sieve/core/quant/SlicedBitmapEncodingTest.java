@@ -31,7 +31,8 @@ class SlicedBitmapEncodingTest {
               for (Values values : new Values[] {Values.Q8, Values.Q4}) {
                 SparseEncoding e = SparseEncoding.bitmap(values, c);
                 SlicedBitmapEncoding s = SlicedBitmapEncoding.of(e);
-                assertEquals(e.blockBytes(), s.blockBytes());
+                // Q4: two bytes a row more a block, for each step's run of nibbles to start on a whole byte.
+                assertEquals(e.blockBytes() + (values == Values.Q4 ? 2 : 0), s.blockBytes());
                 assertEquals(16, s.rowGroup());
                 assertEquals(e.name() + "_R", s.name());
                 for (int[] shape : SHAPES) {

@@ -1,6 +1,12 @@
 package dev.sieve.kernel.panama;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+
+import dev.sieve.core.kernel.ScalarKernels;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.util.Arrays;
 
 import dev.sieve.core.quant.SlicedBitmapEncoding;
 import dev.sieve.core.quant.SparseEncoding;
@@ -27,6 +33,45 @@ class SlicedBitmapKernelsTest {
                 .map(e -> DynamicTest.dynamicTest(e.name(),
                 () -> IndexedSparseKernelsTest.bothLayoutsMatch(e, SlicedBitmapEncoding.of(e), new int[] {1, 2, 3, 4, 5, 16, 17, 25},
                         PanamaKernelsTest.NMSE_FLOAT, SHAPES)));
+    }
+
+    /**
+     * The one-token passes sum products in 16-bit lanes (Q4: eight steps of 32 columns, then two column
+     * pairs folded) before widening: every stored level at its most negative (Q4 −8, Q8 −127) against
+     * activations at ±127 levels is the largest sum a lane can hold, and must come out exact (a lane that
+     * wrapped would be off by 65536 levels).
+     */
+    @Test
+    void theLargestSixteenBitSumsStayExact() {
+        int rows = 32, cols = 512;
+        PanamaKernels k = PanamaKernels.create(512);
+        for (Values v : new Values[] {Values.Q8, Values.Q4}) {
+            for (int c : new int[] {128, 256}) {
+                SparseEncoding e = SparseEncoding.bitmap(v, c);
+                SlicedBitmapEncoding s = SlicedBitmapEncoding.of(e);
+                float[] g = new float[rows * cols];
+                for (int i = 0; i < g.length; i++) {
+                    g[i] = c == 256 || (i + i / cols) % 2 == 0 ? -1f : 0f; // c of each 256 stored, all at the lowest level
+                }
+                try (Arena arena = Arena.ofConfined()) {
+                    Tensor w = Tensor.allocate("w", e, arena, cols, rows);
+                    e.quantize(g, 0, w.data(), 0, g.length);
+                    Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);
+                    s.repackMatrix(e, w.data(), sliced.data(), rows, cols);
+                    for (float sign : new float[] {1f, -1f}) {
+                        float[] x = new float[cols];
+                        Arrays.fill(x, sign);
+                        float[] got = PanamaKernelsTest.run(k, sliced, x, 1, 0, rows);
+                        // The sliced layout's own reference rounds the activations to Q8_0 (f16 d) as its kernel does.
+                        float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, sliced, x, 1, 0, rows);
+                        for (int r = 0; r < rows; r++) {
+                            assertEquals(-sign * c * cols / 256f, ref[r], 1e-3f * c, e.name() + " reference row " + r);
+                            assertEquals(ref[r], got[r], 1e-6f * Math.abs(ref[r]), e.name() + " x=" + sign + " row " + r);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     @Test

@@ -17,8 +17,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link SlicedBitmapEncoding} (bitmap Q8 or Q4 with 16 rows interleaved): per step one VPEXPANDB (Q4: one
- * per half of the rows, {@link #slice16Q4}) puts the step's stored values at their places in Q8_0_R16's 64 bytes for the same four columns, and the step
+ * {@link SlicedBitmapEncoding} (bitmap Q8 or Q4 with 16 rows interleaved): per step one VPEXPANDB (Q4: of
+ * its nibbles spread to bytes first, {@link #slice16Q4}) puts the step's stored values at their places in Q8_0_R16's 64 bytes for the same four columns, and the step
  * is multiplied as {@link SlicedQ8_0Kernel} multiplies its own (low bytes by two shifts times the even
  * columns' activation levels, high bytes by one shift times the odd columns', widened into the rows' int
  * sums), two slices a pass, against the same 16-bit activation patterns; per 32 columns the sums are
@@ -36,21 +36,9 @@ final class SlicedBitmapKernel extends PairPatternKernel {
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private static final int MASKS = SlicedBitmapEncoding.MASKS;
-    private static final long LOW_ROWS = SlicedBitmapEncoding.LOW_ROWS;
-    /** Q4: per lane, the shifts that bring its row's nibble of the low byte (then of the high byte) to the top: rows 0–7 hold low nibbles, rows 8–15 high ones. */
-    private static final ShortVector LOW_NIBBLE = nibbleShifts(12, 8), HIGH_NIBBLE = nibbleShifts(4, 0);
+    /** Q4: a step's value bytes, zero-extended to shorts before the expansion. */
+    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     private static final ShortVector BY12 = LANE_PER_ROW ? ShortVector.broadcast(S32, (short) 12) : null;
-
-    private static ShortVector nibbleShifts(int lowRows, int highRows) {
-        if (!LANE_PER_ROW) {
-            return null;
-        }
-        short[] k = new short[2 * ROWS];
-        for (int lane = 0; lane < k.length; lane++) {
-            k[lane] = (short) (lane % ROWS < 8 ? lowRows : highRows);
-        }
-        return ShortVector.fromArray(S32, k, 0);
-    }
 
     private final SlicedBitmapEncoding layout;
     private final boolean q4;
@@ -79,19 +67,19 @@ final class SlicedBitmapKernel extends PairPatternKernel {
 
     /**
      * The slices at {@code base} and {@code base1} ({@code nb} blocks of 256 columns) times one token, into
-     * {@code dst[d..d + 32)}. Per 32 columns (eight steps) the int sums; the running float sums live in
-     * {@code dst}, as in {@link SlicedQ8_0Kernel}'s kernel (a vector live across the step loop would be
-     * boxed). The two slices' tile scales, which trail each slice in one run, are converted first
+     * {@code dst[d..d + 32)}. Per 32 columns (eight steps) the int sums, scaled onto two running float
+     * sums held in registers (C2 keeps them there across the step loop; kept in {@code dst}, each 32
+     * columns cost a load and a store of both: decode-shaped harness below, Q8_B128 58.0 against 62.6 ms
+     * a pass, session 37). The two slices' tile scales, which trail each slice in one run, are converted first
      * ({@link #pairScales}; written out per 32 columns the conversion was ten vector
      * operations a slice; decode-shaped harness, 22 layers of the 1.1B matrices, Q8_B128 16.9-19.0
      * against 13.8-18.0 passes/s, Q4_B128 13.2-14.6 against 12.9-13.1; session 35).
      */
     private void slice16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int nb, float[] dst, int d) {
-        FloatVector.zero(F).intoArray(dst, d);
-        FloatVector.zero(F).intoArray(dst, d + ROWS);
         long o = base, o1 = base1;
         int half = 4 * ROWS * nb;
         float[] scf = pairScales(w, base + layout.scalesAt(nb, 0), base1 + layout.scalesAt(nb, 0), half);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
         for (int b = 0; b < nb; b++, o += body, o1 += body) {
             long v = o + MASKS, v1 = o1 + MASKS; // the masks lead the block's values
             for (int h = 0; h < 8; h++) {
@@ -116,61 +104,63 @@ final class SlicedBitmapKernel extends PairPatternKernel {
                 }
                 float dx = a.get(Half.FLOAT_LE, so + 4L * (8 * b + h));
                 int ti = ROWS * (4 * b + h / 2);
-                ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scf, ti).mul(dx), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
-                ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scf, half + ti).mul(dx), FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+                acc0 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scf, ti).mul(dx), acc0);
+                acc1 = ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scf, half + ti).mul(dx), acc1);
             }
         }
+        acc0.intoArray(dst, d);
+        acc1.intoArray(dst, d + ROWS);
     }
 
     /**
-     * {@link #slice16} for Q4 values: per step rows 0–7's values from their stream and rows 8–15's from
-     * theirs, each expanded by its rows' mask bits and joined by an OR; each lane's level is its row's
-     * nibble of each byte, brought to the top and back by per-lane shift counts. The four streams' places
-     * and masks spill from the general registers every step; one slice a pass (no spills, but two pattern
-     * loads per weight load) was slower from memory (5632 × 2048: 1.8–2.24 ms against 1.66–2.0): not kept.
-     * Its frame repeats {@link #slice16}'s on purpose: the two differ inside each step, a step helper is a
+     * {@link #slice16} for Q4 values: per step the run of value bytes ({@link SlicedBitmapEncoding}: the
+     * step's nibbles in its mask's order, from a whole byte) zero-extended to shorts and ORed with
+     * itself shifted up four, so that byte 2k's low nibble is value 2k and byte 2k + 1's value 2k + 1;
+     * one expansion by the mask puts them at their places, and each lane's two levels are its low and
+     * high byte's low nibble, sign-extended by shifts ({@code u << 12 >> 12}, {@code u << 4 >> 12}). The
+     * products add up in 16 bits over the eight steps of 32 columns, and the two column pairs fold into
+     * one vector of both slices' rows ({@link SlicedKernel#FOLD_A}), which widens once (per lane and
+     * step |level · x| ≤ 2 · 8 · 127, so eight steps and the fold stay within 16 bits). Against the
+     * layout of two nibble streams (rows 0–7 and 8–15, two expansions and an OR a step, four stream
+     * places spilling from the general registers), decode-shaped harness: docs/performance.md, session
+     * 37. Its frame repeats {@link #slice16}'s on purpose: the two differ inside each step, a step helper is a
      * call C2 does not inline there (and a call spills the live vectors), and one method branching per
      * step would hold both passes' loops.
      */
     private void slice16Q4(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int nb, float[] dst, int d) {
-        FloatVector.zero(F).intoArray(dst, d);
-        FloatVector.zero(F).intoArray(dst, d + ROWS);
         long o = base, o1 = base1;
         int half = 4 * ROWS * nb;
         float[] scf = pairScales(w, base + layout.scalesAt(nb, 0), base1 + layout.scalesAt(nb, 0), half);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
         for (int b = 0; b < nb; b++, o += body, o1 += body) {
-            long v = o + MASKS, v1 = o1 + MASKS, w0 = v, w1 = v1; // each half's stream: rows 0-7 (v), rows 8-15 (w)
+            long v = o + MASKS, v1 = o1 + MASKS; // the masks lead the block's values
             for (int h = 0; h < 8; h++) {
                 long p = ao + PB * (8 * b + h), mo = o + 64L * h, mo1 = o1 + 64L * h;
-                IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
+                ShortVector s0 = ShortVector.zero(S32), s1 = s0;
                 for (int i = 0; i < 8; i++) {
                     ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
                     ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
                     long m = w.get(LONG_LE, mo + 8L * i), m1 = w.get(LONG_LE, mo1 + 8L * i);
-                    long lo = m & LOW_ROWS, hi = m & ~LOW_ROWS, lo1 = m1 & LOW_ROWS, hi1 = m1 & ~LOW_ROWS;
-                    ShortVector u = ByteVector.fromMemorySegment(B64, w, v, Vec.LE).expand(VectorMask.fromLong(B64, lo))
-                            .or(ByteVector.fromMemorySegment(B64, w, w0, Vec.LE).expand(VectorMask.fromLong(B64, hi))).reinterpretAsShorts();
-                    ShortVector u1 = ByteVector.fromMemorySegment(B64, w, v1, Vec.LE).expand(VectorMask.fromLong(B64, lo1))
-                            .or(ByteVector.fromMemorySegment(B64, w, w1, Vec.LE).expand(VectorMask.fromLong(B64, hi1))).reinterpretAsShorts();
-                    v += Long.bitCount(lo);
-                    w0 += Long.bitCount(hi);
-                    v1 += Long.bitCount(lo1);
-                    w1 += Long.bitCount(hi1);
-                    ShortVector s = u.lanewise(VectorOperators.LSHL, LOW_NIBBLE).lanewise(VectorOperators.ASHR, BY12).mul(even)
-                            .add(u.lanewise(VectorOperators.LSHL, HIGH_NIBBLE).lanewise(VectorOperators.ASHR, BY12).mul(odd));
-                    ShortVector s1 = u1.lanewise(VectorOperators.LSHL, LOW_NIBBLE).lanewise(VectorOperators.ASHR, BY12).mul(even)
-                            .add(u1.lanewise(VectorOperators.LSHL, HIGH_NIBBLE).lanewise(VectorOperators.ASHR, BY12).mul(odd));
-                    sum = sum.add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
-                            .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1));
-                    sum1 = sum1.add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0))
-                            .add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1));
+                    ShortVector x = (ShortVector) ByteVector.fromMemorySegment(B32, w, v, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+                    ShortVector x1 = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+                    ShortVector u = x.or(x.lanewise(VectorOperators.LSHL, BY4)).reinterpretAsBytes().expand(VectorMask.fromLong(B64, m)).reinterpretAsShorts();
+                    ShortVector u1 = x1.or(x1.lanewise(VectorOperators.LSHL, BY4)).reinterpretAsBytes().expand(VectorMask.fromLong(B64, m1)).reinterpretAsShorts();
+                    v += (Long.bitCount(m) + 1) >> 1;
+                    v1 += (Long.bitCount(m1) + 1) >> 1;
+                    s0 = s0.add(u.lanewise(VectorOperators.LSHL, BY12).lanewise(VectorOperators.ASHR, BY12).mul(even))
+                            .add(u.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, BY12).mul(odd));
+                    s1 = s1.add(u1.lanewise(VectorOperators.LSHL, BY12).lanewise(VectorOperators.ASHR, BY12).mul(even))
+                            .add(u1.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, BY12).mul(odd));
                 }
+                ShortVector f = FOLD_A.selectFrom(s0, s1).add(FOLD_B.selectFrom(s0, s1));
                 float dx = a.get(Half.FLOAT_LE, so + 4L * (8 * b + h));
                 int ti = ROWS * (4 * b + h / 2);
-                ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scf, ti).mul(dx), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
-                ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scf, half + ti).mul(dx), FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+                acc0 = ((FloatVector) f.convertShape(VectorOperators.S2F, F, 0)).fma(FloatVector.fromArray(F, scf, ti).mul(dx), acc0);
+                acc1 = ((FloatVector) f.convertShape(VectorOperators.S2F, F, 1)).fma(FloatVector.fromArray(F, scf, half + ti).mul(dx), acc1);
             }
         }
+        acc0.intoArray(dst, d);
+        acc1.intoArray(dst, d + ROWS);
     }
 
     /** Prompts through {@link #decodedRows}. */
@@ -188,7 +178,7 @@ final class SlicedBitmapKernel extends PairPatternKernel {
     void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
         float[] d = TILE_SCALES.get();
         for (int j = 0; j < blocks; j++) {
-            long o = base + layout.bodyAt(block0 + j), v = o + MASKS, v2 = v;
+            long o = base + layout.bodyAt(block0 + j), v = o + MASKS;
             for (int t = 0; t < 4; t++) {
                 Vec.f16(w, base + layout.scalesAt(rowBlocks, block0 + j) + 32L * t, d, ROWS * t);
             }
@@ -196,14 +186,12 @@ final class SlicedBitmapKernel extends PairPatternKernel {
                 long m = w.get(LONG_LE, o + 8L * s);
                 FloatVector dw = FloatVector.fromArray(F, d, ROWS * (s / 16));
                 int c = at + stride * (dev.sieve.core.quant.SparseEncoding.BITMAP_BLOCK * j + 4 * s);
-                if (q4) { // each half's stream, each lane's nibbles as levels: the even columns', then the odd ones'
-                    long lo = m & LOW_ROWS, hi = m & ~LOW_ROWS;
-                    ShortVector u = ByteVector.fromMemorySegment(B64, w, v, Vec.LE).expand(VectorMask.fromLong(B64, lo))
-                            .or(ByteVector.fromMemorySegment(B64, w, v2, Vec.LE).expand(VectorMask.fromLong(B64, hi))).reinterpretAsShorts();
-                    v += Long.bitCount(lo);
-                    v2 += Long.bitCount(hi);
-                    ShortVector e = u.lanewise(VectorOperators.LSHL, LOW_NIBBLE).lanewise(VectorOperators.ASHR, BY12);
-                    ShortVector od = u.lanewise(VectorOperators.LSHL, HIGH_NIBBLE).lanewise(VectorOperators.ASHR, BY12);
+                if (q4) { // each lane's nibbles as levels: the even columns', then the odd ones'
+                    ShortVector x = (ShortVector) ByteVector.fromMemorySegment(B32, w, v, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+                    ShortVector u = x.or(x.lanewise(VectorOperators.LSHL, BY4)).reinterpretAsBytes().expand(VectorMask.fromLong(B64, m)).reinterpretAsShorts();
+                    v += (Long.bitCount(m) + 1) >> 1;
+                    ShortVector e = u.lanewise(VectorOperators.LSHL, BY12).lanewise(VectorOperators.ASHR, BY12);
+                    ShortVector od = u.lanewise(VectorOperators.LSHL, BY4).lanewise(VectorOperators.ASHR, BY12);
                     ((FloatVector) e.convertShape(VectorOperators.S2F, F, 0)).mul(dw).intoArray(dec, c);
                     ((FloatVector) od.convertShape(VectorOperators.S2F, F, 0)).mul(dw).intoArray(dec, c + stride);
                     ((FloatVector) e.convertShape(VectorOperators.S2F, F, 1)).mul(dw).intoArray(dec, c + 2 * stride);

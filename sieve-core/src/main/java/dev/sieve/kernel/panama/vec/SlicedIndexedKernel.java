@@ -515,19 +515,7 @@ final class SlicedIndexedKernel extends SlicedKernel {
 
     private final PairPass pairPass = this::sliceQ4Int16;
 
-    /** Two-vector {@code selectFrom} indices: FOLD_A takes lanes 0–15 of the first vector, then lanes 0–15 of the second; FOLD_B lanes 16–31 of each. */
-    private static final ShortVector FOLD_A = LANE_PER_ROW ? ShortVector.fromArray(S32, lanes(0), 0) : null,
-            FOLD_B = LANE_PER_ROW ? ShortVector.fromArray(S32, lanes(ROWS), 0) : null;
     private static final jdk.incubator.vector.VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
-
-    private static short[] lanes(int from) {
-        short[] l = new short[2 * ROWS];
-        for (int i = 0; i < ROWS; i++) {
-            l[i] = (short) (from + i);
-            l[ROWS + i] = (short) (2 * ROWS + from + i);
-        }
-        return l;
-    }
 
     /**
      * The slices at {@code base} and {@code base1} times one token: its tables at {@code a[ao..]}, its

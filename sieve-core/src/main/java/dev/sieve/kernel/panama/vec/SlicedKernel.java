@@ -292,6 +292,24 @@ abstract class SlicedKernel extends FloatPathKernel {
         }
     }
 
+    /**
+     * Two-vector {@code selectFrom} indices over two slices' 16-bit sums (lane l: row l mod 16, column
+     * pair l / 16): FOLD_A takes lanes 0–15 of the first vector, then lanes 0–15 of the second; FOLD_B
+     * lanes 16–31 of each, so {@code FOLD_A.selectFrom(s0, s1).add(FOLD_B.selectFrom(s0, s1))} is slice
+     * 0's 16 rows, then slice 1's.
+     */
+    static final ShortVector FOLD_A = LANE_PER_ROW ? ShortVector.fromArray(S32, foldLanes(0), 0) : null,
+            FOLD_B = LANE_PER_ROW ? ShortVector.fromArray(S32, foldLanes(ROWS), 0) : null;
+
+    private static short[] foldLanes(int from) {
+        short[] l = new short[2 * ROWS];
+        for (int i = 0; i < ROWS; i++) {
+            l[i] = (short) (from + i);
+            l[ROWS + i] = (short) (2 * ROWS + from + i);
+        }
+        return l;
+    }
+
     /** Lane l of stage 1: column l / 2 of token l % 2 of a pair (columns 8.. for the high half). */
     private static final IntVector PAIR_LO = shuffle(l -> (l % 2) * 16 + l / 2), PAIR_HI = shuffle(l -> (l % 2) * 16 + 8 + l / 2);
     /** Stage 2: column l / 4 of token l % 4 of a quad, from two pairs (columns 4.. for the second). */
