@@ -20,8 +20,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link SlicedBitmapEncoding} (bitmap Q8 or Q4 with 16 rows interleaved): per step one VPEXPANDB (Q4: of
  * its nibbles spread to bytes first, {@link #slice16Q4}) puts the step's stored values at their places in Q8_0_R16's 64 bytes for the same four columns, and the step
  * is multiplied as {@link SlicedQ8_0Kernel} multiplies its own (low bytes by two shifts times the even
- * columns' activation levels, high bytes by one shift times the odd columns', widened into the rows' int
- * sums), two slices a pass, against the same 16-bit activation patterns; per 32 columns the sums are
+ * columns' activation levels, high bytes by one shift times the odd columns', widened into the even and
+ * odd rows' int sums), two slices a pass, against the same 16-bit activation patterns; per 32 columns the sums are
  * scaled by the rows' tile scale times the activations' d. The row-layout kernel ({@link SparseKernel})
  * expands each row's tile into float lanes, so its work per weight is four times the lanes; here the work
  * per position is Q8_0_R16's plus the expansion, and the bytes are the bitmap's. Prompts decode each
@@ -67,10 +67,10 @@ final class SlicedBitmapKernel extends PairPatternKernel {
 
     /**
      * The slices at {@code base} and {@code base1} ({@code nb} blocks of 256 columns) times one token, into
-     * {@code dst[d..d + 32)}. Per 32 columns (eight steps) the int sums, scaled onto two running float
-     * sums held in registers (C2 keeps them there across the step loop; kept in {@code dst}, each 32
-     * columns cost a load and a store of both: decode-shaped harness below, Q8_B128 58.0 against 62.6 ms
-     * a pass, session 37). The two slices' tile scales, which trail each slice in one run, are converted first
+     * {@code dst[d..d + 32)}. Per 32 columns (eight steps) the even and odd rows' int sums, widened by
+     * shifts of the int view as {@link SlicedQ8_0Kernel}'s kernel does, scaled onto four running float
+     * sums held in registers (decode-shaped harness, 22 layers, 2 threads: Q8_B128 0.89, Q8_B77 0.88 of the
+     * start build's time; session 37), the rows joined once per call. The two slices' tile scales, which trail each slice in one run, are converted first
      * ({@link #pairScales}; written out per 32 columns the conversion was ten vector
      * operations a slice; decode-shaped harness, 22 layers of the 1.1B matrices, Q8_B128 16.9-19.0
      * against 13.8-18.0 passes/s, Q4_B128 13.2-14.6 against 12.9-13.1; session 35).
@@ -79,12 +79,12 @@ final class SlicedBitmapKernel extends PairPatternKernel {
         long o = base, o1 = base1;
         int half = 4 * ROWS * nb;
         float[] scf = pairScales(w, base + layout.scalesAt(nb, 0), base1 + layout.scalesAt(nb, 0), half);
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        FloatVector fe = FloatVector.zero(F), fo = fe, ge = fe, go = fe;
         for (int b = 0; b < nb; b++, o += body, o1 += body) {
             long v = o + MASKS, v1 = o1 + MASKS; // the masks lead the block's values
             for (int h = 0; h < 8; h++) {
                 long p = ao + PB * (8 * b + h), mo = o + 64L * h, mo1 = o1 + 64L * h;
-                IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
+                IntVector e = IntVector.zero(Vec.I), od = e, e1 = e, od1 = e;
                 for (int i = 0; i < 8; i++) {
                     ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
                     ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
@@ -93,23 +93,30 @@ final class SlicedBitmapKernel extends PairPatternKernel {
                     ShortVector u1 = ByteVector.fromMemorySegment(B64, w, v1, Vec.LE).expand(VectorMask.fromLong(B64, m1)).reinterpretAsShorts();
                     v += Long.bitCount(m);
                     v1 += Long.bitCount(m1);
-                    ShortVector s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
-                            .add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-                    ShortVector s1 = u1.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
-                            .add(u1.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-                    sum = sum.add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
-                            .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1));
-                    sum1 = sum1.add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0))
-                            .add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1));
+                    IntVector s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
+                            .add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd)).reinterpretAsInts();
+                    IntVector s1 = u1.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
+                            .add(u1.lanewise(VectorOperators.ASHR, BY8).mul(odd)).reinterpretAsInts();
+                    e = e.add(s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    od = od.add(s.lanewise(VectorOperators.ASHR, 16));
+                    e1 = e1.add(s1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    od1 = od1.add(s1.lanewise(VectorOperators.ASHR, 16));
                 }
                 float dx = a.get(Half.FLOAT_LE, so + 4L * (8 * b + h));
                 int ti = ROWS * (4 * b + h / 2);
-                acc0 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scf, ti).mul(dx), acc0);
-                acc1 = ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, scf, half + ti).mul(dx), acc1);
+                FloatVector dw = FloatVector.fromArray(F, scf, ti).mul(dx), dv = FloatVector.fromArray(F, scf, half + ti).mul(dx);
+                fe = ((FloatVector) e.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(SlicedQ4_0Kernel.EVEN_ROWS), fe);
+                fo = ((FloatVector) od.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(SlicedQ4_0Kernel.ODD_ROWS), fo);
+                ge = ((FloatVector) e1.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(SlicedQ4_0Kernel.EVEN_ROWS), ge);
+                go = ((FloatVector) od1.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(SlicedQ4_0Kernel.ODD_ROWS), go);
             }
         }
-        acc0.intoArray(dst, d);
-        acc1.intoArray(dst, d + ROWS);
+        // Written out, not a helper: a call C2 leaves out of line here takes its vectors boxed.
+        FloatVector re = fe.add(fe.rearrange(SlicedQ4_0Kernel.SWAP_HALVES)), ro = fo.add(fo.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
+        re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES).intoArray(dst, d);
+        re = ge.add(ge.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
+        ro = go.add(go.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
+        re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES).intoArray(dst, d + ROWS);
     }
 
     /**

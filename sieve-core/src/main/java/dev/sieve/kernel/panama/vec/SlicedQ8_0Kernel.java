@@ -20,10 +20,14 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link Q8_0SlicedEncoding} (Q8_0 with 16 rows interleaved, a row's weights in pairs): 16 rows at once,
  * one row per lane. Below {@link #INT16_TOKENS} tokens a 64-byte load is two column pairs of the 16 rows
  * as 32 shorts; its low bytes (sign-extended by two shifts) times the even columns' activations plus its
- * high bytes (one shift) times the odd columns' is each row's pair in 16 bits (at most 2·128·127), and
- * the two pairs widen into the rows' int sums: per 64 weights one load, three shifts, two multiplies, an
- * add, two conversions and two adds, against the activations laid out once per call as 16-bit patterns
- * ({@link #prepareInt16}). Per block the int sums are scaled by the rows' d times the activations' d.
+ * high bytes (one shift) times the odd columns' is each row's pair in 16 bits (at most 2·128·127). Read
+ * as 16 ints, lane k holds rows 2·(k % 8) (low half) and 2·(k % 8) + 1 (high half) of column pair k / 8:
+ * the low halves sign-extended by two shifts and the high ones by one add into the even and the odd
+ * rows' int sums (port-0 shifts, where the conversions to int took the shuffle port C2 also needs for
+ * the widening's permute: one thread in L2 0.84 of the time, decode-shaped 0.96; session 37). Per 64
+ * weights one load, six shifts, two multiplies and three adds, against the activations laid out once per
+ * call as 16-bit patterns ({@link #prepareInt16}). Per block the int sums are scaled by the rows' d times
+ * the activations' d (permuted to the even and odd rows), and the rows are joined once per slice.
  * Larger batches decode each chunk of one or two slices to floats once ({@link #decoded}).
  */
 final class SlicedQ8_0Kernel extends PairPatternKernel {
@@ -94,45 +98,53 @@ final class SlicedQ8_0Kernel extends PairPatternKernel {
     /**
      * The slices at {@code base} and {@code base1} times one token in 16-bit lanes (see the class
      * comment), into {@code dst[d..d + 32)}, each pattern load serving both slices (why two: {@link
-     * SlicedQ4_0Kernel}'s {@code sliceInt16}). The running sums live in {@code dst} (the block loop holds a
-     * loop: a vector live across it would be boxed); the scales' f16 conversion is written out in it.
+     * SlicedQ4_0Kernel}'s {@code sliceInt16}). The running float sums (even and odd rows of each slice)
+     * stay in registers across the block loop; the scales' f16 conversion and the rows' join are written
+     * out (a call C2 leaves out of line here takes the live vectors boxed).
      */
     private static void slice16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
             float[] dst, int d) {
-        FloatVector.zero(F).intoArray(dst, d);
-        FloatVector.zero(F).intoArray(dst, d + ROWS);
+        FloatVector fe = FloatVector.zero(F), fo = fe, ge = fe, go = fe;
         long o = base, o1 = base1;
         for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
             long q = o + SCALES, q1 = o1 + SCALES, p = ao + PB * j;
-            IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
+            IntVector e = IntVector.zero(Vec.I), od = e, e1 = e, od1 = e;
             for (int i = 0; i < 8; i++) {
                 ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
                 ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
                 ShortVector u = ShortVector.fromMemorySegment(S32, w, q + 64L * i, Vec.LE);
                 ShortVector v = ShortVector.fromMemorySegment(S32, w, q1 + 64L * i, Vec.LE);
-                ShortVector s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
-                        .add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-                ShortVector s1 = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
-                        .add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-                sum = sum.add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 0))
-                        .add((IntVector) s.convertShape(VectorOperators.S2I, Vec.I, 1));
-                sum1 = sum1.add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0))
-                        .add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1));
+                IntVector s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
+                        .add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd)).reinterpretAsInts();
+                IntVector s1 = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
+                        .add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd)).reinterpretAsInts();
+                e = e.add(s.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                od = od.add(s.lanewise(VectorOperators.ASHR, 16));
+                e1 = e1.add(s1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                od1 = od1.add(s1.lanewise(VectorOperators.ASHR, 16));
             }
             float dx = a.get(Half.FLOAT_LE, so + 4L * j);
 // The scales' f16 → f32 written out (as Vec.f16): a call, past C2's inlining cutoff here, spilled the live vectors around it.
             IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
             IntVector m = h.and(0x7FFF), b = m.lanewise(VectorOperators.LSHL, 13);
             FloatVector dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
-                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-            ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), FloatVector.fromArray(F, dst, d)).intoArray(dst, d);
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(dx);
+            fe = ((FloatVector) e.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(SlicedQ4_0Kernel.EVEN_ROWS), fe);
+            fo = ((FloatVector) od.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(SlicedQ4_0Kernel.ODD_ROWS), fo);
             h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
             m = h.and(0x7FFF);
             b = m.lanewise(VectorOperators.LSHL, 13);
             FloatVector dv = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
-                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-            ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(dv.mul(dx), FloatVector.fromArray(F, dst, d + ROWS)).intoArray(dst, d + ROWS);
+                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(dx);
+            ge = ((FloatVector) e1.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(SlicedQ4_0Kernel.EVEN_ROWS), ge);
+            go = ((FloatVector) od1.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(SlicedQ4_0Kernel.ODD_ROWS), go);
         }
+        // Written out, not a helper: a call C2 leaves out of line here takes its vectors boxed.
+        FloatVector re = fe.add(fe.rearrange(SlicedQ4_0Kernel.SWAP_HALVES)), ro = fo.add(fo.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
+        re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES).intoArray(dst, d);
+        re = ge.add(ge.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
+        ro = go.add(go.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
+        re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES).intoArray(dst, d + ROWS);
     }
 
     /** Prompts through {@link #decodedRows}. */
