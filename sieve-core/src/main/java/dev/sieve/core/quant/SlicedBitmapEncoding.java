@@ -38,8 +38,7 @@ import java.lang.foreign.ValueLayout;
  * by the mask in one instruction: one expansion a step, where two streams of half the rows each (one
  * nibble of each byte) took two and four stream places (decode-shaped harness: docs/performance.md,
  * session 37). The byte alignment costs at most 32 bytes a block of 16 rows ({@link #blockBytes}: the
- * row layout's plus two a row). Rows with fewer set bits than c get set bits at their first unset
- * positions, holding zeros, so that a block holds exactly 16c values.
+ * row layout's plus two a row). A row holds at most c values a block, so the 16 rows' runs fit.
  */
 public final class SlicedBitmapEncoding extends SlicedEncoding {
     /** Sieve's ids: 3500 + c − 1 for Q8, 3756 + c − 1 for Q4, after the padded bitmaps' 2464 + 4 · 256. */
@@ -241,7 +240,7 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
                     out[so + 32 * t + 2 * l + 1] = in[ro + 2 * t + 1];
                 }
                 if (q4) {
-                    q4Levels(in, ro, masks, l, left, levels[l]);
+                    q4Levels(in, ro, masks, l, levels[l]);
                 }
             }
             if (q4) {
@@ -274,11 +273,9 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
 
     /**
      * Q4: row l's levels (q − 8) at their columns, from the row layout's block at {@code in[ro..]}
-     * (value r in byte r's low nibble below c / 2, else in byte r − c / 2's high nibble), and, where the
-     * row holds {@code missing} values fewer than c, set bits added at its first unset columns (level 0)
-     * so that rows 0–7 and rows 8–15 each hold 8c values.
+     * (value r in byte r's low nibble below c / 2, else in byte r − c / 2's high nibble).
      */
-    private void q4Levels(byte[] in, int ro, long[] masks, int l, int missing, byte[] level) {
+    private void q4Levels(byte[] in, int ro, long[] masks, int l, byte[] level) {
         java.util.Arrays.fill(level, (byte) 0);
         int tiles = source.tiles(), half = capacity / 2, r = 0;
         for (int t = 0; t < tiles; t++) {
@@ -286,12 +283,6 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
                 int b = in[ro + source.valuesAt() + (r < half ? r : r - half)] & 0xFF;
                 level[64 * t + Long.numberOfTrailingZeros(m)] = (byte) ((r < half ? b & 15 : b >>> 4) - 8);
             }
-        }
-        for (int t = 0; t < tiles && missing > 0; t++) {
-            long free = ~masks[tiles * l + t];
-            int add = Math.min(missing, Long.bitCount(free));
-            masks[tiles * l + t] |= add == 64 ? free : Long.expand((1L << add) - 1, free);
-            missing -= add;
         }
     }
 

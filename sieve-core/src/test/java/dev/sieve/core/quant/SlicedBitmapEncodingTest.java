@@ -46,7 +46,6 @@ class SlicedBitmapEncodingTest {
                     e.quantize(w, 0, t.data(), 0, w.length);
                     Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
                     s.repackMatrix(e, t.data(), sl.data(), rows, cols);
-                    // Q4: a row with fewer values than c holds zeros at added set bits (−0 where the scale is negative).
                     assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name());
                     SlicedNMEncodingTest.rowsAgree(e, t, s, sl, gaussian(r, cols), arena);
                     if (rows > 16 && cols >= 768) {
@@ -60,7 +59,7 @@ class SlicedBitmapEncodingTest {
 
     /**
      * A tile mask with every bit set: the reference decodes the set bits past the capacity to zero, and so
-     * do the slices (Q4 too, whose other rows are padded to the capacity with stored zeros).
+     * do the slices (Q8 and Q4).
      */
     @Test
     void setBitsPastTheCapacityDecodeToZero() {
