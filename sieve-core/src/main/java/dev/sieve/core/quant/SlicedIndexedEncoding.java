@@ -115,9 +115,10 @@ public final class SlicedIndexedEncoding extends SlicedEncoding {
     /**
      * Its source's rows, and for N = 8 also 4:8 rows with the same value type, which every
      * {@code Q8_I8}/{@code Q4_I8}/{@code F16_I8}/{@code BF16_I8} block holds (four of each group of
-     * eight is eight of each half of 16): at 512 bits the loader makes the 4:8 types this layout, so
-     * that their decode works per stored value (docs/formats.md). The layout is larger than the 4:8
-     * rows (Q8 26 bytes a block against 22, Q4 18 against 14, F16 and BF16 40 against 36).
+     * eight is eight of each half of 16): at 512 bits the loader makes 4:8 with F16 or BF16 values
+     * this layout, so that their decode works per stored value (docs/formats.md; 4:8 with Q8 or Q4
+     * values takes {@link SlicedNMEncoding}, the file's bytes). The layout is larger than the 4:8 rows
+     * (F16 and BF16 40 bytes a block against 36; Q8 26 against 22, Q4 18 against 14).
      */
     @Override
     public boolean repacks(WeightEncoding from) {

@@ -296,6 +296,9 @@ public final class SparseEncoding implements WeightEncoding {
     /** Whether this is N:M (groups of 4 or 8) rather than bitmap (one group per block). */
     public boolean isNM() { return groupM < blockSize; }
 
+    /** N:M's M, the positions of a group (4 or 8); a bitmap block's size for the bitmap types. */
+    public int groupSize() { return groupM; }
+
     /** The mask of tile t of the block at {@code blk}. */
     long mask(MemorySegment s, long blk, int t) {
         long o = blk + masksAt + (long) t * (tileBits / 8);

@@ -137,7 +137,7 @@ public final class PanamaKernels implements Kernels {
             return SlicedIndexedEncoding.of(i); // a 16-row slice is one vector of 16 lanes
         }
         if (SlicedNMEncoding.slices(e) && bits == 512) {
-            return SlicedNMEncoding.of(e); // 2:4 with Q8 or Q4 values, likewise
+            return SlicedNMEncoding.of(e); // 2:4 (every value type) and 4:8 with Q8 or Q4 values, likewise
         }
         if (e instanceof SparseEncoding s && !s.isNM() && !s.isPadded() && bits == 512 && s.blockBytes() % 8 != 0) {
             return s.padded(); // bitmap blocks of odd sizes: aligned, for the decoders' loads (a slightly larger layout)
@@ -145,7 +145,7 @@ public final class PanamaKernels implements Kernels {
         if (e instanceof SparseEncoding s && bits == 512) {
             SlicedIndexedEncoding i8 = SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, s.values()));
             if (i8.repacks(e)) {
-                return i8; // 4:8 (every value type): as indexed 8:16, one row per lane (a larger layout)
+                return i8; // 4:8 with BF16 or F16 values: as indexed 8:16, one row per lane (a larger layout)
             }
         }
         if (e == Q4_KEncoding.INSTANCE && bits == 512 && vendor == CpuVendor.INTEL) {

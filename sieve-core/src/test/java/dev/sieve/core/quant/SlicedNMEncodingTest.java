@@ -14,9 +14,9 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * 2:4 (Q8, Q4, BF16, F16 values) in 16-row slices: the same weights as the row layout for every valid block (and
- * for blocks whose groups hold fewer than two values), each row's dot product the row layout's,
- * part of a row decoded alone, and a group with more than two set positions keeping its first two.
+ * 2:4 (Q8, Q4, BF16, F16 values) and 4:8 (Q8, Q4) in 16-row slices: the same weights as the row layout for
+ * every valid block (and for blocks whose groups hold fewer than N values), each row's dot product the row
+ * layout's, part of a row decoded alone, and a group with more than N set positions keeping its first N.
  */
 class SlicedNMEncodingTest {
     private static final int[][] SHAPES = {{16, 32}, {48, 96}, {32, 2080}};
@@ -58,7 +58,7 @@ class SlicedNMEncodingTest {
     @Test
     void aGroupWithThreeSetPositionsKeepsItsFirstTwo() {
         try (Arena arena = Arena.ofConfined()) {
-            for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) {
+            for (SlicedNMEncoding s : twoOfFour()) {
                 // positions 0 and 1 of every group; group 0 of row 3 also 2
                 float[][] rg = rowBothWays(s.source(), s, keptAt(4, 2, 5), 3, mask -> mask | 4, arena);
                 float[] ref = rg[0], got = rg[1];
@@ -83,12 +83,59 @@ class SlicedNMEncodingTest {
     @Test
     void groupsWithFewerThanTwoSetPositionsDecodeAsTheReference() {
         try (Arena arena = Arena.ofConfined()) {
-            for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) {
+            for (SlicedNMEncoding s : twoOfFour()) {
                 float[][] rg = rowBothWays(s.source(), s, keptAt(4, 2, 7), 5, mask -> mask & ~0xFFF | 0x4 | 0x0 << 4 | 0x2 << 8, arena);
                 assertNotEquals(0f, rg[0][2], "the reference gives position 2 the block's value 0");
                 assertArrayEquals(rg[0], rg[1], 0f, s.name());
             }
         }
+    }
+
+    /**
+     * 4:8: positions 0–3 of every group, and in group 0 of row 3 also position 4 (five set, the reference
+     * gives values 0–4 to them and 5.. to the later groups): the slices keep the group's first four
+     * values, drop the fifth, and decode every later group as the row layout does.
+     */
+    @Test
+    void aFourOfEightGroupWithFiveSetPositionsKeepsItsFirstFour() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (SlicedNMEncoding s : fourOfEight()) {
+                float[][] rg = rowBothWays(s.source(), s, keptAt(8, 4, 5), 3, mask -> mask | 0x10, arena);
+                float[] ref = rg[0], got = rg[1];
+                assertNotEquals(0f, ref[4], "the reference gives position 4 the block's value 4");
+                assertEquals(0f, got[4], 0f, s.name() + ": the fifth set position is dropped");
+                for (int c = 0; c < ref.length; c++) {
+                    if (c != 4) {
+                        assertEquals(ref[c], got[c], 0f, s.name() + " column " + c);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * 4:8 groups with fewer than four set positions, each pair's columns then from filled places: group
+     * 0 one value at its last position (7, so its pairs are 0–1 and 2–7, the second from column 2 of the
+     * group), group 1 none, group 2 three at 1, 3 and 6, group 3 four (0–3): every column as the reference.
+     */
+    @Test
+    void fourOfEightGroupsWithFewerSetPositionsDecodeAsTheReference() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (SlicedNMEncoding s : fourOfEight()) {
+                float[][] rg = rowBothWays(s.source(), s, keptAt(8, 4, 7), 5, mask -> 0x80 | 0x00 << 8 | 0x4A << 16 | 0x0F << 24, arena);
+                assertNotEquals(0f, rg[0][7], "the reference gives position 7 the block's value 0");
+                assertNotEquals(0f, rg[0][22], "and position 22 (group 2's third) value 3");
+                assertArrayEquals(rg[0], rg[1], 0f, s.name());
+            }
+        }
+    }
+
+    private static java.util.List<SlicedNMEncoding> twoOfFour() {
+        return SlicedNMEncoding.encodings().stream().filter(s -> s.source().groupSize() == 4).toList();
+    }
+
+    private static java.util.List<SlicedNMEncoding> fourOfEight() {
+        return SlicedNMEncoding.encodings().stream().filter(s -> s.source().groupSize() == 8).toList();
     }
 
     /** 16 × 32 weights, non-zero at the first {@code kept} positions of every group of {@code group} (values cycling over {@code period}). */
@@ -121,9 +168,11 @@ class SlicedNMEncodingTest {
     }
 
     @Test
-    void onlyTwoToFourHasSlices() {
-        assertThrows(IllegalArgumentException.class, () -> SlicedNMEncoding.of(SparseEncoding.nm(4, 8, Values.Q8)));
+    void twoToFourAndFourToEightWithQuantizedValuesHaveSlices() {
+        assertEquals(6, SlicedNMEncoding.encodings().size());
+        assertEquals("Q4_S48_R", SlicedNMEncoding.of(SparseEncoding.nm(4, 8, Values.Q4)).name());
         assertThrows(IllegalArgumentException.class, () -> SlicedNMEncoding.of(SparseEncoding.nm(4, 8, Values.F16)));
+        assertThrows(IllegalArgumentException.class, () -> SlicedNMEncoding.of(SparseEncoding.nm(4, 8, Values.BF16)));
         SlicedNMEncoding s = SlicedNMEncoding.of(SparseEncoding.nm(2, 4, Values.Q4));
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment m = arena.allocate(s.byteSize(8 * 64));

@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * 2:4 with Q8, Q4, BF16 and F16 values, in the row layout and in 16-row slices ({@link SlicedNMEncoding}), and
- * 4:8 with the same value types made indexed 8:16 in 16-row slices, at
+ * 2:4 with Q8, Q4, BF16 and F16 values and 4:8 with Q8 and Q4, in the row layout and in 16-row slices
+ * ({@link SlicedNMEncoding}), and 4:8 with every value type made indexed 8:16 in 16-row slices (the layout
+ * BF16 and F16 take), at
  * every width, against the scalar reference and the dense F32 kernel on the same weights: one token
  * (a lane per row), 2–5 tokens (the one-token product per token), 8, 16 and 17 (the decoded chunks: two
  * slices and an odd one, groups of eight tokens and a tail), an odd number of 32-column blocks, a row whose
@@ -30,7 +31,7 @@ class SlicedNMKernelsTest {
                         PanamaKernelsTest.NMSE_FLOAT)));
     }
 
-    /** 4:8 with Q8, Q4, BF16 and F16 values, made indexed 8:16 in 16-row slices at load: the same paths and oracles. */
+    /** 4:8 with Q8, Q4, BF16 and F16 values made indexed 8:16 in 16-row slices (BF16 and F16 are, at load): the same paths and oracles. */
     @TestFactory
     Stream<DynamicTest> fourOfEightAsIndexedSlicesMatchesScalarAndDense() {
         return Stream.of(Values.values()).map(v -> DynamicTest.dynamicTest(v.name(),
@@ -39,7 +40,7 @@ class SlicedNMKernelsTest {
     }
 
     @Test
-    void the512BitKernelsAskForSlicesOf2To4AndOf4To8() {
+    void the512BitKernelsAskForSlicesOf2To4AndOf4To8() { // 4:8 as pairs for Q8 and Q4 values, as indexed 8:16 for F16 and BF16
         for (Values v : Values.values()) {
             SparseEncoding e = SparseEncoding.nm(2, 4, v);
             for (CpuVendor vendor : CpuVendor.values()) {
@@ -48,7 +49,9 @@ class SlicedNMKernelsTest {
             assertTrue(SlicedNMEncoding.of(e).repacks(e));
             assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL));
             SparseEncoding e48 = SparseEncoding.nm(4, 8, v);
-            assertSame(SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v)), PanamaKernels.preferredLayout(e48, 512, CpuVendor.INTEL));
+            boolean quantized = v == Values.Q8 || v == Values.Q4;
+            assertSame(quantized ? SlicedNMEncoding.of(e48) : SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v)),
+                    PanamaKernels.preferredLayout(e48, 512, CpuVendor.INTEL));
             assertSame(e48, PanamaKernels.preferredLayout(e48, 256, CpuVendor.AMD));
         }
     }

@@ -17,7 +17,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 
 /**
- * {@link SlicedNMEncoding} (2:4, Q8, Q4, BF16 or F16 values, 16 rows interleaved): decode multiplies 16 rows
+ * {@link SlicedNMEncoding} (2:4 with Q8, Q4, BF16 or F16 values, 4:8 with Q8 or Q4, 16 rows interleaved): decode multiplies 16 rows
  * at once, one row per lane. BF16 and F16 work per stored value, as the indexed N:16 kernel does: each 2:4
  * group's four activations fill every quarter of a register (prepared once per product, {@link
  * #replicateGroups}: a load per group instead of a permute and the index masking the Vector API adds
@@ -32,7 +32,8 @@ import jdk.incubator.vector.VectorShuffle;
  * activations, indexed by the lanes' codes, so that two stored values of 32 lanes cost two permutes, a
  * shift or two, two multiplies and two or three adds. The float kernels per stored value had fallen
  * behind the dense 16-bit kernels (Q4_S24 0.86–1.04× Q4_0, sessions 31–32); session 33 (docs/performance.md):
- * Q4_S24 tg64 1.03–1.14× the faster Q4_0, Q8_S24 1.55–1.83× Q8_0.
+ * Q4_S24 tg64 1.03–1.14× the faster Q4_0, Q8_S24 1.55–1.83× Q8_0. 4:8 takes the same kernels: its groups
+ * are pairs of fifteen patterns instead of six, which only the tables and the relayout know (session 38).
  *
  * <p>Prompts and batches of {@link #DECODED_FROM} tokens or more decode each chunk of a slice to dense
  * floats once and take the dense sliced kernel ({@link #decoded}); fewer tokens run the one-token
@@ -55,6 +56,7 @@ final class SlicedNMKernel extends SlicedKernel {
         return r;
     }
 
+    private final SlicedNMEncoding encoding;
     private final boolean q8, bf16, f16;
     /** Q4 and Q8 values: the pattern layout and its 16-bit decode ({@link SlicedNMEncoding#patterned}). */
     private final boolean patterned;
@@ -63,12 +65,19 @@ final class SlicedNMKernel extends SlicedKernel {
 
     SlicedNMKernel(SlicedNMEncoding e) {
         super(e);
+        this.encoding = e;
         this.q8 = e.q8();
         this.patterned = e.patterned();
         this.bf16 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.BF16;
         this.f16 = e.values() == dev.sieve.core.quant.SparseEncoding.Values.F16;
         this.sb = e.sliceBlockBytes();
         this.scaleBytes = e.scaleBytes();
+        this.first = tableShuffles(e, 0);
+        this.second = tableShuffles(e, 1);
+        this.pairA = pairColumns(e, 0);
+        this.pairB = pairColumns(e, 1);
+        this.offset1 = e.pairBase(1);
+        this.span = e.column(0, e.patterns() - 1, 1) + 1;
     }
 
     /**
@@ -277,30 +286,35 @@ final class SlicedNMKernel extends SlicedKernel {
         return Vec.f16(w, v0 + 2L * ROWS * s);
     }
 
-    /** Lane p of A (B): the first (second) column of pattern p ({@link SlicedNMEncoding#PAIRS}; p below 8). */
-    private static final IntVector PAIR_A = pairColumns(0), PAIR_B = pairColumns(1);
+    /** Lane p of A (B): the first (second) column of code p counted from its pair's base ({@link SlicedNMEncoding#column}). */
+    private final IntVector pairA, pairB;
+    /** Where a step's second pair starts within its eight columns (2:4: 4; 4:8: 2), and the columns a pair spans (4; 6). */
+    private final int offset1, span;
 
-    private static IntVector pairColumns(int k) {
+    private static IntVector pairColumns(SlicedNMEncoding e, int k) {
         int[] c = new int[ROWS];
         for (int p = 0; p < ROWS; p++) {
-            c[p] = SlicedNMEncoding.PAIRS[Math.min(p % 8, 5)][k];
+            c[p] = e.column(0, p, k);
         }
         return LANE_PER_ROW ? IntVector.fromArray(I, c, 0) : null;
     }
 
     /**
-     * {@link #decodeChunk} for the pattern layout (Q4, Q8): per group (step t, half h) the 16 rows' codes
-     * and values, each pattern's two columns found by a permute, every column of the group a blend of
-     * the two scaled levels (columns a pattern leaves out get zero).
+     * {@link #decodeChunk} for the pattern layout (Q4, Q8): per pair q its 16 rows' codes and values, each
+     * code's two columns found by a permute, and every column of the pair's span a blend of the two
+     * scaled levels (columns the code leaves out get zero). A 4:8 step's second pair spans four of its
+     * first pair's six columns and adds to them. One pair a pass of the loop: the two of a step written
+     * out together passed C2's inlining budget (NodeCountInliningCutoff) and boxed, pp128 at half speed.
      */
     private void decodeChunkPatterned(MemorySegment w, long base, int block0, int blocks, float[] dec, int at, int stride) {
         for (int j = 0; j < blocks; j++) {
             long b0 = base + (block0 + j) * sb, io = b0 + SlicedEncoding.SCALES;
             FloatVector d = Vec.f16(w, b0);
-            for (int g = 0; g < 8; g++) {
-                int t = g / 2, h = g % 2;
-                IntVector code = u8(w, io + 32L * (t / 2) + ROWS * h).lanewise(VectorOperators.LSHR, 4 * (t % 2)).and(7);
-                IntVector ca = code.selectFrom(PAIR_A), cb = code.selectFrom(PAIR_B);
+            for (int q = 0; q < 8; q++) {
+                int t = q / 2, h = q % 2;
+                IntVector code = ((IntVector) ShortVector.fromMemorySegment(Vec.SN, w, io + 2L * ROWS * h, Vec.LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0)).lanewise(VectorOperators.LSHR, 4 * t).and(15);
+                IntVector ca = code.selectFrom(pairA), cb = code.selectFrom(pairB);
                 FloatVector a, b;
                 if (q8) { // a lane's two bytes, a's level low
                     IntVector v = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, io + INDICES + 64L * t + 2L * ROWS * h, Vec.LE)
@@ -312,9 +326,10 @@ final class SlicedNMKernel extends SlicedKernel {
                     a = Vec.i2f(v.and(15).sub(8)).mul(d);
                     b = Vec.i2f(v.lanewise(VectorOperators.LSHR, 4).lanewise(VectorOperators.XOR, 8).sub(8)).mul(d);
                 }
-                for (int p = 0; p < 4; p++) {
-                    FloatVector.zero(F).blend(a, ca.eq(p).cast(F)).blend(b, cb.eq(p).cast(F))
-                            .intoArray(dec, at + stride * (QK * j + 4 * g + p));
+                int col = at + stride * (QK * j + 8 * t + h * offset1), shared = h == 1 ? span - offset1 : 0;
+                for (int c = 0; c < span; c++) {
+                    FloatVector v = FloatVector.zero(F).blend(a, ca.eq(c).cast(F)).blend(b, cb.eq(c).cast(F));
+                    (c < shared ? v.add(FloatVector.fromArray(F, dec, col + stride * c)) : v).intoArray(dec, col + stride * c);
                 }
             }
         }
@@ -329,23 +344,36 @@ final class SlicedNMKernel extends SlicedKernel {
 
     /** Bytes of {@link #prepareInt16}'s tables per 32-column block: four steps of two 32-short tables. */
     private static final long TB = 512;
-    /** Lane e of step t's first table: the level of column 8t + 4h + a of pattern p (h = bit 3 of e, p = its low 3 bits; e and e + 16 alike). */
-    private static final VectorShuffle<Short>[] FIRST = tableShuffles(0), SECOND = tableShuffles(1);
+    /**
+     * Lane e of step t's first (second) table: the block column of the first (second) value of code e mod 16
+     * in pair 2t + e / 16 ({@link SlicedNMEncoding#column}).
+     */
+    private final VectorShuffle<Short>[] first, second;
 
     @SuppressWarnings("unchecked")
-    private static VectorShuffle<Short>[] tableShuffles(int k) {
+    private static VectorShuffle<Short>[] tableShuffles(SlicedNMEncoding enc, int k) {
         VectorShuffle<Short>[] s = new VectorShuffle[4];
         for (int step = 0; step < 4; step++) {
             int t = step;
-            s[step] = LANE_PER_ROW ? VectorShuffle.fromOp(S32, e -> 8 * t + 4 * (e >> 3 & 1) + SlicedNMEncoding.PAIRS[Math.min(e & 7, 5)][k]) : null;
+            s[step] = LANE_PER_ROW ? VectorShuffle.fromOp(S32, e -> enc.column(2 * t + e / 16, e % 16, k)) : null;
         }
         return s;
     }
 
+    /** 16 in the lanes of a step's second pair (16–31), twice: the pair's half of the tables, for the codes of two steps a short. */
+    private static final ShortVector HALF = LANE_PER_ROW ? ShortVector.fromArray(S32, halfLanes(), 0) : null;
+    private static final short NIBBLES = 0x0F0F;
+
+    private static short[] halfLanes() {
+        short[] h = new short[32];
+        java.util.Arrays.fill(h, 16, 32, (short) 0x1010);
+        return h;
+    }
+
     /**
      * Each token's activations rounded to Q8_0 as the reference rounds them, then per 32-column block
-     * and step t two tables of 32 shorts indexed by a lane's code (pattern p + 8h, the index's bit 4
-     * ignored by doubling): P, the level x_a of the pattern's first column in group 2t + h, and Q,
+     * and step t two tables of 32 shorts indexed by 16·h + a lane's code p (pair 2t + h): P, the level x_a
+     * of the first column code p names in that pair, and Q,
      * x_b − 16·x_a (|Q| ≤ 2159); after all tokens' tables each block's d. The levels come back from the
      * rounded floats exactly ({@link #levels}).
      */
@@ -360,7 +388,7 @@ final class SlicedNMKernel extends SlicedKernel {
             float d = levels(a, 4L * QK * i, qs);
             ShortVector q = ShortVector.fromArray(S32, qs, 0);
             for (int step = 0; step < 4; step++) {
-                ShortVector p = q.rearrange(FIRST[step]), b = q.rearrange(SECOND[step]);
+                ShortVector p = q.rearrange(first[step]), b = q.rearrange(second[step]);
                 p.intoMemorySegment(a, tables + TB * i + 128L * step, Vec.LE);
                 (q8 ? b : b.sub(p.lanewise(VectorOperators.LSHL, 4))).intoMemorySegment(a, tables + TB * i + 128L * step + 64, Vec.LE);
             }
@@ -380,8 +408,10 @@ final class SlicedNMKernel extends SlicedKernel {
     /**
      * The slices at {@code base} and {@code base1} times one token: its tables at {@code a[ao..]}, its
      * blocks' d at {@code a[so..]} ({@link #prepareInt16}), into {@code dst[d..d + 32)}. Per step and
-     * slice: the 32 value bytes sign-extended to shorts (e), the codes (zero-extended once per two
-     * steps; the second step's shifted down, the first's high bits fall on the doubled table), two
+     * slice: the 32 value bytes sign-extended to shorts (e), the codes (a block's 32 code words one load,
+     * four steps' codes a word: masked to steps 0 and 2, and shifted then masked to 1 and 3, each with 16
+     * ORed in for a step's second pair, which takes the tables' upper half; steps 2 and 3 shifted down a
+     * byte, as the permute reads five bits), two
      * permutes (P, Q), e·P + (e >> 4)·Q added to the 16-bit sum and P to the sum of x_a; per block
      * the sum less 8·Σx_a (the first level's +8) is exact in 16 bits (|·| ≤ 4·2921 + 8·508), folded to
      * the 16 rows (lanes j and j + 16), converted and scaled. Two slices share each table load (see
@@ -393,26 +423,26 @@ final class SlicedNMKernel extends SlicedKernel {
         long o = base, o1 = base1;
         for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
             long p = ao + TB * j, c0 = o + CODES, c1 = o1 + CODES, v0 = c0 + INDICES, v1 = c1 + INDICES;
-            ShortVector c = (ShortVector) ByteVector.fromMemorySegment(B32, w, c0, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0), cc = (ShortVector) ByteVector.fromMemorySegment(B32, w, c1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            ShortVector k = ShortVector.fromMemorySegment(S32, w, c0, Vec.LE), kk = ShortVector.fromMemorySegment(S32, w, c1, Vec.LE);
+            ShortVector c = k.and(NIBBLES).or(HALF), cc = kk.and(NIBBLES).or(HALF); // steps 0 and 2
+            ShortVector n = k.lanewise(VectorOperators.LSHR, BY4).and(NIBBLES).or(HALF), nn = kk.lanewise(VectorOperators.LSHR, BY4).and(NIBBLES).or(HALF); // 1, 3
             ShortVector tp = ShortVector.fromMemorySegment(S32, a, p, Vec.LE), tq = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
             ShortVector e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0, Vec.LE).convertShape(VectorOperators.B2S, S32, 0), ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
             ShortVector x = c.selectFrom(tp), y = cc.selectFrom(tp);
             ShortVector s0 = e.mul(x).add(e.lanewise(VectorOperators.ASHR, BY4).mul(c.selectFrom(tq))), x0 = x;
             ShortVector s1 = ee.mul(y).add(ee.lanewise(VectorOperators.ASHR, BY4).mul(cc.selectFrom(tq))), x1 = y;
-            c = c.lanewise(VectorOperators.LSHR, BY4);
-            cc = cc.lanewise(VectorOperators.LSHR, BY4);
             tp = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
             tq = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
             e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0 + 32, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
             ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1 + 32, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
-            x = c.selectFrom(tp);
-            y = cc.selectFrom(tp);
-            s0 = s0.add(e.mul(x)).add(e.lanewise(VectorOperators.ASHR, BY4).mul(c.selectFrom(tq)));
-            s1 = s1.add(ee.mul(y)).add(ee.lanewise(VectorOperators.ASHR, BY4).mul(cc.selectFrom(tq)));
+            x = n.selectFrom(tp);
+            y = nn.selectFrom(tp);
+            s0 = s0.add(e.mul(x)).add(e.lanewise(VectorOperators.ASHR, BY4).mul(n.selectFrom(tq)));
+            s1 = s1.add(ee.mul(y)).add(ee.lanewise(VectorOperators.ASHR, BY4).mul(nn.selectFrom(tq)));
             x0 = x0.add(x);
             x1 = x1.add(y);
-            c = (ShortVector) ByteVector.fromMemorySegment(B32, w, c0 + 32, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
-            cc = (ShortVector) ByteVector.fromMemorySegment(B32, w, c1 + 32, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            c = c.lanewise(VectorOperators.LSHR, BY8);
+            cc = cc.lanewise(VectorOperators.LSHR, BY8);
             tp = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
             tq = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
             e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0 + 64, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
@@ -423,8 +453,8 @@ final class SlicedNMKernel extends SlicedKernel {
             s1 = s1.add(ee.mul(y)).add(ee.lanewise(VectorOperators.ASHR, BY4).mul(cc.selectFrom(tq)));
             x0 = x0.add(x);
             x1 = x1.add(y);
-            c = c.lanewise(VectorOperators.LSHR, BY4);
-            cc = cc.lanewise(VectorOperators.LSHR, BY4);
+            c = n.lanewise(VectorOperators.LSHR, BY8);
+            cc = nn.lanewise(VectorOperators.LSHR, BY8);
             tp = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
             tq = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
             e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0 + 96, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
@@ -468,8 +498,10 @@ final class SlicedNMKernel extends SlicedKernel {
             long p = ao + TB * j, c0 = o + CODES, c1 = o1 + CODES, v0 = c0 + INDICES, v1 = c1 + INDICES;
             IntVector s0 = IntVector.zero(I), s1 = s0;
             ShortVector c, cc, tp, tq, u, v, e, ee;
-            c = (ShortVector) ByteVector.fromMemorySegment(B32, w, c0, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
-            cc = (ShortVector) ByteVector.fromMemorySegment(B32, w, c1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            ShortVector k = ShortVector.fromMemorySegment(S32, w, c0, Vec.LE), kk = ShortVector.fromMemorySegment(S32, w, c1, Vec.LE);
+            c = k.and(NIBBLES).or(HALF); // steps 0 and 2
+            cc = kk.and(NIBBLES).or(HALF);
+            ShortVector n = k.lanewise(VectorOperators.LSHR, BY4).and(NIBBLES).or(HALF), nn = kk.lanewise(VectorOperators.LSHR, BY4).and(NIBBLES).or(HALF); // 1, 3
             tp = ShortVector.fromMemorySegment(S32, a, p + 0, Vec.LE);
             tq = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
             u = ShortVector.fromMemorySegment(S32, w, v0 + 0, Vec.LE);
@@ -478,18 +510,16 @@ final class SlicedNMKernel extends SlicedKernel {
             ee = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(cc.selectFrom(tp)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(cc.selectFrom(tq)));
             s0 = s0.add((IntVector) e.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) e.convertShape(VectorOperators.S2I, I, 1));
             s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
-            c = c.lanewise(VectorOperators.LSHR, BY4);
-            cc = cc.lanewise(VectorOperators.LSHR, BY4);
             tp = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
             tq = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
             u = ShortVector.fromMemorySegment(S32, w, v0 + 64, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, v1 + 64, Vec.LE);
-            e = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(c.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(c.selectFrom(tq)));
-            ee = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(cc.selectFrom(tp)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(cc.selectFrom(tq)));
+            e = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(n.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(n.selectFrom(tq)));
+            ee = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(nn.selectFrom(tp)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(nn.selectFrom(tq)));
             s0 = s0.add((IntVector) e.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) e.convertShape(VectorOperators.S2I, I, 1));
             s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
-            c = (ShortVector) ByteVector.fromMemorySegment(B32, w, c0 + 32, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
-            cc = (ShortVector) ByteVector.fromMemorySegment(B32, w, c1 + 32, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+            c = c.lanewise(VectorOperators.LSHR, BY8);
+            cc = cc.lanewise(VectorOperators.LSHR, BY8);
             tp = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
             tq = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
             u = ShortVector.fromMemorySegment(S32, w, v0 + 128, Vec.LE);
@@ -498,8 +528,8 @@ final class SlicedNMKernel extends SlicedKernel {
             ee = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(cc.selectFrom(tp)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(cc.selectFrom(tq)));
             s0 = s0.add((IntVector) e.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) e.convertShape(VectorOperators.S2I, I, 1));
             s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
-            c = c.lanewise(VectorOperators.LSHR, BY4);
-            cc = cc.lanewise(VectorOperators.LSHR, BY4);
+            c = n.lanewise(VectorOperators.LSHR, BY8);
+            cc = nn.lanewise(VectorOperators.LSHR, BY8);
             tp = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
             tq = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
             u = ShortVector.fromMemorySegment(S32, w, v0 + 192, Vec.LE);
