@@ -51,21 +51,22 @@ class SlicedNMEncodingTest {
     }
 
     /**
-     * A mask with three set positions in group 0 (the row layout gives values 0, 1, 2 to them and
-     * values 3.. to the later groups): the slices keep values 0 and 1, drop value 2, and decode every
-     * later group as the row layout does.
+     * A group with one set position too many in row 3's first block: for 2:4 positions 0 and 1 of every
+     * group and also 2 in group 0, for 4:8 positions 0–3 and also 4 (the row layout gives values 0..N to
+     * group 0's set positions and the following values to the later groups): the slices keep the group's
+     * first N values, drop the extra one, and decode every later group as the row layout does.
      */
     @Test
-    void aGroupWithThreeSetPositionsKeepsItsFirstTwo() {
+    void aGroupWithMoreThanNSetPositionsKeepsItsFirstN() {
         try (Arena arena = Arena.ofConfined()) {
-            for (SlicedNMEncoding s : twoOfFour()) {
-                // positions 0 and 1 of every group; group 0 of row 3 also 2
-                float[][] rg = rowBothWays(s.source(), s, keptAt(4, 2, 5), 3, mask -> mask | 4, arena);
+            for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) {
+                int m = s.source().groupSize(), extra = m / 2;
+                float[][] rg = rowBothWays(s.source(), s, keptAt(m, m / 2, 5), 3, mask -> mask | 1 << extra, arena);
                 float[] ref = rg[0], got = rg[1];
-                assertNotEquals(0f, ref[2], "the reference gives position 2 the block's value 2");
-                assertEquals(0f, got[2], 0f, s.name() + ": the third set position is dropped");
-                for (int c = 0; c < ref.length; c++) { // every other position as the reference: values 3.. follow the set bits
-                    if (c != 2) {
+                assertNotEquals(0f, ref[extra], "the reference gives position " + extra + " the block's value " + extra);
+                assertEquals(0f, got[extra], 0f, s.name() + ": the extra set position is dropped");
+                for (int c = 0; c < ref.length; c++) { // every other position as the reference: the later values follow the set bits
+                    if (c != extra) {
                         assertEquals(ref[c], got[c], 0f, s.name() + " column " + c);
                     }
                 }
@@ -87,28 +88,6 @@ class SlicedNMEncodingTest {
                 float[][] rg = rowBothWays(s.source(), s, keptAt(4, 2, 7), 5, mask -> mask & ~0xFFF | 0x4 | 0x0 << 4 | 0x2 << 8, arena);
                 assertNotEquals(0f, rg[0][2], "the reference gives position 2 the block's value 0");
                 assertArrayEquals(rg[0], rg[1], 0f, s.name());
-            }
-        }
-    }
-
-    /**
-     * 4:8: positions 0–3 of every group, and in group 0 of row 3 also position 4 (five set, the reference
-     * gives values 0–4 to them and 5.. to the later groups): the slices keep the group's first four
-     * values, drop the fifth, and decode every later group as the row layout does.
-     */
-    @Test
-    void aFourOfEightGroupWithFiveSetPositionsKeepsItsFirstFour() {
-        try (Arena arena = Arena.ofConfined()) {
-            for (SlicedNMEncoding s : fourOfEight()) {
-                float[][] rg = rowBothWays(s.source(), s, keptAt(8, 4, 5), 3, mask -> mask | 0x10, arena);
-                float[] ref = rg[0], got = rg[1];
-                assertNotEquals(0f, ref[4], "the reference gives position 4 the block's value 4");
-                assertEquals(0f, got[4], 0f, s.name() + ": the fifth set position is dropped");
-                for (int c = 0; c < ref.length; c++) {
-                    if (c != 4) {
-                        assertEquals(ref[c], got[c], 0f, s.name() + " column " + c);
-                    }
-                }
             }
         }
     }
