@@ -33,6 +33,68 @@ public final class Q4_0SlicedEncoding extends SlicedEncoding {
     @Override public WeightEncoding activationEncoding() { return Q8_0Encoding.INSTANCE; }
 
     /**
+     * From Q4_0, or from a bitmap type with Q4 values ({@code Q4_B<c>}, 64-position tiles), rewritten as
+     * Q4_0 rows first, losslessly: a tile's scale is both of its 32-column blocks' d, a stored level keeps
+     * its nibble, an unset position takes nibble 8 (level 0). At 512 bits the loader makes the denser
+     * bitmap Q4 types this layout where their own decode is slower than Q4_0's
+     * ({@code PanamaKernels.preferredLayout}).
+     */
+    @Override
+    public boolean repacks(WeightEncoding from) {
+        return from == source() || bitmapQ4(from);
+    }
+
+    /** Whether {@code e} is a file's bitmap type with Q4 values (tiles of 64, blocks unpadded). */
+    public static boolean bitmapQ4(WeightEncoding e) {
+        return e instanceof SparseEncoding s && s.values() == SparseEncoding.Values.Q4 && !s.isNM() && !s.isPadded()
+                && s.tileBits() == 64;
+    }
+
+    @Override
+    void sourceRows(WeightEncoding from, byte[] in, int inRowBytes, byte[] out, int rowBytes, int blocks) {
+        if (!bitmapQ4(from)) {
+            super.sourceRows(from, in, inRowBytes, out, rowBytes, blocks); // throws: not a source of this layout
+            return;
+        }
+        SparseEncoding s = (SparseEncoding) from;
+        int tiles = s.tiles(), cap = s.capacity(), half = cap / 2, bb = Q4_0Encoding.BLOCK_BYTES;
+        for (int l = 0; l < ROWS; l++) {
+            for (int b = 0; b < blocks / (2 * tiles); b++) {
+                int so = l * inRowBytes + b * s.blockBytes(), vo = so + s.valuesAt();
+                for (int t = 0, r = 0; t < tiles; t++) { // r: the block's value for the tile's first set bit
+                    long mask = (long) LONGS.get(in, so + s.masksAt() + 8 * t);
+                    for (int h = 0; h < 2; h++) { // the tile's two Q4_0 blocks
+                        int o = l * rowBytes + (b * 2 * tiles + 2 * t + h) * bb;
+                        out[o] = in[so + 2 * t];
+                        out[o + 1] = in[so + 2 * t + 1];
+                        for (int j = 0; j < QK / 2; j++) {
+                            int p = 32 * h + j;
+                            out[o + 2 + j] = (byte) (nibble(in, vo, mask, p, r, cap, half) | nibble(in, vo, mask, p + 16, r, cap, half) << 4);
+                        }
+                    }
+                    r += Long.bitCount(mask);
+                }
+            }
+        }
+    }
+
+    /**
+     * Q4_0's nibble for tile position p: the stored value's (the block's value r + the set bits before p,
+     * its nibble by the bitmap Q4 rule), or 8 (level 0) where p is unset or its value past the capacity.
+     */
+    private static int nibble(byte[] in, int vo, long mask, int p, int r, int cap, int half) {
+        if ((mask >>> p & 1) == 0) {
+            return 8;
+        }
+        int v = r + Long.bitCount(mask & ((1L << p) - 1));
+        if (v >= cap) {
+            return 8;
+        }
+        int b = in[vo + (v < half ? v : v - half)] & 0xFF;
+        return v < half ? b & 0x0F : b >>> 4;
+    }
+
+    /**
      * Each block's nibble bytes are one 16 × 16 byte transpose (row l's byte j to {@code 16·j + l}),
      * done as four 8 × 8 transposes of longs, three rounds of masked swaps each (Hacker's Delight 7-3,
      * on bytes). A byte at a time, 5632 × 2048 took 3.5 ms (a 1.1B model's start 0.4 s longer); this

@@ -6,7 +6,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * A bitmap {@link SparseEncoding} with Q8 or Q4 values ({@code Q8_B<c>}, {@code Q4_B<c>}) with every 16
  * consecutive rows interleaved ({@code Q8_B<c>_R}, {@code Q4_B<c>_R}, a {@link SlicedEncoding} made at load at 512 bits where the CPU
- * expands bytes by a mask in one instruction, AVX-512 VBMI2's VPEXPANDB), so that a kernel multiplies
+ * expands bytes by a mask in one instruction, AVX-512 VBMI2's VPEXPANDB; bitmap Q4 at 50% or denser is
+ * loaded as {@link Q4_0SlicedEncoding} instead, whose decode is faster), so that a kernel multiplies
  * 16 rows at once, one row per lane, as {@link Q8_0SlicedEncoding}'s does: each step's 64 weights
  * (four columns of 16 rows) are one 64-bit mask and the step's stored values packed; expanded by the
  * mask they are Q8_0_R16's 64 bytes for the same columns, zeros at the unset positions. Per 16-row

@@ -123,6 +123,15 @@ public final class PanamaKernels implements Kernels {
     /** Q6_K → Q6_K_R16 at 512 bits ({@code -Dsieve.q6.sliced=false} keeps Q6_K's rows: for a model mostly in Q6_K, whose 30% growth would pass the memory budget). */
     private static final boolean SLICED_Q6_K = Boolean.parseBoolean(System.getProperty("sieve.q6.sliced", "true"));
 
+    /**
+     * Bitmap Q4 at least this dense is decoded as Q4_0_R16 at 512 bits. The 16-row bitmap Q4 decode costs
+     * per position, whatever the density: tinyllama-1.1b shape, tg64 17.4 (50%), 18.7 (70%) and 19.2 (90%
+     * sparse) tokens/s against dense Q4_0's 31.3 the same minutes (docs/performance.md, session 38). From
+     * 50% Q4_0's bytes are at most 1.38× the bitmap's (4.5 bits a weight against 3.25 and more); sparser
+     * types keep their own layout, whose memory is their point (Q4_0 would take 1.8–2.7× theirs).
+     */
+    static final double Q4_BITMAP_AS_DENSE = 0.5;
+
     /** The layout {@code e} takes at {@code bits} on a {@code vendor} CPU without VPEXPANDB (bitmap types keep their rows). */
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {
         return preferredLayout(e, bits, vendor, false);
@@ -130,6 +139,9 @@ public final class PanamaKernels implements Kernels {
 
     /** As {@link #preferredLayout(WeightEncoding, int, CpuVendor)} on a CPU that expands bytes by a mask in one instruction, or not. */
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor, boolean expandsBytes) {
+        if (bits == 512 && Q4_0SlicedEncoding.bitmapQ4(e) && e.density() >= Q4_BITMAP_AS_DENSE) {
+            return Q4_0SlicedEncoding.INSTANCE; // as Q4_0 with zeros at the unset positions (lossless): see Q4_BITMAP_AS_DENSE
+        }
         if (SlicedBitmapEncoding.slices(e) && bits == 512 && expandsBytes) {
             return SlicedBitmapEncoding.of(e); // bitmap Q8, Q4: 16 rows a vector, each step's values expanded by its mask
         }

@@ -31,6 +31,43 @@ class Q4_0SlicedEncodingTest {
         SlicedEncodingChecks.rowsAreTheSourceRows(Q, S, 5);
     }
 
+    /**
+     * Bitmap Q4 (capacities 128, 77 with its high-nibble-only byte, and 256) made Q4_0_R16: every row decodes
+     * as the bitmap reference does, value for value (a tile's scale on both of its blocks, zeros where
+     * nothing is stored), also with set bits past the capacity (the reference reads them as zero).
+     */
+    @Test
+    void bitmapQ4RowsBecomeTheSameValues() {
+        java.util.Random r = new java.util.Random(3);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            for (int c : new int[] {128, 77, 256}) {
+                SparseEncoding e = SparseEncoding.bitmap(SparseEncoding.Values.Q4, c);
+                assertTrue(S.repacks(e), e.name());
+                int rows = 32, cols = 512;
+                float[] w = new float[rows * cols];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = (float) r.nextGaussian();
+                }
+                e.prune(w, 0, w.length);
+                dev.sieve.core.tensor.Tensor t = dev.sieve.core.tensor.Tensor.allocate("w", e, arena, cols, rows);
+                e.quantize(w, 0, t.data(), 0, w.length);
+                if (c < 256) { // row 3's first tile: every bit set, more than its share of the capacity
+                    t.data().set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 3 * t.rowBytes() + e.masksAt(), -1L);
+                }
+                dev.sieve.core.tensor.Tensor sl = dev.sieve.core.tensor.Tensor.allocate("w", S, arena, cols, rows);
+                S.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                float[] want = new float[cols], got = new float[cols];
+                for (int row = 0; row < rows; row++) {
+                    t.dequantizeRow(row, want, 0);
+                    sl.dequantizeRow(row, got, 0);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, 0f, e.name() + " row " + row);
+                }
+            }
+        }
+        assertTrue(!S.repacks(SparseEncoding.bitmap(SparseEncoding.Values.Q8, 128)));
+        assertTrue(!S.repacks(SparseEncoding.bitmap(SparseEncoding.Values.Q4, 77).padded()));
+    }
+
     @Test
     void refusesPartialSlicesOtherSourcesAndRowlessCalls() {
         SlicedEncodingChecks.refusesPartialSlicesOtherSourcesAndRowlessCalls(Q, S, Q8_0Encoding.INSTANCE);

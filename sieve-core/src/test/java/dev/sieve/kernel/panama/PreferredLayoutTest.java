@@ -51,6 +51,22 @@ class PreferredLayoutTest {
         }
     }
 
+    /** Bitmap Q4 from 50% on decodes as Q4_0 at 512 bits (its own layout's decode is slower); sparser keeps it. */
+    @Test
+    void denseBitmapQ4IsQ4_0AtFiveTwelveBits() {
+        for (CpuVendor v : CpuVendor.values()) {
+            for (boolean vbmi2 : new boolean[] {false, true}) {
+                for (int c : new int[] {128, 160, 256}) {
+                    assertEquals(Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(
+                            dev.sieve.core.quant.SparseEncoding.bitmap(dev.sieve.core.quant.SparseEncoding.Values.Q4, c), 512, v, vbmi2));
+                }
+                dev.sieve.core.quant.SparseEncoding sparse = dev.sieve.core.quant.SparseEncoding.bitmap(dev.sieve.core.quant.SparseEncoding.Values.Q4, 127);
+                org.junit.jupiter.api.Assertions.assertNotEquals(Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(sparse, 512, v, vbmi2));
+                assertEquals(sparse, PanamaKernels.preferredLayout(sparse, 256, v, vbmi2));
+            }
+        }
+    }
+
     @Test
     void vendorIsReadFromTheFirstVendorLineOfCpuinfo(@TempDir Path dir) throws IOException {
         Path intel = Files.writeString(dir.resolve("intel"),
