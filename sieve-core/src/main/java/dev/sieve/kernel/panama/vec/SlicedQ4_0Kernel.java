@@ -359,11 +359,14 @@ h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o1, Vec.LE).convertShap
             ge = ((FloatVector) je.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(EVEN_ROWS), ge);
             go = ((FloatVector) jo.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(ODD_ROWS), go);
         }
-        FloatVector re = fe.add(fe.rearrange(SWAP_HALVES)), ro = fo.add(fo.rearrange(SWAP_HALVES));
-        re.rearrange(HALF_LANES).blend(ro.rearrange(HALF_LANES), ODD_LANES).sub(corr).intoArray(dst, d);
-        re = ge.add(ge.rearrange(SWAP_HALVES));
-        ro = go.add(go.rearrange(SWAP_HALVES));
-        re.rearrange(HALF_LANES).blend(ro.rearrange(HALF_LANES), ODD_LANES).sub(corr1).intoArray(dst, d + ROWS);
+        float[] sums = PAIR_SCRATCH.get().sums;
+        fe.intoArray(sums, 0);
+        fo.intoArray(sums, ROWS);
+        ge.intoArray(sums, 2 * ROWS);
+        go.intoArray(sums, 3 * ROWS);
+        corr.intoArray(sums, 4 * ROWS);
+        corr1.intoArray(sums, 5 * ROWS);
+        joinRows(sums, true, dst, d);
     }
 
     /** Q4_0's (q − 8)·d. */

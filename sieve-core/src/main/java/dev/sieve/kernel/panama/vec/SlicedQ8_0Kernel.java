@@ -139,13 +139,12 @@ final class SlicedQ8_0Kernel extends PairPatternKernel {
             ge = ((FloatVector) e1.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(SlicedQ4_0Kernel.EVEN_ROWS), ge);
             go = ((FloatVector) od1.convert(VectorOperators.I2F, 0)).fma(dv.rearrange(SlicedQ4_0Kernel.ODD_ROWS), go);
         }
-        // Written out, not a helper: at the end of this method C2 leaves even a 27-byte call out of line
-        // (-XX:+PrintInlining: NodeCountInliningCutoff) and boxes the vectors it takes.
-        FloatVector re = fe.add(fe.rearrange(SlicedQ4_0Kernel.SWAP_HALVES)), ro = fo.add(fo.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
-        re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES).intoArray(dst, d);
-        re = ge.add(ge.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
-        ro = go.add(go.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
-        re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES).intoArray(dst, d + ROWS);
+        float[] sums = PAIR_SCRATCH.get().sums;
+        fe.intoArray(sums, 0);
+        fo.intoArray(sums, ROWS);
+        ge.intoArray(sums, 2 * ROWS);
+        go.intoArray(sums, 3 * ROWS);
+        joinRows(sums, false, dst, d);
     }
 
     /** Prompts through {@link #decodedRows}. */
