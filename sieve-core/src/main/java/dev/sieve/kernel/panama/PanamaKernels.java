@@ -101,13 +101,12 @@ public final class PanamaKernels implements Kernels {
      *
      * <p>At 512 bits the 16-row layouts (one row per lane, 16-bit decode two slices a pass): Q4_0 →
      * Q4_0_R16, Q8_0 → Q8_0_R16, Q6_K → Q6_K_R16 (levels as bytes, a larger layout), and Q4_K → Q4_K_R16
-     * on Intel cores (where Q4_K's float decoder streamed 3.6 GB/s and Q4_K_R 5.8); Q4_K stays on AMD's,
-     * where the float decoder streamed 7.3-7.5 GB/s and the 16-row layout is unmeasured
-     * (docs/performance.md, sessions 26-32).
+     * (docs/performance.md, sessions 26-32; on AMD Zen 4 cores too since session 39, where Q4_K's own
+     * float decoder had been kept: Q4_K_M tg64 30.3-32.0 against 18.3-18.8 tokens/s).
      */
     @Override
     public WeightEncoding preferredLayout(WeightEncoding e) {
-        return preferredLayout(e, bits, CpuVendor.current(), EXPANDS_BYTES);
+        return preferredLayout(e, bits, EXPANDS_BYTES);
     }
 
     /**
@@ -132,13 +131,13 @@ public final class PanamaKernels implements Kernels {
      */
     static final double Q4_BITMAP_AS_DENSE = 0.5;
 
-    /** The layout {@code e} takes at {@code bits} on a {@code vendor} CPU without VPEXPANDB (bitmap types keep their rows). */
-    static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor) {
-        return preferredLayout(e, bits, vendor, false);
+    /** The layout {@code e} takes at {@code bits} on a CPU without VPEXPANDB (bitmap types keep their rows). */
+    static WeightEncoding preferredLayout(WeightEncoding e, int bits) {
+        return preferredLayout(e, bits, false);
     }
 
-    /** As {@link #preferredLayout(WeightEncoding, int, CpuVendor)} on a CPU that expands bytes by a mask in one instruction, or not. */
-    static WeightEncoding preferredLayout(WeightEncoding e, int bits, CpuVendor vendor, boolean expandsBytes) {
+    /** As {@link #preferredLayout(WeightEncoding, int)} on a CPU that expands bytes by a mask in one instruction, or not. */
+    static WeightEncoding preferredLayout(WeightEncoding e, int bits, boolean expandsBytes) {
         if (bits == 512 && Q4_0SlicedEncoding.bitmapQ4(e) && e.density() >= Q4_BITMAP_AS_DENSE) {
             return Q4_0SlicedEncoding.INSTANCE; // as Q4_0 with zeros at the unset positions (lossless): see Q4_BITMAP_AS_DENSE
         }
@@ -160,7 +159,7 @@ public final class PanamaKernels implements Kernels {
                 return i8; // 4:8 with BF16 or F16 values: as indexed 8:16, one row per lane (a larger layout)
             }
         }
-        if (e == Q4_KEncoding.INSTANCE && bits == 512 && vendor == CpuVendor.INTEL) {
+        if (e == Q4_KEncoding.INSTANCE && bits == 512) {
             return Q4_KSlicedEncoding.INSTANCE;
         }
         if (e == Q4_KEncoding.INSTANCE && bits < 512) {

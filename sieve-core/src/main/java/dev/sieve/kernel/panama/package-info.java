@@ -37,10 +37,10 @@
  *   <li>Decode (fewer than 4 tokens): fused decoders stream two weight rows at a time and FMA the
  *       decoded vectors straight into float accumulators (memory-bound for F32; decode-bound for
  *       the narrower encodings on AVX2). Below 512 bits Q4_0, Q8_0 and the repacked Q4_0_R and
- *       Q4_K_R (Q4_K_R also at 512 bits, where the loader makes it on Intel cores) instead multiply in 16-bit lanes against Q8_0 activations laid out by {@code
+ *       Q4_K_R instead multiply in 16-bit lanes against Q8_0 activations laid out by {@code
  *       vec.Int16Activations}, loading their bytes as shorts without widening where the layout allows
  *       (Q8_0: even and odd bytes split by shifts; Q4_0_R, Q4_K_R: four nibbles per lane; session 20,
- *       1.2-1.4× what the widening decoders did per thread); at 512 bits Q4_0_R16 and Q8_0_R16 (16
+ *       1.2-1.4× what the widening decoders did per thread); at 512 bits Q4_0_R16, Q4_K_R16 and Q8_0_R16 (16
  *       rows interleaved, one row per lane) multiply 64-byte loads of 16 rows' bytes in 16-bit lanes
  *       against the activations laid out once as 16-bit column patterns;
  *       Q6_K (and any encoding with per-group offsets) gets per-group activation sums at prepare

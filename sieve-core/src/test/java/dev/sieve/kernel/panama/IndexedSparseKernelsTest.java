@@ -181,14 +181,12 @@ class IndexedSparseKernelsTest {
     @Test
     void the512BitKernelsAskForTheSlicedLayoutAndOnlyThey() {
         IndexedSparseEncoding e = IndexedSparseEncoding.of(5, Values.Q8);
-        WeightEncoding wide = PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL);
+        WeightEncoding wide = PanamaKernels.preferredLayout(e, 512);
         assertSame(SlicedIndexedEncoding.of(e), wide);
         assertTrue(wide.repacks(e));
-        assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL));
-        assertSame(e, PanamaKernels.preferredLayout(e, 128, CpuVendor.AMD));
-        for (CpuVendor v : CpuVendor.values()) {
-            assertSame(Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_0Encoding.INSTANCE, 512, v));
-        }
+        assertSame(e, PanamaKernels.preferredLayout(e, 256));
+        assertSame(e, PanamaKernels.preferredLayout(e, 128));
+        assertSame(Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(Q4_0Encoding.INSTANCE, 512));
         // Their rows are decoded by the reference only: callers convert them even for short runs.
         assertTrue(PanamaKernels.create(512).decodesOnlyByReference(e));
         assertFalse(PanamaKernels.create(512).decodesOnlyByReference(Q4_0Encoding.INSTANCE));

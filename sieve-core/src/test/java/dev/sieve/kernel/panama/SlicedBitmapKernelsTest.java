@@ -80,18 +80,16 @@ class SlicedBitmapKernelsTest {
           for (Values v : new Values[] {Values.Q8, Values.Q4}) {
             SparseEncoding e = SparseEncoding.bitmap(v, c);
             boolean asQ4_0 = v == Values.Q4 && c >= 128; // bitmap Q4 from 50% on: as Q4_0 (PanamaKernels.Q4_BITMAP_AS_DENSE)
-            for (CpuVendor vendor : CpuVendor.values()) {
-                assertSame(asQ4_0 ? dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE : SlicedBitmapEncoding.of(e),
-                        PanamaKernels.preferredLayout(e, 512, vendor, true));
-            }
+            assertSame(asQ4_0 ? dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE : SlicedBitmapEncoding.of(e),
+                    PanamaKernels.preferredLayout(e, 512, true));
             assertSame(asQ4_0 ? dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE : e.blockBytes() % 8 == 0 ? e : e.padded(),
-                    PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL, false));
-            assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL, true));
+                    PanamaKernels.preferredLayout(e, 512, false));
+            assertSame(e, PanamaKernels.preferredLayout(e, 256, true));
           }
         }
         for (Values v : new Values[] {Values.F16, Values.BF16}) { // the two-byte value types keep their rows
             SparseEncoding e = SparseEncoding.bitmap(v, 128);
-            assertSame(e, PanamaKernels.preferredLayout(e, 512, CpuVendor.INTEL, true));
+            assertSame(e, PanamaKernels.preferredLayout(e, 512, true));
         }
     }
 }

@@ -43,16 +43,14 @@ class SlicedNMKernelsTest {
     void the512BitKernelsAskForSlicesOf2To4AndOf4To8() { // 4:8 as pairs for Q8 and Q4 values, as indexed 8:16 for F16 and BF16
         for (Values v : Values.values()) {
             SparseEncoding e = SparseEncoding.nm(2, 4, v);
-            for (CpuVendor vendor : CpuVendor.values()) {
-                assertSame(SlicedNMEncoding.of(e), PanamaKernels.preferredLayout(e, 512, vendor));
-            }
+            assertSame(SlicedNMEncoding.of(e), PanamaKernels.preferredLayout(e, 512));
             assertTrue(SlicedNMEncoding.of(e).repacks(e));
-            assertSame(e, PanamaKernels.preferredLayout(e, 256, CpuVendor.INTEL));
+            assertSame(e, PanamaKernels.preferredLayout(e, 256));
             SparseEncoding e48 = SparseEncoding.nm(4, 8, v);
             boolean quantized = v == Values.Q8 || v == Values.Q4;
             assertSame(quantized ? SlicedNMEncoding.of(e48) : SlicedIndexedEncoding.of(IndexedSparseEncoding.of(8, v)),
-                    PanamaKernels.preferredLayout(e48, 512, CpuVendor.INTEL));
-            assertSame(e48, PanamaKernels.preferredLayout(e48, 256, CpuVendor.AMD));
+                    PanamaKernels.preferredLayout(e48, 512));
+            assertSame(e48, PanamaKernels.preferredLayout(e48, 256));
         }
     }
 }
