@@ -68,6 +68,36 @@ class IndexedSparseKernelsTest {
     }
 
     /**
+     * Q4_0_R16's one-token decode at its 16-bit sums' bound: every nibble 15 and every activation ±1 (Q8_0
+     * level ±127), so each folded pair of lanes sums 2 · 8 · 15 · 127 = 30,480 of the 32,767 a short holds
+     * (folding four lanes would wrap). Each row must come out as the scalar reference's, 7 · cols · ±x.
+     */
+    @Test
+    void q4_0SlicesAtTheLargestLevelsStayWithinTheirSixteenBitSums() {
+        int rows = 32, cols = 256;
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor w = Tensor.allocate("w", Q4_0Encoding.INSTANCE, arena, cols, rows);
+            for (long b = 0; b < w.data().byteSize(); b += Q4_0Encoding.BLOCK_BYTES) {
+                w.data().set(dev.sieve.core.quant.Half.SHORT_LE, b, (short) 0x3C00); // scale 1.0
+                for (int j = 2; j < Q4_0Encoding.BLOCK_BYTES; j++) {
+                    w.data().set(java.lang.foreign.ValueLayout.JAVA_BYTE, b + j, (byte) 0xFF);
+                }
+            }
+            Tensor sliced = Tensor.allocate("s", Q4_0SlicedEncoding.INSTANCE, arena, cols, rows);
+            Q4_0SlicedEncoding.INSTANCE.repackMatrix(Q4_0Encoding.INSTANCE, w.data(), sliced.data(), rows, cols);
+            float[] x = new float[2 * cols];
+            java.util.Arrays.fill(x, 0, cols, 1f);
+            java.util.Arrays.fill(x, cols, 2 * cols, -1f);
+            float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, w, x, 2, 0, rows);
+            float[] got = PanamaKernelsTest.run(PanamaKernels.create(512), sliced, x, 2, 0, rows);
+            for (int i = 0; i < ref.length; i++) {
+                assertEquals(Math.copySign(7f * cols, ref[i]), ref[i], 7f * cols * 1e-3f, "reference " + i);
+                assertEquals(ref[i], got[i], Math.abs(ref[i]) * 1e-6f, "output " + i);
+            }
+        }
+    }
+
+    /**
      * Dense Q8_0 in its 16-row layout ({@link dev.sieve.core.quant.Q8_0SlicedEncoding}): the 16-bit decode
      * (1-3 tokens: column pairs of 16 rows as shorts), the decoded-chunk prompts (4, 5 one token at a time;
      * 16, 17, 25 with groups of eight), an odd slice and part slices, against the scalar reference (float

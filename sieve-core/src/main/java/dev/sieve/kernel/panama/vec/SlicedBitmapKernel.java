@@ -116,7 +116,7 @@ final class SlicedBitmapKernel extends PairPatternKernel {
         fo.intoArray(sums, ROWS);
         ge.intoArray(sums, 2 * ROWS);
         go.intoArray(sums, 3 * ROWS);
-        joinRows(sums, false, dst, d);
+        joinRows(sums, dst, d);
     }
 
     /**

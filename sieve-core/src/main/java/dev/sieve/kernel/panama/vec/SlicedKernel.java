@@ -148,8 +148,8 @@ abstract class SlicedKernel extends FloatPathKernel {
     static final class PairScratch {
         private float[] heads = new float[0];
         final float[] pair = new float[2 * ROWS];
-        /** A slice pair's even- and odd-row sums and corrections, for {@link #joinRows}. */
-        final float[] sums = new float[6 * ROWS];
+        /** A slice pair's even- and odd-row sums, for {@link #joinRows}. */
+        final float[] sums = new float[4 * ROWS];
         private float[] outputs = new float[0];
 
         float[] heads(int n) {
@@ -183,20 +183,20 @@ abstract class SlicedKernel extends FloatPathKernel {
     }
 
     /**
-     * The 16-bit kernels' sums as results, where the int view of a step's 16-bit sums left them in even
+     * The 16-bit Q8 kernels' sums as results, where the int view of a step's 16-bit sums left them in even
      * and odd rows: {@code s[0..16)} and {@code s[16..32)} the first slice's, lane m holding row 2·(m mod 8)
-     * and 2·(m mod 8) + 1 (lanes m and m + 8 each half of it), {@code s[32..64)} the second slice's; less
-     * the rows' corrections at {@code s[64..80)} and {@code s[80..96)} where {@code corrected} (Q4_0's −8),
-     * into {@code dst[d..d + 32)}. The kernels store their sums and call this, rather than pass vectors: at
+     * and 2·(m mod 8) + 1 (lanes m and m + 8 each half of it), {@code s[32..64)} the second slice's, into
+     * {@code dst[d..d + 32)}. The kernels store their sums and call this, rather than pass vectors: at
      * the end of those methods C2 is past its inlining budget (-XX:+PrintInlining: NodeCountInliningCutoff),
-     * leaves even a small helper out of line, and a call that takes vectors boxes them.
+     * leaves even a small helper out of line, and a call that takes vectors boxes them. (The Q4 kernels
+     * fold their 16-bit sums into row order before widening and need no join: SlicedQ4_0Kernel.ROW_A.)
      */
-    static void joinRows(float[] s, boolean corrected, float[] dst, int d) {
+    static void joinRows(float[] s, float[] dst, int d) {
         for (int k = 0; k < 2; k++) {
             FloatVector fe = FloatVector.fromArray(F, s, 32 * k), fo = FloatVector.fromArray(F, s, 32 * k + ROWS);
             FloatVector re = fe.add(fe.rearrange(SlicedQ4_0Kernel.SWAP_HALVES)), ro = fo.add(fo.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
-            FloatVector r = re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES);
-            (corrected ? r.sub(FloatVector.fromArray(F, s, 64 + ROWS * k)) : r).intoArray(dst, d + ROWS * k);
+            re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES)
+                    .intoArray(dst, d + ROWS * k);
         }
     }
 

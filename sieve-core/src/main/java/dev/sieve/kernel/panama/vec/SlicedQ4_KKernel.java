@@ -102,7 +102,7 @@ final class SlicedQ4_KKernel extends SlicedKernel {
      */
     private static void slice16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int units,
             float[] heads, float[] dst, int d) {
-        FloatVector fe = FloatVector.zero(F), fo = fe, corr = fe, ge = fe, go = fe, corr1 = fe;
+        FloatVector acc = FloatVector.zero(F), corr = acc, acc1 = acc, corr1 = acc;
         for (int j = 0; j < units; j++) {
             long in = HEAD * (units >> 3) + BODY * (j >> 3) + SUB * (j & 7), o = base + in, o1 = base1 + in;
             long q = o + NIBBLES, q1 = o1 + NIBBLES, p = ao + PB * j;
@@ -152,36 +152,24 @@ final class SlicedQ4_KKernel extends SlicedKernel {
             sd = sd.add(od.mul(lo)).add(od.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             te = te.add(e1.mul(lo)).add(e1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             td = td.add(od1.mul(lo)).add(od1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
-            IntVector ie = ((IntVector) se.convertShape(VectorOperators.S2I, Vec.I, 0))
-                    .add((IntVector) se.convertShape(VectorOperators.S2I, Vec.I, 1));
-            IntVector io = ((IntVector) sd.convertShape(VectorOperators.S2I, Vec.I, 0))
-                    .add((IntVector) sd.convertShape(VectorOperators.S2I, Vec.I, 1));
-            IntVector je = ((IntVector) te.convertShape(VectorOperators.S2I, Vec.I, 0))
-                    .add((IntVector) te.convertShape(VectorOperators.S2I, Vec.I, 1));
-            IntVector jo = ((IntVector) td.convertShape(VectorOperators.S2I, Vec.I, 0))
-                    .add((IntVector) td.convertShape(VectorOperators.S2I, Vec.I, 1));
+            // Rows in order, as SlicedQ4_0Kernel's sliceInt16 folds them (ROW_A, ROW_B: the same 16-bit bound).
+            IntVector f = SlicedQ4_0Kernel.ROW_A.selectFrom(se, sd).add(SlicedQ4_0Kernel.ROW_B.selectFrom(se, sd)).reinterpretAsInts();
+            IntVector f1 = SlicedQ4_0Kernel.ROW_A.selectFrom(te, td).add(SlicedQ4_0Kernel.ROW_B.selectFrom(te, td)).reinterpretAsInts();
+            f = f.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(f.lanewise(VectorOperators.ASHR, 16));
+            f1 = f1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(f1.lanewise(VectorOperators.ASHR, 16));
             int h = 4 * ROWS * (j >> 3);
             float dx = a.get(Half.FLOAT_LE, so + 8L * j), sx = a.get(Half.FLOAT_LE, so + 8L * j + 4) * 0.125f;
             FloatVector sc = (FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, o, Vec.LE).convertShape(VectorOperators.B2F, F, 0);
             FloatVector m = (FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, o + ROWS, Vec.LE).convertShape(VectorOperators.B2F, F, 0);
             corr = FloatVector.fromArray(F, heads, h + ROWS).mul(m).fma(FloatVector.broadcast(F, sx), corr);
-            FloatVector dw = FloatVector.fromArray(F, heads, h).mul(sc).mul(dx);
-            fe = ((FloatVector) ie.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(SlicedQ4_0Kernel.EVEN_ROWS), fe);
-            fo = ((FloatVector) io.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(SlicedQ4_0Kernel.ODD_ROWS), fo);
+            acc = ((FloatVector) f.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, heads, h).mul(sc).mul(dx), acc);
             sc = (FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, o1, Vec.LE).convertShape(VectorOperators.B2F, F, 0);
             m = (FloatVector) ByteVector.fromMemorySegment(Vec.BL, w, o1 + ROWS, Vec.LE).convertShape(VectorOperators.B2F, F, 0);
             corr1 = FloatVector.fromArray(F, heads, h + 3 * ROWS).mul(m).fma(FloatVector.broadcast(F, sx), corr1);
-            dw = FloatVector.fromArray(F, heads, h + 2 * ROWS).mul(sc).mul(dx);
-            ge = ((FloatVector) je.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(SlicedQ4_0Kernel.EVEN_ROWS), ge);
-            go = ((FloatVector) jo.convert(VectorOperators.I2F, 0)).fma(dw.rearrange(SlicedQ4_0Kernel.ODD_ROWS), go);
+            acc1 = ((FloatVector) f1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, heads, h + 2 * ROWS).mul(sc).mul(dx), acc1);
         }
-        FloatVector re = fe.add(fe.rearrange(SlicedQ4_0Kernel.SWAP_HALVES)), ro = fo.add(fo.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
-        re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES)
-                .sub(corr).intoArray(dst, d);
-        re = ge.add(ge.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
-        ro = go.add(go.rearrange(SlicedQ4_0Kernel.SWAP_HALVES));
-        re.rearrange(SlicedQ4_0Kernel.HALF_LANES).blend(ro.rearrange(SlicedQ4_0Kernel.HALF_LANES), SlicedQ4_0Kernel.ODD_LANES)
-                .sub(corr1).intoArray(dst, d + ROWS);
+        acc.sub(corr).intoArray(dst, d);
+        acc1.sub(corr1).intoArray(dst, d + ROWS);
     }
 
     /** Prompts through {@link #decodedRows}. */

@@ -144,7 +144,7 @@ final class SlicedQ8_0Kernel extends PairPatternKernel {
         fo.intoArray(sums, ROWS);
         ge.intoArray(sums, 2 * ROWS);
         go.intoArray(sums, 3 * ROWS);
-        joinRows(sums, false, dst, d);
+        joinRows(sums, dst, d);
     }
 
     /** Prompts through {@link #decodedRows}. */
