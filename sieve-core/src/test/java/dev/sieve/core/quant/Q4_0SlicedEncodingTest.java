@@ -68,6 +68,34 @@ class Q4_0SlicedEncodingTest {
         assertTrue(!S.repacks(SparseEncoding.bitmap(SparseEncoding.Values.Q4, 77).padded()));
     }
 
+    /**
+     * Its 16-bit decode reads scales as finite halves, so the layout refuses a block whose scale is
+     * infinite or NaN, naming the block and the row (the largest finite half passes).
+     */
+    @Test
+    void refusesInfiniteAndNaNScales() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            int rows = 16, cols = 64;
+            for (short half : new short[] {(short) 0x7C00, (short) 0xFC00, (short) 0x7E01, (short) 0x7BFF}) {
+                dev.sieve.core.tensor.Tensor t = dev.sieve.core.tensor.Tensor.allocate("w", Q, arena, cols, rows);
+                for (long b = 0; b < t.data().byteSize(); b += Q.blockBytes()) {
+                    t.data().set(Half.SHORT_LE, b, (short) 0x3C00); // 1.0
+                }
+                t.data().set(Half.SHORT_LE, 5 * t.rowBytes() + Q.blockBytes(), half); // row 5, block 1
+                dev.sieve.core.tensor.Tensor sl = dev.sieve.core.tensor.Tensor.allocate("w", S, arena, cols, rows);
+                if (half == (short) 0x7BFF) {
+                    S.repackMatrix(Q, t.data(), sl.data(), rows, cols);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f);
+                    continue;
+                }
+                IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                        () -> S.repackMatrix(Q, t.data(), sl.data(), rows, cols));
+                assertTrue(e.getMessage().contains("block 1 of row 5") && e.getMessage().contains(half == (short) 0x7E01 ? "NaN" : "infinite"),
+                        e.getMessage());
+            }
+        }
+    }
+
     @Test
     void refusesPartialSlicesOtherSourcesAndRowlessCalls() {
         SlicedEncodingChecks.refusesPartialSlicesOtherSourcesAndRowlessCalls(Q, S, Q8_0Encoding.INSTANCE);

@@ -137,7 +137,11 @@ public final class ModelLoader {
     }
 
     private static Tensor convert(GgufFile file, Tensor t, WeightEncoding to, MemorySegment dst) {
-        to.repackMatrix(t.encoding(), t.data(), dst, t.rows(), t.cols());
+        try {
+            to.repackMatrix(t.encoding(), t.data(), dst, t.rows(), t.cols());
+        } catch (IllegalArgumentException corrupt) { // e.g. a block scale a layout cannot hold
+            throw new ModelLoadException(t.name() + " (" + t.encoding().name() + "): " + corrupt.getMessage());
+        }
         file.release(t.data()); // the file's copy is not read again: let its pages go
         return new Tensor(t.name(), to, t.ne(), dst);
     }

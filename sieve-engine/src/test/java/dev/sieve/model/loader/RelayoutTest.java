@@ -324,6 +324,36 @@ class RelayoutTest {
     }
 
     /**
+     * A Q4_0 block whose scale is infinite cannot take the 16-row layout (its decode reads scales as
+     * finite halves): converting the model fails with an error naming the tensor and the block, and the
+     * file's own layout, which keeps the reference's arithmetic, still loads.
+     */
+    @Test
+    void aCorruptScaleIsRefusedByNameWhenTheLayoutIsMade(@TempDir Path dir) throws Exception {
+        ModelShape shape = new ModelShape("t-corrupt", "llama", 64, 1, 4, 2, 128, 512, 64, false, 10000f, 1e-5f, false, false, false);
+        Path f = dir.resolve("corrupt.gguf");
+        try (WorkerPool pool = new WorkerPool(2)) {
+            new SyntheticModelWriter(shape, SyntheticModelWriter.TypeMix.parse("Q4_0"), 5).write(f, pool, (i, n, s) -> {});
+            long at;
+            try (dev.sieve.io.gguf.GgufFile g = dev.sieve.io.gguf.GgufFile.open(f)) {
+                dev.sieve.io.gguf.GgufTensorInfo t = g.tensorInfos().get("blk.0.ffn_down.weight");
+                assertEquals(Q4_0Encoding.INSTANCE.ggmlType(), t.ggmlType());
+                at = g.dataOffset() + t.offset() + 3L * Q4_0Encoding.INSTANCE.byteSize(t.ne()[0]) + Q4_0Encoding.BLOCK_BYTES; // row 3, block 1
+            }
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x00, 0x7C}), at); // +inf, little-endian
+            }
+            try (Model file = ModelLoader.load(f)) {
+                ModelLoadException e = org.junit.jupiter.api.Assertions.assertThrows(ModelLoadException.class,
+                        () -> ModelLoader.relayout(file, K512, pool));
+                assertTrue(e.getMessage().contains("blk.0.ffn_down.weight") && e.getMessage().contains("block 1 of row 3")
+                        && e.getMessage().contains("infinite"), e.getMessage());
+                assertSame(file, ModelLoader.relayout(file, ScalarKernels.INSTANCE, pool));
+            }
+        }
+    }
+
+    /**
      * A tied head (the output is the token embedding) takes the 16-row layout like any other matrix:
      * one tensor serves both, every row (the embedding's lookups) decodes as before, and the 512-bit
      * kernels on the converted model give the scalar reference's prompt logits on the file's (float

@@ -342,18 +342,15 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             f = f.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(f.lanewise(VectorOperators.ASHR, 16));
             f1 = f1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(f1.lanewise(VectorOperators.ASHR, 16));
             float dx = a.get(Half.FLOAT_LE, so + 8L * j), sx = a.get(Half.FLOAT_LE, so + 8L * j + 4);
-// The scales' f16 → f32 written out (as Vec.f16): a call, past C2's inlining cutoff here, spilled the live vectors around it.
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
-            IntVector m = h.and(0x7FFF), b = m.lanewise(VectorOperators.LSHL, 13);
-            FloatVector dw = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
-                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            // The rows' f16 scales as floats, finite by the layout (Q4_0SlicedEncoding): sign-extended,
+            // shifted to a float's exponent and mantissa places, the sign's two copies below bit 31
+            // masked off, then times 2^112 (exact for normal and subnormal halves alike).
+            FloatVector dw = ((IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o, Vec.LE).convertShape(VectorOperators.S2I, Vec.I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(0x1p112f);
             corr = dw.fma(FloatVector.broadcast(F, sx), corr);
             acc = ((FloatVector) f.convert(VectorOperators.I2F, 0)).fma(dw.mul(dx), acc);
-            h = (IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, Vec.I, 0);
-            m = h.and(0x7FFF);
-            b = m.lanewise(VectorOperators.LSHL, 13);
-            FloatVector dv = b.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(b.or(0x7F800000), m.compare(VectorOperators.GE, 0x7C00))
-                    .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            FloatVector dv = ((IntVector) ShortVector.fromMemorySegment(Vec.SN, w, o1, Vec.LE).convertShape(VectorOperators.S2I, Vec.I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(0x1p112f);
             corr1 = dv.fma(FloatVector.broadcast(F, sx), corr1);
             acc1 = ((FloatVector) f1.convert(VectorOperators.I2F, 0)).fma(dv.mul(dx), acc1);
         }
