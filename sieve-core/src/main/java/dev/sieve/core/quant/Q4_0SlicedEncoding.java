@@ -103,8 +103,8 @@ public final class Q4_0SlicedEncoding extends SlicedEncoding {
     private static void requireFiniteScale(int half, int row, int block) {
         if ((half & 0x7C00) == 0x7C00) {
             throw new IllegalArgumentException(String.format(
-                    "Q4_0 block %d of row %d (of a 16-row slice) has a %s scale (f16 0x%04x): the weights are corrupt",
-                    block, row, (half & 0x3FF) == 0 ? "infinite" : "NaN", half));
+                    "Q4_0 block %d of row %d (of a 16-row slice) has %s scale (f16 0x%04x): the weights are corrupt",
+                    block, row, (half & 0x3FF) == 0 ? "an infinite" : "a NaN", half));
         }
     }
 
