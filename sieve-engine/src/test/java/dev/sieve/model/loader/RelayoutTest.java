@@ -284,16 +284,25 @@ class RelayoutTest {
     }
 
     /**
+     * A one-layer synthetic llama of width {@code dim} and FFN {@code ffn} (4 heads, 2 KV heads, vocabulary
+     * 512), every matrix in Q4_0, written as {@code dir/name.gguf}.
+     */
+    private static Path q4_0Model(Path dir, String name, int dim, int ffn, boolean tied, long seed, WorkerPool pool) throws Exception {
+        ModelShape shape = new ModelShape(name, "llama", dim, 1, 4, 2, ffn, 512, 64, tied, 10000f, 1e-5f, false, false, false);
+        Path f = dir.resolve(name + ".gguf");
+        new SyntheticModelWriter(shape, SyntheticModelWriter.TypeMix.parse("Q4_0"), seed).write(f, pool, (i, n, s) -> {});
+        return f;
+    }
+
+    /**
      * Q4_0_R holds pairs of blocks, so a Q4_0 matrix converts only if its rows have a multiple of 64
      * columns: a synthetic model of width 96 keeps its 96-column matrices in Q4_0 and converts the
      * 192-column down projection, and the converted model computes the same prompt logits.
      */
     @Test
     void onlyRowsOfWholeBlockPairsConvert(@TempDir Path dir) throws Exception {
-        ModelShape odd = new ModelShape("t-odd", "llama", 96, 1, 4, 2, 192, 512, 64, false, 10000f, 1e-5f, false, false, false);
-        Path f = dir.resolve("odd.gguf");
         try (WorkerPool pool = new WorkerPool(2)) {
-            new SyntheticModelWriter(odd, SyntheticModelWriter.TypeMix.parse("Q4_0"), 5).write(f, pool, (i, n, s) -> {});
+            Path f = q4_0Model(dir, "t-odd", 96, 192, false, 5, pool);
             try (Model file = ModelLoader.load(f)) {
                 Model m = ModelLoader.relayout(file, K256, pool);
                 List<Tensor> before = file.weights().matrices(), after = m.weights().matrices();
@@ -330,10 +339,8 @@ class RelayoutTest {
      */
     @Test
     void aCorruptScaleIsRefusedByNameWhenTheLayoutIsMade(@TempDir Path dir) throws Exception {
-        ModelShape shape = new ModelShape("t-corrupt", "llama", 64, 1, 4, 2, 128, 512, 64, false, 10000f, 1e-5f, false, false, false);
-        Path f = dir.resolve("corrupt.gguf");
         try (WorkerPool pool = new WorkerPool(2)) {
-            new SyntheticModelWriter(shape, SyntheticModelWriter.TypeMix.parse("Q4_0"), 5).write(f, pool, (i, n, s) -> {});
+            Path f = q4_0Model(dir, "t-corrupt", 64, 128, false, 5, pool);
             long at;
             try (dev.sieve.io.gguf.GgufFile g = dev.sieve.io.gguf.GgufFile.open(f)) {
                 dev.sieve.io.gguf.GgufTensorInfo t = g.tensorInfos().get("blk.0.ffn_down.weight");
@@ -361,10 +368,8 @@ class RelayoutTest {
      */
     @Test
     void aTiedHeadIsSlicedAndStillTheEmbedding(@TempDir Path dir) throws Exception {
-        ModelShape tied = new ModelShape("t-tied", "llama", 128, 1, 4, 2, 320, 512, 64, true, 10000f, 1e-5f, false, false, false);
-        Path f = dir.resolve("tied.gguf");
         try (WorkerPool pool = new WorkerPool(2)) {
-            new SyntheticModelWriter(tied, SyntheticModelWriter.TypeMix.parse("Q4_0"), 11).write(f, pool, (i, n, s) -> {});
+            Path f = q4_0Model(dir, "t-tied", 128, 320, true, 11, pool);
             try (Model file = ModelLoader.load(f)) {
                 assertSame(file.weights().output(), file.weights().tokenEmbedding(), "a tied model");
                 Tensor before = file.weights().output();
