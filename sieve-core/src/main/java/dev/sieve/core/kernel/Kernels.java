@@ -24,6 +24,14 @@ public interface Kernels {
     }
 
     /**
+     * {@link #preferredLayout(WeightEncoding)} for this matrix: a layout sized for typical data that cannot
+     * hold some block of {@code t} gives way to the next choice. What the engine converts weights to at load.
+     */
+    default WeightEncoding preferredLayout(Tensor t) {
+        return preferredLayout(t.encoding());
+    }
+
+    /**
      * Whether these kernels multiply {@code e} in its own layout only through its scalar reference
      * decoder, so that converting it to {@link #preferredLayout} pays back within a few tokens: a
      * caller that keeps the file's layout for short runs converts such matrices anyway.

@@ -13,7 +13,7 @@ import java.lang.foreign.ValueLayout;
  * through {@link #dequantizeRow} and {@link #dotRow}; the sequence methods, which cannot know the
  * row length, refuse.
  */
-public abstract sealed class SlicedEncoding implements WeightEncoding permits SlicedIndexedEncoding, SlicedNMEncoding, SlicedBitmapEncoding, Q4_0SlicedEncoding, Q8_0SlicedEncoding, Q4_KSlicedEncoding, Q6_KSlicedEncoding {
+public abstract sealed class SlicedEncoding implements WeightEncoding permits SlicedIndexedEncoding, SlicedNMEncoding, SlicedBitmapEncoding, SlicedTileIndexedEncoding, Q4_0SlicedEncoding, Q8_0SlicedEncoding, Q4_KSlicedEncoding, Q6_KSlicedEncoding {
     public static final int ROWS = 16;
     /** Bytes of a slice block's scales. */
     public static final int SCALES = 2 * ROWS;

@@ -14,6 +14,7 @@ import dev.sieve.core.quant.Q6_KEncoding;
 import dev.sieve.core.quant.Q6_KSlicedEncoding;
 import dev.sieve.core.quant.Q4_KRepackedEncoding;
 import dev.sieve.core.quant.SlicedBitmapEncoding;
+import dev.sieve.core.quant.SlicedTileIndexedEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SlicedNMEncoding;
 import dev.sieve.core.quant.SparseEncoding;
@@ -131,6 +132,32 @@ public final class PanamaKernels implements Kernels {
      */
     static final double Q4_BITMAP_AS_DENSE = 0.5;
 
+    /**
+     * Bitmap Q8 with at most this many stored values of 256 takes {@link SlicedTileIndexedEncoding} at 512
+     * bits, whose work is per stored value (docs/performance.md, session 40); denser, the padding of its
+     * tiles costs more bytes than the bitmap's per-position work saves. {@code -Dsieve.bitmap.indexed=N}
+     * moves the bound (0: never), for measurements.
+     */
+    static final int TILE_INDEXED_CAPACITY = Integer.getInteger("sieve.bitmap.indexed", 64);
+
+    /**
+     * {@link #preferredLayout(WeightEncoding)} for this matrix: {@link SlicedTileIndexedEncoding} only where
+     * every block fits its room, else the layout the encoding takes without it.
+     */
+    @Override
+    public WeightEncoding preferredLayout(Tensor t) {
+        WeightEncoding p = preferredLayout(t.encoding());
+        if (p instanceof SlicedTileIndexedEncoding x && t.rows() % x.rowGroup() == 0 && t.cols() % x.blockSize() == 0
+                && !x.holds(t.encoding(), t.data(), t.rows(), t.cols())) {
+            return withoutTileIndex(t.encoding());
+        }
+        return p;
+    }
+
+    private WeightEncoding withoutTileIndex(WeightEncoding e) {
+        return preferredLayout(e, bits, EXPANDS_BYTES, false);
+    }
+
     /** The layout {@code e} takes at {@code bits} on a CPU without VPEXPANDB (bitmap types keep their rows). */
     static WeightEncoding preferredLayout(WeightEncoding e, int bits) {
         return preferredLayout(e, bits, false);
@@ -138,8 +165,21 @@ public final class PanamaKernels implements Kernels {
 
     /** As {@link #preferredLayout(WeightEncoding, int)} on a CPU that expands bytes by a mask in one instruction, or not. */
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, boolean expandsBytes) {
+        return preferredLayout(e, bits, expandsBytes, true);
+    }
+
+    /**
+     * As {@link #preferredLayout(WeightEncoding, int, boolean)}; without {@code tileIndexed} sparse bitmap Q8
+     * takes the layout it has when a matrix does not fit {@link SlicedTileIndexedEncoding} (whose VPERMB,
+     * AVX-512 VBMI, every CPU with VBMI2's VPEXPANDB has).
+     */
+    static WeightEncoding preferredLayout(WeightEncoding e, int bits, boolean expandsBytes, boolean tileIndexed) {
         if (bits == 512 && Q4_0SlicedEncoding.bitmapQ4(e) && e.density() >= Q4_BITMAP_AS_DENSE) {
             return Q4_0SlicedEncoding.INSTANCE; // as Q4_0 with zeros at the unset positions (lossless): see Q4_BITMAP_AS_DENSE
+        }
+        if (tileIndexed && SlicedTileIndexedEncoding.slices(e) && bits == 512 && expandsBytes
+                && ((SparseEncoding) e).capacity() <= TILE_INDEXED_CAPACITY) {
+            return SlicedTileIndexedEncoding.of(e); // sparse bitmap Q8: each value beside its column, work per stored value
         }
         if (SlicedBitmapEncoding.slices(e) && bits == 512 && expandsBytes) {
             return SlicedBitmapEncoding.of(e); // bitmap Q8, Q4: 16 rows a vector, each step's values expanded by its mask

@@ -102,7 +102,7 @@ class SlicedBitmapEncodingTest {
         }
     }
 
-    private static float[] gaussian(Random r, int n) {
+    static float[] gaussian(Random r, int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
             x[i] = (float) r.nextGaussian();

@@ -72,8 +72,13 @@ public final class ModelLoader {
         // A tied head is also the embedding, read a row at a time: a 16-row layout serves that too
         // (Tensor.dequantizeRow through the layout's reference, one row a token), and the head is the
         // larger use (135M Q4_0: the tied head's row decoder took 16% of decode).
+        // Each matrix's layout once: a layout sized for typical data reads the matrix to see that it fits.
+        IdentityHashMap<Tensor, WeightEncoding> targets = new IdentityHashMap<>();
+        for (Tensor t : all) {
+            targets.computeIfAbsent(t, x -> target(x, kernels));
+        }
         List<Tensor> changing = new ArrayList<>(new java.util.LinkedHashSet<>(all.stream()
-                .filter(t -> target(t, kernels) != t.encoding())
+                .filter(t -> targets.get(t) != t.encoding())
                 .toList()));
         if (changing.isEmpty()) {
             return m;
@@ -83,14 +88,14 @@ public final class ModelLoader {
         long[] at = new long[changing.size() + 1];
         for (int i = 0; i < changing.size(); i++) {
             Tensor t = changing.get(i);
-            at[i + 1] = at[i] + (target(t, kernels).byteSize(t.elementCount()) + 63 & -64L);
+            at[i + 1] = at[i] + (targets.get(t).byteSize(t.elementCount()) + 63 & -64L);
         }
         MemorySegment region = m.file().allocate(at[changing.size()], largePages);
         Tensor[] converted = new Tensor[changing.size()];
         pool.parallelFor(changing.size(), 1, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
                 Tensor t = changing.get(i);
-                WeightEncoding to = target(t, kernels);
+                WeightEncoding to = targets.get(t);
                 converted[i] = convert(m.file(), t, to, region.asSlice(at[i], to.byteSize(t.elementCount())));
             }
         });
@@ -113,7 +118,7 @@ public final class ModelLoader {
      */
     public static boolean convertsForAnyRun(Model m, Kernels kernels) {
         return products(m.weights()).stream()
-                .anyMatch(t -> target(t, kernels) != t.encoding() && kernels.decodesOnlyByReference(t.encoding()));
+                .anyMatch(t -> kernels.decodesOnlyByReference(t.encoding()) && target(t, kernels) != t.encoding());
     }
 
     /** The matrices {@link #relayout} may convert: every layer's projections, then the head. */
@@ -129,7 +134,7 @@ public final class ModelLoader {
     }
 
     private static WeightEncoding target(Tensor t, Kernels kernels) {
-        WeightEncoding preferred = kernels.preferredLayout(t.encoding());
+        WeightEncoding preferred = kernels.preferredLayout(t);
         // A row must hold whole blocks of the new layout (Q4_0_R: 64 weights; Q4_0 rows need only 32).
         // A row-grouped layout (16-row slices) needs whole groups of rows.
         return preferred.repacks(t.encoding()) && t.cols() % preferred.blockSize() == 0

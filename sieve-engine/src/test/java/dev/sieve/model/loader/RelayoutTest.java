@@ -209,12 +209,16 @@ class RelayoutTest {
      * decodes as before, and the 512-bit kernels on the converted model give the scalar reference's
      * logits on the file's (prompt: four-token passes and a remainder; decode: one token).
      */
-    /** Indexed N:16, 2:4, 4:8 (Q8, Q4, BF16, F16 values) and bitmap Q8 and Q4: their 16-row layouts at 512 bits, for matrices of whole slices. */
+    /**
+     * Indexed N:16, 2:4, 4:8 (Q8, Q4, BF16, F16 values) and bitmap Q8 and Q4: their 16-row layouts at 512
+     * bits, for matrices of whole slices (sparse bitmap Q8: each value beside its column, on Q8_K activations).
+     */
     @ParameterizedTest
     @CsvSource({"5:16, 0.6875, q8, Q8_I5, Q8_I5_R", "2:4, 0.5, q4, Q4_S24, Q4_S24_R", "2:4, 0.5, q8, Q8_S24, Q8_S24_R",
             "4:8, 0.5, q4, Q4_S48, Q4_S48_R", "4:8, 0.5, q8, Q8_S48, Q8_S48_R", "2:4, 0.5, bf16, BF16_S24, BF16_S24_R",
             "2:4, 0.5, f16, F16_S24, F16_S24_R", "4:8, 0.5, bf16, BF16_S48, BF16_I8_R", "4:8, 0.5, f16, F16_S48, F16_I8_R",
             "8:16, 0.5, f16, F16_I8, F16_I8_R", "unstructured, 0.5, q8, Q8_B128, Q8_B128_R",
+            "unstructured, 0.9, q8, Q8_B26, Q8_B26_X", "unstructured, 0.8, q8, Q8_B51, Q8_B51_X",
             "unstructured, 0.5, q4, Q4_B128, Q4_0_R16", "unstructured, 0.7, q4, Q4_B77, Q4_B77_R"})
     void sparseTypesInterleaveWholeSlicesAt512Bits(String pattern, double sparsity, String values, String type, String slicedType,
             @TempDir Path dir) throws Exception {

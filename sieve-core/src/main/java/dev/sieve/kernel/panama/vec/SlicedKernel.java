@@ -4,7 +4,6 @@ import static dev.sieve.kernel.panama.vec.Vec.F;
 import static dev.sieve.kernel.panama.vec.Vec.I;
 
 import dev.sieve.core.kernel.Activations;
-import dev.sieve.core.quant.Q8_0Encoding;
 import dev.sieve.core.quant.SlicedEncoding;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -94,7 +93,7 @@ abstract class SlicedKernel extends FloatPathKernel {
             super.matmul(w, x, out, outStride, r0, r1);
             return;
         }
-        if (x.encoding() == Q8_0Encoding.INSTANCE && int16Path(x)) {
+        if (x.encoding() != dev.sieve.core.quant.F32Encoding.INSTANCE && int16Path(x)) { // Q8_0's patterns, or a layout's own levels
             int16Matmul(w, x, out, outStride, r0, r1);
             return;
         }

@@ -10,6 +10,7 @@ import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.OutlierEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
 import dev.sieve.core.quant.SlicedBitmapEncoding;
+import dev.sieve.core.quant.SlicedTileIndexedEncoding;
 import dev.sieve.core.quant.SlicedNMEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
@@ -70,6 +71,9 @@ public final class VecKernels implements Kernels, KernelTable {
             register(new SparseKernel(s));
             if (SlicedBitmapEncoding.slices(s)) { // bitmap Q8 and Q4 in 16-row slices, made at load
                 register(new SlicedBitmapKernel(SlicedBitmapEncoding.of(s)));
+            }
+            if (SlicedTileIndexedEncoding.slices(s)) { // bitmap Q8 with each value's column, made at load where sparse enough
+                register(new SlicedTileIndexedKernel(SlicedTileIndexedEncoding.of(s)));
             }
         }
         // Indexed N:16: the row layout (every width), and the 16-row layout made from it at load.

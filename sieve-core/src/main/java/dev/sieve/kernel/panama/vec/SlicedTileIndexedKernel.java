@@ -1,0 +1,166 @@
+package dev.sieve.kernel.panama.vec;
+
+import static dev.sieve.kernel.panama.vec.Vec.F;
+
+import dev.sieve.core.kernel.Activations;
+import dev.sieve.core.quant.Half;
+import dev.sieve.core.quant.Q8_KEncoding;
+import dev.sieve.core.quant.SlicedEncoding;
+import dev.sieve.core.quant.SlicedTileIndexedEncoding;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link SlicedTileIndexedEncoding} (bitmap Q8, 16 rows interleaved, each stored value beside its column
+ * in its tile): every batch works per stored value, a token at a time over each slice (held in L1 across
+ * the tokens). A step is one 64-byte load of the 16 rows' columns, which select their activation levels
+ * from the tile's 64 in one register (VPERMB), one 64-byte load of the values, and the products in 16-bit
+ * lanes as {@link SlicedQ8_0Kernel} forms them (low bytes by two shifts, high bytes by one, two multiplies
+ * and an add), whose int view adds a row's four products into its lane; per tile the int sums times the
+ * rows' tile scales and the activations' d go onto one running float sum. Against the 16-row bitmap
+ * layout, whose step costs per position whatever the density, and against decoding prompts to floats for
+ * the dense tiles (pp128 at 90% sparsity 79 tokens/s that way, 133 this way): docs/performance.md, session
+ * 40. The activations are Q8_K's levels (one d per 256 columns), as the reference quantizes them.
+ */
+final class SlicedTileIndexedKernel extends SlicedKernel {
+    private static final int QK = Q8_KEncoding.QK;
+    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_512, B16 = ByteVector.SPECIES_128;
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final long STEP = SlicedTileIndexedEncoding.STEP;
+    /** Added to a float of magnitude below 2^22, leaves its nearest integer (half to even) in the low mantissa bits. */
+    private static final float ROUNDER = 0x1.8p23f;
+
+    private final SlicedTileIndexedEncoding layout;
+
+    SlicedTileIndexedKernel(SlicedTileIndexedEncoding e) {
+        super(e);
+        this.layout = e;
+    }
+
+    /** Every batch at 16 lanes; below that (the loader makes this layout at 512 bits only) the reference's rows in the tiles. */
+    @Override
+    boolean int16Path(Activations x) {
+        return LANE_PER_ROW;
+    }
+
+    /**
+     * Each token's activations as Q8_K's reference quantizes them (the block's value of largest
+     * magnitude at −127, levels rounded half to even, at most 127): token t's levels at {@code t·cols},
+     * then every block's d as a float. The levels in vectors: |x · iscale| ≤ 127, where adding {@link
+     * #ROUNDER} rounds as {@link Math#rint} does.
+     */
+    @Override
+    void prepareInt16(Activations x) {
+        int n = x.tokens() * x.cols();
+        MemorySegment a = x.reserve(Q8_KEncoding.INSTANCE, n + 4L * (n / QK));
+        float[] f = x.floats();
+        for (int b = 0; b < n / QK; b++) {
+            float iscale = iscale(f, QK * b);
+            for (int j = 0; j < QK; j += Vec.N) {
+                IntVector q = FloatVector.fromArray(F, f, QK * b + j).mul(iscale).add(ROUNDER).reinterpretAsInts()
+                        .and(0x7FFFFF).sub(0x400000).min(127);
+                q.convertShape(VectorOperators.I2B, B16, 0).reinterpretAsBytes().intoMemorySegment(a, (long) QK * b + j, Vec.LE);
+            }
+            a.set(Half.FLOAT_LE, n + 4L * b, iscale == 0 ? 0f : 1 / iscale);
+        }
+    }
+
+    /** Q8_K's −127 / (the value of largest magnitude, the first of equals) over 256 values, or 0 for an all-zero block. */
+    private static float iscale(float[] f, int at) {
+        float max = 0, amax = 0;
+        for (int j = 0; j < QK; j++) {
+            float ax = Math.abs(f[at + j]);
+            if (ax > amax) {
+                amax = ax;
+                max = f[at + j];
+            }
+        }
+        return amax == 0 ? 0 : -127f / max;
+    }
+
+    private static int level(float v, float iscale) {
+        return Math.min(127, (int) Math.rint(iscale * v));
+    }
+
+    /** The float path's activations: the values the Q8_K levels hold (d·q), so prompts multiply what decode does. */
+    @Override
+    void storeActivations(float[] src, MemorySegment dst, int n) {
+        for (int b = 0; b < n / QK; b++) {
+            float iscale = iscale(src, QK * b), d = iscale == 0 ? 0f : 1 / iscale;
+            for (int j = 0; j < QK; j++) {
+                dst.set(Half.FLOAT_LE, 4L * (QK * b + j), d * level(src[QK * b + j], iscale));
+            }
+        }
+    }
+
+    /** Slice by slice, every token; a slice the range starts or ends inside keeps only its own rows. */
+    @Override
+    void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
+        int cols = x.cols(), tokens = x.tokens(), nb = cols / QK;
+        MemorySegment ws = w.data(), a = x.encoded();
+        long rb = w.rowBytes(), ds = (long) tokens * cols;
+        PairScratch s = PAIR_SCRATCH.get();
+        float[] sc = s.heads(4 * ROWS * nb);
+        for (int r = r0 - r0 % ROWS; r < r1; r += ROWS) {
+            long base = SlicedTileIndexedEncoding.sliceAt(ws, SlicedEncoding.sliceOffset(rb, r), rb);
+            Vec.halvesToFloats(ws, base + layout.scalesAt(nb, 0), sc, 0, 4 * ROWS * nb);
+            boolean whole = r >= r0 && r + ROWS <= r1;
+            for (int t = 0; t < tokens; t++) {
+                if (whole) {
+                    slice(ws, base, a, (long) t * cols, ds + 4L * t * nb, nb, sc, out, t * outStride + r);
+                } else {
+                    slice(ws, base, a, (long) t * cols, ds + 4L * t * nb, nb, sc, s.pair, 0);
+                    keepOwnRows(s.pair, out, t * outStride, r, r0, r1);
+                }
+            }
+        }
+    }
+
+    /**
+     * The slice at {@code base} ({@code nb} blocks, its tile scales as floats in {@code sc}) times one
+     * token's levels at {@code a[ao..]} (its blocks' d at {@code a[so..]}), into {@code dst[d..d + 16)}.
+     * Per step |a row's lane pair| ≤ 2·128·127 < 2^15, so the 16-bit sums are exact.
+     */
+    private void slice(MemorySegment w, long base, MemorySegment a, long ao, long so, int nb, float[] sc, float[] dst, int d) {
+        FloatVector acc = FloatVector.zero(F);
+        long p = base + layout.firstStep(nb), co = base + layout.countsAt(nb, 0);
+        for (int b = 0; b < nb; b++) {
+            int counts = w.get(INT_LE, co + 4L * b);
+            float dx = a.get(Half.FLOAT_LE, so + 4L * b);
+            long at = ao + (long) QK * b;
+            for (int t = 0; t < 4; t++) {
+                ByteVector levels = ByteVector.fromMemorySegment(B64, a, at + 64L * t, Vec.LE);
+                IntVector sum = IntVector.zero(Vec.I);
+                for (int n = counts >>> 8 * t & 0xFF; n > 0; n--, p += STEP) {
+                    ShortVector g = ByteVector.fromMemorySegment(B64, w, p, Vec.LE).selectFrom(levels).reinterpretAsShorts();
+                    ShortVector u = ShortVector.fromMemorySegment(S32, w, p + 64, Vec.LE);
+                    IntVector q = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8)
+                            .mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                            .add(u.lanewise(VectorOperators.ASHR, BY8).mul(g.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
+                    sum = sum.add(q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q.lanewise(VectorOperators.ASHR, 16));
+                }
+                acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, ROWS * (4 * b + t)).mul(dx), acc);
+            }
+        }
+        acc.intoArray(dst, d);
+    }
+
+    /** Never at 16 lanes: {@link #int16Path} takes every batch there. */
+    @Override
+    void matmulSlices(MemorySegment ws, long rb, Activations x, float[] out, int outStride, int r0, int r1) {
+        throw new IllegalStateException(layout.name() + " multiplies every batch per stored value");
+    }
+
+    /** Never: no batch takes the decoded chunks ({@link #matmulSlices}). */
+    @Override
+    void decodeChunk(MemorySegment w, long base, int rowBlocks, int block0, int blocks, float[] dec, int at, int stride) {
+        throw new IllegalStateException(layout.name() + " multiplies every batch per stored value");
+    }
+}

@@ -1,0 +1,114 @@
+package dev.sieve.core.quant;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sieve.core.quant.SparseEncoding.Values;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Bitmap Q8 with each stored value beside its column, 16 rows interleaved: the same weights as the row
+ * layout at several capacities (blocks with fewer set bits than the capacity, and set bits past it,
+ * which decode to zero), each row's dot product with Q8_K activations the row layout's with the values
+ * those activations hold, part of a row decoded alone; the room a block has against sampled random
+ * pruning; and a block that needs more refused with its count.
+ */
+class SlicedTileIndexedEncodingTest {
+    private static final int[][] SHAPES = {{16, 256}, {48, 512}, {32, 2304}};
+
+    @Test
+    void slicesHoldEveryRowBitForBit() {
+        Random r = new Random(5);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int c : new int[] {26, 77, 1, 102}) {
+                SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
+                SlicedTileIndexedEncoding s = SlicedTileIndexedEncoding.of(e);
+                assertEquals(e.name() + "_X", s.name());
+                assertEquals(16, s.rowGroup());
+                assertEquals((64 + 128 * s.steps() + 128) / 16, s.blockBytes());
+                for (int[] shape : SHAPES) {
+                    int rows = shape[0], cols = shape[1];
+                    float[] w = SlicedBitmapEncodingTest.gaussian(r, rows * cols);
+                    for (int i = 0; i < w.length; i += 5) { // blocks with fewer non-zeros than the capacity
+                        w[i] = 0;
+                    }
+                    e.prune(w, 0, w.length);
+                    Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+                    e.quantize(w, 0, t.data(), 0, w.length);
+                    assertTrue(s.holds(e, t.data(), rows, cols));
+                    Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+                    s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                    assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f, s.name());
+                    SlicedNMEncodingTest.rowsAgree(e, t, s, sl, SlicedBitmapEncodingTest.gaussian(r, cols), arena);
+                    if (rows > 16 && cols >= 768) {
+                        SlicedNMEncodingTest.partOfRowAgrees(s, sl, t);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The room is a step over the mean need of random pruning, computed from the hypergeometric tile
+     * counts; sampled (16 random rows of c of 256, 200,000 blocks) the means are 7.93 (c = 13), 11.99 (26),
+     * 19.32 (51), 26.39 (77) and 33.00 (102). Every position stored needs 16 steps a tile.
+     */
+    @Test
+    void aBlockHasRoomForWhatRandomPruningNeedsOnAverage() {
+        double[][] sampledMean = {{13, 7.93}, {26, 11.99}, {51, 19.32}, {77, 26.39}, {102, 33.00}};
+        for (double[] cm : sampledMean) {
+            double mean = SlicedTileIndexedEncoding.meanSteps((int) cm[0]);
+            assertEquals(cm[1], mean, 0.05, "c=" + (int) cm[0]);
+            assertEquals((int) Math.ceil(mean + 1), SlicedTileIndexedEncoding.stepsFor((int) cm[0]));
+        }
+        for (int c = 2; c <= 256; c++) {
+            assertTrue(SlicedTileIndexedEncoding.stepsFor(c) >= SlicedTileIndexedEncoding.stepsFor(c - 1), "c=" + c);
+        }
+        assertEquals(65, SlicedTileIndexedEncoding.stepsFor(256));
+    }
+
+    @Test
+    void bitsPastTheCapacityDecodeToZero() {
+        SparseEncoding e = SparseEncoding.bitmap(Values.Q8, 26);
+        SlicedTileIndexedEncoding s = SlicedTileIndexedEncoding.of(e);
+        int rows = 16, cols = 256;
+        float[] w = SlicedBitmapEncodingTest.gaussian(new Random(9), rows * cols);
+        e.prune(w, 0, w.length);
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+            e.quantize(w, 0, t.data(), 0, w.length);
+            // Row 3's last tile mask: every bit set, past the block's 26 values; the reference reads zeros there.
+            t.data().asSlice((long) 3 * e.blockBytes() + e.masksAt() + 24, 8).fill((byte) -1);
+            Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+            s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+            assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f);
+        }
+    }
+
+    @Test
+    void aBlockThatNeedsMoreStepsThanItsRoomIsRefused() {
+        SparseEncoding e = SparseEncoding.bitmap(Values.Q8, 26);
+        SlicedTileIndexedEncoding s = SlicedTileIndexedEncoding.of(e);
+        int rows = 16, cols = 256;
+        float[] w = new float[rows * cols];
+        for (int r = 0; r < rows; r++) { // row r's 26 values all in tile r mod 4: 7 steps each tile
+            for (int i = 0; i < 26; i++) {
+                w[r * cols + 64 * (r % 4) + i] = 1 + i;
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+            e.quantize(w, 0, t.data(), 0, w.length);
+            assertFalse(s.holds(e, t.data(), rows, cols));
+            Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> s.repackMatrix(e, t.data(), sl.data(), rows, cols));
+            assertTrue(x.getMessage().contains("needs 28.00"), x.getMessage());
+        }
+    }
+}

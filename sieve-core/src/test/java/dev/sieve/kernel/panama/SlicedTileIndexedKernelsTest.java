@@ -1,0 +1,115 @@
+package dev.sieve.kernel.panama;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import dev.sieve.core.kernel.ScalarKernels;
+import dev.sieve.core.quant.SlicedBitmapEncoding;
+import dev.sieve.core.quant.SlicedTileIndexedEncoding;
+import dev.sieve.core.quant.SparseEncoding;
+import dev.sieve.core.quant.SparseEncoding.Values;
+import dev.sieve.core.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.util.Arrays;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Sparse bitmap Q8 with each stored value beside its column ({@link SlicedTileIndexedEncoding}), at 90%,
+ * 70% and a nearly empty capacity, at every width, against its scalar reference (Q8_K activations) and the
+ * dense F32 kernel on the same weights and rounded activations: 1–5, 16, 17 and 25 tokens (each a token
+ * at a time over a slice at 16 lanes, the tiles below), an odd number of 256-column blocks, and thread
+ * ranges that start and end inside a slice ({@link IndexedSparseKernelsTest#bothLayoutsMatch}).
+ */
+class SlicedTileIndexedKernelsTest {
+    private static final int[][] SHAPES = {{16, 256}, {48, 512}, {32, 768}, {160, 2304}};
+
+    @TestFactory
+    Stream<DynamicTest> bothLayoutsMatchScalarAndDense() {
+        return Stream.of(26, 77, 3).map(c -> SparseEncoding.bitmap(Values.Q8, c))
+                .map(e -> DynamicTest.dynamicTest(e.name(),
+                () -> IndexedSparseKernelsTest.bothLayoutsMatch(e, SlicedTileIndexedEncoding.of(e), new int[] {1, 2, 3, 4, 5, 16, 17, 25},
+                        PanamaKernelsTest.NMSE_FLOAT, SHAPES)));
+    }
+
+    /**
+     * A step adds two products in each 16-bit lane before widening: every stored level at −127 against
+     * activation levels of ±127 is the largest sum a lane holds, and must come out exact (a lane that
+     * wrapped would be off by 65536 levels).
+     */
+    @Test
+    void theLargestSixteenBitSumsStayExact() {
+        int rows = 32, cols = 512, c = 26;
+        PanamaKernels k = PanamaKernels.create(512);
+        SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
+        SlicedTileIndexedEncoding s = SlicedTileIndexedEncoding.of(e);
+        float[] g = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < cols; i++) {
+                g[r * cols + i] = (i * 7 + r) % 256 < c ? -1f : 0f; // c of each 256 stored, spread over the tiles
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor w = Tensor.allocate("w", e, arena, cols, rows);
+            e.quantize(g, 0, w.data(), 0, g.length);
+            Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);
+            s.repackMatrix(e, w.data(), sliced.data(), rows, cols);
+            for (float sign : new float[] {1f, -1f}) {
+                float[] x = new float[cols];
+                Arrays.fill(x, sign);
+                float[] got = PanamaKernelsTest.run(k, sliced, x, 1, 0, rows);
+                float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, sliced, x, 1, 0, rows);
+                for (int r = 0; r < rows; r++) {
+                    assertEquals(-sign * c * cols / 256f, ref[r], 1e-3f * c, "reference row " + r);
+                    assertEquals(ref[r], got[r], 1e-6f * Math.abs(ref[r]), "x=" + sign + " row " + r);
+                }
+            }
+        }
+    }
+
+    @Test
+    void sparseBitmapQ8TakesTheTileIndexedLayoutWhereBytesExpandInOneInstruction() {
+        for (int c : new int[] {1, 26, 64}) {
+            SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
+            assertSame(SlicedTileIndexedEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true));
+            assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true, false));
+            assertSame(e.blockBytes() % 8 == 0 ? e : e.padded(), PanamaKernels.preferredLayout(e, 512, false));
+            assertSame(e, PanamaKernels.preferredLayout(e, 256, true));
+        }
+        for (int c : new int[] {65, 77, 128, 256}) { // denser: the bitmap's 16-row layout
+            SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
+            assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true));
+        }
+        SparseEncoding q4 = SparseEncoding.bitmap(Values.Q4, 26); // Q4 values keep the bitmap's layout
+        assertSame(SlicedBitmapEncoding.of(q4), PanamaKernels.preferredLayout(q4, 512, true));
+    }
+
+    /**
+     * A matrix whose rows crowd their values into one tile each (row l's 26 in tile l mod 4) needs 7 steps
+     * a tile, 28 a block, more than the layout's room: for that matrix the kernels ask for the bitmap's
+     * layout, and a random one of the same type takes the tile-indexed layout.
+     */
+    @Test
+    void aMatrixThatDoesNotFitKeepsTheBitmapLayout() {
+        int rows = 32, cols = 512, c = 26;
+        SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
+        PanamaKernels k = PanamaKernels.create(512);
+        org.junit.jupiter.api.Assumptions.assumeTrue(k.preferredLayout(e) == SlicedTileIndexedEncoding.of(e),
+                "this CPU has no VPEXPANDB: bitmap Q8 keeps its rows");
+        float[] g = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < cols; i++) {
+                g[r * cols + i] = i % 256 / 64 == r % 4 && i % 64 < c ? 1f + i % 5 : 0f;
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor crowded = Tensor.allocate("w", e, arena, cols, rows);
+            e.quantize(g, 0, crowded.data(), 0, g.length);
+            assertSame(SlicedBitmapEncoding.of(e), k.preferredLayout(crowded));
+            Tensor random = PanamaKernelsTest.randomTensor(e, rows, cols, new java.util.Random(3), arena);
+            assertSame(SlicedTileIndexedEncoding.of(e), k.preferredLayout(random));
+        }
+    }
+}
