@@ -21,8 +21,8 @@ import java.lang.foreign.ValueLayout;
  *   off[rows/16]   u64 at 8·s: slice s's byte offset (the table padded to 64 bytes)
  *   then each slice, in the order a kernel reads it (nb blocks of 256 columns):
  *     d[nb][4][16] f16 at 128·b + 32·t + 2·l: row l's scale of tile t of block b
- *     n[nb][4]     u8  at 128·nb + 4·b + t: block b's steps of tile t (then zeros to 192·nb)
- *     steps        at 192·nb, block after block, tile after tile, 128 bytes each:
+ *     n[nb][4]     u8  at 128·nb + 4·b + t: block b's steps of tile t (then zeros to a 64-byte line)
+ *     steps        right after the counts' lines, block after block, tile after tile, 128 bytes each:
  *       col[64]    u8  row l's values' columns within the tile at 4l..4l + 3
  *       q[64]      i8  the values, in the same places (a padding slot: column 0, value 0)
  *   then the rest of the room, never read nor written (so its pages take no memory)
@@ -40,7 +40,11 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     private static final int TILE = 64, TILES = BLOCK / TILE;
     /** Bytes of a step: 16 rows' four columns, then their four values. */
     public static final int STEP = 128;
-    /** Bytes of a block's 16 rows' four tile scales, and of its share of the step counts' run. */
+    /**
+     * Bytes of a block's 16 rows' four tile scales; and the room a block keeps for its counts (4 bytes, the
+     * slice's counts padded to a 64-byte line: the steps follow with no gap, which a thread streams from
+     * memory at 2.5 times the rate of a layout that skipped seven lines a slice, docs/performance.md, session 40).
+     */
     public static final int TILE_SCALES = 2 * ROWS * 4, COUNTS = 64;
     private static final SlicedTileIndexedEncoding[] ALL = new SlicedTileIndexedEncoding[BLOCK];
     private static final ValueLayout.OfLong LONG_LE =
@@ -117,7 +121,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
 
     /** Byte offset, from its slice's start, of the first block's first step in a row of {@code nb} blocks. */
     public long firstStep(int nb) {
-        return (long) (TILE_SCALES + COUNTS) * nb;
+        return (long) TILE_SCALES * nb + (4L * nb + 63 & ~63L);
     }
 
     /** Byte offset, from its slice's start, of block b's first step: the steps of the blocks before it, counted. */
