@@ -133,12 +133,14 @@ public final class PanamaKernels implements Kernels {
     static final double Q4_BITMAP_AS_DENSE = 0.5;
 
     /**
-     * Bitmap Q8 with at most this many stored values of 256 takes {@link SlicedTileIndexedEncoding} at 512
-     * bits, whose work is per stored value (docs/performance.md, session 40); denser, the padding of its
-     * tiles costs more bytes than the bitmap's per-position work saves. {@code -Dsieve.bitmap.indexed=N}
-     * moves the bound (0: never), for measurements.
+     * Bitmap Q8 with at most this many stored values of 256 (70% sparse and sparser) takes {@link
+     * SlicedTileIndexedEncoding} at 512 bits, whose work is per stored value. tinyllama-1.1b shape, tg64 /
+     * pp128 against the 16-row bitmap layout: 90% 73 / 137 against 27 / 97 tokens/s, 70% 47 / 83 against 23
+     * / 89; denser the decode still gains (50%: 35 against 21) but prompts lose (61 against 95) and the
+     * tiles' padding takes twice the file's memory (docs/performance.md, session 40).
+     * {@code -Dsieve.bitmap.indexed=N} moves the bound (0: never), e.g. to keep memory at the file's size.
      */
-    static final int TILE_INDEXED_CAPACITY = Integer.getInteger("sieve.bitmap.indexed", 64);
+    static final int TILE_INDEXED_CAPACITY = Integer.getInteger("sieve.bitmap.indexed", 77);
 
     /**
      * {@link #preferredLayout(WeightEncoding)} for this matrix: {@link SlicedTileIndexedEncoding} only where

@@ -71,14 +71,14 @@ class SlicedTileIndexedKernelsTest {
 
     @Test
     void sparseBitmapQ8TakesTheTileIndexedLayoutWhereBytesExpandInOneInstruction() {
-        for (int c : new int[] {1, 26, 64}) {
+        for (int c : new int[] {1, 26, 77}) {
             SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
             assertSame(SlicedTileIndexedEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true));
             assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true, false));
             assertSame(e.blockBytes() % 8 == 0 ? e : e.padded(), PanamaKernels.preferredLayout(e, 512, false));
             assertSame(e, PanamaKernels.preferredLayout(e, 256, true));
         }
-        for (int c : new int[] {65, 77, 128, 256}) { // denser: the bitmap's 16-row layout
+        for (int c : new int[] {78, 102, 128, 256}) { // denser: the bitmap's 16-row layout
             SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
             assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true));
         }

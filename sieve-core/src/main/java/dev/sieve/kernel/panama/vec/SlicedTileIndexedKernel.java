@@ -112,7 +112,11 @@ final class SlicedTileIndexedKernel extends SlicedKernel {
             long base = SlicedTileIndexedEncoding.sliceAt(ws, SlicedEncoding.sliceOffset(rb, r), rb);
             Vec.halvesToFloats(ws, base + layout.scalesAt(nb, 0), sc, 0, 4 * ROWS * nb);
             boolean whole = r >= r0 && r + ROWS <= r1;
-            for (int t = 0; t < tokens; t++) {
+            int t = 0;
+            for (; whole && t + 1 < tokens; t += 2) {
+                slice2(ws, base, a, (long) t * cols, ds + 4L * t * nb, cols, nb, sc, out, t * outStride + r, outStride);
+            }
+            for (; t < tokens; t++) {
                 if (whole) {
                     slice(ws, base, a, (long) t * cols, ds + 4L * t * nb, nb, sc, out, t * outStride + r);
                 } else {
@@ -150,6 +154,44 @@ final class SlicedTileIndexedKernel extends SlicedKernel {
             }
         }
         acc.intoArray(dst, d);
+    }
+
+    /**
+     * {@link #slice} for two tokens at once (their levels {@code cols} bytes apart, their d's {@code nb}
+     * floats apart), into {@code dst[d..]} and {@code dst[d + stride..]}: a step's two loads and its
+     * values' sign extensions serve both (a batch's passes: docs/performance.md, session 40).
+     */
+    private void slice2(MemorySegment w, long base, MemorySegment a, long ao, long so, int cols, int nb, float[] sc, float[] dst, int d,
+            int stride) {
+        FloatVector acc = FloatVector.zero(F), acc1 = acc;
+        long p = base + layout.firstStep(nb), co = base + layout.countsAt(nb, 0);
+        for (int b = 0; b < nb; b++) {
+            int counts = w.get(INT_LE, co + 4L * b);
+            float dx = a.get(Half.FLOAT_LE, so + 4L * b), dx1 = a.get(Half.FLOAT_LE, so + 4L * (nb + b));
+            long at = ao + (long) QK * b;
+            for (int t = 0; t < 4; t++) {
+                ByteVector levels = ByteVector.fromMemorySegment(B64, a, at + 64L * t, Vec.LE);
+                ByteVector levels1 = ByteVector.fromMemorySegment(B64, a, at + cols + 64L * t, Vec.LE);
+                IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
+                for (int n = counts >>> 8 * t & 0xFF; n > 0; n--, p += STEP) {
+                    ByteVector col = ByteVector.fromMemorySegment(B64, w, p, Vec.LE);
+                    ShortVector u = ShortVector.fromMemorySegment(S32, w, p + 64, Vec.LE);
+                    ShortVector lo = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8), hi = u.lanewise(VectorOperators.ASHR, BY8);
+                    ShortVector g = col.selectFrom(levels).reinterpretAsShorts(), g1 = col.selectFrom(levels1).reinterpretAsShorts();
+                    IntVector q = lo.mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                            .add(hi.mul(g.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
+                    IntVector q1 = lo.mul(g1.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                            .add(hi.mul(g1.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
+                    sum = sum.add(q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q.lanewise(VectorOperators.ASHR, 16));
+                    sum1 = sum1.add(q1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q1.lanewise(VectorOperators.ASHR, 16));
+                }
+                FloatVector scale = FloatVector.fromArray(F, sc, ROWS * (4 * b + t));
+                acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(scale.mul(dx), acc);
+                acc1 = ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).fma(scale.mul(dx1), acc1);
+            }
+        }
+        acc.intoArray(dst, d);
+        acc1.intoArray(dst, d + stride);
     }
 
     /** Never at 16 lanes: {@link #int16Path} takes every batch there. */
