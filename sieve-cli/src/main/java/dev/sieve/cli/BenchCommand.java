@@ -114,9 +114,9 @@ final class BenchCommand implements Callable<Integer> {
             desc = describe(file);
             density = density(m);
             // Bytes streamed per decoded token: every matrix but the embedding (of which one row is read).
-            long perToken = m.weightBytes() - m.weights().tokenEmbedding().byteSize()
+            long perToken = m.weightBytes() - m.weights().tokenEmbedding().heldBytes()
                     + m.weights().tokenEmbedding().rowBytes()
-                    + (m.weights().output() == m.weights().tokenEmbedding() ? m.weights().output().byteSize() : 0);
+                    + (m.weights().output() == m.weights().tokenEmbedding() ? m.weights().output().heldBytes() : 0);
             float[] logits = new float[Math.max(Math.max(1, nPrompt), maxStreams) * m.config().vocabSize()];
             SplittableRandom rng = new SplittableRandom(42);
             int vocab = m.config().vocabSize();

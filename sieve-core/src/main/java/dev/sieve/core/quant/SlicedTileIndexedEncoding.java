@@ -4,9 +4,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Sparse bitmap Q8 ({@code Q8_B<c>}) with every 16 consecutive rows interleaved and each stored value
- * beside its column within its 64-column tile ({@code Q8_B<c>_X}, made at load, never written to a
- * file): a kernel's work is per stored value, where the bitmap layouts' ({@link SlicedBitmapEncoding})
+ * Sparse bitmap Q8 or Q4 ({@code Q8_B<c>}, {@code Q4_B<c>}) with every 16 consecutive rows interleaved
+ * and each stored value beside its column within its 64-column tile ({@code Q8_B<c>_X}, {@code
+ * Q4_B<c>_X}, made at load, never written to a file; Q4's levels q − 8 held as bytes): a kernel's work is per stored value, where the bitmap layouts' ({@link SlicedBitmapEncoding})
  * is per position. A step is 16 rows × 4 stored values of one tile: 64 column bytes, which select the
  * values' activation levels from the tile's 64 held in one register (VPERMB), and 64 value bytes, row
  * l's four at 4l..4l + 3; the four values of a row add up in one int lane, times the row's tile scale
@@ -34,54 +34,60 @@ import java.lang.foreign.ValueLayout;
  * are the reference's.
  */
 public final class SlicedTileIndexedEncoding extends SlicedEncoding {
-    /** Sieve's ids: 4012 + c − 1, after the 16-row bitmap layouts' 3500 + 2 · 256. */
+    /** Sieve's ids: 4012 + c − 1 for Q8, 4268 + c − 1 for Q4, after the 16-row bitmap layouts' 3500 + 2 · 256. */
     private static final int ID = 4012;
     private static final int BLOCK = SparseEncoding.BITMAP_BLOCK;
     private static final int TILE = 64, TILES = BLOCK / TILE;
     /** Bytes of a step: 16 rows' four columns, then their four values. */
     public static final int STEP = 128;
     /**
-     * Bytes of a block's 16 rows' four tile scales; and the room a block keeps for its counts (4 bytes, the
-     * slice's counts padded to a 64-byte line: the steps follow with no gap, which a thread streams from
-     * memory at 2.5 times the rate of a layout that skipped seven lines a slice, docs/performance.md, session 40).
+     * Bytes of a block's 16 rows' four tile scales; and the room a block keeps for its counts and the
+     * offset table (4 bytes, the slice's counts padded to a 64-byte line, and 8 a slice: the steps follow
+     * the counts with no gap, which a thread streams from memory at 2.5 times the rate of a layout that
+     * skipped seven lines a slice, docs/performance.md, session 40).
      */
-    public static final int TILE_SCALES = 2 * ROWS * 4, COUNTS = 64;
-    private static final SlicedTileIndexedEncoding[] ALL = new SlicedTileIndexedEncoding[BLOCK];
+    public static final int TILE_SCALES = 2 * ROWS * 4, COUNTS = 80;
+    private static final SlicedTileIndexedEncoding[] Q8 = new SlicedTileIndexedEncoding[BLOCK], Q4 = new SlicedTileIndexedEncoding[BLOCK];
     private static final ValueLayout.OfLong LONG_LE =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private final SparseEncoding source;
     private final int capacity, steps;
+    /** Q4 values (nibbles in the file), held as their levels q − 8 in the value bytes. */
+    private final boolean q4;
 
     private SlicedTileIndexedEncoding(SparseEncoding source) {
         super(source);
         this.source = source;
         this.capacity = source.capacity();
+        this.q4 = source.values() == SparseEncoding.Values.Q4;
         this.steps = stepsFor(capacity);
     }
 
-    /** Whether {@code e} can take this layout: bitmap Q8 in its file layout. */
+    /** Whether {@code e} can take this layout: bitmap Q8 or Q4 in its file layout. */
     public static boolean slices(WeightEncoding e) {
-        return e instanceof SparseEncoding s && !s.isNM() && !s.isPadded() && s.values() == SparseEncoding.Values.Q8;
+        return e instanceof SparseEncoding s && !s.isNM() && !s.isPadded()
+                && (s.values() == SparseEncoding.Values.Q8 || s.values() == SparseEncoding.Values.Q4);
     }
 
-    /** The layout of {@code e}, bitmap Q8 ({@link #slices}). */
+    /** The layout of {@code e}, bitmap Q8 or Q4 ({@link #slices}). */
     public static SlicedTileIndexedEncoding of(WeightEncoding e) {
         if (!slices(e)) {
-            throw new IllegalArgumentException("tile-indexed layouts hold bitmap blocks with Q8 values, not " + e.name());
+            throw new IllegalArgumentException("tile-indexed layouts hold bitmap blocks with Q8 or Q4 values, not " + e.name());
         }
         SparseEncoding s = (SparseEncoding) e;
-        synchronized (ALL) {
-            if (ALL[s.capacity() - 1] == null) {
-                ALL[s.capacity() - 1] = new SlicedTileIndexedEncoding(s);
+        SlicedTileIndexedEncoding[] all = s.values() == SparseEncoding.Values.Q4 ? Q4 : Q8;
+        synchronized (all) {
+            if (all[s.capacity() - 1] == null) {
+                all[s.capacity() - 1] = new SlicedTileIndexedEncoding(s);
             }
-            return ALL[s.capacity() - 1];
+            return all[s.capacity() - 1];
         }
     }
 
     @Override public SparseEncoding source() { return source; }
     @Override public String name() { return source.name() + "_X"; }
-    @Override public int ggmlType() { return ID + capacity - 1; }
+    @Override public int ggmlType() { return ID + (q4 ? BLOCK : 0) + capacity - 1; }
     /** Q8_K: one activation scale per block, so a row's products over all four tiles are integers of one scale. */
     @Override public WeightEncoding activationEncoding() { return Q8_KEncoding.INSTANCE; }
 
@@ -107,6 +113,14 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
      */
     public static long sliceAt(MemorySegment m, long handle, long rowBytes) {
         return m.get(LONG_LE, 8 * (handle / (ROWS * rowBytes)));
+    }
+
+    /** The table and the packed slices: up to the last slice's last step. */
+    @Override
+    public long heldBytes(MemorySegment data, int rows, int cols) {
+        int nb = cols / BLOCK;
+        long last = data.get(LONG_LE, 8L * (rows / ROWS - 1));
+        return last + stepsAt(data, last, nb, nb);
     }
 
     /** Byte offset, from its slice's start, of block b's scales in a row of {@code nb} blocks. */
@@ -326,6 +340,18 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         packSlice(in, rowBytes, out, blocks);
     }
 
+    /**
+     * Stored value r of the row layout's block whose values start at {@code in[v..]}, as a level: Q8 its
+     * byte; Q4 (value r below c/2 in byte r's low nibble, else in byte r − c/2's high nibble) its nibble − 8.
+     */
+    private int level(byte[] in, int v, int r) {
+        if (!q4) {
+            return in[v + r];
+        }
+        int half = capacity / 2, b = in[v + (r < half ? r : r - half)] & 0xFF;
+        return (r < half ? b & 15 : b >>> 4) - 8;
+    }
+
     /** One slice in this layout at {@code out[0..]}, from the 16 rows at {@code in[l·rowBytes..]}; returns its length. */
     private int packSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
         long[] masks = new long[ROWS * TILES];
@@ -337,7 +363,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
             int need = stepsNeeded(masks, perTile);
             java.util.Arrays.fill(out, p, p + STEP * need, (byte) 0); // padding slots: column 0, value 0
             for (int l = 0; l < ROWS; l++) {
-                next[l] = l * rowBytes + j * source.blockBytes() + source.valuesAt();
+                next[l] = 0;
             }
             for (int t = 0; t < TILES; t++) {
                 out[(int) countsAt(blocks, j) + t] = (byte) perTile[t];
@@ -346,7 +372,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
                     for (long m = masks[TILES * l + t]; m != 0; m &= m - 1, k++) {
                         int at = p + STEP * (k / 4) + 4 * l + k % 4;
                         out[at] = (byte) Long.numberOfTrailingZeros(m);
-                        out[at + 64] = in[next[l]++];
+                        out[at + 64] = (byte) level(in, l * rowBytes + j * source.blockBytes() + source.valuesAt(), next[l]++);
                     }
                 }
                 p += STEP * perTile[t];

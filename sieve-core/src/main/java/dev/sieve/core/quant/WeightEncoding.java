@@ -36,6 +36,14 @@ public interface WeightEncoding {
     }
 
     /** Bits per weight of the stored form. */
+    /**
+     * Bytes of {@code data}, a {@code rows × cols} matrix in this encoding, that hold its weights: what a
+     * product reads. All of {@link #byteSize} but for a layout sized with room to spare.
+     */
+    default long heldBytes(MemorySegment data, int rows, int cols) {
+        return byteSize((long) rows * cols);
+    }
+
     default double bitsPerWeight() {
         return blockBytes() * 8.0 / blockSize();
     }

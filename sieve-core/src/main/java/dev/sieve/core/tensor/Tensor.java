@@ -66,6 +66,11 @@ public record Tensor(String name, WeightEncoding encoding, long[] ne, MemorySegm
         return encoding.byteSize(elementCount());
     }
 
+    /** Bytes of {@link #data} that hold the weights, what a product reads ({@link WeightEncoding#heldBytes}). */
+    public long heldBytes() {
+        return encoding.heldBytes(data, rows(), cols());
+    }
+
     /** Decodes row {@code row} into {@code dst[off .. off + cols)} with the reference codec. */
     public void dequantizeRow(int row, float[] dst, int off) {
         encoding.dequantizeRow(data, rowBytes(), row, dst, off, cols());

@@ -133,14 +133,24 @@ public final class PanamaKernels implements Kernels {
     static final double Q4_BITMAP_AS_DENSE = 0.5;
 
     /**
-     * Bitmap Q8 with at most this many stored values of 256 (70% sparse and sparser) takes {@link
-     * SlicedTileIndexedEncoding} at 512 bits, whose work is per stored value. tinyllama-1.1b shape, tg64 /
-     * pp128 against the 16-row bitmap layout: 90% 73 / 137 against 27 / 97 tokens/s, 70% 47 / 83 against 23
-     * / 89; denser the decode still gains (50%: 35 against 21) but prompts lose (61 against 95) and the
-     * tiles' padding takes twice the file's memory (docs/performance.md, session 40).
-     * {@code -Dsieve.bitmap.indexed=N} moves the bound (0: never), e.g. to keep memory at the file's size.
+     * Whether bitmap {@code s} takes {@link SlicedTileIndexedEncoding} at 512 bits: where that layout, whose
+     * work is per stored value, takes no more memory than the dense twin (Q8_0 or Q4_0; its tiles' padding
+     * holds two bytes a slot): bitmap Q8 up to c = 94 of 256 (63% sparse and sparser), Q4 up to c = 36
+     * (86%). tinyllama-1.1b shape, tg64 / pp128 against the 16-row bitmap layout: Q8 at 90% 73 / 137
+     * against 27 / 97 tokens/s, at 70% 47 / 108 against 23 / 89; Q4 at 90% 74 / 183 against 25 / 97.
+     * Denser the decode still gains (Q8 at 50%: 35 against 21) but the memory grows past the dense twin's
+     * and prompts lose (61 against 95) (docs/performance.md, session 40). {@code -Dsieve.bitmap.indexed=N}
+     * takes it for capacities up to N instead (0: never), for measurements.
      */
-    static final int TILE_INDEXED_CAPACITY = Integer.getInteger("sieve.bitmap.indexed", 77);
+    static boolean tileIndexed(SparseEncoding s) {
+        if (TILE_INDEXED_CAPACITY >= 0) {
+            return s.capacity() <= TILE_INDEXED_CAPACITY;
+        }
+        WeightEncoding twin = s.values() == SparseEncoding.Values.Q4 ? Q4_0Encoding.INSTANCE : Q8_0Encoding.INSTANCE;
+        return SlicedTileIndexedEncoding.of(s).byteSize(s.blockSize()) <= twin.byteSize(s.blockSize());
+    }
+
+    private static final int TILE_INDEXED_CAPACITY = Integer.getInteger("sieve.bitmap.indexed", -1);
 
     /**
      * {@link #preferredLayout(WeightEncoding)} for this matrix: {@link SlicedTileIndexedEncoding} only where
@@ -180,7 +190,7 @@ public final class PanamaKernels implements Kernels {
             return Q4_0SlicedEncoding.INSTANCE; // as Q4_0 with zeros at the unset positions (lossless): see Q4_BITMAP_AS_DENSE
         }
         if (tileIndexed && SlicedTileIndexedEncoding.slices(e) && bits == 512 && expandsBytes
-                && ((SparseEncoding) e).capacity() <= TILE_INDEXED_CAPACITY) {
+                && tileIndexed((SparseEncoding) e)) {
             return SlicedTileIndexedEncoding.of(e); // sparse bitmap Q8: each value beside its column, work per stored value
         }
         if (SlicedBitmapEncoding.slices(e) && bits == 512 && expandsBytes) {

@@ -2,6 +2,7 @@ package dev.sieve.kernel.panama;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sieve.core.kernel.ScalarKernels;
 import dev.sieve.core.quant.SlicedBitmapEncoding;
@@ -17,18 +18,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * Sparse bitmap Q8 with each stored value beside its column ({@link SlicedTileIndexedEncoding}), at 90%,
- * 70% and a nearly empty capacity, at every width, against its scalar reference (Q8_K activations) and the
- * dense F32 kernel on the same weights and rounded activations: 1–5, 16, 17 and 25 tokens (each a token
- * at a time over a slice at 16 lanes, the tiles below), an odd number of 256-column blocks, and thread
+ * Sparse bitmap Q8 and Q4 with each stored value beside its column ({@link SlicedTileIndexedEncoding}), at
+ * 90%, 70% and a nearly empty capacity, at every width, against its scalar reference (Q8_K activations) and the
+ * dense F32 kernel on the same weights and rounded activations: 1–5, 16, 17 and 25 tokens (two a pass and
+ * an odd last one at 16 lanes, the tiles below), an odd number of 256-column blocks, and thread
  * ranges that start and end inside a slice ({@link IndexedSparseKernelsTest#bothLayoutsMatch}).
  */
 class SlicedTileIndexedKernelsTest {
-    private static final int[][] SHAPES = {{16, 256}, {48, 512}, {32, 768}, {160, 2304}};
+    // A matrix shares its room among its blocks: one of a single block would fit only as often as a block
+    // needs no more than the average (a random 16 x 256 matrix may not; the loader then keeps the bitmap rows).
+    private static final int[][] SHAPES = {{16, 2304}, {48, 512}, {32, 768}, {160, 2304}};
 
     @TestFactory
     Stream<DynamicTest> bothLayoutsMatchScalarAndDense() {
-        return Stream.of(26, 77, 3).map(c -> SparseEncoding.bitmap(Values.Q8, c))
+        return Stream.of(Values.Q8, Values.Q4).flatMap(v -> Stream.of(26, 77, 3).map(c -> SparseEncoding.bitmap(v, c)))
                 .map(e -> DynamicTest.dynamicTest(e.name(),
                 () -> IndexedSparseKernelsTest.bothLayoutsMatch(e, SlicedTileIndexedEncoding.of(e), new int[] {1, 2, 3, 4, 5, 16, 17, 25},
                         PanamaKernelsTest.NMSE_FLOAT, SHAPES)));
@@ -71,19 +74,26 @@ class SlicedTileIndexedKernelsTest {
 
     @Test
     void sparseBitmapQ8TakesTheTileIndexedLayoutWhereBytesExpandInOneInstruction() {
-        for (int c : new int[] {1, 26, 77}) {
+        for (int c : new int[] {1, 26, 77, 94}) {
             SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
             assertSame(SlicedTileIndexedEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true));
             assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true, false));
             assertSame(e.blockBytes() % 8 == 0 ? e : e.padded(), PanamaKernels.preferredLayout(e, 512, false));
             assertSame(e, PanamaKernels.preferredLayout(e, 256, true));
         }
-        for (int c : new int[] {78, 102, 128, 256}) { // denser: the bitmap's 16-row layout
+        for (int c : new int[] {95, 102, 128, 256}) { // denser: the bitmap's 16-row layout, smaller than dense Q8_0
             SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
             assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true));
         }
-        SparseEncoding q4 = SparseEncoding.bitmap(Values.Q4, 26); // Q4 values keep the bitmap's layout
-        assertSame(SlicedBitmapEncoding.of(q4), PanamaKernels.preferredLayout(q4, 512, true));
+        SparseEncoding q4 = SparseEncoding.bitmap(Values.Q4, 36); // Q4 values too (their levels as bytes), up to Q4_0's size
+        assertSame(SlicedTileIndexedEncoding.of(q4), PanamaKernels.preferredLayout(q4, 512, true));
+        SparseEncoding q4More = SparseEncoding.bitmap(Values.Q4, 37);
+        assertSame(SlicedBitmapEncoding.of(q4More), PanamaKernels.preferredLayout(q4More, 512, true));
+        assertTrue(SlicedTileIndexedEncoding.of(q4).byteSize(256) <= dev.sieve.core.quant.Q4_0Encoding.INSTANCE.byteSize(256));
+        assertTrue(SlicedTileIndexedEncoding.of(SparseEncoding.bitmap(Values.Q8, 94)).byteSize(256)
+                <= dev.sieve.core.quant.Q8_0Encoding.INSTANCE.byteSize(256));
+        SparseEncoding q4Half = SparseEncoding.bitmap(Values.Q4, 128); // from 50% on, bitmap Q4 decodes as Q4_0
+        assertSame(dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(q4Half, 512, true));
     }
 
     /**

@@ -16,7 +16,7 @@ public record Model(GgufFile file, ModelConfig config, ModelWeights weights) imp
     public long weightBytes() {
         long b = 0;
         for (var t : weights.matrices()) {
-            b += t.byteSize();
+            b += t.heldBytes();
         }
         for (var l : weights.layers()) {
             for (var p : l.projections()) {

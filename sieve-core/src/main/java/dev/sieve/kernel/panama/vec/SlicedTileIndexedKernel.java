@@ -19,8 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link SlicedTileIndexedEncoding} (bitmap Q8, 16 rows interleaved, each stored value beside its column
- * in its tile): every batch works per stored value, a token at a time over each slice (held in L1 across
- * the tokens). A step is one 64-byte load of the 16 rows' columns, which select their activation levels
+ * in its tile): every batch works per stored value, two tokens a pass over each slice ({@link #slice2};
+ * the slice stays in L1 across the passes) and a last odd token alone ({@link #slice}). A step is one 64-byte load of the 16 rows' columns, which select their activation levels
  * from the tile's 64 in one register (VPERMB), one 64-byte load of the values, and the products in 16-bit
  * lanes as {@link SlicedQ8_0Kernel} forms them (low bytes by two shifts, high bytes by one, two multiplies
  * and an add), whose int view adds a row's four products into its lane; per tile the int sums times the
@@ -100,7 +100,7 @@ final class SlicedTileIndexedKernel extends SlicedKernel {
         }
     }
 
-    /** Slice by slice, every token; a slice the range starts or ends inside keeps only its own rows. */
+    /** Slice by slice, every token (two a pass); a slice the range starts or ends inside keeps only its own rows, a token at a time. */
     @Override
     void int16Matmul(Tensor w, Activations x, float[] out, int outStride, int r0, int r1) {
         int cols = x.cols(), tokens = x.tokens(), nb = cols / QK;
