@@ -38,8 +38,8 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     private static final int ID = 4012;
     private static final int BLOCK = SparseEncoding.BITMAP_BLOCK;
     private static final int TILE = 64, TILES = BLOCK / TILE;
-    /** Bytes of a step: 16 rows' four columns, then their four values. */
-    public static final int STEP = 128;
+    /** Bytes of a step's columns (16 rows' four), after which its values follow. */
+    public static final int VALUES = 64;
     /**
      * Bytes of a block's 16 rows' four tile scales; and the room a block keeps for its counts and the
      * offset table (4 bytes, the slice's counts padded to a 64-byte line, and 8 a slice: the steps follow
@@ -53,14 +53,17 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
 
     private final SparseEncoding source;
     private final int capacity, steps;
-    /** Q4 values (nibbles in the file), held as their levels q − 8 in the value bytes. */
+    /** Q4 values (nibbles in the file), held as their levels q − 8 in nibbles, two a byte. */
     private final boolean q4;
+    /** Bytes of a step: 64 columns, then 64 values (Q8: a byte each; Q4: a nibble each). */
+    private final int step;
 
     private SlicedTileIndexedEncoding(SparseEncoding source) {
         super(source);
         this.source = source;
         this.capacity = source.capacity();
         this.q4 = source.values() == SparseEncoding.Values.Q4;
+        this.step = VALUES + (q4 ? 32 : 64);
         this.steps = stepsFor(capacity);
     }
 
@@ -91,6 +94,16 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     /** Q8_K: one activation scale per block, so a row's products over all four tiles are integers of one scale. */
     @Override public WeightEncoding activationEncoding() { return Q8_KEncoding.INSTANCE; }
 
+    /** Bytes of a step: 128 for Q8 values, 96 for Q4. */
+    public int stepBytes() {
+        return step;
+    }
+
+    /** Whether the values are Q4 (nibbles), else Q8. */
+    public boolean q4() {
+        return q4;
+    }
+
     /** Steps a block has room for. */
     public int steps() {
         return steps;
@@ -99,7 +112,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     /** A row's share of a slice block (the slice block is 16 rows' worth). */
     @Override
     public int blockBytes() {
-        return (STEP * steps + TILE_SCALES + COUNTS) / ROWS;
+        return (step * steps + TILE_SCALES + COUNTS) / ROWS;
     }
 
     /** Bytes of the slices' offset table of a matrix of {@code rows} rows. */
@@ -143,7 +156,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         long at = firstStep(nb);
         for (int j = 0; j < b; j++) {
             int n = m.get(ValueLayout.JAVA_INT_UNALIGNED, sliceBase + countsAt(nb, j));
-            at += (long) STEP * ((n & 0xFF) + (n >>> 8 & 0xFF) + (n >>> 16 & 0xFF) + (n >>> 24));
+            at += (long) step * ((n & 0xFF) + (n >>> 8 & 0xFF) + (n >>> 16 & 0xFF) + (n >>> 24));
         }
         return at;
     }
@@ -190,6 +203,14 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         return s;
     }
 
+    /** The level of slot i (row i / 4's value i % 4) of the step at {@code p}: Q8 a byte, Q4 a signed nibble. */
+    private int value(MemorySegment m, long p, int i) {
+        if (!q4) {
+            return Half.i8(m, p + VALUES + i);
+        }
+        return (byte) (Half.u8(m, p + VALUES + i / 2) << (i % 2 == 0 ? 4 : 0)) >> 4;
+    }
+
     @Override
     public void dequantizeBlocks(MemorySegment m, long handle, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
         long sliceBase = sliceAt(m, handle, (long) rowBlocks * blockBytes());
@@ -200,9 +221,9 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
             java.util.Arrays.fill(dst, out, out + BLOCK, 0f);
             for (int t = 0; t < TILES; t++) {
                 float d = Half.f16(m, so + 32L * t + 2L * l);
-                for (int s = Half.u8(m, co + t); s > 0; s--, p += STEP) {
+                for (int s = Half.u8(m, co + t); s > 0; s--, p += step) {
                     for (int k = 0; k < 4; k++) { // a padding slot adds zero to column 0
-                        dst[out + TILE * t + Half.u8(m, p + 4 * l + k)] += Half.i8(m, p + 64 + 4 * l + k) * d;
+                        dst[out + TILE * t + Half.u8(m, p + 4 * l + k)] += value(m, p, 4 * l + k) * d;
                     }
                 }
             }
@@ -222,10 +243,10 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
             float da = a.get(Half.FLOAT_LE, ab);
             for (int t = 0; t < TILES; t++) {
                 int s = 0;
-                for (int n = Half.u8(w, co + t); n > 0; n--, p += STEP) {
+                for (int n = Half.u8(w, co + t); n > 0; n--, p += step) {
                     for (int k = 0; k < 4; k++) {
                         int c = TILE * t + Half.u8(w, p + 4 * l + k);
-                        s += Half.i8(w, p + 64 + 4 * l + k) * Half.i8(a, ab + Q8_KEncoding.QS + c);
+                        s += value(w, p, 4 * l + k) * Half.i8(a, ab + Q8_KEncoding.QS + c);
                     }
                 }
                 sum += s * (Half.f16(w, so + 32L * t + 2L * l) * da);
@@ -251,7 +272,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         if (end < 0) {
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s has room for %d steps a block on average;"
                     + " this %d x %d matrix needs %.2f (its rows' values crowd the same tiles): keep it in a bitmap layout",
-                    name(), steps, rows, cols, -end / (double) STEP / ((long) rows / ROWS * (cols / BLOCK))));
+                    name(), steps, rows, cols, -end / (double) step / ((long) rows / ROWS * (cols / BLOCK))));
         }
     }
 
@@ -263,7 +284,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     private long pack(MemorySegment src, MemorySegment dst, int rows, int cols) {
         int rb = Math.toIntExact(source.byteSize(cols)), blocks = cols / BLOCK, slices = rows / ROWS;
         long room = (long) rows * byteSize(cols), at = tableBytes(rows), steps = 0;
-        byte[] in = new byte[ROWS * rb], out = new byte[Math.toIntExact(firstStep(blocks) + (long) STEP * 64 * blocks)];
+        byte[] in = new byte[ROWS * rb], out = new byte[Math.toIntExact(firstStep(blocks) + (long) step * 64 * blocks)];
         long[] masks = new long[ROWS * TILES];
         for (int pass = 0; pass < (dst == null ? 1 : 2); pass++) { // measure first, then write
             at = tableBytes(rows);
@@ -275,7 +296,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
                     len = (int) firstStep(blocks);
                     for (int j = 0; j < blocks; j++) {
                         tileMasks(in, rb, j, masks, null, 0);
-                        len += STEP * stepsNeeded(masks, null);
+                        len += step * stepsNeeded(masks, null);
                     }
                 } else {
                     len = packSlice(in, rb, out, blocks);
@@ -361,7 +382,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         for (int j = 0; j < blocks; j++) {
             tileMasks(in, rowBytes, j, masks, out, (int) scalesAt(blocks, j));
             int need = stepsNeeded(masks, perTile);
-            java.util.Arrays.fill(out, p, p + STEP * need, (byte) 0); // padding slots: column 0, value 0
+            java.util.Arrays.fill(out, p, p + step * need, (byte) 0); // padding slots: column 0, value 0
             for (int l = 0; l < ROWS; l++) {
                 next[l] = 0;
             }
@@ -370,12 +391,18 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
                 for (int l = 0; l < ROWS; l++) {
                     int k = 0;
                     for (long m = masks[TILES * l + t]; m != 0; m &= m - 1, k++) {
-                        int at = p + STEP * (k / 4) + 4 * l + k % 4;
+                        int at = p + step * (k / 4) + 4 * l + k % 4;
                         out[at] = (byte) Long.numberOfTrailingZeros(m);
-                        out[at + 64] = (byte) level(in, l * rowBytes + j * source.blockBytes() + source.valuesAt(), next[l]++);
+                        int q = level(in, l * rowBytes + j * source.blockBytes() + source.valuesAt(), next[l]++);
+                        int slot = 4 * l + k % 4;
+                        if (q4) { // slot 2i in byte i's low nibble, 2i + 1 in its high one
+                            out[at - slot + VALUES + slot / 2] |= (byte) ((q & 15) << 4 * (slot % 2));
+                        } else {
+                            out[at - slot + VALUES + slot] = (byte) q;
+                        }
                     }
                 }
-                p += STEP * perTile[t];
+                p += step * perTile[t];
             }
         }
         return p;

@@ -135,8 +135,8 @@ public final class PanamaKernels implements Kernels {
     /**
      * Whether bitmap {@code s} takes {@link SlicedTileIndexedEncoding} at 512 bits: where that layout, whose
      * work is per stored value, takes no more memory than the dense twin (Q8_0 or Q4_0; its tiles' padding
-     * holds two bytes a slot): bitmap Q8 up to c = 94 of 256 (63% sparse and sparser), Q4 up to c = 36
-     * (86%). tinyllama-1.1b shape, tg64 / pp128 against the 16-row bitmap layout: Q8 at 90% 73 / 137
+     * holds a column byte and a value byte or nibble a slot): bitmap Q8 up to c = 94 of 256 (63% sparse and
+     * sparser), Q4 up to c = 53 (79%). tinyllama-1.1b shape, tg64 / pp128 against the 16-row bitmap layout: Q8 at 90% 73 / 137
      * against 27 / 97 tokens/s, at 70% 47 / 108 against 23 / 89; Q4 at 90% 74 / 183 against 25 / 97.
      * Denser the decode still gains (Q8 at 50%: 35 against 21) but the memory grows past the dense twin's
      * and prompts lose (61 against 95) (docs/performance.md, session 40). {@code -Dsieve.bitmap.indexed=N}

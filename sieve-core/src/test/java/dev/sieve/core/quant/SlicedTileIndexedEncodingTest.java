@@ -33,7 +33,7 @@ class SlicedTileIndexedEncodingTest {
                 SlicedTileIndexedEncoding s = SlicedTileIndexedEncoding.of(e);
                 assertEquals(e.name() + "_X", s.name());
                 assertEquals(16, s.rowGroup());
-                assertEquals((128 * s.steps() + 128 + 80) / 16, s.blockBytes());
+                assertEquals(((values == Values.Q4 ? 96 : 128) * s.steps() + 128 + 80) / 16, s.blockBytes());
                 for (int[] shape : SHAPES) {
                     int rows = shape[0], cols = shape[1];
                     float[] w = SlicedBitmapEncodingTest.gaussian(r, rows * cols);

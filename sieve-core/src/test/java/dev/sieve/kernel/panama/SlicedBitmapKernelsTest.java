@@ -80,7 +80,7 @@ class SlicedBitmapKernelsTest {
           for (Values v : new Values[] {Values.Q8, Values.Q4}) {
             SparseEncoding e = SparseEncoding.bitmap(v, c);
             boolean asQ4_0 = v == Values.Q4 && c >= 128; // bitmap Q4 from 50% on: as Q4_0 (PanamaKernels.Q4_BITMAP_AS_DENSE)
-            boolean tileIndexed = c <= (v == Values.Q8 ? 94 : 36); // where no larger than the dense twin: SlicedTileIndexedKernelsTest
+            boolean tileIndexed = c <= (v == Values.Q8 ? 94 : 53); // where no larger than the dense twin: SlicedTileIndexedKernelsTest
             assertSame(asQ4_0 ? dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE
                     : tileIndexed ? dev.sieve.core.quant.SlicedTileIndexedEncoding.of(e) : SlicedBitmapEncoding.of(e),
                     PanamaKernels.preferredLayout(e, 512, true));

@@ -85,9 +85,9 @@ class SlicedTileIndexedKernelsTest {
             SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
             assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true));
         }
-        SparseEncoding q4 = SparseEncoding.bitmap(Values.Q4, 36); // Q4 values too (their levels as bytes), up to Q4_0's size
+        SparseEncoding q4 = SparseEncoding.bitmap(Values.Q4, 53); // Q4 values too (their levels in nibbles), up to Q4_0's size
         assertSame(SlicedTileIndexedEncoding.of(q4), PanamaKernels.preferredLayout(q4, 512, true));
-        SparseEncoding q4More = SparseEncoding.bitmap(Values.Q4, 37);
+        SparseEncoding q4More = SparseEncoding.bitmap(Values.Q4, 54);
         assertSame(SlicedBitmapEncoding.of(q4More), PanamaKernels.preferredLayout(q4More, 512, true));
         assertTrue(SlicedTileIndexedEncoding.of(q4).byteSize(256) <= dev.sieve.core.quant.Q4_0Encoding.INSTANCE.byteSize(256));
         assertTrue(SlicedTileIndexedEncoding.of(SparseEncoding.bitmap(Values.Q8, 94)).byteSize(256)

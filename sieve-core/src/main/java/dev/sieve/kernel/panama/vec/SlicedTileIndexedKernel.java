@@ -33,15 +33,22 @@ final class SlicedTileIndexedKernel extends SlicedKernel {
     private static final int QK = Q8_KEncoding.QK;
     private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_512, B16 = ByteVector.SPECIES_128;
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
-    private static final long STEP = SlicedTileIndexedEncoding.STEP;
+    private static final long VALUES = SlicedTileIndexedEncoding.VALUES;
+    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
+    private static final ShortVector BY12 = LANE_PER_ROW ? ShortVector.broadcast(S32, (short) 12) : null;
     /** Added to a float of magnitude below 2^22, leaves its nearest integer (half to even) in the low mantissa bits. */
     private static final float ROUNDER = 0x1.8p23f;
 
     private final SlicedTileIndexedEncoding layout;
+    /** Bytes of a step; Q4 values (two a byte) instead of Q8's bytes. */
+    private final long step;
+    private final boolean q4;
 
     SlicedTileIndexedKernel(SlicedTileIndexedEncoding e) {
         super(e);
         this.layout = e;
+        this.step = e.stepBytes();
+        this.q4 = e.q4();
     }
 
     /** Every batch at 16 lanes; below that (the loader makes this layout at 512 bits only) the reference's rows in the tiles. */
@@ -142,12 +149,21 @@ final class SlicedTileIndexedKernel extends SlicedKernel {
             for (int t = 0; t < 4; t++) {
                 ByteVector levels = ByteVector.fromMemorySegment(B64, a, at + 64L * t, Vec.LE);
                 IntVector sum = IntVector.zero(Vec.I);
-                for (int n = counts >>> 8 * t & 0xFF; n > 0; n--, p += STEP) {
+                for (int n = counts >>> 8 * t & 0xFF; n > 0; n--, p += step) {
                     ShortVector g = ByteVector.fromMemorySegment(B64, w, p, Vec.LE).selectFrom(levels).reinterpretAsShorts();
-                    ShortVector u = ShortVector.fromMemorySegment(S32, w, p + 64, Vec.LE);
-                    IntVector q = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8)
-                            .mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
-                            .add(u.lanewise(VectorOperators.ASHR, BY8).mul(g.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
+                    ShortVector lo, hi;
+                    if (q4) { // byte i's nibbles are slots 2i and 2i + 1, as Q8's bytes 2i and 2i + 1 of short i
+                        ShortVector x = (ShortVector) ByteVector.fromMemorySegment(B32, w, p + VALUES, Vec.LE)
+                                .convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+                        lo = x.lanewise(VectorOperators.LSHL, BY12).lanewise(VectorOperators.ASHR, BY12);
+                        hi = x.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY12);
+                    } else {
+                        ShortVector u = ShortVector.fromMemorySegment(S32, w, p + VALUES, Vec.LE);
+                        lo = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8);
+                        hi = u.lanewise(VectorOperators.ASHR, BY8);
+                    }
+                    IntVector q = lo.mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                            .add(hi.mul(g.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
                     sum = sum.add(q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q.lanewise(VectorOperators.ASHR, 16));
                 }
                 acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, ROWS * (4 * b + t)).mul(dx), acc);
@@ -173,10 +189,19 @@ final class SlicedTileIndexedKernel extends SlicedKernel {
                 ByteVector levels = ByteVector.fromMemorySegment(B64, a, at + 64L * t, Vec.LE);
                 ByteVector levels1 = ByteVector.fromMemorySegment(B64, a, at + cols + 64L * t, Vec.LE);
                 IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
-                for (int n = counts >>> 8 * t & 0xFF; n > 0; n--, p += STEP) {
+                for (int n = counts >>> 8 * t & 0xFF; n > 0; n--, p += step) {
                     ByteVector col = ByteVector.fromMemorySegment(B64, w, p, Vec.LE);
-                    ShortVector u = ShortVector.fromMemorySegment(S32, w, p + 64, Vec.LE);
-                    ShortVector lo = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8), hi = u.lanewise(VectorOperators.ASHR, BY8);
+                    ShortVector lo, hi;
+                    if (q4) { // as in slice
+                        ShortVector x = (ShortVector) ByteVector.fromMemorySegment(B32, w, p + VALUES, Vec.LE)
+                                .convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
+                        lo = x.lanewise(VectorOperators.LSHL, BY12).lanewise(VectorOperators.ASHR, BY12);
+                        hi = x.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY12);
+                    } else {
+                        ShortVector u = ShortVector.fromMemorySegment(S32, w, p + VALUES, Vec.LE);
+                        lo = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8);
+                        hi = u.lanewise(VectorOperators.ASHR, BY8);
+                    }
                     ShortVector g = col.selectFrom(levels).reinterpretAsShorts(), g1 = col.selectFrom(levels1).reinterpretAsShorts();
                     IntVector q = lo.mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
                             .add(hi.mul(g.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
