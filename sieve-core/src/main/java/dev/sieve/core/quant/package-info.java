@@ -18,7 +18,10 @@
  *       BF16 from 2400) and the in-memory layouts made from the sparse types at 512 bits: 16-row
  *       slices ({@link dev.sieve.core.quant.SlicedEncoding}'s subclasses, from 2308) and padded bitmap
  *       blocks ({@link dev.sieve.core.quant.SparseEncoding#padded()}, from 2464); bitmap Q8 and Q4 in
- *       16-row slices ({@link dev.sieve.core.quant.SlicedBitmapEncoding}, from 3500); docs/formats.md.
+ *       16-row slices ({@link dev.sieve.core.quant.SlicedBitmapEncoding}, from 3500), and sparse bitmap
+ *       Q8 and Q4 with each value beside its column, slices packed after an offset table ({@link
+ *       dev.sieve.core.quant.SlicedTileIndexedEncoding}, from 4012; its size depends on the data, so the
+ *       kernels choose it per matrix); docs/formats.md.
  *   <li>{@link dev.sieve.core.quant.BlockGrid}: an encoding's grid of representable values, for
  *       quantizers that choose values themselves (GPTQ, AWQ); {@link dev.sieve.core.quant.Half}:
  *       little-endian scalar reads and half/bfloat conversions; {@link dev.sieve.core.quant.GgmlTypes}:
