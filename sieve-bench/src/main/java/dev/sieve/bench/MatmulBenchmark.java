@@ -74,6 +74,8 @@ public class MatmulBenchmark {
     public int cols;
 
     private Tensor w;
+    /** The bytes a product reads: the layout's held bytes ({@code Tensor.heldBytes}), not a packed layout's room. */
+    private long held;
     private Kernels k;
     private final Activations act = new Activations();
     private float[] x;
@@ -107,12 +109,13 @@ public class MatmulBenchmark {
             e.prune(row, 0, cols); // sparse encodings store what survives (dense ones: no-op)
             e.quantize(row, 0, w.data(), i * w.rowBytes(), cols);
         }
-        WeightEncoding p = k.preferredLayout(e);
+        WeightEncoding p = k.preferredLayout(w); // as the loader chooses: by the matrix, for layouts sized by its data
         if (layout.equals("preferred") && p != e && p.repacks(e) && rows % p.rowGroup() == 0) {
             Tensor converted = Tensor.allocate("w", p, Arena.ofAuto(), cols, rows);
             p.repackMatrix(e, w.data(), converted.data(), rows, cols);
             w = converted;
         }
+        held = w.heldBytes();
         x = new float[tokens * cols];
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) r.nextGaussian();
@@ -125,7 +128,7 @@ public class MatmulBenchmark {
         act.set(x, tokens, cols);
         k.prepare(w, act);
         k.matmul(w, act, out, rows, 0, rows);
-        rates.weightBytes += w.byteSize();
+        rates.weightBytes += held;
         rates.flops += 2L * rows * cols * tokens;
         return out[0];
     }
