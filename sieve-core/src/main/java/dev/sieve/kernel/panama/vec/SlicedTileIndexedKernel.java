@@ -18,23 +18,25 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link SlicedTileIndexedEncoding} (bitmap Q8, 16 rows interleaved, each stored value beside its column
- * in its tile): every batch works per stored value, two tokens a pass over each slice ({@link #slice2};
- * the slice stays in L1 across the passes) and a last odd token alone ({@link #slice}). A step is one 64-byte load of the 16 rows' columns, which select their activation levels
- * from the tile's 64 in one register (VPERMB), one 64-byte load of the values, and the products in 16-bit
- * lanes as {@link SlicedQ8_0Kernel} forms them (low bytes by two shifts, high bytes by one, two multiplies
- * and an add), whose int view adds a row's four products into its lane; per tile the int sums times the
- * rows' tile scales and the activations' d go onto one running float sum. Against the 16-row bitmap
- * layout, whose step costs per position whatever the density, and against decoding prompts to floats for
- * the dense tiles (pp128 at 90% sparsity 79 tokens/s that way, 133 this way): docs/performance.md, session
- * 40. The activations are Q8_K's levels (one d per 256 columns), as the reference quantizes them.
+ * {@link SlicedTileIndexedEncoding} (bitmap Q8 or Q4, 16 rows interleaved, each stored value beside its
+ * column in its tile): every batch works per stored value, two tokens a pass over each slice ({@link
+ * #slice2}; the slice stays in L1 across the passes) and a last odd token alone ({@link #slice}). A step
+ * is one 64-byte load of the 16 rows' columns, which select their activation levels from the tile's 64 in
+ * one register (VPERMB), one load of the values (Q8: 64 bytes; Q4: 32, zero-extended to shorts, a lane's
+ * two nibbles sign-extended by shifts), and the products in 16-bit lanes as {@link SlicedQ8_0Kernel} forms
+ * them (low bytes by two shifts, high bytes by one, two multiplies and an add), whose int view adds a row's
+ * four products into its lane; per tile the int sums times the rows' tile scales and the activations' d go
+ * onto one running float sum. Against the 16-row bitmap layout, whose step costs per position whatever the
+ * density, and against decoding prompts to floats for the dense tiles (pp128 at 90% sparsity 79 tokens/s
+ * that way, 133 this way): docs/performance.md, session 40. The activations are Q8_K's levels (one d per
+ * 256 columns), as the reference quantizes them. The Q4/Q8 value loads are written out in both passes: a
+ * helper returning vectors, where C2 does not inline it, boxes them.
  */
 final class SlicedTileIndexedKernel extends SlicedKernel {
     private static final int QK = Q8_KEncoding.QK;
-    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_512, B16 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_512, B32 = ByteVector.SPECIES_256, B16 = ByteVector.SPECIES_128;
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final long VALUES = SlicedTileIndexedEncoding.VALUES;
-    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     private static final ShortVector BY12 = LANE_PER_ROW ? ShortVector.broadcast(S32, (short) 12) : null;
     /** Added to a float of magnitude below 2^22, leaves its nearest integer (half to even) in the low mantissa bits. */
     private static final float ROUNDER = 0x1.8p23f;
