@@ -29,8 +29,10 @@ import jdk.incubator.vector.VectorSpecies;
  * onto one running float sum. Against the 16-row bitmap layout, whose step costs per position whatever the
  * density, and against decoding prompts to floats for the dense tiles (pp128 at 90% sparsity 79 tokens/s
  * that way, 133 this way): docs/performance.md, session 40. The activations are Q8_K's levels (one d per
- * 256 columns), as the reference quantizes them. The Q4/Q8 value loads are written out in both passes: a
- * helper returning vectors, where C2 does not inline it, boxes them.
+ * 256 columns), as the reference quantizes them. The one-token and two-token passes are written out
+ * apart: one method with a flag for the second token ran prompts 7–8% slower (pp128 at 90% sparsity
+ * 213–216 against 232 tokens/s, decode unchanged), and a helper returning the values' vectors, where
+ * C2 does not inline it, boxes them.
  */
 final class SlicedTileIndexedKernel extends SlicedKernel {
     private static final int QK = Q8_KEncoding.QK;
