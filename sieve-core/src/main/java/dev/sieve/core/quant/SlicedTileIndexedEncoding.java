@@ -6,13 +6,14 @@ import java.lang.foreign.ValueLayout;
 /**
  * Sparse bitmap Q8 or Q4 ({@code Q8_B<c>}, {@code Q4_B<c>}) with every 16 consecutive rows interleaved
  * and each stored value beside its column within its 64-column tile ({@code Q8_B<c>_X}, {@code
- * Q4_B<c>_X}, made at load, never written to a file; Q4's levels q − 8 held as bytes): a kernel's work is per stored value, where the bitmap layouts' ({@link SlicedBitmapEncoding})
- * is per position. A step is 16 rows × 4 stored values of one tile: 64 column bytes, which select the
- * values' activation levels from the tile's 64 held in one register (VPERMB), and 64 value bytes, row
- * l's four at 4l..4l + 3; the four values of a row add up in one int lane, times the row's tile scale
- * once per tile. A tile takes as many steps as its fullest row needs (row l's count rounded up to four),
- * so padding is the price: at 90% sparsity (c = 26) 12 steps a block against 6.5 for the stored values
- * alone, at 75% (c = 64) 23.4 against 16 (random pruning). The slices are packed back to back after a
+ * Q4_B<c>_X}, made at load, never written to a file): a kernel's work is per stored value, where the
+ * bitmap layouts' ({@link SlicedBitmapEncoding}) is per position. A step is 16 rows × 4 stored values of
+ * one tile: 64 column bytes, which select the values' activation levels from the tile's 64 held in one
+ * register (VPERMB), and the 64 values (Q8 bytes; Q4 levels q − 8 as signed nibbles), row l's four in
+ * slots 4l..4l + 3; the four values of a row add up in one int lane, times the row's tile scale once per
+ * tile. A tile takes as many steps as its fullest row needs (row l's count rounded up to four), so
+ * padding is the price: at 90% sparsity (c = 26) 12 steps a block against 6.5 for the stored values
+ * alone, at 70% (c = 77) 26.4 against 19.25 (random pruning). The slices are packed back to back after a
  * table of their offsets, so that the stream has no gaps and a matrix takes the memory its steps need;
  * the tensor's size ({@link #blockBytes}) is a room of {@link #steps()} steps a block on average, a
  * step more than random pruning needs ({@link #stepsFor}), and a matrix that needs more ({@link #holds}
@@ -22,9 +23,10 @@ import java.lang.foreign.ValueLayout;
  *   then each slice, in the order a kernel reads it (nb blocks of 256 columns):
  *     d[nb][4][16] f16 at 128·b + 32·t + 2·l: row l's scale of tile t of block b
  *     n[nb][4]     u8  at 128·nb + 4·b + t: block b's steps of tile t (then zeros to a 64-byte line)
- *     steps        right after the counts' lines, block after block, tile after tile, 128 bytes each:
+ *     steps        right after the counts' lines, block after block, tile after tile, 128 bytes each (Q4 96):
  *       col[64]    u8  row l's values' columns within the tile at 4l..4l + 3
- *       q[64]      i8  the values, in the same places (a padding slot: column 0, value 0)
+ *       q[64]      i8  at 64: the values, in the same places (a padding slot: column 0, value 0); Q4: 32
+ *                      bytes, slot 2i in byte i's low nibble and 2i + 1 in its high one, as signed levels
  *   then the rest of the room, never read nor written (so its pages take no memory)
  * </pre>
  * The kernels' slice handles ({@link SlicedEncoding#sliceOffset}) name a slice by its place in a
@@ -283,39 +285,34 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
 
     /**
      * The slices of {@code src} packed after their offset table into {@code dst} (with none, only
-     * measured): the end of the last slice, or minus the steps' bytes the matrix needs where they pass
-     * its room (nothing then written).
+     * measured), in one pass: the end of the last slice, or, where the slices pass the room, minus the
+     * steps' bytes the whole matrix needs (the slices from the first that does not fit on are only
+     * measured; the caller discards {@code dst}: the loader asks {@link #holds} first).
      */
     private long pack(MemorySegment src, MemorySegment dst, int rows, int cols) {
         int rb = Math.toIntExact(source.byteSize(cols)), blocks = cols / BLOCK, slices = rows / ROWS;
         long room = (long) rows * byteSize(cols), at = tableBytes(rows), steps = 0;
-        byte[] in = new byte[ROWS * rb], out = new byte[Math.toIntExact(firstStep(blocks) + (long) step * 64 * blocks)];
+        byte[] in = new byte[ROWS * rb], out = dst == null ? null : new byte[Math.toIntExact(firstStep(blocks) + (long) step * 64 * blocks)];
         long[] masks = new long[ROWS * TILES];
-        for (int pass = 0; pass < (dst == null ? 1 : 2); pass++) { // measure first, then write
-            at = tableBytes(rows);
-            steps = 0;
-            for (int s = 0; s < slices; s++) {
-                MemorySegment.copy(src, ValueLayout.JAVA_BYTE, (long) s * ROWS * rb, in, 0, in.length);
-                int len;
-                if (pass == 0) {
-                    len = (int) firstStep(blocks);
-                    for (int j = 0; j < blocks; j++) {
-                        tileMasks(in, rb, j, masks, null, 0);
-                        len += step * stepsNeeded(masks, null);
-                    }
-                } else {
-                    len = packSlice(in, rb, out, blocks);
+        for (int s = 0; s < slices; s++) {
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, (long) s * ROWS * rb, in, 0, in.length);
+            int len = (int) firstStep(blocks);
+            if (dst == null || at > room) {
+                for (int j = 0; j < blocks; j++) {
+                    tileMasks(in, rb, j, masks, null, 0);
+                    len += step * stepsNeeded(masks, null);
+                }
+            } else {
+                len = packSlice(in, rb, out, blocks);
+                if (at + len <= room) {
                     dst.set(LONG_LE, 8L * s, at);
                     MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, at, len);
                 }
-                steps += len - firstStep(blocks);
-                at += len;
             }
-            if (pass == 0 && at > room) {
-                return -steps;
-            }
+            steps += len - firstStep(blocks);
+            at += len;
         }
-        return at; // the room past the last slice is never read, nor written: untouched, its pages take no memory
+        return at > room ? -steps : at; // the room past the last slice is never read, nor written: its pages take no memory
     }
 
     /**

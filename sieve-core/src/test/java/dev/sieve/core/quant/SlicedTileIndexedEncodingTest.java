@@ -118,4 +118,43 @@ class SlicedTileIndexedEncodingTest {
             assertTrue(x.getMessage().contains("needs 28.00"), x.getMessage());
         }
     }
+
+    /**
+     * The room is shared by the matrix's slices: a light first slice (four non-zeros a row, one a tile,
+     * which the quantizer pads to 26 stored values with zeros at the first free columns: 6 steps in tile 0,
+     * one in each other, 9) fits, the crowded second (28 steps) passes the room of two blocks (26), and the
+     * matrix is refused with what it needs on average, (9 + 28) / 2 = 18.5 steps a block, counted over the
+     * slices past the room too.
+     */
+    @Test
+    void theRoomIsTheMatrixsAndAFullCountIsGivenWhenALaterSlicePassesIt() {
+        SparseEncoding e = SparseEncoding.bitmap(Values.Q8, 26);
+        SlicedTileIndexedEncoding s = SlicedTileIndexedEncoding.of(e);
+        int rows = 32, cols = 256;
+        float[] w = new float[rows * cols];
+        for (int r = 0; r < 16; r++) {
+            for (int t = 0; t < 4; t++) {
+                w[r * cols + 64 * t + r] = 1 + t;
+            }
+        }
+        for (int r = 16; r < rows; r++) {
+            for (int i = 0; i < 26; i++) {
+                w[r * cols + 64 * (r % 4) + i] = 1 + i;
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+            e.quantize(w, 0, t.data(), 0, w.length);
+            assertFalse(s.holds(e, t.data(), rows, cols));
+            Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> s.repackMatrix(e, t.data(), sl.data(), rows, cols));
+            assertTrue(x.getMessage().contains("needs 18.50"), x.getMessage());
+            // The light slice alone fits, and packs as the row layout decodes.
+            Tensor light = Tensor.allocate("w", e, arena, cols, 16), lightSl = Tensor.allocate("w", s, arena, cols, 16);
+            e.quantize(w, 0, light.data(), 0, 16 * cols);
+            assertTrue(s.holds(e, light.data(), 16, cols));
+            s.repackMatrix(e, light.data(), lightSl.data(), 16, cols);
+            assertArrayEquals(light.toFloatArray(), lightSl.toFloatArray(), 0f);
+        }
+    }
 }
