@@ -10,6 +10,7 @@ import java.util.Arrays;
 
 import dev.sieve.core.quant.SlicedBitmapEncoding;
 import dev.sieve.core.quant.SparseEncoding;
+import dev.sieve.core.quant.WeightEncoding;
 import dev.sieve.core.quant.SparseEncoding.Values;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
@@ -36,7 +37,7 @@ class SlicedBitmapKernelsTest {
     }
 
     /**
-     * The one-token passes sum products in 16-bit lanes (Q4: eight steps of 32 columns, then two column
+     * The one- and two-token passes sum products in 16-bit lanes (Q4: eight steps of 32 columns, then two column
      * pairs folded) before widening: every stored level at its most negative (Q4 −8, Q8 −127) against
      * activations at ±127 levels is the largest sum a lane can hold, and must come out exact (a lane that
      * wrapped would be off by 65536 levels).
@@ -44,7 +45,6 @@ class SlicedBitmapKernelsTest {
     @Test
     void theLargestSixteenBitSumsStayExact() {
         int rows = 32, cols = 512;
-        PanamaKernels k = PanamaKernels.create(512);
         for (Values v : new Values[] {Values.Q8, Values.Q4}) {
             for (int c : new int[] {128, 256}) {
                 SparseEncoding e = SparseEncoding.bitmap(v, c);
@@ -53,21 +53,34 @@ class SlicedBitmapKernelsTest {
                 for (int i = 0; i < g.length; i++) {
                     g[i] = c == 256 || (i + i / cols) % 2 == 0 ? -1f : 0f; // c of each 256 stored, all at the lowest level
                 }
-                try (Arena arena = Arena.ofConfined()) {
-                    Tensor w = Tensor.allocate("w", e, arena, cols, rows);
-                    e.quantize(g, 0, w.data(), 0, g.length);
-                    Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);
-                    s.repackMatrix(e, w.data(), sliced.data(), rows, cols);
-                    for (float sign : new float[] {1f, -1f}) {
-                        float[] x = new float[cols];
-                        Arrays.fill(x, sign);
-                        float[] got = PanamaKernelsTest.run(k, sliced, x, 1, 0, rows);
-                        // The sliced layout's own reference rounds the activations to Q8_0 (f16 d) as its kernel does.
-                        float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, sliced, x, 1, 0, rows);
-                        for (int r = 0; r < rows; r++) {
-                            assertEquals(-sign * c * cols / 256f, ref[r], 1e-3f * c, e.name() + " reference row " + r);
-                            assertEquals(ref[r], got[r], 1e-6f * Math.abs(ref[r]), e.name() + " x=" + sign + " row " + r);
-                        }
+                largestSumsExact(e, s, g, rows, cols, c);
+            }
+        }
+    }
+
+    /**
+     * {@code g} (rows × cols, c of each 256 at −1, the rest 0) stored in bitmap {@code e} and laid out as
+     * {@code s}: against activations of all +1 and all −1 (levels ±127), one token and two, the layout's
+     * reference gives −sign·c·cols/256 (each value at its lowest level, scaled) and the 512-bit kernel the
+     * reference's sums to float precision.
+     */
+    static void largestSumsExact(SparseEncoding e, WeightEncoding s, float[] g, int rows, int cols, int c) {
+        PanamaKernels k = PanamaKernels.create(512);
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor w = Tensor.allocate("w", e, arena, cols, rows);
+            e.quantize(g, 0, w.data(), 0, g.length);
+            Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);
+            s.repackMatrix(e, w.data(), sliced.data(), rows, cols);
+            for (int tokens = 1; tokens <= 2; tokens++) {
+                for (float sign : new float[] {1f, -1f}) {
+                    float[] x = new float[tokens * cols];
+                    Arrays.fill(x, sign);
+                    float[] got = PanamaKernelsTest.run(k, sliced, x, tokens, 0, rows);
+                    // The sliced layout's own reference rounds the activations as its kernel does.
+                    float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, sliced, x, tokens, 0, rows);
+                    for (int i = 0; i < tokens * rows; i++) {
+                        assertEquals(-sign * c * cols / 256f, ref[i], 1e-3f * c, s.name() + " reference output " + i);
+                        assertEquals(ref[i], got[i], 1e-6f * Math.abs(ref[i]), s.name() + " x=" + sign + " tokens=" + tokens + " output " + i);
                     }
                 }
             }

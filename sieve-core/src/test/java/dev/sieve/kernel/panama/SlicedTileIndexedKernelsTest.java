@@ -1,17 +1,14 @@
 package dev.sieve.kernel.panama;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sieve.core.kernel.ScalarKernels;
 import dev.sieve.core.quant.SlicedBitmapEncoding;
 import dev.sieve.core.quant.SlicedTileIndexedEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.SparseEncoding.Values;
 import dev.sieve.core.tensor.Tensor;
 import java.lang.foreign.Arena;
-import java.util.Arrays;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -40,36 +37,19 @@ class SlicedTileIndexedKernelsTest {
     /**
      * A step adds two products in each 16-bit lane before widening: every stored level at −127 against
      * activation levels of ±127 is the largest sum a lane holds, and must come out exact (a lane that
-     * wrapped would be off by 65536 levels).
+     * wrapped would be off by 65536 levels), in the one-token and the two-token pass.
      */
     @Test
     void theLargestSixteenBitSumsStayExact() {
         int rows = 32, cols = 512, c = 26;
-        PanamaKernels k = PanamaKernels.create(512);
         SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
-        SlicedTileIndexedEncoding s = SlicedTileIndexedEncoding.of(e);
         float[] g = new float[rows * cols];
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < cols; i++) {
                 g[r * cols + i] = (i * 7 + r) % 256 < c ? -1f : 0f; // c of each 256 stored, spread over the tiles
             }
         }
-        try (Arena arena = Arena.ofConfined()) {
-            Tensor w = Tensor.allocate("w", e, arena, cols, rows);
-            e.quantize(g, 0, w.data(), 0, g.length);
-            Tensor sliced = Tensor.allocate("s", s, arena, cols, rows);
-            s.repackMatrix(e, w.data(), sliced.data(), rows, cols);
-            for (float sign : new float[] {1f, -1f}) {
-                float[] x = new float[cols];
-                Arrays.fill(x, sign);
-                float[] got = PanamaKernelsTest.run(k, sliced, x, 1, 0, rows);
-                float[] ref = PanamaKernelsTest.run(ScalarKernels.INSTANCE, sliced, x, 1, 0, rows);
-                for (int r = 0; r < rows; r++) {
-                    assertEquals(-sign * c * cols / 256f, ref[r], 1e-3f * c, "reference row " + r);
-                    assertEquals(ref[r], got[r], 1e-6f * Math.abs(ref[r]), "x=" + sign + " row " + r);
-                }
-            }
-        }
+        SlicedBitmapKernelsTest.largestSumsExact(e, SlicedTileIndexedEncoding.of(e), g, rows, cols, c);
     }
 
     @Test
