@@ -69,10 +69,9 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         this.steps = stepsFor(capacity);
     }
 
-    /** Whether {@code e} can take this layout: bitmap Q8 or Q4 in its file layout. */
+    /** Whether {@code e} can take this layout: bitmap Q8 or Q4 in its file layout, as for {@link SlicedBitmapEncoding}. */
     public static boolean slices(WeightEncoding e) {
-        return e instanceof SparseEncoding s && !s.isNM() && !s.isPadded()
-                && (s.values() == SparseEncoding.Values.Q8 || s.values() == SparseEncoding.Values.Q4);
+        return SlicedBitmapEncoding.slices(e);
     }
 
     /** The layout of {@code e}, bitmap Q8 or Q4 ({@link #slices}). */

@@ -154,7 +154,8 @@ public final class PanamaKernels implements Kernels {
 
     /**
      * {@link #preferredLayout(WeightEncoding)} for this matrix: {@link SlicedTileIndexedEncoding} only where
-     * every block fits its room, else the layout the encoding takes without it.
+     * the matrix fits its room ({@link SlicedTileIndexedEncoding#holds}), else the layout the encoding takes
+     * without it.
      */
     @Override
     public WeightEncoding preferredLayout(Tensor t) {
@@ -182,7 +183,7 @@ public final class PanamaKernels implements Kernels {
 
     /**
      * As {@link #preferredLayout(WeightEncoding, int, boolean)}; without {@code tileIndexed} sparse bitmap Q8
-     * takes the layout it has when a matrix does not fit {@link SlicedTileIndexedEncoding} (whose VPERMB,
+     * and Q4 take the layout they have when a matrix does not fit {@link SlicedTileIndexedEncoding} (whose VPERMB,
      * AVX-512 VBMI, every CPU with VBMI2's VPEXPANDB has).
      */
     static WeightEncoding preferredLayout(WeightEncoding e, int bits, boolean expandsBytes, boolean tileIndexed) {
@@ -191,7 +192,7 @@ public final class PanamaKernels implements Kernels {
         }
         if (tileIndexed && SlicedTileIndexedEncoding.slices(e) && bits == 512 && expandsBytes
                 && tileIndexed((SparseEncoding) e)) {
-            return SlicedTileIndexedEncoding.of(e); // sparse bitmap Q8: each value beside its column, work per stored value
+            return SlicedTileIndexedEncoding.of(e); // sparse bitmap Q8 and Q4: each value beside its column, work per stored value
         }
         if (SlicedBitmapEncoding.slices(e) && bits == 512 && expandsBytes) {
             return SlicedBitmapEncoding.of(e); // bitmap Q8, Q4: 16 rows a vector, each step's values expanded by its mask

@@ -72,10 +72,17 @@ public final class ModelLoader {
         // A tied head is also the embedding, read a row at a time: a 16-row layout serves that too
         // (Tensor.dequantizeRow through the layout's reference, one row a token), and the head is the
         // larger use (135M Q4_0: the tied head's row decoder took 16% of decode).
-        // Each matrix's layout once: a layout sized for typical data reads the matrix to see that it fits.
+        // Each matrix's layout once, on the pool: a layout sized for typical data reads the matrix to see
+        // that it fits (SlicedTileIndexedEncoding.holds).
+        WeightEncoding[] chosen = new WeightEncoding[all.size()];
+        pool.parallelFor(all.size(), 1, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                chosen[i] = target(all.get(i), kernels);
+            }
+        });
         IdentityHashMap<Tensor, WeightEncoding> targets = new IdentityHashMap<>();
-        for (Tensor t : all) {
-            targets.computeIfAbsent(t, x -> target(x, kernels));
+        for (int i = 0; i < chosen.length; i++) {
+            targets.put(all.get(i), chosen[i]);
         }
         List<Tensor> changing = new ArrayList<>(new java.util.LinkedHashSet<>(all.stream()
                 .filter(t -> targets.get(t) != t.encoding())

@@ -72,7 +72,7 @@ public final class VecKernels implements Kernels, KernelTable {
             if (SlicedBitmapEncoding.slices(s)) { // bitmap Q8 and Q4 in 16-row slices, made at load
                 register(new SlicedBitmapKernel(SlicedBitmapEncoding.of(s)));
             }
-            if (SlicedTileIndexedEncoding.slices(s)) { // bitmap Q8 with each value's column, made at load where sparse enough
+            if (SlicedTileIndexedEncoding.slices(s)) { // bitmap Q8 and Q4 with each value's column, made at load where sparse enough
                 register(new SlicedTileIndexedKernel(SlicedTileIndexedEncoding.of(s)));
             }
         }
