@@ -52,6 +52,24 @@ class SlicedTileIndexedKernelsTest {
         SlicedBitmapKernelsTest.largestSumsExact(e, SlicedTileIndexedEncoding.of(e), g, rows, cols, c);
     }
 
+    /**
+     * Q4's pairs add up over a whole tile in 16 bits: a row whose 64 columns of a tile are all stored at
+     * −8 takes 16 steps there, and against activation levels of ±127 its lane reaches 16·2·8·127 = 32512,
+     * the largest a tile can hold, which must come out exact in both passes.
+     */
+    @Test
+    void q4TilesAddUpInSixteenBitsUpToTheirFullestTile() {
+        int rows = 32, cols = 512, c = 64;
+        SparseEncoding e = SparseEncoding.bitmap(Values.Q4, c);
+        float[] g = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < cols; i++) {
+                g[r * cols + i] = i % 256 < c ? -1f : 0f; // the first tile of each block whole (16 steps), the rest empty
+            }
+        }
+        SlicedBitmapKernelsTest.largestSumsExact(e, SlicedTileIndexedEncoding.of(e), g, rows, cols, c);
+    }
+
     @Test
     void sparseBitmapQ8TakesTheTileIndexedLayoutWhereBytesExpandInOneInstruction() {
         for (int c : new int[] {1, 26, 77, 94}) {

@@ -141,7 +141,9 @@ final class SlicedTileIndexedKernel extends SlicedKernel {
     /**
      * The slice at {@code base} ({@code nb} blocks, its tile scales as floats in {@code sc}) times one
      * token's levels at {@code a[ao..]} (its blocks' d at {@code a[so..]}), into {@code dst[d..d + 16)}.
-     * Per step |a row's lane pair| ≤ 2·128·127 < 2^15, so the 16-bit sums are exact.
+     * Per step |a row's lane pair| ≤ 2·128·127 < 2^15, so the 16-bit sums are exact; Q4's pairs (|q| ≤ 8)
+     * add up over a tile's steps in 16 bits, at most 16 of them (a row's 64 columns, four a step): 16·2·8·127
+     * = 32512 < 2^15.
      */
     private void slice(MemorySegment w, long base, MemorySegment a, long ao, long so, int nb, float[] sc, float[] dst, int d) {
         FloatVector acc = FloatVector.zero(F);
@@ -153,22 +155,30 @@ final class SlicedTileIndexedKernel extends SlicedKernel {
             for (int t = 0; t < 4; t++) {
                 ByteVector levels = ByteVector.fromMemorySegment(B64, a, at + 64L * t, Vec.LE);
                 IntVector sum = IntVector.zero(Vec.I);
-                for (int n = counts >>> 8 * t & 0xFF; n > 0; n--, p += step) {
-                    ShortVector g = ByteVector.fromMemorySegment(B64, w, p, Vec.LE).selectFrom(levels).reinterpretAsShorts();
-                    ShortVector lo, hi;
-                    if (q4) { // byte i's nibbles are slots 2i and 2i + 1, as Q8's bytes 2i and 2i + 1 of short i
+                int n = counts >>> 8 * t & 0xFF;
+                if (q4) { // byte i's nibbles are slots 2i and 2i + 1, as Q8's bytes 2i and 2i + 1 of short i; the tile's sums in 16 bits
+                    ShortVector s16 = ShortVector.zero(S32);
+                    for (; n > 0; n--, p += step) {
+                        ShortVector g = ByteVector.fromMemorySegment(B64, w, p, Vec.LE).selectFrom(levels).reinterpretAsShorts();
                         ShortVector x = (ShortVector) ByteVector.fromMemorySegment(B32, w, p + VALUES, Vec.LE)
                                 .convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
-                        lo = x.lanewise(VectorOperators.LSHL, BY12).lanewise(VectorOperators.ASHR, BY12);
-                        hi = x.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY12);
-                    } else {
-                        ShortVector u = ShortVector.fromMemorySegment(S32, w, p + VALUES, Vec.LE);
-                        lo = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8);
-                        hi = u.lanewise(VectorOperators.ASHR, BY8);
+                        ShortVector lo = x.lanewise(VectorOperators.LSHL, BY12).lanewise(VectorOperators.ASHR, BY12);
+                        ShortVector hi = x.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY12);
+                        s16 = s16.add(lo.mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                                .add(hi.mul(g.lanewise(VectorOperators.ASHR, BY8))));
                     }
-                    IntVector q = lo.mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
-                            .add(hi.mul(g.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
-                    sum = sum.add(q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q.lanewise(VectorOperators.ASHR, 16));
+                    IntVector q = s16.reinterpretAsInts();
+                    sum = q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(q.lanewise(VectorOperators.ASHR, 16));
+                } else {
+                    for (; n > 0; n--, p += step) {
+                        ShortVector g = ByteVector.fromMemorySegment(B64, w, p, Vec.LE).selectFrom(levels).reinterpretAsShorts();
+                        ShortVector u = ShortVector.fromMemorySegment(S32, w, p + VALUES, Vec.LE);
+                        ShortVector lo = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8);
+                        ShortVector hi = u.lanewise(VectorOperators.ASHR, BY8);
+                        IntVector q = lo.mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                                .add(hi.mul(g.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
+                        sum = sum.add(q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q.lanewise(VectorOperators.ASHR, 16));
+                    }
                 }
                 acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, sc, ROWS * (4 * b + t)).mul(dx), acc);
             }
@@ -192,27 +202,41 @@ final class SlicedTileIndexedKernel extends SlicedKernel {
             for (int t = 0; t < 4; t++) {
                 ByteVector levels = ByteVector.fromMemorySegment(B64, a, at + 64L * t, Vec.LE);
                 ByteVector levels1 = ByteVector.fromMemorySegment(B64, a, at + cols + 64L * t, Vec.LE);
-                IntVector sum = IntVector.zero(Vec.I), sum1 = sum;
-                for (int n = counts >>> 8 * t & 0xFF; n > 0; n--, p += step) {
-                    ByteVector col = ByteVector.fromMemorySegment(B64, w, p, Vec.LE);
-                    ShortVector lo, hi;
-                    if (q4) { // as in slice
+                IntVector sum, sum1;
+                int n = counts >>> 8 * t & 0xFF;
+                if (q4) { // as in slice
+                    ShortVector s16 = ShortVector.zero(S32), s16b = s16;
+                    for (; n > 0; n--, p += step) {
+                        ByteVector col = ByteVector.fromMemorySegment(B64, w, p, Vec.LE);
                         ShortVector x = (ShortVector) ByteVector.fromMemorySegment(B32, w, p + VALUES, Vec.LE)
                                 .convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
-                        lo = x.lanewise(VectorOperators.LSHL, BY12).lanewise(VectorOperators.ASHR, BY12);
-                        hi = x.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY12);
-                    } else {
-                        ShortVector u = ShortVector.fromMemorySegment(S32, w, p + VALUES, Vec.LE);
-                        lo = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8);
-                        hi = u.lanewise(VectorOperators.ASHR, BY8);
+                        ShortVector lo = x.lanewise(VectorOperators.LSHL, BY12).lanewise(VectorOperators.ASHR, BY12);
+                        ShortVector hi = x.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY12);
+                        ShortVector g = col.selectFrom(levels).reinterpretAsShorts(), g1 = col.selectFrom(levels1).reinterpretAsShorts();
+                        s16 = s16.add(lo.mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                                .add(hi.mul(g.lanewise(VectorOperators.ASHR, BY8))));
+                        s16b = s16b.add(lo.mul(g1.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                                .add(hi.mul(g1.lanewise(VectorOperators.ASHR, BY8))));
                     }
-                    ShortVector g = col.selectFrom(levels).reinterpretAsShorts(), g1 = col.selectFrom(levels1).reinterpretAsShorts();
-                    IntVector q = lo.mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
-                            .add(hi.mul(g.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
-                    IntVector q1 = lo.mul(g1.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
-                            .add(hi.mul(g1.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
-                    sum = sum.add(q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q.lanewise(VectorOperators.ASHR, 16));
-                    sum1 = sum1.add(q1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q1.lanewise(VectorOperators.ASHR, 16));
+                    IntVector q = s16.reinterpretAsInts(), q1 = s16b.reinterpretAsInts();
+                    sum = q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(q.lanewise(VectorOperators.ASHR, 16));
+                    sum1 = q1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(q1.lanewise(VectorOperators.ASHR, 16));
+                } else {
+                    sum = IntVector.zero(Vec.I);
+                    sum1 = sum;
+                    for (; n > 0; n--, p += step) {
+                        ByteVector col = ByteVector.fromMemorySegment(B64, w, p, Vec.LE);
+                        ShortVector u = ShortVector.fromMemorySegment(S32, w, p + VALUES, Vec.LE);
+                        ShortVector lo = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8);
+                        ShortVector hi = u.lanewise(VectorOperators.ASHR, BY8);
+                        ShortVector g = col.selectFrom(levels).reinterpretAsShorts(), g1 = col.selectFrom(levels1).reinterpretAsShorts();
+                        IntVector q = lo.mul(g.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                                .add(hi.mul(g.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
+                        IntVector q1 = lo.mul(g1.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8))
+                                .add(hi.mul(g1.lanewise(VectorOperators.ASHR, BY8))).reinterpretAsInts();
+                        sum = sum.add(q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q.lanewise(VectorOperators.ASHR, 16));
+                        sum1 = sum1.add(q1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(q1.lanewise(VectorOperators.ASHR, 16));
+                    }
                 }
                 FloatVector scale = FloatVector.fromArray(F, sc, ROWS * (4 * b + t));
                 acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(scale.mul(dx), acc);
