@@ -116,6 +116,15 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         return (step * steps + TILE_SCALES + COUNTS) / ROWS;
     }
 
+    /**
+     * A row's share of a slice block as held on average for randomly pruned rows ({@link #meanSteps}
+     * steps, the tile scales and the counts), where {@link #blockBytes} is the room's: what a matrix of
+     * this layout takes in memory, the slices being packed ({@link #heldBytes}).
+     */
+    public double meanBlockBytes() {
+        return (step * meanSteps(capacity) + TILE_SCALES + 4) / ROWS;
+    }
+
     /** Bytes of the slices' offset table of a matrix of {@code rows} rows. */
     static long tableBytes(int rows) {
         return (8L * (rows / ROWS) + 63) & ~63L;

@@ -127,28 +127,47 @@ public final class PanamaKernels implements Kernels {
      * Bitmap Q4 at least this dense is decoded as Q4_0_R16 at 512 bits. The 16-row bitmap Q4 decode costs
      * per position, whatever the density: tinyllama-1.1b shape, tg64 17.4 (50%), 18.7 (70%) and 19.2 (90%
      * sparse) tokens/s against dense Q4_0's 31.3 the same minutes (docs/performance.md, session 38). From
-     * 50% Q4_0's bytes are at most 1.38× the bitmap's (4.5 bits a weight against 3.25 and more); sparser
-     * types keep their own layout, whose memory is their point (Q4_0 would take 1.8–2.7× theirs).
+     * 50% Q4_0's bytes are at most 1.38× the bitmap's (4.5 bits a weight against 3.25 and more), so these
+     * take Q4_0_R16 even where {@link #Q4_BITMAP_SLICES} keeps the sparser ones' bitmap slices for memory.
      */
     static final double Q4_BITMAP_AS_DENSE = 0.5;
 
     /**
      * Whether bitmap {@code s} takes {@link SlicedTileIndexedEncoding} at 512 bits: where that layout, whose
-     * work is per stored value, takes no more memory than the dense twin (Q8_0 or Q4_0; its tiles' padding
-     * holds a column byte and a value byte or nibble a slot): bitmap Q8 up to c = 94 of 256 (63% sparse and
-     * sparser), Q4 up to c = 53 (79%). tinyllama-1.1b shape, tg64 / pp128 against the 16-row bitmap layout: Q8 at 90% 73 / 137
-     * against 27 / 97 tokens/s, at 70% 47 / 108 against 23 / 89; Q4 at 90% 74 / 183 against 25 / 97.
-     * Denser the decode still gains (Q8 at 50%: 35 against 21) but the memory grows past the dense twin's
-     * and prompts lose (61 against 95) (docs/performance.md, session 40). {@code -Dsieve.bitmap.indexed=N}
-     * takes it for capacities up to N instead (0: never), for measurements.
+     * work is per stored value, holds no more than the dense twin's bytes (Q8_0 or Q4_0) to within {@link
+     * #TILE_INDEXED_MEMORY}, counted for randomly pruned rows ({@link SlicedTileIndexedEncoding#meanBlockBytes}:
+     * its tiles' padding holds a column byte and a value byte or nibble a slot): bitmap Q8 up to c = 108
+     * of 256 (58% sparse and sparser), Q4 up to c = 67 (74%). tinyllama-1.1b shape, tg64 / pp128 against
+     * the 16-row bitmap layout: Q8 at 90% 73 / 137 against 27 / 97 tokens/s, at 70% 47 / 108 against 23 /
+     * 89; Q4 at 90% 74 / 183 against 25 / 97 (session 40); Q8 at 60% (c = 102, 1.001 of Q8_0's bytes) 30.8,
+     * 25.0 / 98, 92 against 19.6, 16.6 / 95, 87, dense Q8_0 20.1, 17.0 / 94, 84 (session 41). Denser the
+     * decode still gains (Q8 at 50%: 35 against 21) but the memory grows past the dense twin's (1.21 of it)
+     * and prompts lose (61 against 95) (docs/performance.md, sessions 40 and 41). {@code
+     * -Dsieve.bitmap.indexed=N} takes it for capacities up to N instead (0: never), for measurements.
      */
     static boolean tileIndexed(SparseEncoding s) {
         if (TILE_INDEXED_CAPACITY >= 0) {
             return s.capacity() <= TILE_INDEXED_CAPACITY;
         }
         WeightEncoding twin = s.values() == SparseEncoding.Values.Q4 ? Q4_0Encoding.INSTANCE : Q8_0Encoding.INSTANCE;
-        return SlicedTileIndexedEncoding.of(s).byteSize(s.blockSize()) <= twin.byteSize(s.blockSize());
+        return SlicedTileIndexedEncoding.of(s).meanBlockBytes() <= TILE_INDEXED_MEMORY * twin.byteSize(s.blockSize());
     }
+
+    /**
+     * How far past the dense twin's bytes the tile-indexed layout may go: 5%, about the spread of one
+     * model's resident memory between runs here (Q8_0 1226–1263 MiB), so that a bitmap Q8 model at 60%
+     * sparsity (1.001 of Q8_0's bytes held) decodes per stored value.
+     */
+    static final double TILE_INDEXED_MEMORY = 1.05;
+
+    /**
+     * Bitmap Q4 that takes neither Q4_0_R16 (from {@link #Q4_BITMAP_AS_DENSE}) nor the tile-indexed layout
+     * (above c = 67) is decoded as Q4_0_R16 as well: its own 16-row bitmap slices decode at 0.56–0.6 of
+     * Q4_0's speed at every sparsity (q4-u70, tg64 23.2 against dense Q4_0's ~40 tokens/s; session 38: 18.7
+     * against 31.3), so they would make a pruned model slower than its dense twin. {@code
+     * -Dsieve.bitmap.q4.slices=true} keeps them (memory first: 2.7 bits a weight at 70% against Q4_0's 4.5).
+     */
+    private static final boolean Q4_BITMAP_SLICES = Boolean.getBoolean("sieve.bitmap.q4.slices");
 
     private static final int TILE_INDEXED_CAPACITY = Integer.getInteger("sieve.bitmap.indexed", -1);
 
@@ -194,8 +213,11 @@ public final class PanamaKernels implements Kernels {
                 && tileIndexed((SparseEncoding) e)) {
             return SlicedTileIndexedEncoding.of(e); // sparse bitmap Q8 and Q4: each value beside its column, work per stored value
         }
+        if (bits == 512 && Q4_0SlicedEncoding.bitmapQ4(e) && !Q4_BITMAP_SLICES) {
+            return Q4_0SlicedEncoding.INSTANCE; // never slower than the dense twin: see Q4_BITMAP_SLICES
+        }
         if (SlicedBitmapEncoding.slices(e) && bits == 512 && expandsBytes) {
-            return SlicedBitmapEncoding.of(e); // bitmap Q8, Q4: 16 rows a vector, each step's values expanded by its mask
+            return SlicedBitmapEncoding.of(e); // bitmap Q8 (Q4 where asked): 16 rows a vector, each step's values expanded by its mask
         }
         if (e instanceof IndexedSparseEncoding i && bits == 512) {
             return SlicedIndexedEncoding.of(i); // a 16-row slice is one vector of 16 lanes

@@ -87,17 +87,23 @@ class SlicedBitmapKernelsTest {
         }
     }
 
+    /**
+     * At 512 bits bitmap Q8 takes the tile-indexed layout where it holds about the dense twin's bytes
+     * (SlicedTileIndexedKernelsTest) and these 16-row slices denser, where bytes expand in one
+     * instruction, else its rows; bitmap Q4 decodes as Q4_0_R16 wherever it takes no tile-indexed
+     * layout (its slices decode slower than Q4_0: PanamaKernels.Q4_BITMAP_SLICES).
+     */
     @Test
-    void the512BitKernelsAskForSlicesOfBitmapQ8AndQ4WhereBytesExpandInOneInstruction() {
-        for (int c : new int[] {1, 77, 128, 256}) {
+    void the512BitKernelsAskForSlicesOfBitmapQ8WhereBytesExpandInOneInstruction() {
+        for (int c : new int[] {1, 77, 109, 128, 256}) {
           for (Values v : new Values[] {Values.Q8, Values.Q4}) {
             SparseEncoding e = SparseEncoding.bitmap(v, c);
-            boolean asQ4_0 = v == Values.Q4 && c >= 128; // bitmap Q4 from 50% on: as Q4_0 (PanamaKernels.Q4_BITMAP_AS_DENSE)
-            boolean tileIndexed = c <= (v == Values.Q8 ? 94 : 53); // where no larger than the dense twin: SlicedTileIndexedKernelsTest
+            boolean tileIndexed = c <= (v == Values.Q8 ? 108 : 67);
+            boolean asQ4_0 = v == Values.Q4 && !tileIndexed;
             assertSame(asQ4_0 ? dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE
                     : tileIndexed ? dev.sieve.core.quant.SlicedTileIndexedEncoding.of(e) : SlicedBitmapEncoding.of(e),
                     PanamaKernels.preferredLayout(e, 512, true));
-            assertSame(asQ4_0 ? dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE : e.blockBytes() % 8 == 0 ? e : e.padded(),
+            assertSame(v == Values.Q4 ? dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE : e.blockBytes() % 8 == 0 ? e : e.padded(),
                     PanamaKernels.preferredLayout(e, 512, false));
             assertSame(e, PanamaKernels.preferredLayout(e, 256, true));
           }

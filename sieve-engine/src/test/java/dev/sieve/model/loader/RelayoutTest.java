@@ -219,7 +219,8 @@ class RelayoutTest {
             "2:4, 0.5, f16, F16_S24, F16_S24_R", "4:8, 0.5, bf16, BF16_S48, BF16_I8_R", "4:8, 0.5, f16, F16_S48, F16_I8_R",
             "8:16, 0.5, f16, F16_I8, F16_I8_R", "unstructured, 0.5, q8, Q8_B128, Q8_B128_R",
             "unstructured, 0.9, q8, Q8_B26, Q8_B26_X", "unstructured, 0.8, q8, Q8_B51, Q8_B51_X",
-            "unstructured, 0.5, q4, Q4_B128, Q4_0_R16", "unstructured, 0.7, q4, Q4_B77, Q4_B77_R", "unstructured, 0.9, q4, Q4_B26, Q4_B26_X"})
+            "unstructured, 0.5, q4, Q4_B128, Q4_0_R16", "unstructured, 0.7, q4, Q4_B77, Q4_0_R16", "unstructured, 0.9, q4, Q4_B26, Q4_B26_X",
+            "unstructured, 0.6, q8, Q8_B102, Q8_B102_X"})
     void sparseTypesInterleaveWholeSlicesAt512Bits(String pattern, double sparsity, String values, String type, String slicedType,
             @TempDir Path dir) throws Exception {
         // Bitmap blocks are 256 columns: that model is twice as wide. Its 16-row layout needs a CPU that
