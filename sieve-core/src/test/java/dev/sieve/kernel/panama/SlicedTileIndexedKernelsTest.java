@@ -41,15 +41,7 @@ class SlicedTileIndexedKernelsTest {
      */
     @Test
     void theLargestSixteenBitSumsStayExact() {
-        int rows = 32, cols = 512, c = 26;
-        SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
-        float[] g = new float[rows * cols];
-        for (int r = 0; r < rows; r++) {
-            for (int i = 0; i < cols; i++) {
-                g[r * cols + i] = (i * 7 + r) % 256 < c ? -1f : 0f; // c of each 256 stored, spread over the tiles
-            }
-        }
-        SlicedBitmapKernelsTest.largestSumsExact(e, SlicedTileIndexedEncoding.of(e), g, rows, cols, c);
+        largestSumsExact(Values.Q8, 26, (r, i) -> (i * 7 + r) % 256 < 26); // c of each 256 stored, spread over the tiles
     }
 
     /**
@@ -59,12 +51,17 @@ class SlicedTileIndexedKernelsTest {
      */
     @Test
     void q4TilesAddUpInSixteenBitsUpToTheirFullestTile() {
-        int rows = 32, cols = 512, c = 64;
-        SparseEncoding e = SparseEncoding.bitmap(Values.Q4, c);
+        largestSumsExact(Values.Q4, 64, (r, i) -> i % 256 < 64); // the first tile of each block whole (16 steps), the rest empty
+    }
+
+    /** A 32 × 512 matrix of capacity c with −1 where {@code stored(row, column)}, else 0: {@link SlicedBitmapKernelsTest#largestSumsExact}. */
+    private static void largestSumsExact(Values v, int c, java.util.function.BiPredicate<Integer, Integer> stored) {
+        int rows = 32, cols = 512;
+        SparseEncoding e = SparseEncoding.bitmap(v, c);
         float[] g = new float[rows * cols];
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < cols; i++) {
-                g[r * cols + i] = i % 256 < c ? -1f : 0f; // the first tile of each block whole (16 steps), the rest empty
+                g[r * cols + i] = stored.test(r, i) ? -1f : 0f;
             }
         }
         SlicedBitmapKernelsTest.largestSumsExact(e, SlicedTileIndexedEncoding.of(e), g, rows, cols, c);
