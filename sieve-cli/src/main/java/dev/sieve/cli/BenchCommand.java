@@ -14,7 +14,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,7 +26,8 @@ import picocli.CommandLine.Option;
         description = {"Measures prompt processing (pp) and generation (tg) throughput like llama-bench: after one warm-up"
                 + " run (--warmup), each test repeats -r times; the table gives mean ± standard deviation.",
             "eff GB/s is the weight bytes streamed per generated token times tokens/s (decode is bound by memory"
-                + " bandwidth); peak RSS is the process's high-water mark.",
+                + " bandwidth); peak RSS is the process's high-water mark; 'in memory' names the layouts the kernels"
+                + " converted the file's matrices to at load (--keep-layout: none).",
             "With --depth, tg runs after D tokens already in the cache (llama-bench's -d), once per --cache-type in a"
                 + " comma list, interleaved token by token so the cache types see the same machine load.",
             "With --parallel, tg also runs B sequences decoding together, one token each per step (continuous batching,"
@@ -100,6 +103,7 @@ final class BenchCommand implements Callable<Integer> {
         double bpw;
         double density;
         String desc;
+        Map<String, Map<String, Integer>> layouts;
         try (Model file = ModelLoader.load(model); WorkerPool pool = new WorkerPool(nThreads)) {
             kernels = KernelProvider.get().name();
             Linear linear = new Linear(KernelProvider.get(), pool);
@@ -113,6 +117,7 @@ final class BenchCommand implements Callable<Integer> {
             KvCache kv = tf.newCache(ctx, encodings().get(0), cache.residual());
             desc = describe(file);
             density = density(m);
+            layouts = layouts(file, m);
             // Bytes streamed per decoded token: every matrix but the embedding (of which one row is read).
             long perToken = m.weightBytes() - m.weights().tokenEmbedding().heldBytes()
                     + m.weights().tokenEmbedding().rowBytes()
@@ -159,7 +164,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         long rss = peakRssBytes();
         if (json) {
-            printJson(rows, fileSize, params, bpw, density, nThreads, rss, kernels, desc);
+            printJson(rows, fileSize, params, bpw, density, nThreads, rss, kernels, desc, layouts);
         } else {
             System.out.printf("| %-26s | %10s | %8s | %-14s | %7s | %8s | %16s | %5s | %7s | %8s |%n", "model", "size", "params",
                     "backend", "threads", "test", "t/s", "bpw", "density", "eff GB/s");
@@ -172,6 +177,7 @@ final class BenchCommand implements Callable<Integer> {
                         density, r.effGbps > 0 ? String.format(Locale.ROOT, "%.1f", r.effGbps) : "");
             }
             System.out.printf("%npeak RSS %s (model file %s)%n", Units.bytes(rss), Units.bytes(fileSize));
+            System.out.println("in memory: " + (layouts.isEmpty() ? "the file's layouts" : describeLayouts(layouts)));
         }
         return 0;
     }
@@ -357,11 +363,36 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static String dominantEncoding(Model m) {
-        var bytes = new java.util.TreeMap<String, Long>();
+        var bytes = new TreeMap<String, Long>();
         for (var t : m.weights().matrices()) {
             bytes.merge(t.encoding().name(), t.byteSize(), Long::sum);
         }
         return bytes.entrySet().stream().max(java.util.Map.Entry.comparingByValue()).map(java.util.Map.Entry::getKey).orElse("?");
+    }
+
+    /**
+     * The layouts {@code loaded}'s matrices took where they differ from {@code file}'s (the same matrices,
+     * in the same order): file encoding → in-memory layout → matrices, in name order. A sparse type may
+     * take two (a matrix that does not fit the tile-indexed layout keeps another).
+     */
+    static Map<String, Map<String, Integer>> layouts(Model file, Model loaded) {
+        var from = file.weights().matrices();
+        var to = loaded.weights().matrices();
+        var out = new TreeMap<String, Map<String, Integer>>();
+        for (int i = 0; i < Math.min(from.size(), to.size()); i++) {
+            String a = from.get(i).encoding().name(), b = to.get(i).encoding().name();
+            if (!a.equals(b)) {
+                out.computeIfAbsent(a, k -> new TreeMap<>()).merge(b, 1, Integer::sum);
+            }
+        }
+        return out;
+    }
+
+    /** "Q4_B77 as Q4_0_R16 (154), Q6_K as Q6_K_R16 (1)". */
+    static String describeLayouts(Map<String, Map<String, Integer>> layouts) {
+        var parts = new ArrayList<String>();
+        layouts.forEach((from, tos) -> tos.forEach((to, n) -> parts.add(from + " as " + to + " (" + n + ")")));
+        return String.join(", ", parts);
     }
 
     /** VmHWM from /proc/self/status (Linux), or 0 when unavailable. */
@@ -379,7 +410,15 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void printJson(List<Row> rows, long size, long params, double bpw, double density, int nThreads, long rss, String kernels,
-            String desc) {
+            String desc, Map<String, Map<String, Integer>> layouts) {
+        StringBuilder lay = new StringBuilder("{");
+        layouts.forEach((from, tos) -> {
+            lay.append(lay.length() > 1 ? ", " : "").append('"').append(jsonEscape(from)).append("\": {");
+            int[] k = {0};
+            tos.forEach((to, n) -> lay.append(k[0]++ > 0 ? ", " : "").append('"').append(jsonEscape(to)).append("\": ").append(n));
+            lay.append('}');
+        });
+        lay.append('}');
         StringBuilder sb = new StringBuilder("[\n");
         for (int i = 0; i < rows.size(); i++) {
             Row r = rows.get(i);
@@ -391,9 +430,10 @@ final class BenchCommand implements Callable<Integer> {
             sb.append(String.format(Locale.ROOT, """
                       {"build": "sieve 0.1.0", "backends": "CPU", "kernels": "%s", "model_filename": "%s", "model_type": "%s",
                        "model_size": %d, "model_n_params": %d, "n_threads": %d, "n_prompt": %d, "n_gen": %d, "n_parallel": %d, "test": "%s",
-                       "avg_ts": %.4f, "stddev_ts": %.4f, "samples_ts": %s, "bpw": %.4f, "density": %.4f, "eff_gbps": %.3f, "peak_rss": %d}%s
+                       "avg_ts": %.4f, "stddev_ts": %.4f, "samples_ts": %s, "bpw": %.4f, "density": %.4f, "eff_gbps": %.3f, "peak_rss": %d,
+                       "layouts": %s}%s
                     """, kernels, jsonEscape(model.toString()), jsonEscape(desc), size, params, nThreads, r.nPrompt, r.nGen,
-                    r.parallel, r.test, r.mean, r.sd, samples, bpw, density, r.effGbps, rss, i < rows.size() - 1 ? "," : ""));
+                    r.parallel, r.test, r.mean, r.sd, samples, bpw, density, r.effGbps, rss, lay, i < rows.size() - 1 ? "," : ""));
         }
         System.out.print(sb.append("]\n"));
     }

@@ -114,6 +114,7 @@ class CliTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("\"n_prompt\": 16") && r.out().contains("\"n_gen\": 8"), r.out());
         assertTrue(r.out().contains("\"avg_ts\"") && r.out().contains("\"eff_gbps\"") && r.out().contains("\"peak_rss\""), r.out());
+        assertTrue(r.out().contains("\"layouts\": {"), r.out());
     }
 
     /**
@@ -142,6 +143,13 @@ class CliTest {
         var b = bpw.matcher(kept.out());
         assertTrue(a.find() && b.find(), converted.out());
         assertEquals(b.group(1), a.group(1), "bits per weight of the file");
+        // The layouts the matrices took at load: the file's own with --keep-layout, else the faster decoders'.
+        assertTrue(kept.out().contains("\"layouts\": {}"), kept.out());
+        assertTrue(java.util.regex.Pattern.compile("\"layouts\": \\{\"" + model.substring(0, 4) + "[^\"]*\": \\{\"Q4_").matcher(converted.out()).find(),
+                converted.out());
+        Result table = sieve("", "bench", "-m", m, "-p", "0", "-n", "2", "-r", "1");
+        assertEquals(0, table.code(), table.err());
+        assertTrue(table.out().lines().anyMatch(l -> l.startsWith("in memory: " + model.substring(0, 4)) && l.contains(" as Q4_")), table.out());
     }
 
     @Test
