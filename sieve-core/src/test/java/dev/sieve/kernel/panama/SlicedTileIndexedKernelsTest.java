@@ -99,28 +99,32 @@ class SlicedTileIndexedKernelsTest {
 
     /**
      * A matrix whose rows crowd their values into one tile each (row l's 26 in tile l mod 4) needs 7 steps
-     * a tile, 28 a block, more than the layout's room: for that matrix the kernels ask for the bitmap's
-     * layout, and a random one of the same type takes the tile-indexed layout.
+     * a tile, 28 a block, more than the layout's room: for that matrix the kernels ask for the layout the
+     * type takes without the tile-indexed one (Q8: the bitmap's 16-row slices; Q4: Q4_0_R16), and a random
+     * one of the same type takes the tile-indexed layout.
      */
     @Test
-    void aMatrixThatDoesNotFitKeepsTheBitmapLayout() {
+    void aMatrixThatDoesNotFitTakesTheLayoutWithoutTheTileIndex() {
         int rows = 32, cols = 512, c = 26;
-        SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
         PanamaKernels k = PanamaKernels.create(512);
-        org.junit.jupiter.api.Assumptions.assumeTrue(k.preferredLayout(e) == SlicedTileIndexedEncoding.of(e),
-                "this CPU has no VPEXPANDB: bitmap Q8 keeps its rows");
-        float[] g = new float[rows * cols];
-        for (int r = 0; r < rows; r++) {
-            for (int i = 0; i < cols; i++) {
-                g[r * cols + i] = i % 256 / 64 == r % 4 && i % 64 < c ? 1f + i % 5 : 0f;
+        for (Values v : new Values[] {Values.Q8, Values.Q4}) {
+            SparseEncoding e = SparseEncoding.bitmap(v, c);
+            org.junit.jupiter.api.Assumptions.assumeTrue(k.preferredLayout(e) == SlicedTileIndexedEncoding.of(e),
+                    "this CPU has no VPEXPANDB: bitmap types keep their rows");
+            float[] g = new float[rows * cols];
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < cols; i++) {
+                    g[r * cols + i] = i % 256 / 64 == r % 4 && i % 64 < c ? 1f + i % 5 : 0f;
+                }
             }
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            Tensor crowded = Tensor.allocate("w", e, arena, cols, rows);
-            e.quantize(g, 0, crowded.data(), 0, g.length);
-            assertSame(SlicedBitmapEncoding.of(e), k.preferredLayout(crowded));
-            Tensor random = PanamaKernelsTest.randomTensor(e, rows, cols, new java.util.Random(3), arena);
-            assertSame(SlicedTileIndexedEncoding.of(e), k.preferredLayout(random));
+            try (Arena arena = Arena.ofConfined()) {
+                Tensor crowded = Tensor.allocate("w", e, arena, cols, rows);
+                e.quantize(g, 0, crowded.data(), 0, g.length);
+                assertSame(v == Values.Q8 ? SlicedBitmapEncoding.of(e) : dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE,
+                        k.preferredLayout(crowded), e.name());
+                Tensor random = PanamaKernelsTest.randomTensor(e, rows, cols, new java.util.Random(3), arena);
+                assertSame(SlicedTileIndexedEncoding.of(e), k.preferredLayout(random), e.name());
+            }
         }
     }
 }
