@@ -47,7 +47,7 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
     private static final int BLOCK = SparseEncoding.BITMAP_BLOCK;
     /** Steps per block: four columns of 16 rows each. */
     public static final int STEPS = BLOCK / 4;
-    private static final SlicedBitmapEncoding[] Q8 = new SlicedBitmapEncoding[BLOCK], Q4 = new SlicedBitmapEncoding[BLOCK];
+    private static final BitmapLayouts<SlicedBitmapEncoding> ALL = new BitmapLayouts<>(SlicedBitmapEncoding::new);
     private static final ValueLayout.OfLong LONG_LE =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
@@ -76,14 +76,7 @@ public final class SlicedBitmapEncoding extends SlicedEncoding {
         if (!slices(e)) {
             throw new IllegalArgumentException("16-row bitmap layouts hold bitmap blocks with Q8 or Q4 values, not " + e.name());
         }
-        SparseEncoding s = (SparseEncoding) e;
-        SlicedBitmapEncoding[] all = s.values() == SparseEncoding.Values.Q4 ? Q4 : Q8;
-        synchronized (all) {
-            if (all[s.capacity() - 1] == null) {
-                all[s.capacity() - 1] = new SlicedBitmapEncoding(s);
-            }
-            return all[s.capacity() - 1];
-        }
+        return ALL.of((SparseEncoding) e);
     }
 
     @Override public SparseEncoding source() { return source; }

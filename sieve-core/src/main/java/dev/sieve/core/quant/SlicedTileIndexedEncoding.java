@@ -49,7 +49,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
      * skipped seven lines a slice, docs/performance.md, session 40).
      */
     public static final int TILE_SCALES = 2 * ROWS * 4, COUNTS = 80;
-    private static final SlicedTileIndexedEncoding[] Q8 = new SlicedTileIndexedEncoding[BLOCK], Q4 = new SlicedTileIndexedEncoding[BLOCK];
+    private static final BitmapLayouts<SlicedTileIndexedEncoding> ALL = new BitmapLayouts<>(SlicedTileIndexedEncoding::new);
     private static final ValueLayout.OfLong LONG_LE =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
@@ -79,14 +79,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         if (!slices(e)) {
             throw new IllegalArgumentException("tile-indexed layouts hold bitmap blocks with Q8 or Q4 values, not " + e.name());
         }
-        SparseEncoding s = (SparseEncoding) e;
-        SlicedTileIndexedEncoding[] all = s.values() == SparseEncoding.Values.Q4 ? Q4 : Q8;
-        synchronized (all) {
-            if (all[s.capacity() - 1] == null) {
-                all[s.capacity() - 1] = new SlicedTileIndexedEncoding(s);
-            }
-            return all[s.capacity() - 1];
-        }
+        return ALL.of((SparseEncoding) e);
     }
 
     @Override public SparseEncoding source() { return source; }

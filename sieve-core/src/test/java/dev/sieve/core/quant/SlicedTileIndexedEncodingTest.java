@@ -132,19 +132,29 @@ class SlicedTileIndexedEncodingTest {
         SlicedTileIndexedEncoding s = SlicedTileIndexedEncoding.of(e);
         int rows = 16, cols = 256;
         float[] w = new float[rows * cols];
-        for (int r = 0; r < rows; r++) { // row r's 26 values all in tile r mod 4: 7 steps each tile
+        crowd(w, cols, 0, rows);
+        try (Arena arena = Arena.ofConfined()) {
+            refused(e, s, w, rows, cols, "needs 28.00", arena);
+        }
+    }
+
+    /** Rows {@code from..to − 1} of {@code w} each with its 26 values in tile r mod 4 of the first block: 7 steps each tile. */
+    private static void crowd(float[] w, int cols, int from, int to) {
+        for (int r = from; r < to; r++) {
             for (int i = 0; i < 26; i++) {
                 w[r * cols + 64 * (r % 4) + i] = 1 + i;
             }
         }
-        try (Arena arena = Arena.ofConfined()) {
-            Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-            e.quantize(w, 0, t.data(), 0, w.length);
-            assertFalse(s.holds(e, t.data(), rows, cols));
-            Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> s.repackMatrix(e, t.data(), sl.data(), rows, cols));
-            assertTrue(x.getMessage().contains("needs 28.00"), x.getMessage());
-        }
+    }
+
+    /** {@code w} stored in {@code e} does not fit {@code s}: {@code holds} says no and packing is refused with {@code needs}. */
+    private static void refused(SparseEncoding e, SlicedTileIndexedEncoding s, float[] w, int rows, int cols, String needs, Arena arena) {
+        Tensor t = Tensor.allocate("w", e, arena, cols, rows);
+        e.quantize(w, 0, t.data(), 0, w.length);
+        assertFalse(s.holds(e, t.data(), rows, cols));
+        Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+        IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> s.repackMatrix(e, t.data(), sl.data(), rows, cols));
+        assertTrue(x.getMessage().contains(needs), x.getMessage());
     }
 
     /**
@@ -165,18 +175,9 @@ class SlicedTileIndexedEncodingTest {
                 w[r * cols + 64 * t + r] = 1 + t;
             }
         }
-        for (int r = 16; r < rows; r++) {
-            for (int i = 0; i < 26; i++) {
-                w[r * cols + 64 * (r % 4) + i] = 1 + i;
-            }
-        }
+        crowd(w, cols, 16, rows);
         try (Arena arena = Arena.ofConfined()) {
-            Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-            e.quantize(w, 0, t.data(), 0, w.length);
-            assertFalse(s.holds(e, t.data(), rows, cols));
-            Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> s.repackMatrix(e, t.data(), sl.data(), rows, cols));
-            assertTrue(x.getMessage().contains("needs 18.50"), x.getMessage());
+            refused(e, s, w, rows, cols, "needs 18.50", arena);
             // The light slice alone fits, and packs as the row layout decodes.
             Tensor light = Tensor.allocate("w", e, arena, cols, 16), lightSl = Tensor.allocate("w", s, arena, cols, 16);
             e.quantize(w, 0, light.data(), 0, 16 * cols);

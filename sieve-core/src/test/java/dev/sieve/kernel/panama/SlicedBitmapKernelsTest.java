@@ -30,10 +30,19 @@ class SlicedBitmapKernelsTest {
 
     @TestFactory
     Stream<DynamicTest> bothLayoutsMatchScalarAndDense() {
-        return Stream.of(Values.Q8, Values.Q4).flatMap(v -> Stream.of(128, 77, 3).map(c -> SparseEncoding.bitmap(v, c)))
+        return bothLayoutsMatch(new int[] {128, 77, 3}, SlicedBitmapEncoding::of, SHAPES);
+    }
+
+    /**
+     * Per bitmap Q8 and Q4 type of these capacities, its 16-row {@code layout} against the row layout
+     * ({@link IndexedSparseKernelsTest#bothLayoutsMatch}): 1–5, 16, 17 and 25 tokens, these shapes.
+     */
+    static Stream<DynamicTest> bothLayoutsMatch(int[] capacities, java.util.function.Function<SparseEncoding, WeightEncoding> layout,
+            int[][] shapes) {
+        return Stream.of(Values.Q8, Values.Q4).flatMap(v -> Arrays.stream(capacities).mapToObj(c -> SparseEncoding.bitmap(v, c)))
                 .map(e -> DynamicTest.dynamicTest(e.name(),
-                () -> IndexedSparseKernelsTest.bothLayoutsMatch(e, SlicedBitmapEncoding.of(e), new int[] {1, 2, 3, 4, 5, 16, 17, 25},
-                        PanamaKernelsTest.NMSE_FLOAT, SHAPES)));
+                () -> IndexedSparseKernelsTest.bothLayoutsMatch(e, layout.apply(e), new int[] {1, 2, 3, 4, 5, 16, 17, 25},
+                        PanamaKernelsTest.NMSE_FLOAT, shapes)));
     }
 
     /**

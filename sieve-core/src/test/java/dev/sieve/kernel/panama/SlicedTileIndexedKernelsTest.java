@@ -28,10 +28,7 @@ class SlicedTileIndexedKernelsTest {
 
     @TestFactory
     Stream<DynamicTest> bothLayoutsMatchScalarAndDense() {
-        return Stream.of(Values.Q8, Values.Q4).flatMap(v -> Stream.of(26, 77, 3).map(c -> SparseEncoding.bitmap(v, c)))
-                .map(e -> DynamicTest.dynamicTest(e.name(),
-                () -> IndexedSparseKernelsTest.bothLayoutsMatch(e, SlicedTileIndexedEncoding.of(e), new int[] {1, 2, 3, 4, 5, 16, 17, 25},
-                        PanamaKernelsTest.NMSE_FLOAT, SHAPES)));
+        return SlicedBitmapKernelsTest.bothLayoutsMatch(new int[] {26, 77, 3}, SlicedTileIndexedEncoding::of, SHAPES);
     }
 
     /**
