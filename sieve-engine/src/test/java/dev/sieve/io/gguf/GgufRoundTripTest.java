@@ -167,4 +167,26 @@ class GgufRoundTripTest {
         var e = assertThrows(GgufFormatException.class, () -> GgufFile.open(f));
         assertTrue(e.getMessage().contains("absurd"), e.getMessage());
     }
+
+    @Test
+    void malformedUtf8BecomesReplacementCharactersAndShortArraysAreTruncations() throws IOException {
+        // One string: "a", a byte that starts no UTF-8 sequence, "b", then a lead byte with no continuation.
+        ByteBuffer b = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(GgufFile.MAGIC).putInt(3).putLong(0).putLong(1);
+        b.putLong(1).put("s".getBytes()).putInt(GgufType.STRING.ordinal()).putLong(4).put(new byte[] {'a', (byte) 0xFF, 'b', (byte) 0xC3});
+        Path f = dir.resolve("u.gguf");
+        Files.write(f, java.util.Arrays.copyOf(b.array(), b.position()));
+        try (GgufFile g = GgufFile.open(f)) {
+            assertEquals("a\uFFFDb\uFFFD", g.metadata().getString("s"));
+        }
+        // An f32 and an i32 array (read in one copy each) that claim more elements than the file holds.
+        for (GgufType t : new GgufType[] {GgufType.FLOAT32, GgufType.INT32}) {
+            ByteBuffer a = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
+            a.putInt(GgufFile.MAGIC).putInt(3).putLong(0).putLong(1);
+            a.putLong(1).put("a".getBytes()).putInt(GgufType.ARRAY.ordinal()).putInt(t.ordinal()).putLong(3).putFloat(1).putFloat(2);
+            Files.write(f, java.util.Arrays.copyOf(a.array(), a.position()));
+            var e = assertThrows(GgufFormatException.class, () -> GgufFile.open(f));
+            assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+        }
+    }
 }

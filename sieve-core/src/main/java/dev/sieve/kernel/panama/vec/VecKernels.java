@@ -6,6 +6,21 @@ import static dev.sieve.kernel.panama.vec.Vec.N;
 import dev.sieve.core.kernel.Activations;
 import dev.sieve.core.kernel.Kernels;
 import dev.sieve.core.kernel.ScalarKernels;
+import dev.sieve.core.quant.BF16Encoding;
+import dev.sieve.core.quant.F16Encoding;
+import dev.sieve.core.quant.F32Encoding;
+import dev.sieve.core.quant.Q3_KEncoding;
+import dev.sieve.core.quant.Q4_0Encoding;
+import dev.sieve.core.quant.Q4_0RepackedEncoding;
+import dev.sieve.core.quant.Q4_0SlicedEncoding;
+import dev.sieve.core.quant.Q4_KEncoding;
+import dev.sieve.core.quant.Q4_KRepackedEncoding;
+import dev.sieve.core.quant.Q4_KSlicedEncoding;
+import dev.sieve.core.quant.Q5_KEncoding;
+import dev.sieve.core.quant.Q6_KEncoding;
+import dev.sieve.core.quant.Q6_KSlicedEncoding;
+import dev.sieve.core.quant.Q8_0Encoding;
+import dev.sieve.core.quant.Q8_0SlicedEncoding;
 import dev.sieve.core.quant.IndexedSparseEncoding;
 import dev.sieve.core.quant.OutlierEncoding;
 import dev.sieve.core.quant.SlicedIndexedEncoding;
@@ -14,13 +29,11 @@ import dev.sieve.core.quant.SlicedTileIndexedEncoding;
 import dev.sieve.core.quant.SlicedNMEncoding;
 import dev.sieve.core.quant.SparseEncoding;
 import dev.sieve.core.quant.WeightEncoding;
-import dev.sieve.core.quant.WeightEncodings;
 import dev.sieve.core.tensor.Tensor;
 import dev.sieve.kernel.panama.EncodingKernel;
 import dev.sieve.kernel.panama.KernelTable;
 import dev.sieve.kernel.panama.ScalarFallback;
-import java.util.IdentityHashMap;
-import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -29,75 +42,82 @@ import jdk.incubator.vector.VectorOperators;
  * per-encoding registry and the vectorized dot, axpy and rmsNorm. Public only for that loader.
  */
 public final class VecKernels implements Kernels, KernelTable {
-    private final Map<WeightEncoding, EncodingKernel> table = new IdentityHashMap<>();
+    /** Each encoding's kernel, made the first time a matrix of it is multiplied ({@link #make}). */
+    private final ConcurrentHashMap<WeightEncoding, EncodingKernel> table = new ConcurrentHashMap<>();
+    private final boolean int8Activations;
 
     public VecKernels(boolean int8Activations) {
-        // The registry: one line per fast kernel. Everything else falls back to the reference.
-        register(new F32Kernel());
-        register(new F16Kernel());
-        register(new BF16Kernel());
-        // Q8_0 decode: int16 products, bytes split even/odd in place, won on AVX2 (11.5-12.2 against
-        // 8.5-9.5 GB/s a thread); at 512 bits the float decoder stays (13-19 GB/s there) unless the
-        // int8-activation variant asks for the integer path.
-        register(int8Activations || Vec.BITS < 512 ? new Q8_0IntKernel() : new Q8_0Kernel());
-        // Q4_0 decode: int16 products against Q8_0 activations won on AVX2 (1.3x, 16 shorts per
-        // block fill a 256-bit vector); at 512 bits the float decoder does two blocks' halves per
-        // vector and measured 2x the int16 one (docs/performance.md), so the width decides.
-        register(Vec.BITS >= 512 ? new Q4_0Kernel() : new Q4_0IntKernel());
-        register(new Q3_KKernel());
-        register(new Q4_KKernel());
-        register(new Q4_KRIntKernel());
-        register(new Q4_0RIntKernel());
-        register(new SlicedQ4_0Kernel());
-        register(new SlicedQ4_KKernel());
-        register(new SlicedQ6_KKernel());
-        register(new SlicedQ8_0Kernel());
-        register(new Q5_KKernel());
-        for (FloatPathKernel k : Q5Kernels.all()) { // Q4_1, Q5_0, Q5_1
-            register(k);
-        }
-        register(new Q6_KKernel());
-        // Sparse encodings: one kernel class, one instance per N:M type and per bitmap capacity.
-        for (SparseEncoding s : SparseEncoding.nmEncodings()) {
-            register(new SparseKernel(s));
-        }
-        for (SlicedNMEncoding s : SlicedNMEncoding.encodings()) { // 2:4 Q8 and Q4 in 16-row slices, made at load
-            register(new SlicedNMKernel(s));
-        }
-        for (SparseEncoding s : SparseEncoding.paddedBitmapEncodings()) { // their in-memory layouts with aligned blocks
-            register(new SparseKernel(s));
-        }
-        for (SparseEncoding s : SparseEncoding.bitmapEncodings()) {
-            register(new SparseKernel(s));
-            if (SlicedBitmapEncoding.slices(s)) { // bitmap Q8 and Q4 in 16-row slices, made at load
-                register(new SlicedBitmapKernel(SlicedBitmapEncoding.of(s)));
-            }
-            if (SlicedTileIndexedEncoding.slices(s)) { // bitmap Q8 and Q4 with each value's column, made at load where sparse enough
-                register(new SlicedTileIndexedKernel(SlicedTileIndexedEncoding.of(s)));
-            }
-        }
-        // Indexed N:16: the row layout (every width), and the 16-row layout made from it at load.
-        for (IndexedSparseEncoding e : IndexedSparseEncoding.encodings()) {
-            register(new IndexedSparseKernel(e));
-            register(new SlicedIndexedKernel(SlicedIndexedEncoding.of(e)));
-        }
-        // Dense-and-sparse: one kernel class, one instance per dense type and outlier count.
-        for (OutlierEncoding o : OutlierEncoding.encodings()) {
-            register(OutlierKernel.of(o));
-        }
-        for (WeightEncoding e : WeightEncodings.all()) {
-            table.putIfAbsent(e, new ScalarFallback(e));
-        }
-    }
-
-    private void register(EncodingKernel k) {
-        table.put(k.encoding(), k);
+        this.int8Activations = int8Activations;
     }
 
     @Override
     public EncodingKernel kernelFor(WeightEncoding e) {
         EncodingKernel k = table.get(e);
-        return k != null ? k : new ScalarFallback(e); // only for encodings outside the registry
+        return k != null ? k : table.computeIfAbsent(e, this::make);
+    }
+
+    /**
+     * The registry: one line per fast kernel, everything else the reference ({@link ScalarFallback}). Made
+     * on demand: built up front, the registry's ~3,000 kernels (a sparse family per capacity and value
+     * type, with their layouts) took 0.32 s of a command's start, where a model needs a handful.
+     */
+    private EncodingKernel make(WeightEncoding e) {
+        if (e == F32Encoding.INSTANCE) {
+            return new F32Kernel();
+        } else if (e == F16Encoding.INSTANCE) {
+            return new F16Kernel();
+        } else if (e == BF16Encoding.INSTANCE) {
+            return new BF16Kernel();
+        } else if (e == Q8_0Encoding.INSTANCE) {
+            // Q8_0 decode: int16 products, bytes split even/odd in place, won on AVX2 (11.5-12.2 against
+            // 8.5-9.5 GB/s a thread); at 512 bits the float decoder stays (13-19 GB/s there) unless the
+            // int8-activation variant asks for the integer path.
+            return int8Activations || Vec.BITS < 512 ? new Q8_0IntKernel() : new Q8_0Kernel();
+        } else if (e == Q4_0Encoding.INSTANCE) {
+            // Q4_0 decode: int16 products against Q8_0 activations won on AVX2 (1.3x, 16 shorts per
+            // block fill a 256-bit vector); at 512 bits the float decoder does two blocks' halves per
+            // vector and measured 2x the int16 one (docs/performance.md), so the width decides.
+            return Vec.BITS >= 512 ? new Q4_0Kernel() : new Q4_0IntKernel();
+        } else if (e == Q3_KEncoding.INSTANCE) {
+            return new Q3_KKernel();
+        } else if (e == Q4_KEncoding.INSTANCE) {
+            return new Q4_KKernel();
+        } else if (e == Q4_KRepackedEncoding.INSTANCE) {
+            return new Q4_KRIntKernel();
+        } else if (e == Q4_0RepackedEncoding.INSTANCE) {
+            return new Q4_0RIntKernel();
+        } else if (e == Q4_0SlicedEncoding.INSTANCE) {
+            return new SlicedQ4_0Kernel();
+        } else if (e == Q4_KSlicedEncoding.INSTANCE) {
+            return new SlicedQ4_KKernel();
+        } else if (e == Q6_KSlicedEncoding.INSTANCE) {
+            return new SlicedQ6_KKernel();
+        } else if (e == Q8_0SlicedEncoding.INSTANCE) {
+            return new SlicedQ8_0Kernel();
+        } else if (e == Q5_KEncoding.INSTANCE) {
+            return new Q5_KKernel();
+        } else if (e == Q6_KEncoding.INSTANCE) {
+            return new Q6_KKernel();
+        }
+        for (FloatPathKernel k : Q5Kernels.all()) { // Q4_1, Q5_0, Q5_1
+            if (k.encoding() == e) {
+                return k;
+            }
+        }
+        // Sparse encodings: one kernel class, one instance per type. N:M, bitmap (every capacity) and
+        // the bitmap's padded layout in rows; 2:4 and 4:8 Q8 and Q4 in 16-row slices, bitmap Q8 and Q4
+        // in 16-row slices or with each value's column (made at load where sparse enough); indexed N:16
+        // in rows and in 16-row slices; dense-and-sparse per dense type and outlier count.
+        return switch (e) {
+            case SparseEncoding s -> new SparseKernel(s);
+            case SlicedNMEncoding s -> new SlicedNMKernel(s);
+            case SlicedBitmapEncoding s -> new SlicedBitmapKernel(s);
+            case SlicedTileIndexedEncoding s -> new SlicedTileIndexedKernel(s);
+            case IndexedSparseEncoding s -> new IndexedSparseKernel(s);
+            case SlicedIndexedEncoding s -> new SlicedIndexedKernel(s);
+            case OutlierEncoding o -> OutlierKernel.of(o);
+            default -> new ScalarFallback(e);
+        };
     }
 
     @Override
