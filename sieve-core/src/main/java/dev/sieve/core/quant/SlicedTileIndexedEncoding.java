@@ -4,36 +4,48 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Sparse bitmap Q8 or Q4 ({@code Q8_B<c>}, {@code Q4_B<c>}) with every 16 consecutive rows interleaved
- * and each stored value beside its column within its 64-column tile ({@code Q8_B<c>_X}, {@code
- * Q4_B<c>_X}, made at load, never written to a file): a kernel's work is per stored value, where the
- * bitmap layouts' ({@link SlicedBitmapEncoding}) is per position. A step is 16 rows × 4 stored values of
- * one tile: 64 column bytes, which select the values' activation levels from the tile's 64 held in one
- * register (VPERMB), and the 64 values (Q8 bytes; Q4 levels q − 8 as signed nibbles), row l's four in
- * slots 4l..4l + 3; the four values of a row add up in one int lane, times the row's tile scale once per
- * tile. A tile takes as many steps as its fullest row needs (row l's count rounded up to four), so
- * padding is the price: at 90% sparsity (c = 26) 12 steps a block against 6.5 for the stored values
- * alone, at 70% (c = 77) 26.4 against 19.25 (random pruning). The slices are packed back to back after a
- * table of their offsets, so that the stream has no gaps and a matrix takes the memory its steps need;
- * the tensor's size ({@link #blockBytes}) is a room of {@link #steps()} steps a block on average, a
- * step more than random pruning needs ({@link #stepsFor}), and a matrix that needs more ({@link #holds}
- * says no) keeps the bitmap layout. Per matrix:
+ * Sparse bitmap Q8 or Q4 ({@code Q8_B<c>}, {@code Q4_B<c>}) with every 32 consecutive rows (two 16-row
+ * slices) packed together and each stored value beside its column within its 64-column tile ({@code
+ * Q8_B<c>_X}, {@code Q4_B<c>_X}, made at load, never written to a file): a kernel's work is per stored
+ * value, where the bitmap layouts' ({@link SlicedBitmapEncoding}) is per position. A step is 16 lanes × 4
+ * stored values of one tile: 64 column bytes, which select the values' activation levels from the tile's
+ * 64 held in one register (VPERMB), and the 64 values (Q8 bytes; Q4 levels q − 8 as signed nibbles), lane
+ * l's four in slots 4l..4l + 3; the four values of a lane add up in one int lane. A tile takes as many
+ * steps as its fullest lane needs (its row's count rounded up to four), so padding is the price. To keep
+ * it small, each tile ranks the unit's 32 rows by their steps there: the 16 fullest are group A, one a
+ * lane in rank order, the 16 others group B, and the tile takes A's fullest row's steps then B's (the
+ * 17th fullest's), against two fixed 16-row slices' fullest rows each: at 90% sparsity (c = 26) 10.3 steps
+ * a block of 16 rows against 12.0, at 80% (c = 51) 17.1 against 19.3, at 70% (c = 77) 23.6 against 26.4,
+ * where the stored values alone would take 6.5, 12.75 and 19.25 (random pruning). A tile's int sums of
+ * A and B go back to the rows' order by one two-vector permute each (VPERMI2D) of the rows' lanes, before
+ * the rows' tile scales. The units are packed back to back after a table of their offsets, so that the
+ * stream has no gaps (the lanes inline, before their block's steps: a thread streamed the units at 0.6–0.7
+ * of the rate with the lanes in the unit's header, docs/performance.md, session 42) and a matrix takes
+ * the memory its steps need. A matrix takes this layout where its
+ * steps average at most {@link #steps()} a block, a step more than random pruning needs ({@link
+ * #stepsFor}; a lone last slice its own: {@link #loneSteps}); one that needs more ({@link #holds} says
+ * no) keeps the bitmap layout. The tensor's size ({@link #blockBytes}) is a room that would hold a lone
+ * slice's steps and header in every slice: never touched past the packed units, so its pages take no
+ * memory. Per matrix:
  * <pre>
- *   off[rows/16]   u64 at 8·s: slice s's byte offset (the table padded to 64 bytes)
- *   then each slice, in the order a kernel reads it (nb blocks of 256 columns):
- *     d[nb][4][16] f16 at 128·b + 32·t + 2·l: row l's scale of tile t of block b
- *     n[nb][4]     u8  at 128·nb + 4·b + t: block b's steps of tile t (then zeros to a 64-byte line)
- *     steps        right after the counts' lines, block after block, tile after tile, 128 bytes each (Q4 96):
- *       col[64]    u8  row l's values' columns within the tile at 4l..4l + 3
- *       q[64]      i8  at 64: the values, in the same places (a padding slot: column 0, value 0); Q4: 32
- *                      bytes, slot 2i in byte i's low nibble and 2i + 1 in its high one, as signed levels
+ *   off[rows/16]   u64 at 8·s: the byte offset of slice s's unit (slices 2u and 2u + 1; the table padded to 64 bytes)
+ *   then each unit, in the order a kernel reads it (nb blocks of 256 columns, rows r = 0..31 of the unit):
+ *     d[nb][4][32]    f16 at 256·b + 64·t + 2·r: row r's scale of tile t of block b
+ *     n[nb][4][2]     u8  at 256·nb + 8·b + 2·t: tile t's steps of A, then of B (then zeros to a 64-byte line)
+ *     then block after block, right after the counts' lines:
+ *       lane[4][32]   u8  at 32·t + r: row r's lane in tile t: 0..15 in A, 16..31 in B (lane − 16)
+ *       steps         at 128, tile after tile, A's then B's, 128 bytes each (Q4 96):
+ *         col[64]     u8  lane l's values' columns within the tile at 4l..4l + 3
+ *         q[64]       i8  at 64: the values, in the same places (a padding slot: column 0, value 0); Q4: 32
+ *                         bytes, slot 2i in byte i's low nibble and 2i + 1 in its high one, as signed levels
  *   then the rest of the room, never read nor written (so its pages take no memory)
  * </pre>
- * The kernels' slice handles ({@link SlicedEncoding#sliceOffset}) name a slice by its place in a
- * matrix of full rooms; {@link #sliceAt} finds it. A row's set bits past the block's capacity (zeros
- * to the reference) are dropped, so every block holds the reference's weights exactly. Activations:
- * Q8_K (one scale per 256 columns, so all four tiles' levels share one), and the kernel's integer sums
- * are the reference's.
+ * A matrix of an odd number of slices ends with a unit of one slice, whose rows 16..31 hold nothing.
+ * The kernels' slice handles ({@link SlicedEncoding#sliceOffset}) name a slice by its place in a matrix of
+ * full rooms; {@link #sliceAt} finds its unit. A row's set bits past the block's capacity (zeros to the
+ * reference) are dropped, so every block holds the reference's weights exactly. Activations: Q8_K (one
+ * scale per 256 columns, so all four tiles' levels share one), and the kernel's integer sums are the
+ * reference's.
  */
 public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     /** Sieve's ids: 4012 + c − 1 for Q8, 4268 + c − 1 for Q4, after the 16-row bitmap layouts' 3500 + 2 · 256. */
@@ -42,19 +54,21 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     private static final int TILE = 64, TILES = BLOCK / TILE;
     /** Bytes of a step's columns (16 rows' four), after which its values follow. */
     public static final int VALUES = 64;
+    /** Rows packed together: two slices. */
+    public static final int UNIT = 2 * ROWS;
     /**
-     * Bytes of a block's 16 rows' four tile scales; and the room a block keeps for its counts and the
-     * offset table (4 bytes, the slice's counts padded to a 64-byte line, and 8 a slice: the steps follow
-     * the counts with no gap, which a thread streams from memory at 2.5 times the rate of a layout that
-     * skipped seven lines a slice, docs/performance.md, session 40).
+     * Bytes of a block's 16 rows' four tile scales, and of their lanes; and the room a block keeps for its
+     * counts and the offset table (4 bytes, the unit's counts padded to a 64-byte line, and 8 a slice: the
+     * steps follow the counts with no gap, which a thread streams from memory at 2.5 times the rate of a
+     * layout that skipped seven lines a slice, docs/performance.md, session 40).
      */
-    public static final int TILE_SCALES = 2 * ROWS * 4, COUNTS = 80;
+    public static final int TILE_SCALES = 2 * ROWS * TILES, LANES = ROWS * TILES, COUNTS = 80;
     private static final BitmapLayouts<SlicedTileIndexedEncoding> ALL = new BitmapLayouts<>(SlicedTileIndexedEncoding::new);
     private static final ValueLayout.OfLong LONG_LE =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private final SparseEncoding source;
-    private final int capacity, steps;
+    private final int capacity, steps, loneSteps;
     /** Q4 values (nibbles in the file), held as their levels q − 8 in nibbles, two a byte. */
     private final boolean q4;
     /** Bytes of a step: 64 columns, then 64 values (Q8: a byte each; Q4: a nibble each). */
@@ -67,6 +81,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         this.q4 = source.values() == SparseEncoding.Values.Q4;
         this.step = VALUES + (q4 ? 32 : 64);
         this.steps = stepsFor(capacity);
+        this.loneSteps = (int) Math.ceil(meanLoneSteps(capacity) + 1);
     }
 
     /** Whether {@code e} can take this layout: bitmap Q8 or Q4 in its file layout, as for {@link SlicedBitmapEncoding}. */
@@ -98,24 +113,29 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         return q4;
     }
 
-    /** Steps a block has room for. */
+    /** Steps a block may take on average over a matrix's units (a matrix that needs more keeps another layout). */
     public int steps() {
         return steps;
     }
 
-    /** A row's share of a slice block (the slice block is 16 rows' worth). */
+    /** Steps a lone last slice (a unit of one slice) may take a block: its mean ({@link #meanLoneSteps}) and one, rounded up. */
+    public int loneSteps() {
+        return loneSteps;
+    }
+
+    /** A row's share of a slice block's room (the slice block is 16 rows' worth): a lone slice's steps, its unit's header and the counts. */
     @Override
     public int blockBytes() {
-        return (step * steps + TILE_SCALES + COUNTS) / ROWS;
+        return (step * loneSteps + 2 * (TILE_SCALES + LANES) + COUNTS) / ROWS;
     }
 
     /**
      * A row's share of a slice block as held on average for randomly pruned rows ({@link #meanSteps}
-     * steps, the tile scales and the counts), where {@link #blockBytes} is the room's: what a matrix of
+     * steps, the tile scales, the lanes and the counts), where {@link #blockBytes} is the room's: what a matrix of
      * this layout takes in memory, the slices being packed ({@link #heldBytes}).
      */
     public double meanBlockBytes() {
-        return (step * meanSteps(capacity) + TILE_SCALES + 4) / ROWS;
+        return (step * meanSteps(capacity) + TILE_SCALES + LANES + 4) / ROWS;
     }
 
     /** Bytes of the slices' offset table of a matrix of {@code rows} rows. */
@@ -124,62 +144,84 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     }
 
     /**
-     * The byte offset in the matrix {@code m} of the slice a kernel names by {@code handle}, its offset
-     * in a matrix of full rooms ({@link SlicedEncoding#sliceOffset} with rows of {@code rowBytes}).
+     * The byte offset in the matrix {@code m} of the unit of the slice a kernel names by {@code handle}, its
+     * offset in a matrix of full rooms ({@link SlicedEncoding#sliceOffset} with rows of {@code rowBytes}).
      */
     public static long sliceAt(MemorySegment m, long handle, long rowBytes) {
         return m.get(LONG_LE, 8 * (handle / (ROWS * rowBytes)));
     }
 
-    /** The table and the packed slices: up to the last slice's last step. */
+    /** The table and the packed units: up to the last unit's last step. */
     @Override
     public long heldBytes(MemorySegment data, int rows, int cols) {
         int nb = cols / BLOCK;
         long last = data.get(LONG_LE, 8L * (rows / ROWS - 1));
-        return last + stepsAt(data, last, nb, nb);
+        return last + blockAt(data, last, nb, nb);
     }
 
-    /** Byte offset, from its slice's start, of block b's scales in a row of {@code nb} blocks. */
+    /** Byte offset, from its unit's start, of block b's scales (32 rows' four tiles') in a row of {@code nb} blocks. */
     public long scalesAt(int nb, int b) {
-        return (long) TILE_SCALES * b;
+        return (long) 2 * TILE_SCALES * b;
     }
 
-    /** Byte offset, from its slice's start, of block b's four step counts (one byte a tile) in a row of {@code nb} blocks. */
+    /** Byte offset, from its unit's start, of block b's eight step counts (a byte for A and for B a tile) in a row of {@code nb} blocks. */
     public long countsAt(int nb, int b) {
-        return (long) TILE_SCALES * nb + 4L * b;
+        return (long) 2 * TILE_SCALES * nb + 8L * b;
     }
 
-    /** Byte offset, from its slice's start, of the first block's first step in a row of {@code nb} blocks. */
-    public long firstStep(int nb) {
-        return (long) TILE_SCALES * nb + (4L * nb + 63 & ~63L);
+    /** Byte offset, from its unit's start, of the first block's lanes, its steps following them, in a row of {@code nb} blocks. */
+    public long firstBlock(int nb) {
+        return (long) 2 * TILE_SCALES * nb + (8L * nb + 63 & ~63L);
     }
 
-    /** Byte offset, from its slice's start, of block b's first step: the steps of the blocks before it, counted. */
-    public long stepsAt(MemorySegment m, long sliceBase, int nb, int b) {
-        long at = firstStep(nb);
+    /** Byte offset, from its unit's start, of block b's lanes and steps: the blocks before it, counted. */
+    public long blockAt(MemorySegment m, long unitBase, int nb, int b) {
+        long at = firstBlock(nb);
         for (int j = 0; j < b; j++) {
-            int n = m.get(ValueLayout.JAVA_INT_UNALIGNED, sliceBase + countsAt(nb, j));
-            at += (long) step * ((n & 0xFF) + (n >>> 8 & 0xFF) + (n >>> 16 & 0xFF) + (n >>> 24));
+            long n = m.get(LONG_LE, unitBase + countsAt(nb, j));
+            at += 2 * LANES;
+            for (int i = 0; i < 8; i++) {
+                at += step * (n >>> 8 * i & 0xFF);
+            }
         }
         return at;
     }
 
     /**
-     * The room for a block of capacity c: a step more than a block of 16 randomly pruned rows needs on
-     * average (each tile its fullest row's count over four, rounded up: its mean from the hypergeometric
-     * count of a row's tile, the rows independent), rounded up. A matrix's blocks share the room, so only
-     * their sum must fit: a large matrix's sum is within a fraction of a step a block of the mean. Sampled
-     * (200,000 blocks): c = 26 needs 12.0 steps on average, c = 77 26.4.
+     * What a block of capacity c may take: a step more than a block of 16 randomly pruned rows needs on
+     * average (its unit's tiles' two groups' fullest rows' counts over four, rounded up: from the
+     * hypergeometric count of a row's tile, the rows independent), rounded up. A matrix's blocks share
+     * it, so only their sum must fit: a large matrix's sum is within a fraction of a step a block of
+     * the mean. Sampled (50,000 units): c = 26 needs 10.19 steps on average, c = 77 23.80.
      */
     static int stepsFor(int c) {
         return (int) Math.ceil(meanSteps(c) + 1);
     }
 
-    /** The steps a block of 16 randomly pruned rows of capacity c needs on average. */
+    /**
+     * The steps a block of 16 randomly pruned rows of capacity c needs on average: half a unit's, whose
+     * tile takes the largest and the 17th largest of its 32 rows' steps there (J₁, J₁₇: E[J] = Σ_j P(J ≥ j),
+     * P(J₁₇ < j) the chance that 16 or more of the 32 rows need fewer than j steps).
+     */
     static double meanSteps(int c) {
         double[] cdf = hypergeometricCdf(c);
         double mean = 0;
-        for (int j = 1; j <= TILE / 4; j++) { // E[J] = Σ_j P(J ≥ j), J a tile's steps
+        for (int j = 1; j <= TILE / 4; j++) {
+            double p = cdf[4 * j - 4]; // a row's tile needs fewer than j steps
+            double atLeast16 = p >= 1 ? 1 : 0;
+            for (int i = ROWS; i <= UNIT && p > 0 && p < 1; i++) {
+                atLeast16 += Math.exp(logChoose(UNIT, i) + i * Math.log(p) + (UNIT - i) * Math.log1p(-p));
+            }
+            mean += TILES * ((1 - Math.pow(p, UNIT)) + (1 - Math.min(1, atLeast16))) / 2;
+        }
+        return mean;
+    }
+
+    /** The steps a lone slice's block of 16 randomly pruned rows needs on average: each tile its fullest row's. */
+    static double meanLoneSteps(int c) {
+        double[] cdf = hypergeometricCdf(c);
+        double mean = 0;
+        for (int j = 1; j <= TILE / 4; j++) {
             mean += TILES * (1 - Math.pow(cdf[4 * j - 4], ROWS));
         }
         return mean;
@@ -221,19 +263,27 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
 
     @Override
     public void dequantizeBlocks(MemorySegment m, long handle, int rowBlocks, int l, int block0, int blocks, float[] dst, int off) {
-        long sliceBase = sliceAt(m, handle, (long) rowBlocks * blockBytes());
-        long p = sliceBase + stepsAt(m, sliceBase, rowBlocks, block0);
+        long rb = (long) rowBlocks * blockBytes(), unitBase = sliceAt(m, handle, rb);
+        int r = (int) (handle / (ROWS * rb) % 2) * ROWS + l;
+        long p = unitBase + blockAt(m, unitBase, rowBlocks, block0);
         for (int j = 0; j < blocks; j++) {
-            long so = sliceBase + scalesAt(rowBlocks, block0 + j), co = sliceBase + countsAt(rowBlocks, block0 + j);
-            int out = off + j * BLOCK;
+            int b = block0 + j, out = off + j * BLOCK;
+            long lanes = p;
+            p += 2 * LANES;
             java.util.Arrays.fill(dst, out, out + BLOCK, 0f);
             for (int t = 0; t < TILES; t++) {
-                float d = Half.f16(m, so + 32L * t + 2L * l);
-                for (int s = Half.u8(m, co + t); s > 0; s--, p += step) {
+                float d = Half.f16(m, unitBase + scalesAt(rowBlocks, b) + 64L * t + 2L * r);
+                int lane = Half.u8(m, lanes + 32L * t + r);
+                long co = unitBase + countsAt(rowBlocks, b) + 2L * t;
+                int nA = Half.u8(m, co), nB = Half.u8(m, co + 1);
+                long q = p + (lane < ROWS ? 0 : (long) step * nA);
+                for (int s = lane < ROWS ? nA : nB; s > 0; s--, q += step) {
                     for (int k = 0; k < 4; k++) { // a padding slot adds zero to column 0
-                        dst[out + TILE * t + Half.u8(m, p + 4 * l + k)] += value(m, p, 4 * l + k) * d;
+                        int slot = 4 * (lane % ROWS) + k;
+                        dst[out + TILE * t + Half.u8(m, q + slot)] += value(m, q, slot) * d;
                     }
                 }
+                p += (long) step * (nA + nB);
             }
         }
     }
@@ -242,89 +292,100 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     @Override
     public float dotRow(MemorySegment w, long rowBytes, int row, MemorySegment a, long aOffset, int cols) {
         long base = sliceAt(w, sliceOffset(rowBytes, row), rowBytes);
-        int l = row % ROWS;
+        int r = row % UNIT;
         float sum = 0;
         int nb = cols / BLOCK;
-        long p = base + firstStep(nb);
+        long p = base + firstBlock(nb);
         for (int j = 0; j < nb; j++) {
-            long so = base + scalesAt(nb, j), co = base + countsAt(nb, j), ab = aOffset + (long) Q8_KEncoding.BLOCK_BYTES * j;
+            long ab = aOffset + (long) Q8_KEncoding.BLOCK_BYTES * j, lanes = p;
             float da = a.get(Half.FLOAT_LE, ab);
+            p += 2 * LANES;
             for (int t = 0; t < TILES; t++) {
-                int s = 0;
-                for (int n = Half.u8(w, co + t); n > 0; n--, p += step) {
+                int lane = Half.u8(w, lanes + 32L * t + r);
+                long co = base + countsAt(nb, j) + 2L * t;
+                int nA = Half.u8(w, co), nB = Half.u8(w, co + 1), s = 0;
+                long q = p + (lane < ROWS ? 0 : (long) step * nA);
+                for (int n = lane < ROWS ? nA : nB; n > 0; n--, q += step) {
                     for (int k = 0; k < 4; k++) {
-                        int c = TILE * t + Half.u8(w, p + 4 * l + k);
-                        s += value(w, p, 4 * l + k) * Half.i8(a, ab + Q8_KEncoding.QS + c);
+                        int slot = 4 * (lane % ROWS) + k, c = TILE * t + Half.u8(w, q + slot);
+                        s += value(w, q, slot) * Half.i8(a, ab + Q8_KEncoding.QS + c);
                     }
                 }
-                sum += s * (Half.f16(w, so + 32L * t + 2L * l) * da);
+                sum += s * (Half.f16(w, base + scalesAt(nb, j) + 64L * t + 2L * r) * da);
+                p += (long) step * (nA + nB);
             }
         }
         return sum;
     }
 
     /**
-     * Whether the {@code rows × cols} matrix {@code src} (in {@link #source}'s layout) fits this layout's
-     * room ({@link #steps} a block on average over the matrix): else the matrix keeps another layout.
+     * Whether the {@code rows × cols} matrix {@code src} (in {@link #source}'s layout) needs no more than
+     * {@link #steps} a block on average over its units (a lone last slice {@link #loneSteps}): else the
+     * matrix keeps another layout.
      */
     public boolean holds(WeightEncoding from, MemorySegment src, int rows, int cols) {
         checkShape(from, rows, cols);
         return pack(src, null, rows, cols) >= 0;
     }
 
-    /** Interleaves and packs every 16 rows of {@code src}; a matrix that does not fit the room is refused. */
+    /** Packs every 32 rows of {@code src} (two slices) as a unit; a matrix that needs more steps than it may take is refused. */
     @Override
     public void repackMatrix(WeightEncoding from, MemorySegment src, MemorySegment dst, int rows, int cols) {
         checkShape(from, rows, cols);
         long end = pack(src, dst, rows, cols);
         if (end < 0) {
-            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s has room for %d steps a block on average;"
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s takes %d steps a block on average;"
                     + " this %d x %d matrix needs %.2f (its rows' values crowd the same tiles): keep it in a bitmap layout",
-                    name(), steps, rows, cols, -end / (double) step / ((long) rows / ROWS * (cols / BLOCK))));
+                    name(), rows / ROWS == 1 ? loneSteps : steps, rows, cols, -end / (double) ((long) rows / ROWS * (cols / BLOCK))));
         }
     }
 
     /**
-     * The slices of {@code src} packed after their offset table into {@code dst} (with none, only
-     * measured), in one pass: the end of the last slice, or, where the slices pass the room, minus the
-     * steps' bytes the whole matrix needs (the slices from the first that does not fit on are only
-     * measured; the caller discards {@code dst}: the loader asks {@link #holds} first).
+     * The units of {@code src} packed after their offset table into {@code dst} (with none, only
+     * measured), in one pass: the end of the last unit, or, where the units' steps pass what the matrix
+     * may take, minus the steps the whole matrix needs (the units from the first that does not fit on
+     * are only measured; the caller discards {@code dst}: the loader asks {@link #holds} first).
      */
     private long pack(MemorySegment src, MemorySegment dst, int rows, int cols) {
         int rb = Math.toIntExact(source.byteSize(cols)), blocks = cols / BLOCK, slices = rows / ROWS;
-        long room = (long) rows * byteSize(cols), at = tableBytes(rows), steps = 0;
-        byte[] in = new byte[ROWS * rb], out = dst == null ? null : new byte[Math.toIntExact(firstStep(blocks) + (long) step * 64 * blocks)];
-        long[] masks = new long[ROWS * TILES];
-        for (int s = 0; s < slices; s++) {
-            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, (long) s * ROWS * rb, in, 0, in.length);
-            int len = (int) firstStep(blocks);
-            if (dst == null || at > room) {
+        long limit = (long) blocks * (slices / 2 * 2L * steps + slices % 2 * loneSteps), at = tableBytes(rows), taken = 0;
+        byte[] in = new byte[UNIT * rb], out = dst == null ? null : new byte[Math.toIntExact(firstBlock(blocks) + (2L * LANES + (long) step * 2 * 64) * blocks)];
+        long[] masks = new long[UNIT * TILES];
+        int[] counts = new int[2 * TILES], lanes = new int[UNIT * TILES];
+        for (int s = 0; s < slices; s += 2) {
+            int n = Math.min(2, slices - s); // a last unit of one slice: rows 16..31 hold nothing
+            java.util.Arrays.fill(in, 0, in.length, (byte) 0);
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, (long) s * ROWS * rb, in, 0, n * ROWS * rb);
+            int len = (int) firstBlock(blocks);
+            if (dst == null || taken > limit) {
                 for (int j = 0; j < blocks; j++) {
                     tileMasks(in, rb, j, masks, null, 0);
-                    len += step * stepsNeeded(masks, null);
+                    len += 2 * LANES + step * rank(masks, counts, lanes);
                 }
             } else {
-                len = packSlice(in, rb, out, blocks);
-                if (at + len <= room) {
-                    dst.set(LONG_LE, 8L * s, at);
-                    MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, at, len);
-                }
+                len = packUnit(in, rb, out, blocks);
             }
-            steps += len - firstStep(blocks);
+            taken += (len - firstBlock(blocks) - 2L * LANES * blocks) / step;
+            if (dst != null && taken <= limit) {
+                for (int i = 0; i < n; i++) {
+                    dst.set(LONG_LE, 8L * (s + i), at);
+                }
+                MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, at, len);
+            }
             at += len;
         }
-        return at > room ? -steps : at; // the room past the last slice is never read, nor written: its pages take no memory
+        return taken > limit ? -taken : at; // the room past the last unit is never read, nor written: its pages take no memory
     }
 
     /**
-     * Block j's tile masks of the 16 rows at {@code in[l·rb..]} into {@code masks[4l + t]}, set bits past
+     * Block j's tile masks of the 32 rows at {@code in[r·rb..]} into {@code masks[4r + t]}, set bits past
      * the capacity dropped (the reference decodes them to zero); with {@code out}, the scales copied to
      * the block's scales at {@code out[so..]}.
      */
     private void tileMasks(byte[] in, int rb, int j, long[] masks, byte[] out, int so) {
         int bb = source.blockBytes();
-        for (int l = 0; l < ROWS; l++) {
-            int ro = l * rb + j * bb, left = capacity;
+        for (int r = 0; r < UNIT; r++) {
+            int ro = r * rb + j * bb, left = capacity;
             for (int t = 0; t < TILES; t++) {
                 long mask = 0;
                 for (int b = 0; b < 8; b++) {
@@ -334,34 +395,46 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
                     mask = Long.expand((1L << left) - 1, mask);
                 }
                 left -= Long.bitCount(mask);
-                masks[TILES * l + t] = mask;
+                masks[TILES * r + t] = mask;
                 if (out != null) {
-                    out[so + 32 * t + 2 * l] = in[ro + 2 * t];
-                    out[so + 32 * t + 2 * l + 1] = in[ro + 2 * t + 1];
+                    out[so + 64 * t + 2 * r] = in[ro + 2 * t];
+                    out[so + 64 * t + 2 * r + 1] = in[ro + 2 * t + 1];
                 }
             }
         }
     }
 
-    /** The steps of a block with these tile masks: per tile its fullest row's count over four, rounded up (into {@code perTile}). */
-    private static int stepsNeeded(long[] masks, int[] perTile) {
+    /**
+     * Ranks each tile's 32 rows by their steps (a row's count over four, rounded up), fullest first, the
+     * first row of equals first: row r's lane in tile t into {@code lanes[32t + r]} (0..15 group A, 16..31
+     * group B), A's and B's steps (their fullest rows') into {@code counts[2t]} and {@code counts[2t + 1]};
+     * returns the block's steps.
+     */
+    private static int rank(long[] masks, int[] counts, int[] lanes) {
         int all = 0;
+        int[] need = new int[UNIT];
+        Integer[] order = new Integer[UNIT];
         for (int t = 0; t < TILES; t++) {
-            int most = 0;
-            for (int l = 0; l < ROWS; l++) {
-                most = Math.max(most, (Long.bitCount(masks[TILES * l + t]) + 3) / 4);
+            for (int r = 0; r < UNIT; r++) {
+                need[r] = (Long.bitCount(masks[TILES * r + t]) + 3) / 4;
+                order[r] = r;
             }
-            if (perTile != null) {
-                perTile[t] = most;
+            java.util.Arrays.sort(order, (x, y) -> need[y] != need[x] ? need[y] - need[x] : x - y);
+            for (int i = 0; i < UNIT; i++) {
+                lanes[UNIT * t + order[i]] = i;
             }
-            all += most;
+            counts[2 * t] = need[order[0]];
+            counts[2 * t + 1] = need[order[ROWS]];
+            all += counts[2 * t] + counts[2 * t + 1];
         }
         return all;
     }
 
+    /** One slice packed as a unit on its own (rows 16..31 empty), as {@link #repackMatrix} packs a last odd slice. */
     @Override
     void interleaveSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
-        packSlice(in, rowBytes, out, blocks);
+        byte[] unit = java.util.Arrays.copyOf(in, UNIT * rowBytes);
+        packUnit(unit, rowBytes, out, blocks);
     }
 
     /**
@@ -376,28 +449,28 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         return (r < half ? b & 15 : b >>> 4) - 8;
     }
 
-    /** One slice in this layout at {@code out[0..]}, from the 16 rows at {@code in[l·rowBytes..]}; returns its length. */
-    private int packSlice(byte[] in, int rowBytes, byte[] out, int blocks) {
-        long[] masks = new long[ROWS * TILES];
-        int[] perTile = new int[TILES], next = new int[ROWS];
-        int p = (int) firstStep(blocks);
+    /** One unit in this layout at {@code out[0..]}, from the 32 rows at {@code in[r·rowBytes..]}; returns its length. */
+    private int packUnit(byte[] in, int rowBytes, byte[] out, int blocks) {
+        long[] masks = new long[UNIT * TILES];
+        int[] counts = new int[2 * TILES], lanes = new int[UNIT * TILES], next = new int[UNIT];
+        int p = (int) firstBlock(blocks);
         java.util.Arrays.fill(out, 0, p, (byte) 0);
         for (int j = 0; j < blocks; j++) {
             tileMasks(in, rowBytes, j, masks, out, (int) scalesAt(blocks, j));
-            int need = stepsNeeded(masks, perTile);
+            int need = rank(masks, counts, lanes), lanesAt = p;
+            p += 2 * LANES;
             java.util.Arrays.fill(out, p, p + step * need, (byte) 0); // padding slots: column 0, value 0
-            for (int l = 0; l < ROWS; l++) {
-                next[l] = 0;
-            }
+            java.util.Arrays.fill(next, 0);
             for (int t = 0; t < TILES; t++) {
-                out[(int) countsAt(blocks, j) + t] = (byte) perTile[t];
-                for (int l = 0; l < ROWS; l++) {
-                    int k = 0;
-                    for (long m = masks[TILES * l + t]; m != 0; m &= m - 1, k++) {
-                        int at = p + step * (k / 4) + 4 * l + k % 4;
+                out[(int) countsAt(blocks, j) + 2 * t] = (byte) counts[2 * t];
+                out[(int) countsAt(blocks, j) + 2 * t + 1] = (byte) counts[2 * t + 1];
+                for (int r = 0; r < UNIT; r++) {
+                    int lane = lanes[UNIT * t + r], first = p + (lane < ROWS ? 0 : step * counts[2 * t]), k = 0;
+                    out[lanesAt + 32 * t + r] = (byte) lane;
+                    for (long m = masks[TILES * r + t]; m != 0; m &= m - 1, k++) {
+                        int slot = 4 * (lane % ROWS) + k % 4, at = first + step * (k / 4) + slot;
                         out[at] = (byte) Long.numberOfTrailingZeros(m);
-                        int q = level(in, l * rowBytes + j * source.blockBytes() + source.valuesAt(), next[l]++);
-                        int slot = 4 * l + k % 4;
+                        int q = level(in, r * rowBytes + j * source.blockBytes() + source.valuesAt(), next[r]++);
                         if (q4) { // slot 2i in byte i's low nibble, 2i + 1 in its high one
                             out[at - slot + VALUES + slot / 2] |= (byte) ((q & 15) << 4 * (slot % 2));
                         } else {
@@ -405,7 +478,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
                         }
                     }
                 }
-                p += step * perTile[t];
+                p += step * (counts[2 * t] + counts[2 * t + 1]);
             }
         }
         return p;

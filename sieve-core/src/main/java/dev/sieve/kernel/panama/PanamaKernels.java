@@ -136,8 +136,8 @@ public final class PanamaKernels implements Kernels {
      * Whether bitmap {@code s} takes {@link SlicedTileIndexedEncoding} at 512 bits: where that layout, whose
      * work is per stored value, holds no more than the dense twin's bytes (Q8_0 or Q4_0) to within {@link
      * #TILE_INDEXED_MEMORY}, counted for randomly pruned rows ({@link SlicedTileIndexedEncoding#meanBlockBytes}:
-     * its tiles' padding holds a column byte and a value byte or nibble a slot): bitmap Q8 up to c = 108
-     * of 256 (58% sparse and sparser), Q4 up to c = 67 (74%). tinyllama-1.1b shape, tg64 / pp128 against
+     * its tiles' padding holds a column byte and a value byte or nibble a slot): bitmap Q8 up to c = 116
+     * of 256 (55% sparse and sparser), Q4 up to c = 73 (72%). tinyllama-1.1b shape, tg64 / pp128 against
      * the 16-row bitmap layout: Q8 at 90% 73 / 137 against 27 / 97 tokens/s, at 70% 47 / 108 against 23 /
      * 89; Q4 at 90% 74 / 183 against 25 / 97 (session 40); Q8 at 60% (c = 102, 1.001 of Q8_0's bytes) 30.8,
      * 25.0 / 98, 92 against 19.6, 16.6 / 95, 87, dense Q8_0 20.1, 17.0 / 94, 84 (session 41). Denser the
@@ -162,7 +162,7 @@ public final class PanamaKernels implements Kernels {
 
     /**
      * Bitmap Q4 that takes neither Q4_0_R16 (from {@link #Q4_BITMAP_AS_DENSE}) nor the tile-indexed layout
-     * (above c = 67) is decoded as Q4_0_R16 as well: its own 16-row bitmap slices decode at 0.56–0.6 of
+     * (above c = 73) is decoded as Q4_0_R16 as well: its own 16-row bitmap slices decode at 0.56–0.6 of
      * Q4_0's speed at every sparsity (q4-u70, tg64 23.2 against dense Q4_0's ~40 tokens/s; session 38: 18.7
      * against 31.3), so they would make a pruned model slower than its dense twin. {@code
      * -Dsieve.bitmap.q4.slices=true} keeps them (memory first: 2.7 bits a weight at 70% against Q4_0's 4.5).

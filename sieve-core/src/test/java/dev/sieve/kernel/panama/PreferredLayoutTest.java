@@ -41,17 +41,17 @@ class PreferredLayoutTest {
 
     /**
      * Bitmap Q4 decodes as Q4_0 at 512 bits (its own layout's decode is slower than Q4_0's at every
-     * sparsity), except where it takes the tile-indexed layout (VPEXPANDB's CPUs, up to c = 67); at 256
+     * sparsity), except where it takes the tile-indexed layout (VPEXPANDB's CPUs, up to c = 73); at 256
      * bits it keeps its rows.
      */
     @Test
     void bitmapQ4IsQ4_0AtFiveTwelveBitsUnlessTileIndexed() {
         for (boolean vbmi2 : new boolean[] {false, true}) {
-            for (int c : new int[] {68, 127, 128, 160, 256}) {
+            for (int c : new int[] {74, 127, 128, 160, 256}) {
                 assertEquals(Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(
                         dev.sieve.core.quant.SparseEncoding.bitmap(dev.sieve.core.quant.SparseEncoding.Values.Q4, c), 512, vbmi2));
             }
-            dev.sieve.core.quant.SparseEncoding sparse = dev.sieve.core.quant.SparseEncoding.bitmap(dev.sieve.core.quant.SparseEncoding.Values.Q4, 67);
+            dev.sieve.core.quant.SparseEncoding sparse = dev.sieve.core.quant.SparseEncoding.bitmap(dev.sieve.core.quant.SparseEncoding.Values.Q4, 73);
             assertEquals(vbmi2 ? dev.sieve.core.quant.SlicedTileIndexedEncoding.of(sparse) : Q4_0SlicedEncoding.INSTANCE,
                     PanamaKernels.preferredLayout(sparse, 512, vbmi2));
             assertEquals(sparse, PanamaKernels.preferredLayout(sparse, 256, vbmi2));

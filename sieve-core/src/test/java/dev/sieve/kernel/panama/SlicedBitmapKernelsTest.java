@@ -104,10 +104,10 @@ class SlicedBitmapKernelsTest {
      */
     @Test
     void the512BitKernelsAskForSlicesOfBitmapQ8WhereBytesExpandInOneInstruction() {
-        for (int c : new int[] {1, 77, 109, 128, 256}) {
+        for (int c : new int[] {1, 77, 117, 128, 256}) {
           for (Values v : new Values[] {Values.Q8, Values.Q4}) {
             SparseEncoding e = SparseEncoding.bitmap(v, c);
-            boolean tileIndexed = c <= (v == Values.Q8 ? 108 : 67);
+            boolean tileIndexed = c <= (v == Values.Q8 ? 116 : 73);
             boolean asQ4_0 = v == Values.Q4 && !tileIndexed;
             assertSame(asQ4_0 ? dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE
                     : tileIndexed ? dev.sieve.core.quant.SlicedTileIndexedEncoding.of(e) : SlicedBitmapEncoding.of(e),

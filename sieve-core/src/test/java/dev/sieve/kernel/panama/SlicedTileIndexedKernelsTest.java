@@ -66,29 +66,29 @@ class SlicedTileIndexedKernelsTest {
 
     /**
      * Bitmap Q8 and Q4 take the tile-indexed layout where its mean held bytes come within 5% of the dense
-     * twin's (Q8 up to c = 108, Q4 up to c = 67); past that Q8 keeps its bitmap slices and Q4 decodes as
+     * twin's (Q8 up to c = 116, Q4 up to c = 73); past that Q8 keeps its bitmap slices and Q4 decodes as
      * Q4_0_R16 (its slices decode slower than Q4_0), unless asked to keep them.
      */
     @Test
     void sparseBitmapTakesTheTileIndexedLayoutUpToTheDenseTwinsMemory() {
-        for (int c : new int[] {1, 26, 77, 94, 102, 108}) {
+        for (int c : new int[] {1, 26, 77, 94, 102, 108, 116}) {
             SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
             assertSame(SlicedTileIndexedEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true));
             assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true, false));
             assertSame(e.blockBytes() % 8 == 0 ? e : e.padded(), PanamaKernels.preferredLayout(e, 512, false));
             assertSame(e, PanamaKernels.preferredLayout(e, 256, true));
         }
-        for (int c : new int[] {109, 128, 256}) { // denser: the bitmap's 16-row layout, smaller than dense Q8_0
+        for (int c : new int[] {117, 128, 256}) { // denser: the bitmap's 16-row layout, smaller than dense Q8_0
             SparseEncoding e = SparseEncoding.bitmap(Values.Q8, c);
             assertSame(SlicedBitmapEncoding.of(e), PanamaKernels.preferredLayout(e, 512, true));
         }
         double q8_0 = dev.sieve.core.quant.Q8_0Encoding.INSTANCE.byteSize(256), q4_0 = dev.sieve.core.quant.Q4_0Encoding.INSTANCE.byteSize(256);
-        assertTrue(SlicedTileIndexedEncoding.of(SparseEncoding.bitmap(Values.Q8, 108)).meanBlockBytes() <= 1.05 * q8_0);
-        assertTrue(SlicedTileIndexedEncoding.of(SparseEncoding.bitmap(Values.Q8, 109)).meanBlockBytes() > 1.05 * q8_0);
-        SparseEncoding q4 = SparseEncoding.bitmap(Values.Q4, 67); // Q4 values too (their levels in nibbles)
+        assertTrue(SlicedTileIndexedEncoding.of(SparseEncoding.bitmap(Values.Q8, 116)).meanBlockBytes() <= 1.05 * q8_0);
+        assertTrue(SlicedTileIndexedEncoding.of(SparseEncoding.bitmap(Values.Q8, 117)).meanBlockBytes() > 1.05 * q8_0);
+        SparseEncoding q4 = SparseEncoding.bitmap(Values.Q4, 73); // Q4 values too (their levels in nibbles)
         assertSame(SlicedTileIndexedEncoding.of(q4), PanamaKernels.preferredLayout(q4, 512, true));
         assertTrue(SlicedTileIndexedEncoding.of(q4).meanBlockBytes() <= 1.05 * q4_0);
-        for (int c : new int[] {68, 77, 128, 256}) { // past it, and from 50% on, bitmap Q4 decodes as Q4_0
+        for (int c : new int[] {74, 77, 128, 256}) { // past it, and from 50% on, bitmap Q4 decodes as Q4_0
             SparseEncoding more = SparseEncoding.bitmap(Values.Q4, c);
             assertSame(dev.sieve.core.quant.Q4_0SlicedEncoding.INSTANCE, PanamaKernels.preferredLayout(more, 512, true));
         }
