@@ -24,9 +24,11 @@ import java.lang.foreign.ValueLayout;
  * the memory its steps need. A matrix takes this layout where its
  * steps average at most {@link #steps()} a block, a step more than random pruning needs ({@link
  * #stepsFor}; a lone last slice its own: {@link #loneSteps}); one that needs more ({@link #holds} says
- * no) keeps the bitmap layout. The tensor's size ({@link #blockBytes}) is a room that would hold a lone
- * slice's steps and header in every slice: never touched past the packed units, so its pages take no
- * memory. Per matrix:
+ * no) keeps the bitmap layout, as does a matrix of an odd number of slices whose last, a unit of its own
+ * (its header a whole unit's), passes the tensor's size: a room of {@link #steps()} steps a block, the
+ * header and the counts ({@link #blockBytes}), which the converted matrices share back to back in large
+ * pages (a room that held a lone slice's steps in every slice kept 60–70 MiB more of a model resident).
+ * Per matrix:
  * <pre>
  *   off[rows/16]   u64 at 8·s: the byte offset of slice s's unit (slices 2u and 2u + 1; the table padded to 64 bytes)
  *   then each unit, in the order a kernel reads it (nb blocks of 256 columns, rows r = 0..31 of the unit):
@@ -123,10 +125,10 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         return loneSteps;
     }
 
-    /** A row's share of a slice block's room (the slice block is 16 rows' worth): a lone slice's steps, its unit's header and the counts. */
+    /** A row's share of a slice block's room (the slice block is 16 rows' worth): {@link #steps} steps, the scales, lanes and counts. */
     @Override
     public int blockBytes() {
-        return (step * loneSteps + 2 * (TILE_SCALES + LANES) + COUNTS) / ROWS;
+        return (step * steps + TILE_SCALES + LANES + COUNTS) / ROWS;
     }
 
     /**
@@ -333,6 +335,10 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
     public void repackMatrix(WeightEncoding from, MemorySegment src, MemorySegment dst, int rows, int cols) {
         checkShape(from, rows, cols);
         long end = pack(src, dst, rows, cols);
+        if (end == PAST_ROOM) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s: this %d x %d matrix's last slice, a unit"
+                    + " of its own, passes the matrix's room: keep it in a bitmap layout", name(), rows, cols));
+        }
         if (end < 0) {
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s takes %d steps a block on average;"
                     + " this %d x %d matrix needs %.2f (its rows' values crowd the same tiles): keep it in a bitmap layout",
@@ -344,11 +350,16 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
      * The units of {@code src} packed after their offset table into {@code dst} (with none, only
      * measured), in one pass: the end of the last unit, or, where the units' steps pass what the matrix
      * may take, minus the steps the whole matrix needs (the units from the first that does not fit on
-     * are only measured; the caller discards {@code dst}: the loader asks {@link #holds} first).
+     * are only measured; the caller discards {@code dst}: the loader asks {@link #holds} first), or {@link
+     * #PAST_ROOM}.
      */
+    /** What {@link #pack} answers for a matrix whose steps fit but whose last lone slice passes the room. */
+    private static final long PAST_ROOM = Long.MIN_VALUE;
+
     private long pack(MemorySegment src, MemorySegment dst, int rows, int cols) {
         int rb = Math.toIntExact(source.byteSize(cols)), blocks = cols / BLOCK, slices = rows / ROWS;
         long limit = (long) blocks * (slices / 2 * 2L * steps + slices % 2 * loneSteps), at = tableBytes(rows), taken = 0;
+        long room = (long) rows * byteSize(cols);
         byte[] in = new byte[UNIT * rb], out = dst == null ? null : new byte[Math.toIntExact(firstBlock(blocks) + (2L * LANES + (long) step * 2 * 64) * blocks)];
         long[] masks = new long[UNIT * TILES];
         int[] counts = new int[2 * TILES], lanes = new int[UNIT * TILES];
@@ -366,7 +377,7 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
                 len = packUnit(in, rb, out, blocks);
             }
             taken += (len - firstBlock(blocks) - 2L * LANES * blocks) / step;
-            if (dst != null && taken <= limit) {
+            if (dst != null && taken <= limit && at + len <= room) {
                 for (int i = 0; i < n; i++) {
                     dst.set(LONG_LE, 8L * (s + i), at);
                 }
@@ -374,7 +385,8 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
             }
             at += len;
         }
-        return taken > limit ? -taken : at; // the room past the last unit is never read, nor written: its pages take no memory
+        // The room past the last unit is never read, nor written.
+        return taken > limit ? -taken : at > room ? PAST_ROOM : at;
     }
 
     /**

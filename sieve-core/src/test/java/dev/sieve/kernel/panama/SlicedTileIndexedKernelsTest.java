@@ -24,7 +24,7 @@ import org.junit.jupiter.api.TestFactory;
 class SlicedTileIndexedKernelsTest {
     // A matrix shares its room among its blocks: one of a single block would fit only as often as a block
     // needs no more than the average (a random 16 x 256 matrix may not; the loader then keeps the bitmap rows).
-    private static final int[][] SHAPES = {{16, 2304}, {48, 512}, {32, 768}, {160, 2304}};
+    private static final int[][] SHAPES = {{64, 2304}, {48, 512}, {32, 768}, {160, 2304}};
 
     @TestFactory
     Stream<DynamicTest> bothLayoutsMatchScalarAndDense() {
