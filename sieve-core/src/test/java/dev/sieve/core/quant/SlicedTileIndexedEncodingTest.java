@@ -198,8 +198,9 @@ class SlicedTileIndexedEncodingTest {
      * A matrix of one slice is a unit of its own, whose header is a whole unit's (32 rows' scales and
      * lanes): random rows at c = 26 need about 12 steps a block, within what a lone slice may take (13), but
      * with that header they pass the matrix's room (12 steps a block and a slice's share of a header), so
-     * the matrix is refused by its room and keeps a bitmap layout; with one stored value a row and tile it
-     * fits.
+     * the matrix is refused by its room and keeps a bitmap layout; with one non-zero a row and tile (the
+     * quantizer fills each block's 26 with zeros at the first free columns: 6 steps in tile 0, one in each
+     * other, 9 a block) it fits.
      */
     @Test
     void aLoneSliceThatPassesTheRoomIsRefusedAndASparseOneFits() {
