@@ -242,4 +242,25 @@ class CliTest {
             assertFalse((r.out() + r.err()).contains("[picocli WARN]"), c + " --help formats cleanly: " + r.err());
         }
     }
+
+    /**
+     * A command line that names a command builds only that one (start-up); any other first word gets them
+     * all: the top-level usage lists every command, {@code help run} prints run's usage, and an unknown
+     * command is an error that names it.
+     */
+    @Test
+    void topLevelHelpListsEveryCommandAndHelpFindsOne() {
+        Result top = sieve("", "--help");
+        assertEquals(0, top.code());
+        for (String c : new String[] {"run", "chat", "serve", "loadtest", "inspect", "tokenize", "synth", "pull", "bench", "eval",
+                "compress", "help"}) {
+            assertTrue(top.out().contains("  " + c + " "), c + " listed: " + top.out());
+        }
+        Result help = sieve("", "help", "run");
+        assertEquals(0, help.code(), help.err());
+        assertTrue(help.out().contains("Usage: sieve run"), help.out());
+        Result unknown = sieve("", "rnu");
+        assertTrue(unknown.code() != 0);
+        assertTrue(unknown.err().contains("rnu"), unknown.err());
+    }
 }
