@@ -35,7 +35,9 @@ import jdk.incubator.vector.VectorSpecies;
  * 256 columns), as the reference quantizes them. The one-token and two-token passes are written out
  * apart: one method with a flag for the second token ran prompts 7–8% slower (pp128 at 90% sparsity
  * 213–216 against 232 tokens/s, decode unchanged), and a helper returning the values' vectors, where
- * C2 does not inline it, boxes them.
+ * C2 does not inline it, boxes them; Q8 and Q4 apart too, since the units' two groups: one method holding
+ * both value types reached C2's node budget (`NodeCountInliningCutoff`), which leaves calls that are not
+ * force-inlined as calls (q4-u80 pp128 51 against 151 tokens/s, docs/performance.md, session 42).
  */
 final class SlicedTileIndexedKernel extends SlicedKernel {
     private static final int QK = Q8_KEncoding.QK;
