@@ -14,8 +14,8 @@ import java.lang.foreign.ValueLayout;
  * steps as its fullest lane needs (its row's count rounded up to four), so padding is the price. To keep
  * it small, each tile ranks the unit's 32 rows by their steps there: the 16 fullest are group A, one a
  * lane in rank order, the 16 others group B, and the tile takes A's fullest row's steps then B's (the
- * 17th fullest's), against two fixed 16-row slices' fullest rows each: at 90% sparsity (c = 26) 10.3 steps
- * a block of 16 rows against 12.0, at 80% (c = 51) 17.1 against 19.3, at 70% (c = 77) 23.6 against 26.4,
+ * 17th fullest's), against two fixed 16-row slices' fullest rows each: at 90% sparsity (c = 26) 10.19
+ * steps a block of 16 rows against 11.99, at 80% (c = 51) 17.23 against 19.32, at 70% (c = 77) 23.80 against 26.39,
  * where the stored values alone would take 6.5, 12.75 and 19.25 (random pruning). A tile's int sums of
  * A and B go back to the rows' order by one two-vector permute each (VPERMI2D) of the rows' lanes, before
  * the rows' tile scales. The units are packed back to back after a table of their offsets, so that the
@@ -27,7 +27,7 @@ import java.lang.foreign.ValueLayout;
  * no) keeps the bitmap layout, as does a matrix of an odd number of slices whose last, a unit of its own
  * (its header a whole unit's), passes the tensor's size: a room of {@link #steps()} steps a block, the
  * header and the counts ({@link #blockBytes}), which the converted matrices share back to back in large
- * pages (a room that held a lone slice's steps in every slice kept 60–70 MiB more of a model resident).
+ * pages (a room that held a lone slice's steps in every slice kept 58–70 MiB more of a model resident).
  * Per matrix:
  * <pre>
  *   off[rows/16]   u64 at 8·s: the byte offset of slice s's unit (slices 2u and 2u + 1; the table padded to 64 bytes)
@@ -346,6 +346,9 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
         }
     }
 
+    /** What {@link #pack} answers for a matrix whose steps fit but whose last lone slice passes the room. */
+    private static final long PAST_ROOM = Long.MIN_VALUE;
+
     /**
      * The units of {@code src} packed after their offset table into {@code dst} (with none, only
      * measured), in one pass: the end of the last unit, or, where the units' steps pass what the matrix
@@ -353,9 +356,6 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
      * are only measured; the caller discards {@code dst}: the loader asks {@link #holds} first), or {@link
      * #PAST_ROOM}.
      */
-    /** What {@link #pack} answers for a matrix whose steps fit but whose last lone slice passes the room. */
-    private static final long PAST_ROOM = Long.MIN_VALUE;
-
     private long pack(MemorySegment src, MemorySegment dst, int rows, int cols) {
         int rb = Math.toIntExact(source.byteSize(cols)), blocks = cols / BLOCK, slices = rows / ROWS;
         long limit = (long) blocks * (slices / 2 * 2L * steps + slices % 2 * loneSteps), at = tableBytes(rows), taken = 0;
@@ -424,22 +424,33 @@ public final class SlicedTileIndexedEncoding extends SlicedEncoding {
      */
     private static int rank(long[] masks, int[] counts, int[] lanes) {
         int all = 0;
-        int[] need = new int[UNIT];
-        Integer[] order = new Integer[UNIT];
+        int[] first = new int[TILE / 4 + 2]; // a counting sort by steps, fullest first: first[16 - k] is where rows of k steps start
         for (int t = 0; t < TILES; t++) {
+            java.util.Arrays.fill(first, 0);
             for (int r = 0; r < UNIT; r++) {
-                need[r] = (Long.bitCount(masks[TILES * r + t]) + 3) / 4;
-                order[r] = r;
+                first[TILE / 4 - steps(masks[TILES * r + t]) + 1]++;
             }
-            java.util.Arrays.sort(order, (x, y) -> need[y] != need[x] ? need[y] - need[x] : x - y);
-            for (int i = 0; i < UNIT; i++) {
-                lanes[UNIT * t + order[i]] = i;
+            for (int k = 1; k < first.length; k++) {
+                first[k] += first[k - 1];
             }
-            counts[2 * t] = need[order[0]];
-            counts[2 * t + 1] = need[order[ROWS]];
+            counts[2 * t + 1] = -1;
+            for (int r = 0; r < UNIT; r++) { // rows in order, so equals keep the first row first
+                int need = steps(masks[TILES * r + t]), lane = first[TILE / 4 - need]++;
+                lanes[UNIT * t + r] = lane;
+                if (lane == 0) {
+                    counts[2 * t] = need;
+                } else if (lane == ROWS) {
+                    counts[2 * t + 1] = need;
+                }
+            }
             all += counts[2 * t] + counts[2 * t + 1];
         }
         return all;
+    }
+
+    /** A row's steps in a tile: its stored values over four, rounded up. */
+    private static int steps(long tileMask) {
+        return (Long.bitCount(tileMask) + 3) / 4;
     }
 
     /** One slice packed as a unit on its own (rows 16..31 empty), as {@link #repackMatrix} packs a last odd slice. */

@@ -139,10 +139,11 @@ public final class PanamaKernels implements Kernels {
      * its tiles' padding holds a column byte and a value byte or nibble a slot): bitmap Q8 up to c = 116
      * of 256 (55% sparse and sparser), Q4 up to c = 73 (72%). tinyllama-1.1b shape, tg64 / pp128 against
      * the 16-row bitmap layout: Q8 at 90% 73 / 137 against 27 / 97 tokens/s, at 70% 47 / 108 against 23 /
-     * 89; Q4 at 90% 74 / 183 against 25 / 97 (session 40); Q8 at 60% (c = 102, 1.001 of Q8_0's bytes) 30.8,
-     * 25.0 / 98, 92 against 19.6, 16.6 / 95, 87, dense Q8_0 20.1, 17.0 / 94, 84 (session 41). Denser the
-     * decode still gains (Q8 at 50%: 35 against 21) but the memory grows past the dense twin's (1.21 of it)
-     * and prompts lose (61 against 95) (docs/performance.md, sessions 40 and 41). {@code
+     * 89; Q4 at 90% 74 / 183 against 25 / 97 (session 40); Q8 at 60% (c = 102, 1.001 of Q8_0's bytes in
+     * 16-row slices, 0.949 in units since session 42) 30.8, 25.0 / 98, 92 against 19.6, 16.6 / 95, 87, dense
+     * Q8_0 20.1, 17.0 / 94, 84 (session 41). Denser the decode still gains (Q8 at 50%: 32–37 against 20–22,
+     * session 42) but the memory grows past the dense twin's (1.125 of it; peak RSS 1427–1436 MiB against
+     * 1246–1253) (docs/performance.md, sessions 40–42). {@code
      * -Dsieve.bitmap.indexed=N} takes it for capacities up to N instead (0: never), for measurements.
      */
     static boolean tileIndexed(SparseEncoding s) {
@@ -156,7 +157,7 @@ public final class PanamaKernels implements Kernels {
     /**
      * How far past the dense twin's bytes the tile-indexed layout may go: 5%, about the spread of one
      * model's resident memory between runs here (Q8_0 1226–1263 MiB), so that a bitmap Q8 model at 60%
-     * sparsity (1.001 of Q8_0's bytes held) decodes per stored value.
+     * sparsity (1.001 of Q8_0's bytes held in 16-row slices, session 41) decodes per stored value.
      */
     static final double TILE_INDEXED_MEMORY = 1.05;
 
