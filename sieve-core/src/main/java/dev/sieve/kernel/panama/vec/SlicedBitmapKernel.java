@@ -85,9 +85,10 @@ final class SlicedBitmapKernel extends PairPatternKernel {
             for (int h = 0; h < 8; h++) {
                 long p = ao + PB * (8 * b + h), mo = o + 64L * h, mo1 = o1 + 64L * h;
                 IntVector e = IntVector.zero(Vec.I), od = e, e1 = e, od1 = e;
+                ShortVector levels = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
                 for (int i = 0; i < 8; i++) {
-                    ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
-                    ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
+                    ShortVector even = levels.rearrange(SlicedQ8_0Kernel.EVEN[i]);
+                    ShortVector odd = levels.rearrange(SlicedQ8_0Kernel.ODD[i]);
                     long m = w.get(LONG_LE, mo + 8L * i), m1 = w.get(LONG_LE, mo1 + 8L * i);
                     ShortVector u = ByteVector.fromMemorySegment(B64, w, v, Vec.LE).expand(VectorMask.fromLong(B64, m)).reinterpretAsShorts();
                     ShortVector u1 = ByteVector.fromMemorySegment(B64, w, v1, Vec.LE).expand(VectorMask.fromLong(B64, m1)).reinterpretAsShorts();
@@ -144,9 +145,10 @@ final class SlicedBitmapKernel extends PairPatternKernel {
             for (int h = 0; h < 8; h++) {
                 long p = ao + PB * (8 * b + h), mo = o + 64L * h, mo1 = o1 + 64L * h;
                 ShortVector s0 = ShortVector.zero(S32), s1 = s0;
+                ShortVector levels = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
                 for (int i = 0; i < 8; i++) {
-                    ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
-                    ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
+                    ShortVector even = levels.rearrange(SlicedQ8_0Kernel.EVEN[i]);
+                    ShortVector odd = levels.rearrange(SlicedQ8_0Kernel.ODD[i]);
                     long m = w.get(LONG_LE, mo + 8L * i), m1 = w.get(LONG_LE, mo1 + 8L * i);
                     ShortVector x = (ShortVector) ByteVector.fromMemorySegment(B32, w, v, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);
                     ShortVector x1 = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1, Vec.LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S32, 0);

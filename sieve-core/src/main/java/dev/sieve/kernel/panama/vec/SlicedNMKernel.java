@@ -74,6 +74,8 @@ final class SlicedNMKernel extends SlicedKernel {
         this.scaleBytes = e.scaleBytes();
         this.first = tableShuffles(e, 0);
         this.second = tableShuffles(e, 1);
+        this.q8Pass = (w, base, base1, a, at, so, blocks, dst, d) -> sliceQ8Int16(w, base, base1, a, at, so, blocks, dst, d, first, second);
+        this.q4Pass = (w, base, base1, a, at, so, blocks, dst, d) -> sliceQ4Int16(w, base, base1, a, at, so, blocks, dst, d, first, second);
         this.pairA = pairColumns(e, 0);
         this.pairB = pairColumns(e, 1);
         this.offset1 = e.pairBase(1);
@@ -342,13 +344,20 @@ final class SlicedNMKernel extends SlicedKernel {
         return LANE_PER_ROW && patterned && x.tokens() < DECODED_FROM;
     }
 
-    /** Bytes of {@link #prepareInt16}'s tables per 32-column block: four steps of two 32-short tables. */
-    private static final long TB = 512;
+    /**
+     * Bytes of {@link #prepareInt16}'s activations per 32-column block: its 32 levels as shorts, from which
+     * each step permutes its two tables ({@link #first}, {@link #second}) in registers. Laid out in memory
+     * (512 bytes a block) the tables fell out of L1 beside the weights' stream (docs/performance.md,
+     * session 43).
+     */
+    private static final long TB = 64;
     /**
      * Lane e of step t's first (second) table: the block column of the first (second) value of code e mod 16
      * in pair 2t + e / 16 ({@link SlicedNMEncoding#column}).
      */
     private final VectorShuffle<Short>[] first, second;
+    /** The two-slice passes with this encoding's tables (made once: a pass allocates nothing). */
+    private final PairPass q8Pass, q4Pass;
 
     @SuppressWarnings("unchecked")
     private static VectorShuffle<Short>[] tableShuffles(SlicedNMEncoding enc, int k) {
@@ -371,11 +380,11 @@ final class SlicedNMKernel extends SlicedKernel {
     }
 
     /**
-     * Each token's activations rounded to Q8_0 as the reference rounds them, then per 32-column block
-     * and step t two tables of 32 shorts indexed by 16·h + a lane's code p (pair 2t + h): P, the level x_a
-     * of the first column code p names in that pair, and Q,
-     * x_b − 16·x_a (|Q| ≤ 2159); after all tokens' tables each block's d. The levels come back from the
-     * rounded floats exactly ({@link #levels}).
+     * Each token's activations rounded to Q8_0 as the reference rounds them, then each 32-column block's
+     * levels as shorts ({@link #TB}), from which step t permutes two tables of 32 shorts indexed by 16·h
+     * + a lane's code p (pair 2t + h): P, the level x_a of the first column code p names in that pair,
+     * and Q, x_b (Q8) or x_b − 16·x_a (Q4, |Q| ≤ 2159); after all tokens' levels each block's d. The
+     * levels come back from the rounded floats exactly ({@link #levels}).
      */
     @Override
     void prepareInt16(Activations x) {
@@ -386,12 +395,7 @@ final class SlicedNMKernel extends SlicedKernel {
         short[] qs = LEVELS.get();
         for (int i = 0; i < n / QK; i++) {
             float d = levels(a, 4L * QK * i, qs);
-            ShortVector q = ShortVector.fromArray(S32, qs, 0);
-            for (int step = 0; step < 4; step++) {
-                ShortVector p = q.rearrange(first[step]), b = q.rearrange(second[step]);
-                p.intoMemorySegment(a, tables + TB * i + 128L * step, Vec.LE);
-                (q8 ? b : b.sub(p.lanewise(VectorOperators.LSHL, 4))).intoMemorySegment(a, tables + TB * i + 128L * step + 64, Vec.LE);
-            }
+            ShortVector.fromArray(S32, qs, 0).intoMemorySegment(a, tables + TB * i, Vec.LE);
             a.set(dev.sieve.core.quant.Half.FLOAT_LE, scales + 4L * i, d);
         }
     }
@@ -402,7 +406,7 @@ final class SlicedNMKernel extends SlicedKernel {
         int cols = x.cols(), blocks = cols / QK, n = x.tokens() * cols;
         long tables = (4L * n + 63) & ~63L;
         slicePairs(w, x, out, outStride, r0, r1, tables, TB * blocks, tables + TB * (n / QK), 4L * blocks, blocks,
-                q8 ? SlicedNMKernel::sliceQ8Int16 : SlicedNMKernel::sliceQ4Int16);
+                q8 ? q8Pass : q4Pass);
     }
 
     /**
@@ -418,7 +422,7 @@ final class SlicedNMKernel extends SlicedKernel {
      * {@link SlicedQ4_0Kernel}); the steps are written out (an inner loop would box the float sums).
      */
     private static void sliceQ4Int16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
-            float[] dst, int d) {
+            float[] dst, int d, VectorShuffle<Short>[] first, VectorShuffle<Short>[] second) {
         FloatVector f0 = FloatVector.zero(F), f1 = f0;
         long o = base, o1 = base1;
         for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
@@ -426,13 +430,14 @@ final class SlicedNMKernel extends SlicedKernel {
             ShortVector k = ShortVector.fromMemorySegment(S32, w, c0, Vec.LE), kk = ShortVector.fromMemorySegment(S32, w, c1, Vec.LE);
             ShortVector c = k.and(NIBBLES).or(HALF), cc = kk.and(NIBBLES).or(HALF); // steps 0 and 2
             ShortVector n = k.lanewise(VectorOperators.LSHR, BY4).and(NIBBLES).or(HALF), nn = kk.lanewise(VectorOperators.LSHR, BY4).and(NIBBLES).or(HALF); // 1, 3
-            ShortVector tp = ShortVector.fromMemorySegment(S32, a, p, Vec.LE), tq = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
+            ShortVector levels = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
+            ShortVector tp = levels.rearrange(first[0]), tq = levels.rearrange(second[0]).sub(tp.lanewise(VectorOperators.LSHL, BY4));
             ShortVector e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0, Vec.LE).convertShape(VectorOperators.B2S, S32, 0), ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
             ShortVector x = c.selectFrom(tp), y = cc.selectFrom(tp);
             ShortVector s0 = e.mul(x).add(e.lanewise(VectorOperators.ASHR, BY4).mul(c.selectFrom(tq))), x0 = x;
             ShortVector s1 = ee.mul(y).add(ee.lanewise(VectorOperators.ASHR, BY4).mul(cc.selectFrom(tq))), x1 = y;
-            tp = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
-            tq = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
+            tp = levels.rearrange(first[1]);
+            tq = levels.rearrange(second[1]).sub(tp.lanewise(VectorOperators.LSHL, BY4));
             e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0 + 32, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
             ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1 + 32, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
             x = n.selectFrom(tp);
@@ -443,8 +448,8 @@ final class SlicedNMKernel extends SlicedKernel {
             x1 = x1.add(y);
             c = c.lanewise(VectorOperators.LSHR, BY8);
             cc = cc.lanewise(VectorOperators.LSHR, BY8);
-            tp = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
-            tq = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
+            tp = levels.rearrange(first[2]);
+            tq = levels.rearrange(second[2]).sub(tp.lanewise(VectorOperators.LSHL, BY4));
             e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0 + 64, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
             ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1 + 64, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
             x = c.selectFrom(tp);
@@ -455,8 +460,8 @@ final class SlicedNMKernel extends SlicedKernel {
             x1 = x1.add(y);
             c = n.lanewise(VectorOperators.LSHR, BY8);
             cc = nn.lanewise(VectorOperators.LSHR, BY8);
-            tp = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
-            tq = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
+            tp = levels.rearrange(first[3]);
+            tq = levels.rearrange(second[3]).sub(tp.lanewise(VectorOperators.LSHL, BY4));
             e = (ShortVector) ByteVector.fromMemorySegment(B32, w, v0 + 96, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
             ee = (ShortVector) ByteVector.fromMemorySegment(B32, w, v1 + 96, Vec.LE).convertShape(VectorOperators.B2S, S32, 0);
             x = c.selectFrom(tp);
@@ -491,7 +496,7 @@ final class SlicedNMKernel extends SlicedKernel {
      * the block's int sums, lanes j and j + 16 (the same row) into one.
      */
     private static void sliceQ8Int16(MemorySegment w, long base, long base1, MemorySegment a, long ao, long so, int blocks,
-            float[] dst, int d) {
+            float[] dst, int d, VectorShuffle<Short>[] first, VectorShuffle<Short>[] second) {
         FloatVector f0 = FloatVector.zero(F), f1 = f0;
         long o = base, o1 = base1;
         for (int j = 0; j < blocks; j++, o += SB8, o1 += SB8) {
@@ -502,16 +507,17 @@ final class SlicedNMKernel extends SlicedKernel {
             c = k.and(NIBBLES).or(HALF); // steps 0 and 2
             cc = kk.and(NIBBLES).or(HALF);
             ShortVector n = k.lanewise(VectorOperators.LSHR, BY4).and(NIBBLES).or(HALF), nn = kk.lanewise(VectorOperators.LSHR, BY4).and(NIBBLES).or(HALF); // 1, 3
-            tp = ShortVector.fromMemorySegment(S32, a, p + 0, Vec.LE);
-            tq = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
+            ShortVector levels = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
+            tp = levels.rearrange(first[0]);
+            tq = levels.rearrange(second[0]);
             u = ShortVector.fromMemorySegment(S32, w, v0 + 0, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, v1 + 0, Vec.LE);
             e = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(c.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(c.selectFrom(tq)));
             ee = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(cc.selectFrom(tp)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(cc.selectFrom(tq)));
             s0 = s0.add((IntVector) e.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) e.convertShape(VectorOperators.S2I, I, 1));
             s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
-            tp = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
-            tq = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
+            tp = levels.rearrange(first[1]);
+            tq = levels.rearrange(second[1]);
             u = ShortVector.fromMemorySegment(S32, w, v0 + 64, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, v1 + 64, Vec.LE);
             e = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(n.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(n.selectFrom(tq)));
@@ -520,8 +526,8 @@ final class SlicedNMKernel extends SlicedKernel {
             s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
             c = c.lanewise(VectorOperators.LSHR, BY8);
             cc = cc.lanewise(VectorOperators.LSHR, BY8);
-            tp = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
-            tq = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
+            tp = levels.rearrange(first[2]);
+            tq = levels.rearrange(second[2]);
             u = ShortVector.fromMemorySegment(S32, w, v0 + 128, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, v1 + 128, Vec.LE);
             e = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(c.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(c.selectFrom(tq)));
@@ -530,8 +536,8 @@ final class SlicedNMKernel extends SlicedKernel {
             s1 = s1.add((IntVector) ee.convertShape(VectorOperators.S2I, I, 0)).add((IntVector) ee.convertShape(VectorOperators.S2I, I, 1));
             c = n.lanewise(VectorOperators.LSHR, BY8);
             cc = nn.lanewise(VectorOperators.LSHR, BY8);
-            tp = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
-            tq = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
+            tp = levels.rearrange(first[3]);
+            tq = levels.rearrange(second[3]);
             u = ShortVector.fromMemorySegment(S32, w, v0 + 192, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, v1 + 192, Vec.LE);
             e = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(c.selectFrom(tp)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(c.selectFrom(tq)));

@@ -175,12 +175,18 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         return LANE_PER_ROW && x.tokens() < GROUP;
     }
 
-    /** Bytes of {@link #prepareInt16}'s patterns per 32-column block: four steps of two 32-short vectors. */
-    static final long PB = 512;
-    /** Step s's low-nibble columns 4s .. 4s + 3, each in eight consecutive lanes (lane k: column 4s + k / 8). */
-    private static final VectorShuffle<Short>[] LOW_COLUMNS = columnShuffles(0);
-    /** The high-nibble columns 16 + 4s .. 16 + 4s + 3, the same way. */
-    private static final VectorShuffle<Short>[] HIGH_COLUMNS = columnShuffles(HALF);
+    /**
+     * Bytes of {@link #prepareInt16}'s activations per 32-column block: one vector of 32 shorts, lane c < 16
+     * the level of column c and lane 16 + c that of column 16 + c minus 16 times column c's. Step s's two
+     * patterns are permuted from it in registers ({@link #LOW_COLUMNS}, {@link #HIGH_COLUMNS}); laid out in
+     * memory (512 bytes a block) they fell out of L1 beside the weights' stream (docs/performance.md,
+     * session 43).
+     */
+    static final long PB = 64;
+    /** Step s's pattern P, lane k column 4s + k / 8's level (eight consecutive lanes a column), from a block's vector. */
+    static final VectorShuffle<Short>[] LOW_COLUMNS = columnShuffles(0);
+    /** Step s's pattern Q, lane k column 16 + 4s + k / 8's level minus 16 times P's, the same way. */
+    static final VectorShuffle<Short>[] HIGH_COLUMNS = columnShuffles(HALF);
 
     @SuppressWarnings("unchecked")
     private static VectorShuffle<Short>[] columnShuffles(int first) {
@@ -192,6 +198,10 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         return s;
     }
 
+    /** Lane k → k − 16 (mod 32): the low half's lanes under the high half's. */
+    private static final VectorShuffle<Short> UP_HALF = LANE_PER_ROW ? VectorShuffle.fromOp(S32, k -> (k + HALF) % 32) : null;
+    private static final VectorMask<Short> UPPER_LANES = LANE_PER_ROW ? VectorMask.fromLong(S32, 0xFFFF0000L) : null;
+
     /** Where the scales of {@link #prepareInt16} start: after every token's patterns. */
     static long int16Scales(int tokens, int cols) {
         return PB * (cols / QK) * tokens;
@@ -199,10 +209,11 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
 
     /**
      * Each token's activations rounded to Q8_0 as the reference rounds them (q·d, d the f16 scale),
-     * then per 32-column block and step s (its byte positions 4s .. 4s + 3, {@link #sliceInt16}) two
-     * vectors of 32 shorts: P, lane k the level q of column 4s + k/8, and Q, lane k the level of column
-     * 16 + 4s + k/8 minus 16·P's (so that e·P + (e >>> 4)·Q = lo·P + hi·q_hi for a byte e = lo + 16·hi,
-     * without a mask); after all tokens' patterns each block's d and 8·Σ q·d (Q4_0's −8, per token).
+     * then per 32-column block one vector of 32 shorts ({@link #PB}) from which step s (its byte
+     * positions 4s .. 4s + 3, {@link #sliceInt16}) permutes its two patterns: P, lane k the level q of
+     * column 4s + k/8, and Q, lane k the level of column 16 + 4s + k/8 minus 16·P's (so that e·P + (e >>>
+     * 4)·Q = lo·P + hi·q_hi for a byte e = lo + 16·hi, without a mask); after all tokens' vectors each
+     * block's d and 8·Σ q·d (Q4_0's −8, per token).
      * The levels come back from the rounded floats exactly: a block's largest |q·d| is 127·d (the block
      * maximum rounds to ±127, and the product is exact in float), so d = max / 127 and q = (q·d) / d.
      */
@@ -226,13 +237,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             ShortVector q = ShortVector.fromArray(S32, qs, 0);
             FloatVector v = FloatVector.fromMemorySegment(F, a, 4L * QK * i, Vec.LE)
                     .add(FloatVector.fromMemorySegment(F, a, 4L * QK * i + 4L * HALF, Vec.LE));
-            long p = patterns + PB * i;
-            for (int step = 0; step < 4; step++) {
-                ShortVector lo = q.rearrange(LOW_COLUMNS[step]);
-                lo.intoMemorySegment(a, p + 128L * step, Vec.LE);
-                q.rearrange(HIGH_COLUMNS[step]).sub(lo.lanewise(VectorOperators.LSHL, 4))
-                        .intoMemorySegment(a, p + 128L * step + 64, Vec.LE);
-            }
+            // Lanes 16..31 less 16 times lanes 0..15: the low half moved up by a rearrangement, shifted, subtracted.
+            q.sub(q.rearrange(UP_HALF).lanewise(VectorOperators.LSHL, 4), UPPER_LANES).intoMemorySegment(a, patterns + PB * i, Vec.LE);
             a.set(Half.FLOAT_LE, scales + 8L * i, d);
             a.set(Half.FLOAT_LE, scales + 8L * i + 4, 8 * Vec.sum(v));
         }
@@ -257,8 +263,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
     static final VectorMask<Float> ODD_LANES = LANE_PER_ROW ? VectorMask.fromLong(F, 0xAAAAL) : null;
 
     /**
-     * The slices at {@code base} and {@code base1} times one token in 16-bit lanes: its patterns at {@code
-     * a[ao..]}, its blocks' d and 8·Σx at {@code a[so..]} ({@link #prepareInt16}), into {@code dst[d..d +
+     * The slices at {@code base} and {@code base1} times one token in 16-bit lanes: its blocks' levels at
+     * {@code a[ao..]} (a step's patterns P and Q permuted from them), its blocks' d and 8·Σx at {@code a[so..]} ({@link #prepareInt16}), into {@code dst[d..d +
      * 32)}. A block's 256 nibble bytes are four 64-byte loads (byte positions 4s .. 4s + 3 of its 16 rows);
      * read as 32 shorts, lane k holds rows 2·(k % 8) (low byte, e) and 2·(k % 8) + 1 (high byte, o) at
      * position 4s + k/8, so e = u & 0xFF and o = u >>> 8 need one mask and one shift, and each of
@@ -273,8 +279,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
      * one thread from L3 22.8–24.4 GB/s against 20.0–21.9, from memory 11.7–13.0 against 10.1–12.1;
      * Q4_0 tg64 33.98–36.18 against 32.97–33.69 on the AMD Zen 4 host (session 39).
      *
-     * <p>Two slices a pass, each pattern load serving both: with one, the two pattern loads per weight
-     * load kept the core from overlapping its arithmetic with the weights' transfer from memory (a probe
+     * <p>Two slices a pass, each step's patterns serving both: with one, the two pattern loads per weight
+     * load (the patterns were then laid out in memory) kept the core from overlapping its arithmetic with the weights' transfer from memory (a probe
      * streaming 1 GB with 16-bit work per load: 8.7–9.2 GB/s without pattern loads, 6.2–6.7 with two per
      * load, against 11–13 from L3), and Q4_0's decode ran at 17.2–18.2 tokens/s against 20.1–21.3 in pairs
      * (docs/performance.md, session 32). The four steps are written out: as an inner loop the block loop
@@ -287,8 +293,9 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
         long o = base, o1 = base1;
         for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
             long q = o + SCALES, q1 = o1 + SCALES, p = ao + PB * j;
-            ShortVector lo = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
-            ShortVector hi = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
+            ShortVector levels = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
+            ShortVector lo = levels.rearrange(LOW_COLUMNS[0]);
+            ShortVector hi = levels.rearrange(HIGH_COLUMNS[0]);
             ShortVector u = ShortVector.fromMemorySegment(S32, w, q, Vec.LE);
             ShortVector v = ShortVector.fromMemorySegment(S32, w, q1, Vec.LE);
             ShortVector e = u.and((short) 0xFF);
@@ -299,8 +306,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             ShortVector sd = od.mul(lo).add(od.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             ShortVector te = e1.mul(lo).add(e1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             ShortVector td = od1.mul(lo).add(od1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
-            lo = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
-            hi = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
+            lo = levels.rearrange(LOW_COLUMNS[1]);
+            hi = levels.rearrange(HIGH_COLUMNS[1]);
             u = ShortVector.fromMemorySegment(S32, w, q + 64, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 64, Vec.LE);
             e = u.and((short) 0xFF);
@@ -311,8 +318,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             sd = sd.add(od.mul(lo)).add(od.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             te = te.add(e1.mul(lo)).add(e1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             td = td.add(od1.mul(lo)).add(od1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
-            lo = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
-            hi = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
+            lo = levels.rearrange(LOW_COLUMNS[2]);
+            hi = levels.rearrange(HIGH_COLUMNS[2]);
             u = ShortVector.fromMemorySegment(S32, w, q + 128, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 128, Vec.LE);
             e = u.and((short) 0xFF);
@@ -323,8 +330,8 @@ final class SlicedQ4_0Kernel extends SlicedKernel {
             sd = sd.add(od.mul(lo)).add(od.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             te = te.add(e1.mul(lo)).add(e1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             td = td.add(od1.mul(lo)).add(od1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
-            lo = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
-            hi = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
+            lo = levels.rearrange(LOW_COLUMNS[3]);
+            hi = levels.rearrange(HIGH_COLUMNS[3]);
             u = ShortVector.fromMemorySegment(S32, w, q + 192, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 192, Vec.LE);
             e = u.and((short) 0xFF);

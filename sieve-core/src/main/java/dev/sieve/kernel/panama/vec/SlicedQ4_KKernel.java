@@ -95,7 +95,7 @@ final class SlicedQ4_KKernel extends SlicedKernel {
     /**
      * The slices at {@code base} and {@code base1} times one token in 16-bit lanes, into {@code dst[d..d +
      * 32)}: a flat loop over the sub-blocks in memory order, each multiplied as {@link SlicedQ4_0Kernel}'s
-     * {@code sliceInt16} multiplies a block (its patterns at {@code a[ao + 512·j..]}, its d_x and 8·Σx at
+     * {@code sliceInt16} multiplies a block (its levels at {@code a[ao + 64·j..]}, its d_x and 8·Σx at
      * {@code a[so + 8·j..]}); per sub-block the rows' d·sc ({@code heads}: per block the first slice's d
      * and dmin, then the second's) times d_x scales the int sums, and the mins are dmin·m/8 times 8·Σx,
      * one FMA. The steps are written out (a helper returning vectors, not inlined, boxes them).
@@ -106,8 +106,9 @@ final class SlicedQ4_KKernel extends SlicedKernel {
         for (int j = 0; j < units; j++) {
             long in = HEAD * (units >> 3) + BODY * (j >> 3) + SUB * (j & 7), o = base + in, o1 = base1 + in;
             long q = o + NIBBLES, q1 = o1 + NIBBLES, p = ao + PB * j;
-            ShortVector lo = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
-            ShortVector hi = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
+            ShortVector levels = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
+            ShortVector lo = levels.rearrange(SlicedQ4_0Kernel.LOW_COLUMNS[0]);
+            ShortVector hi = levels.rearrange(SlicedQ4_0Kernel.HIGH_COLUMNS[0]);
             ShortVector u = ShortVector.fromMemorySegment(S32, w, q, Vec.LE);
             ShortVector v = ShortVector.fromMemorySegment(S32, w, q1, Vec.LE);
             ShortVector e = u.and((short) 0xFF), od = u.lanewise(VectorOperators.LSHR, BY8);
@@ -116,8 +117,8 @@ final class SlicedQ4_KKernel extends SlicedKernel {
             ShortVector sd = od.mul(lo).add(od.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             ShortVector te = e1.mul(lo).add(e1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             ShortVector td = od1.mul(lo).add(od1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
-            lo = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
-            hi = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
+            lo = levels.rearrange(SlicedQ4_0Kernel.LOW_COLUMNS[1]);
+            hi = levels.rearrange(SlicedQ4_0Kernel.HIGH_COLUMNS[1]);
             u = ShortVector.fromMemorySegment(S32, w, q + 64, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 64, Vec.LE);
             e = u.and((short) 0xFF);
@@ -128,8 +129,8 @@ final class SlicedQ4_KKernel extends SlicedKernel {
             sd = sd.add(od.mul(lo)).add(od.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             te = te.add(e1.mul(lo)).add(e1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             td = td.add(od1.mul(lo)).add(od1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
-            lo = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
-            hi = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
+            lo = levels.rearrange(SlicedQ4_0Kernel.LOW_COLUMNS[2]);
+            hi = levels.rearrange(SlicedQ4_0Kernel.HIGH_COLUMNS[2]);
             u = ShortVector.fromMemorySegment(S32, w, q + 128, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 128, Vec.LE);
             e = u.and((short) 0xFF);
@@ -140,8 +141,8 @@ final class SlicedQ4_KKernel extends SlicedKernel {
             sd = sd.add(od.mul(lo)).add(od.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             te = te.add(e1.mul(lo)).add(e1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
             td = td.add(od1.mul(lo)).add(od1.lanewise(VectorOperators.LSHR, BY4).mul(hi));
-            lo = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
-            hi = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
+            lo = levels.rearrange(SlicedQ4_0Kernel.LOW_COLUMNS[3]);
+            hi = levels.rearrange(SlicedQ4_0Kernel.HIGH_COLUMNS[3]);
             u = ShortVector.fromMemorySegment(S32, w, q + 192, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 192, Vec.LE);
             e = u.and((short) 0xFF);

@@ -23,7 +23,7 @@ import jdk.incubator.vector.VectorSpecies;
  * bytes times the odd ones'; four loads' sums stay in 16 bits (|q − 32| ≤ 32, so at most 8·32·127), are
  * widened into the rows' int sums and multiplied by the rows' sub-block scales (one 16-byte load), and
  * per 32 columns converted and scaled by the rows' d times the activations' d. Two slices a pass, each
- * pattern load serving both (why: {@link SlicedQ4_0Kernel}'s {@code sliceInt16}). Larger batches decode
+ * step's patterns serving both (why: {@link SlicedQ4_0Kernel}'s {@code sliceInt16}). Larger batches decode
  * each block of one or two slices to floats once ({@link #decoded}).
  */
 final class SlicedQ6_KKernel extends PairPatternKernel {
@@ -78,7 +78,7 @@ final class SlicedQ6_KKernel extends PairPatternKernel {
 
     /**
      * The slices at {@code base} and {@code base1} times one token in 16-bit lanes (see the class
-     * comment), into {@code dst[d..d + 32)}: per 32 columns j, patterns at {@code a[ao + 1024·j..]} and
+     * comment), into {@code dst[d..d + 32)}: per 32 columns j, levels at {@code a[ao + 64·j..]} (the steps' patterns permuted from them) and
      * d_x at {@code a[so + 4·j]}; {@code heads} holds each block's d of both slices. The eight 64-byte
      * steps of 32 columns are written out, so that the loop holds no loop and its running sums stay in
      * registers (as loops, the unit's two sub-blocks and four steps kept the sums in {@code dst}, a
@@ -93,27 +93,27 @@ final class SlicedQ6_KKernel extends PairPatternKernel {
             long q = o + CODES + 16 * k0, q1 = o1 + CODES + 16 * k0, p = ao + PB * j, sc = SC + ROWS * (2 * (j & 7));
             // Eight steps, alike but for their offsets, written out on purpose (see above): as a loop, or a
             // helper C2 does not inline here, the sums leave the registers.
-            ShortVector even, odd, u, v, s, s1;
-            even = ShortVector.fromMemorySegment(S32, a, p + 0, Vec.LE);
-            odd = ShortVector.fromMemorySegment(S32, a, p + 64, Vec.LE);
+            ShortVector levels = ShortVector.fromMemorySegment(S32, a, p, Vec.LE), even, odd, u, v, s, s1;
+            even = levels.rearrange(SlicedQ8_0Kernel.EVEN[0]);
+            odd = levels.rearrange(SlicedQ8_0Kernel.ODD[0]);
             u = ShortVector.fromMemorySegment(S32, w, q + 0, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 0, Vec.LE);
             s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
             s1 = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-            even = ShortVector.fromMemorySegment(S32, a, p + 128, Vec.LE);
-            odd = ShortVector.fromMemorySegment(S32, a, p + 192, Vec.LE);
+            even = levels.rearrange(SlicedQ8_0Kernel.EVEN[1]);
+            odd = levels.rearrange(SlicedQ8_0Kernel.ODD[1]);
             u = ShortVector.fromMemorySegment(S32, w, q + 64, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 64, Vec.LE);
             s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
             s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-            even = ShortVector.fromMemorySegment(S32, a, p + 256, Vec.LE);
-            odd = ShortVector.fromMemorySegment(S32, a, p + 320, Vec.LE);
+            even = levels.rearrange(SlicedQ8_0Kernel.EVEN[2]);
+            odd = levels.rearrange(SlicedQ8_0Kernel.ODD[2]);
             u = ShortVector.fromMemorySegment(S32, w, q + 128, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 128, Vec.LE);
             s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
             s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-            even = ShortVector.fromMemorySegment(S32, a, p + 384, Vec.LE);
-            odd = ShortVector.fromMemorySegment(S32, a, p + 448, Vec.LE);
+            even = levels.rearrange(SlicedQ8_0Kernel.EVEN[3]);
+            odd = levels.rearrange(SlicedQ8_0Kernel.ODD[3]);
             u = ShortVector.fromMemorySegment(S32, w, q + 192, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 192, Vec.LE);
             s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
@@ -122,26 +122,26 @@ final class SlicedQ6_KKernel extends PairPatternKernel {
                     .mul((IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o + sc + 0, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0));
             IntVector sum1 = ((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 0)).add((IntVector) s1.convertShape(VectorOperators.S2I, Vec.I, 1))
                     .mul((IntVector) ByteVector.fromMemorySegment(Vec.BL, w, o1 + sc + 0, Vec.LE).convertShape(VectorOperators.B2I, Vec.I, 0));
-            even = ShortVector.fromMemorySegment(S32, a, p + 512, Vec.LE);
-            odd = ShortVector.fromMemorySegment(S32, a, p + 576, Vec.LE);
+            even = levels.rearrange(SlicedQ8_0Kernel.EVEN[4]);
+            odd = levels.rearrange(SlicedQ8_0Kernel.ODD[4]);
             u = ShortVector.fromMemorySegment(S32, w, q + 256, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 256, Vec.LE);
             s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
             s1 = v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-            even = ShortVector.fromMemorySegment(S32, a, p + 640, Vec.LE);
-            odd = ShortVector.fromMemorySegment(S32, a, p + 704, Vec.LE);
+            even = levels.rearrange(SlicedQ8_0Kernel.EVEN[5]);
+            odd = levels.rearrange(SlicedQ8_0Kernel.ODD[5]);
             u = ShortVector.fromMemorySegment(S32, w, q + 320, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 320, Vec.LE);
             s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
             s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-            even = ShortVector.fromMemorySegment(S32, a, p + 768, Vec.LE);
-            odd = ShortVector.fromMemorySegment(S32, a, p + 832, Vec.LE);
+            even = levels.rearrange(SlicedQ8_0Kernel.EVEN[6]);
+            odd = levels.rearrange(SlicedQ8_0Kernel.ODD[6]);
             u = ShortVector.fromMemorySegment(S32, w, q + 384, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 384, Vec.LE);
             s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));
             s1 = s1.add(v.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(v.lanewise(VectorOperators.ASHR, BY8).mul(odd));
-            even = ShortVector.fromMemorySegment(S32, a, p + 896, Vec.LE);
-            odd = ShortVector.fromMemorySegment(S32, a, p + 960, Vec.LE);
+            even = levels.rearrange(SlicedQ8_0Kernel.EVEN[7]);
+            odd = levels.rearrange(SlicedQ8_0Kernel.ODD[7]);
             u = ShortVector.fromMemorySegment(S32, w, q + 448, Vec.LE);
             v = ShortVector.fromMemorySegment(S32, w, q1 + 448, Vec.LE);
             s = s.add(u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)).add(u.lanewise(VectorOperators.ASHR, BY8).mul(odd));

@@ -25,8 +25,8 @@ import jdk.incubator.vector.VectorSpecies;
  * the low halves sign-extended by two shifts and the high ones by one add into the even and the odd
  * rows' int sums (port-0 shifts, where the conversions to int took the shuffle port C2 also needs for
  * the widening's permute: one thread in L2 0.84 of the time, decode-shaped 0.96; session 37). Per 64
- * weights one load, six shifts, two multiplies and three adds, against the activations laid out once per
- * call as 16-bit patterns ({@link #prepareInt16}). Per block the int sums are scaled by the rows' d times
+ * weights one load, six shifts, two multiplies and three adds, against two 16-bit patterns of the
+ * activations that a step permutes from its block's 32 levels ({@link #prepareInt16}). Per block the int sums are scaled by the rows' d times
  * the activations' d (permuted to the even and odd rows), and the rows are joined once per slice.
  * Larger batches decode each chunk of one or two slices to floats once ({@link #decoded}).
  */
@@ -35,11 +35,16 @@ final class SlicedQ8_0Kernel extends PairPatternKernel {
     /** Bytes of one 32-column block of a slice. */
     private static final long SB = (long) ROWS * Q8_0Encoding.BLOCK_BYTES;
     private static final int SCALES = SlicedEncoding.SCALES;
-    /** Bytes of the patterns per block: eight loads' two vectors of 32 shorts. */
-    static final long PB = 1024;
+    /**
+     * Bytes of the activations per block for the 16-bit path: the block's 32 levels as shorts. Each step's
+     * two patterns ({@link #EVEN}, {@link #ODD}) are permuted from them in registers: laid out in memory
+     * (1 KiB a block, 64 KiB for 2,048 columns) they fell out of L1 and their loads took the place of the
+     * weights' in the core's misses (docs/performance.md, session 43).
+     */
+    static final long PB = 64;
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
-    /** Load i's even columns (lane k: column 4i + 2·(k / 16)) and odd ones (the next column). */
-    private static final VectorShuffle<Short>[] EVEN = shuffles(0), ODD = shuffles(1);
+    /** Load i's even columns (lane k: column 4i + 2·(k / 16)) and odd ones (the next column), from a block's levels. */
+    static final VectorShuffle<Short>[] EVEN = shuffles(0), ODD = shuffles(1);
 
     @SuppressWarnings("unchecked")
     private static VectorShuffle<Short>[] shuffles(int odd) {
@@ -64,9 +69,10 @@ final class SlicedQ8_0Kernel extends PairPatternKernel {
 
     /**
      * The 16-bit path's activations for the layouts read as Q8_0_R16's ({@link PairPatternKernel}): each
-     * token's activations rounded to Q8_0 as {@code k}'s reference rounds them (q·d), then per block and
-     * load i two vectors of 32 shorts, lane k the level of column 4i + 2·(k/16) and of the column after
-     * it; after all tokens' patterns each block's d (the levels from the rounded floats by {@link #levels}).
+     * token's activations rounded to Q8_0 as {@code k}'s reference rounds them (q·d), then each block's 32
+     * levels as shorts ({@link #PB} bytes; load i's patterns are {@code rearrange(EVEN[i])} and {@code
+     * rearrange(ODD[i])} of them); after all tokens' levels each block's d (the levels from the rounded
+     * floats by {@link #levels}).
      */
     static void pairPatterns(FloatPathKernel k, Activations x) {
         int n = x.tokens() * x.cols();
@@ -78,10 +84,7 @@ final class SlicedQ8_0Kernel extends PairPatternKernel {
             float d = levels(a, 4L * QK * b, qs);
             ShortVector q = ShortVector.fromArray(S32, qs, 0);
             long p = patterns + PB * b;
-            for (int i = 0; i < 8; i++) {
-                q.rearrange(EVEN[i]).intoMemorySegment(a, p + 128L * i, Vec.LE);
-                q.rearrange(ODD[i]).intoMemorySegment(a, p + 128L * i + 64, Vec.LE);
-            }
+            q.intoMemorySegment(a, p, Vec.LE);
             a.set(Half.FLOAT_LE, scales + 4L * b, d);
         }
     }
@@ -97,7 +100,7 @@ final class SlicedQ8_0Kernel extends PairPatternKernel {
 
     /**
      * The slices at {@code base} and {@code base1} times one token in 16-bit lanes (see the class
-     * comment), into {@code dst[d..d + 32)}, each pattern load serving both slices (why two: {@link
+     * comment), into {@code dst[d..d + 32)}, each step's patterns serving both slices (why two: {@link
      * SlicedQ4_0Kernel}'s {@code sliceInt16}). The running float sums (even and odd rows of each slice)
      * stay in registers across the block loop; the scales' f16 conversion and the rows' join are written
      * out (a call C2 leaves out of line here takes the live vectors boxed).
@@ -109,9 +112,10 @@ final class SlicedQ8_0Kernel extends PairPatternKernel {
         for (int j = 0; j < blocks; j++, o += SB, o1 += SB) {
             long q = o + SCALES, q1 = o1 + SCALES, p = ao + PB * j;
             IntVector e = IntVector.zero(Vec.I), od = e, e1 = e, od1 = e;
+            ShortVector levels = ShortVector.fromMemorySegment(S32, a, p, Vec.LE);
             for (int i = 0; i < 8; i++) {
-                ShortVector even = ShortVector.fromMemorySegment(S32, a, p + 128L * i, Vec.LE);
-                ShortVector odd = ShortVector.fromMemorySegment(S32, a, p + 128L * i + 64, Vec.LE);
+                ShortVector even = levels.rearrange(EVEN[i]);
+                ShortVector odd = levels.rearrange(ODD[i]);
                 ShortVector u = ShortVector.fromMemorySegment(S32, w, q + 64L * i, Vec.LE);
                 ShortVector v = ShortVector.fromMemorySegment(S32, w, q1 + 64L * i, Vec.LE);
                 IntVector s = u.lanewise(VectorOperators.LSHL, BY8).lanewise(VectorOperators.ASHR, BY8).mul(even)
