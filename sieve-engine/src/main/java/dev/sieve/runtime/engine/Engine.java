@@ -292,6 +292,9 @@ public final class Engine implements AutoCloseable {
         transformer.forwardBatch(entries, logits);
         scheduler.completed(step);
         steps++;
+        // Published before the step's tokens go out, as before a Done: a client that has its first token
+        // sees its sequence running (with the end-of-step snapshot alone it could still read the idle one).
+        stats = snapshot();
         long now = System.nanoTime();
         List<Scheduler.Chunk> chunks = step.chunks();
         for (int i = 0; i < chunks.size(); i++) {

@@ -90,6 +90,29 @@ class EngineTest {
         });
     }
 
+    /**
+     * When a request's first token arrives the stats count it running: a client that reads the metrics
+     * on its first token must see itself (they were published only at the step's end, so the first
+     * request after an idle engine read the idle snapshot: a flaky server test).
+     */
+    @Test
+    void statsSeenAtTheFirstTokenCountTheRequestRunning() throws Exception {
+        withTinyModel((m, tok, linear) -> {
+            try (Engine e = new Engine(m, tok, linear, new Engine.Config(128, 4, 64, 8, 0)).start()) {
+                CompletableFuture<Integer> running = new CompletableFuture<>();
+                e.submit(new EngineRequest(1, tok.encode("a first token", true, true), SamplingParams.greedy(), 4,
+                        List.of(), -1, ev -> {
+                            if (ev instanceof EngineEvent.Delta && !running.isDone()) {
+                                running.complete(e.stats().running());
+                            } else if (ev instanceof EngineEvent.Failed x) {
+                                running.completeExceptionally(new AssertionError(x.message()));
+                            }
+                        }));
+                assertEquals(1, running.get(60, TimeUnit.SECONDS), "running sequences seen at the first token");
+            }
+        });
+    }
+
     @Test
     void preemptionUnderATightKvBudgetGivesTheSameGreedyOutput() throws Exception {
         withTinyModel((m, tok, linear) -> {
