@@ -42,11 +42,9 @@ class SlicedTileIndexedEncodingTest {
                         w[i] = 0;
                     }
                     e.prune(w, 0, w.length);
-                    Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-                    e.quantize(w, 0, t.data(), 0, w.length);
+                    Tensor t = stored(e, w, rows, cols, arena);
                     assertTrue(s.holds(e, t.data(), rows, cols));
-                    Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-                    s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                    Tensor sl = packed(s, e, t, arena);
                     // The room past the packed slices is never read: garbage there changes nothing.
                     long held = sl.heldBytes();
                     assertTrue(held <= sl.byteSize() && held > 0, held + " of " + sl.byteSize());
@@ -104,10 +102,8 @@ class SlicedTileIndexedEncodingTest {
                     SlicedTileIndexedEncoding s = SlicedTileIndexedEncoding.of(e);
                     float[] w = SlicedBitmapEncodingTest.gaussian(r, rows * cols);
                     e.prune(w, 0, w.length);
-                    Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-                    e.quantize(w, 0, t.data(), 0, w.length);
-                    Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-                    s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+                    Tensor t = stored(e, w, rows, cols, arena);
+                    Tensor sl = packed(s, e, t, arena);
                     double perBlock = sl.heldBytes() / ((double) rows * (cols / 256));
                     assertEquals(s.meanBlockBytes(), perBlock, 0.015 * perBlock, s.name());
                 }
@@ -123,12 +119,10 @@ class SlicedTileIndexedEncodingTest {
         float[] w = SlicedBitmapEncodingTest.gaussian(new Random(9), rows * cols);
         e.prune(w, 0, w.length);
         try (Arena arena = Arena.ofConfined()) {
-            Tensor t = Tensor.allocate("w", e, arena, cols, rows);
-            e.quantize(w, 0, t.data(), 0, w.length);
+            Tensor t = stored(e, w, rows, cols, arena);
             // Row 3's last tile mask: every bit set, past the block's 26 values; the reference reads zeros there.
             t.data().asSlice((long) 3 * e.blockBytes() + e.masksAt() + 24, 8).fill((byte) -1);
-            Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
-            s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+            Tensor sl = packed(s, e, t, arena);
             assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f);
         }
     }
@@ -154,10 +148,24 @@ class SlicedTileIndexedEncodingTest {
         }
     }
 
-    /** {@code w} stored in {@code e} does not fit {@code s}: {@code holds} says no and packing is refused with {@code needs}. */
-    private static void refused(SparseEncoding e, SlicedTileIndexedEncoding s, float[] w, int rows, int cols, String needs, Arena arena) {
+    /** {@code w}, {@code rows} × {@code cols}, quantized into bitmap type {@code e}. */
+    private static Tensor stored(SparseEncoding e, float[] w, int rows, int cols, Arena arena) {
         Tensor t = Tensor.allocate("w", e, arena, cols, rows);
         e.quantize(w, 0, t.data(), 0, w.length);
+        return t;
+    }
+
+    /** {@code t} (bitmap type {@code e}) packed into {@code s}. */
+    private static Tensor packed(SlicedTileIndexedEncoding s, SparseEncoding e, Tensor t, Arena arena) {
+        int rows = t.rows(), cols = t.cols();
+        Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
+        s.repackMatrix(e, t.data(), sl.data(), rows, cols);
+        return sl;
+    }
+
+    /** {@code w} stored in {@code e} does not fit {@code s}: {@code holds} says no and packing is refused with {@code needs}. */
+    private static void refused(SparseEncoding e, SlicedTileIndexedEncoding s, float[] w, int rows, int cols, String needs, Arena arena) {
+        Tensor t = stored(e, w, rows, cols, arena);
         assertFalse(s.holds(e, t.data(), rows, cols));
         Tensor sl = Tensor.allocate("w", s, arena, cols, rows);
         IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> s.repackMatrix(e, t.data(), sl.data(), rows, cols));
@@ -186,11 +194,9 @@ class SlicedTileIndexedEncodingTest {
         try (Arena arena = Arena.ofConfined()) {
             refused(e, s, w, rows, cols, "needs 18.50", arena);
             // The light slice alone fits, and packs as the row layout decodes.
-            Tensor light = Tensor.allocate("w", e, arena, cols, 16), lightSl = Tensor.allocate("w", s, arena, cols, 16);
-            e.quantize(w, 0, light.data(), 0, 16 * cols);
+            Tensor light = stored(e, java.util.Arrays.copyOf(w, 16 * cols), 16, cols, arena);
             assertTrue(s.holds(e, light.data(), 16, cols));
-            s.repackMatrix(e, light.data(), lightSl.data(), 16, cols);
-            assertArrayEquals(light.toFloatArray(), lightSl.toFloatArray(), 0f);
+            assertArrayEquals(light.toFloatArray(), packed(s, e, light, arena).toFloatArray(), 0f);
         }
     }
 
@@ -215,11 +221,9 @@ class SlicedTileIndexedEncodingTest {
             for (int i = 0; i < sparse.length; i += 64) {
                 sparse[i] = 1 + i % 7;
             }
-            Tensor t = Tensor.allocate("w", e, arena, cols, rows), sl = Tensor.allocate("w", s, arena, cols, rows);
-            e.quantize(sparse, 0, t.data(), 0, sparse.length);
+            Tensor t = stored(e, sparse, rows, cols, arena);
             assertTrue(s.holds(e, t.data(), rows, cols));
-            s.repackMatrix(e, t.data(), sl.data(), rows, cols);
-            assertArrayEquals(t.toFloatArray(), sl.toFloatArray(), 0f);
+            assertArrayEquals(t.toFloatArray(), packed(s, e, t, arena).toFloatArray(), 0f);
         }
     }
 }

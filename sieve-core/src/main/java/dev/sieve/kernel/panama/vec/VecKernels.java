@@ -62,53 +62,33 @@ public final class VecKernels implements Kernels, KernelTable {
      * type, with their layouts) took 0.32 s of a command's start, where a model needs a handful.
      */
     private EncodingKernel make(WeightEncoding e) {
-        if (e == F32Encoding.INSTANCE) {
-            return new F32Kernel();
-        } else if (e == F16Encoding.INSTANCE) {
-            return new F16Kernel();
-        } else if (e == BF16Encoding.INSTANCE) {
-            return new BF16Kernel();
-        } else if (e == Q8_0Encoding.INSTANCE) {
+        // One row per encoding (the dense ones are final singletons, so a type names the encoding).
+        // Sparse encodings: one kernel class, one instance per type. N:M, bitmap (every capacity) and the
+        // bitmap's padded layout in rows; 2:4 and 4:8 Q8 and Q4 in 16-row slices, bitmap Q8 and Q4 in
+        // 16-row slices or with each value's column (made at load where sparse enough); indexed N:16 in
+        // rows and in 16-row slices; dense-and-sparse per dense type and outlier count.
+        return switch (e) {
+            case F32Encoding _ -> new F32Kernel();
+            case F16Encoding _ -> new F16Kernel();
+            case BF16Encoding _ -> new BF16Kernel();
             // Q8_0 decode: int16 products, bytes split even/odd in place, won on AVX2 (11.5-12.2 against
             // 8.5-9.5 GB/s a thread); at 512 bits the float decoder stays (13-19 GB/s there) unless the
             // int8-activation variant asks for the integer path.
-            return int8Activations || Vec.BITS < 512 ? new Q8_0IntKernel() : new Q8_0Kernel();
-        } else if (e == Q4_0Encoding.INSTANCE) {
+            case Q8_0Encoding _ -> int8Activations || Vec.BITS < 512 ? new Q8_0IntKernel() : new Q8_0Kernel();
             // Q4_0 decode: int16 products against Q8_0 activations won on AVX2 (1.3x, 16 shorts per
             // block fill a 256-bit vector); at 512 bits the float decoder does two blocks' halves per
             // vector and measured 2x the int16 one (docs/performance.md), so the width decides.
-            return Vec.BITS >= 512 ? new Q4_0Kernel() : new Q4_0IntKernel();
-        } else if (e == Q3_KEncoding.INSTANCE) {
-            return new Q3_KKernel();
-        } else if (e == Q4_KEncoding.INSTANCE) {
-            return new Q4_KKernel();
-        } else if (e == Q4_KRepackedEncoding.INSTANCE) {
-            return new Q4_KRIntKernel();
-        } else if (e == Q4_0RepackedEncoding.INSTANCE) {
-            return new Q4_0RIntKernel();
-        } else if (e == Q4_0SlicedEncoding.INSTANCE) {
-            return new SlicedQ4_0Kernel();
-        } else if (e == Q4_KSlicedEncoding.INSTANCE) {
-            return new SlicedQ4_KKernel();
-        } else if (e == Q6_KSlicedEncoding.INSTANCE) {
-            return new SlicedQ6_KKernel();
-        } else if (e == Q8_0SlicedEncoding.INSTANCE) {
-            return new SlicedQ8_0Kernel();
-        } else if (e == Q5_KEncoding.INSTANCE) {
-            return new Q5_KKernel();
-        } else if (e == Q6_KEncoding.INSTANCE) {
-            return new Q6_KKernel();
-        }
-        for (FloatPathKernel k : Q5Kernels.all()) { // Q4_1, Q5_0, Q5_1
-            if (k.encoding() == e) {
-                return k;
-            }
-        }
-        // Sparse encodings: one kernel class, one instance per type. N:M, bitmap (every capacity) and
-        // the bitmap's padded layout in rows; 2:4 and 4:8 Q8 and Q4 in 16-row slices, bitmap Q8 and Q4
-        // in 16-row slices or with each value's column (made at load where sparse enough); indexed N:16
-        // in rows and in 16-row slices; dense-and-sparse per dense type and outlier count.
-        return switch (e) {
+            case Q4_0Encoding _ -> Vec.BITS >= 512 ? new Q4_0Kernel() : new Q4_0IntKernel();
+            case Q3_KEncoding _ -> new Q3_KKernel();
+            case Q4_KEncoding _ -> new Q4_KKernel();
+            case Q5_KEncoding _ -> new Q5_KKernel();
+            case Q6_KEncoding _ -> new Q6_KKernel();
+            case Q4_KRepackedEncoding _ -> new Q4_KRIntKernel();
+            case Q4_0RepackedEncoding _ -> new Q4_0RIntKernel();
+            case Q4_0SlicedEncoding _ -> new SlicedQ4_0Kernel();
+            case Q4_KSlicedEncoding _ -> new SlicedQ4_KKernel();
+            case Q6_KSlicedEncoding _ -> new SlicedQ6_KKernel();
+            case Q8_0SlicedEncoding _ -> new SlicedQ8_0Kernel();
             case SparseEncoding s -> new SparseKernel(s);
             case SlicedNMEncoding s -> new SlicedNMKernel(s);
             case SlicedBitmapEncoding s -> new SlicedBitmapKernel(s);
@@ -116,8 +96,18 @@ public final class VecKernels implements Kernels, KernelTable {
             case IndexedSparseEncoding s -> new IndexedSparseKernel(s);
             case SlicedIndexedEncoding s -> new SlicedIndexedKernel(s);
             case OutlierEncoding o -> OutlierKernel.of(o);
-            default -> new ScalarFallback(e);
+            default -> otherOrReference(e);
         };
+    }
+
+    /** Q4_1, Q5_0 and Q5_1's kernel, or for any other encoding the reference. */
+    private static EncodingKernel otherOrReference(WeightEncoding e) {
+        for (FloatPathKernel k : Q5Kernels.all()) {
+            if (k.encoding() == e) {
+                return k;
+            }
+        }
+        return new ScalarFallback(e);
     }
 
     @Override
